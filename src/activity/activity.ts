@@ -1,0 +1,75 @@
+import type { ActivityType, Commit } from "../lifecycle/transition.ts";
+
+export type ActivityState = "pending" | "in_progress" | "complete" | "cancelled";
+export type ActivityResult = "success" | "failure";
+
+/** An environment inside an activity (`payload.environment`), after the activity's change. */
+export interface ActivityEnvironment {
+  id: string;
+  name: string;
+  machine_name: string;
+  title: string;
+  project: string;
+  parent: string | null;
+  head_commit: string | null;
+  /** `deleted` once an environment.delete activity has removed it. */
+  status: "active" | "inactive" | "deleted";
+  is_main: boolean;
+  is_dirty: boolean;
+  has_code: boolean;
+  deployment_target: string;
+  clone_parent_data: boolean;
+  /** envhooks: the pull request number of a `pr-<N>` environment. */
+  pull_request: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** The GitHub user behind an activity (`payload.user`). */
+export interface ActivityUser {
+  id: string;
+  display_name: string;
+  created_at: string | null;
+  updated_at: string | null;
+}
+
+/**
+ * An activity as envhooks stores, serves and relays it: Platform.sh's generic-webhook JSON,
+ * field for field, plus `text` and the `github` extension.
+ */
+export interface Activity {
+  id: string;
+  type: ActivityType | "integration.github.config";
+  state: ActivityState;
+  result: ActivityResult | null;
+  completion_percent: number;
+  created_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+  updated_at: string;
+  project: string;
+  environments: string[];
+  parameters: {
+    environment: string | null;
+    old_commit: string | null;
+    new_commit: string | null;
+    user: string | null;
+  };
+  payload: {
+    commits: Array<{ sha: string; message: string; author: { name: string; email: string | null } }>;
+    commits_count: number;
+    environment: ActivityEnvironment | null;
+    user: ActivityUser | null;
+  };
+  log: string;
+  /** One plain sentence saying what happened. */
+  text: string;
+  /** envhooks: where the activity came from on GitHub. */
+  github: {
+    event: string;
+    delivery_id: string;
+    pull_request: { number: number; url: string | null } | null;
+  } | null;
+}
+
+export type { Commit };

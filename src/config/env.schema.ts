@@ -1,0 +1,84 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+
+const optionalText = z
+  .string()
+  .trim()
+  .transform((value) => value || undefined)
+  .optional();
+
+/** The environment variables envhooks reads. Probot's own names where Probot has one. */
+export const envSchema = z.object({
+  /** Port the HTTP server listens on. */
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Address to listen on; all interfaces when unset. */
+  HOST: optionalText,
+  /** pino log level. */
+  LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  /** The GitHub App's id (from its settings page). */
+  APP_ID: optionalText,
+  /** The GitHub App's private key, PEM text (newlines may be written as \n). */
+  PRIVATE_KEY: optionalText,
+  /** A file holding the private key, instead of PRIVATE_KEY. */
+  PRIVATE_KEY_PATH: optionalText,
+  /** The secret GitHub signs webhooks with (X-Hub-Signature-256). */
+  WEBHOOK_SECRET: optionalText,
+  /** GitHub Enterprise Server host (or a local fake GitHub in tests). */
+  GHE_HOST: optionalText,
+  /** Protocol for GHE_HOST. */
+  GHE_PROTOCOL: z.enum(["http", "https"]).default("https"),
+  /** `postgres://…`: use PostgreSQL instead of the embedded database. */
+  DATABASE_URL: optionalText.refine((url) => !url || /^postgres(ql)?:\/\//.test(url), {
+    message: "must start with postgres:// or postgresql://",
+  }),
+  /** Folder of the embedded database (used when DATABASE_URL is unset). */
+  ENVHOOKS_DATA_DIR: z.string().default("./.data"),
+  /** Bearer token for the HTTP API; the API answers 503 while it is unset. */
+  ENVHOOKS_API_TOKEN: optionalText,
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+/** Settings the rest of the program uses, derived from the environment once. */
+export interface Settings {
+  port: number;
+  host: string | undefined;
+  logLevel: Env["LOG_LEVEL"];
+  github: {
+    appId: string | undefined;
+    privateKey: string | undefined;
+    webhookSecret: string | undefined;
+    /** REST API root, e.g. https://api.github.com or https://ghe.example.com/api/v3. */
+    baseUrl: string | undefined;
+  };
+  database: { kind: "postgres"; url: string } | { kind: "pglite"; dataDir: string };
+  apiToken: string | undefined;
+}
+
+/** Parses the environment; throws an error naming every bad variable. The only reader of process.env. */
+export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    throw new Error(`Invalid environment variables:\n  ${problems.join("\n  ")}`);
+  }
+  const vars = parsed.data;
+  const privateKey =
+    vars.PRIVATE_KEY?.replace(/\\n/g, "\n") ??
+    (vars.PRIVATE_KEY_PATH ? readFileSync(vars.PRIVATE_KEY_PATH, "utf8") : undefined);
+  return {
+    port: vars.PORT,
+    host: vars.HOST,
+    logLevel: vars.LOG_LEVEL,
+    github: {
+      appId: vars.APP_ID,
+      privateKey,
+      webhookSecret: vars.WEBHOOK_SECRET,
+      baseUrl: vars.GHE_HOST ? `${vars.GHE_PROTOCOL}://${vars.GHE_HOST}/api/v3` : undefined,
+    },
+    database: vars.DATABASE_URL
+      ? { kind: "postgres", url: vars.DATABASE_URL }
+      : { kind: "pglite", dataDir: vars.ENVHOOKS_DATA_DIR },
+    apiToken: vars.ENVHOOKS_API_TOKEN,
+  };
+}

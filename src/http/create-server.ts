@@ -1,0 +1,35 @@
+import { Hono } from "hono";
+import type { Logger } from "pino";
+import type { Database } from "../store/database.ts";
+import type { Delivery } from "../intake/accept-delivery.ts";
+import { handleErrors, notFound } from "./handle-errors.ts";
+import { requireApiToken } from "./require-api-token.ts";
+import { dockershipRoutes } from "./routes/dockership.ts";
+import { githubWebhookRoutes } from "./routes/github-webhooks.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { projectRoutes } from "./routes/projects.ts";
+
+export interface ServerDeps {
+  db: Database;
+  log: Logger;
+  webhookSecret: string | undefined;
+  apiToken: string | undefined;
+  accept: (delivery: Delivery) => Promise<"accepted" | "duplicate">;
+  isReady: () => boolean;
+}
+
+/** Every HTTP route of envhooks, on one Hono app. */
+export function createServer(deps: ServerDeps): Hono {
+  const auth = requireApiToken(deps.apiToken);
+  const app = new Hono();
+  app.onError(handleErrors(deps.log));
+  app.notFound(notFound);
+  app.use("/api/projects/*", auth);
+  app.use("/api/activities/*", auth);
+  app.use("/rest/*", auth);
+  app.route("/", healthRoutes(deps.isReady));
+  app.route("/", githubWebhookRoutes({ secret: deps.webhookSecret, accept: deps.accept, log: deps.log }));
+  app.route("/", projectRoutes(deps.db));
+  app.route("/", dockershipRoutes(deps.db));
+  return app;
+}

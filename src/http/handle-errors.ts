@@ -1,0 +1,22 @@
+import type { ErrorHandler, NotFoundHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { Logger } from "pino";
+import { errorResponse, HttpError } from "./http-error.ts";
+
+/** Turns every thrown error into `{ "error": { code, message, details } }`; unexpected ones are logged, not shown. */
+export function handleErrors(log: Logger): ErrorHandler {
+  return function onError(error, c) {
+    if (error instanceof HttpError) {
+      if (error.status >= 500 && error.cause) log.error({ err: error.cause, path: c.req.path }, error.message);
+      return errorResponse(c, error.status, error.code, error.message, error.details);
+    }
+    if (error instanceof HTTPException) {
+      return errorResponse(c, error.status as 400, "http_error", error.message || "The request was refused.");
+    }
+    log.error({ err: error, method: c.req.method, path: c.req.path }, "request failed");
+    return errorResponse(c, 500, "internal_error", "Something went wrong on our side; it was logged.");
+  };
+}
+
+export const notFound: NotFoundHandler = (c) =>
+  errorResponse(c, 404, "not_found", `Nothing at ${c.req.method} ${c.req.path}.`);

@@ -1,0 +1,91 @@
+import { verify } from "@octokit/webhooks-methods";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { Logger } from "pino";
+import { HANDLED_EVENTS } from "../../lifecycle/github-event.ts";
+import type { Delivery } from "../../intake/accept-delivery.ts";
+import { errorResponse, HttpError } from "../http-error.ts";
+
+/** GitHub caps webhook payloads at 25 MB: https://docs.github.com/en/webhooks/webhook-events-and-payloads */
+export const MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
+
+export interface GithubWebhookDeps {
+  /** WEBHOOK_SECRET; the route answers 503 while it is unset. */
+  secret: string | undefined;
+  /** Stores the delivery and schedules it, committed before it resolves. */
+  accept: (delivery: Delivery) => Promise<"accepted" | "duplicate">;
+  log: Logger;
+}
+
+/**
+ * `POST /api/github/webhooks`: verifies GitHub's signature, stores the delivery in the inbox and
+ * answers 202 once it is committed; the lifecycle runs afterwards. Nothing of a refused request is
+ * stored, and its payload is never logged.
+ */
+export function githubWebhookRoutes({ secret, accept, log }: GithubWebhookDeps) {
+  return new Hono().post(
+    "/api/github/webhooks",
+    bodyLimit({
+      maxSize: MAX_WEBHOOK_BYTES,
+      onError: (c) => errorResponse(c, 413, "payload_too_large", "GitHub sends at most 25 MB per delivery."),
+    }),
+    async function receiveGithubWebhook(c) {
+      if (!secret) {
+        throw new HttpError(503, "webhook_secret_missing", "Set WEBHOOK_SECRET to the GitHub App's webhook secret.");
+      }
+      const name = c.req.header("x-github-event");
+      const deliveryId = c.req.header("x-github-delivery");
+      const signature = c.req.header("x-hub-signature-256");
+      const missing = [!name && "X-GitHub-Event", !deliveryId && "X-GitHub-Delivery"].filter(Boolean);
+      if (!name || !deliveryId) {
+        throw new HttpError(400, "missing_header", `Missing header: ${missing.join(", ")}.`, { headers: missing });
+      }
+      if (!signature) {
+        throw new HttpError(401, "signature_missing", "X-Hub-Signature-256 is missing: sign deliveries with WEBHOOK_SECRET.");
+      }
+      const body = await c.req.text();
+      if (!(await verify(secret, body, signature).catch(() => false))) {
+        // The delivery id and event name only: a refused payload is never logged.
+        log.warn({ delivery: deliveryId, event: name }, "webhook refused: signature does not match");
+        throw new HttpError(401, "signature_mismatch", "X-Hub-Signature-256 does not match the body and WEBHOOK_SECRET.");
+      }
+      if (!HANDLED_EVENTS.has(name)) {
+        return c.json({ status: "ignored", message: `envhooks does not act on ${name} events.` }, 202);
+      }
+      const payload = parsePayload(body);
+      const outcome = await accept({
+        deliveryId,
+        name,
+        action: typeof payload.action === "string" ? payload.action : null,
+        projectKey: payload.repository.full_name.toLowerCase(),
+        payload: body,
+      });
+      return outcome === "duplicate"
+        ? c.json({ status: "duplicate", message: `Delivery ${deliveryId} was received already.` }, 200)
+        : c.json({ status: "accepted", delivery: deliveryId }, 202);
+    },
+  );
+}
+
+interface PayloadHead {
+  action?: unknown;
+  repository: { full_name: string; default_branch: string };
+}
+
+function parsePayload(body: string): PayloadHead {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(body);
+  } catch (error) {
+    throw new HttpError(400, "invalid_json", `The body is not valid JSON: ${(error as Error).message}`);
+  }
+  const repository = (payload as { repository?: Record<string, unknown> } | null)?.repository;
+  for (const field of ["full_name", "default_branch"]) {
+    if (typeof repository?.[field] !== "string") {
+      throw new HttpError(400, "invalid_payload", `repository.${field} is missing from the payload.`, {
+        field: `repository.${field}`,
+      });
+    }
+  }
+  return payload as PayloadHead;
+}

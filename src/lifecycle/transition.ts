@@ -1,0 +1,71 @@
+/** An environment as the lifecycle rules see it. */
+export interface EnvironmentState {
+  name: string;
+  kind: "branch" | "pull_request";
+  pullRequest: number | null;
+  parent: string | null;
+  headCommit: string | null;
+  status: "active" | "inactive";
+  isMain: boolean;
+}
+
+export interface Commit {
+  sha: string;
+  message: string;
+  author: { name: string; email: string | null };
+}
+
+export interface NewEnvironment extends Omit<EnvironmentState, "status"> {
+  cloneParentData: boolean;
+}
+
+/**
+ * One change to one environment. `reason` says what happened on GitHub, as a verb phrase whose
+ * subject is the user who did it ("pushed 2 commits to main").
+ */
+export type Transition =
+  | {
+      action: "create";
+      environment: NewEnvironment;
+      oldCommit: string | null;
+      newCommit: string | null;
+      commits: Commit[];
+      reason: string;
+    }
+  | {
+      action: "rebuild";
+      environment: string;
+      oldCommit: string | null;
+      newCommit: string | null;
+      commits: Commit[];
+      reason: string;
+    }
+  | { action: "delete"; environment: string; reason: string }
+  | { action: "deactivate"; environment: string; reason: string }
+  | { action: "activate"; environment: string; newCommit: string | null; reason: string }
+  /** The second event GitHub sends for a new branch: it moves the head but makes no activity. */
+  | { action: "track-head"; environment: string; newCommit: string };
+
+/** What an event does: the transitions to apply, in order, and notes on what was left alone and why. */
+export interface Plan {
+  transitions: Transition[];
+  notes: string[];
+}
+
+/** Platform.sh's environment activity types. */
+export type ActivityType =
+  | "environment.branch"
+  | "environment.push"
+  | "environment.delete"
+  | "environment.deactivate"
+  | "environment.activate"
+  | "environment.redeploy";
+
+/** The activity type each transition records (track-head records none). */
+export const ACTIVITY_TYPES: Record<Exclude<Transition["action"], "track-head">, ActivityType> = {
+  create: "environment.branch",
+  rebuild: "environment.push",
+  delete: "environment.delete",
+  deactivate: "environment.deactivate",
+  activate: "environment.activate",
+};

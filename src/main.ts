@@ -1,0 +1,70 @@
+import { serve } from "@hono/node-server";
+import { pino } from "pino";
+import { readSettings } from "./config/env.schema.ts";
+import { startEnvhooks } from "./envhooks.ts";
+import type { QueueTarget } from "./queue/open-queue.ts";
+import type { Database } from "./store/database.ts";
+import { DataDirLockedError } from "./store/lock-data-dir.ts";
+import { openPglite } from "./store/open-pglite.ts";
+import { openPostgres } from "./store/open-postgres.ts";
+
+// Composition root: settings → store → queue → Probot + Hono → listen. Nothing imports this file.
+const startedAt = performance.now();
+let settings: ReturnType<typeof readSettings>;
+try {
+  settings = readSettings();
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(2);
+}
+const log = pino({ level: settings.logLevel, name: "envhooks" });
+
+let db: Database;
+let queue: QueueTarget;
+try {
+  if (settings.database.kind === "postgres") {
+    db = await openPostgres(settings.database.url);
+    queue = { kind: "postgres", url: settings.database.url };
+  } else {
+    const embedded = await openPglite({ dataDir: settings.database.dataDir });
+    db = embedded;
+    queue = { kind: "pglite", pglite: embedded.pglite };
+  }
+} catch (error) {
+  if (error instanceof DataDirLockedError) {
+    log.fatal(error.message);
+    process.exit(1);
+  }
+  throw error;
+}
+
+const envhooks = await startEnvhooks({ db, queue, log, github: settings.github, apiToken: settings.apiToken });
+const server = serve({ fetch: envhooks.app.fetch, port: settings.port, hostname: settings.host ?? "0.0.0.0" }, (info) => {
+  log.info(
+    { port: info.port, database: settings.database.kind, readyMs: Math.round(performance.now() - startedAt) },
+    `envhooks listening on http://${settings.host ?? "localhost"}:${info.port}`,
+  );
+});
+
+const missing = [
+  !settings.github.webhookSecret && "WEBHOOK_SECRET (GitHub webhooks are refused with 503 until it is set)",
+  !envhooks.githubConnected &&
+    "APP_ID and PRIVATE_KEY or PRIVATE_KEY_PATH (without them .github/envhooks.yml cannot be read: every repository gets the default options)",
+  !settings.apiToken && "ENVHOOKS_API_TOKEN (the API answers 503 until it is set)",
+].filter(Boolean);
+if (missing.length > 0) {
+  log.warn(`Not set: ${missing.join("; ")}. See README.md, "Register the GitHub App", and .env.example.`);
+}
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, "shutting down");
+  server.close();
+  await envhooks.stop().catch((error) => log.error({ err: error }, "queue did not stop cleanly"));
+  await db.close();
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));

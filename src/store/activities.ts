@@ -1,0 +1,71 @@
+import type { Activity } from "../activity/activity.ts";
+import type { Queryable } from "./database.ts";
+
+export async function insertActivity(
+  tx: Queryable,
+  projectId: number,
+  activity: Activity,
+  githubDeliveryId: string | null,
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO activities (id, project_id, environment, type, state, result, body, github_delivery_id,
+       created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    [
+      activity.id,
+      projectId,
+      activity.parameters.environment,
+      activity.type,
+      activity.state,
+      activity.result,
+      JSON.stringify(activity),
+      githubDeliveryId,
+      activity.created_at,
+      activity.updated_at,
+    ],
+  );
+}
+
+export interface ActivityFilter {
+  limit: number;
+  /** Only activities older than this position (from a previous page's `next`). */
+  before?: number | undefined;
+  type?: string | undefined;
+  state?: string | undefined;
+  environment?: string | undefined;
+}
+
+/** A project's activities, newest first; `next` is the position to pass as `before` for the next page. */
+export async function listActivities(
+  db: Queryable,
+  projectId: number,
+  filter: ActivityFilter,
+): Promise<{ activities: Activity[]; next: number | undefined }> {
+  const { rows } = await db.query<{ seq: number; body: Activity }>(
+    `SELECT seq, body FROM activities
+     WHERE project_id = $1 AND ($2::bigint IS NULL OR seq < $2) AND ($3::text IS NULL OR type = $3)
+       AND ($4::text IS NULL OR state = $4) AND ($5::text IS NULL OR environment = $5)
+     ORDER BY seq DESC LIMIT $6`,
+    [projectId, filter.before ?? null, filter.type ?? null, filter.state ?? null, filter.environment ?? null, filter.limit + 1],
+  );
+  const page = rows.slice(0, filter.limit);
+  return {
+    activities: page.map((row) => row.body),
+    next: rows.length > filter.limit ? page.at(-1)?.seq : undefined,
+  };
+}
+
+export async function getActivity(db: Queryable, id: string): Promise<Activity | undefined> {
+  const { rows } = await db.query<{ body: Activity }>("SELECT body FROM activities WHERE id = $1", [id]);
+  return rows[0]?.body;
+}
+
+/** The newest activity of each environment of a project, by environment name. */
+export async function latestActivityByEnvironment(db: Queryable, projectId: number): Promise<Map<string, Activity>> {
+  const { rows } = await db.query<{ environment: string; body: Activity }>(
+    `SELECT DISTINCT ON (environment) environment, body FROM activities
+     WHERE project_id = $1 AND environment IS NOT NULL ORDER BY environment, seq DESC`,
+    [projectId],
+  );
+  return new Map(rows.map((row) => [row.environment, row.body]));
+}

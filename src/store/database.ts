@@ -1,0 +1,22 @@
+/** What a query returns: its rows, typed by the caller. */
+export interface QueryResult<Row> {
+  rows: Row[];
+}
+
+/** Runs one parameterised statement. Both adapters and every transaction handle implement it. */
+export interface Queryable {
+  query<Row = Record<string, unknown>>(text: string, values?: unknown[]): Promise<QueryResult<Row>>;
+  /** Runs several statements with no parameters (migrations). */
+  exec(text: string): Promise<void>;
+}
+
+/**
+ * The one narrow interface every SQL statement in envhooks goes through, with a PGlite adapter
+ * (embedded) and a `pg` adapter (PostgreSQL) behind it. Same SQL on both.
+ */
+export interface Database extends Queryable {
+  readonly kind: "pglite" | "postgres";
+  /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}

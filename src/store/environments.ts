@@ -1,0 +1,96 @@
+import type { EnvironmentState, NewEnvironment } from "../lifecycle/transition.ts";
+import type { Queryable } from "./database.ts";
+
+/** An environment as stored: the lifecycle's view plus what the API and activities show. */
+export interface StoredEnvironment extends EnvironmentState {
+  machineName: string;
+  previousCommit: string | null;
+  cloneParentData: boolean;
+  lastActivityId: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const COLUMNS = `name, machine_name AS "machineName", kind, pull_request AS "pullRequest", parent,
+  head_commit AS "headCommit", previous_commit AS "previousCommit", status, is_main AS "isMain",
+  clone_parent_data AS "cloneParentData", last_activity_id AS "lastActivityId",
+  created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+export async function listEnvironments(db: Queryable, projectId: number): Promise<StoredEnvironment[]> {
+  const { rows } = await db.query<StoredEnvironment>(
+    `SELECT ${COLUMNS} FROM environments WHERE project_id = $1 ORDER BY is_main DESC, name`,
+    [projectId],
+  );
+  return rows;
+}
+
+export async function insertEnvironment(
+  tx: Queryable,
+  projectId: number,
+  environment: NewEnvironment & { machineName: string },
+  at: Date,
+): Promise<StoredEnvironment> {
+  const { rows } = await tx.query<StoredEnvironment>(
+    `INSERT INTO environments (project_id, name, machine_name, kind, pull_request, parent, head_commit, status,
+       is_main, clone_parent_data, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10, $10)
+     RETURNING ${COLUMNS}`,
+    [
+      projectId,
+      environment.name,
+      environment.machineName,
+      environment.kind,
+      environment.pullRequest,
+      environment.parent,
+      environment.headCommit,
+      environment.isMain,
+      environment.cloneParentData,
+      at,
+    ],
+  );
+  return firstRow(rows, environment.name);
+}
+
+/** Moves an environment's head; the old head becomes its previous revision when the head changes. */
+export async function updateEnvironment(
+  tx: Queryable,
+  projectId: number,
+  name: string,
+  change: { headCommit?: string | null; status?: "active" | "inactive" },
+  at: Date,
+): Promise<StoredEnvironment> {
+  const { rows } = await tx.query<StoredEnvironment>(
+    `UPDATE environments SET
+       previous_commit = CASE WHEN $3::boolean AND head_commit IS DISTINCT FROM $4 THEN head_commit
+                              ELSE previous_commit END,
+       head_commit = CASE WHEN $3::boolean THEN $4 ELSE head_commit END,
+       status = COALESCE($5, status),
+       updated_at = $6
+     WHERE project_id = $1 AND name = $2
+     RETURNING ${COLUMNS}`,
+    [projectId, name, change.headCommit !== undefined, change.headCommit ?? null, change.status ?? null, at],
+  );
+  return firstRow(rows, name);
+}
+
+export async function setLastActivity(tx: Queryable, projectId: number, name: string, activityId: string) {
+  await tx.query("UPDATE environments SET last_activity_id = $3 WHERE project_id = $1 AND name = $2", [
+    projectId,
+    name,
+    activityId,
+  ]);
+}
+
+export async function deleteEnvironment(tx: Queryable, projectId: number, name: string): Promise<StoredEnvironment> {
+  const { rows } = await tx.query<StoredEnvironment>(
+    `DELETE FROM environments WHERE project_id = $1 AND name = $2 RETURNING ${COLUMNS}`,
+    [projectId, name],
+  );
+  return firstRow(rows, name);
+}
+
+function firstRow(rows: StoredEnvironment[], name: string): StoredEnvironment {
+  const row = rows[0];
+  if (!row) throw new Error(`environment ${name} not found`);
+  return row;
+}

@@ -1,0 +1,124 @@
+import type { Queryable } from "./database.ts";
+
+export interface StoredEvent {
+  id: number;
+  deliveryId: string;
+  name: string;
+  action: string | null;
+  projectKey: string;
+  payload: string;
+  attempts: number;
+}
+
+export interface NewEvent {
+  deliveryId: string;
+  name: string;
+  action: string | null;
+  projectKey: string;
+  payload: string;
+}
+
+/**
+ * Stores an accepted delivery in the inbox. Returns false when the delivery id is known already
+ * (GitHub's redelivery), in which case nothing changes.
+ *
+ * The per-project advisory lock makes concurrent deliveries of one repository commit in the order
+ * of their ids, so "oldest pending first" is the order they were received in.
+ */
+export async function insertEvent(tx: Queryable, event: NewEvent): Promise<{ id: number } | undefined> {
+  await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`envhooks:inbox:${event.projectKey}`]);
+  const { rows } = await tx.query<{ id: number }>(
+    `INSERT INTO github_events (delivery_id, name, action, project_key, payload)
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (delivery_id) DO NOTHING
+     RETURNING id`,
+    [event.deliveryId, event.name, event.action, event.projectKey, event.payload],
+  );
+  return rows[0];
+}
+
+/** The oldest event of a project still waiting to be applied. */
+export async function nextPendingEvent(db: Queryable, projectKey: string): Promise<StoredEvent | undefined> {
+  const { rows } = await db.query<StoredEvent>(
+    `SELECT id, delivery_id AS "deliveryId", name, action, project_key AS "projectKey", payload, attempts
+     FROM github_events WHERE project_key = $1 AND state = 'pending' ORDER BY id LIMIT 1`,
+    [projectKey],
+  );
+  return rows[0];
+}
+
+/**
+ * Marks an event applied, in the transaction that applied it. Returns false when it was not
+ * pending any more (another worker applied it first), so the caller must roll back its work.
+ */
+export async function markEventProcessed(tx: Queryable, id: number, outcome: string): Promise<boolean> {
+  const { rows } = await tx.query(
+    `UPDATE github_events SET state = 'processed', outcome = $2, processed_at = now()
+     WHERE id = $1 AND state = 'pending' RETURNING id`,
+    [id, outcome],
+  );
+  return rows.length === 1;
+}
+
+/**
+ * Counts a failed attempt at an event. Once `maxAttempts` is reached the event is set aside as
+ * `failed` (kept, with its error, for inspection) so that later events of the project go on.
+ */
+export async function recordEventFailure(
+  db: Queryable,
+  id: number,
+  error: string,
+  maxAttempts: number,
+): Promise<{ attempts: number; failed: boolean }> {
+  const { rows } = await db.query<{ attempts: number; state: string }>(
+    `UPDATE github_events
+     SET attempts = attempts + 1, last_error = $2,
+         state = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE state END,
+         processed_at = CASE WHEN attempts + 1 >= $3 THEN now() ELSE processed_at END
+     WHERE id = $1 AND state = 'pending'
+     RETURNING attempts, state`,
+    [id, error.slice(0, 2000), maxAttempts],
+  );
+  const row = rows[0];
+  return { attempts: row?.attempts ?? maxAttempts, failed: row?.state === "failed" };
+}
+
+/** Projects with events waiting, so a restart can wake their workers. */
+export async function projectsWithPendingEvents(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ project_key: string }>(
+    "SELECT DISTINCT project_key FROM github_events WHERE state = 'pending'",
+  );
+  return rows.map((row) => row.project_key);
+}
+
+export interface EventRecord {
+  deliveryId: string;
+  name: string;
+  action: string | null;
+  state: "pending" | "processed" | "failed";
+  attempts: number;
+  lastError: string | null;
+  outcome: string | null;
+}
+
+/** One stored delivery, by its X-GitHub-Delivery id. */
+export async function findEvent(db: Queryable, deliveryId: string): Promise<EventRecord | undefined> {
+  const { rows } = await db.query<EventRecord>(
+    `SELECT delivery_id AS "deliveryId", name, action, state, attempts, last_error AS "lastError", outcome
+     FROM github_events WHERE delivery_id = $1`,
+    [deliveryId],
+  );
+  return rows[0];
+}
+
+/**
+ * Locks a delivery for the transaction that applies it. Returns undefined when it is not pending
+ * (applied already), so it is never applied twice.
+ */
+export async function claimEvent(tx: Queryable, deliveryId: string): Promise<{ id: number } | undefined> {
+  const { rows } = await tx.query<{ id: number }>(
+    "SELECT id FROM github_events WHERE delivery_id = $1 AND state = 'pending' FOR UPDATE",
+    [deliveryId],
+  );
+  return rows[0];
+}

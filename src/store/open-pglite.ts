@@ -1,0 +1,68 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { PGlite, type Transaction } from "@electric-sql/pglite";
+import { lockDataDir } from "./lock-data-dir.ts";
+import type { Database, Queryable } from "./database.ts";
+
+/**
+ * PGlite's default shared_buffers costs hundreds of MB of resident memory; envhooks' working set is
+ * small, so a tiny buffer pool keeps an idle server near 200 MB.
+ */
+const LOW_MEMORY_SETTINGS = ["shared_buffers = 128kB", "work_mem = 1MB", "maintenance_work_mem = 8MB"];
+
+export interface OpenPgliteOptions {
+  /**
+   * envhooks' data folder (created when missing): the database lives in `pgdata/` inside it, beside
+   * the lock file. Omit for an in-memory database (tests).
+   */
+  dataDir?: string;
+  /** A dump from `dumpDataDir()` to start from (tests clone a migrated template this way). */
+  loadDataDir?: Blob;
+}
+
+/** Opens the embedded database, holding an exclusive lock on its folder for as long as it is open. */
+export async function openPglite(options: OpenPgliteOptions = {}): Promise<Database & { pglite: PGlite }> {
+  let release = () => {};
+  if (options.dataDir) {
+    mkdirSync(options.dataDir, { recursive: true });
+    release = lockDataDir(options.dataDir);
+  }
+  try {
+    const pglite = new PGlite({
+      ...(options.dataDir ? { dataDir: join(options.dataDir, "pgdata") } : {}),
+      ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+      postgresqlconf: LOW_MEMORY_SETTINGS,
+    });
+    await pglite.waitReady;
+    return {
+      kind: "pglite",
+      pglite,
+      ...wrap(pglite),
+      // PGlite's transaction() holds its single connection for the whole callback, so nothing else
+      // interleaves; a BEGIN sent through query() would not give that guarantee.
+      transaction: (work) => pglite.transaction((tx) => work(wrap(tx))),
+      async close() {
+        try {
+          await pglite.close();
+        } finally {
+          release();
+        }
+      },
+    };
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+function wrap(target: PGlite | Transaction): Queryable {
+  return {
+    async query<Row>(text: string, values?: unknown[]) {
+      const result = await target.query<Row>(text, values);
+      return { rows: result.rows };
+    },
+    async exec(text: string) {
+      await target.exec(text);
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import pg from "pg";
+import type { Database, Queryable } from "./database.ts";
+
+// bigint (int8) columns come back as numbers: envhooks' ids and counts stay far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+/** Opens a pool on PostgreSQL (`DATABASE_URL`). */
+export async function openPostgres(connectionString: string): Promise<Database & { pool: pg.Pool }> {
+  const pool = new pg.Pool({ connectionString, max: 10, application_name: "envhooks" });
+  // A pool error (server restart, network) surfaces on the next query; don't crash the process.
+  pool.on("error", () => {});
+  // Fail at start, with the server's own message, when the URL is wrong.
+  const client = await pool.connect();
+  client.release();
+  return {
+    kind: "postgres",
+    pool,
+    ...wrap(pool),
+    async transaction(work) {
+      const connection = await pool.connect();
+      try {
+        await connection.query("BEGIN");
+        const result = await work(wrap(connection));
+        await connection.query("COMMIT");
+        return result;
+      } catch (error) {
+        await connection.query("ROLLBACK").catch(() => {});
+        throw error;
+      } finally {
+        connection.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+function wrap(target: pg.Pool | pg.PoolClient): Queryable {
+  return {
+    async query<Row>(text: string, values?: unknown[]) {
+      const result = await target.query(text, values);
+      return { rows: result.rows as Row[] };
+    },
+    async exec(text: string) {
+      await target.query(text);
+    },
+  };
+}

@@ -1,0 +1,93 @@
+import { randomUUID } from "node:crypto";
+import { sign } from "@octokit/webhooks-methods";
+import { Writable } from "node:stream";
+import { pino } from "pino";
+import { ProbotOctokit } from "probot";
+import { startEnvhooks, type Envhooks } from "../../src/envhooks.ts";
+import type { FakeGithub } from "./fake-github.ts";
+import type { StoreKind, TestStore } from "./stores.ts";
+
+export const WEBHOOK_SECRET = "test-webhook-secret";
+export const API_TOKEN = "test-api-token";
+
+/** Everything a test needs around a running envhooks. */
+export interface TestEnvhooks extends Envhooks {
+  store: TestStore;
+  /** Every log line, as written. */
+  logs: string[];
+  /** Signs and posts a GitHub delivery the way GitHub does; returns the response. */
+  deliver(name: string, payload: unknown, options?: { deliveryId?: string; secret?: string }): Promise<Response>;
+  /** GET on the API with the operator token. */
+  api(path: string): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export async function startTestEnvhooks(
+  kind: StoreKind,
+  options: { github?: FakeGithub; retryDelaySeconds?: number; retryLimit?: number } = {},
+): Promise<TestEnvhooks> {
+  const store = await kind.open();
+  const logs: string[] = [];
+  const log = pino(
+    { level: "debug" },
+    new Writable({
+      write(chunk, _encoding, done) {
+        logs.push(String(chunk));
+        done();
+      },
+    }),
+  );
+  const envhooks = await startEnvhooks({
+    db: store.db,
+    queue: store.queue,
+    log,
+    apiToken: API_TOKEN,
+    retry: { delaySeconds: options.retryDelaySeconds ?? 1, backoff: false, limit: options.retryLimit ?? 3 },
+    github: {
+      webhookSecret: WEBHOOK_SECRET,
+      appId: options.github ? "1" : undefined,
+      privateKey: options.github?.privateKey,
+      baseUrl: options.github?.baseUrl,
+    },
+    Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }),
+  });
+  return {
+    ...envhooks,
+    store,
+    logs,
+    async deliver(name, payload, { deliveryId = randomUUID(), secret = WEBHOOK_SECRET } = {}) {
+      const body = typeof payload === "string" ? payload : JSON.stringify(payload);
+      return envhooks.app.request("/api/github/webhooks", {
+        method: "POST",
+        body,
+        headers: {
+          "content-type": "application/json",
+          "x-github-event": name,
+          "x-github-delivery": deliveryId,
+          "x-hub-signature-256": await sign(secret, body),
+        },
+      });
+    },
+    api: (path) => Promise.resolve(envhooks.app.request(path, { headers: { authorization: `Bearer ${API_TOKEN}` } })),
+    async close() {
+      await envhooks.stop();
+      await store.close();
+    },
+  };
+}
+
+/** Polls until `check` returns a value other than undefined (or false), or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms${last ? `: ${last}` : ""}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
