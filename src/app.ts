@@ -1,7 +1,7 @@
 import type { Probot } from "probot";
-import type { GithubEvent } from "./lifecycle/github-event.ts";
 import { type ApplyDeps, applyEvent } from "./intake/apply-event.ts";
 import { readRepoConfig } from "./intake/read-repo-config.ts";
+import type { GithubEvent } from "./lifecycle/github-event.ts";
 
 /** The Probot app: wiring only. Every handled event goes through the lifecycle with the repo's config. */
 export function envhooksApp(deps: ApplyDeps) {

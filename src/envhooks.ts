@@ -57,7 +57,8 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
   await createGithubEventQueue(boss, retry);
 
   const { receive, githubConnected } = await createReceiver(options);
-  const drain = (projectKey: string) => drainProject({ db, receive, log, maxAttempts: retry.limit + 1 }, projectKey);
+  const drain = (projectKey: string) =>
+    drainProject({ db, receive, log, maxAttempts: retry.limit + 1 }, projectKey);
   await workGithubEvents(boss, drain);
   for (const projectKey of await projectsWithPendingEvents(db)) await enqueueProject(boss, projectKey);
 
@@ -85,7 +86,9 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
  * With GitHub App credentials, deliveries go through Probot, whose `context.config` reads
  * `.github/envhooks.yml`. Without them (local trial), they are applied with the default options.
  */
-async function createReceiver(options: EnvhooksOptions): Promise<{ receive: ReceiveEvent; githubConnected: boolean }> {
+async function createReceiver(
+  options: EnvhooksOptions,
+): Promise<{ receive: ReceiveEvent; githubConnected: boolean }> {
   const { appId, privateKey, webhookSecret, baseUrl } = options.github;
   if (appId && privateKey) {
     const probot = new Probot({

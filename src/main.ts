@@ -38,13 +38,26 @@ try {
   throw error;
 }
 
-const envhooks = await startEnvhooks({ db, queue, log, github: settings.github, apiToken: settings.apiToken });
-const server = serve({ fetch: envhooks.app.fetch, port: settings.port, hostname: settings.host ?? "0.0.0.0" }, (info) => {
-  log.info(
-    { port: info.port, database: settings.database.kind, readyMs: Math.round(performance.now() - startedAt) },
-    `envhooks listening on http://${settings.host ?? "localhost"}:${info.port}`,
-  );
+const envhooks = await startEnvhooks({
+  db,
+  queue,
+  log,
+  github: settings.github,
+  apiToken: settings.apiToken,
 });
+const server = serve(
+  { fetch: envhooks.app.fetch, port: settings.port, hostname: settings.host ?? "0.0.0.0" },
+  (info) => {
+    log.info(
+      {
+        port: info.port,
+        database: settings.database.kind,
+        readyMs: Math.round(performance.now() - startedAt),
+      },
+      `envhooks listening on http://${settings.host ?? "localhost"}:${info.port}`,
+    );
+  },
+);
 
 const missing = [
   !settings.github.webhookSecret && "WEBHOOK_SECRET (GitHub webhooks are refused with 503 until it is set)",

@@ -1,6 +1,6 @@
-import type { Activity, ActivityEnvironment, ActivityResult } from "./activity.ts";
-import type { ActivityType, Commit } from "../lifecycle/transition.ts";
 import type { GithubUser } from "../lifecycle/github-event.ts";
+import type { ActivityType, Commit } from "../lifecycle/transition.ts";
+import type { Activity, ActivityEnvironment, ActivityResult } from "./activity.ts";
 
 export interface ActivityInput {
   id: string;
@@ -43,7 +43,11 @@ export function buildActivity(input: ActivityInput): Activity {
       user: input.user ? String(input.user.id) : null,
     },
     payload: {
-      commits: input.commits.map((commit) => ({ sha: commit.sha, message: commit.message, author: commit.author })),
+      commits: input.commits.map((commit) => ({
+        sha: commit.sha,
+        message: commit.message,
+        author: commit.author,
+      })),
       commits_count: input.commits.length,
       environment: input.environment,
       user: input.user
@@ -66,14 +70,25 @@ const OUTCOME: Record<ActivityType, string> = {
 };
 
 /** The plain sentence of an environment activity: "octocat pushed 2 commits to main: environment main rebuilt." */
-export function describeTransition(user: GithubUser | null, reason: string, type: ActivityType, environment: string) {
+export function describeTransition(
+  user: GithubUser | null,
+  reason: string,
+  type: ActivityType,
+  environment: string,
+) {
   return `${user?.login ?? "Someone"} ${reason}: environment ${environment} ${OUTCOME[type]}.`;
 }
 
 /** The activity log: what was found and what was done, in Platform.sh's manner. */
-export function transitionLog(type: ActivityType, environment: string, commits: Commit[], newCommit: string | null) {
+export function transitionLog(
+  type: ActivityType,
+  environment: string,
+  commits: Commit[],
+  newCommit: string | null,
+) {
   const lines: string[] = [];
-  if (commits.length > 0) lines.push(`Found ${commits.length} new commit${commits.length === 1 ? "" : "s"}.`, "");
+  if (commits.length > 0)
+    lines.push(`Found ${commits.length} new commit${commits.length === 1 ? "" : "s"}.`, "");
   const at = newCommit ? ` at ${newCommit.slice(0, 7)}` : "";
   lines.push(`Environment ${environment} ${OUTCOME[type]}${type === "environment.delete" ? "" : at}.`);
   return lines.join("\n");

@@ -7,19 +7,46 @@ import { z } from "zod";
 export const repoConfigSchema = z
   .object({
     /** Create an environment for every branch pushed or created on GitHub (not only pull requests). */
-    fetch_branches: z.boolean().default(true),
+    fetch_branches: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Create an environment for every branch pushed or created on GitHub (not only pull requests).",
+      ),
     /** Delete a branch's environment when the branch is deleted on GitHub. */
-    prune_branches: z.boolean().default(true),
+    prune_branches: z
+      .boolean()
+      .default(true)
+      .describe("Delete a branch's environment when the branch is deleted on GitHub."),
     /** Create an environment `pr-<number>` for every pull request. */
-    build_pull_requests: z.boolean().default(true),
+    build_pull_requests: z
+      .boolean()
+      .default(true)
+      .describe("Create an environment `pr-<number>` for every pull request."),
     /** Build draft pull requests too; when false, a PR converted to draft has its environment deactivated. */
-    build_draft_pull_requests: z.boolean().default(true),
+    build_draft_pull_requests: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Build draft pull requests too; when false, a PR converted to draft has its environment deactivated.",
+      ),
     /** Rebuild a pull request's environment when its base branch moves, as the result of merging it would. */
-    build_pull_requests_post_merge: z.boolean().default(false),
+    build_pull_requests_post_merge: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Rebuild a pull request's environment when its base branch moves, as the result of merging it would.",
+      ),
     /** A pull request's environment starts from a copy of its parent environment's data. */
-    pull_requests_clone_parent_data: z.boolean().default(true),
+    pull_requests_clone_parent_data: z
+      .boolean()
+      .default(true)
+      .describe("A pull request's environment starts from a copy of its parent environment's data."),
     /** Build pull requests whose head branch lives in a fork (untrusted code). */
-    build_forks: z.boolean().default(false),
+    build_forks: z
+      .boolean()
+      .default(false)
+      .describe("Build pull requests whose head branch lives in a fork (untrusted code)."),
   })
   .strict();
 

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { Logger } from "pino";
-import type { Database } from "../store/database.ts";
 import type { Delivery } from "../intake/accept-delivery.ts";
+import type { Database } from "../store/database.ts";
 import { handleErrors, notFound } from "./handle-errors.ts";
 import { requireApiToken } from "./require-api-token.ts";
 import { dockershipRoutes } from "./routes/dockership.ts";

@@ -7,7 +7,8 @@ import { errorResponse, HttpError } from "./http-error.ts";
 export function handleErrors(log: Logger): ErrorHandler {
   return function onError(error, c) {
     if (error instanceof HttpError) {
-      if (error.status >= 500 && error.cause) log.error({ err: error.cause, path: c.req.path }, error.message);
+      if (error.status >= 500 && error.cause)
+        log.error({ err: error.cause, path: c.req.path }, error.message);
       return errorResponse(c, error.status, error.code, error.message, error.details);
     }
     if (error instanceof HTTPException) {

@@ -7,7 +7,13 @@ export class HttpError extends Error {
   readonly code: string;
   readonly details: unknown;
 
-  constructor(status: ContentfulStatusCode, code: string, message: string, details?: unknown, options?: ErrorOptions) {
+  constructor(
+    status: ContentfulStatusCode,
+    code: string,
+    message: string,
+    details?: unknown,
+    options?: ErrorOptions,
+  ) {
     super(message, options);
     this.name = "HttpError";
     this.status = status;
@@ -17,6 +23,12 @@ export class HttpError extends Error {
 }
 
 /** Writes an error answer in envhooks' one JSON shape. */
-export function errorResponse(c: Context, status: ContentfulStatusCode, code: string, message: string, details?: unknown) {
+export function errorResponse(
+  c: Context,
+  status: ContentfulStatusCode,
+  code: string,
+  message: string,
+  details?: unknown,
+) {
   return c.json({ error: { code, message, details: details ?? null } }, status);
 }

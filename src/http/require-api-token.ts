@@ -10,7 +10,11 @@ export function requireApiToken(apiToken: string | undefined): MiddlewareHandler
   const expected = apiToken ? Buffer.from(apiToken) : undefined;
   return async function requireToken(c, next) {
     if (!expected) {
-      throw new HttpError(503, "api_disabled", "The API is disabled: set ENVHOOKS_API_TOKEN and restart envhooks.");
+      throw new HttpError(
+        503,
+        "api_disabled",
+        "The API is disabled: set ENVHOOKS_API_TOKEN and restart envhooks.",
+      );
     }
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer\s+(.+)$/i.exec(header);

@@ -29,9 +29,15 @@ export function acceptDelivery(db: Database, boss: PgBoss) {
       });
     } catch (error) {
       // GitHub redelivers on request; a 503 tells it (and the operator) nothing was kept.
-      throw new HttpError(503, "store_unavailable", "The event could not be stored; nothing was kept. Retry later.", null, {
-        cause: error,
-      });
+      throw new HttpError(
+        503,
+        "store_unavailable",
+        "The event could not be stored; nothing was kept. Retry later.",
+        null,
+        {
+          cause: error,
+        },
+      );
     }
   };
 }

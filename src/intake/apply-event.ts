@@ -1,5 +1,5 @@
-import { newActivityId } from "../activity/activity-id.ts";
 import type { Activity, ActivityEnvironment } from "../activity/activity.ts";
+import { newActivityId } from "../activity/activity-id.ts";
 import { buildActivity, describeTransition, transitionLog } from "../activity/build-activity.ts";
 import type { RepoConfig } from "../config/repo-config.schema.ts";
 import type { GithubEvent } from "../lifecycle/github-event.ts";
@@ -70,9 +70,10 @@ export async function applyEvent(
         commits: [],
         user: event.payload.sender,
         text: `.github/envhooks.yml in ${project.fullName} is invalid: no environment was changed.`,
-        log: [".github/envhooks.yml is invalid; fix it and push again:", ...config.problems.map((p) => `- ${p}`)].join(
-          "\n",
-        ),
+        log: [
+          ".github/envhooks.yml is invalid; fix it and push again:",
+          ...config.problems.map((p) => `- ${p}`),
+        ].join("\n"),
         result: "failure",
         at,
         github: source,
@@ -112,7 +113,13 @@ async function applyTransition(
   let status: ActivityEnvironment["status"] | undefined;
   switch (transition.action) {
     case "track-head":
-      await updateEnvironment(tx, project.id, transition.environment, { headCommit: transition.newCommit }, at);
+      await updateEnvironment(
+        tx,
+        project.id,
+        transition.environment,
+        { headCommit: transition.newCommit },
+        at,
+      );
       return undefined;
     case "create": {
       const taken = new Set(environments.map((e) => e.machineName));
@@ -126,7 +133,13 @@ async function applyTransition(
       break;
     }
     case "rebuild":
-      environment = await updateEnvironment(tx, project.id, transition.environment, { headCommit: transition.newCommit }, at);
+      environment = await updateEnvironment(
+        tx,
+        project.id,
+        transition.environment,
+        { headCommit: transition.newCommit },
+        at,
+      );
       break;
     case "activate":
       environment = await updateEnvironment(
@@ -138,7 +151,13 @@ async function applyTransition(
       );
       break;
     case "deactivate":
-      environment = await updateEnvironment(tx, project.id, transition.environment, { status: "inactive" }, at);
+      environment = await updateEnvironment(
+        tx,
+        project.id,
+        transition.environment,
+        { status: "inactive" },
+        at,
+      );
       break;
     case "delete":
       environment = await deleteEnvironment(tx, project.id, transition.environment);
@@ -181,7 +200,8 @@ export function toActivityEnvironment(
     id: environment.name,
     name: environment.name,
     machine_name: environment.machineName,
-    title: environment.kind === "pull_request" ? `Pull request #${environment.pullRequest}` : environment.name,
+    title:
+      environment.kind === "pull_request" ? `Pull request #${environment.pullRequest}` : environment.name,
     project: project.fullName,
     parent: environment.parent,
     head_commit: environment.headCommit,

@@ -16,7 +16,10 @@ export async function readRepoConfig(load: LoadConfig): Promise<ConfigResult> {
   } catch (error) {
     // Octokit's RequestError carries the HTTP status: GitHub failed, not the file.
     if (typeof (error as { status?: unknown }).status === "number") throw error;
-    return { ok: false, problems: [(error as Error).message.replace(/^\[@probot\/octokit-plugin-config\] /, "")] };
+    return {
+      ok: false,
+      problems: [(error as Error).message.replace(/^\[@probot\/octokit-plugin-config\] /, "")],
+    };
   }
   if (raw === null || raw === undefined) return { ok: true, config: DEFAULT_REPO_CONFIG };
   if (typeof raw !== "object" || Array.isArray(raw)) {
@@ -25,5 +28,7 @@ export async function readRepoConfig(load: LoadConfig): Promise<ConfigResult> {
   // `_extends` is Probot's inheritance key; it was resolved when the file was read.
   const { _extends, ...options } = raw as Record<string, unknown>;
   const parsed = repoConfigSchema.safeParse(options);
-  return parsed.success ? { ok: true, config: parsed.data } : { ok: false, problems: describeIssues(parsed.error) };
+  return parsed.success
+    ? { ok: true, config: parsed.data }
+    : { ok: false, problems: describeIssues(parsed.error) };
 }

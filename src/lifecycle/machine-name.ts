@@ -12,6 +12,7 @@ export function machineName(name: string, taken: ReadonlySet<string> = new Set()
   const base =
     name
       .normalize("NFKD")
+      .replace(/\p{M}/gu, "")
       .toLowerCase()
       .replace(/[^a-z0-9]+/g, "-")
       .replace(/^-+|-+$/g, "")

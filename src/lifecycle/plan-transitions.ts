@@ -35,7 +35,8 @@ function planPush(payload: PushPayload, options: RepoConfig, environments: Envir
     return ignore(`${payload.ref} is not a branch: tags and other refs have no environment`);
   }
   const branch = payload.ref.slice(BRANCH_PREFIX.length);
-  if (payload.deleted) return planBranchDeleted(branch, payload.repository.default_branch, options, environments);
+  if (payload.deleted)
+    return planBranchDeleted(branch, payload.repository.default_branch, options, environments);
 
   const plan: Plan = { transitions: [], notes: [] };
   const existing = environments.get(branch);
@@ -131,10 +132,13 @@ function planPullRequest(payload: PullRequestPayload, options: RepoConfig, envir
     case "closed": {
       if (!existing) return ignore(`${subject} was closed and has no environment`);
       const verb = pr.merged ? "merged" : "closed";
-      return { transitions: [{ action: "delete", environment: name, reason: `${verb} ${subject}` }], notes: [] };
+      return {
+        transitions: [{ action: "delete", environment: name, reason: `${verb} ${subject}` }],
+        notes: [],
+      };
     }
     case "converted_to_draft": {
-      if (!existing || existing.status !== "active") return ignore(`${subject} has no active environment`);
+      if (existing?.status !== "active") return ignore(`${subject} has no active environment`);
       if (options.build_draft_pull_requests) {
         return ignore(`${subject} became a draft; build_draft_pull_requests keeps its environment`);
       }
@@ -186,7 +190,10 @@ function planPullRequest(payload: PullRequestPayload, options: RepoConfig, envir
     };
   }
   if (existing.status === "inactive") {
-    return { transitions: [{ action: "activate", environment: name, newCommit: pr.head.sha, reason }], notes: [] };
+    return {
+      transitions: [{ action: "activate", environment: name, newCommit: pr.head.sha, reason }],
+      notes: [],
+    };
   }
   if (payload.action === "synchronize" || existing.headCommit !== pr.head.sha) {
     const transition: Transition = {
@@ -206,7 +213,8 @@ function planPullRequest(payload: PullRequestPayload, options: RepoConfig, envir
 function whyNotBuilt(payload: PullRequestPayload, options: RepoConfig): string | undefined {
   const pr = payload.pull_request;
   if (!options.build_pull_requests) return "build_pull_requests is false";
-  if (pr.draft && !options.build_draft_pull_requests) return "it is a draft and build_draft_pull_requests is false";
+  if (pr.draft && !options.build_draft_pull_requests)
+    return "it is a draft and build_draft_pull_requests is false";
   const headRepo = pr.head.repo?.full_name;
   const isFork = headRepo === undefined || headRepo.toLowerCase() !== pr.base.repo.full_name.toLowerCase();
   if (isFork && !options.build_forks) {

@@ -13,7 +13,12 @@ export async function openQueue(target: QueueTarget, log: Logger): Promise<PgBos
   const boss =
     target.kind === "pglite"
       ? new PgBoss({ db: fromPglite(target.pglite), backend: "pglite", useListenNotify: true })
-      : new PgBoss({ connectionString: target.url, max: 4, application_name: "envhooks-queue", useListenNotify: true });
+      : new PgBoss({
+          connectionString: target.url,
+          max: 4,
+          application_name: "envhooks-queue",
+          useListenNotify: true,
+        });
   boss.on("error", (error) => log.error({ err: error }, "job queue error"));
   boss.on("warning", (warning) => log.warn({ warning }, "job queue warning"));
   await boss.start();

@@ -46,7 +46,14 @@ export async function listActivities(
      WHERE project_id = $1 AND ($2::bigint IS NULL OR seq < $2) AND ($3::text IS NULL OR type = $3)
        AND ($4::text IS NULL OR state = $4) AND ($5::text IS NULL OR environment = $5)
      ORDER BY seq DESC LIMIT $6`,
-    [projectId, filter.before ?? null, filter.type ?? null, filter.state ?? null, filter.environment ?? null, filter.limit + 1],
+    [
+      projectId,
+      filter.before ?? null,
+      filter.type ?? null,
+      filter.state ?? null,
+      filter.environment ?? null,
+      filter.limit + 1,
+    ],
   );
   const page = rows.slice(0, filter.limit);
   return {
@@ -61,7 +68,10 @@ export async function getActivity(db: Queryable, id: string): Promise<Activity |
 }
 
 /** The newest activity of each environment of a project, by environment name. */
-export async function latestActivityByEnvironment(db: Queryable, projectId: number): Promise<Map<string, Activity>> {
+export async function latestActivityByEnvironment(
+  db: Queryable,
+  projectId: number,
+): Promise<Map<string, Activity>> {
   const { rows } = await db.query<{ environment: string; body: Activity }>(
     `SELECT DISTINCT ON (environment) environment, body FROM activities
      WHERE project_id = $1 AND environment IS NOT NULL ORDER BY environment, seq DESC`,

@@ -81,7 +81,11 @@ export async function setLastActivity(tx: Queryable, projectId: number, name: st
   ]);
 }
 
-export async function deleteEnvironment(tx: Queryable, projectId: number, name: string): Promise<StoredEnvironment> {
+export async function deleteEnvironment(
+  tx: Queryable,
+  projectId: number,
+  name: string,
+): Promise<StoredEnvironment> {
   const { rows } = await tx.query<StoredEnvironment>(
     `DELETE FROM environments WHERE project_id = $1 AND name = $2 RETURNING ${COLUMNS}`,
     [projectId, name],

@@ -1,8 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
-import { lockDataDir } from "./lock-data-dir.ts";
 import type { Database, Queryable } from "./database.ts";
+import { lockDataDir } from "./lock-data-dir.ts";
 
 /**
  * PGlite's default shared_buffers costs hundreds of MB of resident memory; envhooks' working set is

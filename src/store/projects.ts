@@ -36,7 +36,9 @@ export async function lockProject(
 }
 
 export async function findProject(db: Queryable, fullName: string): Promise<Project | undefined> {
-  const { rows } = await db.query<Project>(`SELECT ${COLUMNS} FROM projects WHERE key = $1`, [projectKey(fullName)]);
+  const { rows } = await db.query<Project>(`SELECT ${COLUMNS} FROM projects WHERE key = $1`, [
+    projectKey(fullName),
+  ]);
   return rows[0];
 }
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PgBoss, fromPglite } from "pg-boss";
+import { fromPglite, PgBoss } from "pg-boss";
 import type { TestProject } from "vitest/node";
 import { migrate } from "../../src/store/migrate.ts";
 import { openPglite } from "../../src/store/open-pglite.ts";
@@ -21,7 +21,12 @@ export default async function setup(project: TestProject) {
   const folder = mkdtempSync(join(tmpdir(), "envhooks-test-"));
   const db = await openPglite();
   await migrate(db);
-  const boss = new PgBoss({ db: fromPglite(db.pglite), backend: "pglite", supervise: false, schedule: false });
+  const boss = new PgBoss({
+    db: fromPglite(db.pglite),
+    backend: "pglite",
+    supervise: false,
+    schedule: false,
+  });
   await boss.start();
   await boss.stop({ graceful: false, close: false });
   const dump = await db.pglite.dumpDataDir("none");

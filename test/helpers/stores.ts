@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import pg from "pg";
 import { inject } from "vitest";
 import type { QueueTarget } from "../../src/queue/open-queue.ts";
@@ -34,27 +34,37 @@ export async function openTestPglite(): Promise<TestStore> {
   return { db, queue: { kind: "pglite", pglite: db.pglite }, close: () => db.close() };
 }
 
-/** A fresh PostgreSQL database of its own on the TEST_DATABASE_URL server, dropped on close. */
-export async function openTestPostgres(): Promise<TestStore> {
-  if (!postgresUrl) throw new Error("TEST_DATABASE_URL is not set");
+/** An empty PostgreSQL database of its own on the TEST_DATABASE_URL server; `drop` removes it. */
+export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  if (!postgresUrl) throw new Error("TEST_DATABASE_URL is not set: the PostgreSQL tests need a server");
   const name = `envhooks_test_${randomBytes(6).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: postgresUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
+  await adminQuery(`CREATE DATABASE ${name}`);
   const url = new URL(postgresUrl);
   url.pathname = `/${name}`;
-  const db = await openPostgres(url.toString());
+  return { url: url.toString(), drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: postgresUrl });
+  await admin.connect();
+  try {
+    await admin.query(sql);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** A fresh, migrated PostgreSQL database of its own, dropped on close. */
+export async function openTestPostgres(): Promise<TestStore> {
+  const database = await createTestDatabase();
+  const db = await openPostgres(database.url);
   await migrate(db);
   return {
     db,
-    queue: { kind: "postgres", url: url.toString() },
+    queue: { kind: "postgres", url: database.url },
     async close() {
       await db.close();
-      const cleanup = new pg.Client({ connectionString: postgresUrl });
-      await cleanup.connect();
-      await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await cleanup.end();
+      await database.drop();
     },
   };
 }

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { sign } from "@octokit/webhooks-methods";
 import { Writable } from "node:stream";
+import { sign } from "@octokit/webhooks-methods";
 import { pino } from "pino";
 import { ProbotOctokit } from "probot";
-import { startEnvhooks, type Envhooks } from "../../src/envhooks.ts";
+import { type Envhooks, startEnvhooks } from "../../src/envhooks.ts";
 import type { FakeGithub } from "./fake-github.ts";
 import type { StoreKind, TestStore } from "./stores.ts";
 
@@ -16,7 +16,11 @@ export interface TestEnvhooks extends Envhooks {
   /** Every log line, as written. */
   logs: string[];
   /** Signs and posts a GitHub delivery the way GitHub does; returns the response. */
-  deliver(name: string, payload: unknown, options?: { deliveryId?: string; secret?: string }): Promise<Response>;
+  deliver(
+    name: string,
+    payload: unknown,
+    options?: { deliveryId?: string; secret?: string },
+  ): Promise<Response>;
   /** GET on the API with the operator token. */
   api(path: string): Promise<Response>;
   close(): Promise<void>;
@@ -68,7 +72,8 @@ export async function startTestEnvhooks(
         },
       });
     },
-    api: (path) => Promise.resolve(envhooks.app.request(path, { headers: { authorization: `Bearer ${API_TOKEN}` } })),
+    api: (path) =>
+      Promise.resolve(envhooks.app.request(path, { headers: { authorization: `Bearer ${API_TOKEN}` } })),
     async close() {
       await envhooks.stop();
       await store.close();
@@ -77,7 +82,10 @@ export async function startTestEnvhooks(
 }
 
 /** Polls until `check` returns a value other than undefined (or false), or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -87,7 +95,8 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms${last ? `: ${last}` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(`condition not met in ${timeoutMs} ms${last ? `: ${last}` : ""}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { findEvent } from "../../src/store/github-events.ts";
 import {
   createBranch,
-  deleteBranch,
   DEFAULT_BRANCH,
+  deleteBranch,
   pullRequest,
   pullRequestMerged,
   pushCreatingBranch,
@@ -35,7 +35,9 @@ describe.each(STORES)("GitHub events to environments on $name", (kind) => {
   }
   async function activities(): Promise<Array<Record<string, any>>> {
     const response = await envhooks.api(`/api/projects/${REPO}/activities?limit=100`);
-    return response.status === 404 ? [] : ((await response.json()) as { items: Array<Record<string, any>> }).items;
+    return response.status === 404
+      ? []
+      : ((await response.json()) as { items: Array<Record<string, any>> }).items;
   }
   async function processed(deliveryId: string) {
     return eventually(async () => {
@@ -51,12 +53,19 @@ describe.each(STORES)("GitHub events to environments on $name", (kind) => {
     await processed("d-master");
 
     const [master] = await environments();
-    expect(master).toMatchObject({ name: DEFAULT_BRANCH, machine_name: "master", is_main: true, status: "active" });
+    expect(master).toMatchObject({
+      name: DEFAULT_BRANCH,
+      machine_name: "master",
+      is_main: true,
+      status: "active",
+    });
     const [activity] = await activities();
     expect(activity).toMatchObject({ type: "environment.branch", state: "complete", result: "success" });
     // The installation token and the config file were asked for.
     expect(github.callsTo(/access_tokens$/).length).toBeGreaterThan(0);
-    expect(github.callsTo(/\/repos\/Codertocat\/Hello-World\/contents\/\.github\/envhooks\.yml$/)).toHaveLength(1);
+    expect(
+      github.callsTo(/\/repos\/Codertocat\/Hello-World\/contents\/\.github\/envhooks\.yml$/),
+    ).toHaveLength(1);
   });
 
   it("applies create → push → delete sent back to back in order and ends with no environment", async () => {
@@ -80,7 +89,11 @@ describe.each(STORES)("GitHub events to environments on $name", (kind) => {
     await processed("c");
     const all = await activities();
     expect(all.map((a) => a.type)).toEqual(["environment.branch"]);
-    expect((await environments())[0]).toMatchObject({ name: "topic", head_commit: "c".repeat(40), parent: "master" });
+    expect((await environments())[0]).toMatchObject({
+      name: "topic",
+      head_commit: "c".repeat(40),
+      parent: "master",
+    });
   });
 
   it("answers a redelivery 200 and changes nothing", async () => {
@@ -104,7 +117,10 @@ describe.each(STORES)("GitHub events to environments on $name", (kind) => {
     expect(first.attempts).toBeGreaterThanOrEqual(1);
     await processed("r2");
     expect(await environments()).toEqual([]);
-    expect((await activities()).map((a) => a.type).reverse()).toEqual(["environment.branch", "environment.delete"]);
+    expect((await activities()).map((a) => a.type).reverse()).toEqual([
+      "environment.branch",
+      "environment.delete",
+    ]);
     expect(github.callsTo(/contents\/\.github\/envhooks\.yml$/).length).toBeGreaterThanOrEqual(3);
   });
 
@@ -114,7 +130,11 @@ describe.each(STORES)("GitHub events to environments on $name", (kind) => {
     await processed("bad-config");
     expect(await environments()).toEqual([]);
     const [activity] = await activities();
-    expect(activity).toMatchObject({ type: "integration.github.config", result: "failure", state: "complete" });
+    expect(activity).toMatchObject({
+      type: "integration.github.config",
+      result: "failure",
+      state: "complete",
+    });
     expect(activity?.log).toContain("fetch_branches");
   });
 

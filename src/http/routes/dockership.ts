@@ -20,7 +20,9 @@ export function dockershipRoutes(db: Database) {
       method: "get",
       path: "/rest/projects",
       summary: "Dockership: every project, by name",
-      responses: { 200: { description: "Projects by owner/repo", content: { "application/json": { schema: Json } } } },
+      responses: {
+        200: { description: "Projects by owner/repo", content: { "application/json": { schema: Json } } },
+      },
     }),
     async (c) => {
       const projects = await listProjects(db);
@@ -47,11 +49,15 @@ export function dockershipRoutes(db: Database) {
       method: "get",
       path: "/rest/status",
       summary: "Dockership: the status of every project, by name",
-      responses: { 200: { description: "Status by owner/repo", content: { "application/json": { schema: Json } } } },
+      responses: {
+        200: { description: "Status by owner/repo", content: { "application/json": { schema: Json } } },
+      },
     }),
     async (c) => {
       const projects = await listProjects(db);
-      const entries = await Promise.all(projects.map(async (p) => [p.fullName, await projectStatus(db, p)] as const));
+      const entries = await Promise.all(
+        projects.map(async (p) => [p.fullName, await projectStatus(db, p)] as const),
+      );
       return c.json(Object.fromEntries(entries), 200);
     },
   );
@@ -62,7 +68,9 @@ export function dockershipRoutes(db: Database) {
       path: "/rest/status/{owner}/{repo}",
       summary: "Dockership: one project's status",
       request: { params: z.object({ owner: z.string().min(1), repo: z.string().min(1) }) },
-      responses: { 200: { description: "The project's status", content: { "application/json": { schema: Json } } } },
+      responses: {
+        200: { description: "The project's status", content: { "application/json": { schema: Json } } },
+      },
     }),
     async (c) => {
       const { owner, repo } = c.req.valid("param");

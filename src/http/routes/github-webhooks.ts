@@ -2,8 +2,8 @@ import { verify } from "@octokit/webhooks-methods";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "pino";
-import { HANDLED_EVENTS } from "../../lifecycle/github-event.ts";
 import type { Delivery } from "../../intake/accept-delivery.ts";
+import { HANDLED_EVENTS } from "../../lifecycle/github-event.ts";
 import { errorResponse, HttpError } from "../http-error.ts";
 
 /** GitHub caps webhook payloads at 25 MB: https://docs.github.com/en/webhooks/webhook-events-and-payloads */
@@ -31,23 +31,37 @@ export function githubWebhookRoutes({ secret, accept, log }: GithubWebhookDeps) 
     }),
     async function receiveGithubWebhook(c) {
       if (!secret) {
-        throw new HttpError(503, "webhook_secret_missing", "Set WEBHOOK_SECRET to the GitHub App's webhook secret.");
+        throw new HttpError(
+          503,
+          "webhook_secret_missing",
+          "Set WEBHOOK_SECRET to the GitHub App's webhook secret.",
+        );
       }
       const name = c.req.header("x-github-event");
       const deliveryId = c.req.header("x-github-delivery");
       const signature = c.req.header("x-hub-signature-256");
       const missing = [!name && "X-GitHub-Event", !deliveryId && "X-GitHub-Delivery"].filter(Boolean);
       if (!name || !deliveryId) {
-        throw new HttpError(400, "missing_header", `Missing header: ${missing.join(", ")}.`, { headers: missing });
+        throw new HttpError(400, "missing_header", `Missing header: ${missing.join(", ")}.`, {
+          headers: missing,
+        });
       }
       if (!signature) {
-        throw new HttpError(401, "signature_missing", "X-Hub-Signature-256 is missing: sign deliveries with WEBHOOK_SECRET.");
+        throw new HttpError(
+          401,
+          "signature_missing",
+          "X-Hub-Signature-256 is missing: sign deliveries with WEBHOOK_SECRET.",
+        );
       }
       const body = await c.req.text();
       if (!(await verify(secret, body, signature).catch(() => false))) {
         // The delivery id and event name only: a refused payload is never logged.
         log.warn({ delivery: deliveryId, event: name }, "webhook refused: signature does not match");
-        throw new HttpError(401, "signature_mismatch", "X-Hub-Signature-256 does not match the body and WEBHOOK_SECRET.");
+        throw new HttpError(
+          401,
+          "signature_mismatch",
+          "X-Hub-Signature-256 does not match the body and WEBHOOK_SECRET.",
+        );
       }
       if (!HANDLED_EVENTS.has(name)) {
         return c.json({ status: "ignored", message: `envhooks does not act on ${name} events.` }, 202);

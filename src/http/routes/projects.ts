@@ -27,7 +27,12 @@ const listEnvironmentsRoute = createRoute({
   path: "/api/projects/{owner}/{repo}/environments",
   summary: "A project's environments",
   request: { params: ProjectParams },
-  responses: { 200: { description: "Every environment, the default branch's first", content: { "application/json": { schema: z.array(Json) } } } },
+  responses: {
+    200: {
+      description: "Every environment, the default branch's first",
+      content: { "application/json": { schema: z.array(Json) } },
+    },
+  },
 });
 
 const listActivitiesRoute = createRoute({
@@ -38,7 +43,11 @@ const listActivitiesRoute = createRoute({
   responses: {
     200: {
       description: "One page of activities; `next_cursor` is null on the last page",
-      content: { "application/json": { schema: z.object({ items: z.array(Json), next_cursor: z.number().nullable() }) } },
+      content: {
+        "application/json": {
+          schema: z.object({ items: z.array(Json), next_cursor: z.number().nullable() }),
+        },
+      },
     },
   },
 });
@@ -47,7 +56,9 @@ const getActivityRoute = createRoute({
   method: "get",
   path: "/api/activities/{id}",
   summary: "One activity",
-  request: { params: z.object({ id: z.string().regex(/^[a-z2-7]{13}$/, "must be a 13-character activity id") }) },
+  request: {
+    params: z.object({ id: z.string().regex(/^[a-z2-7]{13}$/, "must be a 13-character activity id") }),
+  },
   responses: { 200: { description: "The activity", content: { "application/json": { schema: Json } } } },
 });
 
@@ -59,11 +70,14 @@ export function projectRoutes(db: Database) {
     const { owner, repo } = c.req.valid("param");
     const project = await requireProject(db, `${owner}/${repo}`);
     const environments = await listEnvironments(db, project.id);
-    return c.json(environments.map((environment) => ({
-      ...toActivityEnvironment(environment, project),
-      previous_commit: environment.previousCommit,
-      last_activity_id: environment.lastActivityId,
-    })), 200);
+    return c.json(
+      environments.map((environment) => ({
+        ...toActivityEnvironment(environment, project),
+        previous_commit: environment.previousCommit,
+        last_activity_id: environment.lastActivityId,
+      })),
+      200,
+    );
   });
 
   app.openapi(listActivitiesRoute, async (c) => {
@@ -86,7 +100,11 @@ export function projectRoutes(db: Database) {
 async function requireProject(db: Database, fullName: string) {
   const project = await findProject(db, fullName);
   if (!project) {
-    throw new HttpError(404, "project_not_found", `No project ${fullName}: envhooks has received no event from it yet.`);
+    throw new HttpError(
+      404,
+      "project_not_found",
+      `No project ${fullName}: envhooks has received no event from it yet.`,
+    );
   }
   return project;
 }

@@ -1,0 +1,134 @@
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sign } from "@octokit/webhooks-methods";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { pushCreatingMaster, pushToBranch, REPO } from "../fixtures/github-events.ts";
+import { FakeGithub } from "../helpers/fake-github.ts";
+import { ServerProcess } from "../helpers/server-process.ts";
+import { createTestDatabase, STORES } from "../helpers/stores.ts";
+import { eventually } from "../helpers/test-envhooks.ts";
+
+const SECRET = "process-test-secret";
+const TOKEN = "process-test-token";
+
+async function deliver(url: string, name: string, payload: unknown, deliveryId: string = randomUUID()) {
+  const body = JSON.stringify(payload);
+  return fetch(`${url}/api/github/webhooks`, {
+    method: "POST",
+    body,
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": name,
+      "x-github-delivery": deliveryId,
+      "x-hub-signature-256": await sign(SECRET, body),
+    },
+  });
+}
+
+async function activities(
+  url: string,
+): Promise<Array<{ type: string; parameters: { environment: string } }>> {
+  const response = await fetch(`${url}/api/projects/${REPO}/activities?limit=100`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  return response.status === 200 ? (await response.json()).items : [];
+}
+
+describe.each(STORES)("the server process on $name", (kind) => {
+  let github: FakeGithub;
+  let folder: string;
+  let env: Record<string, string>;
+  let drop: (() => Promise<void>) | undefined;
+  const servers: ServerProcess[] = [];
+
+  beforeEach(async ({ skip }) => {
+    if (kind.skip) skip(kind.skip);
+    github = await new FakeGithub().start();
+    folder = mkdtempSync(join(tmpdir(), "envhooks-e2e-"));
+    env = {
+      WEBHOOK_SECRET: SECRET,
+      ENVHOOKS_API_TOKEN: TOKEN,
+      APP_ID: "1",
+      PRIVATE_KEY: github.privateKey,
+      GHE_HOST: new URL(github.baseUrl).host,
+      GHE_PROTOCOL: "http",
+      ENVHOOKS_DATA_DIR: join(folder, "data"),
+    };
+    if (kind.name === "postgres") {
+      const database = await createTestDatabase();
+      env.DATABASE_URL = database.url;
+      drop = database.drop;
+    }
+  });
+  afterEach(async () => {
+    for (const server of servers.splice(0)) if (server.child.exitCode === null) await server.kill("SIGKILL");
+    await github?.stop();
+    await drop?.();
+    drop = undefined;
+    if (folder) rmSync(folder, { recursive: true, force: true });
+  });
+
+  function start() {
+    const server = new ServerProcess(env);
+    servers.push(server);
+    return server;
+  }
+
+  it("loses nothing acknowledged when killed with SIGKILL right after the 202", async () => {
+    let release = () => {};
+    github.holdContents = new Promise((resolve) => {
+      release = resolve;
+    });
+    const first = start();
+    const url = await first.ready();
+    const response = await deliver(url, "push", pushCreatingMaster(), "acked-then-killed");
+    expect(response.status).toBe(202);
+    // The worker is stuck reading the repo config from GitHub: nothing has been applied yet.
+    await eventually(async () => github.callsTo(/contents/).length > 0);
+    expect(await activities(url)).toEqual([]);
+    expect(await first.kill("SIGKILL")).toBe("SIGKILL");
+
+    release();
+    github.holdContents = undefined;
+    const second = start();
+    const again = await second.ready();
+    const applied = await eventually(async () => {
+      const list = await activities(again);
+      return list.length > 0 ? list : undefined;
+    });
+    expect(applied.map((a) => a.type)).toEqual(["environment.branch"]);
+    expect(
+      github.callsTo(/\/repos\/Codertocat\/Hello-World\/contents\/\.github\/envhooks\.yml$/).length,
+    ).toBeGreaterThanOrEqual(2);
+    expect(await second.kill("SIGTERM")).toBe(0);
+  });
+
+  it("keeps its state across a graceful restart", async () => {
+    const first = start();
+    const url = await first.ready();
+    expect((await deliver(url, "push", pushCreatingMaster())).status).toBe(202);
+    expect((await deliver(url, "push", pushToBranch("feature"))).status).toBe(202);
+    await eventually(async () => (await activities(url)).length === 2);
+    expect(await first.kill("SIGTERM")).toBe(0);
+
+    const second = start();
+    const again = await second.ready();
+    expect((await activities(again)).map((a) => a.parameters.environment)).toEqual(["feature", "master"]);
+    expect(await second.kill("SIGTERM")).toBe(0);
+  });
+
+  it.runIf(kind.name === "pglite")(
+    "refuses a second process on the same data folder, and the first keeps working",
+    async () => {
+      const first = start();
+      const url = await first.ready();
+      const second = start();
+      expect(await second.exited()).toBe(1);
+      expect(second.output).toContain("is in use by another envhooks process");
+      expect((await deliver(url, "push", pushCreatingMaster())).status).toBe(202);
+      await eventually(async () => (await activities(url)).length === 1);
+    },
+  );
+});

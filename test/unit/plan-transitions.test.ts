@@ -1,0 +1,356 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_REPO_CONFIG, type RepoConfig } from "../../src/config/repo-config.schema.ts";
+import type { GithubEvent } from "../../src/lifecycle/github-event.ts";
+import { planTransitions } from "../../src/lifecycle/plan-transitions.ts";
+import type { EnvironmentState } from "../../src/lifecycle/transition.ts";
+
+const REPOSITORY = { full_name: "acme/shop", default_branch: "main" };
+const SENDER = { id: 7, login: "octocat" };
+const A = "a".repeat(40);
+const B = "b".repeat(40);
+const ZERO = "0".repeat(40);
+
+function push(
+  ref: string,
+  extra: Partial<{ created: boolean; deleted: boolean; before: string; after: string }> = {},
+) {
+  return {
+    name: "push",
+    payload: {
+      ref,
+      before: A,
+      after: B,
+      created: false,
+      deleted: false,
+      commits: [{ id: B, message: "Fix checkout", author: { name: "Mona", email: "mona@example.com" } }],
+      repository: REPOSITORY,
+      sender: SENDER,
+      ...extra,
+    },
+  } satisfies GithubEvent;
+}
+const ref = (name: "create" | "delete", refName: string, refType: "branch" | "tag" = "branch") =>
+  ({
+    name,
+    payload: { ref: refName, ref_type: refType, repository: REPOSITORY, sender: SENDER },
+  }) satisfies GithubEvent;
+
+function pr(
+  action: string,
+  extra: { draft?: boolean; merged?: boolean; fork?: boolean; number?: number } = {},
+) {
+  const number = extra.number ?? 5;
+  return {
+    name: "pull_request",
+    payload: {
+      action,
+      number,
+      ...(action === "synchronize" ? { before: A, after: B } : {}),
+      pull_request: {
+        number,
+        title: "Add cart",
+        html_url: `https://github.com/acme/shop/pull/${number}`,
+        draft: extra.draft ?? false,
+        merged: extra.merged ?? false,
+        head: { ref: "cart", sha: B, repo: { full_name: extra.fork ? "mallory/shop" : "acme/shop" } },
+        base: { ref: "main", sha: A, repo: { full_name: "acme/shop" } },
+      },
+      repository: REPOSITORY,
+      sender: SENDER,
+    },
+  } satisfies GithubEvent;
+}
+
+const branchEnv = (name: string, extra: Partial<EnvironmentState> = {}): EnvironmentState => ({
+  name,
+  kind: "branch",
+  pullRequest: null,
+  parent: name === "main" ? null : "main",
+  headCommit: A,
+  status: "active",
+  isMain: name === "main",
+  ...extra,
+});
+const prEnv = (number: number, extra: Partial<EnvironmentState> = {}): EnvironmentState => ({
+  name: `pr-${number}`,
+  kind: "pull_request",
+  pullRequest: number,
+  parent: "main",
+  headCommit: A,
+  status: "active",
+  ...{ isMain: false },
+  ...extra,
+});
+
+interface Row {
+  rule: string;
+  event: GithubEvent;
+  environments?: EnvironmentState[];
+  options?: Partial<RepoConfig>;
+  /** [action, environment] of each transition, in order. */
+  expected: Array<[string, string]>;
+  note?: RegExp;
+}
+
+const rows: Row[] = [
+  {
+    rule: "create branch → environment.branch",
+    event: ref("create", "feature"),
+    expected: [["create", "feature"]],
+  },
+  {
+    rule: "create branch that exists (push came first) → nothing",
+    event: ref("create", "feature"),
+    environments: [branchEnv("feature")],
+    expected: [],
+    note: /exists already/,
+  },
+  {
+    rule: "create branch with fetch_branches false → nothing",
+    event: ref("create", "feature"),
+    options: { fetch_branches: false },
+    expected: [],
+    note: /fetch_branches is false/,
+  },
+  { rule: "create tag → nothing", event: ref("create", "v1.0", "tag"), expected: [], note: /tag v1.0/ },
+  {
+    rule: "push created:true with no environment → environment.branch",
+    event: push("refs/heads/feature", { created: true, before: ZERO }),
+    expected: [["create", "feature"]],
+  },
+  {
+    rule: "push created:true after create → head tracked, no activity",
+    event: push("refs/heads/feature", { created: true }),
+    environments: [branchEnv("feature", { headCommit: null })],
+    expected: [["track-head", "feature"]],
+  },
+  {
+    rule: "push to a branch with an environment → environment.push",
+    event: push("refs/heads/feature"),
+    environments: [branchEnv("feature")],
+    expected: [["rebuild", "feature"]],
+  },
+  {
+    rule: "push to a branch with no environment, fetch_branches → environment.branch",
+    event: push("refs/heads/feature"),
+    expected: [["create", "feature"]],
+  },
+  {
+    rule: "push to a branch with no environment, fetch_branches false → nothing",
+    event: push("refs/heads/feature"),
+    options: { fetch_branches: false },
+    expected: [],
+    note: /fetch_branches is false/,
+  },
+  {
+    rule: "push to the default branch always has an environment",
+    event: push("refs/heads/main"),
+    options: { fetch_branches: false },
+    expected: [["create", "main"]],
+  },
+  { rule: "push to a tag → nothing", event: push("refs/tags/v1"), expected: [], note: /not a branch/ },
+  {
+    rule: "push deleted:true → environment.delete",
+    event: push("refs/heads/feature", { deleted: true, after: ZERO }),
+    environments: [branchEnv("feature")],
+    expected: [["delete", "feature"]],
+  },
+  {
+    rule: "delete branch → environment.delete",
+    event: ref("delete", "feature"),
+    environments: [branchEnv("feature")],
+    expected: [["delete", "feature"]],
+  },
+  {
+    rule: "delete branch again (second event) → nothing",
+    event: ref("delete", "feature"),
+    expected: [],
+    note: /no environment/,
+  },
+  {
+    rule: "delete branch with prune_branches false → nothing",
+    event: ref("delete", "feature"),
+    environments: [branchEnv("feature")],
+    options: { prune_branches: false },
+    expected: [],
+    note: /prune_branches is false/,
+  },
+  {
+    rule: "delete the default branch → never deleted",
+    event: ref("delete", "main"),
+    environments: [branchEnv("main")],
+    expected: [],
+    note: /never deleted/,
+  },
+  { rule: "delete tag → nothing", event: ref("delete", "v1", "tag"), expected: [] },
+  { rule: "PR opened → environment.branch pr-N", event: pr("opened"), expected: [["create", "pr-5"]] },
+  {
+    rule: "PR reopened with no environment → environment.branch",
+    event: pr("reopened"),
+    expected: [["create", "pr-5"]],
+  },
+  {
+    rule: "PR ready_for_review → environment.branch",
+    event: pr("ready_for_review"),
+    expected: [["create", "pr-5"]],
+  },
+  {
+    rule: "PR opened with build_pull_requests false → nothing",
+    event: pr("opened"),
+    options: { build_pull_requests: false },
+    expected: [],
+    note: /build_pull_requests is false/,
+  },
+  {
+    rule: "draft PR opened, drafts built by default → environment.branch",
+    event: pr("opened", { draft: true }),
+    expected: [["create", "pr-5"]],
+  },
+  {
+    rule: "draft PR opened, build_draft_pull_requests false → nothing",
+    event: pr("opened", { draft: true }),
+    options: { build_draft_pull_requests: false },
+    expected: [],
+    note: /draft/,
+  },
+  {
+    rule: "PR converted_to_draft, build_draft_pull_requests false → environment.deactivate",
+    event: pr("converted_to_draft", { draft: true }),
+    environments: [prEnv(5)],
+    options: { build_draft_pull_requests: false },
+    expected: [["deactivate", "pr-5"]],
+  },
+  {
+    rule: "PR converted_to_draft while drafts are built → nothing",
+    event: pr("converted_to_draft", { draft: true }),
+    environments: [prEnv(5)],
+    expected: [],
+    note: /keeps its environment/,
+  },
+  {
+    rule: "PR ready_for_review with an inactive environment → environment.activate",
+    event: pr("ready_for_review"),
+    environments: [prEnv(5, { status: "inactive" })],
+    options: { build_draft_pull_requests: false },
+    expected: [["activate", "pr-5"]],
+  },
+  {
+    rule: "PR synchronize → environment.push",
+    event: pr("synchronize"),
+    environments: [prEnv(5)],
+    expected: [["rebuild", "pr-5"]],
+  },
+  {
+    rule: "PR synchronize with no environment → environment.branch",
+    event: pr("synchronize"),
+    expected: [["create", "pr-5"]],
+  },
+  {
+    rule: "PR closed (merged) → environment.delete",
+    event: pr("closed", { merged: true }),
+    environments: [prEnv(5)],
+    expected: [["delete", "pr-5"]],
+  },
+  {
+    rule: "PR closed (not merged) → environment.delete",
+    event: pr("closed"),
+    environments: [prEnv(5)],
+    expected: [["delete", "pr-5"]],
+  },
+  { rule: "PR closed with no environment → nothing", event: pr("closed"), expected: [] },
+  {
+    rule: "PR from a fork → skipped with the reason",
+    event: pr("opened", { fork: true }),
+    expected: [],
+    note: /fork mallory\/shop and build_forks is false/,
+  },
+  {
+    rule: "PR from a fork with build_forks → environment.branch",
+    event: pr("opened", { fork: true }),
+    options: { build_forks: true },
+    expected: [["create", "pr-5"]],
+  },
+  {
+    rule: "PR labeled → nothing",
+    event: pr("labeled"),
+    environments: [prEnv(5)],
+    expected: [],
+    note: /does not change/,
+  },
+  {
+    rule: "push to a PR's base without post-merge builds → only the base",
+    event: push("refs/heads/main"),
+    environments: [branchEnv("main"), prEnv(5)],
+    expected: [["rebuild", "main"]],
+  },
+  {
+    rule: "push to a PR's base with build_pull_requests_post_merge → base and PR rebuilt",
+    event: push("refs/heads/main"),
+    environments: [
+      branchEnv("main"),
+      prEnv(5),
+      prEnv(6, { parent: "develop" }),
+      prEnv(7, { status: "inactive" }),
+    ],
+    options: { build_pull_requests_post_merge: true },
+    expected: [
+      ["rebuild", "main"],
+      ["rebuild", "pr-5"],
+    ],
+  },
+];
+
+describe("lifecycle rules", () => {
+  it.each(rows)("$rule", ({ event, environments = [], options, expected, note }) => {
+    const plan = planTransitions(event, { ...DEFAULT_REPO_CONFIG, ...options }, environments);
+    expect(
+      plan.transitions.map((t) => [
+        t.action,
+        "environment" in t && typeof t.environment === "object" ? t.environment.name : t.environment,
+      ]),
+    ).toEqual(expected);
+    if (note) expect(plan.notes.join(" ")).toMatch(note);
+  });
+
+  it("a new branch's environment has the default branch as parent and the pushed head", () => {
+    const [transition] = planTransitions(push("refs/heads/feature"), DEFAULT_REPO_CONFIG, []).transitions;
+    expect(transition).toMatchObject({
+      action: "create",
+      environment: { name: "feature", kind: "branch", parent: "main", headCommit: B, isMain: false },
+      oldCommit: A,
+      newCommit: B,
+    });
+  });
+
+  it("a push rebuild carries old and new commits and the commit list", () => {
+    const [transition] = planTransitions(push("refs/heads/feature"), DEFAULT_REPO_CONFIG, [
+      branchEnv("feature"),
+    ]).transitions;
+    expect(transition).toMatchObject({
+      action: "rebuild",
+      oldCommit: A,
+      newCommit: B,
+      commits: [{ sha: B, message: "Fix checkout", author: { name: "Mona", email: "mona@example.com" } }],
+      reason: "pushed 1 commit to feature",
+    });
+  });
+
+  it("a PR environment has the base ref as parent, the head sha, and clone_parent_data from the options", () => {
+    const [transition] = planTransitions(
+      pr("opened"),
+      { ...DEFAULT_REPO_CONFIG, pull_requests_clone_parent_data: false },
+      [],
+    ).transitions;
+    expect(transition).toMatchObject({
+      action: "create",
+      environment: {
+        name: "pr-5",
+        kind: "pull_request",
+        pullRequest: 5,
+        parent: "main",
+        headCommit: B,
+        cloneParentData: false,
+      },
+    });
+  });
+});
