@@ -122,3 +122,28 @@ export async function claimEvent(tx: Queryable, deliveryId: string): Promise<{ i
   );
   return rows[0];
 }
+
+export interface EventListing extends EventRecord {
+  receivedAt: Date;
+  processedAt: Date | null;
+}
+
+/** A project's deliveries, newest first, with what became of each; `next` pages on as in activities. */
+export async function listEvents(
+  db: Queryable,
+  projectKey: string,
+  { limit, before }: { limit: number; before?: number | undefined },
+): Promise<{ events: EventListing[]; next: number | undefined }> {
+  const { rows } = await db.query<EventListing & { id: number }>(
+    `SELECT id, delivery_id AS "deliveryId", name, action, state, attempts, last_error AS "lastError", outcome,
+       received_at AS "receivedAt", processed_at AS "processedAt"
+     FROM github_events WHERE project_key = $1 AND ($2::bigint IS NULL OR id < $2)
+     ORDER BY id DESC LIMIT $3`,
+    [projectKey, before ?? null, limit + 1],
+  );
+  const page = rows.slice(0, limit);
+  return {
+    events: page.map(({ id: _id, ...event }) => event),
+    next: rows.length > limit ? page.at(-1)?.id : undefined,
+  };
+}

@@ -5,6 +5,7 @@ import {
   DEFAULT_BRANCH,
   deleteBranch,
   pullRequest,
+  pullRequestFromFork,
   pullRequestMerged,
   pushCreatingBranch,
   pushCreatingMaster,
@@ -169,5 +170,21 @@ describe.each(STORES)("GitHub events to environments on $name", (kind) => {
     expect(all[0]?.github.pull_request).toMatchObject({ number: 2 });
     expect(all[2]?.text).toContain("merged pull request #2");
     expect(await environments()).toEqual([]);
+  });
+
+  it("skips a pull request from a fork and shows why in the project's GitHub events", async () => {
+    await envhooks.deliver("pull_request", pullRequestFromFork(), { deliveryId: "fork" });
+    await processed("fork");
+    expect(await environments()).toEqual([]);
+    const response = await envhooks.api(`/api/projects/${REPO}/github-events?limit=5`);
+    expect(response.status).toBe(200);
+    const { items } = await response.json();
+    expect(items[0]).toMatchObject({
+      delivery_id: "fork",
+      event: "pull_request",
+      action: "opened",
+      state: "processed",
+      outcome: expect.stringContaining("fork forker/Hello-World and build_forks is false"),
+    });
   });
 });

@@ -3,7 +3,8 @@ import { toActivityEnvironment } from "../../intake/apply-event.ts";
 import { getActivity, listActivities } from "../../store/activities.ts";
 import type { Database } from "../../store/database.ts";
 import { listEnvironments } from "../../store/environments.ts";
-import { findProject } from "../../store/projects.ts";
+import { listEvents } from "../../store/github-events.ts";
+import { findProject, projectKey } from "../../store/projects.ts";
 import { HttpError } from "../http-error.ts";
 import { rejectInvalid } from "../validation.ts";
 
@@ -52,6 +53,26 @@ const listActivitiesRoute = createRoute({
   },
 });
 
+const PageQuery = ActivityQuery.pick({ limit: true, cursor: true });
+
+const listEventsRoute = createRoute({
+  method: "get",
+  path: "/api/projects/{owner}/{repo}/github-events",
+  summary: "The GitHub deliveries received for a project, newest first, with what became of each",
+  request: { params: ProjectParams, query: PageQuery },
+  responses: {
+    200: {
+      description:
+        "One page of deliveries: state (pending, processed, failed), attempts, last error and outcome",
+      content: {
+        "application/json": {
+          schema: z.object({ items: z.array(Json), next_cursor: z.number().nullable() }),
+        },
+      },
+    },
+  },
+});
+
 const getActivityRoute = createRoute({
   method: "get",
   path: "/api/activities/{id}",
@@ -86,6 +107,24 @@ export function projectRoutes(db: Database) {
     const project = await requireProject(db, `${owner}/${repo}`);
     const page = await listActivities(db, project.id, { ...query, before: query.cursor });
     return c.json({ items: page.activities, next_cursor: page.next ?? null }, 200);
+  });
+
+  app.openapi(listEventsRoute, async (c) => {
+    const { owner, repo } = c.req.valid("param");
+    const { limit, cursor } = c.req.valid("query");
+    const page = await listEvents(db, projectKey(`${owner}/${repo}`), { limit, before: cursor });
+    const items = page.events.map((event) => ({
+      delivery_id: event.deliveryId,
+      event: event.name,
+      action: event.action,
+      state: event.state,
+      attempts: event.attempts,
+      last_error: event.lastError,
+      outcome: event.outcome,
+      received_at: new Date(event.receivedAt).toISOString(),
+      processed_at: event.processedAt ? new Date(event.processedAt).toISOString() : null,
+    }));
+    return c.json({ items, next_cursor: page.next ?? null }, 200);
   });
 
   app.openapi(getActivityRoute, async (c) => {
