@@ -1,7 +1,10 @@
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import type { Hono } from "hono";
 import type { PgBoss } from "pg-boss";
 import type { Logger } from "pino";
 import { Probot, type ProbotOctokit } from "probot";
+import packageJson from "../package.json" with { type: "json" };
 import { envhooksApp } from "./app.ts";
 import type { Settings } from "./config/env.schema.ts";
 import { DEFAULT_REPO_CONFIG } from "./config/repo-config.schema.ts";
@@ -10,17 +13,19 @@ import { acceptDelivery } from "./intake/accept-delivery.ts";
 import { applyEvent } from "./intake/apply-event.ts";
 import { drainProject, type ReceiveEvent } from "./intake/drain-project.ts";
 import type { GithubEvent } from "./lifecycle/github-event.ts";
-import {
-  createGithubEventQueue,
-  DEFAULT_RETRY,
-  enqueueProject,
-  type RetryPolicy,
-  workGithubEvents,
-} from "./queue/github-event-jobs.ts";
+import { createKeyedQueue, enqueueKey, workKeys } from "./queue/keyed-queue.ts";
 import { openQueue, type QueueTarget } from "./queue/open-queue.ts";
+import { DEFAULT_RETRY, DELIVERIES_QUEUE, githubEventsQueue, type RetryPolicy } from "./queue/queues.ts";
+import { drainIntegration } from "./relay/drain-integration.ts";
+import { createSender } from "./relay/send-delivery.ts";
+import { outboxWriter, type WriteDeliveries } from "./relay/write-deliveries.ts";
 import type { Database } from "./store/database.ts";
 import { projectsWithPendingEvents } from "./store/github-events.ts";
+import { integrationsWithDueDeliveries } from "./store/integrations.ts";
 import { migrate } from "./store/migrate.ts";
+
+/** How often deliveries left behind (a process died holding them, a job was lost) are looked for. */
+const SWEEP_INTERVAL_MS = 10_000;
 
 export interface EnvhooksOptions {
   db: Database;
@@ -28,6 +33,8 @@ export interface EnvhooksOptions {
   log: Logger;
   github: Settings["github"];
   apiToken: string | undefined;
+  /** ENVHOOKS_ALLOW_PRIVATE_URLS: let integrations target loopback and private addresses. */
+  allowPrivateUrls: boolean;
   retry?: RetryPolicy;
   /** Probot's Octokit class (tests turn its own retries off). */
   Octokit?: typeof ProbotOctokit;
@@ -54,21 +61,41 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
 
   await migrate(db);
   const boss = await openQueue(options.queue, log);
-  await createGithubEventQueue(boss, retry);
+  const eventsQueue = githubEventsQueue(retry);
+  await createKeyedQueue(boss, eventsQueue);
+  await createKeyedQueue(boss, DELIVERIES_QUEUE);
 
-  const { receive, githubConnected } = await createReceiver(options);
-  const drain = (projectKey: string) =>
-    drainProject({ db, receive, log, maxAttempts: retry.limit + 1 }, projectKey);
-  await workGithubEvents(boss, drain);
-  for (const projectKey of await projectsWithPendingEvents(db)) await enqueueProject(boss, projectKey);
+  const writeDeliveries = outboxWriter(boss);
+  const { receive, githubConnected } = await createReceiver(options, writeDeliveries);
+  await workKeys(boss, eventsQueue, (projectKey) =>
+    drainProject({ db, receive, log, maxAttempts: retry.limit + 1 }, projectKey),
+  );
+
+  const sender = createSender({ allowPrivateUrls: options.allowPrivateUrls });
+  const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
+  const relay = { db, boss, sender, log, version: packageJson.version, owner };
+  await workKeys(boss, DELIVERIES_QUEUE, (integrationId) => drainIntegration(relay, integrationId));
+
+  // Work left behind by a crash: deliveries GitHub sent, and deliveries to send.
+  async function sweep() {
+    for (const projectKey of await projectsWithPendingEvents(db))
+      await enqueueKey(boss, eventsQueue, projectKey);
+    for (const id of await integrationsWithDueDeliveries(db)) await enqueueKey(boss, DELIVERIES_QUEUE, id);
+  }
+  await sweep();
+  const sweeper = setInterval(() => {
+    sweep().catch((error) => log.warn({ err: error }, "sweep for left-behind work failed"));
+  }, SWEEP_INTERVAL_MS);
+  sweeper.unref();
 
   const app = createServer({
     db,
     log,
     webhookSecret: options.github.webhookSecret,
     apiToken: options.apiToken,
-    accept: acceptDelivery(db, boss),
+    accept: acceptDelivery(db, boss, eventsQueue),
     isReady: () => ready,
+    relay: { ...relay, allowPrivateUrls: options.allowPrivateUrls },
   });
   ready = true;
   return {
@@ -77,7 +104,9 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     githubConnected,
     async stop() {
       ready = false;
+      clearInterval(sweeper);
       await boss.stop({ graceful: true, timeout: 10_000, close: true });
+      await sender.close();
     },
   };
 }
@@ -88,6 +117,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
  */
 async function createReceiver(
   options: EnvhooksOptions,
+  writeDeliveries: WriteDeliveries,
 ): Promise<{ receive: ReceiveEvent; githubConnected: boolean }> {
   const { appId, privateKey, webhookSecret, baseUrl } = options.github;
   if (appId && privateKey) {
@@ -99,7 +129,7 @@ async function createReceiver(
       ...(baseUrl ? { baseUrl } : {}),
       ...(options.Octokit ? { Octokit: options.Octokit } : {}),
     });
-    await probot.load(envhooksApp({ db: options.db }));
+    await probot.load(envhooksApp({ db: options.db, writeDeliveries }));
     // biome-ignore lint/suspicious/noExplicitAny: stored deliveries were verified when they arrived
     return { receive: (event) => probot.receive(event as any), githubConnected: true };
   }
@@ -107,7 +137,10 @@ async function createReceiver(
     githubConnected: false,
     receive: async ({ id, name, payload }) => {
       const event = { name, payload } as GithubEvent;
-      await applyEvent({ db: options.db }, id, event, null, { ok: true, config: DEFAULT_REPO_CONFIG });
+      await applyEvent({ db: options.db, writeDeliveries }, id, event, null, {
+        ok: true,
+        config: DEFAULT_REPO_CONFIG,
+      });
     },
   };
 }

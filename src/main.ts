@@ -44,6 +44,7 @@ const envhooks = await startEnvhooks({
   log,
   github: settings.github,
   apiToken: settings.apiToken,
+  allowPrivateUrls: settings.allowPrivateUrls,
 });
 const server = serve(
   { fetch: envhooks.app.fetch, port: settings.port, hostname: settings.host ?? "0.0.0.0" },

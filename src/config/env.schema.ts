@@ -35,6 +35,11 @@ export const envSchema = z.object({
   ENVHOOKS_DATA_DIR: z.string().default("./.data"),
   /** Bearer token for the HTTP API; the API answers 503 while it is unset. */
   ENVHOOKS_API_TOKEN: optionalText,
+  /** `true` lets integrations send to loopback, private and link-local addresses (tests, private networks). */
+  ENVHOOKS_ALLOW_PRIVATE_URLS: z
+    .enum(["true", "false", "1", "0", ""])
+    .default("false")
+    .transform((value) => value === "true" || value === "1"),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -53,6 +58,7 @@ export interface Settings {
   };
   database: { kind: "postgres"; url: string } | { kind: "pglite"; dataDir: string };
   apiToken: string | undefined;
+  allowPrivateUrls: boolean;
 }
 
 /** Parses the environment; throws an error naming every bad variable. The only reader of process.env. */
@@ -80,5 +86,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       ? { kind: "postgres", url: vars.DATABASE_URL }
       : { kind: "pglite", dataDir: vars.ENVHOOKS_DATA_DIR },
     apiToken: vars.ENVHOOKS_API_TOKEN,
+    allowPrivateUrls: vars.ENVHOOKS_ALLOW_PRIVATE_URLS,
   };
 }

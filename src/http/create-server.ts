@@ -7,6 +7,7 @@ import { requireApiToken } from "./require-api-token.ts";
 import { dockershipRoutes } from "./routes/dockership.ts";
 import { githubWebhookRoutes } from "./routes/github-webhooks.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { type IntegrationRouteDeps, integrationRoutes } from "./routes/integrations.ts";
 import { projectRoutes } from "./routes/projects.ts";
 
 export interface ServerDeps {
@@ -16,6 +17,7 @@ export interface ServerDeps {
   apiToken: string | undefined;
   accept: (delivery: Delivery) => Promise<"accepted" | "duplicate">;
   isReady: () => boolean;
+  relay: Omit<IntegrationRouteDeps, "db">;
 }
 
 /** Every HTTP route of envhooks, on one Hono app. */
@@ -26,10 +28,12 @@ export function createServer(deps: ServerDeps): Hono {
   app.notFound(notFound);
   app.use("/api/projects/*", auth);
   app.use("/api/activities/*", auth);
+  app.use("/api/deliveries/*", auth);
   app.use("/rest/*", auth);
   app.route("/", healthRoutes(deps.isReady));
   app.route("/", githubWebhookRoutes({ secret: deps.webhookSecret, accept: deps.accept, log: deps.log }));
   app.route("/", projectRoutes(deps.db));
+  app.route("/", integrationRoutes({ ...deps.relay, db: deps.db }));
   app.route("/", dockershipRoutes(deps.db));
   return app;
 }

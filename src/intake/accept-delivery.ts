@@ -1,6 +1,6 @@
 import type { PgBoss } from "pg-boss";
 import { HttpError } from "../http/http-error.ts";
-import { enqueueProject } from "../queue/github-event-jobs.ts";
+import { enqueueKey, type KeyedQueue } from "../queue/keyed-queue.ts";
 import type { Database } from "../store/database.ts";
 import { insertEvent } from "../store/github-events.ts";
 
@@ -18,13 +18,13 @@ export interface Delivery {
  * Stores a delivery and the job that will apply it in one transaction. Resolves only once both are
  * committed, so what GitHub was told we accepted survives any crash after that.
  */
-export function acceptDelivery(db: Database, boss: PgBoss) {
+export function acceptDelivery(db: Database, boss: PgBoss, queue: KeyedQueue) {
   return async function accept(delivery: Delivery): Promise<"accepted" | "duplicate"> {
     try {
       return await db.transaction(async (tx) => {
         const stored = await insertEvent(tx, delivery);
         if (!stored) return "duplicate";
-        await enqueueProject(boss, delivery.projectKey, tx);
+        await enqueueKey(boss, queue, delivery.projectKey, { tx });
         return "accepted";
       });
     } catch (error) {

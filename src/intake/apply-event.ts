@@ -6,6 +6,7 @@ import type { GithubEvent } from "../lifecycle/github-event.ts";
 import { machineName } from "../lifecycle/machine-name.ts";
 import { planTransitions } from "../lifecycle/plan-transitions.ts";
 import { ACTIVITY_TYPES, type Transition } from "../lifecycle/transition.ts";
+import type { WriteDeliveries } from "../relay/write-deliveries.ts";
 import { insertActivity } from "../store/activities.ts";
 import type { Database, Queryable } from "../store/database.ts";
 import {
@@ -25,6 +26,8 @@ export type ConfigResult = { ok: true; config: RepoConfig } | { ok: false; probl
 export interface ApplyDeps {
   db: Database;
   now?: () => Date;
+  /** The outbox: each stored activity's deliveries are written in the same transaction. */
+  writeDeliveries?: WriteDeliveries;
 }
 
 export interface Applied {
@@ -78,7 +81,7 @@ export async function applyEvent(
         at,
         github: source,
       });
-      await insertActivity(tx, project.id, activity, deliveryId);
+      await recordActivity(tx, deps, project, activity, deliveryId);
       await markEventProcessed(tx, stored.id, `invalid .github/envhooks.yml: ${config.problems.join("; ")}`);
       return { applied: true, activities: [activity], notes: config.problems };
     }
@@ -88,6 +91,7 @@ export async function applyEvent(
     const activities: Activity[] = [];
     for (const transition of plan.transitions) {
       const activity = await applyTransition(tx, project, environments, transition, { event, at, source });
+      if (activity) await recordActivity(tx, deps, project, activity, deliveryId);
       if (activity) activities.push(activity);
     }
     const outcome = [...activities.map((a) => a.text), ...plan.notes].join(" ") || "no change";
@@ -185,9 +189,20 @@ async function applyTransition(
     at,
     github: source,
   });
-  await insertActivity(tx, project.id, activity, source?.delivery_id ?? null);
   if (status !== "deleted") await setLastActivity(tx, project.id, environment.name, activity.id);
   return activity;
+}
+
+/** Stores an activity and writes its deliveries, in the caller's transaction. */
+async function recordActivity(
+  tx: Queryable,
+  deps: ApplyDeps,
+  project: Project,
+  activity: Activity,
+  deliveryId: string,
+): Promise<void> {
+  const { sequence } = await insertActivity(tx, project.id, activity, deliveryId);
+  await deps.writeDeliveries?.(tx, project.key, activity, sequence);
 }
 
 /** An environment as activities and the API show it. */

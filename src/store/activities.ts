@@ -6,11 +6,12 @@ export async function insertActivity(
   projectId: number,
   activity: Activity,
   githubDeliveryId: string | null,
-): Promise<void> {
-  await tx.query(
+): Promise<{ sequence: number }> {
+  const { rows } = await tx.query<{ sequence: number }>(
     `INSERT INTO activities (id, project_id, environment, type, state, result, body, github_delivery_id,
        created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     RETURNING seq AS sequence`,
     [
       activity.id,
       projectId,
@@ -24,6 +25,7 @@ export async function insertActivity(
       activity.updated_at,
     ],
   );
+  return rows[0] ?? { sequence: 0 };
 }
 
 export interface ActivityFilter {

@@ -28,7 +28,15 @@ export interface TestEnvhooks extends Envhooks {
 
 export async function startTestEnvhooks(
   kind: StoreKind,
-  options: { github?: FakeGithub; retryDelaySeconds?: number; retryLimit?: number } = {},
+  options: {
+    github?: FakeGithub;
+    retryDelaySeconds?: number;
+    retryLimit?: number;
+    allowPrivateUrls?: boolean;
+    /** null: start without WEBHOOK_SECRET / ENVHOOKS_API_TOKEN. */
+    webhookSecret?: string | null;
+    apiToken?: string | null;
+  } = {},
 ): Promise<TestEnvhooks> {
   const store = await kind.open();
   const logs: string[] = [];
@@ -45,10 +53,11 @@ export async function startTestEnvhooks(
     db: store.db,
     queue: store.queue,
     log,
-    apiToken: API_TOKEN,
+    apiToken: options.apiToken === null ? undefined : API_TOKEN,
+    allowPrivateUrls: options.allowPrivateUrls ?? true,
     retry: { delaySeconds: options.retryDelaySeconds ?? 1, backoff: false, limit: options.retryLimit ?? 3 },
     github: {
-      webhookSecret: WEBHOOK_SECRET,
+      webhookSecret: options.webhookSecret === null ? undefined : WEBHOOK_SECRET,
       appId: options.github ? "1" : undefined,
       privateKey: options.github?.privateKey,
       baseUrl: options.github?.baseUrl,

@@ -1,9 +1,7 @@
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createServer } from "../../src/http/create-server.ts";
 import { findEvent } from "../../src/store/github-events.ts";
 import { pushCreatingMaster, pushToBranch, REPO } from "../fixtures/github-events.ts";
-import { openTestPglite, STORES } from "../helpers/stores.ts";
+import { STORES, type StoreKind } from "../helpers/stores.ts";
 import { API_TOKEN, eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
 
 const sha = (n: number) => String(n).repeat(40).slice(0, 40);
@@ -130,21 +128,14 @@ describe.each(STORES)("read API on $name", (kind) => {
 
 describe("read API without ENVHOOKS_API_TOKEN", () => {
   it("answers 503 saying what to set", async () => {
-    const store = await openTestPglite();
+    const envhooks = await startTestEnvhooks(STORES[0] as StoreKind, { apiToken: null });
     try {
-      const app = createServer({
-        db: store.db,
-        log: pino({ level: "silent" }),
-        webhookSecret: "x",
-        apiToken: undefined,
-        accept: () => Promise.reject(new Error("unused")),
-        isReady: () => true,
-      });
+      const app = envhooks.app;
       const response = await app.request(`/api/projects/${REPO}/environments`);
       expect(response.status).toBe(503);
       expect((await response.json()).error.message).toContain("ENVHOOKS_API_TOKEN");
     } finally {
-      await store.close();
+      await envhooks.close();
     }
   });
 });

@@ -1,10 +1,8 @@
 import { sign } from "@octokit/webhooks-methods";
-import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createServer } from "../../src/http/create-server.ts";
 import { findEvent } from "../../src/store/github-events.ts";
 import { pushCreatingMaster, pushToBranch } from "../fixtures/github-events.ts";
-import { openTestPglite, STORES } from "../helpers/stores.ts";
+import { STORES, type StoreKind } from "../helpers/stores.ts";
 import {
   eventually,
   startTestEnvhooks,
@@ -130,16 +128,9 @@ describe.each(STORES)("webhook intake refuses bad input and loses nothing on $na
 
 describe("webhook intake without WEBHOOK_SECRET", () => {
   it("answers 503 saying what to set", async () => {
-    const store = await openTestPglite();
+    const envhooks = await startTestEnvhooks(STORES[0] as StoreKind, { webhookSecret: null });
     try {
-      const app = createServer({
-        db: store.db,
-        log: pino({ level: "silent" }),
-        webhookSecret: undefined,
-        apiToken: undefined,
-        accept: () => Promise.reject(new Error("must not be called")),
-        isReady: () => true,
-      });
+      const app = envhooks.app;
       const response = await app.request("/api/github/webhooks", {
         method: "POST",
         body: "{}",
@@ -148,7 +139,7 @@ describe("webhook intake without WEBHOOK_SECRET", () => {
       expect(response.status).toBe(503);
       expect((await response.json()).error.message).toContain("WEBHOOK_SECRET");
     } finally {
-      await store.close();
+      await envhooks.close();
     }
   });
 });

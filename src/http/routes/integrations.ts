@@ -1,0 +1,325 @@
+import { randomBytes } from "node:crypto";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { PgBoss } from "pg-boss";
+import { newActivityId } from "../../activity/activity-id.ts";
+import { enqueueKey } from "../../queue/keyed-queue.ts";
+import { DELIVERIES_QUEUE } from "../../queue/queues.ts";
+import { type AttemptDeps, attemptDelivery } from "../../relay/attempt-delivery.ts";
+import { newDeliveryId } from "../../relay/delivery-id.ts";
+import { formatDelivery } from "../../relay/dialects/format-delivery.ts";
+import { createIntegrationSchema, updateIntegrationSchema } from "../../relay/integration.schema.ts";
+import type { Integration } from "../../relay/integration.ts";
+import { presentDelivery, presentIntegration } from "../../relay/present-integration.ts";
+import { sampleActivity } from "../../relay/sample-activity.ts";
+import { assertPublicUrl, BlockedAddressError } from "../../relay/ssrf-guard.ts";
+import type { Database } from "../../store/database.ts";
+import {
+  getDelivery,
+  insertDelivery,
+  listAttempts,
+  listDeliveries,
+  redeliver,
+} from "../../store/deliveries.ts";
+import {
+  deleteIntegration,
+  getIntegration,
+  insertIntegration,
+  listIntegrations,
+  setIntegrationStatus,
+  updateIntegration,
+} from "../../store/integrations.ts";
+import { projectKey } from "../../store/projects.ts";
+import { HttpError } from "../http-error.ts";
+import { rejectInvalid } from "../validation.ts";
+
+export interface IntegrationRouteDeps extends AttemptDeps {
+  db: Database;
+  boss: PgBoss;
+  /** ENVHOOKS_ALLOW_PRIVATE_URLS: accept receivers on loopback and private networks. */
+  allowPrivateUrls: boolean;
+}
+
+const Json = z.record(z.string(), z.unknown());
+const json = (schema: z.ZodType, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+const ProjectParams = z.object({ owner: z.string().min(1).max(100), repo: z.string().min(1).max(100) });
+const IntegrationParams = ProjectParams.extend({
+  id: z.string().regex(/^[a-z2-7]{13}$/, "must be an integration id"),
+});
+const DeliveryParams = z.object({
+  id: z.string().regex(/^msg_[0-9a-z]{26}$/, "must be a delivery id (msg_…)"),
+});
+const DeliveryState = z.enum(["pending", "delivered", "failed"]);
+const Page = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.coerce.number().int().positive().optional(),
+  status: DeliveryState.optional(),
+});
+
+const integrationPath = "/api/projects/{owner}/{repo}/integrations/{id}";
+
+/** Integrations (Platform.sh's model) and their delivery log. */
+export function integrationRoutes(deps: IntegrationRouteDeps) {
+  const { db } = deps;
+  const app = new OpenAPIHono({ defaultHook: rejectInvalid });
+
+  async function requireIntegration(params: {
+    owner: string;
+    repo: string;
+    id: string;
+  }): Promise<Integration> {
+    const integration = await getIntegration(db, params.id);
+    if (!integration || integration.projectKey !== projectKey(`${params.owner}/${params.repo}`)) {
+      throw new HttpError(
+        404,
+        "integration_not_found",
+        `No integration ${params.id} in ${params.owner}/${params.repo}.`,
+      );
+    }
+    return integration;
+  }
+
+  async function checkUrl(url: string | undefined) {
+    if (!url || deps.allowPrivateUrls) return;
+    try {
+      await assertPublicUrl(url);
+    } catch (error) {
+      if (!(error instanceof BlockedAddressError)) throw error;
+      throw new HttpError(400, "invalid_parameters", `Invalid url (${error.message}).`, {
+        fields: [{ field: "url", message: error.message }],
+      });
+    }
+  }
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/projects/{owner}/{repo}/integrations",
+      summary: "Add an integration",
+      request: {
+        params: ProjectParams,
+        body: { content: { "application/json": { schema: createIntegrationSchema } }, required: true },
+      },
+      responses: { 201: json(Json, "The integration; `secret` in clear this once") },
+    }),
+    async (c) => {
+      const { owner, repo } = c.req.valid("param");
+      const { type, secret, ...config } = c.req.valid("json");
+      await checkUrl(config.url);
+      const signingSecret = secret ?? `whsec_${randomBytes(24).toString("base64")}`;
+      const integration = await insertIntegration(db, {
+        id: newActivityId(),
+        projectKey: projectKey(`${owner}/${repo}`),
+        type,
+        config,
+        secret: signingSecret,
+      });
+      return c.json({ ...presentIntegration(integration), secret: signingSecret }, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/projects/{owner}/{repo}/integrations",
+      summary: "List a project's integrations",
+      request: { params: ProjectParams },
+      responses: { 200: json(z.array(Json), "Every integration, oldest first") },
+    }),
+    async (c) => {
+      const { owner, repo } = c.req.valid("param");
+      const integrations = await listIntegrations(db, projectKey(`${owner}/${repo}`));
+      return c.json(integrations.map(presentIntegration), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: integrationPath,
+      summary: "One integration, with Kudu's summary of its last attempt",
+      request: { params: IntegrationParams },
+      responses: { 200: json(Json, "The integration") },
+    }),
+    async (c) => c.json(presentIntegration(await requireIntegration(c.req.valid("param"))), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "patch",
+      path: integrationPath,
+      summary: "Change an integration; a new `secret` is signed with alongside the old one for 24 h",
+      request: {
+        params: IntegrationParams,
+        body: { content: { "application/json": { schema: updateIntegrationSchema } }, required: true },
+      },
+      responses: { 200: json(Json, "The integration") },
+    }),
+    async (c) => {
+      const integration = await requireIntegration(c.req.valid("param"));
+      const { secret, ...change } = c.req.valid("json");
+      await checkUrl(change.url);
+      const updated = await updateIntegration(db, integration.id, {
+        config: { ...integration.config, ...change },
+        secret,
+      });
+      if (!updated) throw new HttpError(404, "integration_not_found", `No integration ${integration.id}.`);
+      return c.json(presentIntegration(updated), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: integrationPath,
+      summary: "Delete an integration and its delivery log",
+      request: { params: IntegrationParams },
+      responses: { 200: json(Json, "What was deleted") },
+    }),
+    async (c) => {
+      const integration = await requireIntegration(c.req.valid("param"));
+      await deleteIntegration(db, integration.id);
+      return c.json({ deleted: integration.id }, 200);
+    },
+  );
+
+  for (const [action, status] of [
+    ["pause", "paused"],
+    ["resume", "active"],
+  ] as const) {
+    app.openapi(
+      createRoute({
+        method: "post",
+        path: `${integrationPath}/${action}`,
+        summary:
+          action === "pause"
+            ? "Pause: deliveries are kept, not sent"
+            : "Resume (or re-enable): kept deliveries are sent, oldest first",
+        request: { params: IntegrationParams },
+        responses: { 200: json(Json, "The integration") },
+      }),
+      async (c) => {
+        const integration = await requireIntegration(c.req.valid("param"));
+        const updated = await setIntegrationStatus(db, integration.id, status);
+        if (status === "active") await enqueueKey(deps.boss, DELIVERIES_QUEUE, integration.id);
+        return c.json(presentIntegration(updated ?? integration), 200);
+      },
+    );
+  }
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: `${integrationPath}/test`,
+      summary: "Send a sample activity now and return the attempt",
+      request: { params: IntegrationParams },
+      responses: { 200: json(Json, "The test delivery with its attempt") },
+    }),
+    async (c) => {
+      const integration = await requireIntegration(c.req.valid("param"));
+      const activity = sampleActivity(integration.projectKey);
+      const formatted =
+        formatDelivery(integration.config.format, activity, { sequence: 1 }) ??
+        formatDelivery("platformsh", activity, { sequence: 1 });
+      const id = newDeliveryId();
+      await insertDelivery(db, {
+        id,
+        integrationId: integration.id,
+        activityId: activity.id,
+        event: formatted?.event ?? activity.type,
+        body: JSON.stringify(formatted?.body ?? activity),
+      });
+      const delivery = await getDelivery(db, id);
+      if (!delivery) throw new Error("test delivery vanished");
+      await attemptDelivery(deps, integration, delivery, { retry: false });
+      const sent = await getDelivery(db, id);
+      return c.json(presentDelivery(sent ?? delivery, await listAttempts(db, id)), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: `${integrationPath}/deliveries`,
+      summary: "An integration's deliveries, newest first",
+      request: { params: IntegrationParams, query: Page },
+      responses: {
+        200: json(z.object({ items: z.array(Json), next_cursor: z.number().nullable() }), "One page"),
+      },
+    }),
+    async (c) => {
+      const integration = await requireIntegration(c.req.valid("param"));
+      const { limit, cursor, status } = c.req.valid("query");
+      const page = await listDeliveries(db, integration.id, { limit, before: cursor, state: status });
+      return c.json(
+        { items: page.deliveries.map((d) => presentDelivery(d)), next_cursor: page.next ?? null },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: `${integrationPath}/redeliver`,
+      summary: "Send deliveries again (by default the failed ones), oldest first",
+      request: {
+        params: IntegrationParams,
+        query: z.object({
+          status: z.enum(["delivered", "failed"]).default("failed"),
+          since: z.iso.datetime({ offset: true }).optional(),
+        }),
+      },
+      responses: { 202: json(z.object({ redelivered: z.number() }), "How many were queued") },
+    }),
+    async (c) => {
+      const integration = await requireIntegration(c.req.valid("param"));
+      const { status, since } = c.req.valid("query");
+      const reset = await redeliver(db, {
+        integrationId: integration.id,
+        state: status,
+        since: since ? new Date(since) : undefined,
+      });
+      if (reset.length > 0) await enqueueKey(deps.boss, DELIVERIES_QUEUE, integration.id);
+      return c.json({ redelivered: reset.length }, 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/deliveries/{id}",
+      summary: "One delivery with every attempt",
+      request: { params: DeliveryParams },
+      responses: { 200: json(Json, "The delivery") },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const delivery = await getDelivery(db, id);
+      if (!delivery) throw new HttpError(404, "delivery_not_found", `No delivery ${id}.`);
+      return c.json(presentDelivery(delivery, await listAttempts(db, id)), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/deliveries/{id}/redeliver",
+      summary: "Send one delivery again, with the same webhook-id",
+      request: { params: DeliveryParams },
+      responses: { 202: json(Json, "The delivery, pending again") },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const [reset] = await redeliver(db, { id });
+      if (!reset) throw new HttpError(404, "delivery_not_found", `No delivery ${id}.`);
+      await enqueueKey(deps.boss, DELIVERIES_QUEUE, reset.integrationId);
+      const delivery = await getDelivery(db, id);
+      return c.json(delivery ? presentDelivery(delivery) : { id }, 202);
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,52 @@
+import type { PgBoss } from "pg-boss";
+import { enqueueKey } from "../queue/keyed-queue.ts";
+import { DELIVERIES_QUEUE } from "../queue/queues.ts";
+import { nextPendingDelivery } from "../store/deliveries.ts";
+import { leaseIntegration, releaseIntegration } from "../store/integrations.ts";
+import { type AttemptDeps, attemptDelivery } from "./attempt-delivery.ts";
+
+export interface DrainIntegrationDeps extends AttemptDeps {
+  boss: PgBoss;
+  /** This process, as a lease holder. */
+  owner: string;
+}
+
+/**
+ * Sends an integration's pending deliveries oldest first, one at a time, while it holds the
+ * integration's lease. A delivery waiting for its retry holds back the ones after it (order is
+ * kept); the drain then stops and a job is scheduled for when the retry is due.
+ */
+export async function drainIntegration(deps: DrainIntegrationDeps, integrationId: string): Promise<number> {
+  let sent = 0;
+  let integration = await lease(deps, integrationId);
+  if (!integration) return sent;
+  try {
+    for (;;) {
+      const delivery = await nextPendingDelivery(deps.db, integrationId);
+      if (!delivery) return sent;
+      const due = new Date(delivery.nextAttemptAt);
+      if (due.getTime() > Date.now()) {
+        await enqueueKey(deps.boss, DELIVERIES_QUEUE, integrationId, { startAfter: due });
+        return sent;
+      }
+      const outcome = await attemptDelivery(deps, integration, delivery);
+      sent++;
+      if (outcome.disabled) return sent;
+      // Renew the lease and see changes made meanwhile (paused, new URL, new secret).
+      integration = await lease(deps, integrationId);
+      if (!integration) return sent;
+    }
+  } finally {
+    await releaseIntegration(deps.db, integrationId, deps.owner);
+    // A delivery written while we held the lease had its job turned away: wake the integration again.
+    const waiting = await nextPendingDelivery(deps.db, integrationId);
+    if (waiting && new Date(waiting.nextAttemptAt).getTime() <= Date.now()) {
+      await enqueueKey(deps.boss, DELIVERIES_QUEUE, integrationId);
+    }
+  }
+}
+
+function lease(deps: DrainIntegrationDeps, integrationId: string) {
+  // Long enough for one attempt at the longest timeout, renewed before every attempt.
+  return leaseIntegration(deps.db, integrationId, deps.owner, 90);
+}

@@ -1,0 +1,81 @@
+import type { Delivery, DeliveryAttempt } from "../store/deliveries.ts";
+import type { Integration } from "./integration.ts";
+
+const MASK = "********";
+const SENSITIVE_HEADER = /authorization|token|secret|key|cookie|password|signature/i;
+
+const iso = (date: Date | null) => (date ? new Date(date).toISOString() : null);
+
+/**
+ * An integration as the API shows it. Secrets never leave after creation: the signing secret and
+ * the values of headers that look like credentials are masked.
+ */
+export function presentIntegration(integration: Integration) {
+  const { headers, ...config } = integration.config;
+  return {
+    id: integration.id,
+    type: integration.type,
+    project: integration.projectKey,
+    ...config,
+    headers: Object.fromEntries(
+      Object.entries(headers).map(([name, value]) => [name, SENSITIVE_HEADER.test(name) ? MASK : value]),
+    ),
+    secret: integration.secret ? MASK : null,
+    secret_rotation_ends_at:
+      integration.previousSecretUntil && new Date(integration.previousSecretUntil) > new Date()
+        ? iso(integration.previousSecretUntil)
+        : null,
+    status: integration.status,
+    disabled_reason: integration.disabledReason,
+    failing_since: iso(integration.failingSince),
+    last_datetime: iso(integration.lastDatetime),
+    last_status: integration.lastStatus,
+    last_reason: integration.lastReason,
+    last_context: integration.lastContext,
+    created_at: iso(integration.createdAt),
+    updated_at: iso(integration.updatedAt),
+  };
+}
+
+/** A delivery in the log; with `attempts`, each attempt as sent and answered (signatures masked). */
+export function presentDelivery(delivery: Delivery, attempts?: DeliveryAttempt[]) {
+  return {
+    id: delivery.id,
+    integration_id: delivery.integrationId,
+    activity_id: delivery.activityId,
+    event: delivery.event,
+    state: delivery.state,
+    attempts: delivery.attempts,
+    next_attempt_at: delivery.state === "pending" ? iso(delivery.nextAttemptAt) : null,
+    last_status: delivery.lastStatus,
+    last_error: delivery.lastError,
+    created_at: iso(delivery.createdAt),
+    updated_at: iso(delivery.updatedAt),
+    ...(attempts
+      ? {
+          body: delivery.body,
+          attempt_log: attempts.map((attempt) => ({
+            attempt: attempt.attempt,
+            started_at: iso(attempt.startedAt),
+            duration_ms: attempt.durationMs,
+            url: attempt.url,
+            request_headers: maskHeaders(attempt.requestHeaders),
+            status_code: attempt.statusCode,
+            response_headers: attempt.responseHeaders,
+            response_body: attempt.responseBody,
+            error: attempt.error,
+            succeeded: attempt.succeeded,
+          })),
+        }
+      : {}),
+  };
+}
+
+function maskHeaders(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => [
+      name,
+      SENSITIVE_HEADER.test(name) && !/^(webhook|x-envhooks|x-shipway)-/i.test(name) ? MASK : value,
+    ]),
+  );
+}

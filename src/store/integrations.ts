@@ -1,0 +1,143 @@
+import type { WebhookConfig } from "../relay/integration.schema.ts";
+import type { Integration, IntegrationStatus } from "../relay/integration.ts";
+import type { Queryable } from "./database.ts";
+
+const COLUMNS = `id, project_key AS "projectKey", type, config, secret, previous_secret AS "previousSecret",
+  previous_secret_until AS "previousSecretUntil", status, disabled_reason AS "disabledReason",
+  failing_since AS "failingSince", last_datetime AS "lastDatetime", last_status AS "lastStatus",
+  last_reason AS "lastReason", last_context AS "lastContext", created_at AS "createdAt", updated_at AS "updatedAt"`;
+
+export async function insertIntegration(
+  db: Queryable,
+  integration: { id: string; projectKey: string; type: "webhook"; config: WebhookConfig; secret: string },
+): Promise<Integration> {
+  const { rows } = await db.query<Integration>(
+    `INSERT INTO integrations (id, project_key, type, config, secret) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
+    [
+      integration.id,
+      integration.projectKey,
+      integration.type,
+      JSON.stringify(integration.config),
+      integration.secret,
+    ],
+  );
+  return rows[0] as Integration;
+}
+
+export async function getIntegration(db: Queryable, id: string): Promise<Integration | undefined> {
+  const { rows } = await db.query<Integration>(`SELECT ${COLUMNS} FROM integrations WHERE id = $1`, [id]);
+  return rows[0];
+}
+
+/** A project's integrations, oldest first. */
+export async function listIntegrations(db: Queryable, projectKey: string): Promise<Integration[]> {
+  const { rows } = await db.query<Integration>(
+    `SELECT ${COLUMNS} FROM integrations WHERE project_key = $1 ORDER BY created_at, id`,
+    [projectKey],
+  );
+  return rows;
+}
+
+/** Integrations that collect deliveries: active and paused ones (paused ones send them on resume). */
+export async function listReceivingIntegrations(db: Queryable, projectKey: string): Promise<Integration[]> {
+  const { rows } = await db.query<Integration>(
+    `SELECT ${COLUMNS} FROM integrations WHERE project_key = $1 AND status IN ('active', 'paused') ORDER BY id`,
+    [projectKey],
+  );
+  return rows;
+}
+
+/**
+ * Changes an integration's settings. A new secret starts a rotation: the old one keeps signing
+ * alongside it for 24 hours, so receivers can switch without missing a delivery.
+ */
+export async function updateIntegration(
+  db: Queryable,
+  id: string,
+  change: { config: WebhookConfig; secret?: string | undefined },
+): Promise<Integration | undefined> {
+  const { rows } = await db.query<Integration>(
+    `UPDATE integrations SET config = $2,
+       previous_secret = CASE WHEN $3::text IS NOT NULL AND $3 IS DISTINCT FROM secret THEN secret ELSE previous_secret END,
+       previous_secret_until = CASE WHEN $3::text IS NOT NULL AND $3 IS DISTINCT FROM secret
+                                    THEN now() + interval '24 hours' ELSE previous_secret_until END,
+       secret = COALESCE($3, secret),
+       updated_at = now()
+     WHERE id = $1 RETURNING ${COLUMNS}`,
+    [id, JSON.stringify(change.config), change.secret ?? null],
+  );
+  return rows[0];
+}
+
+export async function setIntegrationStatus(
+  db: Queryable,
+  id: string,
+  status: IntegrationStatus,
+  reason: string | null = null,
+): Promise<Integration | undefined> {
+  const { rows } = await db.query<Integration>(
+    `UPDATE integrations SET status = $2, disabled_reason = $3,
+       failing_since = CASE WHEN $2 = 'active' THEN NULL ELSE failing_since END, updated_at = now()
+     WHERE id = $1 RETURNING ${COLUMNS}`,
+    [id, status, status === "disabled" ? reason : null],
+  );
+  return rows[0];
+}
+
+export async function deleteIntegration(db: Queryable, id: string): Promise<boolean> {
+  const { rows } = await db.query("DELETE FROM integrations WHERE id = $1 RETURNING id", [id]);
+  return rows.length === 1;
+}
+
+/**
+ * Takes the right to send an active integration's deliveries for `seconds`: one process at a
+ * time, so its deliveries leave in order and none is sent twice at once. A holder that dies loses
+ * the lease when it expires.
+ */
+export async function leaseIntegration(
+  db: Queryable,
+  id: string,
+  owner: string,
+  seconds: number,
+): Promise<Integration | undefined> {
+  const { rows } = await db.query<Integration>(
+    `UPDATE integrations SET lease_owner = $2, lease_until = now() + make_interval(secs => $3)
+     WHERE id = $1 AND status = 'active' AND (lease_until IS NULL OR lease_until < now() OR lease_owner = $2)
+     RETURNING ${COLUMNS}`,
+    [id, owner, seconds],
+  );
+  return rows[0];
+}
+
+export async function releaseIntegration(db: Queryable, id: string, owner: string): Promise<void> {
+  await db.query(
+    "UPDATE integrations SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2",
+    [id, owner],
+  );
+}
+
+/** Kudu's summary of the last attempt, and how long the integration has been failing. */
+export async function recordIntegrationAttempt(
+  db: Queryable,
+  id: string,
+  attempt: { ok: boolean; reason: string; context: string },
+): Promise<{ failingSince: Date | null }> {
+  const { rows } = await db.query<{ failingSince: Date | null }>(
+    `UPDATE integrations SET last_datetime = now(), last_status = $2, last_reason = $3, last_context = $4,
+       failing_since = CASE WHEN $5::boolean THEN NULL ELSE COALESCE(failing_since, now()) END
+     WHERE id = $1 RETURNING failing_since AS "failingSince"`,
+    [id, attempt.ok ? "OK" : "Failed", attempt.reason, attempt.context.slice(0, 4096), attempt.ok],
+  );
+  return rows[0] ?? { failingSince: null };
+}
+
+/** Active integrations with a delivery due and nobody sending: what a sweep wakes up. */
+export async function integrationsWithDueDeliveries(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT i.id FROM integrations i
+     WHERE i.status = 'active' AND (i.lease_until IS NULL OR i.lease_until < now())
+       AND EXISTS (SELECT 1 FROM deliveries d WHERE d.integration_id = i.id AND d.state = 'pending'
+                   AND d.next_attempt_at <= now())`,
+  );
+  return rows.map((row) => row.id);
+}
