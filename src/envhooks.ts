@@ -21,7 +21,7 @@ import { createSender } from "./relay/send-delivery.ts";
 import { outboxWriter, type WriteDeliveries } from "./relay/write-deliveries.ts";
 import type { Database } from "./store/database.ts";
 import { projectsWithPendingEvents } from "./store/github-events.ts";
-import { integrationsWithDueDeliveries } from "./store/integrations.ts";
+import { integrationsWithDueDeliveries, releaseAllLeases } from "./store/integrations.ts";
 import { migrate } from "./store/migrate.ts";
 
 /** How often deliveries left behind (a process died holding them, a job was lost) are looked for. */
@@ -60,6 +60,8 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
   let ready = false;
 
   await migrate(db);
+  // The data folder lock makes this the only process: leases left by a killed one are void.
+  if (db.kind === "pglite") await releaseAllLeases(db);
   const boss = await openQueue(options.queue, log);
   const eventsQueue = githubEventsQueue(retry);
   await createKeyedQueue(boss, eventsQueue);

@@ -18,7 +18,7 @@ export interface DrainIntegrationDeps extends AttemptDeps {
  */
 export async function drainIntegration(deps: DrainIntegrationDeps, integrationId: string): Promise<number> {
   let sent = 0;
-  let integration = await lease(deps, integrationId);
+  let integration = await lease(deps, integrationId, 60);
   if (!integration) return sent;
   try {
     for (;;) {
@@ -33,7 +33,7 @@ export async function drainIntegration(deps: DrainIntegrationDeps, integrationId
       sent++;
       if (outcome.disabled) return sent;
       // Renew the lease and see changes made meanwhile (paused, new URL, new secret).
-      integration = await lease(deps, integrationId);
+      integration = await lease(deps, integrationId, integration.config.timeout_ms / 1000);
       if (!integration) return sent;
     }
   } finally {
@@ -46,7 +46,7 @@ export async function drainIntegration(deps: DrainIntegrationDeps, integrationId
   }
 }
 
-function lease(deps: DrainIntegrationDeps, integrationId: string) {
-  // Long enough for one attempt at the longest timeout, renewed before every attempt.
-  return leaseIntegration(deps.db, integrationId, deps.owner, 90);
+/** A lease outlives one attempt by a margin, and is renewed before every attempt. */
+function lease(deps: DrainIntegrationDeps, integrationId: string, attemptSeconds: number) {
+  return leaseIntegration(deps.db, integrationId, deps.owner, Math.ceil(attemptSeconds) + 10);
 }

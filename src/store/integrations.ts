@@ -141,3 +141,10 @@ export async function integrationsWithDueDeliveries(db: Queryable): Promise<stri
   );
   return rows.map((row) => row.id);
 }
+
+/** Drops every lease: only for the embedded database, which no other process can be using. */
+export async function releaseAllLeases(db: Queryable): Promise<void> {
+  await db.query(
+    "UPDATE integrations SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL",
+  );
+}

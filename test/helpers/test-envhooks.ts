@@ -21,8 +21,8 @@ export interface TestEnvhooks extends Envhooks {
     payload: unknown,
     options?: { deliveryId?: string; secret?: string },
   ): Promise<Response>;
-  /** GET on the API with the operator token. */
-  api(path: string): Promise<Response>;
+  /** A request to the API with the operator token; `body` is sent as JSON. */
+  api(path: string, init?: { method?: string; body?: unknown }): Promise<Response>;
   close(): Promise<void>;
 }
 
@@ -81,8 +81,14 @@ export async function startTestEnvhooks(
         },
       });
     },
-    api: (path) =>
-      Promise.resolve(envhooks.app.request(path, { headers: { authorization: `Bearer ${API_TOKEN}` } })),
+    api: (path, init = {}) =>
+      Promise.resolve(
+        envhooks.app.request(path, {
+          method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+          headers: { authorization: `Bearer ${API_TOKEN}`, "content-type": "application/json" },
+          ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+        }),
+      ),
     async close() {
       await envhooks.stop();
       await store.close();
