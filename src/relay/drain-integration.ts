@@ -2,7 +2,7 @@ import type { PgBoss } from "pg-boss";
 import { enqueueKey } from "../queue/keyed-queue.ts";
 import { DELIVERIES_QUEUE } from "../queue/queues.ts";
 import { nextPendingDelivery } from "../store/deliveries.ts";
-import { leaseIntegration, releaseIntegration } from "../store/integrations.ts";
+import { getIntegration, leaseIntegration, releaseIntegration } from "../store/integrations.ts";
 import { type AttemptDeps, attemptDelivery } from "./attempt-delivery.ts";
 
 export interface DrainIntegrationDeps extends AttemptDeps {
@@ -18,7 +18,9 @@ export interface DrainIntegrationDeps extends AttemptDeps {
  */
 export async function drainIntegration(deps: DrainIntegrationDeps, integrationId: string): Promise<number> {
   let sent = 0;
-  let integration = await lease(deps, integrationId, 60);
+  const current = await getIntegration(deps.db, integrationId);
+  if (!current) return sent;
+  let integration = await lease(deps, integrationId, current.config.timeout_ms / 1000);
   if (!integration) return sent;
   try {
     for (;;) {

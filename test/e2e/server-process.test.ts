@@ -6,6 +6,7 @@ import { sign } from "@octokit/webhooks-methods";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { pushCreatingMaster, pushToBranch, REPO } from "../fixtures/github-events.ts";
 import { FakeGithub } from "../helpers/fake-github.ts";
+import { Receiver } from "../helpers/receiver.ts";
 import { ServerProcess } from "../helpers/server-process.ts";
 import { createTestDatabase, STORES } from "../helpers/stores.ts";
 import { eventually } from "../helpers/test-envhooks.ts";
@@ -55,6 +56,7 @@ describe.each(STORES)("the server process on $name", (kind) => {
       GHE_HOST: new URL(github.baseUrl).host,
       GHE_PROTOCOL: "http",
       ENVHOOKS_DATA_DIR: join(folder, "data"),
+      ENVHOOKS_ALLOW_PRIVATE_URLS: "true",
     };
     if (kind.name === "postgres") {
       const database = await createTestDatabase();
@@ -104,6 +106,39 @@ describe.each(STORES)("the server process on $name", (kind) => {
     ).toBeGreaterThanOrEqual(2);
     expect(await second.kill("SIGTERM")).toBe(0);
   });
+
+  it("delivers what was being sent when the process was killed, after restart, with the same webhook-id", async () => {
+    const receiver = await new Receiver().start();
+    receiver.answer = (n) => (n === 0 ? "hang" : { status: 200 });
+    try {
+      const first = start();
+      const url = await first.ready();
+      const created = await fetch(`${url}/api/projects/${REPO}/integrations`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          type: "webhook",
+          url: receiver.url,
+          timeout_ms: 2000,
+          retry_schedule: [1, 1, 1, 1, 1],
+        }),
+      });
+      expect(created.status).toBe(201);
+      expect((await deliver(url, "push", pushCreatingMaster())).status).toBe(202);
+      await eventually(async () => receiver.received.length === 1);
+      expect(await first.kill("SIGKILL")).toBe("SIGKILL");
+
+      const second = start();
+      await second.ready();
+      await eventually(async () => receiver.received.length === 2, 40_000);
+      const [killed, again] = receiver.received;
+      expect(again?.headers["webhook-id"]).toBe(killed?.headers["webhook-id"]);
+      expect(JSON.parse(again?.body ?? "")).toMatchObject({ type: "environment.branch", project: REPO });
+      expect(await second.kill("SIGTERM")).toBe(0);
+    } finally {
+      await receiver.stop();
+    }
+  }, 60_000);
 
   it("keeps its state across a graceful restart", async () => {
     const first = start();
