@@ -67,7 +67,7 @@ describe("dialects on a failure and before completion", () => {
 
   it("kudu maps states to its statuses", () => {
     const status = (a: Activity) =>
-      (formatDelivery("kudu", a, { sequence: 1 })?.body as { status: string }).status;
+      (formatDelivery("kudu", a, { sequence: 1 })?.body as { status: string } | undefined)?.status;
     expect(status({ ...activity, state: "pending" })).toBe("pending");
     expect(status({ ...activity, state: "in_progress" })).toBe("building");
     expect(status(activity)).toBe("success");
