@@ -13,7 +13,8 @@ import { acceptDelivery } from "./intake/accept-delivery.ts";
 import { applyEvent } from "./intake/apply-event.ts";
 import { drainProject, type ReceiveEvent } from "./intake/drain-project.ts";
 import type { GithubEvent } from "./lifecycle/github-event.ts";
-import { createKeyedQueue, enqueueKey, workKeys } from "./queue/keyed-queue.ts";
+import { createKeyedDispatcher } from "./queue/keyed-dispatcher.ts";
+import { createKeyedQueue, dispatchKeys, enqueueKey, workKeys } from "./queue/keyed-queue.ts";
 import { openQueue, type QueueTarget } from "./queue/open-queue.ts";
 import { DEFAULT_RETRY, DELIVERIES_QUEUE, githubEventsQueue, type RetryPolicy } from "./queue/queues.ts";
 import { drainIntegration } from "./relay/drain-integration.ts";
@@ -76,7 +77,18 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
   const sender = createSender({ allowPrivateUrls: options.allowPrivateUrls });
   const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
   const relay = { db, boss, sender, log, version: packageJson.version, owner };
-  await workKeys(boss, DELIVERIES_QUEUE, (integrationId) => drainIntegration(relay, integrationId));
+  const relaying = createKeyedDispatcher({
+    concurrency: DELIVERIES_QUEUE.concurrency,
+    drain: (integrationId) => drainIntegration(relay, integrationId),
+    onError(integrationId, error) {
+      log.error({ err: error, integration: integrationId }, "relaying failed; trying again shortly");
+      const startAfter = new Date(Date.now() + DELIVERIES_QUEUE.retry.delaySeconds * 1000);
+      enqueueKey(boss, DELIVERIES_QUEUE, integrationId, { startAfter }).catch(() => {
+        // The database is out of reach: the sweep finds these deliveries when it is back.
+      });
+    },
+  });
+  await dispatchKeys(boss, DELIVERIES_QUEUE, relaying);
 
   // Work left behind by a crash: deliveries GitHub sent, and deliveries to send.
   async function sweep() {
@@ -107,6 +119,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     async stop() {
       ready = false;
       clearInterval(sweeper);
+      await relaying.stop(10_000);
       await boss.stop({ graceful: true, timeout: 10_000, close: true });
       await sender.close();
     },

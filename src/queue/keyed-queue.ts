@@ -1,5 +1,6 @@
 import type { PgBoss } from "pg-boss";
 import type { Queryable } from "../store/database.ts";
+import type { KeyedDispatcher } from "./keyed-dispatcher.ts";
 
 /**
  * Both envhooks queues carry one key per job (a project, an integration): "work is waiting for
@@ -64,6 +65,25 @@ export async function workKeys(
     },
     async ([job]) => {
       if (job) await drain(job.data.key);
+    },
+  );
+}
+
+/**
+ * Hands each job's key to `dispatcher` and completes the job at once: one worker fetches for the
+ * whole process, however many keys are drained at once, so a wake-up costs one fetch, not one per
+ * idle worker. For queues whose retries are kept in envhooks' tables, not in the job.
+ */
+export async function dispatchKeys(
+  boss: PgBoss,
+  queue: KeyedQueue,
+  dispatcher: KeyedDispatcher,
+): Promise<string> {
+  return boss.work<{ key: string }>(
+    queue.name,
+    { batchSize: queue.concurrency, pollingIntervalSeconds: 1, notifyPollingIntervalSeconds: 1 },
+    async (jobs) => {
+      for (const job of jobs) dispatcher.wake(job.data.key);
     },
   );
 }

@@ -18,8 +18,8 @@ export function githubEventsQueue(retry: RetryPolicy): KeyedQueue {
 
 /**
  * Outbound deliveries, keyed by integration. Their retries follow each integration's own schedule
- * (kept in the deliveries table); the job's own retry only covers a failure of envhooks itself.
- * Many integrations are worked at once so that a slow receiver holds up only its own.
+ * (kept in the deliveries table); a failure of envhooks itself is tried again after `delaySeconds`.
+ * `concurrency` integrations are drained at once so that a slow receiver holds up only its own.
  */
 export const DELIVERIES_QUEUE: KeyedQueue = {
   name: "deliveries",
