@@ -14,9 +14,15 @@ import { applyEvent } from "./intake/apply-event.ts";
 import { drainProject, type ReceiveEvent } from "./intake/drain-project.ts";
 import type { GithubEvent } from "./lifecycle/github-event.ts";
 import { createKeyedDispatcher } from "./queue/keyed-dispatcher.ts";
-import { createKeyedQueue, dispatchKeys, enqueueKey, workKeys } from "./queue/keyed-queue.ts";
+import { createKeyedQueue, dispatchKeys, enqueueKey, type KeyedQueue } from "./queue/keyed-queue.ts";
 import { openQueue, type QueueTarget } from "./queue/open-queue.ts";
-import { DEFAULT_RETRY, DELIVERIES_QUEUE, githubEventsQueue, type RetryPolicy } from "./queue/queues.ts";
+import {
+  DEFAULT_RETRY,
+  DELIVERIES_QUEUE,
+  GITHUB_EVENTS_QUEUE,
+  INTERNAL_RETRY_MS,
+  type RetryPolicy,
+} from "./queue/queues.ts";
 import { drainIntegration } from "./relay/drain-integration.ts";
 import { createSender } from "./relay/send-delivery.ts";
 import { outboxWriter, type WriteDeliveries } from "./relay/write-deliveries.ts";
@@ -64,37 +70,42 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
   // The data folder lock makes this the only process: leases left by a killed one are void.
   if (db.kind === "pglite") await releaseAllLeases(db);
   const boss = await openQueue(options.queue, log);
-  const eventsQueue = githubEventsQueue(retry);
-  await createKeyedQueue(boss, eventsQueue);
+  await createKeyedQueue(boss, GITHUB_EVENTS_QUEUE);
   await createKeyedQueue(boss, DELIVERIES_QUEUE);
 
   const writeDeliveries = outboxWriter(boss);
   const { receive, githubConnected } = await createReceiver(options, writeDeliveries);
-  await workKeys(boss, eventsQueue, (projectKey) =>
-    drainProject({ db, receive, log, maxAttempts: retry.limit + 1 }, projectKey),
+  const wakeAt = (queue: KeyedQueue) => (key: string, startAfter: Date) =>
+    enqueueKey(boss, queue, key, { startAfter });
+  const applying = dispatcher(GITHUB_EVENTS_QUEUE, (projectKey) =>
+    drainProject({ db, receive, log, retry, wakeAt: wakeAt(GITHUB_EVENTS_QUEUE) }, projectKey),
   );
 
   const sender = createSender({ allowPrivateUrls: options.allowPrivateUrls });
   const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
   const relay = { db, boss, sender, log, version: packageJson.version, owner };
-  const relaying = createKeyedDispatcher({
-    concurrency: DELIVERIES_QUEUE.concurrency,
-    drain: (integrationId) => drainIntegration(relay, integrationId),
-    onError(integrationId, error) {
-      log.error({ err: error, integration: integrationId }, "relaying failed; trying again shortly");
-      const startAfter = new Date(Date.now() + DELIVERIES_QUEUE.retry.delaySeconds * 1000);
-      enqueueKey(boss, DELIVERIES_QUEUE, integrationId, { startAfter }).catch(() => {
-        // The database is out of reach: the sweep finds these deliveries when it is back.
-      });
-    },
-  });
+  const relaying = dispatcher(DELIVERIES_QUEUE, (integrationId) => drainIntegration(relay, integrationId));
+
+  /** Drains a queue's keys in this process; a failure of envhooks itself is tried again shortly. */
+  function dispatcher(queue: KeyedQueue, drain: (key: string) => Promise<unknown>) {
+    return createKeyedDispatcher({
+      concurrency: queue.concurrency,
+      drain,
+      onError(key, error) {
+        log.error({ err: error, queue: queue.name, key }, "draining failed; trying again shortly");
+        wakeAt(queue)(key, new Date(Date.now() + INTERNAL_RETRY_MS)).catch(() => {
+          // The database is out of reach: the sweep finds this work when it is back.
+        });
+      },
+    });
+  }
+  await dispatchKeys(boss, GITHUB_EVENTS_QUEUE, applying);
   await dispatchKeys(boss, DELIVERIES_QUEUE, relaying);
 
   // Work left behind by a crash: deliveries GitHub sent, and deliveries to send.
   async function sweep() {
-    for (const projectKey of await projectsWithPendingEvents(db))
-      await enqueueKey(boss, eventsQueue, projectKey);
-    for (const id of await integrationsWithDueDeliveries(db)) await enqueueKey(boss, DELIVERIES_QUEUE, id);
+    for (const projectKey of await projectsWithPendingEvents(db)) applying.wake(projectKey);
+    for (const id of await integrationsWithDueDeliveries(db)) relaying.wake(id);
   }
   await sweep();
   const sweeper = setInterval(() => {
@@ -107,7 +118,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     log,
     webhookSecret: options.github.webhookSecret,
     apiToken: options.apiToken,
-    accept: acceptDelivery(db, boss, eventsQueue),
+    accept: acceptDelivery(db, boss, GITHUB_EVENTS_QUEUE),
     isReady: () => ready,
     relay: { ...relay, allowPrivateUrls: options.allowPrivateUrls },
   });
@@ -119,7 +130,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     async stop() {
       ready = false;
       clearInterval(sweeper);
-      await relaying.stop(10_000);
+      await Promise.all([applying.stop(10_000), relaying.stop(10_000)]);
       await boss.stop({ graceful: true, timeout: 10_000, close: true });
       await sender.close();
     },

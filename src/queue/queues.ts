@@ -11,18 +11,25 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { delaySeconds: 5, backoff: true, limit: 10 };
 
-/** GitHub deliveries to apply, keyed by project: one project at a time, in order. */
-export function githubEventsQueue(retry: RetryPolicy): KeyedQueue {
-  return { name: "github-events", retry, concurrency: 2 };
+const MAX_BACKOFF_SECONDS = 300;
+
+/** How long to wait after the `failures`-th failure (1 for the first). */
+export function retryDelayMs(policy: RetryPolicy, failures: number, random = Math.random): number {
+  if (!policy.backoff) return policy.delaySeconds * 1000;
+  const seconds = Math.min(MAX_BACKOFF_SECONDS, policy.delaySeconds * 2 ** Math.max(0, failures - 1));
+  // Up to a fifth less, so that retries of many projects do not arrive together.
+  return Math.round(seconds * 1000 * (1 - random() / 5));
 }
+
+/** GitHub deliveries to apply, keyed by project: one project at a time, in order. */
+export const GITHUB_EVENTS_QUEUE: KeyedQueue = { name: "github-events", concurrency: 4 };
 
 /**
  * Outbound deliveries, keyed by integration. Their retries follow each integration's own schedule
- * (kept in the deliveries table); a failure of envhooks itself is tried again after `delaySeconds`.
- * `concurrency` integrations are drained at once so that a slow receiver holds up only its own.
+ * (kept in the deliveries table). `concurrency` integrations are drained at once so that a slow
+ * receiver holds up only its own.
  */
-export const DELIVERIES_QUEUE: KeyedQueue = {
-  name: "deliveries",
-  retry: { limit: 20, delaySeconds: 5, backoff: true },
-  concurrency: 16,
-};
+export const DELIVERIES_QUEUE: KeyedQueue = { name: "deliveries", concurrency: 16 };
+
+/** After a failure of envhooks itself (its database out of reach), a key is drained again this much later. */
+export const INTERNAL_RETRY_MS = 5_000;

@@ -8,6 +8,8 @@ export interface StoredEvent {
   projectKey: string;
   payload: string;
   attempts: number;
+  /** Not to be tried before this (after a failure). */
+  nextAttemptAt: Date;
 }
 
 export interface NewEvent {
@@ -40,7 +42,8 @@ export async function insertEvent(tx: Queryable, event: NewEvent): Promise<{ id:
 /** The oldest event of a project still waiting to be applied. */
 export async function nextPendingEvent(db: Queryable, projectKey: string): Promise<StoredEvent | undefined> {
   const { rows } = await db.query<StoredEvent>(
-    `SELECT id, delivery_id AS "deliveryId", name, action, project_key AS "projectKey", payload, attempts
+    `SELECT id, delivery_id AS "deliveryId", name, action, project_key AS "projectKey", payload, attempts,
+       next_attempt_at AS "nextAttemptAt"
      FROM github_events WHERE project_key = $1 AND state = 'pending' ORDER BY id LIMIT 1`,
     [projectKey],
   );
@@ -61,32 +64,33 @@ export async function markEventProcessed(tx: Queryable, id: number, outcome: str
 }
 
 /**
- * Counts a failed attempt at an event. Once `maxAttempts` is reached the event is set aside as
- * `failed` (kept, with its error, for inspection) so that later events of the project go on.
+ * Counts a failed attempt at an event, to be tried again at `retryAt`. Once `maxAttempts` is
+ * reached the event is set aside as `failed` (kept, with its error, for inspection) so that later
+ * events of the project go on.
  */
 export async function recordEventFailure(
   db: Queryable,
   id: number,
   error: string,
-  maxAttempts: number,
+  { maxAttempts, retryAt }: { maxAttempts: number; retryAt: Date },
 ): Promise<{ attempts: number; failed: boolean }> {
   const { rows } = await db.query<{ attempts: number; state: string }>(
     `UPDATE github_events
-     SET attempts = attempts + 1, last_error = $2,
+     SET attempts = attempts + 1, last_error = $2, next_attempt_at = $4,
          state = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE state END,
          processed_at = CASE WHEN attempts + 1 >= $3 THEN now() ELSE processed_at END
      WHERE id = $1 AND state = 'pending'
      RETURNING attempts, state`,
-    [id, error.slice(0, 2000), maxAttempts],
+    [id, error.slice(0, 2000), maxAttempts, retryAt],
   );
   const row = rows[0];
   return { attempts: row?.attempts ?? maxAttempts, failed: row?.state === "failed" };
 }
 
-/** Projects with events waiting, so a restart can wake their workers. */
+/** Projects with events due to be applied, so a restart (or a lost wake-up) gets them going. */
 export async function projectsWithPendingEvents(db: Queryable): Promise<string[]> {
   const { rows } = await db.query<{ project_key: string }>(
-    "SELECT DISTINCT project_key FROM github_events WHERE state = 'pending'",
+    "SELECT DISTINCT project_key FROM github_events WHERE state = 'pending' AND next_attempt_at <= now()",
   );
   return rows.map((row) => row.project_key);
 }

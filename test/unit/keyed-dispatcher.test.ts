@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { createKeyedDispatcher } from "../../src/queue/keyed-dispatcher.ts";
+import { retryDelayMs } from "../../src/queue/queues.ts";
 
 /** A drain that records each run and finishes when the test says so. */
 function controlledDrains() {
@@ -95,5 +96,21 @@ describe("keyed dispatcher", () => {
     hung.wake("x");
     await hung.stop(20);
     expect(hung.running).toBe(1);
+  });
+});
+
+describe("retry delays of GitHub deliveries", () => {
+  const policy = { delaySeconds: 5, backoff: true, limit: 10 };
+
+  it("doubles from the first delay, up to five minutes, up to a fifth less for jitter", () => {
+    expect([1, 2, 3, 4, 7, 20].map((n) => retryDelayMs(policy, n, () => 0))).toEqual([
+      5_000, 10_000, 20_000, 40_000, 300_000, 300_000,
+    ]);
+    expect(retryDelayMs(policy, 2, () => 0.999)).toBeGreaterThan(8_000);
+    expect(retryDelayMs(policy, 2, () => 0.999)).toBeLessThan(10_000);
+  });
+
+  it("waits the same each time without backoff", () => {
+    expect(retryDelayMs({ ...policy, backoff: false }, 9)).toBe(5_000);
   });
 });
