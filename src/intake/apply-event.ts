@@ -3,18 +3,19 @@ import { newActivityId } from "../activity/activity-id.ts";
 import { buildActivity, describeTransition, transitionLog } from "../activity/build-activity.ts";
 import type { RepoConfig } from "../config/repo-config.schema.ts";
 import type { GithubEvent } from "../lifecycle/github-event.ts";
-import { machineName } from "../lifecycle/machine-name.ts";
-import { planTransitions } from "../lifecycle/plan-transitions.ts";
+import { machineName, machineNameCandidates } from "../lifecycle/machine-name.ts";
+import { concernedEnvironments, planTransitions } from "../lifecycle/plan-transitions.ts";
 import { ACTIVITY_TYPES, type Transition } from "../lifecycle/transition.ts";
 import type { WriteDeliveries } from "../relay/write-deliveries.ts";
 import { insertActivity } from "../store/activities.ts";
 import type { Database, Queryable } from "../store/database.ts";
 import {
   deleteEnvironment,
+  findEnvironments,
   insertEnvironment,
-  listEnvironments,
   type StoredEnvironment,
   setLastActivity,
+  takenMachineNames,
   updateEnvironment,
 } from "../store/environments.ts";
 import { claimEvent, markEventProcessed } from "../store/github-events.ts";
@@ -86,7 +87,7 @@ export async function applyEvent(
       return { applied: true, activities: [activity], notes: config.problems };
     }
 
-    const environments = await listEnvironments(tx, project.id);
+    const environments = await findEnvironments(tx, project.id, concernedEnvironments(event));
     const plan = planTransitions(event, config.config, environments);
     const activities: Activity[] = [];
     for (const transition of plan.transitions) {
@@ -126,14 +127,14 @@ async function applyTransition(
       );
       return undefined;
     case "create": {
-      const taken = new Set(environments.map((e) => e.machineName));
+      const candidates = machineNameCandidates(transition.environment.name);
+      const taken = await takenMachineNames(tx, project.id, candidates);
       environment = await insertEnvironment(
         tx,
         project.id,
         { ...transition.environment, machineName: machineName(transition.environment.name, taken) },
         at,
       );
-      environments.push(environment);
       break;
     }
     case "rebuild":

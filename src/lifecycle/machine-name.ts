@@ -9,6 +9,13 @@ const MAX_LABEL = 63;
  * so both stay distinct and the result is the same every time for the same name.
  */
 export function machineName(name: string, taken: ReadonlySet<string> = new Set()): string {
+  const free = machineNameCandidates(name).find((candidate) => !taken.has(candidate));
+  if (free === undefined) throw new Error(`no free machine name for ${name}`);
+  return free;
+}
+
+/** The labels `machineName` may give `name`, in the order it tries them. */
+export function machineNameCandidates(name: string): string[] {
   const base =
     name
       .normalize("NFKD")
@@ -18,12 +25,11 @@ export function machineName(name: string, taken: ReadonlySet<string> = new Set()
       .replace(/^-+|-+$/g, "")
       .slice(0, MAX_LABEL)
       .replace(/-+$/, "") || "env";
-  if (!taken.has(base)) return base;
   const hash = createHash("sha256").update(name).digest("hex");
+  const candidates = [base];
   for (let length = 6; length <= hash.length; length++) {
     const suffix = `-${hash.slice(0, length)}`;
-    const candidate = `${base.slice(0, MAX_LABEL - suffix.length).replace(/-+$/, "")}${suffix}`;
-    if (!taken.has(candidate)) return candidate;
+    candidates.push(`${base.slice(0, MAX_LABEL - suffix.length).replace(/-+$/, "")}${suffix}`);
   }
-  throw new Error(`no free machine name for ${name}`);
+  return candidates;
 }

@@ -30,6 +30,30 @@ export function planTransitions(
 
 type Environments = ReadonlyMap<string, EnvironmentState>;
 
+/**
+ * Which of a project's environments `planTransitions` looks at for this event: those named, and
+ * for a push the pull requests based on the pushed branch. Given just these, it plans the same as
+ * given all of them.
+ */
+export function concernedEnvironments(event: GithubEvent): { names: string[]; basedOn: string | null } {
+  switch (event.name) {
+    case "push": {
+      if (!event.payload.ref.startsWith(BRANCH_PREFIX)) return { names: [], basedOn: null };
+      const branch = event.payload.ref.slice(BRANCH_PREFIX.length);
+      return { names: [branch], basedOn: branch };
+    }
+    case "create":
+    case "delete":
+      return { names: [event.payload.ref], basedOn: null };
+    case "pull_request":
+      return { names: [pullRequestEnvironment(event.payload.pull_request.number)], basedOn: null };
+  }
+}
+
+function pullRequestEnvironment(number: number): string {
+  return `pr-${number}`;
+}
+
 function planPush(payload: PushPayload, options: RepoConfig, environments: Environments): Plan {
   if (!payload.ref.startsWith(BRANCH_PREFIX)) {
     return ignore(`${payload.ref} is not a branch: tags and other refs have no environment`);
@@ -124,7 +148,7 @@ function planBranchDeleted(
 
 function planPullRequest(payload: PullRequestPayload, options: RepoConfig, environments: Environments): Plan {
   const pr = payload.pull_request;
-  const name = `pr-${pr.number}`;
+  const name = pullRequestEnvironment(pr.number);
   const existing = environments.get(name);
   const subject = `pull request #${pr.number}`;
 

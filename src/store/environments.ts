@@ -24,6 +24,34 @@ export async function listEnvironments(db: Queryable, projectId: number): Promis
   return rows;
 }
 
+/** The named environments of a project, and with `basedOn` the pull requests based on that branch. */
+export async function findEnvironments(
+  db: Queryable,
+  projectId: number,
+  { names, basedOn }: { names: string[]; basedOn: string | null },
+): Promise<StoredEnvironment[]> {
+  const { rows } = await db.query<StoredEnvironment>(
+    `SELECT ${COLUMNS} FROM environments
+     WHERE project_id = $1 AND (name = ANY($2::text[]) OR (kind = 'pull_request' AND parent = $3))
+     ORDER BY name`,
+    [projectId, names, basedOn],
+  );
+  return rows;
+}
+
+/** Which of these machine names the project's environments use already. */
+export async function takenMachineNames(
+  db: Queryable,
+  projectId: number,
+  candidates: string[],
+): Promise<Set<string>> {
+  const { rows } = await db.query<{ machine_name: string }>(
+    "SELECT machine_name FROM environments WHERE project_id = $1 AND machine_name = ANY($2::text[])",
+    [projectId, candidates],
+  );
+  return new Set(rows.map((row) => row.machine_name));
+}
+
 export async function insertEnvironment(
   tx: Queryable,
   projectId: number,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_REPO_CONFIG, type RepoConfig } from "../../src/config/repo-config.schema.ts";
 import type { GithubEvent } from "../../src/lifecycle/github-event.ts";
-import { planTransitions } from "../../src/lifecycle/plan-transitions.ts";
+import { concernedEnvironments, planTransitions } from "../../src/lifecycle/plan-transitions.ts";
 import type { EnvironmentState } from "../../src/lifecycle/transition.ts";
 
 const REPOSITORY = { full_name: "acme/shop", default_branch: "main" };
@@ -311,6 +311,26 @@ describe("lifecycle rules", () => {
     ).toEqual(expected);
     if (note) expect(plan.notes.join(" ")).toMatch(note);
   });
+
+  // apply-event loads only the environments an event concerns (one SQL query, the same filter).
+  it.each(rows)(
+    "$rule: plans the same from the concerned environments alone",
+    ({ event, environments = [], options }) => {
+      const config = { ...DEFAULT_REPO_CONFIG, ...options };
+      const bystanders = [branchEnv("other"), prEnv(99, { parent: "other" }), branchEnv("feature-x")];
+      const all = [
+        ...environments,
+        ...bystanders.filter((b) => !environments.some((e) => e.name === b.name)),
+      ];
+      const { names, basedOn } = concernedEnvironments(event);
+      const concerned = all.filter(
+        (e) =>
+          names.includes(e.name) || (e.kind === "pull_request" && basedOn !== null && e.parent === basedOn),
+      );
+      expect(planTransitions(event, config, concerned)).toEqual(planTransitions(event, config, all));
+      expect(concerned.length).toBeLessThan(all.length);
+    },
+  );
 
   it("a new branch's environment has the default branch as parent and the pushed head", () => {
     const [transition] = planTransitions(push("refs/heads/feature"), DEFAULT_REPO_CONFIG, []).transitions;
