@@ -10,7 +10,7 @@ import type { Settings } from "./config/env.schema.ts";
 import { DEFAULT_REPO_CONFIG } from "./config/repo-config.schema.ts";
 import { createServer } from "./http/create-server.ts";
 import { acceptDelivery } from "./intake/accept-delivery.ts";
-import { applyEvent } from "./intake/apply-event.ts";
+import { applyEvent, type Outbox } from "./intake/apply-event.ts";
 import { drainProject, type ReceiveEvent } from "./intake/drain-project.ts";
 import type { GithubEvent } from "./lifecycle/github-event.ts";
 import { createKeyedDispatcher } from "./queue/keyed-dispatcher.ts";
@@ -25,7 +25,7 @@ import {
 } from "./queue/queues.ts";
 import { drainIntegration } from "./relay/drain-integration.ts";
 import { createSender } from "./relay/send-delivery.ts";
-import { outboxWriter, type WriteDeliveries } from "./relay/write-deliveries.ts";
+import { writeDeliveries } from "./relay/write-deliveries.ts";
 import type { Database } from "./store/database.ts";
 import { projectsWithPendingEvents } from "./store/github-events.ts";
 import { integrationsWithDueDeliveries, releaseAllLeases } from "./store/integrations.ts";
@@ -73,8 +73,10 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
   await createKeyedQueue(boss, GITHUB_EVENTS_QUEUE);
   await createKeyedQueue(boss, DELIVERIES_QUEUE);
 
-  const writeDeliveries = outboxWriter(boss);
-  const { receive, githubConnected } = await createReceiver(options, writeDeliveries);
+  // Work this process commits is woken here at once; the queue carries delayed wake-ups (retries),
+  // and the sweep finds work whose wake-up was lost with a process.
+  const outbox: Outbox = { write: writeDeliveries, wake: (integrationId) => relaying.wake(integrationId) };
+  const { receive, githubConnected } = await createReceiver(options, outbox);
   const wakeAt = (queue: KeyedQueue) => (key: string, startAfter: Date) =>
     enqueueKey(boss, queue, key, { startAfter });
   const applying = dispatcher(GITHUB_EVENTS_QUEUE, (projectKey) =>
@@ -118,7 +120,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     log,
     webhookSecret: options.github.webhookSecret,
     apiToken: options.apiToken,
-    accept: acceptDelivery(db, boss, GITHUB_EVENTS_QUEUE),
+    accept: acceptDelivery(db, (projectKey) => applying.wake(projectKey)),
     isReady: () => ready,
     relay: { ...relay, allowPrivateUrls: options.allowPrivateUrls },
   });
@@ -143,7 +145,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
  */
 async function createReceiver(
   options: EnvhooksOptions,
-  writeDeliveries: WriteDeliveries,
+  outbox: Outbox,
 ): Promise<{ receive: ReceiveEvent; githubConnected: boolean }> {
   const { appId, privateKey, webhookSecret, baseUrl } = options.github;
   if (appId && privateKey) {
@@ -155,7 +157,7 @@ async function createReceiver(
       ...(baseUrl ? { baseUrl } : {}),
       ...(options.Octokit ? { Octokit: options.Octokit } : {}),
     });
-    await probot.load(envhooksApp({ db: options.db, writeDeliveries }));
+    await probot.load(envhooksApp({ db: options.db, outbox }));
     // biome-ignore lint/suspicious/noExplicitAny: stored deliveries were verified when they arrived
     return { receive: (event) => probot.receive(event as any), githubConnected: true };
   }
@@ -163,7 +165,7 @@ async function createReceiver(
     githubConnected: false,
     receive: async ({ id, name, payload }) => {
       const event = { name, payload } as GithubEvent;
-      await applyEvent({ db: options.db, writeDeliveries }, id, event, null, {
+      await applyEvent({ db: options.db, outbox }, id, event, null, {
         ok: true,
         config: DEFAULT_REPO_CONFIG,
       });

@@ -1,6 +1,4 @@
-import type { PgBoss } from "pg-boss";
 import { HttpError } from "../http/http-error.ts";
-import { enqueueKey, type KeyedQueue } from "../queue/keyed-queue.ts";
 import type { Database } from "../store/database.ts";
 import { insertEvent } from "../store/github-events.ts";
 
@@ -15,18 +13,15 @@ export interface Delivery {
 }
 
 /**
- * Stores a delivery and the job that will apply it in one transaction. Resolves only once both are
- * committed, so what GitHub was told we accepted survives any crash after that.
+ * Stores a delivery in the inbox and resolves only once it is committed, so what GitHub was told
+ * we accepted survives any crash after that; then wakes its project. A wake-up lost with the
+ * process is made good by the sweep at the next start.
  */
-export function acceptDelivery(db: Database, boss: PgBoss, queue: KeyedQueue) {
+export function acceptDelivery(db: Database, wake: (projectKey: string) => void) {
   return async function accept(delivery: Delivery): Promise<"accepted" | "duplicate"> {
+    let stored: { id: number } | undefined;
     try {
-      return await db.transaction(async (tx) => {
-        const stored = await insertEvent(tx, delivery);
-        if (!stored) return "duplicate";
-        await enqueueKey(boss, queue, delivery.projectKey, { tx });
-        return "accepted";
-      });
+      stored = await db.transaction((tx) => insertEvent(tx, delivery));
     } catch (error) {
       // GitHub redelivers on request; a 503 tells it (and the operator) nothing was kept.
       throw new HttpError(
@@ -39,5 +34,8 @@ export function acceptDelivery(db: Database, boss: PgBoss, queue: KeyedQueue) {
         },
       );
     }
+    if (!stored) return "duplicate";
+    wake(delivery.projectKey);
+    return "accepted";
   };
 }

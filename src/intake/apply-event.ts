@@ -27,8 +27,16 @@ export type ConfigResult = { ok: true; config: RepoConfig } | { ok: false; probl
 export interface ApplyDeps {
   db: Database;
   now?: () => Date;
-  /** The outbox: each stored activity's deliveries are written in the same transaction. */
-  writeDeliveries?: WriteDeliveries;
+  /**
+   * The outbox: each stored activity's deliveries are written in the same transaction, and the
+   * integrations that have something new to send are woken once it commits.
+   */
+  outbox?: Outbox;
+}
+
+export interface Outbox {
+  write: WriteDeliveries;
+  wake(integrationId: string): void;
 }
 
 export interface Applied {
@@ -52,7 +60,10 @@ export async function applyEvent(
 ): Promise<Applied> {
   const now = deps.now ?? (() => new Date());
   const repository = event.payload.repository;
-  return deps.db.transaction(async (tx) => {
+  const toWake = new Set<string>();
+  const record = (tx: Queryable, project: Project, activity: Activity) =>
+    recordActivity(tx, deps.outbox, project, activity, deliveryId, toWake);
+  const applied = await deps.db.transaction(async (tx): Promise<Applied> => {
     const project = await lockProject(tx, {
       fullName: repository.full_name,
       defaultBranch: repository.default_branch,
@@ -82,7 +93,7 @@ export async function applyEvent(
         at,
         github: source,
       });
-      await recordActivity(tx, deps, project, activity, deliveryId);
+      await record(tx, project, activity);
       await markEventProcessed(tx, stored.id, `invalid .github/envhooks.yml: ${config.problems.join("; ")}`);
       return { applied: true, activities: [activity], notes: config.problems };
     }
@@ -91,14 +102,17 @@ export async function applyEvent(
     const plan = planTransitions(event, config.config, environments);
     const activities: Activity[] = [];
     for (const transition of plan.transitions) {
-      const activity = await applyTransition(tx, project, environments, transition, { event, at, source });
-      if (activity) await recordActivity(tx, deps, project, activity, deliveryId);
-      if (activity) activities.push(activity);
+      const activity = await applyTransition(tx, project, transition, { event, at, source });
+      if (!activity) continue;
+      await record(tx, project, activity);
+      activities.push(activity);
     }
     const outcome = [...activities.map((a) => a.text), ...plan.notes].join(" ") || "no change";
     await markEventProcessed(tx, stored.id, outcome);
     return { applied: true, activities, notes: plan.notes };
   });
+  for (const integrationId of toWake) deps.outbox?.wake(integrationId);
+  return applied;
 }
 
 interface TransitionContext {
@@ -110,7 +124,6 @@ interface TransitionContext {
 async function applyTransition(
   tx: Queryable,
   project: Project,
-  environments: StoredEnvironment[],
   transition: Transition,
   { event, at, source }: TransitionContext,
 ): Promise<Activity | undefined> {
@@ -197,13 +210,14 @@ async function applyTransition(
 /** Stores an activity and writes its deliveries, in the caller's transaction. */
 async function recordActivity(
   tx: Queryable,
-  deps: ApplyDeps,
+  outbox: Outbox | undefined,
   project: Project,
   activity: Activity,
   deliveryId: string,
+  toWake: Set<string>,
 ): Promise<void> {
   const { sequence } = await insertActivity(tx, project.id, activity, deliveryId);
-  await deps.writeDeliveries?.(tx, project.key, activity, sequence);
+  for (const id of (await outbox?.write(tx, project.key, activity, sequence)) ?? []) toWake.add(id);
 }
 
 /** An environment as activities and the API show it. */
