@@ -1,11 +1,17 @@
 import type { Logger } from "pino";
-import type { Database } from "../store/database.ts";
+import type { Database, TransactionOptions } from "../store/database.ts";
 import { type Delivery, recordAttempt } from "../store/deliveries.ts";
 import { recordIntegrationAttempt, setIntegrationStatus } from "../store/integrations.ts";
 import type { Integration } from "./integration.ts";
 import { nextRetryDelayMs, parseRetryAfter } from "./retry-schedule.ts";
 import type { Sender } from "./send-delivery.ts";
 import { signDelivery } from "./sign-delivery.ts";
+
+/**
+ * The relay's own records (attempts, leases) commit without waiting for the disk: lost in a
+ * database crash, a delivery is sent again with the same webhook-id, which receivers expect.
+ */
+export const BOOKKEEPING: TransactionOptions = { durable: false };
 
 /** An integration that keeps failing for this long is disabled. */
 export const DISABLE_AFTER_FAILING_MS = 5 * 24 * 3600 * 1000;
@@ -92,7 +98,7 @@ export async function attemptDelivery(
     }
     if (disabled) await setIntegrationStatus(tx, integration.id, "disabled", disabled);
     return { state, disabled };
-  });
+  }, BOOKKEEPING);
 
   const log = deps.log.child({ delivery: delivery.id, integration: integration.id });
   if (result.ok) log.debug({ status: result.statusCode, ms: result.durationMs }, "delivered");

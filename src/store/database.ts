@@ -17,6 +17,16 @@ export interface Queryable {
 export interface Database extends Queryable {
   readonly kind: "pglite" | "postgres";
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
-  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+  transaction<T>(work: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
   close(): Promise<void>;
+}
+
+export interface TransactionOptions {
+  /**
+   * `false`: the commit does not wait for the disk (PostgreSQL's `synchronous_commit = off`). For
+   * bookkeeping whose loss in a database crash only repeats work — a delivery's attempt, sent again
+   * with the same webhook-id; a lease, held until it runs out. Never for what was acknowledged to
+   * GitHub or what must be relayed. The embedded database ignores it.
+   */
+  durable?: boolean;
 }

@@ -6,7 +6,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
 /** Opens a pool on PostgreSQL (`DATABASE_URL`). */
 export async function openPostgres(connectionString: string): Promise<Database & { pool: pg.Pool }> {
-  const pool = new pg.Pool({ connectionString, max: 10, application_name: "envhooks" });
+  const pool = new pg.Pool({ connectionString, max: 20, application_name: "envhooks" });
   // A pool error (server restart, network) surfaces on the next query; don't crash the process.
   pool.on("error", () => {});
   // Fail at start, with the server's own message, when the URL is wrong.
@@ -16,10 +16,10 @@ export async function openPostgres(connectionString: string): Promise<Database &
     kind: "postgres",
     pool,
     ...wrap(pool),
-    async transaction(work) {
+    async transaction(work, { durable = true } = {}) {
       const connection = await pool.connect();
       try {
-        await connection.query("BEGIN");
+        await connection.query(durable ? "BEGIN" : "BEGIN; SET LOCAL synchronous_commit = off");
         const result = await work(wrap(connection));
         await connection.query("COMMIT");
         return result;
