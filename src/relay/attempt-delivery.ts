@@ -2,10 +2,10 @@ import type { Logger } from "pino";
 import type { Database, TransactionOptions } from "../store/database.ts";
 import { type Delivery, recordAttempt } from "../store/deliveries.ts";
 import { recordIntegrationAttempt, setIntegrationStatus } from "../store/integrations.ts";
+import { deliveryRequest } from "./delivery-request.ts";
 import type { Integration } from "./integration.ts";
 import { nextRetryDelayMs, parseRetryAfter } from "./retry-schedule.ts";
 import type { Sender } from "./send-delivery.ts";
-import { signDelivery } from "./sign-delivery.ts";
 
 /**
  * The relay's own records (attempts, leases) commit without waiting for the disk: lost in a
@@ -34,31 +34,6 @@ export interface AttemptOutcome {
   disabled: boolean;
 }
 
-/** The request headers of a delivery: content type, user agent, the integration's own, and signatures. */
-export function deliveryHeaders(
-  integration: Integration,
-  delivery: Pick<Delivery, "id" | "event" | "body">,
-  { version, now }: { version: string; now: Date },
-): Record<string, string> {
-  const shipway = integration.config.format === "shipway";
-  const rotating = integration.previousSecretUntil && new Date(integration.previousSecretUntil) > now;
-  return {
-    ...integration.config.headers,
-    "content-type": "application/json",
-    // Shipway receivers look for their own prefix.
-    "user-agent": `${shipway ? `Shipway-Hookshot/${version} ` : ""}Envhooks-Hookshot/${version}`,
-    ...signDelivery({
-      deliveryId: delivery.id,
-      event: delivery.event,
-      body: delivery.body,
-      timestamp: Math.floor(now.getTime() / 1000),
-      secret: integration.secret,
-      previousSecret: rotating ? integration.previousSecret : null,
-      shipway,
-    }),
-  };
-}
-
 /**
  * Sends a delivery once and records the attempt with its consequences: delivered; retried on the
  * integration's schedule (or after Retry-After); failed for good when the schedule is exhausted;
@@ -71,23 +46,43 @@ export async function attemptDelivery(
   { retry = true }: { retry?: boolean } = {},
 ): Promise<AttemptOutcome> {
   const startedAt = deps.now?.() ?? new Date();
-  const requestHeaders = deliveryHeaders(integration, delivery, { version: deps.version, now: startedAt });
-  const { url, timeout_ms: timeoutMs, retry_schedule: schedule } = integration.config;
-  const result = await deps.sender.send({ url, headers: requestHeaders, body: delivery.body, timeoutMs });
+  const request = deliveryRequest(integration, delivery, { version: deps.version, now: startedAt });
+  const { timeout_ms: timeoutMs, retry_schedule: schedule } = integration.config;
+  const result = await deps.sender.send({
+    url: request.url,
+    headers: request.headers,
+    body: delivery.body,
+    timeoutMs,
+  });
 
   const gone = result.statusCode === 410;
+  // A rate limit is the receiver asking to wait, not failing: it moves neither the schedule nor
+  // the five-day clock, and the attempt after it comes when the receiver said.
+  const rateLimited = result.statusCode === 429;
+  const retryAfterMs = parseRetryAfter(
+    result.retryAfter ?? retryAfterInBody(result.responseBody),
+    Date.now(),
+  );
   const delay =
     result.ok || gone || !retry
       ? undefined
-      : nextRetryDelayMs(delivery.failures + 1, schedule, {
-          retryAfterMs: parseRetryAfter(result.retryAfter, Date.now()),
-        });
+      : rateLimited
+        ? nextRetryDelayMs(1, schedule, { retryAfterMs })
+        : nextRetryDelayMs(delivery.failures + 1, schedule, { retryAfterMs });
   const retryAt = delay === undefined ? undefined : new Date(Date.now() + delay);
+  const url = request.loggedUrl;
+  const requestHeaders = request.headers;
 
   const outcome = await deps.db.transaction(async (tx) => {
-    const state = await recordAttempt(tx, delivery, { startedAt, url, requestHeaders, result }, retryAt);
+    const state = await recordAttempt(
+      tx,
+      delivery,
+      { startedAt, url, requestHeaders, result, rateLimited },
+      retryAt,
+    );
     const { failingSince } = await recordIntegrationAttempt(tx, integration.id, {
       ok: result.ok,
+      rateLimited,
       reason: result.ok ? `HTTP ${result.statusCode}` : (result.error ?? "failed"),
       context: delivery.body,
     });
@@ -116,4 +111,15 @@ export async function attemptDelivery(
     error: result.error,
     disabled: Boolean(outcome.disabled),
   };
+}
+
+/** Discord says how long to wait in its JSON answer too: `{ "retry_after": 1.5 }` (seconds). */
+function retryAfterInBody(body: string | null): string | undefined {
+  if (!body?.includes("retry_after")) return undefined;
+  try {
+    const seconds = (JSON.parse(body) as { retry_after?: unknown }).retry_after;
+    return typeof seconds === "number" && seconds >= 0 ? String(Math.ceil(seconds)) : undefined;
+  } catch {
+    return undefined;
+  }
 }

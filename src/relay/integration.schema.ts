@@ -71,11 +71,78 @@ export const createWebhookSchema = z
   })
   .strict();
 
-/** `POST …/integrations`: a discriminated union on `type` (chat types join it later). */
-export const createIntegrationSchema = z.discriminatedUnion("type", [createWebhookSchema]);
+export const CHAT_TYPES = ["slack", "discord", "teams", "mattermost", "googlechat", "hipchat"] as const;
+export type ChatType = (typeof CHAT_TYPES)[number];
+
+/** The filters and delivery settings every integration type has. */
+const commonFields = {
+  events: webhookFields.events.default(["*"]),
+  states: webhookFields.states.default(["complete"]),
+  environments: webhookFields.environments.default(["*"]),
+  excluded_environments: webhookFields.excluded_environments.default([]),
+  timeout_ms: webhookFields.timeout_ms.default(15_000),
+  retry_schedule: webhookFields.retry_schedule.default(DEFAULT_RETRY_SCHEDULE),
+};
+
+/** A channel's incoming-webhook URL: it holds the channel's token, so it is kept as a secret. */
+const channelUrl = webhookFields.url;
+
+const chatWebhookSchema = <T extends Exclude<ChatType, "hipchat">>(type: T) =>
+  z.object({ type: z.literal(type), url: channelUrl, ...commonFields }).strict();
+
+export const createChatSchemas = [
+  chatWebhookSchema("slack"),
+  chatWebhookSchema("discord"),
+  chatWebhookSchema("teams"),
+  chatWebhookSchema("mattermost"),
+  z
+    .object({
+      type: z.literal("googlechat"),
+      url: channelUrl,
+      /** Reply in one thread per environment. */
+      thread_by_environment: z.boolean().default(true),
+      ...commonFields,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal("hipchat"),
+      /** The HipChat server, e.g. `https://hipchat.example.com`. */
+      url: webhookFields.url,
+      /** The room's id or name. */
+      room: z.string().min(1).max(100),
+      /** A room notification token (sent as `Authorization: Bearer`); kept as a secret. */
+      token: z.string().min(1).max(200),
+      ...commonFields,
+    })
+    .strict(),
+] as const;
+
+/** `POST …/integrations`: a discriminated union on `type`. */
+export const createIntegrationSchema = z.discriminatedUnion("type", [
+  createWebhookSchema,
+  ...createChatSchemas,
+]);
 export type CreateIntegration = z.infer<typeof createIntegrationSchema>;
 
-/** `PATCH …/integrations/{id}`: any field but `type`; a new `secret` starts a 24 h rotation. */
+/** Settings a chat integration keeps beside its secret (the channel URL, or HipChat's token). */
+export interface ChatConfig {
+  events: string[];
+  states: Array<(typeof ACTIVITY_STATES)[number]>;
+  environments: string[];
+  excluded_environments: string[];
+  timeout_ms: number;
+  retry_schedule: number[];
+  /** HipChat: the server's URL; the others keep their URL as the secret. */
+  url?: string;
+  room?: string;
+  thread_by_environment?: boolean;
+}
+
+/**
+ * `PATCH …/integrations/{id}`: any field of the integration's type but `type`; a new webhook
+ * `secret` starts a 24 h rotation. Fields of another type are refused by the route.
+ */
 export const updateIntegrationSchema = z
   .object({
     url: webhookFields.url,
@@ -88,6 +155,9 @@ export const updateIntegrationSchema = z
     timeout_ms: webhookFields.timeout_ms,
     retry_schedule: webhookFields.retry_schedule,
     secret: webhookFields.secret,
+    room: z.string().min(1).max(100),
+    token: z.string().min(1).max(200),
+    thread_by_environment: z.boolean(),
   })
   .partial()
   .strict()

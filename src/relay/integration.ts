@@ -1,13 +1,15 @@
-import type { WebhookConfig } from "./integration.schema.ts";
+import type { ChatConfig, ChatType, WebhookConfig } from "./integration.schema.ts";
 
 export type IntegrationStatus = "active" | "paused" | "disabled";
+export type IntegrationType = Integration["type"];
 
-/** An integration as stored. */
-export interface Integration {
+interface StoredIntegration {
   id: string;
   projectKey: string;
-  type: "webhook";
-  config: WebhookConfig;
+  /**
+   * Webhooks: the signing secret. Chat: what grants posting, so it is never shown again: the
+   * channel's webhook URL, or HipChat's room token.
+   */
   secret: string | null;
   previousSecret: string | null;
   previousSecretUntil: Date | null;
@@ -21,3 +23,8 @@ export interface Integration {
   createdAt: Date;
   updatedAt: Date;
 }
+
+/** An integration as stored: a webhook, or a chat channel. */
+export type Integration = StoredIntegration &
+  ({ type: "webhook"; config: WebhookConfig } | { type: ChatType; config: ChatConfig });
+export type WebhookIntegration = Extract<Integration, { type: "webhook" }>;

@@ -1,4 +1,5 @@
 import type { Delivery, DeliveryAttempt } from "../store/deliveries.ts";
+import { maskUrl } from "./delivery-request.ts";
 import type { Integration } from "./integration.ts";
 
 const MASK = "********";
@@ -7,24 +8,16 @@ const SENSITIVE_HEADER = /authorization|token|secret|key|cookie|password|signatu
 const iso = (date: Date | null) => (date ? new Date(date).toISOString() : null);
 
 /**
- * An integration as the API shows it. Secrets never leave after creation: the signing secret and
- * the values of headers that look like credentials are masked.
+ * An integration as the API shows it. Secrets never leave after creation: a webhook's signing
+ * secret and header values that look like credentials, a chat channel's URL (it holds the
+ * channel's token) and HipChat's room token are masked.
  */
 export function presentIntegration(integration: Integration) {
-  const { headers, ...config } = integration.config;
   return {
     id: integration.id,
     type: integration.type,
     project: integration.projectKey,
-    ...config,
-    headers: Object.fromEntries(
-      Object.entries(headers).map(([name, value]) => [name, SENSITIVE_HEADER.test(name) ? MASK : value]),
-    ),
-    secret: integration.secret ? MASK : null,
-    secret_rotation_ends_at:
-      integration.previousSecretUntil && new Date(integration.previousSecretUntil) > new Date()
-        ? iso(integration.previousSecretUntil)
-        : null,
+    ...presentSettings(integration),
     status: integration.status,
     disabled_reason: integration.disabledReason,
     failing_since: iso(integration.failingSince),
@@ -35,6 +28,25 @@ export function presentIntegration(integration: Integration) {
     created_at: iso(integration.createdAt),
     updated_at: iso(integration.updatedAt),
   };
+}
+
+function presentSettings(integration: Integration) {
+  if (integration.type === "webhook") {
+    const { headers, ...config } = integration.config;
+    return {
+      ...config,
+      headers: Object.fromEntries(
+        Object.entries(headers).map(([name, value]) => [name, SENSITIVE_HEADER.test(name) ? MASK : value]),
+      ),
+      secret: integration.secret ? MASK : null,
+      secret_rotation_ends_at:
+        integration.previousSecretUntil && new Date(integration.previousSecretUntil) > new Date()
+          ? iso(integration.previousSecretUntil)
+          : null,
+    };
+  }
+  if (integration.type === "hipchat") return { ...integration.config, token: MASK };
+  return { url: maskUrl(integration.secret ?? ""), ...integration.config };
 }
 
 /** A delivery in the log; with `attempts`, each attempt as sent and answered (signatures masked). */

@@ -3,7 +3,7 @@ import type { Queryable } from "../store/database.ts";
 import { insertDelivery } from "../store/deliveries.ts";
 import { listReceivingIntegrations } from "../store/integrations.ts";
 import { newDeliveryId } from "./delivery-id.ts";
-import { formatDelivery } from "./dialects/format-delivery.ts";
+import { formatForIntegration } from "./dialects/format-delivery.ts";
 import { matchesIntegration } from "./match-integration.ts";
 
 /**
@@ -26,7 +26,7 @@ export const writeDeliveries: WriteDeliveries = async (tx, projectKey, activity,
   const toWake: string[] = [];
   for (const integration of await listReceivingIntegrations(tx, projectKey)) {
     if (!matchesIntegration(integration.config, activity)) continue;
-    const formatted = formatDelivery(integration.config.format, activity, { sequence });
+    const formatted = formatForIntegration(integration, activity, { sequence });
     if (!formatted) continue;
     await insertDelivery(tx, {
       id: newDeliveryId(),

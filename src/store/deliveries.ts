@@ -81,7 +81,14 @@ export async function listAttempts(db: Queryable, deliveryId: string): Promise<D
 export async function recordAttempt(
   tx: Queryable,
   delivery: Pick<Delivery, "id" | "attempts">,
-  attempt: { startedAt: Date; url: string; requestHeaders: Record<string, string>; result: AttemptResult },
+  attempt: {
+    startedAt: Date;
+    url: string;
+    requestHeaders: Record<string, string>;
+    result: AttemptResult;
+    /** Answered 429: retried at `retryAt` without moving along the schedule. */
+    rateLimited?: boolean;
+  },
   retryAt: Date | undefined,
 ): Promise<DeliveryState> {
   const { result } = attempt;
@@ -109,7 +116,14 @@ export async function recordAttempt(
        failures = CASE WHEN $3::boolean THEN failures ELSE failures + 1 END,
        next_attempt_at = COALESCE($4, next_attempt_at), last_status = $5, last_error = $6, updated_at = now()
      WHERE id = $1`,
-    [delivery.id, state, result.ok, retryAt ?? null, result.statusCode, result.error],
+    [
+      delivery.id,
+      state,
+      result.ok || Boolean(attempt.rateLimited),
+      retryAt ?? null,
+      result.statusCode,
+      result.error,
+    ],
   );
   return state;
 }

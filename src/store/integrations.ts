@@ -1,4 +1,4 @@
-import type { WebhookConfig } from "../relay/integration.schema.ts";
+import type { ChatConfig, WebhookConfig } from "../relay/integration.schema.ts";
 import type { Integration, IntegrationStatus } from "../relay/integration.ts";
 import type { Queryable } from "./database.ts";
 
@@ -9,7 +9,13 @@ const COLUMNS = `id, project_key AS "projectKey", type, config, secret, previous
 
 export async function insertIntegration(
   db: Queryable,
-  integration: { id: string; projectKey: string; type: "webhook"; config: WebhookConfig; secret: string },
+  integration: {
+    id: string;
+    projectKey: string;
+    type: Integration["type"];
+    config: WebhookConfig | ChatConfig;
+    secret: string;
+  },
 ): Promise<Integration> {
   const { rows } = await db.query<Integration>(
     `INSERT INTO integrations (id, project_key, type, config, secret) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
@@ -48,23 +54,24 @@ export async function listReceivingIntegrations(db: Queryable, projectKey: strin
 }
 
 /**
- * Changes an integration's settings. A new secret starts a rotation: the old one keeps signing
- * alongside it for 24 hours, so receivers can switch without missing a delivery.
+ * Changes an integration's settings. With `rotate`, a new secret starts a rotation: the old one
+ * keeps signing alongside it for 24 hours, so receivers can switch without missing a delivery.
  */
 export async function updateIntegration(
   db: Queryable,
   id: string,
-  change: { config: WebhookConfig; secret?: string | undefined },
+  change: { config: WebhookConfig | ChatConfig; secret?: string | undefined; rotate: boolean },
 ): Promise<Integration | undefined> {
   const { rows } = await db.query<Integration>(
     `UPDATE integrations SET config = $2,
-       previous_secret = CASE WHEN $3::text IS NOT NULL AND $3 IS DISTINCT FROM secret THEN secret ELSE previous_secret END,
-       previous_secret_until = CASE WHEN $3::text IS NOT NULL AND $3 IS DISTINCT FROM secret
+       previous_secret = CASE WHEN $4 AND $3::text IS NOT NULL AND $3 IS DISTINCT FROM secret
+                              THEN secret ELSE previous_secret END,
+       previous_secret_until = CASE WHEN $4 AND $3::text IS NOT NULL AND $3 IS DISTINCT FROM secret
                                     THEN now() + interval '24 hours' ELSE previous_secret_until END,
        secret = COALESCE($3, secret),
        updated_at = now()
      WHERE id = $1 RETURNING ${COLUMNS}`,
-    [id, JSON.stringify(change.config), change.secret ?? null],
+    [id, JSON.stringify(change.config), change.secret ?? null, change.rotate],
   );
   return rows[0];
 }
@@ -120,13 +127,22 @@ export async function releaseIntegration(db: Queryable, id: string, owner: strin
 export async function recordIntegrationAttempt(
   db: Queryable,
   id: string,
-  attempt: { ok: boolean; reason: string; context: string },
+  attempt: { ok: boolean; rateLimited?: boolean; reason: string; context: string },
 ): Promise<{ failingSince: Date | null }> {
+  // A rate-limited attempt neither starts nor ends a failing spell.
   const { rows } = await db.query<{ failingSince: Date | null }>(
     `UPDATE integrations SET last_datetime = now(), last_status = $2, last_reason = $3, last_context = $4,
-       failing_since = CASE WHEN $5::boolean THEN NULL ELSE COALESCE(failing_since, now()) END
+       failing_since = CASE WHEN $6::boolean THEN failing_since
+                            WHEN $5::boolean THEN NULL ELSE COALESCE(failing_since, now()) END
      WHERE id = $1 RETURNING failing_since AS "failingSince"`,
-    [id, attempt.ok ? "OK" : "Failed", attempt.reason, attempt.context.slice(0, 4096), attempt.ok],
+    [
+      id,
+      attempt.ok ? "OK" : attempt.rateLimited ? "RateLimited" : "Failed",
+      attempt.reason,
+      attempt.context.slice(0, 4096),
+      attempt.ok,
+      Boolean(attempt.rateLimited),
+    ],
   );
   return rows[0] ?? { failingSince: null };
 }

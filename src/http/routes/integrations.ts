@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { PgBoss } from "pg-boss";
 import { newActivityId } from "../../activity/activity-id.ts";
@@ -6,9 +5,10 @@ import { enqueueKey } from "../../queue/keyed-queue.ts";
 import { DELIVERIES_QUEUE } from "../../queue/queues.ts";
 import { type AttemptDeps, attemptDelivery } from "../../relay/attempt-delivery.ts";
 import { newDeliveryId } from "../../relay/delivery-id.ts";
-import { formatDelivery } from "../../relay/dialects/format-delivery.ts";
+import { formatDelivery, formatForIntegration } from "../../relay/dialects/format-delivery.ts";
 import { createIntegrationSchema, updateIntegrationSchema } from "../../relay/integration.schema.ts";
 import type { Integration } from "../../relay/integration.ts";
+import { changedSettings, foreignFields, newSettings } from "../../relay/integration-settings.ts";
 import { presentDelivery, presentIntegration } from "../../relay/present-integration.ts";
 import { sampleActivity } from "../../relay/sample-activity.ts";
 import { assertPublicUrl, BlockedAddressError } from "../../relay/ssrf-guard.ts";
@@ -106,17 +106,17 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
     }),
     async (c) => {
       const { owner, repo } = c.req.valid("param");
-      const { type, secret, ...config } = c.req.valid("json");
-      await checkUrl(config.url);
-      const signingSecret = secret ?? `whsec_${randomBytes(24).toString("base64")}`;
+      const settings = newSettings(c.req.valid("json"));
+      await checkUrl(settings.url);
       const integration = await insertIntegration(db, {
         id: newActivityId(),
         projectKey: projectKey(`${owner}/${repo}`),
-        type,
-        config,
-        secret: signingSecret,
+        type: settings.type,
+        config: settings.config,
+        secret: settings.secret,
       });
-      return c.json({ ...presentIntegration(integration), secret: signingSecret }, 201);
+      const presented = presentIntegration(integration);
+      return c.json(settings.reveal ? { ...presented, secret: settings.reveal } : presented, 201);
     },
   );
 
@@ -159,12 +159,17 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
     }),
     async (c) => {
       const integration = await requireIntegration(c.req.valid("param"));
-      const { secret, ...change } = c.req.valid("json");
-      await checkUrl(change.url);
-      const updated = await updateIntegration(db, integration.id, {
-        config: { ...integration.config, ...change },
-        secret,
-      });
+      const change = c.req.valid("json");
+      const foreign = foreignFields(integration.type, change);
+      if (foreign.length > 0) {
+        const message = `not a setting of ${integration.type} integrations`;
+        throw new HttpError(400, "invalid_parameters", `Invalid ${foreign.join(", ")} (${message}).`, {
+          fields: foreign.map((field) => ({ field, message })),
+        });
+      }
+      const next = changedSettings(integration, change);
+      await checkUrl(next.url);
+      const updated = await updateIntegration(db, integration.id, next);
       if (!updated) throw new HttpError(404, "integration_not_found", `No integration ${integration.id}.`);
       return c.json(presentIntegration(updated), 200);
     },
@@ -220,8 +225,9 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
     async (c) => {
       const integration = await requireIntegration(c.req.valid("param"));
       const activity = sampleActivity(integration.projectKey);
+      // A dialect that says nothing about the sample (Dockership, for one) gets the activity itself.
       const formatted =
-        formatDelivery(integration.config.format, activity, { sequence: 1 }) ??
+        formatForIntegration(integration, activity, { sequence: 1 }) ??
         formatDelivery("platformsh", activity, { sequence: 1 });
       const id = newDeliveryId();
       await insertDelivery(db, {

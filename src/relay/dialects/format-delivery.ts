@@ -1,5 +1,7 @@
 import type { Activity } from "../../activity/activity.ts";
+import { chatMessage } from "../chat/chat-message.ts";
 import type { WebhookFormat } from "../integration.schema.ts";
+import type { Integration } from "../integration.ts";
 
 /** What a delivery carries: the event name its headers announce and the JSON body. */
 export interface FormattedDelivery {
@@ -147,4 +149,17 @@ export function formatDelivery(
   context: FormatContext,
 ): FormattedDelivery | undefined {
   return FORMATTERS[format](activity, context);
+}
+
+/**
+ * What an integration sends for an activity: a webhook's dialect, or a chat channel's message
+ * (under the activity's type); undefined when there is nothing to send.
+ */
+export function formatForIntegration(
+  integration: Integration,
+  activity: Activity,
+  context: FormatContext,
+): FormattedDelivery | undefined {
+  if (integration.type === "webhook") return formatDelivery(integration.config.format, activity, context);
+  return { event: activity.type, body: chatMessage(integration.type, activity, integration.config) };
 }
