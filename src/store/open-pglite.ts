@@ -1,5 +1,7 @@
-import { mkdirSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import type { Database, Queryable } from "./database.ts";
 import { lockDataDir } from "./lock-data-dir.ts";
@@ -29,11 +31,15 @@ export async function openPglite(options: OpenPgliteOptions = {}): Promise<Datab
     release = lockDataDir(options.dataDir);
   }
   try {
-    const pglite = new PGlite({
+    const settings = {
       ...(options.dataDir ? { dataDir: join(options.dataDir, "pgdata") } : {}),
       ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
       postgresqlconf: LOW_MEMORY_SETTINGS,
-    });
+    };
+    if (options.dataDir && !existsSync(join(options.dataDir, "pgdata", "PG_VERSION"))) {
+      await createDataDir(join(options.dataDir, "pgdata"));
+    }
+    const pglite = new PGlite(settings);
     await pglite.waitReady;
     return {
       kind: "pglite",
@@ -66,4 +72,10 @@ function wrap(target: PGlite | Transaction): Queryable {
       await target.exec(text);
     },
   };
+}
+
+/** Creates a new database folder in a child process, whose memory goes with it (see the script). */
+async function createDataDir(pgdata: string): Promise<void> {
+  const script = new URL("./create-pglite-data-dir.ts", import.meta.url).pathname;
+  await promisify(execFile)(process.execPath, [script, pgdata, JSON.stringify(LOW_MEMORY_SETTINGS)]);
 }
