@@ -8,8 +8,8 @@ import { nextRetryDelayMs, parseRetryAfter } from "./retry-schedule.ts";
 import type { Sender } from "./send-delivery.ts";
 
 /**
- * The relay's own records (attempts, leases) commit without waiting for the disk: lost in a
- * database crash, a delivery is sent again with the same webhook-id, which receivers expect.
+ * An attempt's records commit without waiting for the disk: lost in a database crash, the
+ * delivery is sent again with the same webhook-id, which receivers expect.
  */
 export const BOOKKEEPING: TransactionOptions = { durable: false };
 
