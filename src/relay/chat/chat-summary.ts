@@ -1,5 +1,5 @@
 import type { Activity } from "../../activity/activity.ts";
-import { firstLine, truncate } from "./text.ts";
+import { escapeMarkdown, firstLine, truncate } from "./text.ts";
 
 /** A commit's first line is cut to this many characters: a message shows many commits. */
 const SUBJECT_LIMIT = 200;
@@ -105,4 +105,21 @@ export function summarize(activity: Activity): ChatSummary {
     log: outcome === "failure" && activity.log ? activity.log.split("\n").slice(-20).join("\n") : null,
     at: activity.completed_at ?? activity.updated_at,
   };
+}
+
+/** The commits a message lists: those the activity carries, or at least its head commit. */
+export function listedCommits(summary: ChatSummary): ChatCommit[] {
+  if (summary.commits.length > 0) return summary.commits;
+  return summary.commit ? [summary.commit] : [];
+}
+
+/** A commit as one line of markdown (Discord, Mattermost): linked short sha, subject, author. */
+export function markdownCommitLine(commit: ChatCommit): string {
+  return [
+    `[\`${commit.shortSha}\`](${commit.url})`,
+    escapeMarkdown(commit.subject),
+    commit.author && `— ${escapeMarkdown(commit.author)}`,
+  ]
+    .filter(Boolean)
+    .join(" ");
 }

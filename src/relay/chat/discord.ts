@@ -1,5 +1,5 @@
 import type { RESTPostAPIWebhookWithTokenJSONBody } from "discord-api-types/v10";
-import type { ChatSummary, Outcome } from "./chat-summary.ts";
+import { type ChatSummary, listedCommits, markdownCommitLine, type Outcome } from "./chat-summary.ts";
 import { escapeMarkdown, listWithin, truncate } from "./text.ts";
 
 /** Discord's embed limits: https://discord.com/developers/docs/resources/message#embed-object-embed-limits */
@@ -19,15 +19,6 @@ export const DISCORD_COLORS: Record<Outcome, number> = {
   in_progress: 0xecb22e,
   cancelled: 0x979c9f,
 };
-
-const commitLine = (commit: NonNullable<ChatSummary["commit"]>) =>
-  [
-    `[\`${commit.shortSha}\`](${commit.url})`,
-    escapeMarkdown(commit.subject),
-    commit.author && `— ${escapeMarkdown(commit.author)}`,
-  ]
-    .filter(Boolean)
-    .join(" ");
 
 /** A Discord webhook message: one embed, and no mention in it can ping anyone. */
 export function discordMessage(summary: ChatSummary): RESTPostAPIWebhookWithTokenJSONBody {
@@ -63,10 +54,10 @@ export function discordMessage(summary: ChatSummary): RESTPostAPIWebhookWithToke
     title.length +
     footer.length +
     fields.reduce((sum, field) => sum + field.name.length + field.value.length, 0);
-  const commits = summary.commits.length > 0 ? summary.commits : summary.commit ? [summary.commit] : [];
+  const commits = listedCommits(summary);
   const budget = Math.min(LIMITS.description, LIMITS.total - fixed);
   const text = truncate(escapeMarkdown(summary.text), Math.floor(budget / 2));
-  const list = listWithin(commits.map(commitLine), budget - text.length - 2);
+  const list = listWithin(commits.map(markdownCommitLine), budget - text.length - 2);
   const description = [text, list].filter(Boolean).join("\n\n");
   return {
     content: truncate(`**${escapeMarkdown(summary.title)}** · ${summary.outcomeLabel}`, LIMITS.content),

@@ -1,4 +1,4 @@
-import type { ChatSummary } from "./chat-summary.ts";
+import { type ChatSummary, listedCommits } from "./chat-summary.ts";
 import { CHAT_COLORS } from "./mattermost.ts";
 import { escapeHtml, listWithin, truncateEscaped, utf8Bytes } from "./text.ts";
 
@@ -34,7 +34,7 @@ export function googleChatMessage(
     },
     { textParagraph: { text: truncateEscaped(escapeHtml(summary.text), 2000) } },
   ];
-  const commits = summary.commits.length > 0 ? summary.commits : summary.commit ? [summary.commit] : [];
+  const commits = listedCommits(summary);
   if (commits.length > 0) {
     widgets.push({
       textParagraph: {

@@ -1,4 +1,4 @@
-import type { ChatSummary, Outcome } from "./chat-summary.ts";
+import { type ChatSummary, listedCommits, type Outcome } from "./chat-summary.ts";
 import { escapeHtml, listWithin, truncateEscaped } from "./text.ts";
 
 /** HipChat's room notification `message` is at most 10,000 characters. */
@@ -26,15 +26,14 @@ export function hipchatMessage(summary: ChatSummary) {
       .join(" · "),
     escapeHtml(summary.text),
   ].join("<br>");
-  const commits = (summary.commits.length > 0 ? summary.commits : summary.commit ? [summary.commit] : []).map(
-    (commit) =>
-      [
-        a(commit.url, commit.shortSha),
-        escapeHtml(commit.subject),
-        commit.author && `— ${escapeHtml(commit.author)}`,
-      ]
-        .filter(Boolean)
-        .join(" "),
+  const commits = listedCommits(summary).map((commit) =>
+    [
+      a(commit.url, commit.shortSha),
+      escapeHtml(commit.subject),
+      commit.author && `— ${escapeHtml(commit.author)}`,
+    ]
+      .filter(Boolean)
+      .join(" "),
   );
   const budget = HIPCHAT_MESSAGE_LIMIT - head.length - 20;
   const parts = [truncateEscaped(head, HIPCHAT_MESSAGE_LIMIT / 2)];

@@ -1,4 +1,4 @@
-import type { ChatSummary, Outcome } from "./chat-summary.ts";
+import { type ChatSummary, listedCommits, markdownCommitLine, type Outcome } from "./chat-summary.ts";
 import { escapeMarkdown, listWithin, truncate } from "./text.ts";
 
 /** Mattermost cuts a post's text at 16,383 characters; envhooks keeps the whole message under it. */
@@ -11,22 +11,13 @@ export const CHAT_COLORS: Record<Outcome, string> = {
   cancelled: "#979c9f",
 };
 
-const commitLine = (commit: NonNullable<ChatSummary["commit"]>) =>
-  [
-    `[\`${commit.shortSha}\`](${commit.url})`,
-    escapeMarkdown(commit.subject),
-    commit.author && `— ${escapeMarkdown(commit.author)}`,
-  ]
-    .filter(Boolean)
-    .join(" ");
-
 /** A Mattermost incoming-webhook post: Slack-compatible `text` and one coloured attachment. */
 export function mattermostMessage(summary: ChatSummary) {
   const budget = MATTERMOST_TEXT_LIMIT - 2000;
-  const commits = summary.commits.length > 0 ? summary.commits : summary.commit ? [summary.commit] : [];
+  const commits = listedCommits(summary);
   const parts = [
     truncate(escapeMarkdown(summary.text), 2000),
-    listWithin(commits.map(commitLine), budget / 2),
+    listWithin(commits.map(markdownCommitLine), budget / 2),
   ];
   if (summary.log) parts.push(`\`\`\`\n${truncate(summary.log.replace(/`/g, "'"), budget / 2 - 8)}\n\`\`\``);
   const fields = [
