@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import type { Hono } from "hono";
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { PgBoss } from "pg-boss";
 import type { Logger } from "pino";
 import { Probot, type ProbotOctokit } from "probot";
@@ -49,7 +49,7 @@ export interface EnvhooksOptions {
 
 export interface Envhooks {
   /** Every HTTP route; serve it with @hono/node-server or call `app.request()`. */
-  app: Hono;
+  app: OpenAPIHono;
   boss: PgBoss;
   /** Whether GitHub App credentials are set (repo config is read from GitHub). */
   githubConnected: boolean;

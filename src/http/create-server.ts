@@ -1,8 +1,9 @@
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Logger } from "pino";
 import type { Delivery } from "../intake/accept-delivery.ts";
 import type { Database } from "../store/database.ts";
 import { handleErrors, notFound } from "./handle-errors.ts";
+import { describeApi } from "./openapi.ts";
 import { requireApiToken } from "./require-api-token.ts";
 import { dockershipRoutes } from "./routes/dockership.ts";
 import { githubWebhookRoutes } from "./routes/github-webhooks.ts";
@@ -21,9 +22,9 @@ export interface ServerDeps {
 }
 
 /** Every HTTP route of envhooks, on one Hono app. */
-export function createServer(deps: ServerDeps): Hono {
+export function createServer(deps: ServerDeps): OpenAPIHono {
   const auth = requireApiToken(deps.apiToken);
-  const app = new Hono();
+  const app = new OpenAPIHono();
   app.onError(handleErrors(deps.log));
   app.notFound(notFound);
   app.use("/api/projects/*", auth);
@@ -35,5 +36,6 @@ export function createServer(deps: ServerDeps): Hono {
   app.route("/", projectRoutes(deps.db));
   app.route("/", integrationRoutes({ ...deps.relay, db: deps.db }));
   app.route("/", dockershipRoutes(deps.db));
+  describeApi(app, deps.relay.version);
   return app;
 }

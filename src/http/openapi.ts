@@ -1,0 +1,89 @@
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import { Scalar } from "@scalar/hono-api-reference";
+
+const ErrorBody = z
+  .object({
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      details: z.record(z.string(), z.unknown()).nullable(),
+    }),
+  })
+  .openapi("Error");
+
+const errorResponse = (description: string) => ({
+  description,
+  content: { "application/json": { schema: ErrorBody } },
+});
+
+/**
+ * Serves the OpenAPI 3.1 description of every route at `/openapi.json` (from the zod schemas that
+ * validate the requests) and a browsable reference at `/docs`. Routes that are not zod-validated
+ * (probes, GitHub's signed deliveries) are described here.
+ */
+export function describeApi(app: OpenAPIHono, version: string): void {
+  const registry = app.openAPIRegistry;
+  registry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "ENVHOOKS_API_TOKEN",
+  });
+  const status = z.object({ status: z.string() });
+  registry.registerPath({
+    method: "get",
+    path: "/healthz",
+    summary: "Liveness: 200 while the process runs",
+    security: [],
+    responses: { 200: { description: "Alive", content: { "application/json": { schema: status } } } },
+  });
+  registry.registerPath({
+    method: "get",
+    path: "/readyz",
+    summary: "Readiness: 200 once the database, the queue and the workers are up",
+    security: [],
+    responses: {
+      200: { description: "Ready", content: { "application/json": { schema: status } } },
+      503: { description: "Starting or stopping", content: { "application/json": { schema: status } } },
+    },
+  });
+  registry.registerPath({
+    method: "post",
+    path: "/api/github/webhooks",
+    summary: "GitHub deliveries, signed with WEBHOOK_SECRET",
+    description:
+      "The raw body is verified against X-Hub-Signature-256, stored, and answered 202 once committed; " +
+      "the environment lifecycle runs afterwards.",
+    security: [],
+    request: {
+      headers: z.object({
+        "x-github-event": z.string(),
+        "x-github-delivery": z.string(),
+        "x-hub-signature-256": z.string(),
+      }),
+      body: {
+        required: true,
+        content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+      },
+    },
+    responses: {
+      200: { description: "A redelivery: already stored, nothing changes" },
+      202: { description: "Stored; it will be applied" },
+      400: errorResponse("A missing header or a body that is not JSON"),
+      401: errorResponse("A missing or wrong signature; nothing is stored"),
+      413: errorResponse("Over GitHub's 25 MB"),
+      503: errorResponse("WEBHOOK_SECRET is unset, or the database is unavailable"),
+    },
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "envhooks",
+      version,
+      description:
+        "Environment lifecycle for every branch and pull request, relayed to webhooks and chat channels. " +
+        "`/api/*` and `/rest/*` need `Authorization: Bearer $ENVHOOKS_API_TOKEN`.",
+    },
+    security: [{ bearer: [] }],
+  });
+  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "envhooks API" }));
+}

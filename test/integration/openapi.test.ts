@@ -1,0 +1,57 @@
+import { compileErrors, validate } from "@readme/openapi-parser";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { STORES } from "../helpers/stores.ts";
+import { startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
+
+const pglite = STORES[0];
+
+describe("the OpenAPI description", () => {
+  let envhooks: TestEnvhooks;
+  let document: { paths: Record<string, Record<string, unknown>> };
+
+  beforeAll(async () => {
+    if (!pglite) throw new Error("no embedded store");
+    envhooks = await startTestEnvhooks(pglite);
+    const response = await envhooks.app.request("/openapi.json");
+    expect(response.status).toBe(200);
+    document = await response.json();
+  });
+  afterAll(async () => {
+    await envhooks?.close();
+  });
+
+  it("is a valid OpenAPI 3.1 document", async () => {
+    const result = await validate(structuredClone(document) as never);
+    expect(result.valid, result.valid ? "" : compileErrors(result)).toBe(true);
+    expect((document as unknown as { openapi: string }).openapi).toBe("3.1.0");
+  });
+
+  it("describes every route the server answers", () => {
+    const served = envhooks.app.routes
+      .filter((route) => route.method !== "ALL" && !["/openapi.json", "/docs"].includes(route.path))
+      .map((route) => `${route.method.toLowerCase()} ${route.path.replace(/:([A-Za-z_]+)/g, "{$1}")}`);
+    const described = Object.entries(document.paths).flatMap(([path, operations]) =>
+      Object.keys(operations).map((method) => `${method} ${path}`),
+    );
+    expect(served.length).toBeGreaterThan(20);
+    expect(new Set(served)).toEqual(new Set(described));
+  });
+
+  it("asks for the bearer token on the API, not on probes or GitHub's deliveries", () => {
+    const doc = document as unknown as {
+      security: unknown[];
+      paths: Record<string, Record<string, { security?: unknown[] }>>;
+    };
+    expect(doc.security).toEqual([{ bearer: [] }]);
+    expect(doc.paths["/healthz"]?.get?.security).toEqual([]);
+    expect(doc.paths["/api/github/webhooks"]?.post?.security).toEqual([]);
+    expect(doc.paths["/api/projects/{owner}/{repo}/integrations"]?.post?.security).toBeUndefined();
+  });
+
+  it("serves a browsable reference at /docs", async () => {
+    const response = await envhooks.app.request("/docs");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("text/html");
+    expect(await response.text()).toContain("/openapi.json");
+  });
+});
