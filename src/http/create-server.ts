@@ -4,12 +4,13 @@ import type { Delivery } from "../intake/accept-delivery.ts";
 import type { Database } from "../store/database.ts";
 import { handleErrors, notFound } from "./handle-errors.ts";
 import { describeApi } from "./openapi.ts";
-import { requireApiToken } from "./require-api-token.ts";
+import { authorizeOperator, authorizeProjectInPath, requireApiToken } from "./require-api-token.ts";
 import { dockershipRoutes } from "./routes/dockership.ts";
 import { githubWebhookRoutes } from "./routes/github-webhooks.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { type IntegrationRouteDeps, integrationRoutes } from "./routes/integrations.ts";
 import { projectRoutes } from "./routes/projects.ts";
+import { tokenRoutes } from "./routes/tokens.ts";
 
 export interface ServerDeps {
   db: Database;
@@ -23,19 +24,27 @@ export interface ServerDeps {
 
 /** Every HTTP route of envhooks, on one Hono app. */
 export function createServer(deps: ServerDeps): OpenAPIHono {
-  const auth = requireApiToken(deps.apiToken);
+  const auth = requireApiToken(deps.apiToken, deps.db);
   const app = new OpenAPIHono();
   app.onError(handleErrors(deps.log));
   app.notFound(notFound);
-  app.use("/api/projects/*", auth);
+  app.use("/api/projects/*", auth, authorizeProjectInPath(/^\/api\/projects\/([^/]+)\/([^/]+)/));
   app.use("/api/activities/*", auth);
   app.use("/api/deliveries/*", auth);
-  app.use("/rest/*", auth);
+  app.use("/api/tokens", auth);
+  app.use("/api/tokens/*", auth);
+  app.use("/rest/*", auth, async (c, next) => {
+    // Dockership's listings span every project: a project token reads its own status only.
+    if (!/^\/rest\/status\/[^/]+\/[^/]+/.test(c.req.path)) authorizeOperator(c, "list every project");
+    return next();
+  });
+  app.use("/rest/status/*", authorizeProjectInPath(/^\/rest\/status\/([^/]+)\/([^/]+)/));
   app.route("/", healthRoutes(deps.isReady));
   app.route("/", githubWebhookRoutes({ secret: deps.webhookSecret, accept: deps.accept, log: deps.log }));
   app.route("/", projectRoutes(deps.db));
   app.route("/", integrationRoutes({ ...deps.relay, db: deps.db }));
   app.route("/", dockershipRoutes(deps.db));
+  app.route("/", tokenRoutes(deps.db));
   describeApi(app, deps.relay.version);
   return app;
 }

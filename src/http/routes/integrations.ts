@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import type { PgBoss } from "pg-boss";
 import { newActivityId } from "../../activity/activity-id.ts";
 import { enqueueKey } from "../../queue/keyed-queue.ts";
@@ -30,6 +31,7 @@ import {
 } from "../../store/integrations.ts";
 import { projectKey } from "../../store/projects.ts";
 import { HttpError } from "../http-error.ts";
+import { authorizeProject } from "../require-api-token.ts";
 import { rejectInvalid } from "../validation.ts";
 
 export interface IntegrationRouteDeps extends AttemptDeps {
@@ -79,6 +81,15 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
       );
     }
     return integration;
+  }
+
+  /** A delivery the caller may see: 404 when there is none, 403 when it is another project's. */
+  async function requireDelivery(c: Context, id: string) {
+    const delivery = await getDelivery(db, id);
+    const integration = delivery && (await getIntegration(db, delivery.integrationId));
+    if (!delivery || !integration) throw new HttpError(404, "delivery_not_found", `No delivery ${id}.`);
+    authorizeProject(c, integration.projectKey);
+    return delivery;
   }
 
   async function checkUrl(url: string | undefined) {
@@ -303,8 +314,7 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const delivery = await getDelivery(db, id);
-      if (!delivery) throw new HttpError(404, "delivery_not_found", `No delivery ${id}.`);
+      const delivery = await requireDelivery(c, id);
       return c.json(presentDelivery(delivery, await listAttempts(db, id)), 200);
     },
   );
@@ -319,6 +329,7 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
+      await requireDelivery(c, id);
       const [reset] = await redeliver(db, { id });
       if (!reset) throw new HttpError(404, "delivery_not_found", `No delivery ${id}.`);
       await enqueueKey(deps.boss, DELIVERIES_QUEUE, reset.integrationId);

@@ -6,6 +6,7 @@ import { listEnvironments } from "../../store/environments.ts";
 import { listEvents } from "../../store/github-events.ts";
 import { findProject, projectKey } from "../../store/projects.ts";
 import { HttpError } from "../http-error.ts";
+import { authorizeProject } from "../require-api-token.ts";
 import { rejectInvalid } from "../validation.ts";
 
 const ProjectParams = z.object({
@@ -130,6 +131,7 @@ export function projectRoutes(db: Database) {
   app.openapi(getActivityRoute, async (c) => {
     const activity = await getActivity(db, c.req.valid("param").id);
     if (!activity) throw new HttpError(404, "not_found", `No activity ${c.req.valid("param").id}.`);
+    authorizeProject(c, activity.project);
     return c.json(activity, 200);
   });
 
