@@ -9,6 +9,7 @@ import { dockershipRoutes } from "./routes/dockership.ts";
 import { githubWebhookRoutes } from "./routes/github-webhooks.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { type IntegrationRouteDeps, integrationRoutes } from "./routes/integrations.ts";
+import { kuduRoutes } from "./routes/kudu.ts";
 import { projectRoutes } from "./routes/projects.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
 
@@ -31,6 +32,8 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
   app.use("/api/projects/*", auth, authorizeProjectInPath(/^\/api\/projects\/([^/]+)\/([^/]+)/));
   app.use("/api/activities/*", auth);
   app.use("/api/deliveries/*", auth);
+  app.use("/api/hooks", auth);
+  app.use("/api/hooks/*", auth);
   app.use("/api/tokens", auth);
   app.use("/api/tokens/*", auth);
   app.use("/rest/*", auth, async (c, next) => {
@@ -45,6 +48,7 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
   app.route("/", integrationRoutes({ ...deps.relay, db: deps.db }));
   app.route("/", dockershipRoutes(deps.db));
   app.route("/", tokenRoutes(deps.db));
+  app.route("/", kuduRoutes({ ...deps.relay, db: deps.db }));
   describeApi(app, deps.relay.version);
   return app;
 }

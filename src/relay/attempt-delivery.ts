@@ -53,6 +53,7 @@ export async function attemptDelivery(
     headers: request.headers,
     body: delivery.body,
     timeoutMs,
+    insecureTls: integration.type === "webhook" && integration.config.insecure_ssl === true,
   });
 
   const gone = result.statusCode === 410;

@@ -49,7 +49,7 @@ const UPDATABLE: Record<Integration["type"], ReadonlySet<keyof UpdateIntegration
   ] as const;
   const chat = new Set<keyof UpdateIntegration>(common);
   return {
-    webhook: new Set<keyof UpdateIntegration>([...common, "format", "headers", "secret"]),
+    webhook: new Set<keyof UpdateIntegration>([...common, "format", "headers", "secret", "insecure_ssl"]),
     slack: chat,
     discord: chat,
     teams: chat,

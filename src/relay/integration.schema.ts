@@ -38,6 +38,8 @@ const webhookFields = {
   format: z.enum(WEBHOOK_FORMATS),
   /** Extra headers sent with every delivery. */
   headers: z.record(headerName, z.string().max(2000)),
+  /** Skip TLS certificate verification for this receiver only (GitHub's and Kudu's `insecure_ssl`). */
+  insecure_ssl: z.boolean(),
   /** How long a receiver has to answer, in milliseconds. */
   timeout_ms: z.number().int().min(100).max(60_000),
   /** Seconds to wait after each failure before the next attempt; its length is the number of retries. */
@@ -65,6 +67,7 @@ export const createWebhookSchema = z
     excluded_environments: webhookFields.excluded_environments.default([]),
     format: webhookFields.format.default("platformsh"),
     headers: webhookFields.headers.default({}),
+    insecure_ssl: webhookFields.insecure_ssl.default(false),
     timeout_ms: webhookFields.timeout_ms.default(15_000),
     retry_schedule: webhookFields.retry_schedule.default(DEFAULT_RETRY_SCHEDULE),
     secret: webhookFields.secret.optional(),
@@ -152,6 +155,7 @@ export const updateIntegrationSchema = z
     excluded_environments: webhookFields.excluded_environments,
     format: webhookFields.format,
     headers: webhookFields.headers,
+    insecure_ssl: webhookFields.insecure_ssl,
     timeout_ms: webhookFields.timeout_ms,
     retry_schedule: webhookFields.retry_schedule,
     secret: webhookFields.secret,

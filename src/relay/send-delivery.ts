@@ -10,6 +10,8 @@ export interface OutgoingRequest {
   headers: Record<string, string>;
   body: string;
   timeoutMs: number;
+  /** Accept any TLS certificate (the integration's `insecure_ssl`). */
+  insecureTls?: boolean;
 }
 
 /** One attempt, as sent and as answered. */
@@ -35,11 +37,14 @@ export interface Sender {
  * network errors. Unless `allowPrivateUrls`, receivers on non-public addresses are refused.
  */
 export function createSender({ allowPrivateUrls }: { allowPrivateUrls: boolean }): Sender {
-  const agent = new Agent({
-    keepAliveTimeout: 30_000,
-    connections: 32,
-    ...(allowPrivateUrls ? {} : { connect: { lookup: guardedLookup } }),
-  });
+  const agent = (rejectUnauthorized: boolean) =>
+    new Agent({
+      keepAliveTimeout: 30_000,
+      connections: 32,
+      connect: { rejectUnauthorized, ...(allowPrivateUrls ? {} : { lookup: guardedLookup }) },
+    });
+  const verifying = agent(true);
+  const insecure = agent(false);
   return {
     async send(outgoing) {
       const started = performance.now();
@@ -53,7 +58,7 @@ export function createSender({ allowPrivateUrls }: { allowPrivateUrls: boolean }
           method: "POST",
           headers: outgoing.headers,
           body: outgoing.body,
-          dispatcher: agent,
+          dispatcher: outgoing.insecureTls ? insecure : verifying,
           headersTimeout: outgoing.timeoutMs,
           bodyTimeout: outgoing.timeoutMs,
           signal: AbortSignal.timeout(outgoing.timeoutMs),
@@ -82,7 +87,9 @@ export function createSender({ allowPrivateUrls }: { allowPrivateUrls: boolean }
         };
       }
     },
-    close: () => agent.close(),
+    close: async () => {
+      await Promise.all([verifying.close(), insecure.close()]);
+    },
   };
 }
 

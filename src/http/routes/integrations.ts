@@ -4,23 +4,15 @@ import type { PgBoss } from "pg-boss";
 import { newActivityId } from "../../activity/activity-id.ts";
 import { enqueueKey } from "../../queue/keyed-queue.ts";
 import { DELIVERIES_QUEUE } from "../../queue/queues.ts";
-import { type AttemptDeps, attemptDelivery } from "../../relay/attempt-delivery.ts";
-import { newDeliveryId } from "../../relay/delivery-id.ts";
-import { formatDelivery, formatForIntegration } from "../../relay/dialects/format-delivery.ts";
+import type { AttemptDeps } from "../../relay/attempt-delivery.ts";
 import { createIntegrationSchema, updateIntegrationSchema } from "../../relay/integration.schema.ts";
 import type { Integration } from "../../relay/integration.ts";
 import { changedSettings, foreignFields, newSettings } from "../../relay/integration-settings.ts";
 import { presentDelivery, presentIntegration } from "../../relay/present-integration.ts";
-import { sampleActivity } from "../../relay/sample-activity.ts";
+import { sendSample } from "../../relay/send-sample.ts";
 import { assertPublicUrl, BlockedAddressError } from "../../relay/ssrf-guard.ts";
 import type { Database } from "../../store/database.ts";
-import {
-  getDelivery,
-  insertDelivery,
-  listAttempts,
-  listDeliveries,
-  redeliver,
-} from "../../store/deliveries.ts";
+import { getDelivery, listAttempts, listDeliveries, redeliver } from "../../store/deliveries.ts";
 import {
   deleteIntegration,
   getIntegration,
@@ -92,17 +84,7 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
     return delivery;
   }
 
-  async function checkUrl(url: string | undefined) {
-    if (!url || deps.allowPrivateUrls) return;
-    try {
-      await assertPublicUrl(url);
-    } catch (error) {
-      if (!(error instanceof BlockedAddressError)) throw error;
-      throw new HttpError(400, "invalid_parameters", `Invalid url (${error.message}).`, {
-        fields: [{ field: "url", message: error.message }],
-      });
-    }
-  }
+  const checkUrl = (url: string | undefined) => checkIntegrationUrl(url, deps.allowPrivateUrls);
 
   app.openapi(
     createRoute({
@@ -235,24 +217,8 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
     }),
     async (c) => {
       const integration = await requireIntegration(c.req.valid("param"));
-      const activity = sampleActivity(integration.projectKey);
-      // A dialect that says nothing about the sample (Dockership, for one) gets the activity itself.
-      const formatted =
-        formatForIntegration(integration, activity, { sequence: 1 }) ??
-        formatDelivery("platformsh", activity, { sequence: 1 });
-      const id = newDeliveryId();
-      await insertDelivery(db, {
-        id,
-        integrationId: integration.id,
-        activityId: activity.id,
-        event: formatted?.event ?? activity.type,
-        body: JSON.stringify(formatted?.body ?? activity),
-      });
-      const delivery = await getDelivery(db, id);
-      if (!delivery) throw new Error("test delivery vanished");
-      await attemptDelivery(deps, integration, delivery, { retry: false });
-      const sent = await getDelivery(db, id);
-      return c.json(presentDelivery(sent ?? delivery, await listAttempts(db, id)), 200);
+      const { delivery, attempts } = await sendSample(deps, integration);
+      return c.json(presentDelivery(delivery, attempts), 200);
     },
   );
 
@@ -339,4 +305,17 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
   );
 
   return app;
+}
+
+/** Refuses (400) a URL on a non-public address, unless ENVHOOKS_ALLOW_PRIVATE_URLS. */
+export async function checkIntegrationUrl(url: string | undefined, allowPrivateUrls: boolean) {
+  if (!url || allowPrivateUrls) return;
+  try {
+    await assertPublicUrl(url);
+  } catch (error) {
+    if (!(error instanceof BlockedAddressError)) throw error;
+    throw new HttpError(400, "invalid_parameters", `Invalid url (${error.message}).`, {
+      fields: [{ field: "url", message: error.message }],
+    });
+  }
 }

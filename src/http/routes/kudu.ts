@@ -1,0 +1,195 @@
+import { randomBytes } from "node:crypto";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { newActivityId } from "../../activity/activity-id.ts";
+import { DEFAULT_RETRY_SCHEDULE } from "../../relay/integration.schema.ts";
+import type { Integration, WebhookIntegration } from "../../relay/integration.ts";
+import { sendSample } from "../../relay/send-sample.ts";
+import {
+  deleteIntegration,
+  getIntegration,
+  insertIntegration,
+  listIntegrations,
+} from "../../store/integrations.ts";
+import { HttpError } from "../http-error.ts";
+import { authorizeProject } from "../require-api-token.ts";
+import { rejectInvalid } from "../validation.ts";
+import { checkIntegrationUrl, type IntegrationRouteDeps } from "./integrations.ts";
+
+/** Kudu's one hook event: a deployment finished. */
+const KUDU_EVENTS = ["PostDeployment"] as const;
+
+const CreateHook = z.object({
+  url: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).max(2000),
+  event: z.enum(KUDU_EVENTS, { error: "must be PostDeployment, Kudu's hook event" }),
+  insecure_ssl: z.boolean().default(false),
+});
+const Hook = z.object({
+  id: z.string(),
+  url: z.string(),
+  event: z.string(),
+  insecure_ssl: z.boolean(),
+  last_datetime: z.string().nullable(),
+  last_status: z.string().nullable(),
+  last_reason: z.string().nullable(),
+  last_context: z.string().nullable(),
+});
+const HookParams = z.object({ id: z.string().regex(/^[a-z2-7]{13}$/, "must be a hook id") });
+const json = (schema: z.ZodType, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});
+
+const isKuduHook = (integration: Integration): integration is WebhookIntegration =>
+  integration.type === "webhook" && integration.config.format === "kudu";
+
+const present = (hook: WebhookIntegration) => ({
+  id: hook.id,
+  url: hook.config.url,
+  event: "PostDeployment",
+  insecure_ssl: hook.config.insecure_ssl === true,
+  last_datetime: hook.lastDatetime ? new Date(hook.lastDatetime).toISOString() : null,
+  last_status: hook.lastStatus,
+  last_reason: hook.lastReason,
+  last_context: hook.lastContext,
+});
+
+/**
+ * Kudu's hooks API, for the project of the project token used: each hook is a webhook
+ * integration in the `kudu` dialect that receives completed activities.
+ */
+export function kuduRoutes(deps: IntegrationRouteDeps) {
+  const { db } = deps;
+  const app = new OpenAPIHono({ defaultHook: rejectInvalid });
+
+  /** The token's project; the operator's token has none. */
+  function tokenProject(c: Context): string {
+    const principal = c.get("principal");
+    if (principal.kind !== "project") {
+      throw new HttpError(
+        403,
+        "forbidden",
+        "Kudu hooks belong to the project of a project token: create one with POST /api/tokens.",
+      );
+    }
+    authorizeProject(c, principal.projectKey);
+    return principal.projectKey;
+  }
+
+  async function projectHooks(projectKey: string): Promise<WebhookIntegration[]> {
+    return (await listIntegrations(db, projectKey)).filter(isKuduHook);
+  }
+
+  async function requireHook(c: Context, id: string): Promise<WebhookIntegration> {
+    const project = tokenProject(c);
+    const hook = await getIntegration(db, id);
+    if (!hook || hook.projectKey !== project || !isKuduHook(hook)) {
+      throw new HttpError(404, "hook_not_found", `No hook ${id}.`);
+    }
+    return hook;
+  }
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/hooks",
+      summary: "Kudu: subscribe a URL to PostDeployment",
+      request: { body: { content: { "application/json": { schema: CreateHook } }, required: true } },
+      responses: {
+        200: json(Hook, "The URL was hooked for this event already"),
+        201: json(Hook, "The hook"),
+        409: json(z.record(z.string(), z.unknown()), "The URL is hooked for a different event"),
+      },
+    }),
+    async (c) => {
+      const project = tokenProject(c);
+      const body = c.req.valid("json");
+      const sameUrl = (await listIntegrations(db, project)).filter(
+        (integration) => integration.type === "webhook" && integration.config.url === body.url,
+      );
+      const existing = sameUrl.find(isKuduHook);
+      if (existing) return c.json(present(existing), 200);
+      if (sameUrl.length > 0) {
+        throw new HttpError(409, "conflict", `${body.url} is already hooked for a different event.`);
+      }
+      await checkIntegrationUrl(body.url, deps.allowPrivateUrls);
+      const hook = await insertIntegration(db, {
+        id: newActivityId(),
+        projectKey: project,
+        type: "webhook",
+        config: {
+          url: body.url,
+          events: ["*"],
+          states: ["complete"],
+          environments: ["*"],
+          excluded_environments: [],
+          format: "kudu",
+          headers: {},
+          insecure_ssl: body.insecure_ssl,
+          timeout_ms: 15_000,
+          retry_schedule: DEFAULT_RETRY_SCHEDULE,
+        },
+        secret: `whsec_${randomBytes(24).toString("base64")}`,
+      });
+      return c.json(present(hook as WebhookIntegration), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/hooks",
+      summary: "Kudu: the project's hooks",
+      responses: { 200: json(z.array(Hook), "Every hook, oldest first") },
+    }),
+    async (c) => c.json((await projectHooks(tokenProject(c))).map(present), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/api/hooks/{id}",
+      summary: "Kudu: one hook, with its last attempt",
+      request: { params: HookParams },
+      responses: { 200: json(Hook, "The hook") },
+    }),
+    async (c) => c.json(present(await requireHook(c, c.req.valid("param").id)), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: "/api/hooks/{id}",
+      summary: "Kudu: unsubscribe",
+      request: { params: HookParams },
+      responses: { 200: json(z.object({ deleted: z.string() }), "The deleted hook's id") },
+    }),
+    async (c) => {
+      const hook = await requireHook(c, c.req.valid("param").id);
+      await deleteIntegration(db, hook.id);
+      return c.json({ deleted: hook.id }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/hooks/publish/{event}",
+      summary: "Kudu: send a sample of this event to every hook now",
+      request: { params: z.object({ event: z.enum(KUDU_EVENTS, { error: "must be PostDeployment" }) }) },
+      responses: { 200: json(z.object({ published: z.array(Hook) }), "Each hook after its attempt") },
+    }),
+    async (c) => {
+      const project = tokenProject(c);
+      const published = [];
+      for (const hook of await projectHooks(project)) {
+        await sendSample(deps, hook);
+        const after = await getIntegration(db, hook.id);
+        published.push(present((after ?? hook) as WebhookIntegration));
+      }
+      return c.json({ published }, 200);
+    },
+  );
+
+  return app;
+}
