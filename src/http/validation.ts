@@ -1,4 +1,4 @@
-import type { Hook } from "@hono/zod-openapi";
+import type { Hook, z as zod } from "@hono/zod-openapi";
 import type { z } from "zod";
 import { HttpError } from "./http-error.ts";
 
@@ -19,3 +19,9 @@ export const rejectInvalid: Hook<any, any, any, any> = (result) => {
     { fields },
   );
 };
+
+/** An OpenAPI response (or body) of JSON in `schema`. */
+export const jsonContent = (schema: zod.ZodType, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});

@@ -24,7 +24,7 @@ import {
 import { projectKey } from "../../store/projects.ts";
 import { HttpError } from "../http-error.ts";
 import { authorizeProject } from "../require-api-token.ts";
-import { rejectInvalid } from "../validation.ts";
+import { jsonContent, rejectInvalid } from "../validation.ts";
 
 export interface IntegrationRouteDeps extends AttemptDeps {
   db: Database;
@@ -34,10 +34,6 @@ export interface IntegrationRouteDeps extends AttemptDeps {
 }
 
 const Json = z.record(z.string(), z.unknown());
-const json = (schema: z.ZodType, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
 const ProjectParams = z.object({ owner: z.string().min(1).max(100), repo: z.string().min(1).max(100) });
 const IntegrationParams = ProjectParams.extend({
   id: z.string().regex(/^[a-z2-7]{13}$/, "must be an integration id"),
@@ -95,7 +91,7 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
         params: ProjectParams,
         body: { content: { "application/json": { schema: createIntegrationSchema } }, required: true },
       },
-      responses: { 201: json(Json, "The integration; `secret` in clear this once") },
+      responses: { 201: jsonContent(Json, "The integration; `secret` in clear this once") },
     }),
     async (c) => {
       const { owner, repo } = c.req.valid("param");
@@ -119,7 +115,7 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
       path: "/api/projects/{owner}/{repo}/integrations",
       summary: "List a project's integrations",
       request: { params: ProjectParams },
-      responses: { 200: json(z.array(Json), "Every integration, oldest first") },
+      responses: { 200: jsonContent(z.array(Json), "Every integration, oldest first") },
     }),
     async (c) => {
       const { owner, repo } = c.req.valid("param");
@@ -134,7 +130,7 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
       path: integrationPath,
       summary: "One integration, with Kudu's summary of its last attempt",
       request: { params: IntegrationParams },
-      responses: { 200: json(Json, "The integration") },
+      responses: { 200: jsonContent(Json, "The integration") },
     }),
     async (c) => c.json(presentIntegration(await requireIntegration(c.req.valid("param"))), 200),
   );
@@ -148,7 +144,7 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
         params: IntegrationParams,
         body: { content: { "application/json": { schema: updateIntegrationSchema } }, required: true },
       },
-      responses: { 200: json(Json, "The integration") },
+      responses: { 200: jsonContent(Json, "The integration") },
     }),
     async (c) => {
       const integration = await requireIntegration(c.req.valid("param"));
@@ -174,7 +170,7 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
       path: integrationPath,
       summary: "Delete an integration and its delivery log",
       request: { params: IntegrationParams },
-      responses: { 200: json(Json, "What was deleted") },
+      responses: { 200: jsonContent(Json, "What was deleted") },
     }),
     async (c) => {
       const integration = await requireIntegration(c.req.valid("param"));
@@ -196,7 +192,7 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
             ? "Pause: deliveries are kept, not sent"
             : "Resume (or re-enable): kept deliveries are sent, oldest first",
         request: { params: IntegrationParams },
-        responses: { 200: json(Json, "The integration") },
+        responses: { 200: jsonContent(Json, "The integration") },
       }),
       async (c) => {
         const integration = await requireIntegration(c.req.valid("param"));
@@ -213,7 +209,7 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
       path: `${integrationPath}/test`,
       summary: "Send a sample activity now and return the attempt",
       request: { params: IntegrationParams },
-      responses: { 200: json(Json, "The test delivery with its attempt") },
+      responses: { 200: jsonContent(Json, "The test delivery with its attempt") },
     }),
     async (c) => {
       const integration = await requireIntegration(c.req.valid("param"));
@@ -229,7 +225,7 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
       summary: "An integration's deliveries, newest first",
       request: { params: IntegrationParams, query: Page },
       responses: {
-        200: json(z.object({ items: z.array(Json), next_cursor: z.number().nullable() }), "One page"),
+        200: jsonContent(z.object({ items: z.array(Json), next_cursor: z.number().nullable() }), "One page"),
       },
     }),
     async (c) => {
@@ -255,7 +251,7 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
           since: z.iso.datetime({ offset: true }).optional(),
         }),
       },
-      responses: { 202: json(z.object({ redelivered: z.number() }), "How many were queued") },
+      responses: { 202: jsonContent(z.object({ redelivered: z.number() }), "How many were queued") },
     }),
     async (c) => {
       const integration = await requireIntegration(c.req.valid("param"));
@@ -276,7 +272,7 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
       path: "/api/deliveries/{id}",
       summary: "One delivery with every attempt",
       request: { params: DeliveryParams },
-      responses: { 200: json(Json, "The delivery") },
+      responses: { 200: jsonContent(Json, "The delivery") },
     }),
     async (c) => {
       const { id } = c.req.valid("param");
@@ -291,7 +287,7 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
       path: "/api/deliveries/{id}/redeliver",
       summary: "Send one delivery again, with the same webhook-id",
       request: { params: DeliveryParams },
-      responses: { 202: json(Json, "The delivery, pending again") },
+      responses: { 202: jsonContent(Json, "The delivery, pending again") },
     }),
     async (c) => {
       const { id } = c.req.valid("param");

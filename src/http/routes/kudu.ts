@@ -13,7 +13,7 @@ import {
 } from "../../store/integrations.ts";
 import { HttpError } from "../http-error.ts";
 import { authorizeProject } from "../require-api-token.ts";
-import { rejectInvalid } from "../validation.ts";
+import { jsonContent, rejectInvalid } from "../validation.ts";
 import { checkIntegrationUrl, type IntegrationRouteDeps } from "./integrations.ts";
 
 /** Kudu's one hook event: a deployment finished. */
@@ -35,10 +35,6 @@ const Hook = z.object({
   last_context: z.string().nullable(),
 });
 const HookParams = z.object({ id: z.string().regex(/^[a-z2-7]{13}$/, "must be a hook id") });
-const json = (schema: z.ZodType, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
-});
 
 const isKuduHook = (integration: Integration): integration is WebhookIntegration =>
   integration.type === "webhook" && integration.config.format === "kudu";
@@ -96,9 +92,9 @@ export function kuduRoutes(deps: IntegrationRouteDeps) {
       summary: "Kudu: subscribe a URL to PostDeployment",
       request: { body: { content: { "application/json": { schema: CreateHook } }, required: true } },
       responses: {
-        200: json(Hook, "The URL was hooked for this event already"),
-        201: json(Hook, "The hook"),
-        409: json(z.record(z.string(), z.unknown()), "The URL is hooked for a different event"),
+        200: jsonContent(Hook, "The URL was hooked for this event already"),
+        201: jsonContent(Hook, "The hook"),
+        409: jsonContent(z.record(z.string(), z.unknown()), "The URL is hooked for a different event"),
       },
     }),
     async (c) => {
@@ -140,7 +136,7 @@ export function kuduRoutes(deps: IntegrationRouteDeps) {
       method: "get",
       path: "/api/hooks",
       summary: "Kudu: the project's hooks",
-      responses: { 200: json(z.array(Hook), "Every hook, oldest first") },
+      responses: { 200: jsonContent(z.array(Hook), "Every hook, oldest first") },
     }),
     async (c) => c.json((await projectHooks(tokenProject(c))).map(present), 200),
   );
@@ -151,7 +147,7 @@ export function kuduRoutes(deps: IntegrationRouteDeps) {
       path: "/api/hooks/{id}",
       summary: "Kudu: one hook, with its last attempt",
       request: { params: HookParams },
-      responses: { 200: json(Hook, "The hook") },
+      responses: { 200: jsonContent(Hook, "The hook") },
     }),
     async (c) => c.json(present(await requireHook(c, c.req.valid("param").id)), 200),
   );
@@ -162,7 +158,7 @@ export function kuduRoutes(deps: IntegrationRouteDeps) {
       path: "/api/hooks/{id}",
       summary: "Kudu: unsubscribe",
       request: { params: HookParams },
-      responses: { 200: json(z.object({ deleted: z.string() }), "The deleted hook's id") },
+      responses: { 200: jsonContent(z.object({ deleted: z.string() }), "The deleted hook's id") },
     }),
     async (c) => {
       const hook = await requireHook(c, c.req.valid("param").id);
@@ -177,7 +173,7 @@ export function kuduRoutes(deps: IntegrationRouteDeps) {
       path: "/api/hooks/publish/{event}",
       summary: "Kudu: send a sample of this event to every hook now",
       request: { params: z.object({ event: z.enum(KUDU_EVENTS, { error: "must be PostDeployment" }) }) },
-      responses: { 200: json(z.object({ published: z.array(Hook) }), "Each hook after its attempt") },
+      responses: { 200: jsonContent(z.object({ published: z.array(Hook) }), "Each hook after its attempt") },
     }),
     async (c) => {
       const project = tokenProject(c);

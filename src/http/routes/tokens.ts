@@ -6,7 +6,7 @@ import type { Database } from "../../store/database.ts";
 import { projectKey } from "../../store/projects.ts";
 import { HttpError } from "../http-error.ts";
 import { authorizeOperator, hashToken, PROJECT_TOKEN_PREFIX } from "../require-api-token.ts";
-import { rejectInvalid } from "../validation.ts";
+import { jsonContent, rejectInvalid } from "../validation.ts";
 
 const CreateToken = z
   .object({
@@ -25,10 +25,6 @@ const TokenJson = z.object({
   project: z.string(),
   access: z.enum(["read", "write"]),
   created_at: z.string(),
-});
-const json = (schema: z.ZodType, description: string) => ({
-  description,
-  content: { "application/json": { schema } },
 });
 
 const present = (token: ApiToken) => ({
@@ -49,7 +45,9 @@ export function tokenRoutes(db: Database) {
       path: "/api/tokens",
       summary: "Create a token scoped to one project; it is shown this once",
       request: { body: { content: { "application/json": { schema: CreateToken } }, required: true } },
-      responses: { 201: json(TokenJson.extend({ token: z.string() }), "The token, in clear this once") },
+      responses: {
+        201: jsonContent(TokenJson.extend({ token: z.string() }), "The token, in clear this once"),
+      },
     }),
     async (c) => {
       authorizeOperator(c, "create tokens");
@@ -71,7 +69,7 @@ export function tokenRoutes(db: Database) {
       method: "get",
       path: "/api/tokens",
       summary: "List live project tokens (never the tokens themselves)",
-      responses: { 200: json(z.array(TokenJson), "Every live token, oldest first") },
+      responses: { 200: jsonContent(z.array(TokenJson), "Every live token, oldest first") },
     }),
     async (c) => {
       authorizeOperator(c, "list tokens");
@@ -85,7 +83,7 @@ export function tokenRoutes(db: Database) {
       path: "/api/tokens/{id}",
       summary: "Revoke a token: it stops working at once",
       request: { params: z.object({ id: z.string().regex(/^[a-z2-7]{13}$/, "must be a token id") }) },
-      responses: { 200: json(z.object({ revoked: z.string() }), "The revoked token's id") },
+      responses: { 200: jsonContent(z.object({ revoked: z.string() }), "The revoked token's id") },
     }),
     async (c) => {
       authorizeOperator(c, "revoke tokens");
