@@ -1,0 +1,74 @@
+import { execFileSync } from "node:child_process";
+
+/** A failure the user can act on: printed on stderr, exit code 1 (2 for usage errors). */
+export class CliError extends Error {
+  readonly exitCode: 1 | 2;
+  constructor(message: string, exitCode: 1 | 2 = 1) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
+
+export interface Connection {
+  url: string;
+  token: string | undefined;
+}
+
+/** Talks to a running envhooks server's API. */
+export function apiClient({ url, token }: Connection) {
+  return async function api<T = unknown>(
+    path: string,
+    init: { method?: string; body?: unknown } = {},
+  ): Promise<T> {
+    if (!token) {
+      throw new CliError(
+        "No API token: set ENVHOOKS_TOKEN (or pass --token) to the server's ENVHOOKS_API_TOKEN.",
+        2,
+      );
+    }
+    let response: Response;
+    try {
+      response = await fetch(new URL(path, url), {
+        method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+      });
+    } catch (error) {
+      throw new CliError(
+        `Cannot reach envhooks at ${url} (${(error as Error).cause ?? (error as Error).message}). ` +
+          "Is it running? Set ENVHOOKS_URL or pass --url.",
+      );
+    }
+    const text = await response.text();
+    const body = text ? (JSON.parse(text) as unknown) : undefined;
+    if (!response.ok) {
+      const message = (body as { error?: { message?: string } } | undefined)?.error?.message;
+      throw new CliError(`${response.status}: ${message ?? (text || response.statusText)}`);
+    }
+    return body as T;
+  };
+}
+
+export type Api = ReturnType<typeof apiClient>;
+
+/** `owner/repo` from `--project`, or from the current git checkout's `origin` on GitHub. */
+export function resolveProject(option: string | undefined): string {
+  if (option) {
+    if (!/^[^/\s]+\/[^/\s]+$/.test(option))
+      throw new CliError(`--project must be owner/repo, not "${option}".`, 2);
+    return option;
+  }
+  let remote = "";
+  try {
+    remote = execFileSync("git", ["remote", "get-url", "origin"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+  } catch {
+    // Not a git checkout, or no origin.
+  }
+  const match = /github\.com[:/]([^/\s]+)\/([^/\s]+?)(?:\.git)?\s*$/.exec(remote);
+  if (!match)
+    throw new CliError("Which project? Pass --project owner/repo (no GitHub origin found here).", 2);
+  return `${match[1]}/${match[2]}`;
+}
