@@ -1,4 +1,7 @@
 import { execFileSync } from "node:child_process";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
 
 /** A failure the user can act on: printed on stderr, exit code 1 (2 for usage errors). */
 export class CliError extends Error {
@@ -71,4 +74,26 @@ export function resolveProject(option: string | undefined): string {
   if (!match)
     throw new CliError("Which project? Pass --project owner/repo (no GitHub origin found here).", 2);
   return `${match[1]}/${match[2]}`;
+}
+
+/** Where `envhooks login` keeps the server and token: `$XDG_CONFIG_HOME/envhooks/config.json`. */
+export function configPath(): string {
+  return join(process.env.XDG_CONFIG_HOME || join(homedir(), ".config"), "envhooks", "config.json");
+}
+
+export function readConfig(): Partial<Connection> {
+  try {
+    return JSON.parse(readFileSync(configPath(), "utf8")) as Partial<Connection>;
+  } catch {
+    return {};
+  }
+}
+
+/** Saves the connection for later commands, readable by this user only (it holds a token). */
+export function writeConfig(connection: Connection): string {
+  const path = configPath();
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify(connection, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return path;
 }

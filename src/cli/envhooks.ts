@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // The envhooks CLI: the API from a terminal, in Platform.sh's and Divshot's words.
 import { createHmac, randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import Table from "cli-table3";
 import { Command, CommanderError, Option } from "commander";
 import packageJson from "../../package.json" with { type: "json" };
-import { type Api, apiClient, CliError, resolveProject } from "./client.ts";
+import { type Api, apiClient, CliError, readConfig, resolveProject, writeConfig } from "./client.ts";
+import { SIMULATED_EVENTS, type SimulatedEvent, simulatedPayload } from "./simulated-events.ts";
 
 type Row = Record<string, unknown>;
 
@@ -13,7 +13,7 @@ const program = new Command("envhooks")
   .description("Manage envhooks integrations, environments and activities on a running server.")
   .version(packageJson.version)
   .addOption(
-    new Option("--url <url>", "the envhooks server").env("ENVHOOKS_URL").default("http://localhost:3000"),
+    new Option("--url <url>", "the envhooks server (default: http://localhost:3000)").env("ENVHOOKS_URL"),
   )
   .addOption(
     new Option("--token <token>", "an API token (ENVHOOKS_API_TOKEN or a project token)").env(
@@ -24,8 +24,13 @@ const program = new Command("envhooks")
   .showHelpAfterError()
   .exitOverride();
 
-const api = (): Api =>
-  apiClient(program.opts<{ url: string; token?: string }>() as { url: string; token: string | undefined });
+/** Flags and environment first, then what `envhooks login` saved, then the local default. */
+function connection() {
+  const options = program.opts<{ url?: string; token?: string }>();
+  const saved = readConfig();
+  return { url: options.url ?? saved.url ?? "http://localhost:3000", token: options.token ?? saved.token };
+}
+const api = (): Api => apiClient(connection());
 const project = () => resolveProject(program.opts<{ project?: string }>().project);
 const integrations = () => `/api/projects/${project()}/integrations`;
 
@@ -225,42 +230,131 @@ program
   });
 
 program
-  .command("simulate <event>")
-  .description("Sign a realistic GitHub push with WEBHOOK_SECRET and post it, as GitHub would")
-  .requiredOption("--repo <owner/repo>", "the repository")
-  .option("--branch <branch>", "the branch pushed to", "main")
-  .addOption(new Option("--secret <secret>", "the webhook secret").env("WEBHOOK_SECRET"))
-  .action(async (event: string, options: { repo: string; branch: string; secret?: string }) => {
-    if (event !== "push") throw new CliError(`simulate knows push only for now, not "${event}".`, 2);
-    if (!options.secret)
-      throw new CliError("Set WEBHOOK_SECRET (or pass --secret) to the server's webhook secret.", 2);
-    const example = JSON.parse(
-      readFileSync(new URL("../../examples/push.json", import.meta.url), "utf8"),
-    ) as Row;
-    const [owner, name] = options.repo.split("/");
-    const payload = JSON.stringify({
-      ...example,
-      ref: `refs/heads/${options.branch}`,
-      created: false,
-      repository: { ...(example.repository as Row), full_name: options.repo, name, owner: { login: owner } },
-    });
-    const signature = `sha256=${createHmac("sha256", options.secret).update(payload).digest("hex")}`;
-    const { url } = program.opts<{ url: string }>();
-    const response = await fetch(new URL("/api/github/webhooks", url), {
-      method: "POST",
-      body: payload,
-      headers: {
-        "content-type": "application/json",
-        "x-github-event": "push",
-        "x-github-delivery": randomUUID(),
-        "x-hub-signature-256": signature,
-      },
-    }).catch((error: Error) => {
-      throw new CliError(`Cannot reach envhooks at ${url} (${error.message}).`);
-    });
-    if (response.status !== 202) throw new CliError(`${response.status}: ${await response.text()}`);
-    console.log(`Pushed to ${options.repo}@${options.branch}: accepted.`);
+  .command("login")
+  .description("Check the server and token (--url, --token) and save them for later commands")
+  .action(async () => {
+    const { url, token } = connection();
+    if (!token) throw new CliError("Pass --token (or set ENVHOOKS_TOKEN) to log in.", 2);
+    try {
+      await apiClient({ url, token })("/api/tokens");
+    } catch (error) {
+      // A project token may not list tokens (403), but it was recognised; 401 means it was not.
+      if (!(error instanceof CliError) || !error.message.startsWith("403")) throw error;
+    }
+    console.log(`Logged in to ${url}; saved in ${writeConfig({ url, token })}.`);
   });
+
+program
+  .command("activity:log <id>")
+  .description("Print an activity's log")
+  .action(async (id: string) => {
+    const activity = await api()<{ log: string }>(`/api/activities/${id}`);
+    console.log(activity.log);
+  });
+
+program
+  .command("delivery:list <integration>")
+  .alias("deliveries")
+  .description("An integration's delivery log, newest first")
+  .addOption(new Option("--status <status>", "only this state").choices(["pending", "delivered", "failed"]))
+  .option("--json", "print JSON")
+  .action(async (integration: string, options: { status?: string; json?: boolean }) => {
+    const query = new URLSearchParams({
+      limit: "100",
+      ...(options.status ? { status: options.status } : {}),
+    });
+    const { items } = await api()<{ items: Row[] }>(`${integrations()}/${integration}/deliveries?${query}`);
+    print(
+      items,
+      ["id", "event", "state", "attempts", "last_status", "last_error", "created_at"],
+      options.json,
+    );
+  });
+
+program
+  .command("redeliver [delivery]")
+  .description("Send a delivery again, or with --integration and --failed every failed one")
+  .option("--integration <id>", "the integration whose deliveries to send again")
+  .option("--failed", "every failed delivery of --integration")
+  .action(async (delivery: string | undefined, options: { integration?: string; failed?: boolean }) => {
+    if (delivery) {
+      await api()(`/api/deliveries/${delivery}/redeliver`, { method: "POST" });
+      console.log(`Delivery ${delivery} will be sent again.`);
+      return;
+    }
+    if (!options.integration || !options.failed) {
+      throw new CliError("Name a delivery, or pass --integration ID --failed.", 2);
+    }
+    const path = `${integrations()}/${options.integration}`;
+    const { redelivered } = await api()<{ redelivered: number }>(`${path}/redeliver?status=failed`, {
+      method: "POST",
+    });
+    await followRedelivery(api(), path, redelivered);
+  });
+
+/**
+ * Shows bulk redelivery as it happens, until none of it is pending: a one-line bar on a terminal
+ * (written here: a dozen characters redrawn with \r do not warrant a dependency), a summary elsewhere.
+ */
+async function followRedelivery(client: Api, path: string, total: number) {
+  const bar = (done: number) => {
+    const filled = total === 0 ? 20 : Math.round((done / total) * 20);
+    return `[${"#".repeat(filled)}${"-".repeat(20 - filled)}] ${done}/${total}`;
+  };
+  const deadline = Date.now() + 60_000;
+  let pending = total;
+  while (pending > 0 && Date.now() < deadline) {
+    const { items } = await client<{ items: Row[] }>(`${path}/deliveries?status=pending&limit=100`);
+    pending = Math.min(total, items.length);
+    if (process.stderr.isTTY) process.stderr.write(`\r${bar(total - pending)}`);
+    if (pending > 0) await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  if (process.stderr.isTTY) process.stderr.write("\n");
+  console.log(
+    `Redelivered ${total - pending} of ${total} failed deliveries${pending ? ` (${pending} still pending)` : ""}.`,
+  );
+}
+
+program
+  .command("simulate <event>")
+  .description("Sign a realistic GitHub event with WEBHOOK_SECRET and post it, as GitHub would")
+  .requiredOption("--repo <owner/repo>", "the repository")
+  .option("--branch <branch>", "the branch", "feature-x")
+  .option("--pr <number>", "the pull request number (pull_request)", (value) => Number.parseInt(value, 10), 1)
+  .option("--action <action>", "the pull_request action", "opened")
+  .addOption(new Option("--secret <secret>", "the webhook secret").env("WEBHOOK_SECRET"))
+  .action(
+    async (
+      event: string,
+      options: { repo: string; branch: string; pr: number; action: string; secret?: string },
+    ) => {
+      if (!(SIMULATED_EVENTS as readonly string[]).includes(event)) {
+        throw new CliError(`simulate sends ${SIMULATED_EVENTS.join(", ")}; not "${event}".`, 2);
+      }
+      if (!options.secret)
+        throw new CliError("Set WEBHOOK_SECRET (or pass --secret) to the server's webhook secret.", 2);
+      if (!/^[^/\s]+\/[^/\s]+$/.test(options.repo)) throw new CliError("--repo must be owner/repo.", 2);
+      const payload = JSON.stringify(simulatedPayload(event as SimulatedEvent, options));
+      const signature = `sha256=${createHmac("sha256", options.secret).update(payload).digest("hex")}`;
+      const { url } = connection();
+      const response = await fetch(new URL("/api/github/webhooks", url), {
+        method: "POST",
+        body: payload,
+        headers: {
+          "content-type": "application/json",
+          "x-github-event": event,
+          "x-github-delivery": randomUUID(),
+          "x-hub-signature-256": signature,
+        },
+      }).catch((error: Error) => {
+        throw new CliError(`Cannot reach envhooks at ${url} (${error.message}). Is it running?`);
+      });
+      if (response.status !== 202) throw new CliError(`${response.status}: ${await response.text()}`);
+      console.log(
+        `Sent ${event} for ${options.repo} (${event === "pull_request" ? `#${options.pr}` : options.branch}): accepted.`,
+      );
+    },
+  );
 
 try {
   await program.parseAsync();

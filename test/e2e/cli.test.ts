@@ -1,5 +1,8 @@
 import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type ServerType, serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Receiver } from "../helpers/receiver.ts";
@@ -95,6 +98,70 @@ describe("the envhooks CLI against a running server", () => {
     const validated = await cli(["integration:validate", integration.id, "-p", PROJECT], env);
     expect(validated.code, validated.stderr).toBe(0);
     expect(validated.stdout).toMatch(/Test delivery delivered: 200/);
+  });
+
+  it("simulates pull requests, branch creation and deletion; reads logs; redelivers one and in bulk", async () => {
+    const opened = await cli(
+      ["simulate", "pull_request", "--repo", PROJECT, "--pr", "7", "--branch", "feature-y"],
+      env,
+    );
+    expect(opened.code, opened.stderr).toBe(0);
+    const created = await cli(["simulate", "create", "--repo", PROJECT, "--branch", "feature-z"], env);
+    expect(created.code, created.stderr).toBe(0);
+    const names = await eventually(async () => {
+      const listed = JSON.parse((await cli(["environments", "--json", "-p", PROJECT], env)).stdout) as Array<{
+        name: string;
+      }>;
+      const found = listed.map((e) => e.name);
+      return found.includes("pr-7") && found.includes("feature-z") ? found : undefined;
+    });
+    expect(names).toEqual(expect.arrayContaining(["pr-7", "feature-z"]));
+    expect((await cli(["simulate", "delete", "--repo", PROJECT, "--branch", "feature-z"], env)).code).toBe(0);
+    await eventually(async () => {
+      const listed = JSON.parse((await cli(["environments", "--json", "-p", PROJECT], env)).stdout) as Array<{
+        name: string;
+      }>;
+      return !listed.some((e) => e.name === "feature-z");
+    });
+
+    const [activity] = JSON.parse((await cli(["activities", "--json", "-p", PROJECT], env)).stdout);
+    const log = await cli(["activity:log", activity.id], env);
+    expect(log.stdout.trim()).toBe(activity.log.trim());
+
+    const [integration] = JSON.parse((await cli(["integrations", "--json", "-p", PROJECT], env)).stdout);
+    const deliveries = JSON.parse(
+      (await cli(["delivery:list", integration.id, "--json", "-p", PROJECT], env)).stdout,
+    );
+    expect(deliveries.length).toBeGreaterThanOrEqual(2);
+    const before = receiver.received.length;
+    expect((await cli(["redeliver", deliveries[0].id], env)).code).toBe(0);
+    await eventually(async () => receiver.received.length > before);
+
+    const bulk = await cli(["redeliver", "--integration", integration.id, "--failed", "-p", PROJECT], env);
+    expect(bulk.code, bulk.stderr).toBe(0);
+    expect(bulk.stdout).toContain("Redelivered 0 of 0 failed deliveries");
+    expect((await cli(["redeliver", "-p", PROJECT], env)).code).toBe(2);
+  });
+
+  it("login saves the server and token for later commands, readable by this user only", async () => {
+    const home = mkdtempSync(join(tmpdir(), "envhooks-cli-"));
+    try {
+      const loggedIn = await cli(["login", "--url", env.ENVHOOKS_URL ?? "", "--token", API_TOKEN], {
+        XDG_CONFIG_HOME: home,
+      });
+      expect(loggedIn.code, loggedIn.stderr).toBe(0);
+      const path = join(home, "envhooks", "config.json");
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      const listed = await cli(["hooks", "--json", "-p", PROJECT], { XDG_CONFIG_HOME: home });
+      expect(listed.code, listed.stderr).toBe(0);
+      const refused = await cli(["login", "--url", env.ENVHOOKS_URL ?? "", "--token", "wrong"], {
+        XDG_CONFIG_HOME: home,
+      });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain("401");
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it("says what to do, with exit code 2 for usage and 1 for failures", async () => {
