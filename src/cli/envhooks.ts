@@ -20,7 +20,11 @@ const program = new Command("envhooks")
       "ENVHOOKS_TOKEN",
     ),
   )
-  .option("-p, --project <owner/repo>", "the project (default: this checkout's GitHub origin)")
+  .addOption(
+    new Option("-p, --project <owner/repo>", "the project (default: this checkout's GitHub origin)").env(
+      "ENVHOOKS_PROJECT",
+    ),
+  )
   .showHelpAfterError()
   .exitOverride();
 
@@ -44,7 +48,12 @@ function print(rows: Row[], columns: string[], json: boolean | undefined) {
     console.log("(none)");
     return;
   }
-  const table = new Table({ head: columns });
+  // Colours on a terminal only: piped output stays plain text.
+  const colour = process.stdout.isTTY === true;
+  const table = new Table({
+    head: columns,
+    style: { head: colour ? ["cyan"] : [], border: colour ? ["grey"] : [] },
+  });
   for (const row of rows) table.push(columns.map((column) => format(row[column])));
   console.log(table.toString());
 }
