@@ -11,7 +11,7 @@ import type { Sender } from "./send-delivery.ts";
  * An attempt's records commit without waiting for the disk: lost in a database crash, the
  * delivery is sent again with the same webhook-id, which receivers expect.
  */
-export const BOOKKEEPING: TransactionOptions = { durable: false };
+const BOOKKEEPING: TransactionOptions = { durable: false };
 
 /** An integration that keeps failing for this long is disabled. */
 export const DISABLE_AFTER_FAILING_MS = 5 * 24 * 3600 * 1000;

@@ -87,10 +87,15 @@ export async function recordEventFailure(
   return { attempts: row?.attempts ?? maxAttempts, failed: row?.state === "failed" };
 }
 
-/** Projects with events due to be applied, so a restart (or a lost wake-up) gets them going. */
+/**
+ * Projects whose oldest pending event is due, so a restart (or a lost wake-up) gets them going.
+ * Only the oldest counts: one waiting for its retry holds back the rest.
+ */
 export async function projectsWithPendingEvents(db: Queryable): Promise<string[]> {
   const { rows } = await db.query<{ project_key: string }>(
-    "SELECT DISTINCT project_key FROM github_events WHERE state = 'pending' AND next_attempt_at <= now()",
+    `SELECT e.project_key FROM github_events e
+     WHERE e.id IN (SELECT min(id) FROM github_events WHERE state = 'pending' GROUP BY project_key)
+       AND e.next_attempt_at <= now()`,
   );
   return rows.map((row) => row.project_key);
 }

@@ -97,21 +97,21 @@ export async function deleteIntegration(db: Queryable, id: string): Promise<bool
 }
 
 /**
- * Takes the right to send an active integration's deliveries for `seconds`: one process at a
- * time, so its deliveries leave in order and none is sent twice at once. A holder that dies loses
- * the lease when it expires.
+ * Takes the right to send an active integration's deliveries: one process at a time, so its
+ * deliveries leave in order and none is sent twice at once. The lease outlives one attempt (the
+ * integration's timeout) by 10 s and is renewed before each; a holder that dies loses it then.
  */
 export async function leaseIntegration(
   db: Queryable,
   id: string,
   owner: string,
-  seconds: number,
 ): Promise<Integration | undefined> {
   const { rows } = await db.query<Integration>(
-    `UPDATE integrations SET lease_owner = $2, lease_until = now() + make_interval(secs => $3)
+    `UPDATE integrations SET lease_owner = $2,
+       lease_until = now() + make_interval(secs => ceil((config->>'timeout_ms')::numeric / 1000) + 10)
      WHERE id = $1 AND status = 'active' AND (lease_until IS NULL OR lease_until < now() OR lease_owner = $2)
      RETURNING ${COLUMNS}`,
-    [id, owner, seconds],
+    [id, owner],
   );
   return rows[0];
 }
@@ -147,13 +147,16 @@ export async function recordIntegrationAttempt(
   return rows[0] ?? { failingSince: null };
 }
 
-/** Active integrations with a delivery due and nobody sending: what a sweep wakes up. */
+/**
+ * Active integrations whose oldest pending delivery is due and that nobody is sending: what a sweep
+ * wakes up. Only the oldest counts: one waiting for its retry holds back the rest.
+ */
 export async function integrationsWithDueDeliveries(db: Queryable): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
     `SELECT i.id FROM integrations i
      WHERE i.status = 'active' AND (i.lease_until IS NULL OR i.lease_until < now())
-       AND EXISTS (SELECT 1 FROM deliveries d WHERE d.integration_id = i.id AND d.state = 'pending'
-                   AND d.next_attempt_at <= now())`,
+       AND (SELECT d.next_attempt_at FROM deliveries d WHERE d.integration_id = i.id AND d.state = 'pending'
+            ORDER BY d.seq LIMIT 1) <= now()`,
   );
   return rows.map((row) => row.id);
 }

@@ -1,4 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { insertDelivery } from "../../src/store/deliveries.ts";
+import { insertEvent, projectsWithPendingEvents } from "../../src/store/github-events.ts";
+import { insertIntegration, integrationsWithDueDeliveries } from "../../src/store/integrations.ts";
 import { STORES, type TestStore } from "../helpers/stores.ts";
 
 describe.each(STORES)("store transactions on $name", (kind) => {
@@ -41,6 +44,63 @@ describe.each(STORES)("store transactions on $name", (kind) => {
         );
         expect(after.rows[0]?.synchronous_commit).toBe("on");
       }
+    },
+  );
+  it.skipIf(kind.skip)(
+    "the sweep looks only at the oldest pending work: a retry not yet due holds back the rest",
+    async () => {
+      store = await kind.open();
+      const { db } = store;
+      const config = {
+        url: "http://127.0.0.1:1/hook",
+        events: ["*"],
+        states: ["complete" as const],
+        environments: ["*"],
+        excluded_environments: [],
+        format: "platformsh" as const,
+        headers: {},
+        insecure_ssl: false,
+        timeout_ms: 1000,
+        retry_schedule: [5, 5, 5, 5, 5],
+      };
+      await insertIntegration(db, {
+        id: "aaaaaaaaaaaaa",
+        projectKey: "acme/shop",
+        type: "webhook",
+        config,
+        secret: "s".repeat(16),
+      });
+      for (const n of [1, 2]) {
+        await insertDelivery(db, {
+          id: `msg_${String(n).repeat(26)}`,
+          integrationId: "aaaaaaaaaaaaa",
+          activityId: `a${n}`,
+          event: "e",
+          body: "{}",
+        });
+      }
+      expect(await integrationsWithDueDeliveries(db)).toEqual(["aaaaaaaaaaaaa"]);
+      await db.query("UPDATE deliveries SET next_attempt_at = now() + interval '1 hour' WHERE id = $1", [
+        `msg_${"1".repeat(26)}`,
+      ]);
+      expect(await integrationsWithDueDeliveries(db)).toEqual([]);
+
+      for (const n of [1, 2]) {
+        await db.transaction((tx) =>
+          insertEvent(tx, {
+            deliveryId: `d${n}`,
+            name: "push",
+            action: null,
+            projectKey: "acme/shop",
+            payload: "{}",
+          }),
+        );
+      }
+      expect(await projectsWithPendingEvents(db)).toEqual(["acme/shop"]);
+      await db.query(
+        "UPDATE github_events SET next_attempt_at = now() + interval '1 hour' WHERE delivery_id = 'd1'",
+      );
+      expect(await projectsWithPendingEvents(db)).toEqual([]);
     },
   );
 });
