@@ -57,26 +57,6 @@ const webhookFields = {
   secret: z.string().min(16).max(200),
 };
 
-export const createWebhookSchema = z
-  .object({
-    type: z.literal("webhook"),
-    url: webhookFields.url,
-    events: webhookFields.events.default(["*"]),
-    states: webhookFields.states.default(["complete"]),
-    environments: webhookFields.environments.default(["*"]),
-    excluded_environments: webhookFields.excluded_environments.default([]),
-    format: webhookFields.format.default("platformsh"),
-    headers: webhookFields.headers.default({}),
-    insecure_ssl: webhookFields.insecure_ssl.default(false),
-    timeout_ms: webhookFields.timeout_ms.default(15_000),
-    retry_schedule: webhookFields.retry_schedule.default(DEFAULT_RETRY_SCHEDULE),
-    secret: webhookFields.secret.optional(),
-  })
-  .strict();
-
-export const CHAT_TYPES = ["slack", "discord", "teams", "mattermost", "googlechat", "hipchat"] as const;
-export type ChatType = (typeof CHAT_TYPES)[number];
-
 /** The filters and delivery settings every integration type has. */
 const commonFields = {
   events: webhookFields.events.default(["*"]),
@@ -87,13 +67,38 @@ const commonFields = {
   retry_schedule: webhookFields.retry_schedule.default(DEFAULT_RETRY_SCHEDULE),
 };
 
+/** What chat integrations add: HipChat's room and token, Google Chat's threads. */
+const chatFields = {
+  /** The HipChat room's id or name. */
+  room: z.string().min(1).max(100),
+  /** A HipChat room notification token (sent as `Authorization: Bearer`); kept as a secret. */
+  token: z.string().min(1).max(200),
+  /** Google Chat: reply in one thread per environment. */
+  thread_by_environment: z.boolean(),
+};
+
+export const createWebhookSchema = z
+  .object({
+    type: z.literal("webhook"),
+    url: webhookFields.url,
+    ...commonFields,
+    format: webhookFields.format.default("platformsh"),
+    headers: webhookFields.headers.default({}),
+    insecure_ssl: webhookFields.insecure_ssl.default(false),
+    secret: webhookFields.secret.optional(),
+  })
+  .strict();
+
+export const CHAT_TYPES = ["slack", "discord", "teams", "mattermost", "googlechat", "hipchat"] as const;
+export type ChatType = (typeof CHAT_TYPES)[number];
+
 /** A channel's incoming-webhook URL: it holds the channel's token, so it is kept as a secret. */
 const channelUrl = webhookFields.url;
 
 const chatWebhookSchema = <T extends Exclude<ChatType, "hipchat">>(type: T) =>
   z.object({ type: z.literal(type), url: channelUrl, ...commonFields }).strict();
 
-export const createChatSchemas = [
+const createChatSchemas = [
   chatWebhookSchema("slack"),
   chatWebhookSchema("discord"),
   chatWebhookSchema("teams"),
@@ -102,8 +107,7 @@ export const createChatSchemas = [
     .object({
       type: z.literal("googlechat"),
       url: channelUrl,
-      /** Reply in one thread per environment. */
-      thread_by_environment: z.boolean().default(true),
+      thread_by_environment: chatFields.thread_by_environment.default(true),
       ...commonFields,
     })
     .strict(),
@@ -112,10 +116,8 @@ export const createChatSchemas = [
       type: z.literal("hipchat"),
       /** The HipChat server, e.g. `https://hipchat.example.com`. */
       url: webhookFields.url,
-      /** The room's id or name. */
-      room: z.string().min(1).max(100),
-      /** A room notification token (sent as `Authorization: Bearer`); kept as a secret. */
-      token: z.string().min(1).max(200),
+      room: chatFields.room,
+      token: chatFields.token,
       ...commonFields,
     })
     .strict(),
@@ -159,9 +161,7 @@ export const updateIntegrationSchema = z
     timeout_ms: webhookFields.timeout_ms,
     retry_schedule: webhookFields.retry_schedule,
     secret: webhookFields.secret,
-    room: z.string().min(1).max(100),
-    token: z.string().min(1).max(200),
-    thread_by_environment: z.boolean(),
+    ...chatFields,
   })
   .partial()
   .strict()
