@@ -8,10 +8,13 @@ import packageJson from "../package.json" with { type: "json" };
 import { envhooksApp } from "./app.ts";
 import type { Settings } from "./config/env.schema.ts";
 import { DEFAULT_REPO_CONFIG } from "./config/repo-config.schema.ts";
+import type { GithubOutbox } from "./github/github-outbox.ts";
+import { drainGithub } from "./github/sync-github.ts";
 import { createServer } from "./http/create-server.ts";
 import { acceptDelivery } from "./intake/accept-delivery.ts";
-import { applyEvent, type Outbox } from "./intake/apply-event.ts";
+import { type ApplyDeps, applyEvent, expireEnvironments, type Outbox } from "./intake/apply-event.ts";
 import { drainProject, type ReceiveEvent } from "./intake/drain-project.ts";
+import { completeOverdueActivities } from "./intake/report-progress.ts";
 import type { GithubEvent } from "./lifecycle/github-event.ts";
 import { createKeyedDispatcher } from "./queue/keyed-dispatcher.ts";
 import { createKeyedQueue, dispatchKeys, enqueueKey, type KeyedQueue } from "./queue/keyed-queue.ts";
@@ -20,6 +23,7 @@ import {
   DEFAULT_RETRY,
   DELIVERIES_QUEUE,
   GITHUB_EVENTS_QUEUE,
+  GITHUB_UPDATES_QUEUE,
   INTERNAL_RETRY_MS,
   type RetryPolicy,
 } from "./queue/queues.ts";
@@ -28,6 +32,7 @@ import { createSender } from "./relay/send-delivery.ts";
 import { writeDeliveries } from "./relay/write-deliveries.ts";
 import type { Database } from "./store/database.ts";
 import { projectsWithPendingEvents } from "./store/github-events.ts";
+import { projectsWithDueGithubTasks } from "./store/github-tasks.ts";
 import { integrationsWithDueDeliveries, releaseAllLeases } from "./store/integrations.ts";
 import { migrate } from "./store/migrate.ts";
 
@@ -45,6 +50,10 @@ export interface EnvhooksOptions {
   retry?: RetryPolicy;
   /** Probot's Octokit class (tests turn its own retries off). */
   Octokit?: typeof ProbotOctokit;
+  /** ENVHOOKS_PUBLIC_URL: where envhooks is reached, for links on GitHub. */
+  publicUrl?: string | undefined;
+  /** The clock for expiry and runner timeouts (tests move it). */
+  now?: () => Date;
 }
 
 export interface Envhooks {
@@ -53,6 +62,11 @@ export interface Envhooks {
   boss: PgBoss;
   /** Whether GitHub App credentials are set (repo config is read from GitHub). */
   githubConnected: boolean;
+  /**
+   * Looks for work that is due without an event: work left behind by a crash, expired
+   * environments, deploy runners that did not report in time. Runs at start and every 10 s.
+   */
+  sweep(): Promise<void>;
   /** Stops taking work and waits (bounded) for jobs in flight; the database stays open. */
   stop(): Promise<void>;
 }
@@ -64,6 +78,7 @@ export interface Envhooks {
 export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks> {
   const { db, log } = options;
   const retry = options.retry ?? DEFAULT_RETRY;
+  const now = options.now ?? (() => new Date());
   let ready = false;
 
   await migrate(db);
@@ -72,11 +87,14 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
   const boss = await openQueue(options.queue, log);
   await createKeyedQueue(boss, GITHUB_EVENTS_QUEUE);
   await createKeyedQueue(boss, DELIVERIES_QUEUE);
+  await createKeyedQueue(boss, GITHUB_UPDATES_QUEUE);
 
   // Work this process commits is woken here at once; the queue carries delayed wake-ups (retries),
   // and the sweep finds work whose wake-up was lost with a process.
   const outbox: Outbox = { write: writeDeliveries, wake: (integrationId) => relaying.wake(integrationId) };
-  const { receive, githubConnected } = await createReceiver(options, outbox);
+  const githubOutbox: GithubOutbox = { wake: (projectKey) => updatingGithub.wake(projectKey) };
+  const { receive, githubConnected, octokitFor } = await createReceiver(options, outbox, githubOutbox, now);
+  const apply: ApplyDeps = { db, outbox, now, ...(octokitFor ? { github: githubOutbox } : {}) };
   const wakeAt = (queue: KeyedQueue) => (key: string, startAfter: Date) =>
     enqueueKey(boss, queue, key, { startAfter });
   const applying = dispatcher(GITHUB_EVENTS_QUEUE, (projectKey) =>
@@ -87,6 +105,13 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
   const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
   const relay = { db, boss, sender, log, version: packageJson.version, owner };
   const relaying = dispatcher(DELIVERIES_QUEUE, (integrationId) => drainIntegration(relay, integrationId));
+  const updatingGithub = dispatcher(GITHUB_UPDATES_QUEUE, async (projectKey) => {
+    if (!octokitFor) return;
+    await drainGithub(
+      { db, log, octokitFor, publicUrl: options.publicUrl, retry, wakeAt: wakeAt(GITHUB_UPDATES_QUEUE) },
+      projectKey,
+    );
+  });
 
   /** Drains a queue's keys in this process; a failure of envhooks itself is tried again shortly. */
   function dispatcher(queue: KeyedQueue, drain: (key: string) => Promise<unknown>) {
@@ -103,11 +128,17 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
   }
   await dispatchKeys(boss, GITHUB_EVENTS_QUEUE, applying);
   await dispatchKeys(boss, DELIVERIES_QUEUE, relaying);
+  await dispatchKeys(boss, GITHUB_UPDATES_QUEUE, updatingGithub);
 
-  // Work left behind by a crash: deliveries GitHub sent, and deliveries to send.
   async function sweep() {
+    // Work left behind by a crash: deliveries GitHub sent, deliveries to send, updates for GitHub.
     for (const projectKey of await projectsWithPendingEvents(db)) applying.wake(projectKey);
     for (const id of await integrationsWithDueDeliveries(db)) relaying.wake(id);
+    if (octokitFor)
+      for (const projectKey of await projectsWithDueGithubTasks(db)) updatingGithub.wake(projectKey);
+    // Work that falls due with time.
+    await completeOverdueActivities(apply, now());
+    await expireEnvironments(apply, now());
   }
   await sweep();
   const sweeper = setInterval(() => {
@@ -121,6 +152,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     webhookSecret: options.github.webhookSecret,
     apiToken: options.apiToken,
     accept: acceptDelivery(db, (projectKey) => applying.wake(projectKey)),
+    apply,
     isReady: () => ready,
     relay: { ...relay, allowPrivateUrls: options.allowPrivateUrls },
   });
@@ -129,10 +161,11 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     app,
     boss,
     githubConnected,
+    sweep,
     async stop() {
       ready = false;
       clearInterval(sweeper);
-      await Promise.all([applying.stop(10_000), relaying.stop(10_000)]);
+      await Promise.all([applying.stop(10_000), relaying.stop(10_000), updatingGithub.stop(10_000)]);
       await boss.stop({ graceful: true, timeout: 10_000, close: true });
       await sender.close();
     },
@@ -141,12 +174,19 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
 
 /**
  * With GitHub App credentials, deliveries go through Probot, whose `context.config` reads
- * `.github/envhooks.yml`. Without them (local trial), they are applied with the default options.
+ * `.github/envhooks.yml`, and envhooks writes back to GitHub. Without them (local trial), they are
+ * applied with the default options and nothing is sent to GitHub.
  */
 async function createReceiver(
   options: EnvhooksOptions,
   outbox: Outbox,
-): Promise<{ receive: ReceiveEvent; githubConnected: boolean }> {
+  github: GithubOutbox,
+  now: () => Date,
+): Promise<{
+  receive: ReceiveEvent;
+  githubConnected: boolean;
+  octokitFor: ((installationId: number) => Promise<InstanceType<typeof ProbotOctokit>>) | undefined;
+}> {
   const { appId, privateKey, webhookSecret, baseUrl } = options.github;
   if (appId && privateKey) {
     const probot = new Probot({
@@ -157,15 +197,21 @@ async function createReceiver(
       ...(baseUrl ? { baseUrl } : {}),
       ...(options.Octokit ? { Octokit: options.Octokit } : {}),
     });
-    await probot.load(envhooksApp({ db: options.db, outbox }));
-    // biome-ignore lint/suspicious/noExplicitAny: stored deliveries were verified when they arrived
-    return { receive: (event) => probot.receive(event as any), githubConnected: true };
+    await probot.load(envhooksApp({ db: options.db, outbox, github, now }));
+    return {
+      // biome-ignore lint/suspicious/noExplicitAny: stored deliveries were verified when they arrived
+      receive: (event) => probot.receive(event as any),
+      githubConnected: true,
+      octokitFor: (installationId) => probot.auth(installationId),
+    };
   }
   return {
     githubConnected: false,
+    octokitFor: undefined,
     receive: async ({ id, name, payload }) => {
-      const event = { name, payload } as GithubEvent;
-      await applyEvent({ db: options.db, outbox }, id, event, null, {
+      // Without GitHub, nobody can be asked whether a commenter may write: commands are refused.
+      const event = { name, payload, canWrite: false } as GithubEvent;
+      await applyEvent({ db: options.db, outbox, now }, id, event, null, {
         ok: true,
         config: DEFAULT_REPO_CONFIG,
       });

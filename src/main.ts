@@ -45,6 +45,7 @@ const envhooks = await startEnvhooks({
   github: settings.github,
   apiToken: settings.apiToken,
   allowPrivateUrls: settings.allowPrivateUrls,
+  publicUrl: settings.publicUrl,
 });
 const server = serve(
   { fetch: envhooks.app.fetch, port: settings.port, hostname: settings.host ?? "0.0.0.0" },

@@ -21,6 +21,8 @@ export interface ActivityEnvironment {
   clone_parent_data: boolean;
   /** envhooks: the pull request number of a `pr-<N>` environment. */
   pull_request: number | null;
+  /** envhooks: the environment's address (`environment_url`, or as the deploy runner reported it). */
+  url: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -62,6 +64,8 @@ export interface Activity {
     user: ActivityUser | null;
   };
   log: string;
+  /** envhooks: where the deploy runner's own log is, once it reported one. */
+  log_url?: string;
   /** One plain sentence saying what happened. */
   text: string;
   /** envhooks: where the activity came from on GitHub. */

@@ -16,23 +16,27 @@ export interface ActivityInput {
   result: ActivityResult;
   at: Date;
   github: Activity["github"];
+  /** A deploy runner does the work (`runner: external`): the activity starts `pending`. */
+  awaitingRunner?: boolean;
 }
 
 /**
- * Builds a completed activity. Until a deploy runner reports progress, an activity completes when
- * its environment change is applied, so every timestamp is the moment of that change.
+ * Builds an activity. Without a deploy runner an activity completes when its environment change is
+ * applied, so every timestamp is the moment of that change; with one it starts `pending`, and the
+ * runner's reports move it on.
  */
 export function buildActivity(input: ActivityInput): Activity {
   const at = input.at.toISOString();
+  const done = !input.awaitingRunner;
   return {
     id: input.id,
     type: input.type,
-    state: "complete",
-    result: input.result,
-    completion_percent: 100,
+    state: done ? "complete" : "pending",
+    result: done ? input.result : null,
+    completion_percent: done ? 100 : 0,
     created_at: at,
-    started_at: at,
-    completed_at: at,
+    started_at: done ? at : null,
+    completed_at: done ? at : null,
     updated_at: at,
     project: input.project,
     environments: input.environment ? [input.environment.name] : [],
@@ -76,7 +80,7 @@ export function describeTransition(
   type: ActivityType,
   environment: string,
 ) {
-  return `${user?.login ?? "Someone"} ${reason}: environment ${environment} ${OUTCOME[type]}.`;
+  return `${user?.login ?? "envhooks"} ${reason}: environment ${environment} ${OUTCOME[type]}.`;
 }
 
 /** The activity log: what was found and what was done, in Platform.sh's manner. */

@@ -35,6 +35,10 @@ export const envSchema = z.object({
   ENVHOOKS_DATA_DIR: z.string().default("./.data"),
   /** Bearer token for the HTTP API; the API answers 503 while it is unset. */
   ENVHOOKS_API_TOKEN: optionalText,
+  /** Where envhooks is reached from outside, e.g. https://envhooks.example.com: links on GitHub. */
+  ENVHOOKS_PUBLIC_URL: optionalText.refine((url) => !url || /^https?:\/\/[^/]/.test(url), {
+    message: "must be an http:// or https:// URL",
+  }),
   /** `true` lets integrations send to loopback, private and link-local addresses (tests, private networks). */
   ENVHOOKS_ALLOW_PRIVATE_URLS: z
     .enum(["true", "false", "1", "0", ""])
@@ -59,6 +63,7 @@ export interface Settings {
   database: { kind: "postgres"; url: string } | { kind: "pglite"; dataDir: string };
   apiToken: string | undefined;
   allowPrivateUrls: boolean;
+  publicUrl: string | undefined;
 }
 
 /** Parses the environment; throws an error naming every bad variable. The only reader of process.env. */
@@ -87,5 +92,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       : { kind: "pglite", dataDir: vars.ENVHOOKS_DATA_DIR },
     apiToken: vars.ENVHOOKS_API_TOKEN,
     allowPrivateUrls: vars.ENVHOOKS_ALLOW_PRIVATE_URLS,
+    publicUrl: vars.ENVHOOKS_PUBLIC_URL?.replace(/\/+$/, ""),
   };
 }

@@ -1,9 +1,44 @@
+import ms from "ms";
 import { z } from "zod";
 
 /**
  * `.github/envhooks.yml`: per-repository options, named and defaulted like Platform.sh's GitHub
  * integration. Unknown keys are refused so that a typo never silently falls back to a default.
  */
+/** What `environment_url` may name, each written `{name}`. */
+export const URL_PLACEHOLDERS = ["machine_name", "name", "pr", "sha", "short_sha", "owner", "repo"] as const;
+
+const labelName = z.string().trim().min(1).max(50);
+
+const urlTemplate = z
+  .string()
+  .max(500)
+  .superRefine((template, context) => {
+    for (const [, name] of template.matchAll(/\{([^}]*)\}/g)) {
+      if (!(URL_PLACEHOLDERS as readonly string[]).includes(name ?? "")) {
+        context.addIssue({
+          code: "custom",
+          message: `unknown placeholder {${name}}; use ${URL_PLACEHOLDERS.map((n) => `{${n}}`).join(", ")}`,
+        });
+      }
+    }
+    const sample = template.replace(/\{[^}]*\}/g, "x");
+    if (!/^https?:\/\//.test(sample) || !URL.canParse(sample)) {
+      context.addIssue({ code: "custom", message: "must be an http:// or https:// URL" });
+    }
+  });
+
+/** A duration such as `90m`, `12h`, `7d` (the `ms` package's syntax), kept as written. */
+const duration = z.string().refine((text) => {
+  const value = ms(text as ms.StringValue);
+  return typeof value === "number" && value >= 60_000;
+}, "must be a duration of at least a minute, such as 30m, 12h or 7d");
+
+/** A duration option in milliseconds. */
+export function durationMs(text: string): number {
+  return ms(text as ms.StringValue);
+}
+
 export const repoConfigSchema = z
   .object({
     /** Create an environment for every branch pushed or created on GitHub (not only pull requests). */
@@ -42,13 +77,77 @@ export const repoConfigSchema = z
       .boolean()
       .default(true)
       .describe("A pull request's environment starts from a copy of its parent environment's data."),
-    /** Build pull requests whose head branch lives in a fork (untrusted code). */
+    /** Build pull requests whose head branch lives in a fork (untrusted code); `approve`: once a maintainer adds the `envhooks:approve` label. */
     build_forks: z
+      .union([z.boolean(), z.literal("approve")])
+      .default(false)
+      .describe(
+        "Build pull requests whose head branch lives in a fork (untrusted code): true, false, or `approve` (once a maintainer adds the `envhooks:approve` label).",
+      ),
+    /** With `build_forks: approve`, every new push to a fork's pull request needs approving again. */
+    fork_reapprove: z
       .boolean()
       .default(false)
-      .describe("Build pull requests whose head branch lives in a fork (untrusted code)."),
+      .describe(
+        "With `build_forks: approve`, every new push to a fork's pull request needs approving again (envhooks removes the label).",
+      ),
+    /** Pull requests get an environment only while they carry this label. */
+    pull_requests_require_label: labelName
+      .optional()
+      .describe("Pull requests get an environment only while they carry this label."),
+    /** Pull requests carrying this label get no environment. */
+    pull_requests_skip_label: labelName
+      .optional()
+      .describe("Pull requests carrying this label get no environment."),
+    /** The environment's address, e.g. `https://{machine_name}.preview.example.com`. */
+    environment_url: urlTemplate
+      .optional()
+      .describe(
+        `The environment's address, e.g. \`https://{machine_name}.preview.example.com\`; placeholders: ${URL_PLACEHOLDERS.map((name) => `{${name}}`).join(", ")}.`,
+      ),
+    /** What envhooks shows on GitHub. */
+    github: z
+      .object({
+        deployments: z
+          .boolean()
+          .default(true)
+          .describe("A GitHub Deployment per environment change, with statuses that follow the activity."),
+        statuses: z
+          .boolean()
+          .default(true)
+          .describe("A commit status `envhooks/<environment>` on the environment's head commit."),
+        comments: z
+          .boolean()
+          .default(true)
+          .describe("One comment per pull request, edited in place as its environment changes."),
+      })
+      .strict()
+      .default({ deployments: true, statuses: true, comments: true })
+      .describe("What envhooks shows on GitHub."),
+    /** `external`: activities start `pending` and a deploy system reports their progress. */
+    runner: z
+      .enum(["none", "external"])
+      .default("none")
+      .describe(
+        "`external`: activities start `pending` and a deploy system reports their progress (POST /api/activities/{id}/progress).",
+      ),
+    /** With `runner: external`, an activity with no report for this long completes as a failure. */
+    runner_timeout: duration
+      .default("1h")
+      .describe(
+        "With `runner: external`, an activity with no report for this long (e.g. `1h`) completes as a failure.",
+      ),
+    /** Branch and pull request environments with no activity for this long are deleted. */
+    environment_ttl: duration
+      .optional()
+      .describe(
+        "Branch and pull request environments with no activity for this long (e.g. `7d`) are deleted; the default branch's never.",
+      ),
   })
   .strict();
+
+/** The label a maintainer adds to a fork's pull request to let it have an environment. */
+export const APPROVE_LABEL = "envhooks:approve";
 
 export type RepoConfig = z.infer<typeof repoConfigSchema>;
 

@@ -1,6 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Logger } from "pino";
 import type { Delivery } from "../intake/accept-delivery.ts";
+import type { ApplyDeps } from "../intake/apply-event.ts";
 import type { Database } from "../store/database.ts";
 import { handleErrors, notFound } from "./handle-errors.ts";
 import { describeApi } from "./openapi.ts";
@@ -11,6 +12,7 @@ import { healthRoutes } from "./routes/health.ts";
 import { type IntegrationRouteDeps, integrationRoutes } from "./routes/integrations.ts";
 import { kuduRoutes } from "./routes/kudu.ts";
 import { projectRoutes } from "./routes/projects.ts";
+import { runnerRoutes } from "./routes/runner.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
 
 export interface ServerDeps {
@@ -19,6 +21,8 @@ export interface ServerDeps {
   webhookSecret: string | undefined;
   apiToken: string | undefined;
   accept: (delivery: Delivery) => Promise<"accepted" | "duplicate">;
+  /** How activities are changed outside GitHub events (progress reports, redeploys). */
+  apply: ApplyDeps;
   isReady: () => boolean;
   relay: Omit<IntegrationRouteDeps, "db">;
 }
@@ -45,6 +49,7 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
   app.route("/", healthRoutes(deps.isReady));
   app.route("/", githubWebhookRoutes({ secret: deps.webhookSecret, accept: deps.accept, log: deps.log }));
   app.route("/", projectRoutes(deps.db));
+  app.route("/", runnerRoutes(deps.apply));
   app.route("/", integrationRoutes({ ...deps.relay, db: deps.db }));
   app.route("/", dockershipRoutes(deps.db));
   app.route("/", tokenRoutes(deps.db));

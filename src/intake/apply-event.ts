@@ -1,11 +1,18 @@
 import type { Activity, ActivityEnvironment } from "../activity/activity.ts";
 import { newActivityId } from "../activity/activity-id.ts";
 import { buildActivity, describeTransition, transitionLog } from "../activity/build-activity.ts";
-import type { RepoConfig } from "../config/repo-config.schema.ts";
-import type { GithubEvent } from "../lifecycle/github-event.ts";
+import {
+  DEFAULT_REPO_CONFIG,
+  durationMs,
+  type RepoConfig,
+  repoConfigSchema,
+} from "../config/repo-config.schema.ts";
+import { type GithubOutbox, writeActivityTask, writeTask } from "../github/github-outbox.ts";
+import { renderEnvironmentUrl } from "../lifecycle/environment-url.ts";
+import type { GithubEvent, GithubUser } from "../lifecycle/github-event.ts";
 import { machineName, machineNameCandidates } from "../lifecycle/machine-name.ts";
 import { concernedEnvironments, planTransitions } from "../lifecycle/plan-transitions.ts";
-import { ACTIVITY_TYPES, type Transition } from "../lifecycle/transition.ts";
+import { ACTIVITY_TYPES, type Plan, type Transition } from "../lifecycle/transition.ts";
 import type { WriteDeliveries } from "../relay/write-deliveries.ts";
 import { insertActivity } from "../store/activities.ts";
 import type { Database, Queryable } from "../store/database.ts";
@@ -15,11 +22,18 @@ import {
   insertEnvironment,
   type StoredEnvironment,
   setLastActivity,
+  staleEnvironments,
   takenMachineNames,
   updateEnvironment,
 } from "../store/environments.ts";
 import { claimEvent, markEventProcessed } from "../store/github-events.ts";
-import { lockProject, type Project } from "../store/projects.ts";
+import {
+  lockProject,
+  lockProjectByKey,
+  type Project,
+  projectsWithTtl,
+  saveProjectConfig,
+} from "../store/projects.ts";
 
 /** The repository's options, or why `.github/envhooks.yml` could not be used. */
 export type ConfigResult = { ok: true; config: RepoConfig } | { ok: false; problems: string[] };
@@ -32,6 +46,8 @@ export interface ApplyDeps {
    * integrations that have something new to send are woken once it commits.
    */
   outbox?: Outbox;
+  /** With GitHub App credentials: deployments, statuses and comments to send to GitHub. */
+  github?: GithubOutbox | undefined;
 }
 
 export interface Outbox {
@@ -44,6 +60,24 @@ export interface Applied {
   applied: boolean;
   activities: Activity[];
   notes: string[];
+}
+
+/** What a transaction wrote that someone must be woken for once it commits. */
+export interface Wakes {
+  integrations: Set<string>;
+  github: Set<string>;
+}
+
+/** Runs `work` in a transaction, then wakes whoever has something new to send. */
+export async function inTransaction<T>(
+  deps: ApplyDeps,
+  work: (tx: Queryable, wakes: Wakes) => Promise<T>,
+): Promise<T> {
+  const wakes: Wakes = { integrations: new Set(), github: new Set() };
+  const result = await deps.db.transaction((tx) => work(tx, wakes));
+  for (const id of wakes.integrations) deps.outbox?.wake(id);
+  for (const key of wakes.github) deps.github?.wake(key);
+  return result;
 }
 
 /**
@@ -60,10 +94,7 @@ export async function applyEvent(
 ): Promise<Applied> {
   const now = deps.now ?? (() => new Date());
   const repository = event.payload.repository;
-  const toWake = new Set<string>();
-  const record = (tx: Queryable, project: Project, activity: Activity) =>
-    recordActivity(tx, deps.outbox, project, activity, deliveryId, toWake);
-  const applied = await deps.db.transaction(async (tx): Promise<Applied> => {
+  return inTransaction(deps, async (tx, wakes): Promise<Applied> => {
     const project = await lockProject(tx, {
       fullName: repository.full_name,
       defaultBranch: repository.default_branch,
@@ -93,39 +124,154 @@ export async function applyEvent(
         at,
         github: source,
       });
-      await record(tx, project, activity);
+      await recordActivity(tx, deps, project, activity, { deliveryId, runnerDeadline: null, wakes });
       await markEventProcessed(tx, stored.id, `invalid .github/envhooks.yml: ${config.problems.join("; ")}`);
       return { applied: true, activities: [activity], notes: config.problems };
     }
 
+    await saveProjectConfig(tx, project.id, config.config);
     const environments = await findEnvironments(tx, project.id, concernedEnvironments(event));
     const plan = planTransitions(event, config.config, environments);
-    const activities: Activity[] = [];
-    for (const transition of plan.transitions) {
-      const activity = await applyTransition(tx, project, transition, { event, at, source });
-      if (!activity) continue;
-      await record(tx, project, activity);
-      activities.push(activity);
-    }
+    const context = { user: event.payload.sender, at, source, config: config.config, deliveryId };
+    const activities = await applyPlan(tx, deps, project, plan, context, wakes);
     const outcome = [...activities.map((a) => a.text), ...plan.notes].join(" ") || "no change";
     await markEventProcessed(tx, stored.id, outcome);
     return { applied: true, activities, notes: plan.notes };
   });
-  for (const integrationId of toWake) deps.outbox?.wake(integrationId);
-  return applied;
+}
+
+/** Why a redeploy was refused. */
+export class RedeployRefused extends Error {
+  readonly status: 404 | 409;
+  constructor(status: 404 | 409, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/**
+ * Redeploys an environment on request (the API): `environment.redeploy`, the same commit built
+ * again, with the project's stored options.
+ */
+export async function redeployEnvironment(
+  deps: ApplyDeps,
+  projectKey: string,
+  name: string,
+  user: GithubUser | null,
+): Promise<Activity> {
+  const now = deps.now ?? (() => new Date());
+  return inTransaction(deps, async (tx, wakes) => {
+    const project = await lockProjectByKey(tx, projectKey);
+    if (!project)
+      throw new RedeployRefused(404, `No project ${projectKey}: envhooks has had no event from it.`);
+    const [environment] = await findEnvironments(tx, project.id, { names: [name], basedOn: null });
+    if (!environment)
+      throw new RedeployRefused(404, `Project ${project.fullName} has no environment ${name}.`);
+    if (environment.status !== "active") {
+      throw new RedeployRefused(409, `Environment ${name} is inactive: activate it before redeploying.`);
+    }
+    const plan: Plan = {
+      transitions: [{ action: "redeploy", environment: name, reason: "asked to redeploy" }],
+      notes: [],
+    };
+    const context = { user, at: now(), source: null, config: storedConfig(project.config), deliveryId: null };
+    const [activity] = await applyPlan(tx, deps, project, plan, context, wakes);
+    if (!activity) throw new Error(`environment ${name} was not redeployed`);
+    return activity;
+  });
+}
+
+/**
+ * Deletes the branch and pull request environments that had no activity for their project's
+ * `environment_ttl`, as of `now`. The default branch's environment never expires.
+ */
+export async function expireEnvironments(deps: ApplyDeps, now: Date): Promise<Activity[]> {
+  const expired: Activity[] = [];
+  for (const key of await projectsWithTtl(deps.db)) {
+    const activities = await inTransaction(deps, async (tx, wakes) => {
+      const project = await lockProjectByKey(tx, key);
+      const config = storedConfig(project?.config);
+      if (!project || !config.environment_ttl) return [];
+      const ttl = config.environment_ttl;
+      const stale = await staleEnvironments(tx, project.id, new Date(now.getTime() - durationMs(ttl)));
+      const plan: Plan = {
+        transitions: stale.map((environment) => ({
+          action: "delete",
+          environment: environment.name,
+          reason: `found no activity for ${ttl} (environment_ttl, last on ${new Date(environment.updatedAt).toISOString()})`,
+        })),
+        notes: [],
+      };
+      return applyPlan(
+        tx,
+        deps,
+        project,
+        plan,
+        { user: null, at: now, source: null, config, deliveryId: null },
+        wakes,
+      );
+    });
+    expired.push(...activities);
+  }
+  return expired;
+}
+
+/** The options stored with a project; the defaults before any were read (or if they no longer parse). */
+export function storedConfig(config: unknown): RepoConfig {
+  const parsed = repoConfigSchema.safeParse(config ?? {});
+  return parsed.success ? parsed.data : DEFAULT_REPO_CONFIG;
 }
 
 interface TransitionContext {
-  event: GithubEvent;
+  user: GithubUser | null;
   at: Date;
   source: Activity["github"];
+  config: RepoConfig;
+  /** The GitHub delivery that caused the change, if one did. */
+  deliveryId: string | null;
+}
+
+/** Applies a plan's transitions and GitHub requests in the caller's transaction. */
+async function applyPlan(
+  tx: Queryable,
+  deps: ApplyDeps,
+  project: Project,
+  plan: Plan,
+  context: TransitionContext,
+  wakes: Wakes,
+): Promise<Activity[]> {
+  const activities: Activity[] = [];
+  for (const transition of plan.transitions) {
+    const applied = await applyTransition(tx, project, transition, context);
+    if (!applied) continue;
+    const runnerDeadline =
+      context.config.runner === "external"
+        ? new Date(context.at.getTime() + durationMs(context.config.runner_timeout))
+        : null;
+    await recordActivity(tx, deps, project, applied, {
+      deliveryId: context.deliveryId,
+      runnerDeadline,
+      wakes,
+    });
+    if (deps.github && (await writeActivityTask(tx, project.key, applied, context.config.github))) {
+      wakes.github.add(project.key);
+    }
+    activities.push(applied);
+  }
+  if (deps.github) {
+    for (const request of plan.github ?? []) {
+      await writeTask(tx, project.key, request);
+      wakes.github.add(project.key);
+    }
+  }
+  return activities;
 }
 
 async function applyTransition(
   tx: Queryable,
   project: Project,
   transition: Transition,
-  { event, at, source }: TransitionContext,
+  { user, at, source, config }: TransitionContext,
 ): Promise<Activity | undefined> {
   let environment: StoredEnvironment;
   let status: ActivityEnvironment["status"] | undefined;
@@ -159,6 +305,9 @@ async function applyTransition(
         at,
       );
       break;
+    case "redeploy":
+      environment = await updateEnvironment(tx, project.id, transition.environment, {}, at);
+      break;
     case "activate":
       environment = await updateEnvironment(
         tx,
@@ -187,37 +336,46 @@ async function applyTransition(
   const commits = "commits" in transition ? transition.commits : [];
   const oldCommit = "oldCommit" in transition ? transition.oldCommit : environment.headCommit;
   const newCommit = "newCommit" in transition ? transition.newCommit : environment.headCommit;
-  const user = event.payload.sender;
+  const url = config.environment_url
+    ? renderEnvironmentUrl(config.environment_url, environment, project.fullName)
+    : environment.url;
+  const text = describeTransition(user, transition.reason, type, environment.name);
   const activity = buildActivity({
     id: newActivityId(),
     type,
     project: project.fullName,
-    environment: toActivityEnvironment(environment, project, status),
+    environment: { ...toActivityEnvironment(environment, project, status), url },
     oldCommit,
     newCommit,
     commits,
     user,
-    text: describeTransition(user, transition.reason, type, environment.name),
+    text,
     log: transitionLog(type, environment.name, commits, newCommit),
     result: "success",
     at,
     github: source,
+    awaitingRunner: config.runner === "external",
   });
-  if (status !== "deleted") await setLastActivity(tx, project.id, environment.name, activity.id);
+  if (status !== "deleted") await setLastActivity(tx, project.id, environment.name, activity.id, url);
   return activity;
 }
 
 /** Stores an activity and writes its deliveries, in the caller's transaction. */
 async function recordActivity(
   tx: Queryable,
-  outbox: Outbox | undefined,
+  deps: ApplyDeps,
   project: Project,
   activity: Activity,
-  deliveryId: string,
-  toWake: Set<string>,
+  {
+    deliveryId,
+    runnerDeadline,
+    wakes,
+  }: { deliveryId: string | null; runnerDeadline: Date | null; wakes: Wakes },
 ): Promise<void> {
-  const { sequence } = await insertActivity(tx, project.id, activity, deliveryId);
-  for (const id of (await outbox?.write(tx, project.key, activity, sequence)) ?? []) toWake.add(id);
+  const { sequence } = await insertActivity(tx, project.id, activity, deliveryId, runnerDeadline);
+  for (const id of (await deps.outbox?.write(tx, project.key, activity, sequence)) ?? []) {
+    wakes.integrations.add(id);
+  }
 }
 
 /** An environment as activities and the API show it. */
@@ -242,12 +400,14 @@ export function toActivityEnvironment(
     deployment_target: "local",
     clone_parent_data: environment.cloneParentData,
     pull_request: environment.pullRequest,
+    url: environment.url,
     created_at: new Date(environment.createdAt).toISOString(),
     updated_at: new Date(environment.updatedAt).toISOString(),
   };
 }
 
 function pullRequestOf(event: GithubEvent): { number: number; url: string | null } | null {
+  if (event.name === "issue_comment") return { number: event.payload.issue.number, url: null };
   if (event.name !== "pull_request") return null;
   const pr = event.payload.pull_request;
   return { number: pr.number, url: pr.html_url ?? null };

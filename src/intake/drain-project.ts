@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
-import { type RetryPolicy, retryDelayMs } from "../queue/queues.ts";
+import { drainInOrder } from "../queue/drain-in-order.ts";
+import type { RetryPolicy } from "../queue/queues.ts";
 import type { Database } from "../store/database.ts";
 import { markEventProcessed, nextPendingEvent, recordEventFailure } from "../store/github-events.ts";
 
@@ -22,41 +23,18 @@ export interface DrainDeps {
  * applied in the order they were received, failures included.
  */
 export async function drainProject(deps: DrainDeps, projectKey: string): Promise<number> {
-  let applied = 0;
-  for (;;) {
-    const event = await nextPendingEvent(deps.db, projectKey);
-    if (!event) return applied;
-    const due = new Date(event.nextAttemptAt);
-    if (due.getTime() > Date.now()) {
-      await deps.wakeAt(projectKey, due);
-      return applied;
-    }
-    const log = deps.log.child({ delivery: event.deliveryId, event: event.name, project: projectKey });
-    try {
+  return drainInOrder({
+    next: () => nextPendingEvent(deps.db, projectKey),
+    async run(event) {
       await deps.receive({ id: event.deliveryId, name: event.name, payload: JSON.parse(event.payload) });
-      // A handler marks the delivery in the transaction that applies it; none did if none matched.
-      await markEventProcessed(deps.db, event.id, "no handler for this event");
-      applied++;
-    } catch (error) {
-      const message = describeError(error);
-      const retryAt = new Date(Date.now() + retryDelayMs(deps.retry, event.attempts + 1));
-      const { attempts, failed } = await recordEventFailure(deps.db, event.id, message, {
-        maxAttempts: deps.retry.limit + 1,
-        retryAt,
-      });
-      if (failed) {
-        log.error({ attempts, err: message }, "GitHub event failed too many times; set aside as failed");
-        continue;
-      }
-      log.warn({ attempts, err: message, retryAt }, "GitHub event failed; it will be retried");
-      await deps.wakeAt(projectKey, retryAt);
-      return applied;
-    }
-  }
-}
-
-function describeError(error: unknown): string {
-  if (error instanceof AggregateError) return error.errors.map(describeError).join("; ");
-  if (error instanceof Error) return error.message;
-  return String(error);
+    },
+    // A handler marks the delivery in the transaction that applies it; none did if none matched.
+    done: (event) => markEventProcessed(deps.db, event.id, "no handler for this event").then(() => undefined),
+    recordFailure: (event, error, options) => recordEventFailure(deps.db, event.id, error, options),
+    wakeAt: (at) => deps.wakeAt(projectKey, at),
+    retry: deps.retry,
+    log: deps.log.child({ project: projectKey }),
+    what: "GitHub event",
+    logFields: (event) => ({ delivery: event.deliveryId, event: event.name }),
+  });
 }

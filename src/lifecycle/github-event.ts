@@ -51,9 +51,20 @@ export interface PullRequestPayload {
     title: string;
     draft?: boolean;
     merged?: boolean | null;
+    labels?: Array<{ name: string }>;
     head: { ref: string; sha: string; repo: { full_name: string } | null };
     base: { ref: string; sha: string; repo: { full_name: string } };
   };
+  /** On `labeled` and `unlabeled`: the label added or removed (`labels` is the state after). */
+  label?: { name: string };
+  repository: GithubRepository;
+  sender: GithubUser;
+}
+
+export interface IssueCommentPayload {
+  action: string;
+  issue: { number: number; pull_request?: unknown };
+  comment: { id: number; body: string | null; user: GithubUser };
   repository: GithubRepository;
   sender: GithubUser;
 }
@@ -63,7 +74,33 @@ export type GithubEvent =
   | { name: "push"; payload: PushPayload }
   | { name: "create"; payload: RefPayload }
   | { name: "delete"; payload: RefPayload }
-  | { name: "pull_request"; payload: PullRequestPayload };
+  | { name: "pull_request"; payload: PullRequestPayload }
+  /**
+   * A comment on an issue or pull request; `canWrite` says whether its author may push to the
+   * repository (asked of GitHub before the rules run, since they do no I/O).
+   */
+  | { name: "issue_comment"; payload: IssueCommentPayload; canWrite: boolean };
 
 /** The event names envhooks stores and processes; every other event is acknowledged and ignored. */
-export const HANDLED_EVENTS: ReadonlySet<string> = new Set(["push", "create", "delete", "pull_request"]);
+export const HANDLED_EVENTS: ReadonlySet<string> = new Set([
+  "push",
+  "create",
+  "delete",
+  "pull_request",
+  "issue_comment",
+]);
+
+/** The command that redeploys a pull request's environment, as the first word(s) of a comment. */
+export const REDEPLOY_COMMAND = /^\/envhooks\s+redeploy\b/i;
+
+/** Whether an issue_comment delivery asks envhooks for something (others are not worth storing). */
+export function isEnvhooksCommand(payload: IssueCommentPayload): boolean {
+  // Read defensively: this runs on payloads before anything else checked their shape.
+  const body: unknown = payload.comment?.body;
+  return (
+    payload.action === "created" &&
+    payload.issue?.pull_request != null &&
+    typeof body === "string" &&
+    REDEPLOY_COMMAND.test(body.trim())
+  );
+}

@@ -1,5 +1,12 @@
-import type { RepoConfig } from "../config/repo-config.schema.ts";
-import type { GithubEvent, PullRequestPayload, PushPayload, RefPayload } from "./github-event.ts";
+import { APPROVE_LABEL, type RepoConfig } from "../config/repo-config.schema.ts";
+import {
+  type GithubEvent,
+  type IssueCommentPayload,
+  isEnvhooksCommand,
+  type PullRequestPayload,
+  type PushPayload,
+  type RefPayload,
+} from "./github-event.ts";
 import type { Commit, EnvironmentState, Plan, Transition } from "./transition.ts";
 
 const BRANCH_PREFIX = "refs/heads/";
@@ -25,6 +32,8 @@ export function planTransitions(
       return planDelete(event.payload, options, byName);
     case "pull_request":
       return planPullRequest(event.payload, options, byName);
+    case "issue_comment":
+      return planComment(event.payload, event.canWrite, byName);
   }
 }
 
@@ -47,10 +56,12 @@ export function concernedEnvironments(event: GithubEvent): { names: string[]; ba
       return { names: [event.payload.ref], basedOn: null };
     case "pull_request":
       return { names: [pullRequestEnvironment(event.payload.pull_request.number)], basedOn: null };
+    case "issue_comment":
+      return { names: [pullRequestEnvironment(event.payload.issue.number)], basedOn: null };
   }
 }
 
-function pullRequestEnvironment(number: number): string {
+export function pullRequestEnvironment(number: number): string {
   return `pr-${number}`;
 }
 
@@ -171,6 +182,21 @@ function planPullRequest(payload: PullRequestPayload, options: RepoConfig, envir
         notes: [],
       };
     }
+    case "labeled":
+    case "unlabeled": {
+      const label = payload.label?.name;
+      const relevant = [options.pull_requests_require_label, options.pull_requests_skip_label];
+      if (isFork(payload) && options.build_forks === "approve") relevant.push(APPROVE_LABEL);
+      if (label === undefined || !relevant.includes(label)) {
+        return ignore(`the label ${label ?? "(none)"} does not change environments`);
+      }
+      if (label === APPROVE_LABEL && payload.action === "unlabeled") {
+        return ignore(
+          `${subject}: approval withdrawn; its environment stays until it is approved again or closed`,
+        );
+      }
+      break;
+    }
     case "opened":
     case "reopened":
     case "ready_for_review":
@@ -180,15 +206,24 @@ function planPullRequest(payload: PullRequestPayload, options: RepoConfig, envir
       return ignore(`pull_request.${payload.action} does not change environments`);
   }
 
+  const reason = describePullRequestAction(payload, subject);
   const refusal = whyNotBuilt(payload, options);
-  if (refusal) return ignore(`${subject}: ${refusal}`);
-
-  const reason =
-    payload.action === "synchronize"
-      ? `pushed to ${subject}`
-      : payload.action === "ready_for_review"
-        ? `marked ${subject} ready for review`
-        : `${payload.action} ${subject}`;
+  if (refusal) {
+    // A label that opts the pull request out takes its environment away.
+    if (existing && refusal.byLabel && payload.label) {
+      return { transitions: [{ action: "delete", environment: name, reason }], notes: [] };
+    }
+    const plan = ignore(`${subject}: ${refusal.reason}`);
+    if (refusal.awaitingApproval) {
+      plan.github = [
+        { kind: "comment", pullRequest: pr.number, body: awaitingApprovalComment(payload, existing) },
+      ];
+      if (payload.action === "synchronize" && hasLabel(payload, APPROVE_LABEL)) {
+        plan.github.push({ kind: "remove-label", pullRequest: pr.number, label: APPROVE_LABEL });
+      }
+    }
+    return plan;
+  }
 
   if (!existing) {
     return {
@@ -233,18 +268,120 @@ function planPullRequest(payload: PullRequestPayload, options: RepoConfig, envir
   return ignore(`${subject} is unchanged: environment ${name} is up to date`);
 }
 
-/** Why a pull request gets no environment, or undefined when it should have one. */
-function whyNotBuilt(payload: PullRequestPayload, options: RepoConfig): string | undefined {
+function describePullRequestAction(payload: PullRequestPayload, subject: string): string {
+  switch (payload.action) {
+    case "synchronize":
+      return `pushed to ${subject}`;
+    case "ready_for_review":
+      return `marked ${subject} ready for review`;
+    case "labeled":
+      return payload.label?.name === APPROVE_LABEL
+        ? `approved ${subject} from the fork ${payload.pull_request.head.repo?.full_name ?? "(deleted)"}`
+        : `added the label ${payload.label?.name} to ${subject}`;
+    case "unlabeled":
+      return `removed the label ${payload.label?.name} from ${subject}`;
+    default:
+      return `${payload.action} ${subject}`;
+  }
+}
+
+interface Refusal {
+  reason: string;
+  /** The refusal comes from an opt-in or opt-out label. */
+  byLabel?: boolean;
+  /** A fork's pull request waits for a maintainer's `envhooks:approve` label. */
+  awaitingApproval?: boolean;
+}
+
+/** Why a pull request gets no environment (now), or undefined when it should have one. */
+function whyNotBuilt(payload: PullRequestPayload, options: RepoConfig): Refusal | undefined {
   const pr = payload.pull_request;
-  if (!options.build_pull_requests) return "build_pull_requests is false";
+  if (!options.build_pull_requests) return { reason: "build_pull_requests is false" };
   if (pr.draft && !options.build_draft_pull_requests)
-    return "it is a draft and build_draft_pull_requests is false";
-  const headRepo = pr.head.repo?.full_name;
-  const isFork = headRepo === undefined || headRepo.toLowerCase() !== pr.base.repo.full_name.toLowerCase();
-  if (isFork && !options.build_forks) {
-    return `its head is in the fork ${headRepo ?? "(deleted)"} and build_forks is false`;
+    return { reason: "it is a draft and build_draft_pull_requests is false" };
+  const required = options.pull_requests_require_label;
+  if (required !== undefined && !hasLabel(payload, required)) {
+    return { reason: `it does not carry the label ${required} (pull_requests_require_label)`, byLabel: true };
+  }
+  const skip = options.pull_requests_skip_label;
+  if (skip !== undefined && hasLabel(payload, skip)) {
+    return { reason: `it carries the label ${skip} (pull_requests_skip_label)`, byLabel: true };
+  }
+  if (!isFork(payload)) return undefined;
+  const fork = pr.head.repo?.full_name ?? "(deleted)";
+  if (options.build_forks === false)
+    return { reason: `its head is in the fork ${fork} and build_forks is false` };
+  if (options.build_forks === "approve") {
+    if (!hasLabel(payload, APPROVE_LABEL)) {
+      return {
+        reason: `its head is in the fork ${fork}: a maintainer must add the label ${APPROVE_LABEL}`,
+        awaitingApproval: true,
+      };
+    }
+    if (payload.action === "synchronize" && options.fork_reapprove) {
+      return {
+        reason: `new commits from the fork ${fork} need approving again (fork_reapprove): a maintainer must add the label ${APPROVE_LABEL}`,
+        awaitingApproval: true,
+      };
+    }
   }
   return undefined;
+}
+
+function isFork(payload: PullRequestPayload): boolean {
+  const headRepo = payload.pull_request.head.repo?.full_name;
+  return (
+    headRepo === undefined ||
+    headRepo.toLowerCase() !== payload.pull_request.base.repo.full_name.toLowerCase()
+  );
+}
+
+function hasLabel(payload: PullRequestPayload, label: string): boolean {
+  return (payload.pull_request.labels ?? []).some((each) => each.name === label);
+}
+
+function awaitingApprovalComment(
+  payload: PullRequestPayload,
+  existing: EnvironmentState | undefined,
+): string {
+  const sha = payload.pull_request.head.sha.slice(0, 7);
+  const lines = [
+    `**envhooks** · waiting for approval`,
+    "",
+    `This pull request comes from the fork ${payload.pull_request.head.repo?.full_name ?? "(deleted)"}. ` +
+      `A maintainer must add the label \`${APPROVE_LABEL}\` before envhooks builds ${sha}.`,
+  ];
+  if (existing)
+    lines.push(
+      "",
+      `Environment \`${existing.name}\` stays at ${existing.headCommit?.slice(0, 7) ?? "its last approved commit"} until then.`,
+    );
+  return lines.join("\n");
+}
+
+/** `/envhooks redeploy` on a pull request, by someone with write access, redeploys its environment. */
+function planComment(payload: IssueCommentPayload, canWrite: boolean, environments: Environments): Plan {
+  if (!isEnvhooksCommand(payload)) return ignore("the comment is not an envhooks command");
+  const number = payload.issue.number;
+  const name = pullRequestEnvironment(number);
+  const author = payload.comment.user.login;
+  const reply = (body: string): Plan => ({
+    transitions: [],
+    notes: [body],
+    github: [{ kind: "reply", pullRequest: number, body: `@${author} ${body}` }],
+  });
+  if (!canWrite) {
+    return reply("only people with write access to this repository can redeploy its environments.");
+  }
+  const existing = environments.get(name);
+  if (!existing) return reply(`pull request #${number} has no environment to redeploy.`);
+  if (existing.status !== "active") return reply(`environment ${name} is inactive: it is not redeployed.`);
+  return {
+    transitions: [
+      { action: "redeploy", environment: name, reason: `asked to redeploy pull request #${number}` },
+    ],
+    notes: [],
+  };
 }
 
 function branchEnvironment(

@@ -43,13 +43,28 @@ export type Transition =
   | { action: "delete"; environment: string; reason: string }
   | { action: "deactivate"; environment: string; reason: string }
   | { action: "activate"; environment: string; newCommit: string | null; reason: string }
+  /** Builds the environment again at the same commit. */
+  | { action: "redeploy"; environment: string; reason: string }
   /** The second event GitHub sends for a new branch: it moves the head but makes no activity. */
   | { action: "track-head"; environment: string; newCommit: string };
 
-/** What an event does: the transitions to apply, in order, and notes on what was left alone and why. */
+/**
+ * Something to say or do on GitHub besides the environment's own deployment, status and comment:
+ * set the pull request's envhooks comment, reply with a new comment, or remove a label.
+ */
+export type GithubRequest =
+  | { kind: "comment"; pullRequest: number; body: string }
+  | { kind: "reply"; pullRequest: number; body: string }
+  | { kind: "remove-label"; pullRequest: number; label: string };
+
+/**
+ * What an event does: the transitions to apply, in order, notes on what was left alone and why,
+ * and requests to GitHub.
+ */
 export interface Plan {
   transitions: Transition[];
   notes: string[];
+  github?: GithubRequest[];
 }
 
 /** Platform.sh's environment activity types. */
@@ -68,4 +83,5 @@ export const ACTIVITY_TYPES: Record<Exclude<Transition["action"], "track-head">,
   delete: "environment.delete",
   deactivate: "environment.deactivate",
   activate: "environment.activate",
+  redeploy: "environment.redeploy",
 };

@@ -33,3 +33,6 @@ export const DELIVERIES_QUEUE: KeyedQueue = { name: "deliveries", concurrency: 1
 
 /** After a failure of envhooks itself (its database out of reach), a key is drained again this much later. */
 export const INTERNAL_RETRY_MS = 5_000;
+
+/** What envhooks tells GitHub (deployments, statuses, comments), keyed by project, in order. */
+export const GITHUB_UPDATES_QUEUE: KeyedQueue = { name: "github-updates", concurrency: 4 };

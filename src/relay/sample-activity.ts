@@ -25,6 +25,7 @@ export function sampleActivity(project: string, at = new Date()): Activity {
       deployment_target: "local",
       clone_parent_data: false,
       pull_request: null,
+      url: null,
       created_at: iso,
       updated_at: iso,
     },

@@ -6,11 +6,12 @@ export async function insertActivity(
   projectId: number,
   activity: Activity,
   githubDeliveryId: string | null,
+  runnerDeadline: Date | null = null,
 ): Promise<{ sequence: number }> {
   const { rows } = await tx.query<{ sequence: number }>(
     `INSERT INTO activities (id, project_id, environment, type, state, result, body, github_delivery_id,
-       created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       created_at, updated_at, runner_deadline)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
      RETURNING seq AS sequence`,
     [
       activity.id,
@@ -23,6 +24,7 @@ export async function insertActivity(
       githubDeliveryId,
       activity.created_at,
       activity.updated_at,
+      runnerDeadline,
     ],
   );
   return rows[0] ?? { sequence: 0 };
@@ -80,4 +82,68 @@ export async function latestActivityByEnvironment(
     [projectId],
   );
   return new Map(rows.map((row) => [row.environment, row.body]));
+}
+
+/** An activity locked for a change, with where it belongs. */
+export interface LockedActivity {
+  sequence: number;
+  projectId: number;
+  projectKey: string;
+  activity: Activity;
+  runnerDeadline: Date | null;
+}
+
+/** Locks an activity's row until the transaction ends, so reports about it apply one at a time. */
+export async function lockActivity(tx: Queryable, id: string): Promise<LockedActivity | undefined> {
+  const { rows } = await tx.query<{
+    sequence: string;
+    projectId: string;
+    projectKey: string;
+    body: Activity;
+    runnerDeadline: Date | null;
+  }>(
+    `SELECT a.seq AS sequence, a.project_id AS "projectId", p.key AS "projectKey", a.body,
+       a.runner_deadline AS "runnerDeadline"
+     FROM activities a JOIN projects p ON p.id = a.project_id WHERE a.id = $1 FOR UPDATE OF a`,
+    [id],
+  );
+  const row = rows[0];
+  return (
+    row && {
+      sequence: Number(row.sequence),
+      projectId: Number(row.projectId),
+      projectKey: row.projectKey,
+      activity: row.body,
+      runnerDeadline: row.runnerDeadline && new Date(row.runnerDeadline),
+    }
+  );
+}
+
+/** Stores an activity's new state; `runnerDeadline` null once no report is awaited any more. */
+export async function updateActivity(
+  tx: Queryable,
+  activity: Activity,
+  runnerDeadline: Date | null,
+): Promise<void> {
+  await tx.query(
+    `UPDATE activities SET state = $2, result = $3, body = $4, updated_at = $5, runner_deadline = $6
+     WHERE id = $1`,
+    [
+      activity.id,
+      activity.state,
+      activity.result,
+      JSON.stringify(activity),
+      activity.updated_at,
+      runnerDeadline,
+    ],
+  );
+}
+
+/** Activities whose deploy runner has not reported by its deadline. */
+export async function activitiesPastRunnerDeadline(db: Queryable, now: Date): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    "SELECT id FROM activities WHERE runner_deadline <= $1 ORDER BY runner_deadline LIMIT 100",
+    [now],
+  );
+  return rows.map((row) => row.id);
 }

@@ -7,6 +7,8 @@ export interface StoredEnvironment extends EnvironmentState {
   previousCommit: string | null;
   cloneParentData: boolean;
   lastActivityId: string | null;
+  /** From the environment_url template, or as a deploy runner reported it. */
+  url: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -14,7 +16,7 @@ export interface StoredEnvironment extends EnvironmentState {
 const COLUMNS = `name, machine_name AS "machineName", kind, pull_request AS "pullRequest", parent,
   head_commit AS "headCommit", previous_commit AS "previousCommit", status, is_main AS "isMain",
   clone_parent_data AS "cloneParentData", last_activity_id AS "lastActivityId",
-  created_at AS "createdAt", updated_at AS "updatedAt"`;
+  url, created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 export async function listEnvironments(db: Queryable, projectId: number): Promise<StoredEnvironment[]> {
   const { rows } = await db.query<StoredEnvironment>(
@@ -101,12 +103,40 @@ export async function updateEnvironment(
   return firstRow(rows, name);
 }
 
-export async function setLastActivity(tx: Queryable, projectId: number, name: string, activityId: string) {
-  await tx.query("UPDATE environments SET last_activity_id = $3 WHERE project_id = $1 AND name = $2", [
+/** Records the environment's newest activity, and its address when one is known. */
+export async function setLastActivity(
+  tx: Queryable,
+  projectId: number,
+  name: string,
+  activityId: string,
+  url: string | null,
+) {
+  await tx.query(
+    "UPDATE environments SET last_activity_id = $3, url = COALESCE($4, url) WHERE project_id = $1 AND name = $2",
+    [projectId, name, activityId, url],
+  );
+}
+
+/** Sets the address a deploy runner reported. */
+export async function setEnvironmentUrl(tx: Queryable, projectId: number, name: string, url: string) {
+  await tx.query("UPDATE environments SET url = $3 WHERE project_id = $1 AND name = $2", [
     projectId,
     name,
-    activityId,
+    url,
   ]);
+}
+
+/** A project's environments (never the default branch's) with no activity since `before`. */
+export async function staleEnvironments(
+  db: Queryable,
+  projectId: number,
+  before: Date,
+): Promise<StoredEnvironment[]> {
+  const { rows } = await db.query<StoredEnvironment>(
+    `SELECT ${COLUMNS} FROM environments WHERE project_id = $1 AND NOT is_main AND updated_at < $2 ORDER BY name`,
+    [projectId, before],
+  );
+  return rows;
 }
 
 export async function deleteEnvironment(

@@ -35,6 +35,51 @@ export async function lockProject(
   return row;
 }
 
+/** A project as work not started by a GitHub event sees it: with its options and installation. */
+export interface ProjectWithConfig extends Project {
+  /** The last valid `.github/envhooks.yml` options, or null before the first one was read. */
+  config: unknown;
+  installationId: number | null;
+}
+
+/** Locks an existing project's row, like `lockProject`, and returns its stored options. */
+export function lockProjectByKey(tx: Queryable, key: string): Promise<ProjectWithConfig | undefined> {
+  return projectWithConfig(tx, key, "FOR UPDATE");
+}
+
+export function findProjectByKey(db: Queryable, key: string): Promise<ProjectWithConfig | undefined> {
+  return projectWithConfig(db, key, "");
+}
+
+async function projectWithConfig(
+  db: Queryable,
+  key: string,
+  lock: "FOR UPDATE" | "",
+): Promise<ProjectWithConfig | undefined> {
+  const { rows } = await db.query<ProjectWithConfig>(
+    `SELECT ${COLUMNS}, config, installation_id AS "installationId" FROM projects WHERE key = $1 ${lock}`,
+    [key],
+  );
+  const row = rows[0];
+  return row && { ...row, installationId: row.installationId === null ? null : Number(row.installationId) };
+}
+
+/** Keeps the options just read from `.github/envhooks.yml`, for work not started by an event. */
+export async function saveProjectConfig(tx: Queryable, projectId: number, config: unknown): Promise<void> {
+  await tx.query("UPDATE projects SET config = $2 WHERE id = $1 AND config IS DISTINCT FROM $2::jsonb", [
+    projectId,
+    JSON.stringify(config),
+  ]);
+}
+
+/** Projects whose options set an `environment_ttl`. */
+export async function projectsWithTtl(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ key: string }>(
+    "SELECT key FROM projects WHERE config ? 'environment_ttl' ORDER BY key",
+  );
+  return rows.map((row) => row.key);
+}
+
 export async function findProject(db: Queryable, fullName: string): Promise<Project | undefined> {
   const { rows } = await db.query<Project>(`SELECT ${COLUMNS} FROM projects WHERE key = $1`, [
     projectKey(fullName),

@@ -61,6 +61,7 @@ const activity = buildActivity({
     deployment_target: "local",
     clone_parent_data: false,
     pull_request: null,
+    url: null,
     created_at: at.toISOString(),
     updated_at: at.toISOString(),
   },

@@ -39,6 +39,7 @@ function environment(name: string, extra: Partial<ActivityEnvironment> = {}): Ac
     deployment_target: "local",
     clone_parent_data: false,
     pull_request: null,
+    url: null,
     created_at: AT.toISOString(),
     updated_at: AT.toISOString(),
     ...extra,

@@ -37,7 +37,14 @@ const ref = (name: "create" | "delete", refName: string, refType: "branch" | "ta
 
 function pr(
   action: string,
-  extra: { draft?: boolean; merged?: boolean; fork?: boolean; number?: number } = {},
+  extra: {
+    draft?: boolean;
+    merged?: boolean;
+    fork?: boolean;
+    number?: number;
+    labels?: string[];
+    label?: string;
+  } = {},
 ) {
   const number = extra.number ?? 5;
   return {
@@ -45,6 +52,7 @@ function pr(
     payload: {
       action,
       number,
+      ...(extra.label ? { label: { name: extra.label } } : {}),
       ...(action === "synchronize" ? { before: A, after: B } : {}),
       pull_request: {
         number,
@@ -52,11 +60,26 @@ function pr(
         html_url: `https://github.com/acme/shop/pull/${number}`,
         draft: extra.draft ?? false,
         merged: extra.merged ?? false,
+        labels: (extra.labels ?? []).map((name) => ({ name })),
         head: { ref: "cart", sha: B, repo: { full_name: extra.fork ? "mallory/shop" : "acme/shop" } },
         base: { ref: "main", sha: A, repo: { full_name: "acme/shop" } },
       },
       repository: REPOSITORY,
       sender: SENDER,
+    },
+  } satisfies GithubEvent;
+}
+
+function comment(body: string, canWrite: boolean, onPullRequest = true) {
+  return {
+    name: "issue_comment",
+    canWrite,
+    payload: {
+      action: "created",
+      issue: { number: 5, ...(onPullRequest ? { pull_request: { url: "x" } } : {}) },
+      comment: { id: 1, body, user: { id: 9, login: "mona" } },
+      repository: REPOSITORY,
+      sender: { id: 9, login: "mona" },
     },
   } satisfies GithubEvent;
 }
@@ -278,6 +301,123 @@ const rows: Row[] = [
     note: /does not change/,
   },
   {
+    rule: "PR without the required label → skipped with the reason",
+    event: pr("opened"),
+    options: { pull_requests_require_label: "preview" },
+    expected: [],
+    note: /does not carry the label preview \(pull_requests_require_label\)/,
+  },
+  {
+    rule: "required label added → environment.branch",
+    event: pr("labeled", { label: "preview", labels: ["preview"] }),
+    options: { pull_requests_require_label: "preview" },
+    expected: [["create", "pr-5"]],
+  },
+  {
+    rule: "required label removed → environment.delete",
+    event: pr("unlabeled", { label: "preview", labels: [] }),
+    environments: [prEnv(5)],
+    options: { pull_requests_require_label: "preview" },
+    expected: [["delete", "pr-5"]],
+  },
+  {
+    rule: "PR with the skip label → skipped",
+    event: pr("opened", { labels: ["no-preview"] }),
+    options: { pull_requests_skip_label: "no-preview" },
+    expected: [],
+    note: /carries the label no-preview/,
+  },
+  {
+    rule: "skip label added → environment.delete",
+    event: pr("labeled", { label: "no-preview", labels: ["no-preview"] }),
+    environments: [prEnv(5)],
+    options: { pull_requests_skip_label: "no-preview" },
+    expected: [["delete", "pr-5"]],
+  },
+  {
+    rule: "skip label removed → environment.branch",
+    event: pr("unlabeled", { label: "no-preview", labels: [] }),
+    options: { pull_requests_skip_label: "no-preview" },
+    expected: [["create", "pr-5"]],
+  },
+  {
+    rule: "fork PR with build_forks: approve → waits for the approve label",
+    event: pr("opened", { fork: true }),
+    options: { build_forks: "approve" },
+    expected: [],
+    note: /maintainer must add the label envhooks:approve/,
+  },
+  {
+    rule: "approve label added to a fork PR → environment.branch",
+    event: pr("labeled", { fork: true, label: "envhooks:approve", labels: ["envhooks:approve"] }),
+    options: { build_forks: "approve" },
+    expected: [["create", "pr-5"]],
+  },
+  {
+    rule: "approved fork PR pushed to → environment.push",
+    event: pr("synchronize", { fork: true, labels: ["envhooks:approve"] }),
+    environments: [prEnv(5)],
+    options: { build_forks: "approve" },
+    expected: [["rebuild", "pr-5"]],
+  },
+  {
+    rule: "approved fork PR pushed to with fork_reapprove → not rebuilt until approved again",
+    event: pr("synchronize", { fork: true, labels: ["envhooks:approve"] }),
+    environments: [prEnv(5)],
+    options: { build_forks: "approve", fork_reapprove: true },
+    expected: [],
+    note: /need approving again/,
+  },
+  {
+    rule: "approve label re-added after a push → environment.push at the new head",
+    event: pr("labeled", { fork: true, label: "envhooks:approve", labels: ["envhooks:approve"] }),
+    environments: [prEnv(5)],
+    options: { build_forks: "approve", fork_reapprove: true },
+    expected: [["rebuild", "pr-5"]],
+  },
+  {
+    rule: "approve label removed → environment kept",
+    event: pr("unlabeled", { fork: true, label: "envhooks:approve", labels: [] }),
+    environments: [prEnv(5)],
+    options: { build_forks: "approve" },
+    expected: [],
+    note: /approval withdrawn/,
+  },
+  {
+    rule: "approve label on a PR of the repository itself → nothing",
+    event: pr("labeled", { label: "envhooks:approve", labels: ["envhooks:approve"] }),
+    environments: [prEnv(5)],
+    options: { build_forks: "approve" },
+    expected: [],
+    note: /does not change/,
+  },
+  {
+    rule: "/envhooks redeploy by a writer → environment.redeploy",
+    event: comment("/envhooks redeploy", true),
+    environments: [prEnv(5)],
+    expected: [["redeploy", "pr-5"]],
+  },
+  {
+    rule: "/envhooks redeploy by someone without write access → refused with a reply",
+    event: comment("/envhooks redeploy please", false),
+    environments: [prEnv(5)],
+    expected: [],
+    note: /only people with write access/,
+  },
+  {
+    rule: "/envhooks redeploy on a PR with no environment → a reply",
+    event: comment("/envhooks redeploy", true),
+    expected: [],
+    note: /has no environment to redeploy/,
+  },
+  {
+    rule: "a comment that is no command → nothing",
+    event: comment("looks good, redeploy later", true),
+    environments: [prEnv(5)],
+    expected: [],
+    note: /not an envhooks command/,
+  },
+  {
     rule: "push to a PR's base without post-merge builds → only the base",
     event: push("refs/heads/main"),
     environments: [branchEnv("main"), prEnv(5)],
@@ -372,5 +512,32 @@ describe("lifecycle rules", () => {
         cloneParentData: false,
       },
     });
+  });
+
+  it("asks GitHub to remove the approval when a fork pushes and fork_reapprove is on, and says why on the PR", () => {
+    const plan = planTransitions(
+      pr("synchronize", { fork: true, labels: ["envhooks:approve"] }),
+      { ...DEFAULT_REPO_CONFIG, build_forks: "approve", fork_reapprove: true },
+      [prEnv(5)],
+    );
+    expect(plan.github).toEqual([
+      {
+        kind: "comment",
+        pullRequest: 5,
+        body: expect.stringContaining("must add the label `envhooks:approve`"),
+      },
+      { kind: "remove-label", pullRequest: 5, label: "envhooks:approve" },
+    ]);
+  });
+
+  it("replies to a refused redeploy, naming the commenter", () => {
+    const plan = planTransitions(comment("/envhooks redeploy", false), DEFAULT_REPO_CONFIG, [prEnv(5)]);
+    expect(plan.github).toEqual([
+      {
+        kind: "reply",
+        pullRequest: 5,
+        body: "@mona only people with write access to this repository can redeploy its environments.",
+      },
+    ]);
   });
 });

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_REPO_CONFIG } from "../../src/config/repo-config.schema.ts";
+import { DEFAULT_REPO_CONFIG, repoConfigSchema } from "../../src/config/repo-config.schema.ts";
 import { repoConfigJsonSchema } from "../../src/config/repo-config-json-schema.ts";
 import { readRepoConfig } from "../../src/intake/read-repo-config.ts";
 
@@ -14,6 +14,53 @@ describe(".github/envhooks.yml", () => {
       build_pull_requests_post_merge: false,
       pull_requests_clone_parent_data: true,
       build_forks: false,
+      fork_reapprove: false,
+      github: { deployments: true, statuses: true, comments: true },
+      runner: "none",
+      runner_timeout: "1h",
+    });
+  });
+
+  it("names a bad environment_url placeholder, duration and github option", async () => {
+    const result = await readRepoConfig(async () => ({
+      environment_url: "https://{branch}.preview.example.com",
+      environment_ttl: "soon",
+      runner_timeout: "10s",
+      github: { deployment: false },
+      build_forks: "maybe",
+    }));
+    const problems = result.ok ? [] : result.problems;
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^environment_url: unknown placeholder \{branch\}; use \{machine_name\}/),
+        expect.stringMatching(/^environment_ttl: must be a duration of at least a minute/),
+        expect.stringMatching(/^runner_timeout: must be a duration of at least a minute/),
+        expect.stringMatching(/^deployment: unknown option/),
+        expect.stringMatching(/^build_forks: /),
+      ]),
+    );
+  });
+
+  it("accepts the GitHub, runner, expiry and label options", async () => {
+    const options = {
+      environment_url: "https://{machine_name}.preview.example.com/{owner}/{repo}?pr={pr}&sha={short_sha}",
+      environment_ttl: "7d",
+      runner: "external",
+      runner_timeout: "30m",
+      github: { comments: false },
+      pull_requests_require_label: "preview",
+      pull_requests_skip_label: "no-preview",
+      build_forks: "approve",
+      fork_reapprove: true,
+    };
+    const result = await readRepoConfig(async () => options);
+    expect(result).toEqual({
+      ok: true,
+      config: {
+        ...DEFAULT_REPO_CONFIG,
+        ...options,
+        github: { deployments: true, statuses: true, comments: false },
+      },
     });
   });
 
@@ -55,7 +102,7 @@ describe(".github/envhooks.yml", () => {
       readFileSync(new URL("../../schema/envhooks.schema.json", import.meta.url), "utf8"),
     );
     expect(shipped).toEqual(repoConfigJsonSchema());
-    expect(Object.keys(shipped.properties)).toHaveLength(7);
+    expect(Object.keys(shipped.properties)).toEqual(Object.keys(repoConfigSchema.shape));
     for (const property of Object.values(shipped.properties) as Array<{ description?: string }>) {
       expect(property.description).toBeTruthy();
     }

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { Logger } from "pino";
 import type { Delivery } from "../../intake/accept-delivery.ts";
-import { HANDLED_EVENTS } from "../../lifecycle/github-event.ts";
+import { HANDLED_EVENTS, type IssueCommentPayload, isEnvhooksCommand } from "../../lifecycle/github-event.ts";
 import { errorResponse, HttpError } from "../http-error.ts";
 
 /** GitHub caps webhook payloads at 25 MB: https://docs.github.com/en/webhooks/webhook-events-and-payloads */
@@ -67,6 +67,9 @@ export function githubWebhookRoutes({ secret, accept, log }: GithubWebhookDeps) 
         return c.json({ status: "ignored", message: `envhooks does not act on ${name} events.` }, 202);
       }
       const payload = parsePayload(body);
+      if (name === "issue_comment" && !isEnvhooksCommand(payload as unknown as IssueCommentPayload)) {
+        return c.json({ status: "ignored", message: "The comment is not an envhooks command." }, 202);
+      }
       const outcome = await accept({
         deliveryId,
         name,

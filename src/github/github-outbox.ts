@@ -1,0 +1,40 @@
+import type { Activity } from "../activity/activity.ts";
+import type { RepoConfig } from "../config/repo-config.schema.ts";
+import type { GithubRequest } from "../lifecycle/transition.ts";
+import type { Queryable } from "../store/database.ts";
+import { insertGithubTask } from "../store/github-tasks.ts";
+
+/** What the repository lets envhooks show on GitHub (`github:` in `.github/envhooks.yml`). */
+export type GithubOptions = RepoConfig["github"];
+
+/** The tasks a GitHub sync worker runs. */
+export type GithubTaskBody = { kind: "activity"; activity: Activity; options: GithubOptions } | GithubRequest;
+
+/**
+ * Where what envhooks tells GitHub waits: written in the transaction that changes an environment,
+ * sent by the project's GitHub worker once it commits. Absent without GitHub App credentials.
+ */
+export interface GithubOutbox {
+  wake(projectKey: string): void;
+}
+
+/**
+ * Writes the GitHub side of an activity (its deployment status, commit status and pull request
+ * comment) as it stands now. Returns whether a task was written.
+ */
+export async function writeActivityTask(
+  tx: Queryable,
+  projectKey: string,
+  activity: Activity,
+  options: GithubOptions,
+): Promise<boolean> {
+  if (!activity.payload.environment) return false;
+  const wanted = options.deployments || options.statuses || options.comments;
+  if (!wanted) return false;
+  await writeTask(tx, projectKey, { kind: "activity", activity, options });
+  return true;
+}
+
+export async function writeTask(tx: Queryable, projectKey: string, body: GithubTaskBody): Promise<void> {
+  await insertGithubTask(tx, { projectKey, kind: body.kind, body });
+}

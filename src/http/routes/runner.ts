@@ -1,0 +1,120 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { type ApplyDeps, RedeployRefused, redeployEnvironment } from "../../intake/apply-event.ts";
+import { ProgressRefused, reportProgress } from "../../intake/report-progress.ts";
+import { projectKey } from "../../store/projects.ts";
+import { HttpError } from "../http-error.ts";
+import { authorizeProject } from "../require-api-token.ts";
+import { jsonContent, rejectInvalid } from "../validation.ts";
+
+const Json = z.record(z.string(), z.unknown());
+
+const httpUrl = z
+  .string()
+  .max(2000)
+  .url()
+  .refine((url) => /^https?:\/\//.test(url), "must be an http:// or https:// URL");
+
+/** A deploy runner's report on an activity. */
+export const progressSchema = z
+  .object({
+    state: z
+      .enum(["in_progress", "complete", "cancelled"])
+      .optional()
+      .describe("The activity's new state; leave it out to report progress or log lines only"),
+    result: z
+      .enum(["success", "failure"])
+      .optional()
+      .describe("With `complete` (default success) or `cancelled` (default failure)"),
+    completion_percent: z.number().int().min(0).max(100).optional(),
+    log: z.string().max(100_000).optional().describe("Lines appended to the activity's log"),
+    environment_url: httpUrl
+      .optional()
+      .describe("Where the environment is served; shown on GitHub and in chat"),
+    log_url: httpUrl.optional().describe("Where the runner's own log is; linked from GitHub"),
+  })
+  .strict()
+  .refine((report) => Object.keys(report).length > 0, { message: "report at least one field", path: [] })
+  .refine(
+    (report) => report.result === undefined || report.state === "complete" || report.state === "cancelled",
+    {
+      message: "result goes with state complete or cancelled",
+      path: ["result"],
+    },
+  );
+
+const ActivityParams = z.object({
+  id: z.string().regex(/^[a-z2-7]{13}$/, "must be a 13-character activity id"),
+});
+
+const EnvironmentParams = z.object({
+  owner: z.string().min(1).max(100),
+  repo: z.string().min(1).max(100),
+  name: z.string().min(1).max(300).describe("The environment's name (URL-encoded) or machine name"),
+});
+
+/** What deploy runners and operators call: progress reports and redeploys. */
+export function runnerRoutes(apply: ApplyDeps) {
+  const app = new OpenAPIHono({ defaultHook: rejectInvalid });
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/activities/{id}/progress",
+      summary: "Report a deploy runner's progress on an activity",
+      description:
+        "`pending` → `in_progress` → `complete` or `cancelled`. Each change of state is relayed to integrations whose `states` match and mirrored on GitHub. A finished activity cannot move again (409).",
+      request: {
+        params: ActivityParams,
+        body: { content: { "application/json": { schema: progressSchema } }, required: true },
+      },
+      responses: { 200: jsonContent(Json, "The activity after the report") },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      try {
+        const activity = await reportProgress(apply, id, c.req.valid("json"), (key) =>
+          authorizeProject(c, key),
+        );
+        return c.json(activity, 200);
+      } catch (error) {
+        if (error instanceof ProgressRefused) {
+          throw new HttpError(
+            error.status,
+            error.status === 404 ? "not_found" : "invalid_transition",
+            error.message,
+          );
+        }
+        throw error;
+      }
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/api/projects/{owner}/{repo}/environments/{name}/redeploy",
+      summary: "Redeploy an environment",
+      description: "Builds the environment again at the same commit: an `environment.redeploy` activity.",
+      request: { params: EnvironmentParams },
+      responses: { 202: jsonContent(Json, "The redeploy activity") },
+    }),
+    async (c) => {
+      const { owner, repo, name } = c.req.valid("param");
+      try {
+        const activity = await redeployEnvironment(apply, projectKey(`${owner}/${repo}`), name, null);
+        return c.json(activity, 202);
+      } catch (error) {
+        if (error instanceof RedeployRefused) {
+          throw new HttpError(
+            error.status,
+            error.status === 404 ? "not_found" : "environment_inactive",
+            error.message,
+          );
+        }
+        throw error;
+      }
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,112 @@
+import type { Activity, ActivityResult } from "../activity/activity.ts";
+import { durationMs } from "../config/repo-config.schema.ts";
+import { writeActivityTask } from "../github/github-outbox.ts";
+import { activitiesPastRunnerDeadline, lockActivity, updateActivity } from "../store/activities.ts";
+import { setEnvironmentUrl } from "../store/environments.ts";
+import { findProjectByKey } from "../store/projects.ts";
+import { type ApplyDeps, inTransaction, storedConfig } from "./apply-event.ts";
+
+/** What a deploy runner reports about an activity (`POST /api/activities/{id}/progress`). */
+export interface ProgressReport {
+  state?: "in_progress" | "complete" | "cancelled" | undefined;
+  result?: ActivityResult | undefined;
+  completion_percent?: number | undefined;
+  /** Appended to the activity's log. */
+  log?: string | undefined;
+  environment_url?: string | undefined;
+  log_url?: string | undefined;
+}
+
+/** Why a report was refused: no such activity (404) or a move its state does not allow (409). */
+export class ProgressRefused extends Error {
+  readonly status: 404 | 409;
+  constructor(status: 404 | 409, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+const FINISHED = new Set(["complete", "cancelled"]);
+
+/**
+ * Applies a deploy runner's report: `pending` → `in_progress` → `complete` or `cancelled`, with
+ * progress, log lines and the environment's address on the way. A change of state is relayed to
+ * the integrations whose `states` match and mirrored on GitHub, in the transaction that stores it.
+ * `authorize` sees the activity's project before anything changes (and throws to refuse).
+ */
+export async function reportProgress(
+  deps: ApplyDeps,
+  activityId: string,
+  report: ProgressReport,
+  authorize: (projectKey: string) => void = () => {},
+): Promise<Activity> {
+  const now = (deps.now ?? (() => new Date()))();
+  return inTransaction(deps, async (tx, wakes) => {
+    const locked = await lockActivity(tx, activityId);
+    if (!locked) throw new ProgressRefused(404, `No activity ${activityId}.`);
+    authorize(locked.projectKey);
+    const current = locked.activity;
+    if (FINISHED.has(current.state)) {
+      throw new ProgressRefused(
+        409,
+        `Activity ${activityId} is ${current.state} already: it cannot move to ${report.state ?? "another state"}.`,
+      );
+    }
+    const project = await findProjectByKey(tx, locked.projectKey);
+    const config = storedConfig(project?.config);
+    const state = report.state ?? current.state;
+    const finished = FINISHED.has(state);
+    const at = now.toISOString();
+    const environment = current.payload.environment;
+    const url = report.environment_url ?? environment?.url ?? null;
+    const next: Activity = {
+      ...current,
+      state,
+      updated_at: at,
+      started_at: current.started_at ?? (state === "pending" ? null : at),
+      completed_at: finished ? at : null,
+      result: finished ? (report.result ?? (state === "complete" ? "success" : "failure")) : null,
+      completion_percent:
+        state === "complete" ? 100 : (report.completion_percent ?? current.completion_percent),
+      log: report.log ? [current.log, report.log.replace(/\n$/, "")].filter(Boolean).join("\n") : current.log,
+      payload: { ...current.payload, environment: environment && { ...environment, url } },
+      ...(report.log_url ? { log_url: report.log_url } : {}),
+    };
+    const deadline = finished ? null : new Date(now.getTime() + durationMs(config.runner_timeout));
+    await updateActivity(tx, next, deadline);
+    if (report.environment_url && environment && environment.status !== "deleted") {
+      await setEnvironmentUrl(tx, locked.projectId, environment.name, report.environment_url);
+    }
+    if (state !== current.state) {
+      for (const id of (await deps.outbox?.write(tx, locked.projectKey, next, locked.sequence)) ?? []) {
+        wakes.integrations.add(id);
+      }
+      if (deps.github && (await writeActivityTask(tx, locked.projectKey, next, config.github))) {
+        wakes.github.add(locked.projectKey);
+      }
+    }
+    return next;
+  });
+}
+
+/**
+ * Completes as failed every activity whose deploy runner did not report by its deadline
+ * (`runner_timeout` after the last report), saying so in its log.
+ */
+export async function completeOverdueActivities(deps: ApplyDeps, now: Date): Promise<Activity[]> {
+  const completed: Activity[] = [];
+  for (const id of await activitiesPastRunnerDeadline(deps.db, now)) {
+    try {
+      const activity = await reportProgress(deps, id, {
+        state: "complete",
+        result: "failure",
+        log: "No report from the deploy runner within runner_timeout: envhooks completed this activity as failed.",
+      });
+      completed.push(activity);
+    } catch (error) {
+      // The runner finished it meanwhile.
+      if (!(error instanceof ProgressRefused)) throw error;
+    }
+  }
+  return completed;
+}
