@@ -171,7 +171,9 @@ export async function redeployEnvironment(
       throw new RedeployRefused(409, `Environment ${name} is inactive: activate it before redeploying.`);
     }
     const plan: Plan = {
-      transitions: [{ action: "redeploy", environment: name, reason: "asked to redeploy" }],
+      transitions: [
+        { action: "redeploy", environment: name, reason: "was asked through the API to redeploy" },
+      ],
       notes: [],
     };
     const context = { user, at: now(), source: null, config: storedConfig(project.config), deliveryId: null };

@@ -36,6 +36,8 @@ export async function startTestEnvhooks(
     /** null: start without WEBHOOK_SECRET / ENVHOOKS_API_TOKEN. */
     webhookSecret?: string | null;
     apiToken?: string | null;
+    /** The clock for expiry and runner timeouts. */
+    now?: () => Date;
   } = {},
 ): Promise<TestEnvhooks> {
   const store = await kind.open();
@@ -62,7 +64,14 @@ export async function startTestEnvhooks(
       privateKey: options.github?.privateKey,
       baseUrl: options.github?.baseUrl,
     },
-    Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }),
+    // A function, so it sees (and overrides) the throttle options Probot sets on every instance:
+    // the throttle spaces writes 1 s apart, as GitHub asks of real apps.
+    Octokit: ProbotOctokit.defaults((instance: Record<string, any>) => ({
+      ...instance,
+      retry: { enabled: false },
+      throttle: { ...instance.throttle, enabled: false },
+    })),
+    ...(options.now ? { now: options.now } : {}),
   });
   return {
     ...envhooks,
