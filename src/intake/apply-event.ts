@@ -140,12 +140,15 @@ export async function applyEvent(
   });
 }
 
-/** Why a redeploy was refused. */
-export class RedeployRefused extends Error {
+/** Why a request about an environment or activity was refused: 404 it is not there, 409 its state forbids it. */
+export class Refused extends Error {
   readonly status: 404 | 409;
-  constructor(status: 404 | 409, message: string) {
+  /** A short machine-readable name, e.g. `invalid_transition`. */
+  readonly code: string;
+  constructor(status: 404 | 409, code: string, message: string) {
     super(message);
     this.status = status;
+    this.code = code;
   }
 }
 
@@ -163,12 +166,16 @@ export async function redeployEnvironment(
   return inTransaction(deps, async (tx, wakes) => {
     const project = await lockProjectByKey(tx, projectKey);
     if (!project)
-      throw new RedeployRefused(404, `No project ${projectKey}: envhooks has had no event from it.`);
+      throw new Refused(404, "not_found", `No project ${projectKey}: envhooks has had no event from it.`);
     const [environment] = await findEnvironments(tx, project.id, { names: [name], basedOn: null });
     if (!environment)
-      throw new RedeployRefused(404, `Project ${project.fullName} has no environment ${name}.`);
+      throw new Refused(404, "not_found", `Project ${project.fullName} has no environment ${name}.`);
     if (environment.status !== "active") {
-      throw new RedeployRefused(409, `Environment ${name} is inactive: activate it before redeploying.`);
+      throw new Refused(
+        409,
+        "environment_inactive",
+        `Environment ${name} is inactive: activate it before redeploying.`,
+      );
     }
     const plan: Plan = {
       transitions: [

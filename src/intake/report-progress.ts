@@ -4,7 +4,7 @@ import { writeActivityTask } from "../github/github-outbox.ts";
 import { activitiesPastRunnerDeadline, lockActivity, updateActivity } from "../store/activities.ts";
 import { setEnvironmentUrl } from "../store/environments.ts";
 import { findProjectByKey } from "../store/projects.ts";
-import { type ApplyDeps, inTransaction, storedConfig } from "./apply-event.ts";
+import { type ApplyDeps, inTransaction, Refused, storedConfig } from "./apply-event.ts";
 
 /** What a deploy runner reports about an activity (`POST /api/activities/{id}/progress`). */
 export interface ProgressReport {
@@ -15,15 +15,6 @@ export interface ProgressReport {
   log?: string | undefined;
   environment_url?: string | undefined;
   log_url?: string | undefined;
-}
-
-/** Why a report was refused: no such activity (404) or a move its state does not allow (409). */
-export class ProgressRefused extends Error {
-  readonly status: 404 | 409;
-  constructor(status: 404 | 409, message: string) {
-    super(message);
-    this.status = status;
-  }
 }
 
 const FINISHED = new Set(["complete", "cancelled"]);
@@ -43,12 +34,13 @@ export async function reportProgress(
   const now = (deps.now ?? (() => new Date()))();
   return inTransaction(deps, async (tx, wakes) => {
     const locked = await lockActivity(tx, activityId);
-    if (!locked) throw new ProgressRefused(404, `No activity ${activityId}.`);
+    if (!locked) throw new Refused(404, "not_found", `No activity ${activityId}.`);
     authorize(locked.projectKey);
     const current = locked.activity;
     if (FINISHED.has(current.state)) {
-      throw new ProgressRefused(
+      throw new Refused(
         409,
+        "invalid_transition",
         `Activity ${activityId} is ${current.state} already: it cannot move to ${report.state ?? "another state"}.`,
       );
     }
@@ -105,7 +97,7 @@ export async function completeOverdueActivities(deps: ApplyDeps, now: Date): Pro
       completed.push(activity);
     } catch (error) {
       // The runner finished it meanwhile.
-      if (!(error instanceof ProgressRefused)) throw error;
+      if (!(error instanceof Refused)) throw error;
     }
   }
   return completed;

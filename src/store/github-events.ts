@@ -1,4 +1,5 @@
 import type { Queryable } from "./database.ts";
+import { type OrderedTable, projectsWithDueWork, recordOrderedFailure } from "./ordered-work.ts";
 
 export interface StoredEvent {
   id: number;
@@ -63,41 +64,21 @@ export async function markEventProcessed(tx: Queryable, id: number, outcome: str
   return rows.length === 1;
 }
 
-/**
- * Counts a failed attempt at an event, to be tried again at `retryAt`. Once `maxAttempts` is
- * reached the event is set aside as `failed` (kept, with its error, for inspection) so that later
- * events of the project go on.
- */
-export async function recordEventFailure(
+const INBOX: OrderedTable = { name: "github_events", finishedAt: "processed_at" };
+
+/** Counts a failed attempt at an event (see `recordOrderedFailure`). */
+export function recordEventFailure(
   db: Queryable,
   id: number,
   error: string,
-  { maxAttempts, retryAt }: { maxAttempts: number; retryAt: Date },
+  options: { maxAttempts: number; retryAt: Date },
 ): Promise<{ attempts: number; failed: boolean }> {
-  const { rows } = await db.query<{ attempts: number; state: string }>(
-    `UPDATE github_events
-     SET attempts = attempts + 1, last_error = $2, next_attempt_at = $4,
-         state = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE state END,
-         processed_at = CASE WHEN attempts + 1 >= $3 THEN now() ELSE processed_at END
-     WHERE id = $1 AND state = 'pending'
-     RETURNING attempts, state`,
-    [id, error.slice(0, 2000), maxAttempts, retryAt],
-  );
-  const row = rows[0];
-  return { attempts: row?.attempts ?? maxAttempts, failed: row?.state === "failed" };
+  return recordOrderedFailure(db, INBOX, id, error, options);
 }
 
-/**
- * Projects whose oldest pending event is due, so a restart (or a lost wake-up) gets them going.
- * Only the oldest counts: one waiting for its retry holds back the rest.
- */
-export async function projectsWithPendingEvents(db: Queryable): Promise<string[]> {
-  const { rows } = await db.query<{ project_key: string }>(
-    `SELECT e.project_key FROM github_events e
-     WHERE e.id IN (SELECT min(id) FROM github_events WHERE state = 'pending' GROUP BY project_key)
-       AND e.next_attempt_at <= now()`,
-  );
-  return rows.map((row) => row.project_key);
+/** Projects whose oldest pending event is due. */
+export function projectsWithPendingEvents(db: Queryable): Promise<string[]> {
+  return projectsWithDueWork(db, INBOX);
 }
 
 export interface EventRecord {

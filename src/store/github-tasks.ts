@@ -1,4 +1,5 @@
 import type { Queryable } from "./database.ts";
+import { type OrderedTable, projectsWithDueWork, recordOrderedFailure } from "./ordered-work.ts";
 
 /** Something to tell GitHub, kept until GitHub has it. */
 export interface GithubTask {
@@ -35,34 +36,21 @@ export async function markGithubTaskDone(db: Queryable, id: number): Promise<voi
   await db.query("UPDATE github_tasks SET state = 'done', done_at = now() WHERE id = $1", [id]);
 }
 
-/** Counts a failed attempt; after `maxAttempts` the task is set aside as failed so later ones go on. */
-export async function recordGithubTaskFailure(
+const UPDATES: OrderedTable = { name: "github_tasks", finishedAt: "done_at" };
+
+/** Counts a failed attempt at a task (see `recordOrderedFailure`). */
+export function recordGithubTaskFailure(
   db: Queryable,
   id: number,
   error: string,
-  { maxAttempts, retryAt }: { maxAttempts: number; retryAt: Date },
+  options: { maxAttempts: number; retryAt: Date },
 ): Promise<{ attempts: number; failed: boolean }> {
-  const { rows } = await db.query<{ attempts: number; state: string }>(
-    `UPDATE github_tasks
-     SET attempts = attempts + 1, last_error = $2, next_attempt_at = $4,
-         state = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE state END,
-         done_at = CASE WHEN attempts + 1 >= $3 THEN now() ELSE done_at END
-     WHERE id = $1 AND state = 'pending'
-     RETURNING attempts, state`,
-    [id, error.slice(0, 2000), maxAttempts, retryAt],
-  );
-  const row = rows[0];
-  return { attempts: row?.attempts ?? maxAttempts, failed: row?.state === "failed" };
+  return recordOrderedFailure(db, UPDATES, id, error, options);
 }
 
-/** Projects whose oldest pending task is due (after a restart, or a lost wake-up). */
-export async function projectsWithDueGithubTasks(db: Queryable): Promise<string[]> {
-  const { rows } = await db.query<{ project_key: string }>(
-    `SELECT t.project_key FROM github_tasks t
-     WHERE t.id IN (SELECT min(id) FROM github_tasks WHERE state = 'pending' GROUP BY project_key)
-       AND t.next_attempt_at <= now()`,
-  );
-  return rows.map((row) => row.project_key);
+/** Projects whose oldest pending task is due. */
+export function projectsWithDueGithubTasks(db: Queryable): Promise<string[]> {
+  return projectsWithDueWork(db, UPDATES);
 }
 
 export async function findDeploymentId(db: Queryable, activityId: string): Promise<number | undefined> {

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { type ApplyDeps, RedeployRefused, redeployEnvironment } from "../../intake/apply-event.ts";
-import { ProgressRefused, reportProgress } from "../../intake/report-progress.ts";
+import { type ApplyDeps, Refused, redeployEnvironment } from "../../intake/apply-event.ts";
+import { reportProgress } from "../../intake/report-progress.ts";
 import { projectKey } from "../../store/projects.ts";
 import { HttpError } from "../http-error.ts";
 import { authorizeProject } from "../require-api-token.ts";
@@ -71,21 +71,11 @@ export function runnerRoutes(apply: ApplyDeps) {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      try {
-        const activity = await reportProgress(apply, id, c.req.valid("json"), (key) =>
-          authorizeProject(c, key),
-        );
-        return c.json(activity, 200);
-      } catch (error) {
-        if (error instanceof ProgressRefused) {
-          throw new HttpError(
-            error.status,
-            error.status === 404 ? "not_found" : "invalid_transition",
-            error.message,
-          );
-        }
-        throw error;
-      }
+      const report = c.req.valid("json");
+      const activity = await answerRefusals(
+        reportProgress(apply, id, report, (key) => authorizeProject(c, key)),
+      );
+      return c.json(activity, 200);
     },
   );
 
@@ -100,21 +90,22 @@ export function runnerRoutes(apply: ApplyDeps) {
     }),
     async (c) => {
       const { owner, repo, name } = c.req.valid("param");
-      try {
-        const activity = await redeployEnvironment(apply, projectKey(`${owner}/${repo}`), name, null);
-        return c.json(activity, 202);
-      } catch (error) {
-        if (error instanceof RedeployRefused) {
-          throw new HttpError(
-            error.status,
-            error.status === 404 ? "not_found" : "environment_inactive",
-            error.message,
-          );
-        }
-        throw error;
-      }
+      const activity = await answerRefusals(
+        redeployEnvironment(apply, projectKey(`${owner}/${repo}`), name, null),
+      );
+      return c.json(activity, 202);
     },
   );
 
   return app;
+}
+
+/** A refusal becomes the HTTP answer it stands for; anything else is left to the error handler. */
+async function answerRefusals<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (error instanceof Refused) throw new HttpError(error.status, error.code, error.message);
+    throw error;
+  }
 }
