@@ -27,13 +27,7 @@ import {
   updateEnvironment,
 } from "../store/environments.ts";
 import { claimEvent, markEventProcessed } from "../store/github-events.ts";
-import {
-  lockProject,
-  lockProjectByKey,
-  type Project,
-  projectsWithTtl,
-  saveProjectConfig,
-} from "../store/projects.ts";
+import { lockProject, lockProjectByKey, type Project, projectsWithTtl } from "../store/projects.ts";
 
 /** The repository's options, or why `.github/envhooks.yml` could not be used. */
 export type ConfigResult = { ok: true; config: RepoConfig } | { ok: false; problems: string[] };
@@ -99,6 +93,7 @@ export async function applyEvent(
       fullName: repository.full_name,
       defaultBranch: repository.default_branch,
       installationId,
+      config: config.ok ? config.config : null,
     });
     const stored = await claimEvent(tx, deliveryId);
     if (!stored) return { applied: false, activities: [], notes: [] };
@@ -129,7 +124,6 @@ export async function applyEvent(
       return { applied: true, activities: [activity], notes: config.problems };
     }
 
-    await saveProjectConfig(tx, project.id, config.config);
     const environments = await findEnvironments(tx, project.id, concernedEnvironments(event));
     const plan = planTransitions(event, config.config, environments);
     const context = { user: event.payload.sender, at, source, config: config.config, deliveryId };

@@ -16,18 +16,27 @@ export function projectKey(fullName: string): string {
 
 /**
  * Creates or refreshes a project and locks its row until the transaction ends, so that one
- * project's events are applied one at a time even across instances.
+ * project's events are applied one at a time even across instances. `config`, the options just
+ * read from `.github/envhooks.yml`, is kept for work not started by an event; null (an invalid
+ * file) keeps the last valid ones.
  */
 export async function lockProject(
   tx: Queryable,
-  project: { fullName: string; defaultBranch: string; installationId: number | null },
+  project: { fullName: string; defaultBranch: string; installationId: number | null; config: unknown },
 ): Promise<Project> {
   const { rows } = await tx.query<Project>(
-    `INSERT INTO projects (key, full_name, default_branch, installation_id) VALUES ($1, $2, $3, $4)
+    `INSERT INTO projects (key, full_name, default_branch, installation_id, config) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (key) DO UPDATE SET full_name = excluded.full_name, default_branch = excluded.default_branch,
-       installation_id = COALESCE(excluded.installation_id, projects.installation_id), updated_at = now()
+       installation_id = COALESCE(excluded.installation_id, projects.installation_id),
+       config = COALESCE(excluded.config, projects.config), updated_at = now()
      RETURNING ${COLUMNS}`,
-    [projectKey(project.fullName), project.fullName, project.defaultBranch, project.installationId],
+    [
+      projectKey(project.fullName),
+      project.fullName,
+      project.defaultBranch,
+      project.installationId,
+      project.config === null ? null : JSON.stringify(project.config),
+    ],
   );
   // INSERT … ON CONFLICT DO UPDATE holds the row lock until the transaction ends.
   const row = rows[0];
@@ -62,14 +71,6 @@ async function projectWithConfig(
   );
   const row = rows[0];
   return row && { ...row, installationId: row.installationId === null ? null : Number(row.installationId) };
-}
-
-/** Keeps the options just read from `.github/envhooks.yml`, for work not started by an event. */
-export async function saveProjectConfig(tx: Queryable, projectId: number, config: unknown): Promise<void> {
-  await tx.query("UPDATE projects SET config = $2 WHERE id = $1 AND config IS DISTINCT FROM $2::jsonb", [
-    projectId,
-    JSON.stringify(config),
-  ]);
 }
 
 /** Projects whose options set an `environment_ttl`. */
