@@ -16,6 +16,7 @@ import { type ApplyDeps, applyEvent, expireEnvironments, type Outbox } from "./i
 import { drainProject, type ReceiveEvent } from "./intake/drain-project.ts";
 import { completeOverdueActivities } from "./intake/report-progress.ts";
 import type { GithubEvent } from "./lifecycle/github-event.ts";
+import { createMetrics } from "./metrics.ts";
 import { createKeyedDispatcher } from "./queue/keyed-dispatcher.ts";
 import { createKeyedQueue, dispatchKeys, enqueueKey, type KeyedQueue } from "./queue/keyed-queue.ts";
 import { openQueue, type QueueTarget } from "./queue/open-queue.ts";
@@ -33,7 +34,8 @@ import { writeDeliveries } from "./relay/write-deliveries.ts";
 import type { Database } from "./store/database.ts";
 import { projectsWithPendingEvents } from "./store/github-events.ts";
 import { projectsWithDueGithubTasks } from "./store/github-tasks.ts";
-import { integrationsWithDueDeliveries, releaseAllLeases } from "./store/integrations.ts";
+import { integrationsWithDueDeliveries } from "./store/integrations.ts";
+import { releaseAllLeases } from "./store/leases.ts";
 import { migrate } from "./store/migrate.ts";
 
 /** How often deliveries left behind (a process died holding them, a job was lost) are looked for. */
@@ -54,7 +56,14 @@ export interface EnvhooksOptions {
   publicUrl?: string | undefined;
   /** The clock for expiry and runner timeouts (tests move it). */
   now?: () => Date;
+  /**
+   * ENVHOOKS_ROLE: `all` serves HTTP and works the queue; `web` serves HTTP and leaves the work to
+   * workers (through the queue); `worker` works the queue and serves only health and metrics.
+   */
+  role?: Role;
 }
+
+export type Role = "all" | "web" | "worker";
 
 export interface Envhooks {
   /** Every HTTP route; serve it with @hono/node-server or call `app.request()`. */
@@ -67,8 +76,14 @@ export interface Envhooks {
    * environments, deploy runners that did not report in time. Runs at start and every 10 s.
    */
   sweep(): Promise<void>;
-  /** Stops taking work and waits (bounded) for jobs in flight; the database stays open. */
-  stop(): Promise<void>;
+  role: Role;
+  /** Turns readiness false (`/readyz` 503), first step of a graceful shutdown. */
+  notReady(): void;
+  /**
+   * Stops taking work and waits, at most `timeoutMs`, for the deliveries and GitHub requests in
+   * flight; the database stays open.
+   */
+  stop(timeoutMs?: number): Promise<void>;
 }
 
 /**
@@ -79,7 +94,10 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
   const { db, log } = options;
   const retry = options.retry ?? DEFAULT_RETRY;
   const now = options.now ?? (() => new Date());
+  const role = options.role ?? "all";
   let ready = false;
+  const stopping = new AbortController();
+  const signal = stopping.signal;
 
   await migrate(db);
   // The data folder lock makes this the only process: leases left by a killed one are void.
@@ -89,29 +107,61 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
   await createKeyedQueue(boss, DELIVERIES_QUEUE);
   await createKeyedQueue(boss, GITHUB_UPDATES_QUEUE);
 
-  // Work this process commits is woken here at once; the queue carries delayed wake-ups (retries),
-  // and the sweep finds work whose wake-up was lost with a process.
-  const outbox: Outbox = { write: writeDeliveries, wake: (integrationId) => relaying.wake(integrationId) };
-  const githubOutbox: GithubOutbox = { wake: (projectKey) => updatingGithub.wake(projectKey) };
-  const { receive, githubConnected, octokitFor } = await createReceiver(options, outbox, githubOutbox, now);
-  const apply: ApplyDeps = { db, outbox, now, ...(octokitFor ? { github: githubOutbox } : {}) };
+  // Work this process commits is woken here at once (in a `web` instance, through the queue for a
+  // worker); the queue carries delayed wake-ups (retries), and the sweep finds work whose wake-up
+  // was lost with a process.
+  const outbox: Outbox = {
+    write: writeDeliveries,
+    wake: (integrationId) => wake(DELIVERIES_QUEUE, integrationId),
+  };
+  const githubOutbox: GithubOutbox = { wake: (projectKey) => wake(GITHUB_UPDATES_QUEUE, projectKey) };
+  const metrics = createMetrics(db);
+  const { receive, githubConnected, octokitFor } = await createReceiver(
+    options,
+    { db, outbox, now, metrics },
+    githubOutbox,
+  );
+  const apply: ApplyDeps = { db, outbox, now, metrics, ...(octokitFor ? { github: githubOutbox } : {}) };
   const wakeAt = (queue: KeyedQueue) => (key: string, startAfter: Date) =>
     enqueueKey(boss, queue, key, { startAfter });
   const applying = dispatcher(GITHUB_EVENTS_QUEUE, (projectKey) =>
-    drainProject({ db, receive, log, retry, wakeAt: wakeAt(GITHUB_EVENTS_QUEUE) }, projectKey),
+    drainProject({ db, receive, log, retry, signal, wakeAt: wakeAt(GITHUB_EVENTS_QUEUE) }, projectKey),
   );
 
   const sender = createSender({ allowPrivateUrls: options.allowPrivateUrls });
   const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
-  const relay = { db, boss, sender, log, version: packageJson.version, owner };
+  const relay = { db, boss, sender, log, version: packageJson.version, owner, signal, metrics };
   const relaying = dispatcher(DELIVERIES_QUEUE, (integrationId) => drainIntegration(relay, integrationId));
   const updatingGithub = dispatcher(GITHUB_UPDATES_QUEUE, async (projectKey) => {
     if (!octokitFor) return;
     await drainGithub(
-      { db, log, octokitFor, publicUrl: options.publicUrl, retry, wakeAt: wakeAt(GITHUB_UPDATES_QUEUE) },
+      {
+        db,
+        log,
+        octokitFor,
+        owner,
+        signal,
+        metrics,
+        publicUrl: options.publicUrl,
+        retry,
+        wakeAt: wakeAt(GITHUB_UPDATES_QUEUE),
+      },
       projectKey,
     );
   });
+  const dispatchers = new Map([
+    [GITHUB_EVENTS_QUEUE, applying],
+    [DELIVERIES_QUEUE, relaying],
+    [GITHUB_UPDATES_QUEUE, updatingGithub],
+  ]);
+
+  /** Wakes a key's work: in this process, or (a `web` instance) in whichever worker takes the job. */
+  function wake(queue: KeyedQueue, key: string) {
+    if (role !== "web") return dispatchers.get(queue)?.wake(key);
+    enqueueKey(boss, queue, key).catch((error) =>
+      log.warn({ err: error, queue: queue.name, key }, "wake-up not queued; the sweep will find the work"),
+    );
+  }
 
   /** Drains a queue's keys in this process; a failure of envhooks itself is tried again shortly. */
   function dispatcher(queue: KeyedQueue, drain: (key: string) => Promise<unknown>) {
@@ -126,9 +176,6 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
       },
     });
   }
-  await dispatchKeys(boss, GITHUB_EVENTS_QUEUE, applying);
-  await dispatchKeys(boss, DELIVERIES_QUEUE, relaying);
-  await dispatchKeys(boss, GITHUB_UPDATES_QUEUE, updatingGithub);
 
   async function sweep() {
     // Work left behind by a crash: deliveries GitHub sent, deliveries to send, updates for GitHub.
@@ -140,33 +187,45 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     await completeOverdueActivities(apply, now());
     await expireEnvironments(apply, now());
   }
-  await sweep();
-  const sweeper = setInterval(() => {
-    sweep().catch((error) => log.warn({ err: error }, "sweep for left-behind work failed"));
-  }, SWEEP_INTERVAL_MS);
-  sweeper.unref();
+  let sweeper: NodeJS.Timeout | undefined;
+  if (role !== "web") {
+    for (const [queue, keys] of dispatchers) await dispatchKeys(boss, queue, keys);
+    await sweep();
+    sweeper = setInterval(() => {
+      sweep().catch((error) => log.warn({ err: error }, "sweep for left-behind work failed"));
+    }, SWEEP_INTERVAL_MS);
+    sweeper.unref();
+  }
 
   const app = createServer({
     db,
     log,
     webhookSecret: options.github.webhookSecret,
     apiToken: options.apiToken,
-    accept: acceptDelivery(db, (projectKey) => applying.wake(projectKey)),
+    accept: acceptDelivery(db, (projectKey) => wake(GITHUB_EVENTS_QUEUE, projectKey)),
     apply,
     isReady: () => ready,
     relay: { ...relay, allowPrivateUrls: options.allowPrivateUrls },
+    metrics,
+    onlyProbes: role === "worker",
   });
   ready = true;
   return {
     app,
     boss,
     githubConnected,
+    role,
     sweep,
-    async stop() {
+    notReady() {
+      ready = false;
+    },
+    async stop(timeoutMs = 10_000) {
       ready = false;
       clearInterval(sweeper);
-      await Promise.all([applying.stop(10_000), relaying.stop(10_000), updatingGithub.stop(10_000)]);
-      await boss.stop({ graceful: true, timeout: 10_000, close: true });
+      // Drains stop after the item in flight; what is left stays pending for the next process.
+      stopping.abort();
+      await Promise.all([...dispatchers.values()].map((keys) => keys.stop(timeoutMs)));
+      await boss.stop({ graceful: true, timeout: timeoutMs, close: true });
       await sender.close();
     },
   };
@@ -179,9 +238,8 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
  */
 async function createReceiver(
   options: EnvhooksOptions,
-  outbox: Outbox,
+  deps: ApplyDeps,
   github: GithubOutbox,
-  now: () => Date,
 ): Promise<{
   receive: ReceiveEvent;
   githubConnected: boolean;
@@ -197,7 +255,7 @@ async function createReceiver(
       ...(baseUrl ? { baseUrl } : {}),
       ...(options.Octokit ? { Octokit: options.Octokit } : {}),
     });
-    await probot.load(envhooksApp({ db: options.db, outbox, github, now }));
+    await probot.load(envhooksApp({ ...deps, github }));
     return {
       // biome-ignore lint/suspicious/noExplicitAny: stored deliveries were verified when they arrived
       receive: (event) => probot.receive(event as any),
@@ -211,7 +269,7 @@ async function createReceiver(
     receive: async ({ id, name, payload }) => {
       // Without GitHub, nobody can be asked whether a commenter may write: commands are refused.
       const event = { name, payload, canWrite: false } as GithubEvent;
-      await applyEvent({ db: options.db, outbox, now }, id, event, null, {
+      await applyEvent(deps, id, event, null, {
         ok: true,
         config: DEFAULT_REPO_CONFIG,
       });

@@ -1,3 +1,5 @@
+import type { Server } from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
 import { serve } from "@hono/node-server";
 import { pino } from "pino";
 import { readSettings } from "./config/env.schema.ts";
@@ -46,6 +48,7 @@ const envhooks = await startEnvhooks({
   apiToken: settings.apiToken,
   allowPrivateUrls: settings.allowPrivateUrls,
   publicUrl: settings.publicUrl,
+  role: settings.role,
 });
 const server = serve(
   { fetch: envhooks.app.fetch, port: settings.port, hostname: settings.host ?? "0.0.0.0" },
@@ -54,6 +57,7 @@ const server = serve(
       {
         port: info.port,
         database: settings.database.kind,
+        role: settings.role,
         readyMs: Math.round(performance.now() - startedAt),
       },
       `envhooks listening on http://${settings.host ?? "localhost"}:${info.port}`,
@@ -71,15 +75,45 @@ if (missing.length > 0) {
   log.warn(`Not set: ${missing.join("; ")}. See README.md, "Register the GitHub App", and .env.example.`);
 }
 
+/** Each step of a shutdown waits at most this long: requests in flight, then deliveries in flight. */
+const SHUTDOWN_STEP_MS = 10_000;
 let stopping = false;
+
+/**
+ * SIGTERM: readiness turns false (and, with ENVHOOKS_SHUTDOWN_DELAY_MS, requests are still served
+ * while the load balancer notices); then no new connections, requests in flight finish, the
+ * deliveries and GitHub requests in flight finish, and the process exits 0. Work not started stays
+ * in the database for the next process.
+ */
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
-  log.info({ signal }, "shutting down");
-  server.close();
-  await envhooks.stop().catch((error) => log.error({ err: error }, "queue did not stop cleanly"));
+  envhooks.notReady();
+  log.info({ signal, delayMs: settings.shutdownDelayMs }, "shutting down: readiness is false");
+  await sleep(settings.shutdownDelayMs);
+  await closeServer(server as Server, SHUTDOWN_STEP_MS);
+  await envhooks
+    .stop(SHUTDOWN_STEP_MS)
+    .catch((error) => log.error({ err: error }, "queue did not stop cleanly"));
   await db.close();
+  log.info("stopped");
   process.exit(0);
 }
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
+
+/** Stops accepting connections and waits for the requests in flight, at most `timeoutMs`. */
+function closeServer(http: Server, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      http.closeAllConnections();
+      resolve();
+    }, timeoutMs);
+    http.close(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    // Keep-alive connections with no request in flight would hold `close` open.
+    http.closeIdleConnections();
+  });
+}

@@ -39,6 +39,10 @@ export const envSchema = z.object({
   ENVHOOKS_PUBLIC_URL: optionalText.refine((url) => !url || /^https?:\/\/[^/]/.test(url), {
     message: "must be an http:// or https:// URL",
   }),
+  /** `all` (HTTP and queue work), `web` (HTTP only) or `worker` (queue work, probes and metrics only). */
+  ENVHOOKS_ROLE: z.enum(["all", "web", "worker"]).default("all"),
+  /** Milliseconds to keep serving after SIGTERM with readiness false, so a load balancer stops sending first. */
+  ENVHOOKS_SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(120_000).default(0),
   /** `true` lets integrations send to loopback, private and link-local addresses (tests, private networks). */
   ENVHOOKS_ALLOW_PRIVATE_URLS: z
     .enum(["true", "false", "1", "0", ""])
@@ -64,6 +68,8 @@ export interface Settings {
   apiToken: string | undefined;
   allowPrivateUrls: boolean;
   publicUrl: string | undefined;
+  role: Env["ENVHOOKS_ROLE"];
+  shutdownDelayMs: number;
 }
 
 /** Parses the environment; throws an error naming every bad variable. The only reader of process.env. */
@@ -74,6 +80,11 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     throw new Error(`Invalid environment variables:\n  ${problems.join("\n  ")}`);
   }
   const vars = parsed.data;
+  if (vars.ENVHOOKS_ROLE !== "all" && !vars.DATABASE_URL) {
+    throw new Error(
+      `Invalid environment variables:\n  ENVHOOKS_ROLE: ${vars.ENVHOOKS_ROLE} needs DATABASE_URL (PostgreSQL); the embedded database serves one process, which must be "all".`,
+    );
+  }
   const privateKey =
     vars.PRIVATE_KEY?.replace(/\\n/g, "\n") ??
     (vars.PRIVATE_KEY_PATH ? readFileSync(vars.PRIVATE_KEY_PATH, "utf8") : undefined);
@@ -93,5 +104,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     apiToken: vars.ENVHOOKS_API_TOKEN,
     allowPrivateUrls: vars.ENVHOOKS_ALLOW_PRIVATE_URLS,
     publicUrl: vars.ENVHOOKS_PUBLIC_URL?.replace(/\/+$/, ""),
+    role: vars.ENVHOOKS_ROLE,
+    shutdownDelayMs: vars.ENVHOOKS_SHUTDOWN_DELAY_MS,
   };
 }

@@ -1,8 +1,10 @@
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
 import type { Activity } from "../activity/activity.ts";
+import type { Metrics } from "../metrics.ts";
 import { drainInOrder } from "../queue/drain-in-order.ts";
 import type { RetryPolicy } from "../queue/queues.ts";
+import { withLease } from "../queue/with-lease.ts";
 import type { Database } from "../store/database.ts";
 import {
   findCommentId,
@@ -13,6 +15,7 @@ import {
   saveCommentId,
   saveDeploymentId,
 } from "../store/github-tasks.ts";
+import { GITHUB_UPDATES_LEASE } from "../store/leases.ts";
 import { findProjectByKey } from "../store/projects.ts";
 import { COMMENT_MARKER, renderActivityComment } from "./comment.ts";
 import type { GithubOptions, GithubTaskBody } from "./github-outbox.ts";
@@ -28,6 +31,11 @@ export interface GithubSyncDeps {
   publicUrl: string | undefined;
   retry: RetryPolicy;
   wakeAt(projectKey: string, at: Date): Promise<void>;
+  /** This process, as a lease holder: one instance at a time sends a project's updates. */
+  owner: string;
+  /** Aborted when the process is shutting down: the drain stops after the request in flight. */
+  signal?: AbortSignal;
+  metrics?: Metrics | undefined;
 }
 
 /**
@@ -36,26 +44,37 @@ export interface GithubSyncDeps {
  * a request GitHub refuses as invalid is set aside at once. Relaying never waits on this.
  */
 export async function drainGithub(deps: GithubSyncDeps, projectKey: string): Promise<number> {
-  return drainInOrder({
-    next: () => nextGithubTask(deps.db, projectKey),
-    async run(task) {
-      const project = await findProjectByKey(deps.db, projectKey);
-      if (project?.installationId == null) {
-        throw new PermanentError(`project ${projectKey} has no GitHub App installation on record`);
-      }
-      const octokit = await deps.octokitFor(project.installationId);
-      const [owner = "", repo = ""] = project.fullName.split("/");
-      await runTask({ ...deps, octokit, owner, repo, projectKey }, task.body as GithubTaskBody);
-    },
-    done: (task) => markGithubTaskDone(deps.db, task.id),
-    recordFailure: (task, error, options) => recordGithubTaskFailure(deps.db, task.id, error, options),
-    isPermanent,
-    wakeAt: (at) => deps.wakeAt(projectKey, at),
-    retry: deps.retry,
-    log: deps.log.child({ project: projectKey }),
-    what: "GitHub update",
-    logFields: (task) => ({ task: task.id, kind: task.kind }),
+  let done = 0;
+  await withLease(deps.db, GITHUB_UPDATES_LEASE, projectKey, deps.owner, async (lease) => {
+    done = await drainInOrder({
+      next: () => nextGithubTask(deps.db, projectKey),
+      async run(task) {
+        const project = await findProjectByKey(deps.db, projectKey);
+        if (project?.installationId == null) {
+          throw new PermanentError(`project ${projectKey} has no GitHub App installation on record`);
+        }
+        const octokit = await deps.octokitFor(project.installationId);
+        const [owner = "", repo = ""] = project.fullName.split("/");
+        await runTask({ ...deps, octokit, owner, repo, projectKey }, task.body as GithubTaskBody).catch(
+          (error: unknown) => {
+            const status = (error as { status?: unknown }).status;
+            deps.metrics?.githubApiErrors.inc({ status: typeof status === "number" ? String(status) : "0" });
+            throw error;
+          },
+        );
+      },
+      done: (task) => markGithubTaskDone(deps.db, task.id),
+      recordFailure: (task, error, options) => recordGithubTaskFailure(deps.db, task.id, error, options),
+      isPermanent,
+      wakeAt: (at) => deps.wakeAt(projectKey, at),
+      retry: deps.retry,
+      log: deps.log.child({ project: projectKey }),
+      what: "GitHub update",
+      logFields: (task) => ({ task: task.id, kind: task.kind }),
+      stopped: () => !lease.held || Boolean(deps.signal?.aborted),
+    });
   });
+  return done;
 }
 
 class PermanentError extends Error {}

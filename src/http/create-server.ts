@@ -1,7 +1,9 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { requestId } from "hono/request-id";
 import type { Logger } from "pino";
 import type { Delivery } from "../intake/accept-delivery.ts";
 import type { ApplyDeps } from "../intake/apply-event.ts";
+import type { Metrics } from "../metrics.ts";
 import type { Database } from "../store/database.ts";
 import { handleErrors, notFound } from "./handle-errors.ts";
 import { describeApi } from "./openapi.ts";
@@ -25,14 +27,24 @@ export interface ServerDeps {
   apply: ApplyDeps;
   isReady: () => boolean;
   relay: Omit<IntegrationRouteDeps, "db">;
+  metrics: Metrics;
+  /** A `worker` instance answers only health probes and metrics. */
+  onlyProbes?: boolean;
 }
 
 /** Every HTTP route of envhooks, on one Hono app. */
 export function createServer(deps: ServerDeps): OpenAPIHono {
   const auth = requireApiToken(deps.apiToken, deps.db);
   const app = new OpenAPIHono();
+  // X-Request-Id from the load balancer, or a new one; in log lines and in the answer.
+  app.use(requestId());
   app.onError(handleErrors(deps.log));
   app.notFound(notFound);
+  app.route("/", healthRoutes(deps.isReady));
+  app.get("/metrics", async (c) =>
+    c.body(await deps.metrics.registry.metrics(), 200, { "Content-Type": deps.metrics.registry.contentType }),
+  );
+  if (deps.onlyProbes) return app;
   app.use("/api/projects/*", auth, authorizeProjectInPath(/^\/api\/projects\/([^/]+)\/([^/]+)/));
   app.use("/api/activities/*", auth);
   app.use("/api/deliveries/*", auth);
@@ -46,8 +58,15 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
     return next();
   });
   app.use("/rest/status/*", authorizeProjectInPath(/^\/rest\/status\/([^/]+)\/([^/]+)/));
-  app.route("/", healthRoutes(deps.isReady));
-  app.route("/", githubWebhookRoutes({ secret: deps.webhookSecret, accept: deps.accept, log: deps.log }));
+  app.route(
+    "/",
+    githubWebhookRoutes({
+      secret: deps.webhookSecret,
+      accept: deps.accept,
+      log: deps.log,
+      metrics: deps.metrics,
+    }),
+  );
   app.route("/", projectRoutes(deps.db));
   app.route("/", runnerRoutes(deps.apply));
   app.route("/", integrationRoutes({ ...deps.relay, db: deps.db }));

@@ -8,13 +8,16 @@ export function handleErrors(log: Logger): ErrorHandler {
   return function onError(error, c) {
     if (error instanceof HttpError) {
       if (error.status >= 500 && error.cause)
-        log.error({ err: error.cause, path: c.req.path }, error.message);
+        log.error({ err: error.cause, path: c.req.path, requestId: c.get("requestId") }, error.message);
       return errorResponse(c, error.status, error.code, error.message, error.details);
     }
     if (error instanceof HTTPException) {
       return errorResponse(c, error.status as 400, "http_error", error.message || "The request was refused.");
     }
-    log.error({ err: error, method: c.req.method, path: c.req.path }, "request failed");
+    log.error(
+      { err: error, method: c.req.method, path: c.req.path, requestId: c.get("requestId") },
+      "request failed",
+    );
     return errorResponse(c, 500, "internal_error", "Something went wrong on our side; it was logged.");
   };
 }

@@ -47,6 +47,19 @@ export function describeApi(app: OpenAPIHono, version: string): void {
     },
   });
   registry.registerPath({
+    method: "get",
+    path: "/metrics",
+    summary:
+      "Prometheus metrics: events, activities, delivery attempts and latency, queue depth, GitHub API errors",
+    security: [],
+    responses: {
+      200: {
+        description: "Prometheus text exposition format",
+        content: { "text/plain": { schema: z.string() } },
+      },
+    },
+  });
+  registry.registerPath({
     method: "post",
     path: "/api/github/webhooks",
     summary: "GitHub deliveries, signed with WEBHOOK_SECRET",

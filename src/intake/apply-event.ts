@@ -13,6 +13,7 @@ import type { GithubEvent, GithubUser } from "../lifecycle/github-event.ts";
 import { machineName, machineNameCandidates } from "../lifecycle/machine-name.ts";
 import { concernedEnvironments, planTransitions } from "../lifecycle/plan-transitions.ts";
 import { ACTIVITY_TYPES, type Plan, type Transition } from "../lifecycle/transition.ts";
+import type { Metrics } from "../metrics.ts";
 import type { WriteDeliveries } from "../relay/write-deliveries.ts";
 import { insertActivity } from "../store/activities.ts";
 import type { Database, Queryable } from "../store/database.ts";
@@ -42,6 +43,7 @@ export interface ApplyDeps {
   outbox?: Outbox;
   /** With GitHub App credentials: deployments, statuses and comments to send to GitHub. */
   github?: GithubOutbox | undefined;
+  metrics?: Metrics | undefined;
 }
 
 export interface Outbox {
@@ -56,10 +58,12 @@ export interface Applied {
   notes: string[];
 }
 
-/** What a transaction wrote that someone must be woken for once it commits. */
+/** What a transaction wrote that someone must be woken for (or that is counted) once it commits. */
 export interface Wakes {
   integrations: Set<string>;
   github: Set<string>;
+  /** Activities recorded or moved to a new state. */
+  activities: Pick<Activity, "type" | "state">[];
 }
 
 /** Runs `work` in a transaction, then wakes whoever has something new to send. */
@@ -67,10 +71,11 @@ export async function inTransaction<T>(
   deps: ApplyDeps,
   work: (tx: Queryable, wakes: Wakes) => Promise<T>,
 ): Promise<T> {
-  const wakes: Wakes = { integrations: new Set(), github: new Set() };
+  const wakes: Wakes = { integrations: new Set(), github: new Set(), activities: [] };
   const result = await deps.db.transaction((tx) => work(tx, wakes));
   for (const id of wakes.integrations) deps.outbox?.wake(id);
   for (const key of wakes.github) deps.github?.wake(key);
+  for (const { type, state } of wakes.activities) deps.metrics?.activities.inc({ type, state });
   return result;
 }
 
@@ -376,6 +381,7 @@ async function recordActivity(
   }: { deliveryId: string | null; runnerDeadline: Date | null; wakes: Wakes },
 ): Promise<void> {
   const { sequence } = await insertActivity(tx, project.id, activity, deliveryId, runnerDeadline);
+  wakes.activities.push(activity);
   for (const id of (await deps.outbox?.write(tx, project.key, activity, sequence)) ?? []) {
     wakes.integrations.add(id);
   }

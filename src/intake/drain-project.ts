@@ -15,6 +15,8 @@ export interface DrainDeps {
   retry: RetryPolicy;
   /** Wakes the project again at `at`, when its first waiting delivery is due. */
   wakeAt(projectKey: string, at: Date): Promise<void>;
+  /** Aborted when the process is shutting down: the drain stops after the delivery in flight. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -36,5 +38,6 @@ export async function drainProject(deps: DrainDeps, projectKey: string): Promise
     log: deps.log.child({ project: projectKey }),
     what: "GitHub event",
     logFields: (event) => ({ delivery: event.deliveryId, event: event.name }),
+    stopped: () => Boolean(deps.signal?.aborted),
   });
 }

@@ -70,6 +70,7 @@ export async function reportProgress(
       await setEnvironmentUrl(tx, locked.projectId, environment.name, report.environment_url);
     }
     if (state !== current.state) {
+      wakes.activities.push(next);
       for (const id of (await deps.outbox?.write(tx, locked.projectKey, next, locked.sequence)) ?? []) {
         wakes.integrations.add(id);
       }

@@ -25,6 +25,8 @@ export interface OrderedWork<T extends OrderedItem> {
   wakeAt(at: Date): Promise<void>;
   retry: RetryPolicy;
   log: Logger;
+  /** True when the drain must stop before its next item (shutting down, a lease lost). */
+  stopped?(): boolean;
   /** Names the work in log lines, e.g. "GitHub event". */
   what: string;
   /** What log lines about an item say of it (its delivery id, its kind). */
@@ -38,7 +40,7 @@ export interface OrderedWork<T extends OrderedItem> {
  */
 export async function drainInOrder<T extends OrderedItem>(work: OrderedWork<T>): Promise<number> {
   let done = 0;
-  for (;;) {
+  while (!work.stopped?.()) {
     const item = await work.next();
     if (!item) return done;
     const due = new Date(item.nextAttemptAt);
@@ -68,6 +70,7 @@ export async function drainInOrder<T extends OrderedItem>(work: OrderedWork<T>):
       return done;
     }
   }
+  return done;
 }
 
 export function describeError(error: unknown): string {

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { Metrics } from "../metrics.ts";
 import type { Database, TransactionOptions } from "../store/database.ts";
 import { type Delivery, recordAttempt } from "../store/deliveries.ts";
 import { recordIntegrationAttempt, setIntegrationStatus } from "../store/integrations.ts";
@@ -23,6 +24,7 @@ export interface AttemptDeps {
   /** For the User-Agent. */
   version: string;
   now?: () => Date;
+  metrics?: Metrics | undefined;
 }
 
 export interface AttemptOutcome {
@@ -96,6 +98,18 @@ export async function attemptDelivery(
     return { state, disabled };
   }, BOOKKEEPING);
 
+  const type = integration.type;
+  deps.metrics?.attemptSeconds.observe({ integration_type: type }, result.durationMs / 1000);
+  deps.metrics?.deliveries.inc({
+    integration_type: type,
+    outcome: result.ok
+      ? "delivered"
+      : rateLimited
+        ? "rate_limited"
+        : outcome.state === "failed"
+          ? "failed"
+          : "retrying",
+  });
   const log = deps.log.child({ delivery: delivery.id, integration: integration.id });
   if (result.ok) log.debug({ status: result.statusCode, ms: result.durationMs }, "delivered");
   else

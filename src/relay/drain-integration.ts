@@ -1,46 +1,49 @@
 import type { PgBoss } from "pg-boss";
 import { enqueueKey } from "../queue/keyed-queue.ts";
 import { DELIVERIES_QUEUE } from "../queue/queues.ts";
+import { withLease } from "../queue/with-lease.ts";
 import { type Delivery, nextPendingDelivery } from "../store/deliveries.ts";
-import { leaseIntegration, releaseIntegration } from "../store/integrations.ts";
+import { getIntegration } from "../store/integrations.ts";
+import { INTEGRATION_LEASE } from "../store/leases.ts";
 import { type AttemptDeps, attemptDelivery } from "./attempt-delivery.ts";
 
 export interface DrainIntegrationDeps extends AttemptDeps {
   boss: PgBoss;
   /** This process, as a lease holder. */
   owner: string;
+  /** Aborted when the process is shutting down: the drain stops after the attempt in flight. */
+  signal?: AbortSignal;
 }
 
 /**
  * Sends an integration's pending deliveries oldest first, one at a time, while it holds the
- * integration's lease. A delivery waiting for its retry holds back the ones after it (order is
- * kept): the drain then stops, without taking the lease, and a job wakes it when the retry is due.
+ * integration's lease (in whichever instance). A delivery waiting for its retry holds back the
+ * ones after it (order is kept): the drain then stops, and a job wakes it when the retry is due.
  */
 export async function drainIntegration(deps: DrainIntegrationDeps, integrationId: string): Promise<number> {
+  // No lease for work that is waiting for a retry.
+  const first = await nextPendingDelivery(deps.db, integrationId);
+  if (!first || (await waitForRetry(deps, integrationId, first))) return 0;
   let sent = 0;
-  let delivery = await nextPendingDelivery(deps.db, integrationId);
-  if (!delivery || (await waitForRetry(deps, integrationId, delivery))) return sent;
-  // The lease also reads the integration afresh each time: paused, new URL, new secret.
-  let integration = await leaseIntegration(deps.db, integrationId, deps.owner);
-  if (!integration) return sent;
-  try {
-    for (;;) {
+  const held = await withLease(deps.db, INTEGRATION_LEASE, integrationId, deps.owner, async (lease) => {
+    while (lease.held && !deps.signal?.aborted) {
+      // Read afresh before each attempt: paused, new URL, new secret.
+      const integration = await getIntegration(deps.db, integrationId);
+      if (integration?.status !== "active") return;
+      const delivery = await nextPendingDelivery(deps.db, integrationId);
+      if (!delivery || (await waitForRetry(deps, integrationId, delivery))) return;
       const outcome = await attemptDelivery(deps, integration, delivery);
       sent++;
-      if (outcome.disabled) return sent;
-      delivery = await nextPendingDelivery(deps.db, integrationId);
-      if (!delivery || (await waitForRetry(deps, integrationId, delivery))) return sent;
-      integration = await leaseIntegration(deps.db, integrationId, deps.owner);
-      if (!integration) return sent;
+      if (outcome.disabled) return;
     }
-  } finally {
-    await releaseIntegration(deps.db, integrationId, deps.owner);
-    // A delivery written while we held the lease had its job turned away: wake the integration again.
-    const waiting = await nextPendingDelivery(deps.db, integrationId);
-    if (waiting && new Date(waiting.nextAttemptAt).getTime() <= Date.now()) {
-      await enqueueKey(deps.boss, DELIVERIES_QUEUE, integrationId);
-    }
+  });
+  if (!held || deps.signal?.aborted) return sent;
+  // A delivery written while we held the lease had its wake-up turned away: wake the integration again.
+  const waiting = await nextPendingDelivery(deps.db, integrationId);
+  if (waiting && new Date(waiting.nextAttemptAt).getTime() <= Date.now()) {
+    await enqueueKey(deps.boss, DELIVERIES_QUEUE, integrationId);
   }
+  return sent;
 }
 
 /** True when `delivery` waits for its retry; a job then wakes the integration when it is due. */

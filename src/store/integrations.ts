@@ -96,33 +96,6 @@ export async function deleteIntegration(db: Queryable, id: string): Promise<bool
   return rows.length === 1;
 }
 
-/**
- * Takes the right to send an active integration's deliveries: one process at a time, so its
- * deliveries leave in order and none is sent twice at once. The lease outlives one attempt (the
- * integration's timeout) by 10 s and is renewed before each; a holder that dies loses it then.
- */
-export async function leaseIntegration(
-  db: Queryable,
-  id: string,
-  owner: string,
-): Promise<Integration | undefined> {
-  const { rows } = await db.query<Integration>(
-    `UPDATE integrations SET lease_owner = $2,
-       lease_until = now() + make_interval(secs => ceil((config->>'timeout_ms')::numeric / 1000) + 10)
-     WHERE id = $1 AND status = 'active' AND (lease_until IS NULL OR lease_until < now() OR lease_owner = $2)
-     RETURNING ${COLUMNS}`,
-    [id, owner],
-  );
-  return rows[0];
-}
-
-export async function releaseIntegration(db: Queryable, id: string, owner: string): Promise<void> {
-  await db.query(
-    "UPDATE integrations SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2",
-    [id, owner],
-  );
-}
-
 /** Kudu's summary of the last attempt, and how long the integration has been failing. */
 export async function recordIntegrationAttempt(
   db: Queryable,
@@ -159,11 +132,4 @@ export async function integrationsWithDueDeliveries(db: Queryable): Promise<stri
             ORDER BY d.seq LIMIT 1) <= now()`,
   );
   return rows.map((row) => row.id);
-}
-
-/** Drops every lease: only for the embedded database, which no other process can be using. */
-export async function releaseAllLeases(db: Queryable): Promise<void> {
-  await db.query(
-    "UPDATE integrations SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL",
-  );
 }

@@ -25,13 +25,14 @@ export function listMigrations(): Migration[] {
 
 /** Applies every migration not yet applied, all in one transaction; returns the versions applied. */
 export async function migrate(db: Database, migrations = listMigrations()): Promise<number[]> {
-  await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version integer PRIMARY KEY,
-    name text NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
-  )`);
   return db.transaction(async (tx) => {
+    // Taken first, so that instances starting together do not race to create the table either.
     await tx.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+    await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
     const { rows } = await tx.query<{ version: number }>("SELECT version FROM schema_migrations");
     const applied = new Set(rows.map((row) => row.version));
     const done: number[] = [];

@@ -37,6 +37,16 @@ async function activities(
   return response.status === 200 ? (await response.json()).items : [];
 }
 
+async function createIntegration(url: string, body: unknown): Promise<{ id: string }> {
+  const response = await fetch(`${url}/api/projects/${REPO}/integrations`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  expect(response.status).toBe(201);
+  return response.json();
+}
+
 describe.each(STORES)("the server process on $name", (kind) => {
   let github: FakeGithub;
   let folder: string;
@@ -139,6 +149,36 @@ describe.each(STORES)("the server process on $name", (kind) => {
       await receiver.stop();
     }
   }, 60_000);
+
+  it("on SIGTERM turns readiness false, finishes the delivery in flight and exits 0", async () => {
+    const receiver = await new Receiver().start();
+    receiver.answer = () => ({ status: 200, delayMs: 2000 });
+    try {
+      env.ENVHOOKS_SHUTDOWN_DELAY_MS = "1000";
+      const server = start();
+      const url = await server.ready();
+      const integration = await createIntegration(url, { type: "webhook", url: receiver.url });
+      expect((await deliver(url, "push", pushCreatingMaster())).status).toBe(202);
+      await eventually(async () => receiver.received.length === 1);
+
+      server.child.kill("SIGTERM");
+      // During the delay the process still answers, but not as ready.
+      await eventually(async () => (await fetch(`${url}/readyz`)).status === 503, 900);
+      expect(await server.exited()).toBe(0);
+      expect(server.output).toContain("shutting down: readiness is false");
+
+      const again = await start().ready();
+      const log = await fetch(`${again}/api/projects/${REPO}/integrations/${integration.id}/deliveries`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      }).then((response) => response.json());
+      // Answered while shutting down and recorded: not sent again after the restart.
+      expect(log.items.map((d: { state: string }) => d.state)).toEqual(["delivered"]);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(receiver.received).toHaveLength(1);
+    } finally {
+      await receiver.stop();
+    }
+  });
 
   it("keeps its state across a graceful restart", async () => {
     const first = start();

@@ -8,8 +8,10 @@ export interface Received {
   at: number;
 }
 
-/** What the receiver answers; `hang` never answers. */
-export type Answer = { status: number; headers?: Record<string, string>; body?: string } | "hang";
+/** What the receiver answers (after `delayMs`); `hang` never answers. */
+export type Answer =
+  | { status: number; headers?: Record<string, string>; body?: string; delayMs?: number }
+  | "hang";
 
 /**
  * A webhook receiver: a real HTTP server on loopback that records every request and answers
@@ -44,8 +46,10 @@ export class Receiver {
           this.#hanging.push(response);
           return;
         }
-        response.writeHead(answer.status, answer.headers ?? {});
-        response.end(answer.body ?? "");
+        setTimeout(() => {
+          response.writeHead(answer.status, answer.headers ?? {});
+          response.end(answer.body ?? "");
+        }, answer.delayMs ?? 0);
       });
     });
     await new Promise<void>((resolve) => this.#server?.listen(this.#port, "127.0.0.1", resolve));

@@ -3,7 +3,7 @@ import { Writable } from "node:stream";
 import { sign } from "@octokit/webhooks-methods";
 import { pino } from "pino";
 import { ProbotOctokit } from "probot";
-import { type Envhooks, startEnvhooks } from "../../src/envhooks.ts";
+import { type Envhooks, type Role, startEnvhooks } from "../../src/envhooks.ts";
 import type { FakeGithub } from "./fake-github.ts";
 import type { StoreKind, TestStore } from "./stores.ts";
 
@@ -38,9 +38,13 @@ export async function startTestEnvhooks(
     apiToken?: string | null;
     /** The clock for expiry and runner timeouts. */
     now?: () => Date;
+    role?: Role;
+    /** Another instance's store: several instances on one database (closed by its first owner). */
+    store?: TestStore;
   } = {},
 ): Promise<TestEnvhooks> {
-  const store = await kind.open();
+  const store = options.store ?? (await kind.open());
+  const ownsStore = !options.store;
   const logs: string[] = [];
   const log = pino(
     { level: "debug" },
@@ -72,6 +76,7 @@ export async function startTestEnvhooks(
       throttle: { ...instance.throttle, enabled: false },
     })),
     ...(options.now ? { now: options.now } : {}),
+    ...(options.role ? { role: options.role } : {}),
   });
   return {
     ...envhooks,
@@ -100,7 +105,7 @@ export async function startTestEnvhooks(
       ),
     async close() {
       await envhooks.stop();
-      await store.close();
+      if (ownsStore) await store.close();
     },
   };
 }

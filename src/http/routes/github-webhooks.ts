@@ -1,9 +1,11 @@
 import { verify } from "@octokit/webhooks-methods";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import type { RequestIdVariables } from "hono/request-id";
 import type { Logger } from "pino";
 import type { Delivery } from "../../intake/accept-delivery.ts";
 import { HANDLED_EVENTS, type IssueCommentPayload, isEnvhooksCommand } from "../../lifecycle/github-event.ts";
+import type { Metrics } from "../../metrics.ts";
 import { errorResponse, HttpError } from "../http-error.ts";
 
 /** GitHub caps webhook payloads at 25 MB: https://docs.github.com/en/webhooks/webhook-events-and-payloads */
@@ -15,6 +17,7 @@ export interface GithubWebhookDeps {
   /** Stores the delivery and schedules it, committed before it resolves. */
   accept: (delivery: Delivery) => Promise<"accepted" | "duplicate">;
   log: Logger;
+  metrics?: Metrics | undefined;
 }
 
 /**
@@ -22,67 +25,101 @@ export interface GithubWebhookDeps {
  * answers 202 once it is committed; the lifecycle runs afterwards. Nothing of a refused request is
  * stored, and its payload is never logged.
  */
-export function githubWebhookRoutes({ secret, accept, log }: GithubWebhookDeps) {
-  return new Hono().post(
+export function githubWebhookRoutes({ secret, accept, log, metrics }: GithubWebhookDeps) {
+  return new Hono<{ Variables: RequestIdVariables }>().post(
     "/api/github/webhooks",
     bodyLimit({
       maxSize: MAX_WEBHOOK_BYTES,
       onError: (c) => errorResponse(c, 413, "payload_too_large", "GitHub sends at most 25 MB per delivery."),
     }),
     async function receiveGithubWebhook(c) {
-      if (!secret) {
-        throw new HttpError(
-          503,
-          "webhook_secret_missing",
-          "Set WEBHOOK_SECRET to the GitHub App's webhook secret.",
-        );
+      const event = c.req.header("x-github-event") ?? "unknown";
+      try {
+        const { outcome, response } = await receive(c);
+        metrics?.githubEvents.inc({ event, outcome });
+        return response;
+      } catch (error) {
+        const status = error instanceof HttpError ? error.status : 500;
+        metrics?.githubEvents.inc({ event, outcome: OUTCOMES[status] ?? "error" });
+        throw error;
       }
-      const name = c.req.header("x-github-event");
-      const deliveryId = c.req.header("x-github-delivery");
-      const signature = c.req.header("x-hub-signature-256");
-      const missing = [!name && "X-GitHub-Event", !deliveryId && "X-GitHub-Delivery"].filter(Boolean);
-      if (!name || !deliveryId) {
-        throw new HttpError(400, "missing_header", `Missing header: ${missing.join(", ")}.`, {
-          headers: missing,
-        });
-      }
-      if (!signature) {
-        throw new HttpError(
-          401,
-          "signature_missing",
-          "X-Hub-Signature-256 is missing: sign deliveries with WEBHOOK_SECRET.",
-        );
-      }
-      const body = await c.req.text();
-      if (!(await verify(secret, body, signature).catch(() => false))) {
-        // The delivery id and event name only: a refused payload is never logged.
-        log.warn({ delivery: deliveryId, event: name }, "webhook refused: signature does not match");
-        throw new HttpError(
-          401,
-          "signature_mismatch",
-          "X-Hub-Signature-256 does not match the body and WEBHOOK_SECRET.",
-        );
-      }
-      if (!HANDLED_EVENTS.has(name)) {
-        return c.json({ status: "ignored", message: `envhooks does not act on ${name} events.` }, 202);
-      }
-      const payload = parsePayload(body);
-      if (name === "issue_comment" && !isEnvhooksCommand(payload as unknown as IssueCommentPayload)) {
-        return c.json({ status: "ignored", message: "The comment is not an envhooks command." }, 202);
-      }
-      const outcome = await accept({
-        deliveryId,
-        name,
-        action: typeof payload.action === "string" ? payload.action : null,
-        projectKey: payload.repository.full_name.toLowerCase(),
-        payload: body,
-      });
-      return outcome === "duplicate"
-        ? c.json({ status: "duplicate", message: `Delivery ${deliveryId} was received already.` }, 200)
-        : c.json({ status: "accepted", delivery: deliveryId }, 202);
     },
   );
+
+  async function receive(
+    c: Context<{ Variables: RequestIdVariables }>,
+  ): Promise<{ outcome: string; response: Response }> {
+    if (!secret) {
+      throw new HttpError(
+        503,
+        "webhook_secret_missing",
+        "Set WEBHOOK_SECRET to the GitHub App's webhook secret.",
+      );
+    }
+    const name = c.req.header("x-github-event");
+    const deliveryId = c.req.header("x-github-delivery");
+    const signature = c.req.header("x-hub-signature-256");
+    const missing = [!name && "X-GitHub-Event", !deliveryId && "X-GitHub-Delivery"].filter(Boolean);
+    if (!name || !deliveryId) {
+      throw new HttpError(400, "missing_header", `Missing header: ${missing.join(", ")}.`, {
+        headers: missing,
+      });
+    }
+    if (!signature) {
+      throw new HttpError(
+        401,
+        "signature_missing",
+        "X-Hub-Signature-256 is missing: sign deliveries with WEBHOOK_SECRET.",
+      );
+    }
+    const body = await c.req.text();
+    if (!(await verify(secret, body, signature).catch(() => false))) {
+      // The delivery id and event name only: a refused payload is never logged.
+      log.warn(
+        { requestId: c.get("requestId"), delivery: deliveryId, event: name },
+        "webhook refused: signature does not match",
+      );
+      throw new HttpError(
+        401,
+        "signature_mismatch",
+        "X-Hub-Signature-256 does not match the body and WEBHOOK_SECRET.",
+      );
+    }
+    if (!HANDLED_EVENTS.has(name)) {
+      const message = `envhooks does not act on ${name} events.`;
+      return { outcome: "ignored", response: c.json({ status: "ignored", message }, 202) };
+    }
+    const payload = parsePayload(body);
+    if (name === "issue_comment" && !isEnvhooksCommand(payload as unknown as IssueCommentPayload)) {
+      const message = "The comment is not an envhooks command.";
+      return { outcome: "ignored", response: c.json({ status: "ignored", message }, 202) };
+    }
+    const outcome = await accept({
+      deliveryId,
+      name,
+      action: typeof payload.action === "string" ? payload.action : null,
+      projectKey: payload.repository.full_name.toLowerCase(),
+      payload: body,
+    });
+    log.info(
+      { requestId: c.get("requestId"), delivery: deliveryId, event: name, outcome },
+      "GitHub delivery received",
+    );
+    const response =
+      outcome === "duplicate"
+        ? c.json({ status: "duplicate", message: `Delivery ${deliveryId} was received already.` }, 200)
+        : c.json({ status: "accepted", delivery: deliveryId }, 202);
+    return { outcome, response };
+  }
 }
+
+/** What the metrics call a refused delivery, by the status it was answered with. */
+const OUTCOMES: Record<number, string> = {
+  400: "invalid",
+  401: "refused",
+  413: "invalid",
+  503: "unavailable",
+};
 
 interface PayloadHead {
   action?: unknown;

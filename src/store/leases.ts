@@ -1,0 +1,56 @@
+import type { Queryable } from "./database.ts";
+
+/**
+ * Work that one process at a time may do, whichever instance it runs in: an integration's
+ * deliveries (so they leave in order and none is sent twice at once), a project's GitHub updates.
+ * The holder renews its lease while it works; a holder that dies loses it when it runs out.
+ */
+export type LeaseTable =
+  | { table: "integrations"; key: "id"; owner: "lease_owner"; until: "lease_until" }
+  | { table: "projects"; key: "key"; owner: "github_lease_owner"; until: "github_lease_until" };
+
+export const INTEGRATION_LEASE: LeaseTable = {
+  table: "integrations",
+  key: "id",
+  owner: "lease_owner",
+  until: "lease_until",
+};
+export const GITHUB_UPDATES_LEASE: LeaseTable = {
+  table: "projects",
+  key: "key",
+  owner: "github_lease_owner",
+  until: "github_lease_until",
+};
+
+/** Takes or renews the lease for `seconds`; false when another live holder has it. */
+export async function takeLease(
+  db: Queryable,
+  lease: LeaseTable,
+  key: string,
+  owner: string,
+  seconds: number,
+): Promise<boolean> {
+  const { rows } = await db.query(
+    `UPDATE ${lease.table} SET ${lease.owner} = $2, ${lease.until} = now() + make_interval(secs => $3)
+     WHERE ${lease.key} = $1 AND (${lease.until} IS NULL OR ${lease.until} < now() OR ${lease.owner} = $2)
+     RETURNING 1`,
+    [key, owner, seconds],
+  );
+  return rows.length === 1;
+}
+
+export async function releaseLease(db: Queryable, lease: LeaseTable, key: string, owner: string) {
+  await db.query(
+    `UPDATE ${lease.table} SET ${lease.owner} = NULL, ${lease.until} = NULL WHERE ${lease.key} = $1 AND ${lease.owner} = $2`,
+    [key, owner],
+  );
+}
+
+/** Drops every lease: only for the embedded database, which no other process can be using. */
+export async function releaseAllLeases(db: Queryable): Promise<void> {
+  for (const lease of [INTEGRATION_LEASE, GITHUB_UPDATES_LEASE]) {
+    await db.query(
+      `UPDATE ${lease.table} SET ${lease.owner} = NULL, ${lease.until} = NULL WHERE ${lease.owner} IS NOT NULL`,
+    );
+  }
+}
