@@ -25,20 +25,26 @@ export async function drainIntegration(deps: DrainIntegrationDeps, integrationId
   const first = await nextPendingDelivery(deps.db, integrationId);
   if (!first || (await waitForRetry(deps, integrationId, first))) return 0;
   let sent = 0;
-  const held = await withLease(deps.db, INTEGRATION_LEASE, integrationId, deps.owner, async (lease) => {
+  let emptied = false;
+  await withLease(deps.db, INTEGRATION_LEASE, integrationId, deps.owner, async (lease) => {
     while (lease.held && !deps.signal?.aborted) {
       // Read afresh before each attempt: paused, new URL, new secret.
       const integration = await getIntegration(deps.db, integrationId);
       if (integration?.status !== "active") return;
       const delivery = await nextPendingDelivery(deps.db, integrationId);
-      if (!delivery || (await waitForRetry(deps, integrationId, delivery))) return;
+      if (!delivery) {
+        emptied = true;
+        return;
+      }
+      if (await waitForRetry(deps, integrationId, delivery)) return;
       const outcome = await attemptDelivery(deps, integration, delivery);
       sent++;
       if (outcome.disabled) return;
     }
   });
-  if (!held || deps.signal?.aborted) return sent;
-  // A delivery written while we held the lease had its wake-up turned away: wake the integration again.
+  if (!emptied) return sent;
+  // A delivery written (in another instance) between our last look and the release had its
+  // wake-up turned away by the lease: wake the integration again.
   const waiting = await nextPendingDelivery(deps.db, integrationId);
   if (waiting && new Date(waiting.nextAttemptAt).getTime() <= Date.now()) {
     await enqueueKey(deps.boss, DELIVERIES_QUEUE, integrationId);

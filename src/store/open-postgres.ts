@@ -6,9 +6,15 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
 /** Opens a pool on PostgreSQL (`DATABASE_URL`). */
 export async function openPostgres(connectionString: string): Promise<Database & { pool: pg.Pool }> {
-  const pool = new pg.Pool({ connectionString, max: 20, application_name: "envhooks" });
+  const pool = new pg.Pool({
+    connectionString,
+    max: 20,
+    application_name: "envhooks",
+    // While the server is down, a request waits this long for a connection, then fails (503).
+    connectionTimeoutMillis: 5_000,
+  });
   // A pool error (server restart, network) surfaces on the next query; don't crash the process.
-  pool.on("error", () => {});
+  pool.on("error", ignore);
   // Fail at start, with the server's own message, when the URL is wrong.
   const client = await pool.connect();
   client.release();
@@ -18,6 +24,9 @@ export async function openPostgres(connectionString: string): Promise<Database &
     ...wrap(pool),
     async transaction(work, { durable = true } = {}) {
       const connection = await pool.connect();
+      // A connection that dies between two statements (the server restarted) emits an error with
+      // nobody listening, which would end the process; the next statement fails instead.
+      connection.on("error", ignore);
       try {
         await connection.query(durable ? "BEGIN" : "BEGIN; SET LOCAL synchronous_commit = off");
         const result = await work(wrap(connection));
@@ -27,12 +36,15 @@ export async function openPostgres(connectionString: string): Promise<Database &
         await connection.query("ROLLBACK").catch(() => {});
         throw error;
       } finally {
+        connection.off("error", ignore);
         connection.release();
       }
     },
     close: () => pool.end(),
   };
 }
+
+function ignore() {}
 
 function wrap(target: pg.Pool | pg.PoolClient): Queryable {
   return {

@@ -5,7 +5,11 @@ export interface Received {
   path: string;
   headers: IncomingHttpHeaders;
   body: string;
+  /** When the request arrived (its headers), and when the whole body was in (ms since the epoch). */
+  startedAt: number;
   at: number;
+  /** When the answer was sent; undefined while it hangs. */
+  answeredAt?: number;
 }
 
 /** What the receiver answers (after `delayMs`); `hang` never answers. */
@@ -31,13 +35,15 @@ export class Receiver {
 
   async start(): Promise<this> {
     this.#server = createServer((request, response) => {
+      const startedAt = Date.now();
       const chunks: Buffer[] = [];
       request.on("data", (chunk: Buffer) => chunks.push(chunk));
       request.on("end", () => {
-        const entry = {
+        const entry: Received = {
           path: request.url ?? "/",
           headers: request.headers,
           body: Buffer.concat(chunks).toString(),
+          startedAt,
           at: Date.now(),
         };
         const answer = this.answer(this.received.length, entry);
@@ -49,6 +55,7 @@ export class Receiver {
         setTimeout(() => {
           response.writeHead(answer.status, answer.headers ?? {});
           response.end(answer.body ?? "");
+          entry.answeredAt = Date.now();
         }, answer.delayMs ?? 0);
       });
     });
