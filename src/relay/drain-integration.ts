@@ -31,6 +31,7 @@ export async function drainIntegration(deps: DrainIntegrationDeps, integrationId
       // Read afresh before each attempt: paused, new URL, new secret.
       const integration = await getIntegration(deps.db, integrationId);
       if (integration?.status !== "active") return;
+      // Read again under the lease, not reused from before it: another instance may have sent it meanwhile.
       const delivery = await nextPendingDelivery(deps.db, integrationId);
       if (!delivery) {
         emptied = true;
