@@ -1,26 +1,10 @@
 import { sign } from "@octokit/webhooks-methods";
 import { expect } from "vitest";
-import { pushToBranch } from "../fixtures/github-events.ts";
+import { pushTo } from "../fixtures/github-events.ts";
 import type { Received, Receiver } from "../helpers/receiver.ts";
 
 export const SECRET = "chaos-secret";
 export const TOKEN = "chaos-token";
-
-/** A push of commit number `n` to `master` of `repo` (`owner/name`), in GitHub's shape. */
-export function pushTo(repo: string, n: number): Record<string, any> {
-  const [owner = "", name = ""] = repo.split("/");
-  const after = (n + 1).toString(16).padStart(40, "c");
-  const payload = pushToBranch("master", { before: n.toString(16).padStart(40, "c"), after });
-  payload.repository = {
-    ...payload.repository,
-    name,
-    full_name: repo,
-    owner: { ...payload.repository.owner, login: owner, name: owner },
-  };
-  payload.commits[0].message = `${repo} push ${n}`;
-  payload.head_commit = payload.commits[0];
-  return payload;
-}
 
 export interface GithubDelivery {
   id: string;

@@ -1,0 +1,649 @@
+// npm run bench: envhooks measured side by side with what a user would otherwise run, in one run on
+// one machine. Each peer is a child process; the webhook receivers are another (bench/receivers.ts);
+// this process only generates load: its own open loop for fixed rates, autocannon for saturation.
+//
+// Peers: a bare node:http server that verifies the signature and answers 202 (the physical limit);
+// a plain Probot 14 app with a no-op handler; envhooks on the embedded store; envhooks on
+// PostgreSQL (BENCH_DATABASE_URL, else TEST_DATABASE_URL, else 127.0.0.1:5432/test; skipped, with
+// the reason, when it cannot connect). Every peer logs at info into a file, as it would in service.
+//
+// Figures: time to ready; RSS idle and the most seen under load; ack latency of signed pushes sent
+// at a fixed 200/s; events/s and ack latency at saturation; for envhooks also the first-attempt
+// delivery latency from the GitHub request leaving here to a receiver reading it, with fan-out 1
+// and 5 at 200/s, and the deliveries/s sustained through a burst with fan-out 5.
+// Prints Markdown tables; writes bench/results.json.
+import { type ChildProcess, fork, spawn } from "node:child_process";
+import { createHmac, randomBytes } from "node:crypto";
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import autocannon from "autocannon";
+import pg from "pg";
+import { pushTo } from "../test/fixtures/github-events.ts";
+import type { Arrival, BenchMessage, ReceiverMessage } from "./receivers.ts";
+
+const SECRET = "bench-secret";
+const TOKEN = "bench-token";
+const RATE = 200;
+const FIXED_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+/** Sent before each fixed-rate phase and not measured: a server just started runs cold (JIT, caches). */
+const WARMUP_SECONDS = 2;
+const SATURATION_SECONDS = Number(process.env.BENCH_SATURATION_SECONDS ?? 5);
+const CONNECTIONS = 32;
+const SUSTAINED_EVENTS = 1000;
+const FAN_OUT = 5;
+/** Pushes go round-robin to this many repositories of each fan-out. */
+const REPOSITORIES = 50;
+const DRAIN_TIMEOUT_MS = 60_000;
+
+const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Signed {
+  id: string;
+  body: string;
+  signature: string;
+}
+
+/** Signed pushes to `repos`, round-robin, each a new commit: `start` is the first commit number. */
+function signedPushes(repos: string[], count: number, prefix: string, start = 0): Signed[] {
+  return Array.from({ length: count }, (_, n) => {
+    const body = JSON.stringify(pushTo(repos[n % repos.length] ?? "", start + Math.floor(n / repos.length)));
+    const signature = `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}`;
+    return { id: `${prefix}-${n}`, body, signature };
+  });
+}
+
+function githubHeaders(push: Signed): Record<string, string> {
+  return {
+    "content-type": "application/json",
+    "x-github-event": "push",
+    "x-github-delivery": push.id,
+    "x-hub-signature-256": push.signature,
+  };
+}
+
+// --- processes -----------------------------------------------------------------------------------
+
+interface Peer {
+  name: string;
+  script: string;
+  env: Record<string, string>;
+  envhooks: boolean;
+}
+
+interface Running {
+  url: string;
+  pid: number;
+  readyMs: number;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function start(peer: Peer, logFile: string): Promise<Running> {
+  const port = await freePort();
+  const log = openSync(logFile, "a");
+  const begun = nowMs();
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(" ") ?? []), peer.script], {
+    env: { PATH: process.env.PATH, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "info", ...peer.env },
+    stdio: ["ignore", log, log],
+  });
+  let exited: number | null = null;
+  child.once("exit", (code) => {
+    exited = code ?? -1;
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const readyPath = peer.envhooks ? "/readyz" : "/";
+  for (;;) {
+    if (exited !== null) throw new Error(`${peer.name} exited ${exited}: see ${logFile}`);
+    const status = await fetch(url + readyPath).then(
+      (response) => response.status,
+      () => 0,
+    );
+    if (peer.envhooks ? status === 200 : status > 0) break;
+    await sleep(5);
+  }
+  return {
+    url,
+    pid: child.pid ?? 0,
+    readyMs: Math.round(nowMs() - begun),
+    stop: () => stopChild(child),
+  };
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once("exit", () => resolve());
+    child.kill("SIGTERM");
+  });
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+}
+
+/** Samples a process's RSS every 100 ms; `max()` is the most seen since the last `reset()`. */
+function watchRss(pid: number) {
+  let max = 0;
+  const timer = setInterval(() => {
+    max = Math.max(max, rssMb(pid));
+  }, 100);
+  return {
+    max: () => Math.max(max, rssMb(pid)),
+    stop: () => clearInterval(timer),
+  };
+}
+
+class Receivers {
+  private readonly child: ChildProcess;
+  readonly url: string;
+
+  private constructor(child: ChildProcess, url: string) {
+    this.child = child;
+    this.url = url;
+  }
+
+  static async start(): Promise<Receivers> {
+    const child = fork(new URL("./receivers.ts", import.meta.url).pathname, { stdio: "inherit" });
+    const port = await new Promise<number>((resolve) =>
+      child.once("message", (message: ReceiverMessage) => {
+        if (message.type === "listening") resolve(message.port);
+      }),
+    );
+    return new Receivers(child, `http://127.0.0.1:${port}`);
+  }
+
+  private ask<T extends ReceiverMessage["type"]>(question: BenchMessage, answer: T) {
+    return new Promise<Extract<ReceiverMessage, { type: T }>>((resolve) => {
+      const listen = (message: ReceiverMessage) => {
+        if (message.type !== answer) return;
+        this.child.off("message", listen);
+        resolve(message as Extract<ReceiverMessage, { type: T }>);
+      };
+      this.child.on("message", listen);
+      this.child.send(question);
+    });
+  }
+
+  /** Distinct deliveries held for pushes whose ids start with `prefix`. */
+  async count(prefix: string): Promise<number> {
+    return (await this.ask({ type: "count", prefix }, "count")).count;
+  }
+
+  /** Every arrival since the last take. */
+  async take(): Promise<Arrival[]> {
+    return (await this.ask({ type: "take" }, "arrivals")).arrivals;
+  }
+
+  /** Waits until `count` distinct deliveries for pushes with this id prefix are held, or DRAIN_TIMEOUT_MS passed. */
+  async waitFor(prefix: string, count: number): Promise<void> {
+    const deadline = nowMs() + DRAIN_TIMEOUT_MS;
+    while ((await this.count(prefix)) < count && nowMs() < deadline) await sleep(20);
+  }
+
+  stop(): void {
+    this.child.disconnect();
+  }
+}
+
+// --- load ----------------------------------------------------------------------------------------
+
+interface FixedRate {
+  /** When each measured push left, by its GitHub delivery id. */
+  sentAt: Map<string, number>;
+  acks: number[];
+  refused: number;
+}
+
+/** Open loop: pushes leave on schedule whether or not earlier ones were answered. */
+async function atFixedRate(url: string, pushes: Signed[], measuredFrom: number): Promise<FixedRate> {
+  const sentAt = new Map<string, number>();
+  const acks: number[] = [];
+  let refused = 0;
+  const answers: Array<Promise<void>> = [];
+  const begin = nowMs();
+  for (const [n, push] of pushes.entries()) {
+    const wait = begin + (n * 1000) / RATE - nowMs();
+    if (wait > 0) await sleep(wait);
+    const at = nowMs();
+    const measured = n >= measuredFrom;
+    if (measured) sentAt.set(push.id, at);
+    answers.push(
+      fetch(`${url}/api/github/webhooks`, {
+        method: "POST",
+        body: push.body,
+        headers: githubHeaders(push),
+      }).then(
+        async (response) => {
+          if (measured) acks.push(nowMs() - at);
+          if (response.status >= 300) refused++;
+          await response.arrayBuffer();
+        },
+        () => {
+          refused++;
+        },
+      ),
+    );
+  }
+  await Promise.all(answers);
+  return { sentAt, acks, refused };
+}
+
+interface Saturation {
+  eventsPerSecond: number;
+  accepted: number;
+  ackP50: number;
+  ackP99: number;
+  refused: number;
+}
+
+/** Closed loop: CONNECTIONS connections each send the next push as soon as the last is answered. */
+async function atSaturation(url: string, pushes: Signed[], options: { amount?: number; seconds?: number }) {
+  let next = 0;
+  const result = await autocannon({
+    url: `${url}/api/github/webhooks`,
+    connections: CONNECTIONS,
+    ...(options.amount ? { amount: options.amount } : { duration: options.seconds }),
+    requests: [
+      {
+        method: "POST",
+        setupRequest: (request) => {
+          const push = pushes[next++ % pushes.length] as Signed;
+          return { ...request, body: push.body, headers: githubHeaders(push) };
+        },
+      },
+    ],
+  });
+  return {
+    eventsPerSecond: Math.round(result["2xx"] / (result.duration || 1)),
+    accepted: result["2xx"],
+    ackP50: result.latency.p50,
+    ackP99: result.latency.p99,
+    refused: result.non2xx + result.errors + result.timeouts,
+  } satisfies Saturation;
+}
+
+// --- measures ------------------------------------------------------------------------------------
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const value = sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+  return value === undefined ? Number.NaN : Math.round(value * 10) / 10;
+}
+
+interface Latency {
+  expected: number;
+  delivered: number;
+  /** Copies beyond the first of one delivery. */
+  duplicates: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+/** First-attempt latency of each delivery the receivers got for pushes in `sentAt`. */
+function deliveryLatency(arrivals: Arrival[], sentAt: Map<string, number>, fanOut: number): Latency {
+  const first = new Map<string, number>();
+  let duplicates = 0;
+  for (const [delivery, path, at] of arrivals) {
+    const key = `${delivery} ${path}`;
+    if (!sentAt.has(delivery)) continue;
+    if (first.has(key)) duplicates++;
+    else first.set(key, at);
+  }
+  const latencies = [...first].map(([key, at]) => at - (sentAt.get(key.split(" ")[0] ?? "") ?? 0));
+  return {
+    expected: sentAt.size * fanOut,
+    delivered: latencies.length,
+    duplicates,
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    p99: percentile(latencies, 99),
+  };
+}
+
+const ack = (acks: number[]) => ({ ack_p50_ms: percentile(acks, 50), ack_p99_ms: percentile(acks, 99) });
+
+async function api(url: string, path: string, body: unknown): Promise<void> {
+  const response = await fetch(url + path, {
+    method: "POST",
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (response.status !== 201) throw new Error(`POST ${path}: ${response.status} ${await response.text()}`);
+}
+
+async function measure(peer: Peer, receivers: Receivers, folder: string) {
+  const logFile = join(folder, `${peer.name.replace(/\W+/g, "-")}.log`);
+  const result: Record<string, unknown> = { peer: peer.name };
+  let server = await start(peer, logFile);
+  result.ready_ms = server.readyMs;
+  if (peer.envhooks) {
+    // Again on the store just made: what a restart costs.
+    await server.stop();
+    server = await start(peer, logFile);
+    result.ready_restart_ms = server.readyMs;
+  }
+  const single = Array.from({ length: REPOSITORIES }, (_, n) => `bench/fan-out-1-${n}`);
+  const fanned = Array.from({ length: REPOSITORIES }, (_, n) => `bench/fan-out-5-${n}`);
+  if (peer.envhooks) {
+    for (const repo of single)
+      await api(server.url, `/api/projects/${repo}/integrations`, integration(receivers, 0));
+    for (const repo of fanned) {
+      for (let i = 0; i < FAN_OUT; i++) {
+        await api(server.url, `/api/projects/${repo}/integrations`, integration(receivers, i));
+      }
+    }
+  }
+  await sleep(2000);
+  result.rss_idle_mb = rssMb(server.pid);
+  const rss = watchRss(server.pid);
+  const prefix = `${peer.name.replace(/\W+/g, "-")}-${randomBytes(3).toString("hex")}`;
+  const warmup = RATE * WARMUP_SECONDS;
+  const events = RATE * FIXED_SECONDS;
+
+  // Fixed rate, fan-out 1 (for the peers: just the pushes).
+  let pushes = signedPushes(single, warmup + events, `${prefix}-f1`);
+  let commits = Math.ceil(pushes.length / REPOSITORIES);
+  const one = await atFixedRate(server.url, pushes, warmup);
+  result.fixed_rate = { events_per_s: RATE, events, refused: one.refused, ...ack(one.acks) };
+  if (peer.envhooks) {
+    await receivers.waitFor(`${prefix}-f1-`, pushes.length);
+    result.delivery_fan_out_1 = deliveryLatency(await receivers.take(), one.sentAt, 1);
+
+    pushes = signedPushes(fanned, warmup + events, `${prefix}-f5`);
+    const five = await atFixedRate(server.url, pushes, warmup);
+    await receivers.waitFor(`${prefix}-f5-`, pushes.length * FAN_OUT);
+    result.delivery_fan_out_5 = {
+      ...deliveryLatency(await receivers.take(), five.sentAt, FAN_OUT),
+      refused: five.refused,
+      ...ack(five.acks),
+    };
+  }
+
+  // Saturation, fan-out 1: as many pushes as the peer answers.
+  pushes = signedPushes(single, 12_000, `${prefix}-sat`, commits);
+  commits += Math.ceil(pushes.length / REPOSITORIES);
+  const saturation = await atSaturation(server.url, pushes, { seconds: SATURATION_SECONDS });
+  result.saturation = {
+    connections: CONNECTIONS,
+    seconds: SATURATION_SECONDS,
+    events_per_s: saturation.eventsPerSecond,
+    refused: saturation.refused,
+    ack_p50_ms: saturation.ackP50,
+    ack_p99_ms: saturation.ackP99,
+  };
+  if (peer.envhooks) {
+    const drainBegan = nowMs();
+    await receivers.waitFor(`${prefix}-sat-`, saturation.accepted);
+    result.saturation = {
+      ...(result.saturation as object),
+      drained_after_ms: Math.round(nowMs() - drainBegan),
+    };
+    await receivers.take();
+
+    // A burst with fan-out 5: how many deliveries/s reach the receivers.
+    pushes = signedPushes(fanned, SUSTAINED_EVENTS, `${prefix}-burst`, commits);
+    const burst = await atSaturation(server.url, pushes, { amount: SUSTAINED_EVENTS });
+    await receivers.waitFor(`${prefix}-burst-`, burst.accepted * FAN_OUT);
+    const first = new Map<string, number>();
+    for (const [id, path, at] of await receivers.take()) {
+      if (id.startsWith(`${prefix}-burst-`) && !first.has(`${id} ${path}`)) first.set(`${id} ${path}`, at);
+    }
+    const times = [...first.values()];
+    const span = (Math.max(...times) - Math.min(...times)) / 1000;
+    result.sustained_fan_out_5 = {
+      events: burst.accepted,
+      deliveries: times.length,
+      deliveries_per_s: Math.round(times.length / span),
+    };
+  }
+  result.rss_load_mb = rss.max();
+  rss.stop();
+  await server.stop();
+  return result;
+}
+
+function integration(receivers: Receivers, n: number) {
+  return { type: "webhook", url: `${receivers.url}/integration-${n}` };
+}
+
+// --- run -----------------------------------------------------------------------------------------
+
+/** A database of its own on the server at `admin`, dropped by the returned function. */
+async function newDatabase(admin: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `envhooks_bench_${randomBytes(4).toString("hex")}`;
+  const client = new pg.Client({ connectionString: admin, connectionTimeoutMillis: 3000 });
+  await client.connect();
+  await client.query(`CREATE DATABASE ${name}`);
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+const main = new URL("../src/main.ts", import.meta.url).pathname;
+const envhooksEnv = {
+  WEBHOOK_SECRET: SECRET,
+  ENVHOOKS_API_TOKEN: TOKEN,
+  ENVHOOKS_ALLOW_PRIVATE_URLS: "true",
+};
+const folder = mkdtempSync(join(tmpdir(), "envhooks-bench-"));
+const receivers = await Receivers.start();
+const results: Array<Record<string, unknown>> = [];
+const began = nowMs();
+try {
+  const peers: Peer[] = [
+    {
+      name: "node:http + verify",
+      script: new URL("./peers/bare.ts", import.meta.url).pathname,
+      env: { WEBHOOK_SECRET: SECRET },
+      envhooks: false,
+    },
+    {
+      name: "Probot 14 app",
+      script: new URL("./peers/probot.ts", import.meta.url).pathname,
+      env: { WEBHOOK_SECRET: SECRET },
+      envhooks: false,
+    },
+    {
+      name: "envhooks (PGlite)",
+      script: main,
+      env: { ...envhooksEnv, ENVHOOKS_DATA_DIR: join(folder, "data") },
+      envhooks: true,
+    },
+  ];
+  const only = process.env.BENCH_PEERS?.split(",");
+  const wanted = (name: string) => !only || only.some((part) => name.includes(part));
+  for (const peer of peers.filter((peer) => wanted(peer.name))) {
+    console.error(`measuring ${peer.name}…`);
+    results.push(await measure(peer, receivers, folder));
+  }
+  const admin =
+    process.env.BENCH_DATABASE_URL ??
+    process.env.TEST_DATABASE_URL ??
+    "postgres://postgres@127.0.0.1:5432/test";
+  const database =
+    wanted("envhooks (PostgreSQL)") &&
+    (await newDatabase(admin).catch((error: Error) => {
+      console.error(`PostgreSQL at ${admin} not measured: ${error.message}`);
+      return undefined;
+    }));
+  if (database) {
+    try {
+      console.error("measuring envhooks (PostgreSQL)…");
+      results.push(
+        await measure(
+          {
+            name: "envhooks (PostgreSQL)",
+            script: main,
+            env: { ...envhooksEnv, DATABASE_URL: database.url },
+            envhooks: true,
+          },
+          receivers,
+          folder,
+        ),
+      );
+    } finally {
+      await database.drop();
+    }
+  }
+} finally {
+  receivers.stop();
+  if (process.env.BENCH_KEEP) console.error(`kept ${folder}`);
+  else rmSync(folder, { recursive: true, force: true });
+}
+
+const targets = evaluate(results as unknown as PeerResult[]);
+writeFileSync(
+  new URL("./results.json", import.meta.url),
+  `${JSON.stringify(
+    {
+      measured_at: new Date().toISOString(),
+      node: process.version,
+      cpus: availableParallelism(),
+      seconds: Math.round((nowMs() - began) / 1000),
+      results,
+      targets,
+    },
+    null,
+    2,
+  )}\n`,
+);
+console.log(table(results as unknown as PeerResult[]));
+console.log();
+console.log(
+  markdown(
+    ["target", "store", "measured", "met"],
+    targets.map((t) => [t.target, t.store, t.measured, t.met ? "yes" : "no"]),
+  ),
+);
+console.log(
+  `\n${availableParallelism()} CPUs, Node ${process.version}; bench took ${Math.round((nowMs() - began) / 1000)} s.`,
+);
+
+// --- report --------------------------------------------------------------------------------------
+
+interface Quantiles extends Latency {
+  refused?: number;
+  ack_p50_ms?: number;
+  ack_p99_ms?: number;
+}
+
+interface PeerResult {
+  peer: string;
+  ready_ms: number;
+  ready_restart_ms?: number;
+  rss_idle_mb: number;
+  rss_load_mb: number;
+  fixed_rate: { events: number; refused: number; ack_p50_ms: number; ack_p99_ms: number };
+  saturation: {
+    events_per_s: number;
+    refused: number;
+    ack_p50_ms: number;
+    ack_p99_ms: number;
+    drained_after_ms?: number;
+  };
+  delivery_fan_out_1?: Quantiles;
+  delivery_fan_out_5?: Quantiles;
+  sustained_fan_out_5?: { events: number; deliveries: number; deliveries_per_s: number };
+}
+
+function markdown(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+function table(results: PeerResult[]): string {
+  const slash = (...values: Array<number | undefined>) => values.map((v) => v ?? "–").join(" / ");
+  const delivery = (q: Quantiles | undefined) =>
+    q
+      ? `${slash(q.p50, q.p95, q.p99)} (${q.delivered}/${q.expected}${q.duplicates ? `, ${q.duplicates} twice` : ""})`
+      : "–";
+  const rows: Array<[string, (r: PeerResult) => string]> = [
+    ["time to ready, ms (new store / restart)", (r) => slash(r.ready_ms, r.ready_restart_ms)],
+    ["RSS idle, MB", (r) => String(r.rss_idle_mb)],
+    ["RSS under load (most seen), MB", (r) => String(r.rss_load_mb)],
+    [`ack p50 / p99 at ${RATE} events/s, ms`, (r) => slash(r.fixed_rate.ack_p50_ms, r.fixed_rate.ack_p99_ms)],
+    [
+      `ack p50 / p99 at ${RATE} events/s with fan-out ${FAN_OUT}, ms`,
+      (r) => slash(r.delivery_fan_out_5?.ack_p50_ms, r.delivery_fan_out_5?.ack_p99_ms),
+    ],
+    [`saturation (${CONNECTIONS} connections): events/s`, (r) => String(r.saturation.events_per_s)],
+    ["saturation: ack p50 / p99, ms", (r) => slash(r.saturation.ack_p50_ms, r.saturation.ack_p99_ms)],
+    [
+      `first-attempt delivery p50 / p95 / p99 at ${RATE} events/s, fan-out 1, ms`,
+      (r) => delivery(r.delivery_fan_out_1),
+    ],
+    [
+      `first-attempt delivery p50 / p95 / p99 at ${RATE} events/s, fan-out ${FAN_OUT}, ms`,
+      (r) => delivery(r.delivery_fan_out_5),
+    ],
+    [
+      `deliveries/s sustained, fan-out ${FAN_OUT} (${SUSTAINED_EVENTS} events at once)`,
+      (r) => String(r.sustained_fan_out_5?.deliveries_per_s ?? "–"),
+    ],
+    [
+      "refused or failed requests",
+      (r) => String(r.fixed_rate.refused + r.saturation.refused + (r.delivery_fan_out_5?.refused ?? 0)),
+    ],
+  ];
+  return markdown(
+    ["", ...results.map((r) => r.peer)],
+    rows.map(([label, cell]) => [label, ...results.map(cell)]),
+  );
+}
+
+interface Target {
+  target: string;
+  store: string;
+  measured: string;
+  met: boolean;
+}
+
+function evaluate(results: PeerResult[]): Target[] {
+  const probot = results.find((r) => r.peer.startsWith("Probot"));
+  const targets: Target[] = [];
+  for (const r of results.filter((result) => result.peer.startsWith("envhooks"))) {
+    const store = r.peer;
+    const f5 = r.delivery_fan_out_5;
+    const ackP99 = Math.max(r.fixed_rate.ack_p99_ms, f5?.ack_p99_ms ?? 0);
+    const add = (target: string, measured: string, met: boolean) =>
+      targets.push({ target, store, measured, met });
+    add(`ack p99 ≤ 10 ms at ${RATE} events/s (fan-out 1 and ${FAN_OUT})`, `${ackP99} ms`, ackP99 <= 10);
+    add(
+      `first-attempt delivery p95 ≤ 25 ms, fan-out ${FAN_OUT}`,
+      `${f5?.p95} ms`,
+      (f5?.p95 ?? Infinity) <= 25,
+    );
+    add(
+      `first-attempt delivery p99 ≤ 50 ms, fan-out ${FAN_OUT}`,
+      `${f5?.p99} ms`,
+      (f5?.p99 ?? Infinity) <= 50,
+    );
+    const sustained = r.sustained_fan_out_5?.deliveries_per_s ?? 0;
+    add("≥ 2,000 signed, logged deliveries/s sustained", `${sustained}/s`, sustained >= 2000);
+    if (probot) {
+      const share = r.saturation.events_per_s / probot.saturation.events_per_s;
+      add("ingest ≥ 50 % of the Probot app's events/s", `${Math.round(share * 100)} %`, share >= 0.5);
+    }
+    const limit = store.includes("PGlite") ? 250 : 120;
+    add(`idle RSS ≤ ${limit} MB`, `${r.rss_idle_mb} MB`, r.rss_idle_mb <= limit);
+  }
+  return targets;
+}
