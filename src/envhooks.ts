@@ -28,6 +28,7 @@ import {
   INTERNAL_RETRY_MS,
   type RetryPolicy,
 } from "./queue/queues.ts";
+import { recordAttemptsTogether } from "./relay/attempt-recorder.ts";
 import { drainIntegration } from "./relay/drain-integration.ts";
 import { createSender } from "./relay/send-delivery.ts";
 import { writeDeliveries } from "./relay/write-deliveries.ts";
@@ -116,21 +117,29 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
   };
   const githubOutbox: GithubOutbox = { wake: (projectKey) => wake(GITHUB_UPDATES_QUEUE, projectKey) };
   const metrics = createMetrics(db);
+  const settled = new Set<string>();
   const { receive, githubConnected, octokitFor } = await createReceiver(
     options,
-    { db, outbox, now, metrics },
+    { db, outbox, now, metrics, settled },
     githubOutbox,
   );
   const apply: ApplyDeps = { db, outbox, now, metrics, ...(octokitFor ? { github: githubOutbox } : {}) };
   const wakeAt = (queue: KeyedQueue) => (key: string, startAfter: Date) =>
     enqueueKey(boss, queue, key, { startAfter });
   const applying = dispatcher(GITHUB_EVENTS_QUEUE, (projectKey) =>
-    drainProject({ db, receive, log, retry, signal, wakeAt: wakeAt(GITHUB_EVENTS_QUEUE) }, projectKey),
+    drainProject(
+      { db, receive, log, retry, signal, settled, wakeAt: wakeAt(GITHUB_EVENTS_QUEUE) },
+      projectKey,
+    ),
   );
 
   const sender = createSender({ allowPrivateUrls: options.allowPrivateUrls });
   const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
-  const relay = { db, boss, sender, log, version: packageJson.version, owner, signal, metrics };
+  const relay = {
+    ...{ db, boss, sender, log, version: packageJson.version, owner, signal, metrics },
+    recordAttempt: recordAttemptsTogether(db),
+    again: (integrationId: string) => relaying.wake(integrationId),
+  };
   const relaying = dispatcher(DELIVERIES_QUEUE, (integrationId) => drainIntegration(relay, integrationId));
   const updatingGithub = dispatcher(GITHUB_UPDATES_QUEUE, async (projectKey) => {
     if (!octokitFor) return;

@@ -44,6 +44,11 @@ export interface ApplyDeps {
   /** With GitHub App credentials: deployments, statuses and comments to send to GitHub. */
   github?: GithubOutbox | undefined;
   metrics?: Metrics | undefined;
+  /**
+   * Delivery ids whose event this process applied (or found applied): the drain that handed the
+   * event over need not mark it processed. It takes each id out again.
+   */
+  settled?: Set<string> | undefined;
 }
 
 export interface Outbox {
@@ -93,7 +98,7 @@ export async function applyEvent(
 ): Promise<Applied> {
   const now = deps.now ?? (() => new Date());
   const repository = event.payload.repository;
-  return inTransaction(deps, async (tx, wakes): Promise<Applied> => {
+  const applied = await inTransaction(deps, async (tx, wakes): Promise<Applied> => {
     const project = await lockProject(tx, {
       fullName: repository.full_name,
       defaultBranch: repository.default_branch,
@@ -137,6 +142,8 @@ export async function applyEvent(
     await markEventProcessed(tx, stored.id, outcome);
     return { applied: true, activities, notes: plan.notes };
   });
+  deps.settled?.add(deliveryId);
+  return applied;
 }
 
 /** Why a request about an environment or activity was refused: 404 it is not there, 409 its state forbids it. */

@@ -17,6 +17,8 @@ export interface DrainDeps {
   wakeAt(projectKey: string, at: Date): Promise<void>;
   /** Aborted when the process is shutting down: the drain stops after the delivery in flight. */
   signal?: AbortSignal;
+  /** Shared with the handlers (ApplyDeps.settled): deliveries they marked processed already. */
+  settled?: Set<string>;
 }
 
 /**
@@ -31,8 +33,14 @@ export async function drainProject(deps: DrainDeps, projectKey: string): Promise
       await deps.receive({ id: event.deliveryId, name: event.name, payload: JSON.parse(event.payload) });
     },
     // A handler marks the delivery in the transaction that applies it; none did if none matched.
-    done: (event) => markEventProcessed(deps.db, event.id, "no handler for this event").then(() => undefined),
-    recordFailure: (event, error, options) => recordEventFailure(deps.db, event.id, error, options),
+    async done(event) {
+      if (deps.settled?.delete(event.deliveryId)) return;
+      await markEventProcessed(deps.db, event.id, "no handler for this event");
+    },
+    recordFailure(event, error, options) {
+      deps.settled?.delete(event.deliveryId);
+      return recordEventFailure(deps.db, event.id, error, options);
+    },
     wakeAt: (at) => deps.wakeAt(projectKey, at),
     retry: deps.retry,
     log: deps.log.child({ project: projectKey }),

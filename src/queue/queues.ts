@@ -22,7 +22,7 @@ export function retryDelayMs(policy: RetryPolicy, failures: number, random = Mat
 }
 
 /** GitHub deliveries to apply, keyed by project: one project at a time, in order. */
-export const GITHUB_EVENTS_QUEUE: KeyedQueue = { name: "github-events", concurrency: 4 };
+export const GITHUB_EVENTS_QUEUE: KeyedQueue = { name: "github-events", concurrency: 16 };
 
 /**
  * Outbound deliveries, keyed by integration. Their retries follow each integration's own schedule

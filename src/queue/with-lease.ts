@@ -1,5 +1,5 @@
 import type { Queryable } from "../store/database.ts";
-import { type LeaseTable, releaseLease, takeLease } from "../store/leases.ts";
+import { type LeaseTable, releaseLease, renewLease, takeLease } from "../store/leases.ts";
 
 /** How long a lease lasts without renewal: a dead holder's work is taken over this much later (plus a sweep). */
 export const LEASE_SECONDS = 30;
@@ -14,6 +14,7 @@ export interface Held {
 /**
  * Runs `work` while this process holds the lease on `key`, renewing it in the background, and
  * releases it afterwards. Resolves to false, without running `work`, when another holder has it.
+ * `take` and `release` replace the plain statements (to read or check something in the same one).
  */
 export async function withLease(
   db: Queryable,
@@ -21,11 +22,15 @@ export async function withLease(
   key: string,
   owner: string,
   work: (lease: Held) => Promise<void>,
+  {
+    take = () => takeLease(db, lease, key, owner, LEASE_SECONDS),
+    release = () => releaseLease(db, lease, key, owner),
+  }: { take?: () => Promise<boolean>; release?: () => Promise<void> } = {},
 ): Promise<boolean> {
-  if (!(await takeLease(db, lease, key, owner, LEASE_SECONDS))) return false;
+  if (!(await take())) return false;
   const state = { held: true };
   const renewer = setInterval(() => {
-    takeLease(db, lease, key, owner, LEASE_SECONDS).then(
+    renewLease(db, lease, key, owner, LEASE_SECONDS).then(
       (renewed) => {
         if (!renewed) state.held = false;
       },
@@ -40,6 +45,6 @@ export async function withLease(
     return true;
   } finally {
     clearInterval(renewer);
-    await releaseLease(db, lease, key, owner);
+    await release();
   }
 }

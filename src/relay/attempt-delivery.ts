@@ -1,18 +1,13 @@
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics.ts";
-import type { Database, TransactionOptions } from "../store/database.ts";
-import { type Delivery, recordAttempt } from "../store/deliveries.ts";
-import { recordIntegrationAttempt, setIntegrationStatus } from "../store/integrations.ts";
+import type { Database } from "../store/database.ts";
+import type { Delivery } from "../store/deliveries.ts";
+import { setIntegrationStatus } from "../store/integrations.ts";
+import { type RecordAttempt, recordEachAttempt } from "./attempt-recorder.ts";
 import { deliveryRequest } from "./delivery-request.ts";
 import type { Integration } from "./integration.ts";
 import { nextRetryDelayMs, parseRetryAfter } from "./retry-schedule.ts";
 import type { Sender } from "./send-delivery.ts";
-
-/**
- * An attempt's records commit without waiting for the disk: lost in a database crash, the
- * delivery is sent again with the same webhook-id, which receivers expect.
- */
-const BOOKKEEPING: TransactionOptions = { durable: false };
 
 /** An integration that keeps failing for this long is disabled. */
 export const DISABLE_AFTER_FAILING_MS = 5 * 24 * 3600 * 1000;
@@ -25,6 +20,8 @@ export interface AttemptDeps {
   version: string;
   now?: () => Date;
   metrics?: Metrics | undefined;
+  /** How attempts are recorded (the relay records its drains' attempts together); by default each alone. */
+  recordAttempt?: RecordAttempt;
 }
 
 export interface AttemptOutcome {
@@ -34,6 +31,10 @@ export interface AttemptOutcome {
   error: string | null;
   /** The integration was disabled by this attempt (410 Gone, or failing for 5 days). */
   disabled: boolean;
+  /** With `releaseLeaseOf`: a delivery of the integration is due after all, and nobody holds the lease. */
+  dueAfterRelease: boolean;
+  /** When the delivery is tried again (it stays pending until then). */
+  retryAt: Date | undefined;
 }
 
 /**
@@ -45,7 +46,14 @@ export async function attemptDelivery(
   deps: AttemptDeps,
   integration: Integration,
   delivery: Delivery,
-  { retry = true }: { retry?: boolean } = {},
+  {
+    retry = true,
+    releaseLeaseOf,
+  }: {
+    retry?: boolean;
+    /** Gives up this owner's lease on the integration as the attempt is recorded. */
+    releaseLeaseOf?: string;
+  } = {},
 ): Promise<AttemptOutcome> {
   const startedAt = deps.now?.() ?? new Date();
   const request = deliveryRequest(integration, delivery, { version: deps.version, now: startedAt });
@@ -76,27 +84,24 @@ export async function attemptDelivery(
   const url = request.loggedUrl;
   const requestHeaders = request.headers;
 
-  const outcome = await deps.db.transaction(async (tx) => {
-    const state = await recordAttempt(
-      tx,
-      delivery,
-      { startedAt, url, requestHeaders, result, rateLimited },
-      retryAt,
-    );
-    const { failingSince } = await recordIntegrationAttempt(tx, integration.id, {
-      ok: result.ok,
-      rateLimited,
-      reason: result.ok ? `HTTP ${result.statusCode}` : (result.error ?? "failed"),
-      context: delivery.body,
-    });
-    let disabled: string | undefined;
-    if (gone) disabled = "the receiver answered 410 Gone";
-    else if (failingSince && Date.now() - new Date(failingSince).getTime() > DISABLE_AFTER_FAILING_MS) {
-      disabled = "every delivery failed for 5 days";
-    }
-    if (disabled) await setIntegrationStatus(tx, integration.id, "disabled", disabled);
-    return { state, disabled };
-  }, BOOKKEEPING);
+  const record = deps.recordAttempt ?? recordEachAttempt(deps.db);
+  const { state, failingSince, dueAfterRelease } = await record({
+    delivery,
+    startedAt,
+    url,
+    requestHeaders,
+    result,
+    rateLimited,
+    reason: result.ok ? `HTTP ${result.statusCode}` : (result.error ?? "failed"),
+    retryAt,
+    releaseLeaseOf,
+  });
+  let disabled: string | undefined;
+  if (gone) disabled = "the receiver answered 410 Gone";
+  else if (failingSince && Date.now() - new Date(failingSince).getTime() > DISABLE_AFTER_FAILING_MS) {
+    disabled = "every delivery failed for 5 days";
+  }
+  if (disabled) await setIntegrationStatus(deps.db, integration.id, "disabled", disabled);
 
   const type = integration.type;
   deps.metrics?.attemptSeconds.observe({ integration_type: type }, result.durationMs / 1000);
@@ -106,25 +111,23 @@ export async function attemptDelivery(
       ? "delivered"
       : rateLimited
         ? "rate_limited"
-        : outcome.state === "failed"
+        : state === "failed"
           ? "failed"
           : "retrying",
   });
   const log = deps.log.child({ delivery: delivery.id, integration: integration.id });
   if (result.ok) log.debug({ status: result.statusCode, ms: result.durationMs }, "delivered");
-  else
-    log.warn(
-      { status: result.statusCode, err: result.error, retryAt, state: outcome.state },
-      "delivery attempt failed",
-    );
-  if (outcome.disabled) log.warn({ reason: outcome.disabled }, "integration disabled");
+  else log.warn({ status: result.statusCode, err: result.error, retryAt, state }, "delivery attempt failed");
+  if (disabled) log.warn({ reason: disabled }, "integration disabled");
 
   return {
-    state: outcome.state,
+    state,
     ok: result.ok,
     statusCode: result.statusCode,
     error: result.error,
-    disabled: Boolean(outcome.disabled),
+    disabled: Boolean(disabled),
+    dueAfterRelease,
+    retryAt: state === "pending" ? retryAt : undefined,
   };
 }
 

@@ -1,62 +1,96 @@
 import type { PgBoss } from "pg-boss";
 import { enqueueKey } from "../queue/keyed-queue.ts";
 import { DELIVERIES_QUEUE } from "../queue/queues.ts";
-import { withLease } from "../queue/with-lease.ts";
-import { type Delivery, nextPendingDelivery } from "../store/deliveries.ts";
-import { getIntegration } from "../store/integrations.ts";
+import { LEASE_SECONDS, withLease } from "../queue/with-lease.ts";
+import { nextPendingDeliveries } from "../store/deliveries.ts";
+import { getIntegration, releaseIntegrationLease, takeIntegrationLease } from "../store/integrations.ts";
 import { INTEGRATION_LEASE } from "../store/leases.ts";
 import { type AttemptDeps, attemptDelivery } from "./attempt-delivery.ts";
+import type { Integration } from "./integration.ts";
 
 export interface DrainIntegrationDeps extends AttemptDeps {
   boss: PgBoss;
   /** This process, as a lease holder. */
   owner: string;
+  /** Drains the integration again in this process once the drain in flight has finished. */
+  again(integrationId: string): void;
   /** Aborted when the process is shutting down: the drain stops after the attempt in flight. */
   signal?: AbortSignal;
 }
 
 /**
+ * Pending deliveries read at once. The integration is read afresh between batches (paused, a new
+ * URL, a new secret): a change reaches at most this many deliveries already read.
+ */
+const BATCH = 16;
+
+/**
  * Sends an integration's pending deliveries oldest first, one at a time, while it holds the
- * integration's lease (in whichever instance). A delivery waiting for its retry holds back the
- * ones after it (order is kept): the drain then stops, and a job wakes it when the retry is due.
+ * integration's lease (in whichever instance). The lease is taken only when the oldest pending
+ * delivery is due: one waiting for its retry holds back the ones after it (order is kept), and a
+ * job wakes the integration when the retry is due.
  */
 export async function drainIntegration(deps: DrainIntegrationDeps, integrationId: string): Promise<number> {
-  // No lease for work that is waiting for a retry.
-  const first = await nextPendingDelivery(deps.db, integrationId);
-  if (!first || (await waitForRetry(deps, integrationId, first))) return 0;
+  let integration: Integration | undefined;
   let sent = 0;
-  let emptied = false;
-  await withLease(deps.db, INTEGRATION_LEASE, integrationId, deps.owner, async (lease) => {
-    while (lease.held && !deps.signal?.aborted) {
-      // Read afresh before each attempt: paused, new URL, new secret.
-      const integration = await getIntegration(deps.db, integrationId);
-      if (integration?.status !== "active") return;
-      // Read again under the lease, not reused from before it: another instance may have sent it meanwhile.
-      const delivery = await nextPendingDelivery(deps.db, integrationId);
-      if (!delivery) {
-        emptied = true;
-        return;
+  let released = false;
+  let dueAfterRelease = false;
+  await withLease(
+    deps.db,
+    INTEGRATION_LEASE,
+    integrationId,
+    deps.owner,
+    async (lease) => {
+      const stopped = () => !lease.held || Boolean(deps.signal?.aborted);
+      while (integration?.status === "active" && !stopped()) {
+        // Read under the lease: another instance may have sent some before it was taken.
+        const batch = await nextPendingDeliveries(deps.db, integrationId, BATCH);
+        let failed = false;
+        for (const [n, delivery] of batch.entries()) {
+          if (stopped()) return;
+          const due = new Date(delivery.nextAttemptAt);
+          if (due.getTime() > Date.now()) {
+            await retryLater(deps, integrationId, due);
+            return;
+          }
+          // The last of a short batch is all there is: its record gives the lease up too, and
+          // says whether something was written meanwhile.
+          const last = batch.length < BATCH && n === batch.length - 1;
+          const outcome = await attemptDelivery(deps, integration, delivery, {
+            ...(last ? { releaseLeaseOf: deps.owner } : {}),
+          });
+          sent++;
+          if (last) {
+            released = true;
+            dueAfterRelease = outcome.dueAfterRelease;
+            if (outcome.retryAt) await retryLater(deps, integrationId, outcome.retryAt);
+            return;
+          }
+          if (outcome.disabled) return;
+          // Read again: a delivery to retry now holds back the rest of the batch.
+          failed = !outcome.ok;
+          if (failed) break;
+        }
+        if (batch.length === 0) return;
+        integration = await getIntegration(deps.db, integrationId);
       }
-      if (await waitForRetry(deps, integrationId, delivery)) return;
-      const outcome = await attemptDelivery(deps, integration, delivery);
-      sent++;
-      if (outcome.disabled) return;
-    }
-  });
-  if (!emptied) return sent;
-  // A delivery written (in another instance) between our last look and the release had its
-  // wake-up turned away by the lease: wake the integration again.
-  const waiting = await nextPendingDelivery(deps.db, integrationId);
-  if (waiting && new Date(waiting.nextAttemptAt).getTime() <= Date.now()) {
-    await enqueueKey(deps.boss, DELIVERIES_QUEUE, integrationId);
-  }
+    },
+    {
+      take: async () => {
+        integration = await takeIntegrationLease(deps.db, integrationId, deps.owner, LEASE_SECONDS);
+        return integration !== undefined;
+      },
+      release: async () => {
+        if (!released) dueAfterRelease = await releaseIntegrationLease(deps.db, integrationId, deps.owner);
+      },
+    },
+  );
+  // Written (in another instance) while the lease turned its wake-up away, or left by a stop.
+  if (dueAfterRelease && !deps.signal?.aborted) deps.again(integrationId);
   return sent;
 }
 
-/** True when `delivery` waits for its retry; a job then wakes the integration when it is due. */
-async function waitForRetry(deps: DrainIntegrationDeps, integrationId: string, delivery: Delivery) {
-  const due = new Date(delivery.nextAttemptAt);
-  if (due.getTime() <= Date.now()) return false;
+/** A job wakes the integration when its first pending delivery is due. */
+async function retryLater(deps: DrainIntegrationDeps, integrationId: string, due: Date): Promise<void> {
   await enqueueKey(deps.boss, DELIVERIES_QUEUE, integrationId, { startAfter: due });
-  return true;
 }

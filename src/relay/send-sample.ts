@@ -2,7 +2,7 @@ import {
   type Delivery,
   type DeliveryAttempt,
   getDelivery,
-  insertDelivery,
+  insertDeliveries,
   listAttempts,
 } from "../store/deliveries.ts";
 import { type AttemptDeps, attemptDelivery } from "./attempt-delivery.ts";
@@ -25,13 +25,15 @@ export async function sendSample(
     formatForIntegration(integration, activity, { sequence: 1 }) ??
     formatDelivery("platformsh", activity, { sequence: 1 });
   const id = newDeliveryId();
-  await insertDelivery(deps.db, {
-    id,
-    integrationId: integration.id,
-    activityId: activity.id,
-    event: formatted?.event ?? activity.type,
-    body: JSON.stringify(formatted?.body ?? activity),
-  });
+  await insertDeliveries(deps.db, [
+    {
+      id,
+      integrationId: integration.id,
+      activityId: activity.id,
+      event: formatted?.event ?? activity.type,
+      body: JSON.stringify(formatted?.body ?? activity),
+    },
+  ]);
   const delivery = await getDelivery(deps.db, id);
   if (!delivery) throw new Error("the sample delivery vanished");
   await attemptDelivery(deps, integration, delivery, { retry: false });

@@ -1,6 +1,6 @@
 import type { Activity } from "../activity/activity.ts";
 import type { Queryable } from "../store/database.ts";
-import { insertDelivery } from "../store/deliveries.ts";
+import { insertDeliveries } from "../store/deliveries.ts";
 import { listReceivingIntegrations } from "../store/integrations.ts";
 import { newDeliveryId } from "./delivery-id.ts";
 import { formatForIntegration } from "./dialects/format-delivery.ts";
@@ -24,11 +24,12 @@ export type WriteDeliveries = (
  */
 export const writeDeliveries: WriteDeliveries = async (tx, projectKey, activity, sequence) => {
   const toWake: string[] = [];
+  const deliveries = [];
   for (const integration of await listReceivingIntegrations(tx, projectKey)) {
     if (!matchesIntegration(integration.config, activity)) continue;
     const formatted = formatForIntegration(integration, activity, { sequence });
     if (!formatted) continue;
-    await insertDelivery(tx, {
+    deliveries.push({
       id: newDeliveryId(),
       integrationId: integration.id,
       activityId: activity.id,
@@ -37,5 +38,6 @@ export const writeDeliveries: WriteDeliveries = async (tx, projectKey, activity,
     });
     if (integration.status === "active") toWake.push(integration.id);
   }
+  await insertDeliveries(tx, deliveries);
   return toWake;
 };

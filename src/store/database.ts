@@ -17,16 +17,15 @@ export interface Queryable {
 export interface Database extends Queryable {
   readonly kind: "pglite" | "postgres";
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
-  transaction<T>(work: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
-export interface TransactionOptions {
-  /**
-   * `false`: the commit does not wait for the disk (PostgreSQL's `synchronous_commit = off`). For
-   * bookkeeping whose loss in a database crash only repeats work — a delivery's attempt, sent again
-   * with the same webhook-id; a lease, held until it runs out. Never for what was acknowledged to
-   * GitHub or what must be relayed. The embedded database ignores it.
-   */
-  durable?: boolean;
-}
+/**
+ * A CTE that lets the statement's own transaction commit without waiting for the disk
+ * (`synchronous_commit` off until its commit): `WITH relaxed AS (${RELAXED_COMMIT}) … FROM relaxed`.
+ * For bookkeeping whose loss in a database crash only repeats or delays work — a delivery's
+ * attempt, sent again with the same webhook-id; a lease, void or held until it runs out. Never for
+ * what was acknowledged to GitHub or what must be relayed. The embedded database has no such wait.
+ */
+export const RELAXED_COMMIT = "SELECT set_config('synchronous_commit', 'off', true)";

@@ -1,5 +1,5 @@
 import type { AttemptResult } from "../relay/send-delivery.ts";
-import type { Queryable } from "./database.ts";
+import { type Queryable, RELAXED_COMMIT } from "./database.ts";
 
 export type DeliveryState = "pending" | "delivered" | "failed";
 
@@ -36,26 +36,39 @@ const COLUMNS = `id, integration_id AS "integrationId", activity_id AS "activity
   failures, next_attempt_at AS "nextAttemptAt", last_status AS "lastStatus", last_error AS "lastError",
   created_at AS "createdAt", updated_at AS "updatedAt"`;
 
-export async function insertDelivery(
+/** Writes deliveries in one statement; they are sent in the order given. */
+export async function insertDeliveries(
   tx: Queryable,
-  delivery: { id: string; integrationId: string; activityId: string; event: string; body: string },
+  deliveries: Array<{ id: string; integrationId: string; activityId: string; event: string; body: string }>,
 ): Promise<void> {
+  if (deliveries.length === 0) return;
   await tx.query(
-    "INSERT INTO deliveries (id, integration_id, activity_id, event, body) VALUES ($1, $2, $3, $4, $5)",
-    [delivery.id, delivery.integrationId, delivery.activityId, delivery.event, delivery.body],
+    `INSERT INTO deliveries (id, integration_id, activity_id, event, body)
+     SELECT id, integration_id, activity_id, event, body
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY
+       AS d(id, integration_id, activity_id, event, body, n)
+     ORDER BY n`,
+    [
+      deliveries.map((d) => d.id),
+      deliveries.map((d) => d.integrationId),
+      deliveries.map((d) => d.activityId),
+      deliveries.map((d) => d.event),
+      deliveries.map((d) => d.body),
+    ],
   );
 }
 
-/** The integration's oldest pending delivery: deliveries leave in the order they were written. */
-export async function nextPendingDelivery(
+/** The integration's oldest pending deliveries, at most `limit`: deliveries leave in the order they were written. */
+export async function nextPendingDeliveries(
   db: Queryable,
   integrationId: string,
-): Promise<Delivery | undefined> {
+  limit: number,
+): Promise<Delivery[]> {
   const { rows } = await db.query<Delivery>(
-    `SELECT ${COLUMNS} FROM deliveries WHERE integration_id = $1 AND state = 'pending' ORDER BY seq LIMIT 1`,
-    [integrationId],
+    `SELECT ${COLUMNS} FROM deliveries WHERE integration_id = $1 AND state = 'pending' ORDER BY seq LIMIT $2`,
+    [integrationId, limit],
   );
-  return rows[0];
+  return rows;
 }
 
 export async function getDelivery(db: Queryable, id: string): Promise<Delivery | undefined> {
@@ -74,58 +87,115 @@ export async function listAttempts(db: Queryable, deliveryId: string): Promise<D
   return rows;
 }
 
+/** One attempt to record, with what follows from it. */
+export interface AttemptRecord {
+  delivery: Pick<Delivery, "id" | "attempts" | "integrationId" | "body">;
+  startedAt: Date;
+  url: string;
+  requestHeaders: Record<string, string>;
+  result: AttemptResult;
+  /** Answered 429: retried at `retryAt` without moving along the schedule, and not a failure. */
+  rateLimited: boolean;
+  /** Kudu's words for the attempt (`HTTP 200`, the error). */
+  reason: string;
+  /** Retried then; undefined after a success, or a failure that ends the delivery. */
+  retryAt: Date | undefined;
+  /** Gives up the integration's lease held by this owner, in the same statement. */
+  releaseLeaseOf?: string | undefined;
+}
+
+export interface RecordedAttempt {
+  state: DeliveryState;
+  /** Since when the integration has been failing (null: its last attempt did not fail). */
+  failingSince: Date | null;
+  /** The lease was given up (`releaseLeaseOf`) and the integration has a delivery due after all. */
+  dueAfterRelease: boolean;
+}
+
 /**
- * Records one attempt and what follows from it: delivered, retried at `retryAt`, or failed for
- * good (`retryAt` undefined after a failure).
+ * Records attempts — at most one per integration — and what follows from each: the delivery
+ * delivered, retried at `retryAt` or failed for good; the integration's summary of its last
+ * attempt (Kudu's) and its failing spell; its lease given up when asked. One statement for all,
+ * whose commit does not wait for the disk (RELAXED_COMMIT).
  */
-export async function recordAttempt(
-  tx: Queryable,
-  delivery: Pick<Delivery, "id" | "attempts">,
-  attempt: {
-    startedAt: Date;
-    url: string;
-    requestHeaders: Record<string, string>;
-    result: AttemptResult;
-    /** Answered 429: retried at `retryAt` without moving along the schedule. */
-    rateLimited?: boolean;
-  },
-  retryAt: Date | undefined,
-): Promise<DeliveryState> {
-  const { result } = attempt;
-  await tx.query(
-    `INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, url, request_headers, status_code,
-       response_headers, response_body, error, succeeded)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+export async function recordAttempts(db: Queryable, records: AttemptRecord[]): Promise<RecordedAttempt[]> {
+  const states = records.map(
+    ({ result, retryAt }): DeliveryState => (result.ok ? "delivered" : retryAt ? "pending" : "failed"),
+  );
+  const column = <T>(value: (record: AttemptRecord, n: number) => T) => records.map(value);
+  // A rate-limited attempt neither starts nor ends the integration's failing spell. After a
+  // release, the delivery just recorded is not seen as sent yet (one snapshot): it is left out.
+  const { rows } = await db.query<{
+    integrationId: string;
+    failingSince: Date | null;
+    dueAfterRelease: boolean;
+  }>(
+    `WITH relaxed AS (${RELAXED_COMMIT}),
+     input AS (
+       SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::int[], $5::text[], $6::jsonb[],
+         $7::int[], $8::jsonb[], $9::text[], $10::text[], $11::boolean[], $12::text[], $13::boolean[],
+         $14::timestamptz[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[])
+       AS i(delivery_id, attempt, started_at, duration_ms, url, request_headers, status_code, response_headers,
+         response_body, error, ok, state, rate_limited, retry_at, integration_id, summary, reason, context,
+         release_owner)),
+     logged AS (
+       INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, url, request_headers,
+         status_code, response_headers, response_body, error, succeeded)
+       SELECT delivery_id, attempt, started_at, duration_ms, url, request_headers, status_code, response_headers,
+         response_body, error, ok
+       FROM input),
+     moved AS (
+       UPDATE deliveries d SET state = i.state, attempts = d.attempts + 1,
+         failures = CASE WHEN i.ok OR i.rate_limited THEN d.failures ELSE d.failures + 1 END,
+         next_attempt_at = COALESCE(i.retry_at, d.next_attempt_at), last_status = i.status_code,
+         last_error = i.error, updated_at = now()
+       FROM input i WHERE d.id = i.delivery_id),
+     summed AS (
+       UPDATE integrations g SET last_datetime = now(), last_status = i.summary, last_reason = i.reason,
+         last_context = i.context,
+         failing_since = CASE WHEN i.rate_limited THEN g.failing_since
+                              WHEN i.ok THEN NULL ELSE COALESCE(g.failing_since, now()) END,
+         lease_owner = CASE WHEN g.lease_owner = i.release_owner THEN NULL ELSE g.lease_owner END,
+         lease_until = CASE WHEN g.lease_owner = i.release_owner THEN NULL ELSE g.lease_until END
+       FROM input i WHERE g.id = i.integration_id
+       RETURNING g.id, g.failing_since,
+         i.release_owner IS NOT NULL AND g.lease_owner IS NULL AND g.status = 'active' AND i.state <> 'pending'
+           AND COALESCE((SELECT d.next_attempt_at <= now() FROM deliveries d
+                         WHERE d.integration_id = g.id AND d.state = 'pending' AND d.id <> i.delivery_id
+                         ORDER BY d.seq LIMIT 1), false) AS due)
+     SELECT id AS "integrationId", failing_since AS "failingSince", due AS "dueAfterRelease"
+     FROM summed, relaxed`,
     [
-      delivery.id,
-      delivery.attempts + 1,
-      attempt.startedAt,
-      result.durationMs,
-      attempt.url,
-      JSON.stringify(attempt.requestHeaders),
-      result.statusCode,
-      result.responseHeaders ? JSON.stringify(result.responseHeaders) : null,
-      result.responseBody,
-      result.error,
-      result.ok,
+      column((r) => r.delivery.id),
+      column((r) => r.delivery.attempts + 1),
+      column((r) => r.startedAt),
+      column((r) => r.result.durationMs),
+      column((r) => r.url),
+      column((r) => JSON.stringify(r.requestHeaders)),
+      column((r) => r.result.statusCode),
+      column((r) => (r.result.responseHeaders ? JSON.stringify(r.result.responseHeaders) : null)),
+      column((r) => r.result.responseBody),
+      column((r) => r.result.error),
+      column((r) => r.result.ok),
+      states,
+      column((r) => r.rateLimited),
+      column((r) => r.retryAt ?? null),
+      column((r) => r.delivery.integrationId),
+      column((r) => (r.result.ok ? "OK" : r.rateLimited ? "RateLimited" : "Failed")),
+      column((r) => r.reason),
+      column((r) => r.delivery.body.slice(0, 4096)),
+      column((r) => r.releaseLeaseOf ?? null),
     ],
   );
-  const state: DeliveryState = result.ok ? "delivered" : retryAt ? "pending" : "failed";
-  await tx.query(
-    `UPDATE deliveries SET state = $2, attempts = attempts + 1,
-       failures = CASE WHEN $3::boolean THEN failures ELSE failures + 1 END,
-       next_attempt_at = COALESCE($4, next_attempt_at), last_status = $5, last_error = $6, updated_at = now()
-     WHERE id = $1`,
-    [
-      delivery.id,
-      state,
-      result.ok || Boolean(attempt.rateLimited),
-      retryAt ?? null,
-      result.statusCode,
-      result.error,
-    ],
-  );
-  return state;
+  const byIntegration = new Map(rows.map((row) => [row.integrationId, row]));
+  return records.map((record, n) => {
+    const row = byIntegration.get(record.delivery.integrationId);
+    return {
+      state: states[n] as DeliveryState,
+      failingSince: row?.failingSince ?? null,
+      dueAfterRelease: row?.dueAfterRelease === true,
+    };
+  });
 }
 
 export interface DeliveryFilter {

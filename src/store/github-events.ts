@@ -28,14 +28,22 @@ export interface NewEvent {
  * The per-project advisory lock makes concurrent deliveries of one repository commit in the order
  * of their ids, so "oldest pending first" is the order they were received in.
  */
-export async function insertEvent(tx: Queryable, event: NewEvent): Promise<{ id: number } | undefined> {
-  await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`envhooks:inbox:${event.projectKey}`]);
-  const { rows } = await tx.query<{ id: number }>(
-    `INSERT INTO github_events (delivery_id, name, action, project_key, payload)
-     VALUES ($1, $2, $3, $4, $5)
+export async function insertEvent(db: Queryable, event: NewEvent): Promise<{ id: number } | undefined> {
+  // One statement (its own transaction): the lock is taken before the id is drawn, held until commit.
+  const { rows } = await db.query<{ id: number }>(
+    `WITH locked AS (SELECT pg_advisory_xact_lock(hashtext($6)))
+     INSERT INTO github_events (delivery_id, name, action, project_key, payload)
+     SELECT $1, $2, $3, $4, $5 FROM locked
      ON CONFLICT (delivery_id) DO NOTHING
      RETURNING id`,
-    [event.deliveryId, event.name, event.action, event.projectKey, event.payload],
+    [
+      event.deliveryId,
+      event.name,
+      event.action,
+      event.projectKey,
+      event.payload,
+      `envhooks:inbox:${event.projectKey}`,
+    ],
   );
   return rows[0];
 }

@@ -1,6 +1,6 @@
 import type { ChatConfig, WebhookConfig } from "../relay/integration.schema.ts";
 import type { Integration, IntegrationStatus } from "../relay/integration.ts";
-import type { Queryable } from "./database.ts";
+import { type Queryable, RELAXED_COMMIT } from "./database.ts";
 
 const COLUMNS = `id, project_key AS "projectKey", type, config, secret, previous_secret AS "previousSecret",
   previous_secret_until AS "previousSecretUntil", status, disabled_reason AS "disabledReason",
@@ -96,28 +96,44 @@ export async function deleteIntegration(db: Queryable, id: string): Promise<bool
   return rows.length === 1;
 }
 
-/** Kudu's summary of the last attempt, and how long the integration has been failing. */
-export async function recordIntegrationAttempt(
+/** Whether the integration's oldest pending delivery is due (one waiting for its retry holds back the rest). */
+const FIRST_PENDING_DUE = `(SELECT d.next_attempt_at <= now() FROM deliveries d
+  WHERE d.integration_id = integrations.id AND d.state = 'pending' ORDER BY d.seq LIMIT 1)`;
+
+/**
+ * Takes (or renews) the lease for sending an active integration's deliveries — only when its oldest
+ * pending delivery is due — and returns the integration; undefined when another live holder has
+ * the lease, the integration is not active, or nothing is due.
+ */
+export async function takeIntegrationLease(
   db: Queryable,
   id: string,
-  attempt: { ok: boolean; rateLimited?: boolean; reason: string; context: string },
-): Promise<{ failingSince: Date | null }> {
-  // A rate-limited attempt neither starts nor ends a failing spell.
-  const { rows } = await db.query<{ failingSince: Date | null }>(
-    `UPDATE integrations SET last_datetime = now(), last_status = $2, last_reason = $3, last_context = $4,
-       failing_since = CASE WHEN $6::boolean THEN failing_since
-                            WHEN $5::boolean THEN NULL ELSE COALESCE(failing_since, now()) END
-     WHERE id = $1 RETURNING failing_since AS "failingSince"`,
-    [
-      id,
-      attempt.ok ? "OK" : attempt.rateLimited ? "RateLimited" : "Failed",
-      attempt.reason,
-      attempt.context.slice(0, 4096),
-      attempt.ok,
-      Boolean(attempt.rateLimited),
-    ],
+  owner: string,
+  seconds: number,
+): Promise<Integration | undefined> {
+  const { rows } = await db.query<Integration>(
+    `WITH relaxed AS (${RELAXED_COMMIT})
+     UPDATE integrations SET lease_owner = $2, lease_until = now() + make_interval(secs => $3) FROM relaxed
+     WHERE id = $1 AND status = 'active' AND (lease_until IS NULL OR lease_until < now() OR lease_owner = $2)
+       AND ${FIRST_PENDING_DUE}
+     RETURNING ${COLUMNS}`,
+    [id, owner, seconds],
   );
-  return rows[0] ?? { failingSince: null };
+  return rows[0];
+}
+
+/**
+ * Gives the lease up; true when a delivery is due after all — written by another instance while
+ * the lease turned its wake-up away — so that the holder drains once more.
+ */
+export async function releaseIntegrationLease(db: Queryable, id: string, owner: string): Promise<boolean> {
+  const { rows } = await db.query<{ due: boolean | null }>(
+    `WITH relaxed AS (${RELAXED_COMMIT})
+     UPDATE integrations SET lease_owner = NULL, lease_until = NULL FROM relaxed WHERE id = $1 AND lease_owner = $2
+     RETURNING status = 'active' AND ${FIRST_PENDING_DUE} AS due`,
+    [id, owner],
+  );
+  return rows[0]?.due === true;
 }
 
 /**
@@ -126,10 +142,8 @@ export async function recordIntegrationAttempt(
  */
 export async function integrationsWithDueDeliveries(db: Queryable): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
-    `SELECT i.id FROM integrations i
-     WHERE i.status = 'active' AND (i.lease_until IS NULL OR i.lease_until < now())
-       AND (SELECT d.next_attempt_at FROM deliveries d WHERE d.integration_id = i.id AND d.state = 'pending'
-            ORDER BY d.seq LIMIT 1) <= now()`,
+    `SELECT id FROM integrations
+     WHERE status = 'active' AND (lease_until IS NULL OR lease_until < now()) AND ${FIRST_PENDING_DUE}`,
   );
   return rows.map((row) => row.id);
 }

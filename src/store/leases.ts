@@ -1,9 +1,10 @@
-import type { Queryable } from "./database.ts";
+import { type Queryable, RELAXED_COMMIT } from "./database.ts";
 
 /**
  * Work that one process at a time may do, whichever instance it runs in: an integration's
  * deliveries (so they leave in order and none is sent twice at once), a project's GitHub updates.
  * The holder renews its lease while it works; a holder that dies loses it when it runs out.
+ * Taking and giving up a lease commit without waiting for the disk (RELAXED_COMMIT).
  */
 export type LeaseTable =
   | { table: "integrations"; key: "id"; owner: "lease_owner"; until: "lease_until" }
@@ -31,8 +32,27 @@ export async function takeLease(
   seconds: number,
 ): Promise<boolean> {
   const { rows } = await db.query(
-    `UPDATE ${lease.table} SET ${lease.owner} = $2, ${lease.until} = now() + make_interval(secs => $3)
+    `WITH relaxed AS (${RELAXED_COMMIT})
+     UPDATE ${lease.table} SET ${lease.owner} = $2, ${lease.until} = now() + make_interval(secs => $3) FROM relaxed
      WHERE ${lease.key} = $1 AND (${lease.until} IS NULL OR ${lease.until} < now() OR ${lease.owner} = $2)
+     RETURNING 1`,
+    [key, owner, seconds],
+  );
+  return rows.length === 1;
+}
+
+/** Extends a lease this owner holds; false when it holds it no more (it ran out and was taken, or was given up). */
+export async function renewLease(
+  db: Queryable,
+  lease: LeaseTable,
+  key: string,
+  owner: string,
+  seconds: number,
+): Promise<boolean> {
+  const { rows } = await db.query(
+    `WITH relaxed AS (${RELAXED_COMMIT})
+     UPDATE ${lease.table} SET ${lease.until} = now() + make_interval(secs => $3) FROM relaxed
+     WHERE ${lease.key} = $1 AND ${lease.owner} = $2
      RETURNING 1`,
     [key, owner, seconds],
   );
@@ -41,7 +61,9 @@ export async function takeLease(
 
 export async function releaseLease(db: Queryable, lease: LeaseTable, key: string, owner: string) {
   await db.query(
-    `UPDATE ${lease.table} SET ${lease.owner} = NULL, ${lease.until} = NULL WHERE ${lease.key} = $1 AND ${lease.owner} = $2`,
+    `WITH relaxed AS (${RELAXED_COMMIT})
+     UPDATE ${lease.table} SET ${lease.owner} = NULL, ${lease.until} = NULL FROM relaxed
+     WHERE ${lease.key} = $1 AND ${lease.owner} = $2`,
     [key, owner],
   );
 }

@@ -8,7 +8,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 export async function openPostgres(connectionString: string): Promise<Database & { pool: pg.Pool }> {
   const pool = new pg.Pool({
     connectionString,
-    max: 20,
+    max: 32,
     application_name: "envhooks",
     // While the server is down, a request waits this long for a connection, then fails (503).
     connectionTimeoutMillis: 5_000,
@@ -22,13 +22,13 @@ export async function openPostgres(connectionString: string): Promise<Database &
     kind: "postgres",
     pool,
     ...wrap(pool),
-    async transaction(work, { durable = true } = {}) {
+    async transaction(work) {
       const connection = await pool.connect();
       // A connection that dies between two statements (the server restarted) emits an error with
       // nobody listening, which would end the process; the next statement fails instead.
       connection.on("error", ignore);
       try {
-        await connection.query(durable ? "BEGIN" : "BEGIN; SET LOCAL synchronous_commit = off");
+        await connection.query("BEGIN");
         const result = await work(wrap(connection));
         await connection.query("COMMIT");
         return result;

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { insertDelivery } from "../../src/store/deliveries.ts";
+import { RELAXED_COMMIT } from "../../src/store/database.ts";
+import { insertDeliveries } from "../../src/store/deliveries.ts";
 import { insertEvent, projectsWithPendingEvents } from "../../src/store/github-events.ts";
 import { insertIntegration, integrationsWithDueDeliveries } from "../../src/store/integrations.ts";
 import { STORES, type TestStore } from "../helpers/stores.ts";
@@ -25,25 +26,18 @@ describe.each(STORES)("store transactions on $name", (kind) => {
           throw new Error("no");
         }),
       ).rejects.toThrow("no");
-      const setting = await db.transaction(
-        async (tx) => {
-          await tx.query("INSERT INTO notes VALUES ('bookkeeping')");
-          const { rows } = await tx.query<{ synchronous_commit: string }>("SHOW synchronous_commit");
-          return rows[0]?.synchronous_commit;
-        },
-        { durable: false },
+      const relaxed = await db.query<{ setting: string }>(
+        `WITH relaxed AS (${RELAXED_COMMIT}), note AS (INSERT INTO notes VALUES ('bookkeeping'))
+         SELECT current_setting('synchronous_commit') AS setting FROM relaxed`,
       );
       const { rows } = await db.query<{ text: string }>("SELECT text FROM notes ORDER BY text");
       expect(rows.map((row) => row.text)).toEqual(["bookkeeping", "kept"]);
-
-      if (kind.name === "postgres") {
-        expect(setting).toBe("off");
-        // Only that transaction: the next one waits for the disk again.
-        const after = await db.transaction((tx) =>
-          tx.query<{ synchronous_commit: string }>("SHOW synchronous_commit"),
-        );
-        expect(after.rows[0]?.synchronous_commit).toBe("on");
-      }
+      expect(relaxed.rows[0]?.setting).toBe("off");
+      // Only that statement's transaction: the next one waits for the disk again.
+      const after = await db.query<{ setting: string }>(
+        "SELECT current_setting('synchronous_commit') AS setting",
+      );
+      expect(after.rows[0]?.setting).toBe("on");
     },
   );
   it.skipIf(kind.skip)(
@@ -71,13 +65,15 @@ describe.each(STORES)("store transactions on $name", (kind) => {
         secret: "s".repeat(16),
       });
       for (const n of [1, 2]) {
-        await insertDelivery(db, {
-          id: `msg_${String(n).repeat(26)}`,
-          integrationId: "aaaaaaaaaaaaa",
-          activityId: `a${n}`,
-          event: "e",
-          body: "{}",
-        });
+        await insertDeliveries(db, [
+          {
+            id: `msg_${String(n).repeat(26)}`,
+            integrationId: "aaaaaaaaaaaaa",
+            activityId: `a${n}`,
+            event: "e",
+            body: "{}",
+          },
+        ]);
       }
       expect(await integrationsWithDueDeliveries(db)).toEqual(["aaaaaaaaaaaaa"]);
       await db.query("UPDATE deliveries SET next_attempt_at = now() + interval '1 hour' WHERE id = $1", [
