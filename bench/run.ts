@@ -188,7 +188,12 @@ class Receivers {
   /** Waits until `count` distinct deliveries for pushes with this id prefix are held, or DRAIN_TIMEOUT_MS passed. */
   async waitFor(prefix: string, count: number): Promise<void> {
     const deadline = nowMs() + DRAIN_TIMEOUT_MS;
-    while ((await this.count(prefix)) < count && nowMs() < deadline) await sleep(20);
+    let held = 0;
+    while ((held = await this.count(prefix)) < count && nowMs() < deadline) await sleep(20);
+    if (held < count)
+      console.error(
+        `  ${count - held} of ${count} deliveries (${prefix}) not received after ${DRAIN_TIMEOUT_MS / 1000} s`,
+      );
   }
 
   stop(): void {

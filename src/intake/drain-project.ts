@@ -2,7 +2,12 @@ import type { Logger } from "pino";
 import { drainInOrder } from "../queue/drain-in-order.ts";
 import type { RetryPolicy } from "../queue/queues.ts";
 import type { Database } from "../store/database.ts";
-import { markEventProcessed, nextPendingEvent, recordEventFailure } from "../store/github-events.ts";
+import {
+  markEventProcessed,
+  nextPendingEvents,
+  recordEventFailure,
+  type StoredEvent,
+} from "../store/github-events.ts";
 
 /** Hands one stored delivery to the app (Probot's `receive`, or the local handler). */
 export type ReceiveEvent = (event: { id: string; name: string; payload: unknown }) => Promise<void>;
@@ -21,14 +26,26 @@ export interface DrainDeps {
   settled?: Set<string>;
 }
 
+/** Pending deliveries read at once. */
+const BATCH = 16;
+
 /**
  * Applies a project's pending deliveries oldest first, one at a time. A failure leaves that
  * delivery first in line until its retry is due, so nothing overtakes it: a project's events are
  * applied in the order they were received, failures included.
  */
 export async function drainProject(deps: DrainDeps, projectKey: string): Promise<number> {
+  // Read BATCH at a time; a short batch was all there was (one accepted since wakes the project again).
+  let batch: StoredEvent[] = [];
+  let more = true;
   return drainInOrder({
-    next: () => nextPendingEvent(deps.db, projectKey),
+    async next() {
+      if (batch.length === 0 && more) {
+        batch = await nextPendingEvents(deps.db, projectKey, BATCH);
+        more = batch.length === BATCH;
+      }
+      return batch.shift();
+    },
     async run(event) {
       await deps.receive({ id: event.deliveryId, name: event.name, payload: JSON.parse(event.payload) });
     },

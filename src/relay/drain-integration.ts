@@ -2,7 +2,7 @@ import type { PgBoss } from "pg-boss";
 import { enqueueKey } from "../queue/keyed-queue.ts";
 import { DELIVERIES_QUEUE } from "../queue/queues.ts";
 import { LEASE_SECONDS, withLease } from "../queue/with-lease.ts";
-import { nextPendingDeliveries } from "../store/deliveries.ts";
+import { type Delivery, nextPendingDeliveries } from "../store/deliveries.ts";
 import { getIntegration, releaseIntegrationLease, takeIntegrationLease } from "../store/integrations.ts";
 import { INTEGRATION_LEASE } from "../store/leases.ts";
 import { type AttemptDeps, attemptDelivery } from "./attempt-delivery.ts";
@@ -32,6 +32,8 @@ const BATCH = 16;
  */
 export async function drainIntegration(deps: DrainIntegrationDeps, integrationId: string): Promise<number> {
   let integration: Integration | undefined;
+  // The first batch comes with the lease.
+  let batch: Delivery[] = [];
   let sent = 0;
   let released = false;
   let dueAfterRelease = false;
@@ -43,9 +45,6 @@ export async function drainIntegration(deps: DrainIntegrationDeps, integrationId
     async (lease) => {
       const stopped = () => !lease.held || Boolean(deps.signal?.aborted);
       while (integration?.status === "active" && !stopped()) {
-        // Read under the lease: another instance may have sent some before it was taken.
-        const batch = await nextPendingDeliveries(deps.db, integrationId, BATCH);
-        let failed = false;
         for (const [n, delivery] of batch.entries()) {
           if (stopped()) return;
           const due = new Date(delivery.nextAttemptAt);
@@ -68,17 +67,19 @@ export async function drainIntegration(deps: DrainIntegrationDeps, integrationId
           }
           if (outcome.disabled) return;
           // Read again: a delivery to retry now holds back the rest of the batch.
-          failed = !outcome.ok;
-          if (failed) break;
+          if (!outcome.ok) break;
         }
         if (batch.length === 0) return;
         integration = await getIntegration(deps.db, integrationId);
+        batch = await nextPendingDeliveries(deps.db, integrationId, BATCH);
       }
     },
     {
       take: async () => {
-        integration = await takeIntegrationLease(deps.db, integrationId, deps.owner, LEASE_SECONDS);
-        return integration !== undefined;
+        const taken = await takeIntegrationLease(deps.db, integrationId, deps.owner, LEASE_SECONDS, BATCH);
+        integration = taken?.integration;
+        batch = taken?.deliveries ?? [];
+        return taken !== undefined;
       },
       release: async () => {
         if (!released) dueAfterRelease = await releaseIntegrationLease(deps.db, integrationId, deps.owner);

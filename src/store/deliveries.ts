@@ -32,7 +32,7 @@ export interface DeliveryAttempt {
   succeeded: boolean;
 }
 
-const COLUMNS = `id, integration_id AS "integrationId", activity_id AS "activityId", event, body, state, attempts,
+export const DELIVERY_COLUMNS = `id, integration_id AS "integrationId", activity_id AS "activityId", event, body, state, attempts,
   failures, next_attempt_at AS "nextAttemptAt", last_status AS "lastStatus", last_error AS "lastError",
   created_at AS "createdAt", updated_at AS "updatedAt"`;
 
@@ -65,14 +65,14 @@ export async function nextPendingDeliveries(
   limit: number,
 ): Promise<Delivery[]> {
   const { rows } = await db.query<Delivery>(
-    `SELECT ${COLUMNS} FROM deliveries WHERE integration_id = $1 AND state = 'pending' ORDER BY seq LIMIT $2`,
+    `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE integration_id = $1 AND state = 'pending' ORDER BY seq LIMIT $2`,
     [integrationId, limit],
   );
   return rows;
 }
 
 export async function getDelivery(db: Queryable, id: string): Promise<Delivery | undefined> {
-  const { rows } = await db.query<Delivery>(`SELECT ${COLUMNS} FROM deliveries WHERE id = $1`, [id]);
+  const { rows } = await db.query<Delivery>(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = $1`, [id]);
   return rows[0];
 }
 
@@ -211,7 +211,7 @@ export async function listDeliveries(
   filter: DeliveryFilter,
 ): Promise<{ deliveries: Delivery[]; next: number | undefined }> {
   const { rows } = await db.query<Delivery & { seq: number }>(
-    `SELECT seq, ${COLUMNS} FROM deliveries
+    `SELECT seq, ${DELIVERY_COLUMNS} FROM deliveries
      WHERE integration_id = $1 AND ($2::bigint IS NULL OR seq < $2) AND ($3::text IS NULL OR state = $3)
      ORDER BY seq DESC LIMIT $4`,
     [integrationId, filter.before ?? null, filter.state ?? null, filter.limit + 1],

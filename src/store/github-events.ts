@@ -48,15 +48,19 @@ export async function insertEvent(db: Queryable, event: NewEvent): Promise<{ id:
   return rows[0];
 }
 
-/** The oldest event of a project still waiting to be applied. */
-export async function nextPendingEvent(db: Queryable, projectKey: string): Promise<StoredEvent | undefined> {
+/** A project's oldest events still waiting to be applied, at most `limit`, oldest first. */
+export async function nextPendingEvents(
+  db: Queryable,
+  projectKey: string,
+  limit: number,
+): Promise<StoredEvent[]> {
   const { rows } = await db.query<StoredEvent>(
     `SELECT id, delivery_id AS "deliveryId", name, action, project_key AS "projectKey", payload, attempts,
        next_attempt_at AS "nextAttemptAt"
-     FROM github_events WHERE project_key = $1 AND state = 'pending' ORDER BY id LIMIT 1`,
-    [projectKey],
+     FROM github_events WHERE project_key = $1 AND state = 'pending' ORDER BY id LIMIT $2`,
+    [projectKey, limit],
   );
-  return rows[0];
+  return rows;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { ChatConfig, WebhookConfig } from "../relay/integration.schema.ts";
 import type { Integration, IntegrationStatus } from "../relay/integration.ts";
 import { type Queryable, RELAXED_COMMIT } from "./database.ts";
+import { DELIVERY_COLUMNS, type Delivery } from "./deliveries.ts";
 
 const COLUMNS = `id, project_key AS "projectKey", type, config, secret, previous_secret AS "previousSecret",
   previous_secret_until AS "previousSecretUntil", status, disabled_reason AS "disabledReason",
@@ -102,24 +103,43 @@ const FIRST_PENDING_DUE = `(SELECT d.next_attempt_at <= now() FROM deliveries d
 
 /**
  * Takes (or renews) the lease for sending an active integration's deliveries — only when its oldest
- * pending delivery is due — and returns the integration; undefined when another live holder has
- * the lease, the integration is not active, or nothing is due.
+ * pending delivery is due — and returns the integration with its oldest pending deliveries (at most
+ * `limit`); undefined when another live holder has the lease, the integration is not active, or
+ * nothing is due.
+ *
+ * The deliveries are read in the same statement with FOR UPDATE: a locking read checks each row
+ * again as it is now, so those another instance sent before giving the lease up are left out, though
+ * the statement's snapshot predates that instance's commit.
  */
 export async function takeIntegrationLease(
   db: Queryable,
   id: string,
   owner: string,
   seconds: number,
-): Promise<Integration | undefined> {
-  const { rows } = await db.query<Integration>(
-    `WITH relaxed AS (${RELAXED_COMMIT})
-     UPDATE integrations SET lease_owner = $2, lease_until = now() + make_interval(secs => $3) FROM relaxed
-     WHERE id = $1 AND status = 'active' AND (lease_until IS NULL OR lease_until < now() OR lease_owner = $2)
-       AND ${FIRST_PENDING_DUE}
-     RETURNING ${COLUMNS}`,
-    [id, owner, seconds],
+  limit: number,
+): Promise<{ integration: Integration; deliveries: Delivery[] } | undefined> {
+  const { rows } = await db.query<Integration & { pending: Delivery[] }>(
+    `WITH relaxed AS (${RELAXED_COMMIT}),
+     taken AS (
+       UPDATE integrations SET lease_owner = $2, lease_until = now() + make_interval(secs => $3) FROM relaxed
+       WHERE id = $1 AND status = 'active' AND (lease_until IS NULL OR lease_until < now() OR lease_owner = $2)
+         AND ${FIRST_PENDING_DUE}
+       RETURNING ${COLUMNS})
+     SELECT taken.*, (
+       SELECT COALESCE(json_agg(d ORDER BY d.seq), '[]') FROM (
+         SELECT seq, ${DELIVERY_COLUMNS} FROM deliveries
+         WHERE integration_id = taken.id AND state = 'pending' ORDER BY seq LIMIT $4 FOR UPDATE) d
+     ) AS pending
+     FROM taken`,
+    [id, owner, seconds, limit],
   );
-  return rows[0];
+  const row = rows[0];
+  if (!row) return undefined;
+  const { pending, ...integration } = row;
+  return {
+    integration,
+    deliveries: pending.map(({ seq: _seq, ...delivery }: Delivery & { seq?: number }) => delivery),
+  };
 }
 
 /**
