@@ -188,8 +188,11 @@ class Receivers {
   /** Waits until `count` distinct deliveries for pushes with this id prefix are held, or DRAIN_TIMEOUT_MS passed. */
   async waitFor(prefix: string, count: number): Promise<void> {
     const deadline = nowMs() + DRAIN_TIMEOUT_MS;
-    let held = 0;
-    while ((held = await this.count(prefix)) < count && nowMs() < deadline) await sleep(20);
+    let held = await this.count(prefix);
+    while (held < count && nowMs() < deadline) {
+      await sleep(20);
+      held = await this.count(prefix);
+    }
     if (held < count)
       console.error(
         `  ${count - held} of ${count} deliveries (${prefix}) not received after ${DRAIN_TIMEOUT_MS / 1000} s`,
