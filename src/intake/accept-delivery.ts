@@ -21,7 +21,7 @@ export function acceptDelivery(db: Database, wake: (projectKey: string) => void)
   return async function accept(delivery: Delivery): Promise<"accepted" | "duplicate"> {
     let stored: { id: number } | undefined;
     try {
-      stored = await insertEvent(db, delivery);
+      stored = await insertEvent(db.urgent, delivery);
     } catch (error) {
       // GitHub redelivers on request; a 503 tells it (and the operator) nothing was kept.
       throw new HttpError(

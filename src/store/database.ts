@@ -18,6 +18,12 @@ export interface Database extends Queryable {
   readonly kind: "pglite" | "postgres";
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * For statements that must not wait behind queued work: storing a GitHub delivery before it is
+   * answered (GitHub gives up after 10 s, and the work it brings is what queues). The embedded
+   * database runs one operation at a time and runs these first; on PostgreSQL it is the same pool.
+   */
+  readonly urgent: Queryable;
   close(): Promise<void>;
 }
 

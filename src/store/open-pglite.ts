@@ -41,13 +41,20 @@ export async function openPglite(options: OpenPgliteOptions = {}): Promise<Datab
     }
     const pglite = new PGlite(settings);
     await pglite.waitReady;
+    const gate = createGate();
+    const direct = wrap(pglite);
     return {
       kind: "pglite",
       pglite,
-      ...wrap(pglite),
+      query: (text, values) => gate(() => direct.query(text, values)),
+      exec: (text) => gate(() => direct.exec(text)),
       // PGlite's transaction() holds its single connection for the whole callback, so nothing else
       // interleaves; a BEGIN sent through query() would not give that guarantee.
-      transaction: (work) => pglite.transaction((tx) => work(wrap(tx))),
+      transaction: (work) => gate(() => pglite.transaction((tx) => work(wrap(tx)))),
+      urgent: {
+        query: (text, values) => gate(() => direct.query(text, values), { urgent: true }),
+        exec: (text) => gate(() => direct.exec(text), { urgent: true }),
+      },
       async close() {
         try {
           await pglite.close();
@@ -60,6 +67,37 @@ export async function openPglite(options: OpenPgliteOptions = {}): Promise<Datab
     release();
     throw error;
   }
+}
+
+/**
+ * PGlite runs one operation at a time, in the order they come. What envhooks sends it goes through
+ * this gate instead, one operation (a statement, or a whole transaction) at a time, urgent ones
+ * before the rest, with the event loop's turn between two: under load, incoming requests are read
+ * and storing a delivery no longer waits behind every drain's statements. (pg-boss, on the same PGlite, is not gated: its few statements queue in PGlite.)
+ */
+function createGate() {
+  const urgent: Array<() => void> = [];
+  const waiting: Array<() => void> = [];
+  let busy = false;
+  function next() {
+    const start = urgent.shift() ?? waiting.shift();
+    if (start) start();
+    else busy = false;
+  }
+  return <T>(work: () => Promise<T>, options: { urgent?: boolean } = {}): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const start = () => {
+        // The next one starts after the event loop has had its turn: PGlite's work is synchronous
+        // WebAssembly, and chained directly, queued operations would keep incoming requests unread.
+        work()
+          .then(resolve, reject)
+          .finally(() => setImmediate(next));
+      };
+      if (!busy) {
+        busy = true;
+        start();
+      } else (options.urgent ? urgent : waiting).push(start);
+    });
 }
 
 function wrap(target: PGlite | Transaction): Queryable {

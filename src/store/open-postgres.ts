@@ -23,6 +23,7 @@ export async function openPostgres(connectionString: string): Promise<Database &
     kind: "postgres",
     pool,
     ...wrap(pool),
+    urgent: wrap(pool),
     async transaction(work) {
       const connection = await pool.connect();
       // A connection that dies between two statements (the server restarted) emits an error with
