@@ -310,6 +310,19 @@ function deliveryLatency(arrivals: Arrival[], sentAt: Map<string, number>, fanOu
     else first.set(key, at);
   }
   const latencies = [...first].map(([key, at]) => at - (sentAt.get(key.split(" ")[0] ?? "") ?? 0));
+  if (first.size < sentAt.size * fanOut) {
+    const got = new Set([...first.keys()].map((key) => key.split(" ")[0]));
+    const missing = [...sentAt.keys()].filter((id) => !got.has(id));
+    console.error(`  not received: ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? " …" : ""}`);
+    const prefix = missing[0]?.replace(/\d+$/, "") ?? "";
+    const strays = arrivals.filter(([id]) => id.startsWith(prefix) && !sentAt.has(id));
+    console.error(
+      `  ${strays.length} arrivals of unmeasured pushes, e.g. ${strays
+        .slice(-3)
+        .map((a) => a.join(" "))
+        .join("; ")}`,
+    );
+  }
   return {
     expected: sentAt.size * fanOut,
     delivered: latencies.length,
