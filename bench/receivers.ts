@@ -34,8 +34,13 @@ server.listen(0, "127.0.0.1", () => {
 });
 
 process.on("message", (message: BenchMessage) => {
-  if (message.type === "count")
-    process.send?.({ type: "count", count: arrivals.length } satisfies ReceiverMessage);
+  if (message.type === "count") {
+    // Distinct deliveries (GitHub delivery id and path) of the pushes whose ids start with the prefix.
+    const keys = new Set(
+      arrivals.filter(([id]) => id.startsWith(message.prefix)).map(([id, path]) => `${id} ${path}`),
+    );
+    process.send?.({ type: "count", count: keys.size } satisfies ReceiverMessage);
+  }
   if (message.type === "take") {
     process.send?.({ type: "arrivals", arrivals } satisfies ReceiverMessage);
     arrivals = [];

@@ -316,14 +316,6 @@ function deliveryLatency(arrivals: Arrival[], sentAt: Map<string, number>, fanOu
     const got = new Set([...first.keys()].map((key) => key.split(" ")[0]));
     const missing = [...sentAt.keys()].filter((id) => !got.has(id));
     console.error(`  not received: ${missing.slice(0, 5).join(", ")}${missing.length > 5 ? " …" : ""}`);
-    const prefix = missing[0]?.replace(/\d+$/, "") ?? "";
-    const strays = arrivals.filter(([id]) => id.startsWith(prefix) && !sentAt.has(id));
-    console.error(
-      `  ${strays.length} arrivals of unmeasured pushes, e.g. ${strays
-        .slice(-3)
-        .map((a) => a.join(" "))
-        .join("; ")}`,
-    );
   }
   return {
     expected: sentAt.size * fanOut,
