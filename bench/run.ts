@@ -526,8 +526,9 @@ try {
 }
 
 const targets = evaluate(results as unknown as PeerResult[]);
+// A run of some peers only (BENCH_PEERS) leaves the full run's results as they are.
 writeFileSync(
-  new URL("./results.json", import.meta.url),
+  new URL(process.env.BENCH_PEERS ? "./results.partial.json" : "./results.json", import.meta.url),
   `${JSON.stringify(
     {
       measured_at: new Date().toISOString(),
