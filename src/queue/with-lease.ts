@@ -1,5 +1,5 @@
 import type { Queryable } from "../store/database.ts";
-import { type LeaseTable, releaseLease, renewLease, takeLease } from "../store/leases.ts";
+import { type LeaseTable, releaseLease, takeLease } from "../store/leases.ts";
 
 /** How long a lease lasts without renewal: a dead holder's work is taken over this much later (plus a sweep). */
 export const LEASE_SECONDS = 30;
@@ -30,7 +30,7 @@ export async function withLease(
   if (!(await take())) return false;
   const state = { held: true };
   const renewer = setInterval(() => {
-    renewLease(db, lease, key, owner, LEASE_SECONDS).then(
+    takeLease(db, lease, key, owner, LEASE_SECONDS, { renew: true }).then(
       (renewed) => {
         if (!renewed) state.held = false;
       },

@@ -23,36 +23,24 @@ export const GITHUB_UPDATES_LEASE: LeaseTable = {
   until: "github_lease_until",
 };
 
-/** Takes or renews the lease for `seconds`; false when another live holder has it. */
+/**
+ * Takes the lease for `seconds` (or extends it, when this owner has it); false when another live
+ * holder has it. With `renew`, only extends a lease this owner holds: false when it holds it no
+ * more (it ran out and was taken, or was given up).
+ */
 export async function takeLease(
   db: Queryable,
   lease: LeaseTable,
   key: string,
   owner: string,
   seconds: number,
+  { renew = false }: { renew?: boolean } = {},
 ): Promise<boolean> {
+  const free = renew ? "false" : `${lease.until} IS NULL OR ${lease.until} < now()`;
   const { rows } = await db.query(
     `WITH relaxed AS (${RELAXED_COMMIT})
      UPDATE ${lease.table} SET ${lease.owner} = $2, ${lease.until} = now() + make_interval(secs => $3) FROM relaxed
-     WHERE ${lease.key} = $1 AND (${lease.until} IS NULL OR ${lease.until} < now() OR ${lease.owner} = $2)
-     RETURNING 1`,
-    [key, owner, seconds],
-  );
-  return rows.length === 1;
-}
-
-/** Extends a lease this owner holds; false when it holds it no more (it ran out and was taken, or was given up). */
-export async function renewLease(
-  db: Queryable,
-  lease: LeaseTable,
-  key: string,
-  owner: string,
-  seconds: number,
-): Promise<boolean> {
-  const { rows } = await db.query(
-    `WITH relaxed AS (${RELAXED_COMMIT})
-     UPDATE ${lease.table} SET ${lease.until} = now() + make_interval(secs => $3) FROM relaxed
-     WHERE ${lease.key} = $1 AND ${lease.owner} = $2
+     WHERE ${lease.key} = $1 AND (${free} OR ${lease.owner} = $2)
      RETURNING 1`,
     [key, owner, seconds],
   );

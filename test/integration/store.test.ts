@@ -1,9 +1,29 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { recordAttemptsTogether } from "../../src/relay/attempt-recorder.ts";
 import { RELAXED_COMMIT } from "../../src/store/database.ts";
 import { insertDeliveries } from "../../src/store/deliveries.ts";
 import { insertEvent, projectsWithPendingEvents } from "../../src/store/github-events.ts";
-import { insertIntegration, integrationsWithDueDeliveries } from "../../src/store/integrations.ts";
+import {
+  insertIntegration,
+  integrationsWithDueDeliveries,
+  releaseIntegrationLease,
+  takeIntegrationLease,
+} from "../../src/store/integrations.ts";
+import { INTEGRATION_LEASE, releaseLease, takeLease } from "../../src/store/leases.ts";
 import { STORES, type TestStore } from "../helpers/stores.ts";
+
+const WEBHOOK_CONFIG = {
+  url: "http://127.0.0.1:1/hook",
+  events: ["*"],
+  states: ["complete" as const],
+  environments: ["*"],
+  excluded_environments: [],
+  format: "platformsh" as const,
+  headers: {},
+  insecure_ssl: false,
+  timeout_ms: 1000,
+  retry_schedule: [5, 5, 5, 5, 5],
+};
 
 describe.each(STORES)("store transactions on $name", (kind) => {
   let store: TestStore | undefined;
@@ -45,23 +65,11 @@ describe.each(STORES)("store transactions on $name", (kind) => {
     async () => {
       store = await kind.open();
       const { db } = store;
-      const config = {
-        url: "http://127.0.0.1:1/hook",
-        events: ["*"],
-        states: ["complete" as const],
-        environments: ["*"],
-        excluded_environments: [],
-        format: "platformsh" as const,
-        headers: {},
-        insecure_ssl: false,
-        timeout_ms: 1000,
-        retry_schedule: [5, 5, 5, 5, 5],
-      };
       await insertIntegration(db, {
         id: "aaaaaaaaaaaaa",
         projectKey: "acme/shop",
         type: "webhook",
-        config,
+        config: WEBHOOK_CONFIG,
         secret: "s".repeat(16),
       });
       for (const n of [1, 2]) {
@@ -97,6 +105,113 @@ describe.each(STORES)("store transactions on $name", (kind) => {
         "UPDATE github_events SET next_attempt_at = now() + interval '1 hour' WHERE delivery_id = 'd1'",
       );
       expect(await projectsWithPendingEvents(db)).toEqual([]);
+    },
+  );
+
+  it.skipIf(kind.skip)(
+    "leases: one holder at a time; a renewal extends only its own; an integration's is taken only when a delivery is due",
+    async () => {
+      store = await kind.open();
+      const { db } = store;
+      await insertIntegration(db, {
+        id: "bbbbbbbbbbbbb",
+        projectKey: "acme/shop",
+        type: "webhook",
+        config: WEBHOOK_CONFIG,
+        secret: "s".repeat(16),
+      });
+      const lease = INTEGRATION_LEASE;
+      expect(await takeLease(db, lease, "bbbbbbbbbbbbb", "one", 30)).toBe(true);
+      expect(await takeLease(db, lease, "bbbbbbbbbbbbb", "two", 30)).toBe(false);
+      expect(await takeLease(db, lease, "bbbbbbbbbbbbb", "two", 30, { renew: true })).toBe(false);
+      expect(await takeLease(db, lease, "bbbbbbbbbbbbb", "one", 30, { renew: true })).toBe(true);
+      await releaseLease(db, lease, "bbbbbbbbbbbbb", "one");
+      // A renewal racing the release must not take the lease back.
+      expect(await takeLease(db, lease, "bbbbbbbbbbbbb", "one", 30, { renew: true })).toBe(false);
+
+      // Nothing pending: no lease.
+      expect(await takeIntegrationLease(db, "bbbbbbbbbbbbb", "one", 30, 16)).toBeUndefined();
+      await insertDeliveries(
+        db,
+        [1, 2, 3].map((n) => ({
+          id: `msg_${String(n).repeat(26)}`,
+          integrationId: "bbbbbbbbbbbbb",
+          activityId: `a${n}`,
+          event: "e",
+          body: `{"n":${n}}`,
+        })),
+      );
+      const taken = await takeIntegrationLease(db, "bbbbbbbbbbbbb", "one", 30, 2);
+      expect(taken?.integration.id).toBe("bbbbbbbbbbbbb");
+      expect(taken?.deliveries.map((delivery) => delivery.body)).toEqual(['{"n":1}', '{"n":2}']);
+      expect(await takeIntegrationLease(db, "bbbbbbbbbbbbb", "two", 30, 2)).toBeUndefined();
+      // Given up with nothing sent: the first is still due.
+      expect(await releaseIntegrationLease(db, "bbbbbbbbbbbbb", "one")).toBe(true);
+      await db.query("UPDATE deliveries SET next_attempt_at = now() + interval '1 hour' WHERE id = $1", [
+        `msg_${"1".repeat(26)}`,
+      ]);
+      // The oldest waits for its retry and holds back the rest.
+      expect(await takeIntegrationLease(db, "bbbbbbbbbbbbb", "two", 30, 2)).toBeUndefined();
+    },
+  );
+
+  it.skipIf(kind.skip)(
+    "attempts recorded together: one bad record fails alone, the others are kept",
+    async () => {
+      store = await kind.open();
+      const { db } = store;
+      for (const id of ["ccccccccccccc", "ddddddddddddd", "eeeeeeeeeeeee"]) {
+        await insertIntegration(db, {
+          id,
+          projectKey: "acme/shop",
+          type: "webhook",
+          config: WEBHOOK_CONFIG,
+          secret: "s".repeat(16),
+        });
+      }
+      const delivery = {
+        id: `msg_${"c".repeat(26)}`,
+        integrationId: "ccccccccccccc",
+        activityId: "a1",
+        event: "e",
+        body: "{}",
+      };
+      const first = { ...delivery, id: `msg_${"e".repeat(26)}`, integrationId: "eeeeeeeeeeeee" };
+      await insertDeliveries(db, [delivery, first]);
+      const record = recordAttemptsTogether(db);
+      const attempt = (id: string, integrationId: string) =>
+        record({
+          delivery: { id, integrationId, attempts: 0, body: "{}" },
+          startedAt: new Date(),
+          url: "http://127.0.0.1:1/hook",
+          requestHeaders: {},
+          result: {
+            ok: true,
+            statusCode: 200,
+            responseHeaders: {},
+            responseBody: "ok",
+            error: null,
+            durationMs: 3,
+            retryAfter: undefined,
+          },
+          rateLimited: false,
+          reason: "HTTP 200",
+          retryAt: undefined,
+        });
+      // The first is recorded at once; the next two wait for it and go in one statement, where the
+      // third names a delivery that does not exist (deleted meanwhile).
+      const [, good, bad] = await Promise.allSettled([
+        attempt(first.id, "eeeeeeeeeeeee"),
+        attempt(delivery.id, "ccccccccccccc"),
+        attempt(`msg_${"d".repeat(26)}`, "ddddddddddddd"),
+      ]);
+      expect(good).toMatchObject({ status: "fulfilled", value: { state: "delivered" } });
+      expect(bad.status).toBe("rejected");
+      const { rows } = await db.query<{ state: string; attempts: number }>(
+        "SELECT state, attempts FROM deliveries WHERE id = $1",
+        [delivery.id],
+      );
+      expect(rows).toEqual([{ state: "delivered", attempts: 1 }]);
     },
   );
 });
