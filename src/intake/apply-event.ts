@@ -22,12 +22,11 @@ import {
   findEnvironments,
   insertEnvironment,
   type StoredEnvironment,
-  setLastActivity,
   staleEnvironments,
   takenMachineNames,
   updateEnvironment,
 } from "../store/environments.ts";
-import { claimEvent, markEventProcessed } from "../store/github-events.ts";
+import { markEventProcessed } from "../store/github-events.ts";
 import { lockProject, lockProjectByKey, type Project, projectsWithTtl } from "../store/projects.ts";
 
 /** The repository's options, or why `.github/envhooks.yml` could not be used. */
@@ -99,14 +98,14 @@ export async function applyEvent(
   const now = deps.now ?? (() => new Date());
   const repository = event.payload.repository;
   const applied = await inTransaction(deps, async (tx, wakes): Promise<Applied> => {
+    // The project's row lock (taken first) makes concurrent appliers of its events wait for each
+    // other; one that finds its delivery applied meanwhile rolls its work back (AppliedAlready).
     const project = await lockProject(tx, {
       fullName: repository.full_name,
       defaultBranch: repository.default_branch,
       installationId,
       config: config.ok ? config.config : null,
     });
-    const stored = await claimEvent(tx, deliveryId);
-    if (!stored) return { applied: false, activities: [], notes: [] };
 
     const at = now();
     const source = { event: event.name, delivery_id: deliveryId, pull_request: pullRequestOf(event) };
@@ -130,7 +129,7 @@ export async function applyEvent(
         github: source,
       });
       await recordActivity(tx, deps, project, activity, { deliveryId, runnerDeadline: null, wakes });
-      await markEventProcessed(tx, stored.id, `invalid .github/envhooks.yml: ${config.problems.join("; ")}`);
+      await finish(tx, deliveryId, `invalid .github/envhooks.yml: ${config.problems.join("; ")}`);
       return { applied: true, activities: [activity], notes: config.problems };
     }
 
@@ -139,11 +138,21 @@ export async function applyEvent(
     const context = { user: event.payload.sender, at, source, config: config.config, deliveryId };
     const activities = await applyPlan(tx, deps, project, plan, context, wakes);
     const outcome = [...activities.map((a) => a.text), ...plan.notes].join(" ") || "no change";
-    await markEventProcessed(tx, stored.id, outcome);
+    await finish(tx, deliveryId, outcome);
     return { applied: true, activities, notes: plan.notes };
+  }).catch((error: unknown) => {
+    if (error instanceof AppliedAlready) return { applied: false, activities: [], notes: [] };
+    throw error;
   });
   deps.settled?.add(deliveryId);
   return applied;
+}
+
+/** Thrown inside the transaction to roll it back: the delivery was applied already, or never stored. */
+class AppliedAlready extends Error {}
+
+async function finish(tx: Queryable, deliveryId: string, outcome: string): Promise<void> {
+  if (!(await markEventProcessed(tx, { deliveryId }, outcome))) throw new AppliedAlready(deliveryId);
 }
 
 /** Why a request about an environment or activity was refused: 404 it is not there, 409 its state forbids it. */
@@ -257,8 +266,9 @@ async function applyPlan(
 ): Promise<Activity[]> {
   const activities: Activity[] = [];
   for (const transition of plan.transitions) {
-    const applied = await applyTransition(tx, project, transition, context);
-    if (!applied) continue;
+    const transitioned = await applyTransition(tx, project, transition, context);
+    if (!transitioned) continue;
+    const applied = transitioned.activity;
     const runnerDeadline =
       context.config.runner === "external"
         ? new Date(context.at.getTime() + durationMs(context.config.runner_timeout))
@@ -267,6 +277,7 @@ async function applyPlan(
       deliveryId: context.deliveryId,
       runnerDeadline,
       wakes,
+      latestOf: transitioned.latestOf,
     });
     if (deps.github && (await writeActivityTask(tx, project.key, applied, context.config.github))) {
       wakes.github.add(project.key);
@@ -282,12 +293,18 @@ async function applyPlan(
   return activities;
 }
 
+/** A transition's activity, and the environment it is now the newest activity of (none once deleted). */
+interface AppliedTransition {
+  activity: Activity;
+  latestOf: { environment: string; url: string | null } | null;
+}
+
 async function applyTransition(
   tx: Queryable,
   project: Project,
   transition: Transition,
   { user, at, source, config }: TransitionContext,
-): Promise<Activity | undefined> {
+): Promise<AppliedTransition | undefined> {
   let environment: StoredEnvironment;
   let status: ActivityEnvironment["status"] | undefined;
   switch (transition.action) {
@@ -371,8 +388,7 @@ async function applyTransition(
     github: source,
     awaitingRunner: config.runner === "external",
   });
-  if (status !== "deleted") await setLastActivity(tx, project.id, environment.name, activity.id, url);
-  return activity;
+  return { activity, latestOf: status === "deleted" ? null : { environment: environment.name, url } };
 }
 
 /** Stores an activity and writes its deliveries, in the caller's transaction. */
@@ -385,9 +401,16 @@ async function recordActivity(
     deliveryId,
     runnerDeadline,
     wakes,
-  }: { deliveryId: string | null; runnerDeadline: Date | null; wakes: Wakes },
+    latestOf = null,
+  }: {
+    deliveryId: string | null;
+    runnerDeadline: Date | null;
+    wakes: Wakes;
+    /** The environment this activity is now the newest of (set in the same statement). */
+    latestOf?: AppliedTransition["latestOf"];
+  },
 ): Promise<void> {
-  const { sequence } = await insertActivity(tx, project.id, activity, deliveryId, runnerDeadline);
+  const { sequence } = await insertActivity(tx, project.id, activity, deliveryId, runnerDeadline, latestOf);
   wakes.activities.push(activity);
   for (const id of (await deps.outbox?.write(tx, project.key, activity, sequence)) ?? []) {
     wakes.integrations.add(id);

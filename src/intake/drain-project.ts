@@ -52,7 +52,7 @@ export async function drainProject(deps: DrainDeps, projectKey: string): Promise
     // A handler marks the delivery in the transaction that applies it; none did if none matched.
     async done(event) {
       if (deps.settled?.delete(event.deliveryId)) return;
-      await markEventProcessed(deps.db, event.id, "no handler for this event");
+      await markEventProcessed(deps.db, { id: event.id }, "no handler for this event");
     },
     recordFailure(event, error, options) {
       deps.settled?.delete(event.deliveryId);

@@ -7,12 +7,19 @@ export async function insertActivity(
   activity: Activity,
   githubDeliveryId: string | null,
   runnerDeadline: Date | null = null,
+  /** The environment whose newest activity this is, and its address when one is known. */
+  latestOf: { environment: string; url: string | null } | null = null,
 ): Promise<{ sequence: number }> {
   const { rows } = await tx.query<{ sequence: number }>(
-    `INSERT INTO activities (id, project_id, environment, type, state, result, body, github_delivery_id,
-       created_at, updated_at, runner_deadline)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-     RETURNING seq AS sequence`,
+    `WITH inserted AS (
+       INSERT INTO activities (id, project_id, environment, type, state, result, body, github_delivery_id,
+         created_at, updated_at, runner_deadline)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       RETURNING seq),
+     latest AS (
+       UPDATE environments SET last_activity_id = $1, url = COALESCE($13::text, url)
+       WHERE project_id = $2 AND name = $12::text)
+     SELECT seq AS sequence FROM inserted`,
     [
       activity.id,
       projectId,
@@ -25,6 +32,8 @@ export async function insertActivity(
       activity.created_at,
       activity.updated_at,
       runnerDeadline,
+      latestOf?.environment ?? null,
+      latestOf?.url ?? null,
     ],
   );
   return rows[0] ?? { sequence: 0 };

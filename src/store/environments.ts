@@ -103,20 +103,6 @@ export async function updateEnvironment(
   return firstRow(rows, name);
 }
 
-/** Records the environment's newest activity, and its address when one is known. */
-export async function setLastActivity(
-  tx: Queryable,
-  projectId: number,
-  name: string,
-  activityId: string,
-  url: string | null,
-) {
-  await tx.query(
-    "UPDATE environments SET last_activity_id = $3, url = COALESCE($4, url) WHERE project_id = $1 AND name = $2",
-    [projectId, name, activityId, url],
-  );
-}
-
 /** Sets the address a deploy runner reported. */
 export async function setEnvironmentUrl(tx: Queryable, projectId: number, name: string, url: string) {
   await tx.query("UPDATE environments SET url = $3 WHERE project_id = $1 AND name = $2", [

@@ -64,14 +64,20 @@ export async function nextPendingEvents(
 }
 
 /**
- * Marks an event applied, in the transaction that applied it. Returns false when it was not
- * pending any more (another worker applied it first), so the caller must roll back its work.
+ * Marks an event applied (by its row or its GitHub delivery id), in the transaction that applied
+ * it. Returns false when it was not pending any more (another worker applied it first, or it was
+ * never stored), so the caller must roll back its work.
  */
-export async function markEventProcessed(tx: Queryable, id: number, outcome: string): Promise<boolean> {
+export async function markEventProcessed(
+  tx: Queryable,
+  event: { id: number } | { deliveryId: string },
+  outcome: string,
+): Promise<boolean> {
+  const [column, value] = "id" in event ? ["id", event.id] : ["delivery_id", event.deliveryId];
   const { rows } = await tx.query(
     `UPDATE github_events SET state = 'processed', outcome = $2, processed_at = now()
-     WHERE id = $1 AND state = 'pending' RETURNING id`,
-    [id, outcome],
+     WHERE ${column} = $1 AND state = 'pending' RETURNING id`,
+    [value, outcome],
   );
   return rows.length === 1;
 }
@@ -108,18 +114,6 @@ export async function findEvent(db: Queryable, deliveryId: string): Promise<Even
   const { rows } = await db.query<EventRecord>(
     `SELECT delivery_id AS "deliveryId", name, action, state, attempts, last_error AS "lastError", outcome
      FROM github_events WHERE delivery_id = $1`,
-    [deliveryId],
-  );
-  return rows[0];
-}
-
-/**
- * Locks a delivery for the transaction that applies it. Returns undefined when it is not pending
- * (applied already), so it is never applied twice.
- */
-export async function claimEvent(tx: Queryable, deliveryId: string): Promise<{ id: number } | undefined> {
-  const { rows } = await tx.query<{ id: number }>(
-    "SELECT id FROM github_events WHERE delivery_id = $1 AND state = 'pending' FOR UPDATE",
     [deliveryId],
   );
   return rows[0];
