@@ -136,7 +136,14 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
   const sender = createSender({ allowPrivateUrls: options.allowPrivateUrls });
   const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
   const relay = {
-    ...{ db, boss, sender, log, version: packageJson.version, owner, signal, metrics },
+    db,
+    boss,
+    sender,
+    log,
+    version: packageJson.version,
+    owner,
+    signal,
+    metrics,
     recordAttempt: recordAttemptsTogether(db),
     again: (integrationId: string) => relaying.wake(integrationId),
   };

@@ -127,7 +127,7 @@ export async function attemptDelivery(
     error: result.error,
     disabled: Boolean(disabled),
     dueAfterRelease,
-    retryAt: state === "pending" ? retryAt : undefined,
+    retryAt,
   };
 }
 

@@ -2,6 +2,7 @@ import type { ChatConfig, WebhookConfig } from "../relay/integration.schema.ts";
 import type { Integration, IntegrationStatus } from "../relay/integration.ts";
 import { type Queryable, RELAXED_COMMIT } from "./database.ts";
 import { DELIVERY_COLUMNS, type Delivery } from "./deliveries.ts";
+import { INTEGRATION_LEASE, takeable } from "./leases.ts";
 
 const COLUMNS = `id, project_key AS "projectKey", type, config, secret, previous_secret AS "previousSecret",
   previous_secret_until AS "previousSecretUntil", status, disabled_reason AS "disabledReason",
@@ -122,8 +123,7 @@ export async function takeIntegrationLease(
     `WITH relaxed AS (${RELAXED_COMMIT}),
      taken AS (
        UPDATE integrations SET lease_owner = $2, lease_until = now() + make_interval(secs => $3) FROM relaxed
-       WHERE id = $1 AND status = 'active' AND (lease_until IS NULL OR lease_until < now() OR lease_owner = $2)
-         AND ${FIRST_PENDING_DUE}
+       WHERE id = $1 AND status = 'active' AND ${takeable(INTEGRATION_LEASE, "$2")} AND ${FIRST_PENDING_DUE}
        RETURNING ${COLUMNS})
      SELECT taken.*, (
        SELECT COALESCE(json_agg(d ORDER BY d.seq), '[]') FROM (
@@ -136,10 +136,14 @@ export async function takeIntegrationLease(
   const row = rows[0];
   if (!row) return undefined;
   const { pending, ...integration } = row;
-  return {
-    integration,
-    deliveries: pending.map(({ seq: _seq, ...delivery }: Delivery & { seq?: number }) => delivery),
-  };
+  // JSON brings the times as text.
+  const deliveries = pending.map(({ seq: _seq, ...delivery }: Delivery & { seq?: number }) => ({
+    ...delivery,
+    nextAttemptAt: new Date(delivery.nextAttemptAt),
+    createdAt: new Date(delivery.createdAt),
+    updatedAt: new Date(delivery.updatedAt),
+  }));
+  return { integration, deliveries };
 }
 
 /**

@@ -36,15 +36,19 @@ export async function takeLease(
   seconds: number,
   { renew = false }: { renew?: boolean } = {},
 ): Promise<boolean> {
-  const free = renew ? "false" : `${lease.until} IS NULL OR ${lease.until} < now()`;
   const { rows } = await db.query(
     `WITH relaxed AS (${RELAXED_COMMIT})
      UPDATE ${lease.table} SET ${lease.owner} = $2, ${lease.until} = now() + make_interval(secs => $3) FROM relaxed
-     WHERE ${lease.key} = $1 AND (${free} OR ${lease.owner} = $2)
+     WHERE ${lease.key} = $1 AND ${renew ? `${lease.owner} = $2` : takeable(lease, "$2")}
      RETURNING 1`,
     [key, owner, seconds],
   );
   return rows.length === 1;
+}
+
+/** SQL: nobody holds the lease, its holder died (it ran out), or `owner` (a parameter) holds it. */
+export function takeable(lease: LeaseTable, owner: string): string {
+  return `(${lease.until} IS NULL OR ${lease.until} < now() OR ${lease.owner} = ${owner})`;
 }
 
 export async function releaseLease(db: Queryable, lease: LeaseTable, key: string, owner: string) {

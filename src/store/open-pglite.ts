@@ -73,7 +73,8 @@ export async function openPglite(options: OpenPgliteOptions = {}): Promise<Datab
  * PGlite runs one operation at a time, in the order they come. What envhooks sends it goes through
  * this gate instead, one operation (a statement, or a whole transaction) at a time, urgent ones
  * before the rest, with the event loop's turn between two: under load, incoming requests are read
- * and storing a delivery no longer waits behind every drain's statements. (pg-boss, on the same PGlite, is not gated: its few statements queue in PGlite.)
+ * and storing a delivery no longer waits behind every drain's statements. (pg-boss, on the same
+ * PGlite, is not gated: its few statements queue in PGlite.)
  */
 function createGate() {
   const urgent: Array<() => void> = [];

@@ -19,11 +19,12 @@ export async function openPostgres(connectionString: string): Promise<Database &
   // Fail at start, with the server's own message, when the URL is wrong.
   const client = await pool.connect();
   client.release();
+  const pooled = wrap(pool);
   return {
     kind: "postgres",
     pool,
-    ...wrap(pool),
-    urgent: wrap(pool),
+    ...pooled,
+    urgent: pooled,
     async transaction(work) {
       const connection = await pool.connect();
       // A connection that dies between two statements (the server restarted) emits an error with
