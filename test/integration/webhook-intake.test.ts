@@ -143,3 +143,47 @@ describe("webhook intake without WEBHOOK_SECRET", () => {
     }
   });
 });
+
+describe("webhook metrics", () => {
+  /** The label sets of envhooks_github_events_received_total in a scrape. */
+  async function eventSeries(envhooks: TestEnvhooks): Promise<string[]> {
+    const text = await (await envhooks.app.request("/metrics")).text();
+    return text
+      .split("\n")
+      .filter((line) => line.startsWith("envhooks_github_events_received_total{"))
+      .map((line) => line.slice(0, line.lastIndexOf(" ")))
+      .sort();
+  }
+
+  it("labels no series from a request whose signature was not checked, nor from events envhooks ignores", async () => {
+    const envhooks = await startTestEnvhooks(STORES[0] as StoreKind);
+    try {
+      const before = await eventSeries(envhooks);
+      const body = JSON.stringify(pushToBranch("x"));
+      for (let i = 0; i < 50; i++) {
+        const event = `random-${Math.random().toString(36).slice(2)}`;
+        const headers: Record<string, string> = { "x-github-event": event, "x-github-delivery": `u${i}` };
+        // Unsigned, then wrongly signed: neither is checked as coming from GitHub.
+        if (i % 2) headers["x-hub-signature-256"] = await sign("not-the-secret", body);
+        const response = await envhooks.app.request("/api/github/webhooks", {
+          method: "POST",
+          body,
+          headers,
+        });
+        expect(response.status).toBe(401);
+      }
+      expect(await eventSeries(envhooks)).toEqual(before);
+      expect(before.join("\n")).not.toContain("random-");
+
+      // Signed: an event envhooks handles is labelled by its name, any other as `other`.
+      expect((await envhooks.deliver("push", pushCreatingMaster())).status).toBe(202);
+      expect((await envhooks.deliver("star", { action: "created", repository: {} })).status).toBe(202);
+      const after = await eventSeries(envhooks);
+      expect(after).toContain('envhooks_github_events_received_total{event="push",outcome="accepted"}');
+      expect(after).toContain('envhooks_github_events_received_total{event="other",outcome="ignored"}');
+      expect(after.join("\n")).not.toContain("star");
+    } finally {
+      await envhooks.close();
+    }
+  });
+});

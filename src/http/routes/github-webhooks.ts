@@ -26,29 +26,29 @@ export interface GithubWebhookDeps {
  * stored, and its payload is never logged.
  */
 export function githubWebhookRoutes({ secret, accept, log, metrics }: GithubWebhookDeps) {
-  return new Hono<{ Variables: RequestIdVariables }>().post(
+  // The series an unchecked request can add exist from the start, so none ever appears.
+  for (const outcome of Object.values(OUTCOMES)) metrics?.githubEvents.inc({ event: OTHER, outcome }, 0);
+  return new Hono<Env>().post(
     "/api/github/webhooks",
     bodyLimit({
       maxSize: MAX_WEBHOOK_BYTES,
       onError: (c) => errorResponse(c, 413, "payload_too_large", "GitHub sends at most 25 MB per delivery."),
     }),
     async function receiveGithubWebhook(c) {
-      const event = c.req.header("x-github-event") ?? "unknown";
       try {
         const { outcome, response } = await receive(c);
-        metrics?.githubEvents.inc({ event, outcome });
+        metrics?.githubEvents.inc({ event: c.get("metricsEvent") ?? OTHER, outcome });
         return response;
       } catch (error) {
         const status = error instanceof HttpError ? error.status : 500;
-        metrics?.githubEvents.inc({ event, outcome: OUTCOMES[status] ?? "error" });
+        const outcome = OUTCOMES[status] ?? "error";
+        metrics?.githubEvents.inc({ event: c.get("metricsEvent") ?? OTHER, outcome });
         throw error;
       }
     },
   );
 
-  async function receive(
-    c: Context<{ Variables: RequestIdVariables }>,
-  ): Promise<{ outcome: string; response: Response }> {
+  async function receive(c: Context<Env>): Promise<{ outcome: string; response: Response }> {
     if (!secret) {
       throw new HttpError(
         503,
@@ -85,6 +85,8 @@ export function githubWebhookRoutes({ secret, accept, log, metrics }: GithubWebh
         "X-Hub-Signature-256 does not match the body and WEBHOOK_SECRET.",
       );
     }
+    // Only now is the header known to come from GitHub: a label from it cannot grow /metrics at will.
+    c.set("metricsEvent", METRIC_EVENTS.has(name) ? name : OTHER);
     if (!HANDLED_EVENTS.has(name)) {
       const message = `envhooks does not act on ${name} events.`;
       return { outcome: "ignored", response: c.json({ status: "ignored", message }, 202) };
@@ -112,6 +114,19 @@ export function githubWebhookRoutes({ secret, accept, log, metrics }: GithubWebh
     return { outcome, response };
   }
 }
+
+type Env = { Variables: RequestIdVariables & { metricsEvent?: string } };
+
+/**
+ * The `event` label values of /metrics: the events envhooks acts on, the App's own, and `other`
+ * for the rest and for every request whose signature was not checked.
+ */
+const METRIC_EVENTS: ReadonlySet<string> = new Set([
+  ...HANDLED_EVENTS,
+  "installation",
+  "installation_repositories",
+]);
+const OTHER = "other";
 
 /** What the metrics call a refused delivery, by the status it was answered with. */
 const OUTCOMES: Record<number, string> = {
