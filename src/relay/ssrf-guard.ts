@@ -16,16 +16,30 @@ export class BlockedAddressError extends Error {
 }
 
 /**
- * Whether an address is globally routable unicast. IPv4-mapped IPv6 (`::ffff:127.0.0.1`) is judged
- * as the IPv4 address it carries; every special range (ipaddr.js names them) is refused.
+ * Whether an address is globally routable unicast. An IPv6 address that carries an IPv4 one is
+ * judged as that IPv4 address: IPv4-mapped (`::ffff:127.0.0.1`), IPv4-compatible (`::127.0.0.1`,
+ * which URLs write `[::7f00:1]`; RFC 4291 2.5.5.1), NAT64 (`64:ff9b::/96`, RFC 6052) and 6to4
+ * (`2002::/16`, RFC 3056). Every other special range (ipaddr.js names them) is refused, NAT64's
+ * local-use prefix (`64:ff9b:1::/48`, RFC 8215) and Teredo included.
  */
 export function isPublicAddress(address: string): boolean {
   if (!ipaddr.isValid(address)) return false;
-  let parsed = ipaddr.parse(address);
-  if (parsed.kind() === "ipv6" && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) {
-    parsed = (parsed as ipaddr.IPv6).toIPv4Address();
-  }
-  return parsed.range() === "unicast";
+  const parsed = ipaddr.parse(address);
+  const carried = parsed.kind() === "ipv6" ? carriedIPv4(parsed as ipaddr.IPv6) : undefined;
+  return (carried ?? parsed).range() === "unicast";
+}
+
+/** The IPv4 address an IPv6 address carries, if it is of a form that carries one. */
+function carriedIPv4(address: ipaddr.IPv6): ipaddr.IPv4 | undefined {
+  const word = (n: number) => address.parts[n] ?? 0;
+  const ipv4 = (high: number, low: number) => new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff]);
+  const zero = (...ns: number[]) => ns.every((n) => word(n) === 0);
+  if (address.isIPv4MappedAddress()) return address.toIPv4Address();
+  // `::` and `::1` are the unspecified and loopback addresses, not IPv4-compatible ones.
+  if (zero(0, 1, 2, 3, 4, 5) && (word(6) !== 0 || word(7) > 1)) return ipv4(word(6), word(7));
+  if (word(0) === 0x64 && word(1) === 0xff9b && zero(2, 3, 4, 5)) return ipv4(word(6), word(7));
+  if (word(0) === 0x2002) return ipv4(word(1), word(2));
+  return undefined;
 }
 
 /** The host of a URL as a bare name or address (`[::1]` → `::1`). */
