@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from "node:crypto";
+import { createHash, generateKeyPairSync } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -7,6 +7,12 @@ export interface RecordedCall {
   path: string;
   query: string;
   body: any;
+  /** When it was answered (Date.now()); when it arrived until then. */
+  at: number;
+  /** The installation whose token made the call (null: the App's JWT or no token). */
+  installationId: number | null;
+  /** The status answered; 0 until answered. */
+  status: number;
 }
 
 export interface FakeDeployment {
@@ -18,14 +24,45 @@ export interface FakeDeployment {
   statuses: Array<{ state: string; environment_url?: string; log_url?: string; description?: string }>;
 }
 
+export interface FakeGithubOptions {
+  /** Every answer is delayed by this much (GitHub answers in ~100 ms from most places). */
+  latencyMs?: number;
+  /** Spread of the delay as a share of latencyMs, uniform: 0.3 is latencyMs ± 30 %. */
+  jitter?: number;
+  /** Each installation's requests an hour (GitHub: 5,000, up to 12,500). */
+  rateLimit?: number;
+}
+
+interface Budget {
+  remaining: number;
+  /** When the budget is full again (epoch ms). */
+  resetAt: number;
+}
+
+type Answer = { status: number; json?: unknown; raw?: string; headers?: Record<string, string> };
+
+const WRITE_METHODS = new Set(["POST", "PATCH", "PUT", "DELETE"]);
+/** GitHub serves a file's content in the contents API only up to 1 MB. */
+const CONTENTS_LIMIT = 1024 * 1024;
+
+/** The git blob sha of `text`, as GitHub names file versions. */
+export function blobSha(text: string): string {
+  return createHash("sha1")
+    .update(`blob ${Buffer.byteLength(text)}\0`)
+    .update(text)
+    .digest("hex");
+}
+
 /**
- * A local stand-in for GitHub's REST API: installation tokens and repository contents. Only
- * GitHub is faked; every call is recorded so a test can prove the calls it expects were made.
+ * A local stand-in for GitHub's REST API: installation tokens, repository contents, compare,
+ * deployments and their statuses, commit statuses, comments, labels and permissions, answered
+ * after an optional latency with GitHub's rate-limit headers. Only GitHub is faked; every call is
+ * recorded so a test can prove the calls it expects were made.
  */
 export class FakeGithub {
   readonly calls: RecordedCall[] = [];
   readonly privateKey: string;
-  /** `.github/envhooks.yml` per repository (`owner/repo`), served raw. */
+  /** `.github/envhooks.yml` per repository (`owner/repo`, also `owner/.github`). */
   readonly configFiles = new Map<string, string>();
   /** Answers 500 to this many contents requests before answering normally. */
   failContents = 0;
@@ -41,11 +78,21 @@ export class FakeGithub {
   readonly labels = new Map<number, string[]>();
   /** Each user's permission on the repository (GitHub's `permission`: admin, write, read, none). */
   readonly permissions = new Map<string, string>();
+  /** The commits of `GET /compare/{base}...{head}`, by `base...head`; any other compare is a 404. */
+  readonly compares = new Map<string, unknown[]>();
+  readonly #latencyMs: number;
+  readonly #jitter: number;
+  readonly #rateLimit: number;
+  readonly #budgets = new Map<number, Budget>();
+  #secondary = { times: 0, retryAfterSeconds: 60 };
   #failures: Array<{ method: string; path: RegExp; status: number; times: number }> = [];
   #nextId = 1000;
   #server: Server | undefined;
 
-  constructor() {
+  constructor({ latencyMs = 0, jitter = 0, rateLimit = 5000 }: FakeGithubOptions = {}) {
+    this.#latencyMs = latencyMs;
+    this.#jitter = jitter;
+    this.#rateLimit = rateLimit;
     this.privateKey = generateKeyPairSync("rsa", {
       modulusLength: 2048,
       privateKeyEncoding: { type: "pkcs1", format: "pem" },
@@ -58,11 +105,11 @@ export class FakeGithub {
     return `http://127.0.0.1:${address.port}/api/v3`;
   }
 
-  async start(): Promise<this> {
+  async start(port = 0): Promise<this> {
     this.#server = createServer((request, response) => {
       void this.#answer(request.method ?? "GET", decodeURIComponent(request.url ?? "/"), request, response);
     });
-    await new Promise<void>((resolve) => this.#server?.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) => this.#server?.listen(port, "127.0.0.1", resolve));
     return this;
   }
 
@@ -78,6 +125,16 @@ export class FakeGithub {
     return this.calls.filter((call) => pattern.test(call.path));
   }
 
+  /** Calls that change something on GitHub (POST, PATCH, PUT, DELETE), installation tokens aside. */
+  writes(): RecordedCall[] {
+    return this.calls.filter((call) => WRITE_METHODS.has(call.method) && !/\/access_tokens$/.test(call.path));
+  }
+
+  /** Calls that only read (GET, HEAD). */
+  reads(): RecordedCall[] {
+    return this.calls.filter((call) => !WRITE_METHODS.has(call.method));
+  }
+
   /** The calls that write to or read from a repository's deployments, statuses, comments and labels. */
   repositoryCalls(): string[] {
     return this.calls
@@ -90,46 +147,165 @@ export class FakeGithub {
     this.#failures.push({ method, path, status, times });
   }
 
+  /** The installation's requests left this hour. */
+  rateLimitRemaining(installationId: number): number {
+    return this.#budget(installationId).remaining;
+  }
+
+  /** Spends the installation's budget: its requests answer 403 until `resetInSeconds` have passed. */
+  exhaustRateLimit(installationId: number, resetInSeconds: number): void {
+    this.#budgets.set(installationId, { remaining: 0, resetAt: Date.now() + resetInSeconds * 1000 });
+  }
+
+  /** The next `times` write requests answer GitHub's secondary-limit 403 with `retry-after`. */
+  secondaryLimit(times: number, retryAfterSeconds: number): void {
+    this.#secondary = { times, retryAfterSeconds };
+  }
+
+  #budget(installationId: number): Budget {
+    let budget = this.#budgets.get(installationId);
+    if (!budget || budget.resetAt <= Date.now()) {
+      budget = { remaining: this.#rateLimit, resetAt: Date.now() + 3600_000 };
+      this.#budgets.set(installationId, budget);
+    }
+    return budget;
+  }
+
+  #delay(): Promise<void> {
+    const ms = this.#latencyMs * (1 + this.#jitter * (2 * Math.random() - 1));
+    return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+  }
+
   async #answer(method: string, url: string, request: IncomingMessage, response: ServerResponse) {
     const [path = url, query = ""] = url.split("?");
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString();
     const body = text ? JSON.parse(text) : undefined;
-    this.calls.push({ method, path, query, body });
-    const json = (status: number, payload: unknown) => {
-      response.writeHead(status, { "content-type": "application/json; charset=utf-8" });
-      response.end(JSON.stringify(payload));
-    };
+    // Installation tokens name their installation (`ghs_inst_<id>`); the App's JWT names none.
+    const token = /ghs_inst_(\d+)/.exec(request.headers.authorization ?? "");
+    const installationId = token ? Number(token[1]) : null;
+    const call: RecordedCall = { method, path, query, body, at: Date.now(), installationId, status: 0 };
+    this.calls.push(call);
+    await this.#delay();
+    const answer = await this.#route(method, path, new URLSearchParams(query), body, request, installationId);
+    call.at = Date.now();
+    call.status = answer.status;
+    const headers: Record<string, string> = { ...answer.headers };
+    if (installationId !== null) {
+      const budget = this.#budget(installationId);
+      // A 304 costs no rate limit: https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#use-conditional-requests-if-appropriate
+      if (answer.status !== 304 && budget.remaining > 0) budget.remaining--;
+      Object.assign(headers, {
+        "x-ratelimit-limit": String(this.#rateLimit),
+        "x-ratelimit-remaining": String(budget.remaining),
+        "x-ratelimit-used": String(this.#rateLimit - budget.remaining),
+        "x-ratelimit-reset": String(Math.ceil(budget.resetAt / 1000)),
+        "x-ratelimit-resource": "core",
+      });
+    }
+    if (answer.raw !== undefined) {
+      response.writeHead(answer.status, {
+        "content-type": "application/vnd.github.raw; charset=utf-8",
+        ...headers,
+      });
+      return response.end(answer.raw);
+    }
+    if (answer.json === undefined) {
+      response.writeHead(answer.status, headers);
+      return response.end();
+    }
+    response.writeHead(answer.status, { "content-type": "application/json; charset=utf-8", ...headers });
+    response.end(JSON.stringify(answer.json));
+  }
+
+  async #route(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    body: any,
+    request: IncomingMessage,
+    installationId: number | null,
+  ): Promise<Answer> {
+    // Limits as GitHub answers them: https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api
+    if (installationId !== null && this.#budget(installationId).remaining === 0) {
+      return {
+        status: 403,
+        json: {
+          message: `API rate limit exceeded for installation ID ${installationId}.`,
+          documentation_url: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+        },
+      };
+    }
+    if (WRITE_METHODS.has(method) && !/\/access_tokens$/.test(path) && this.#secondary.times > 0) {
+      this.#secondary.times--;
+      return {
+        status: 403,
+        headers: { "retry-after": String(this.#secondary.retryAfterSeconds) },
+        json: {
+          message:
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.",
+          documentation_url:
+            "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+        },
+      };
+    }
     const failure = this.#failures.find((f) => f.times > 0 && f.method === method && f.path.test(path));
     if (failure) {
       failure.times--;
-      return json(failure.status, { message: "fake GitHub failure" });
+      return { status: failure.status, json: { message: "fake GitHub failure" } };
     }
     const repository = /^\/api\/v3\/repos\/[^/]+\/[^/]+(\/.*)$/.exec(path)?.[1] ?? "";
-    const answer = this.#repository(method, repository, new URLSearchParams(query), body);
-    if (answer) return json(answer[0], answer[1]);
+    const answer = this.#repository(method, repository, query, body);
+    if (answer) return { status: answer[0], json: answer[1] };
     const token = /^\/api\/v3\/app\/installations\/(\d+)\/access_tokens$/.exec(path);
     if (method === "POST" && token) {
-      return json(201, { token: "ghs_fake", expires_at: new Date(Date.now() + 3600_000).toISOString() });
+      const expires = new Date(Date.now() + 3600_000).toISOString();
+      return { status: 201, json: { token: `ghs_inst_${token[1]}`, expires_at: expires } };
     }
     const contents = /^\/api\/v3\/repos\/([^/]+)\/([^/]+)\/contents\/(.+)$/.exec(path);
     if (method === "GET" && contents) {
       await this.holdContents;
       if (this.failContents > 0) {
         this.failContents--;
-        return json(500, { message: "Server Error" });
+        return { status: 500, json: { message: "Server Error" } };
       }
-      const [, owner, repo, file] = contents;
-      const text = file === ".github/envhooks.yml" ? this.configFiles.get(`${owner}/${repo}`) : undefined;
-      if (text === undefined) return json(404, { message: "Not Found" });
-      response.writeHead(200, { "content-type": "application/vnd.github.raw; charset=utf-8" });
-      return response.end(text);
+      const [, owner, repo, file = ""] = contents;
+      return this.#contents(`${owner}/${repo}`, file, request);
     }
-    json(404, { message: `fake GitHub has no ${method} ${path}` });
+    return { status: 404, json: { message: `fake GitHub has no ${method} ${path}` } };
   }
 
-  /** Deployments, statuses, comments, labels and permissions, answered as GitHub does. */
+  /** A file as the contents API serves it: https://docs.github.com/en/rest/repos/contents#get-repository-content */
+  #contents(repository: string, file: string, request: IncomingMessage): Answer {
+    const text = file === ".github/envhooks.yml" ? this.configFiles.get(repository) : undefined;
+    if (text === undefined) return { status: 404, json: { message: "Not Found" } };
+    const sha = blobSha(text);
+    const etag = `W/"${sha}"`;
+    const asked = request.headers["if-none-match"]?.replace(/^W\//, "");
+    if (asked === `"${sha}"`) return { status: 304, headers: { etag } };
+    if (/application\/vnd\.github(\.v3)?\.raw/.test(request.headers.accept ?? "")) {
+      return { status: 200, raw: text, headers: { etag } };
+    }
+    const size = Buffer.byteLength(text);
+    const small = size <= CONTENTS_LIMIT;
+    return {
+      status: 200,
+      headers: { etag },
+      json: {
+        type: "file",
+        encoding: small ? "base64" : "none",
+        size,
+        name: file.split("/").at(-1),
+        path: file,
+        sha,
+        content: small ? Buffer.from(text).toString("base64") : "",
+        url: `${this.baseUrl}/repos/${repository}/contents/${file}`,
+      },
+    };
+  }
+
+  /** Deployments, statuses, comments, labels, permissions and compare, answered as GitHub does. */
   #repository(
     method: string,
     path: string,
@@ -167,6 +343,22 @@ export class FakeGithub {
       const sha = match[1] ?? "";
       this.commitStatuses.set(sha, [...(this.commitStatuses.get(sha) ?? []), body]);
       return [201, { id: this.#nextId++, ...body }];
+    }
+    const compare = route("GET", /^\/compare\/(.+)$/);
+    if (compare) {
+      const commits = this.compares.get(compare[1] ?? "");
+      if (!commits) return [404, { message: "Not Found" }];
+      return [
+        200,
+        {
+          status: "ahead",
+          ahead_by: commits.length,
+          behind_by: 0,
+          total_commits: commits.length,
+          commits,
+          files: [],
+        },
+      ];
     }
     const match = /^\/issues\/(\d+)\/comments$/.exec(path);
     if (match) {
