@@ -1,19 +1,28 @@
 import type { Probot } from "probot";
 import { type ApplyDeps, applyEvent } from "./intake/apply-event.ts";
-import { readRepoConfig } from "./intake/read-repo-config.ts";
+import { synchronizeCommits } from "./intake/pull-request-commits.ts";
+import type { RepoOptions } from "./intake/repo-options.ts";
 import { type GithubEvent, type IssueCommentPayload, isEnvhooksCommand } from "./lifecycle/github-event.ts";
 
 /** GitHub's permission levels that may push (`maintain` is reported as `write`). */
 const WRITE_PERMISSIONS = new Set(["admin", "write"]);
 
-/** The Probot app: wiring only. Every handled event goes through the lifecycle with the repo's config. */
-export function envhooksApp(deps: ApplyDeps) {
+/**
+ * The Probot app: wiring only. Every handled event goes through the lifecycle with the repository's
+ * stored options; GitHub is asked only for options that may have changed, a `synchronize`'s commits
+ * that no push brought, and a commenter's permission.
+ */
+export function envhooksApp(deps: ApplyDeps, options: RepoOptions) {
   return (app: Probot) => {
     app.on(["push", "create", "delete", "pull_request"], async (context) => {
-      const config = await readRepoConfig(() => context.config("envhooks.yml"));
-      const event = { name: context.name, payload: context.payload } as GithubEvent;
-      const installation = (context.payload as { installation?: { id: number } }).installation;
-      await applyEvent(deps, context.id, event, installation?.id ?? null, config);
+      let event = { name: context.name, payload: context.payload } as GithubEvent;
+      const installationId = (context.payload as { installation?: { id: number } }).installation?.id ?? null;
+      const config = await options.forEvent(event, installationId, context.octokit);
+      if (event.name === "pull_request" && event.payload.action === "synchronize" && config.ok) {
+        const lookup = { db: deps.db, log: context.log, metrics: deps.metrics };
+        event = { ...event, commits: await synchronizeCommits(lookup, context.octokit, event.payload) };
+      }
+      await applyEvent(deps, context.id, event, installationId, config);
     });
     app.on("issue_comment.created", async (context) => {
       const payload = context.payload as unknown as IssueCommentPayload;
@@ -22,13 +31,14 @@ export function envhooksApp(deps: ApplyDeps) {
       const { data } = await context.octokit.rest.repos.getCollaboratorPermissionLevel(
         context.repo({ username: payload.comment.user.login }),
       );
-      const config = await readRepoConfig(() => context.config("envhooks.yml"));
       const event: GithubEvent = {
         name: "issue_comment",
         payload,
         canWrite: WRITE_PERMISSIONS.has(data.permission),
       };
-      await applyEvent(deps, context.id, event, context.payload.installation?.id ?? null, config);
+      const installationId = context.payload.installation?.id ?? null;
+      const config = await options.forEvent(event, installationId, context.octokit);
+      await applyEvent(deps, context.id, event, installationId, config);
     });
   };
 }

@@ -9,11 +9,13 @@ import { envhooksApp } from "./app.ts";
 import type { Settings } from "./config/env.schema.ts";
 import { DEFAULT_REPO_CONFIG } from "./config/repo-config.schema.ts";
 import type { GithubOutbox } from "./github/github-outbox.ts";
+import { RateBudget } from "./github/rate-budget.ts";
 import { drainGithub } from "./github/sync-github.ts";
 import { createServer } from "./http/create-server.ts";
 import { acceptDelivery } from "./intake/accept-delivery.ts";
 import { type ApplyDeps, applyEvent, expireEnvironments, type Outbox } from "./intake/apply-event.ts";
 import { drainProject, type ReceiveEvent } from "./intake/drain-project.ts";
+import { createRepoOptions, type RepoOptions } from "./intake/repo-options.ts";
 import { completeOverdueActivities } from "./intake/report-progress.ts";
 import type { GithubEvent } from "./lifecycle/github-event.ts";
 import { createMetrics } from "./metrics.ts";
@@ -38,9 +40,12 @@ import { projectsWithDueGithubTasks } from "./store/github-tasks.ts";
 import { integrationsWithDueDeliveries } from "./store/integrations.ts";
 import { releaseAllLeases } from "./store/leases.ts";
 import { migrate } from "./store/migrate.ts";
+import { prunePushCommits } from "./store/push-commits.ts";
 
 /** How often deliveries left behind (a process died holding them, a job was lost) are looked for. */
 const SWEEP_INTERVAL_MS = 10_000;
+/** A push's commits are kept this long for a pull request's `synchronize` to the same head. */
+const PUSH_COMMITS_KEPT_MS = 24 * 3600_000;
 
 export interface EnvhooksOptions {
   db: Database;
@@ -148,6 +153,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     again: (integrationId: string) => relaying.wake(integrationId),
   };
   const relaying = dispatcher(DELIVERIES_QUEUE, (integrationId) => drainIntegration(relay, integrationId));
+  const budget = new RateBudget(metrics);
   const updatingGithub = dispatcher(GITHUB_UPDATES_QUEUE, async (projectKey) => {
     if (!octokitFor) return;
     await drainGithub(
@@ -160,6 +166,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
         metrics,
         publicUrl: options.publicUrl,
         retry,
+        budget,
         wakeAt: wakeAt(GITHUB_UPDATES_QUEUE),
       },
       projectKey,
@@ -197,8 +204,10 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     // Work left behind by a crash: deliveries GitHub sent, deliveries to send, updates for GitHub.
     for (const projectKey of await projectsWithPendingEvents(db)) applying.wake(projectKey);
     for (const id of await integrationsWithDueDeliveries(db)) relaying.wake(id);
-    if (octokitFor)
+    if (octokitFor) {
       for (const projectKey of await projectsWithDueGithubTasks(db)) updatingGithub.wake(projectKey);
+      await prunePushCommits(db, new Date(now().getTime() - PUSH_COMMITS_KEPT_MS));
+    }
     // Work that falls due with time.
     await completeOverdueActivities(apply, now());
     await expireEnvironments(apply, now());
@@ -259,6 +268,8 @@ async function createReceiver(
 ): Promise<{
   receive: ReceiveEvent;
   githubConnected: boolean;
+  /** With GitHub App credentials: the stored repository options and what refreshes them. */
+  repoOptions?: RepoOptions;
   octokitFor: ((installationId: number) => Promise<InstanceType<typeof ProbotOctokit>>) | undefined;
 }> {
   const { appId, privateKey, webhookSecret, baseUrl } = options.github;
@@ -271,12 +282,21 @@ async function createReceiver(
       ...(baseUrl ? { baseUrl } : {}),
       ...(options.Octokit ? { Octokit: options.Octokit } : {}),
     });
-    await probot.load(envhooksApp({ ...deps, github }));
+    const octokitFor = (installationId: number) => probot.auth(installationId);
+    const repoOptions = createRepoOptions({
+      db: deps.db,
+      log: options.log,
+      now: deps.now ?? (() => new Date()),
+      metrics: deps.metrics,
+      octokitFor,
+    });
+    await probot.load(envhooksApp({ ...deps, github }, repoOptions));
     return {
+      repoOptions,
       // biome-ignore lint/suspicious/noExplicitAny: stored deliveries were verified when they arrived
       receive: (event) => probot.receive(event as any),
       githubConnected: true,
-      octokitFor: (installationId) => probot.auth(installationId),
+      octokitFor,
     };
   }
   return {

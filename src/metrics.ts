@@ -13,6 +13,12 @@ export interface Metrics {
   deliveries: Counter<"integration_type" | "outcome">;
   attemptSeconds: Histogram<"integration_type">;
   githubApiErrors: Counter<"status">;
+  /** Reads from GitHub on the way to applying events: options files and commit comparisons. */
+  githubReads: Counter<"kind" | "outcome">;
+  /** GitHub updates sent, merged into a newer one, or dropped as superseded. */
+  githubUpdates: Counter<"outcome">;
+  /** What GitHub's `x-ratelimit-remaining` said last, per installation. */
+  githubRateLimitRemaining: Gauge<"installation">;
 }
 
 export function createMetrics(db: Queryable): Metrics {
@@ -34,7 +40,7 @@ export function createMetrics(db: Queryable): Metrics {
     }),
     deliveries: new Counter({
       name: "envhooks_delivery_attempts_total",
-      help: "Delivery attempts, by integration type and outcome (delivered, retrying, failed, rate_limited).",
+      help: "Delivery attempts, by integration type and outcome (delivered, retrying, failed, rate_limited, interrupted).",
       labelNames: ["integration_type", "outcome"],
       registers: [registry],
     }),
@@ -49,6 +55,24 @@ export function createMetrics(db: Queryable): Metrics {
       name: "envhooks_github_api_errors_total",
       help: "Failed requests to GitHub's API, by HTTP status (0: no answer).",
       labelNames: ["status"],
+      registers: [registry],
+    }),
+    githubReads: new Counter({
+      name: "envhooks_github_reads_total",
+      help: "Reads from GitHub before events are applied, by kind (options, compare) and outcome (read, unchanged: a free 304, error).",
+      labelNames: ["kind", "outcome"],
+      registers: [registry],
+    }),
+    githubUpdates: new Counter({
+      name: "envhooks_github_updates_total",
+      help: "Updates for GitHub (deployments, statuses, comments), by outcome: sent, or superseded by a newer state before they were sent.",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    githubRateLimitRemaining: new Gauge({
+      name: "envhooks_github_rate_limit_remaining",
+      help: "Requests left in the installation's GitHub rate-limit window, as GitHub last said (x-ratelimit-remaining).",
+      labelNames: ["installation"],
       registers: [registry],
     }),
   };
@@ -74,6 +98,12 @@ export function createMetrics(db: Queryable): Metrics {
       "oldestAgeSeconds",
     ],
     ["envhooks_github_events_pending", "GitHub deliveries stored and not yet applied.", "eventsPending"],
+    ["envhooks_github_updates_pending", "Updates for GitHub written and not yet sent.", "updatesPending"],
+    [
+      "envhooks_oldest_pending_github_update_age_seconds",
+      "Age of the oldest update for GitHub still pending (0 when none).",
+      "oldestUpdateAgeSeconds",
+    ],
   ];
   for (const [name, help, field] of gauges) {
     new Gauge({
@@ -92,6 +122,8 @@ interface QueueState {
   pending: number;
   oldestAgeSeconds: number;
   eventsPending: number;
+  updatesPending: number;
+  oldestUpdateAgeSeconds: number;
 }
 
 async function queueState(db: Queryable): Promise<QueueState> {
@@ -99,7 +131,18 @@ async function queueState(db: Queryable): Promise<QueueState> {
     `SELECT (SELECT count(*) FROM deliveries WHERE state = 'pending')::int AS pending,
        COALESCE((SELECT extract(epoch FROM now() - min(created_at)) FROM deliveries WHERE state = 'pending'), 0)::float8
          AS "oldestAgeSeconds",
-       (SELECT count(*) FROM github_events WHERE state = 'pending')::int AS "eventsPending"`,
+       (SELECT count(*) FROM github_events WHERE state = 'pending')::int AS "eventsPending",
+       (SELECT count(*) FROM github_tasks WHERE state = 'pending')::int AS "updatesPending",
+       COALESCE((SELECT extract(epoch FROM now() - min(created_at)) FROM github_tasks WHERE state = 'pending'), 0)::float8
+         AS "oldestUpdateAgeSeconds"`,
   );
-  return rows[0] ?? { pending: 0, oldestAgeSeconds: 0, eventsPending: 0 };
+  return (
+    rows[0] ?? {
+      pending: 0,
+      oldestAgeSeconds: 0,
+      eventsPending: 0,
+      updatesPending: 0,
+      oldestUpdateAgeSeconds: 0,
+    }
+  );
 }

@@ -35,6 +35,8 @@ export async function writeActivityTask(
   return true;
 }
 
+/** Writes a task; an activity's is filed under its environment, whose newer states supersede it. */
 export async function writeTask(tx: Queryable, projectKey: string, body: GithubTaskBody): Promise<void> {
-  await insertGithubTask(tx, { projectKey, kind: body.kind, body });
+  const environment = body.kind === "activity" ? (body.activity.payload.environment?.name ?? null) : null;
+  await insertGithubTask(tx, { projectKey, kind: body.kind, body, environment });
 }

@@ -2,23 +2,27 @@ import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
 import type { Activity } from "../activity/activity.ts";
 import type { Metrics } from "../metrics.ts";
-import { drainInOrder } from "../queue/drain-in-order.ts";
-import type { RetryPolicy } from "../queue/queues.ts";
+import { describeError } from "../queue/drain-in-order.ts";
+import { type RetryPolicy, retryDelayMs } from "../queue/queues.ts";
 import { withLease } from "../queue/with-lease.ts";
 import type { Database } from "../store/database.ts";
 import {
+  environmentDeployments,
   findCommentId,
-  findDeploymentId,
-  markGithubTaskDone,
-  nextGithubTask,
+  findShownActivity,
+  hasNewerGithubTask,
+  markGithubTasksDone,
+  pendingGithubTasks,
+  postponeGithubTasks,
   recordGithubTaskFailure,
   saveCommentId,
-  saveDeploymentId,
+  saveShownActivity,
 } from "../store/github-tasks.ts";
 import { GITHUB_UPDATES_LEASE } from "../store/leases.ts";
 import { findProjectByKey } from "../store/projects.ts";
 import { COMMENT_MARKER, renderActivityComment } from "./comment.ts";
-import type { GithubOptions, GithubTaskBody } from "./github-outbox.ts";
+import { type PendingUpdate, planGithubUpdates, type UpdateStep } from "./plan-github-updates.ts";
+import { type RateBudget, rateLimitWaitMs } from "./rate-budget.ts";
 
 type Octokit = InstanceType<typeof ProbotOctokit>;
 
@@ -36,45 +40,131 @@ export interface GithubSyncDeps {
   /** Aborted when the process is shutting down: the drain stops after the request in flight. */
   signal?: AbortSignal;
   metrics?: Metrics | undefined;
+  /** The installations' rate-limit budgets, shared by every drain of this process. */
+  budget?: RateBudget | undefined;
 }
 
+/** Tasks read at once: a busy pull request's updates are coalesced over all of them. */
+const BATCH = 200;
+
 /**
- * Sends a project's GitHub tasks in order: deployments and their statuses, commit statuses, the
- * pull request comment, replies and label removals. A failing GitHub is retried with backoff;
- * a request GitHub refuses as invalid is set aside at once. Relaying never waits on this.
+ * Sends a project's GitHub updates, coalesced (see `planGithubUpdates`): deployments and their
+ * statuses, commit statuses, the pull request comment, replies and label removals. Between two
+ * writes for an environment, a newer state of it stops the older one. A failing GitHub is retried
+ * with backoff (a request GitHub refuses as invalid is set aside at once); a rate limit holds the
+ * updates until GitHub's reset without counting an attempt; while the installation's budget is low,
+ * only final states go out. Relaying never waits on this.
  */
 export async function drainGithub(deps: GithubSyncDeps, projectKey: string): Promise<number> {
   let done = 0;
+  const log = deps.log.child({ project: projectKey });
   await withLease(deps.db, GITHUB_UPDATES_LEASE, projectKey, deps.owner, async (lease) => {
-    done = await drainInOrder({
-      next: () => nextGithubTask(deps.db, projectKey),
-      async run(task) {
-        const project = await findProjectByKey(deps.db, projectKey);
-        if (project?.installationId == null) {
-          throw new PermanentError(`project ${projectKey} has no GitHub App installation on record`);
+    const stopped = () => !lease.held || Boolean(deps.signal?.aborted);
+    while (!stopped()) {
+      const updates = await pendingGithubTasks(deps.db, projectKey, BATCH);
+      if (updates.length === 0) return;
+      const project = await findProjectByKey(deps.db, projectKey);
+      if (project?.installationId == null) {
+        const reason = `project ${projectKey} has no GitHub App installation on record`;
+        for (const update of updates) {
+          await recordGithubTaskFailure(deps.db, update.id, reason, {
+            maxAttempts: update.attempts + 1,
+            retryAt: new Date(),
+          });
         }
-        const octokit = await deps.octokitFor(project.installationId);
-        const [owner = "", repo = ""] = project.fullName.split("/");
-        await runTask({ ...deps, octokit, owner, repo, projectKey }, task.body as GithubTaskBody).catch(
-          (error: unknown) => {
-            const status = (error as { status?: unknown }).status;
-            deps.metrics?.githubApiErrors.inc({ status: typeof status === "number" ? String(status) : "0" });
-            throw error;
-          },
-        );
-      },
-      done: (task) => markGithubTaskDone(deps.db, task.id),
-      recordFailure: (task, error, options) => recordGithubTaskFailure(deps.db, task.id, error, options),
-      isPermanent,
-      wakeAt: (at) => deps.wakeAt(projectKey, at),
-      retry: deps.retry,
-      log: deps.log.child({ project: projectKey }),
-      what: "GitHub update",
-      logFields: (task) => ({ task: task.id, kind: task.kind }),
-      stopped: () => !lease.held || Boolean(deps.signal?.aborted),
-    });
+        log.error({ tasks: updates.length }, `GitHub updates set aside: ${reason}`);
+        return;
+      }
+      const installationId = project.installationId;
+      const octokit = await deps.octokitFor(installationId);
+      deps.budget?.watch(octokit, installationId);
+      const [owner = "", repo = ""] = project.fullName.split("/");
+      const context: TaskContext = { ...deps, octokit, owner, repo, projectKey };
+
+      const plan = planGithubUpdates(updates as PendingUpdate[]);
+      if (plan.dropped.length > 0) {
+        await markGithubTasksDone(deps.db, plan.dropped, "superseded");
+        deps.metrics?.githubUpdates.inc({ outcome: "superseded" }, plan.dropped.length);
+        done += plan.dropped.length;
+      }
+      const dueAt = new Map(updates.map((update) => [update.id, update.nextAttemptAt.getTime()]));
+      const attemptsOf = new Map(updates.map((update) => [update.id, update.attempts]));
+      let progressed = plan.dropped.length > 0;
+      let wakeAt: number | undefined;
+      const later = (at: number) => {
+        wakeAt = Math.min(wakeAt ?? at, at);
+      };
+      for (const [index, step] of plan.steps.entries()) {
+        if (stopped()) return;
+        // A step waits while any of its tasks waits for a retry: a newer state does not jump a backoff.
+        const due = Math.max(...step.covers.map((id) => dueAt.get(id) ?? 0));
+        if (due > Date.now()) {
+          later(due);
+          continue;
+        }
+        const low = deps.budget?.lowUntil(installationId);
+        if (low && !isFinal(step)) {
+          // The budget is low: what is not final waits for the reset, and newer states merge into it.
+          await postponeGithubTasks(deps.db, step.covers, low);
+          later(low.getTime());
+          continue;
+        }
+        try {
+          const outcome = await runStep(context, step);
+          await markGithubTasksDone(deps.db, step.covers, outcome);
+          deps.metrics?.githubUpdates.inc({ outcome }, step.covers.length);
+          done += step.covers.length;
+          progressed = true;
+        } catch (error) {
+          const status = (error as { status?: unknown }).status;
+          deps.metrics?.githubApiErrors.inc({ status: typeof status === "number" ? String(status) : "0" });
+          const waitMs = rateLimitWaitMs(error);
+          if (waitMs !== undefined) {
+            // GitHub asked for a pause: nothing counts as failed, and nothing is dropped.
+            const at = new Date(Date.now() + waitMs);
+            await postponeGithubTasks(
+              deps.db,
+              plan.steps.slice(index).flatMap((rest) => rest.covers),
+              at,
+            );
+            log.warn({ installation: installationId, until: at, status }, "GitHub rate limit: updates wait");
+            await deps.wakeAt(projectKey, at);
+            return;
+          }
+          const message = describeError(error);
+          const permanent = isPermanent(error);
+          // The step's tasks wait together, as long as its most tried one does.
+          const attempts = Math.max(...step.covers.map((id) => attemptsOf.get(id) ?? 0));
+          const retryAt = new Date(Date.now() + retryDelayMs(deps.retry, attempts + 1));
+          let failed = false;
+          for (const id of step.covers) {
+            const result = await recordGithubTaskFailure(deps.db, id, message, {
+              maxAttempts: permanent ? (attemptsOf.get(id) ?? 0) + 1 : deps.retry.limit + 1,
+              retryAt,
+            });
+            failed ||= result.failed;
+          }
+          const fields = { kind: step.kind, tasks: step.covers, err: message };
+          if (failed) log.error(fields, "GitHub update failed; set aside as failed");
+          else {
+            log.warn({ ...fields, retryAt }, "GitHub update failed; it will be retried");
+            later(retryAt.getTime());
+          }
+        }
+      }
+      if (!progressed) {
+        if (wakeAt !== undefined) await deps.wakeAt(projectKey, new Date(wakeAt));
+        return;
+      }
+    }
   });
   return done;
+}
+
+function isFinal(step: UpdateStep): boolean {
+  return (
+    step.kind !== "activity" || step.activity.state === "complete" || step.activity.state === "cancelled"
+  );
 }
 
 class PermanentError extends Error {}
@@ -95,34 +185,36 @@ interface TaskContext extends GithubSyncDeps {
   projectKey: string;
 }
 
-async function runTask(context: TaskContext, task: GithubTaskBody): Promise<void> {
+/** Sends one step; "superseded" when a newer state of its environment came while it was being sent. */
+async function runStep(context: TaskContext, step: UpdateStep): Promise<"sent" | "superseded"> {
   const { octokit, owner, repo } = context;
-  switch (task.kind) {
+  switch (step.kind) {
     case "activity":
-      return syncActivity(context, task.activity, task.options);
+      return syncActivity(context, step);
     case "comment":
-      return upsertComment(context, task.pullRequest, task.body);
+      await upsertComment(context, step.pullRequest, step.body);
+      return "sent";
     case "reply":
       await octokit.rest.issues.createComment({
         owner,
         repo,
-        issue_number: task.pullRequest,
-        body: task.body,
+        issue_number: step.pullRequest,
+        body: step.body,
       });
-      return;
+      return "sent";
     case "remove-label":
       try {
         await octokit.rest.issues.removeLabel({
           owner,
           repo,
-          issue_number: task.pullRequest,
-          name: task.label,
+          issue_number: step.pullRequest,
+          name: step.label,
         });
       } catch (error) {
         // Removed already (by a maintainer, or an earlier attempt).
         if ((error as { status?: unknown }).status !== 404) throw error;
       }
-      return;
+      return "sent";
   }
 }
 
@@ -152,24 +244,46 @@ function description(text: string): string {
   return text.length <= 140 ? text : `${text.slice(0, 139)}…`;
 }
 
-async function syncActivity(context: TaskContext, activity: Activity, options: GithubOptions): Promise<void> {
-  const { octokit, owner, repo, db } = context;
+/**
+ * Shows an activity on GitHub. The environment's current activity gets its commit status, its
+ * deployment (made now, if it has none) with a status, and the pull request comment; a state GitHub
+ * shows already is not sent again. A superseded one only gets its final state where GitHub shows
+ * it, and a commit that is no longer the head gets no new `pending`. Before each write, a newer
+ * state of the environment stops this one.
+ */
+async function syncActivity(
+  context: TaskContext,
+  step: Extract<UpdateStep, { kind: "activity" }>,
+): Promise<"sent" | "superseded"> {
+  const { octokit, owner, repo, db, projectKey } = context;
+  const { activity, options } = step;
   const environment = activity.payload.environment;
-  if (!environment) return;
+  if (!environment) return "sent";
+  const newest = Math.max(...step.covers);
+  const outdated = () => hasNewerGithubTask(db, projectKey, environment.name, newest);
+  const shown = await findShownActivity(db, activity.id);
+  const record = (fields: { deploymentId?: number; deploymentState?: string; commitState?: string }) =>
+    saveShownActivity(db, { activityId: activity.id, projectKey, environment: environment.name, ...fields });
   const logUrl =
     activity.log_url ??
     (context.publicUrl ? `${context.publicUrl}/api/activities/${activity.id}` : undefined);
   const sha = activity.parameters.new_commit ?? environment.head_commit;
   const gone = activity.type === "environment.delete" || activity.type === "environment.deactivate";
+  const deployment = deploymentState(activity);
+  const commit = commitState(activity);
+  const current = step.role === "current";
 
   if (gone) {
-    if (options.deployments && activity.state === "complete") {
-      await deactivateDeployments(octokit, owner, repo, environment.name);
+    if (current && options.deployments && activity.state === "complete") {
+      await deactivateDeployments(context, environment.name);
     }
   } else if (sha) {
-    if (options.deployments) {
-      let deploymentId = await findDeploymentId(db, activity.id);
-      if (deploymentId === undefined) {
+    const sendDeployment =
+      options.deployments && shown?.deploymentState !== deployment && (current || shown?.deploymentId);
+    if (sendDeployment) {
+      if (current && (await outdated())) return "superseded";
+      let deploymentId = shown?.deploymentId ?? null;
+      if (deploymentId === null) {
         const { data } = await octokit.rest.repos.createDeployment({
           owner,
           repo,
@@ -185,58 +299,76 @@ async function syncActivity(context: TaskContext, activity: Activity, options: G
         if (!("id" in data))
           throw new PermanentError(`GitHub made no deployment: ${data.message ?? "no reason given"}`);
         deploymentId = data.id;
-        await saveDeploymentId(db, {
-          activityId: activity.id,
-          projectKey: context.projectKey,
-          environment: environment.name,
-          deploymentId,
-        });
+        await record({ deploymentId });
       }
       await octokit.rest.repos.createDeploymentStatus({
         owner,
         repo,
         deployment_id: deploymentId,
-        state: deploymentState(activity),
+        state: deployment,
         description: description(activity.text),
         ...(environment.url ? { environment_url: environment.url } : {}),
         ...(logUrl ? { log_url: logUrl } : {}),
         auto_inactive: true,
       });
+      await record({ deploymentState: deployment });
     }
-    if (options.statuses) {
+    const sendCommit = options.statuses && shown?.commitState !== commit && (current || shown?.commitState);
+    if (sendCommit) {
+      if (current && (await outdated())) return "superseded";
       const target = environment.url ?? logUrl;
       await octokit.rest.repos.createCommitStatus({
         owner,
         repo,
         sha,
-        state: commitState(activity),
+        state: commit,
         context: `envhooks/${environment.name}`,
         description: description(activity.text),
         ...(target ? { target_url: target } : {}),
       });
+      await record({ commitState: commit });
     }
   }
-  if (options.comments && environment.pull_request !== null) {
+  if (step.comment && options.comments && environment.pull_request !== null) {
+    if (await outdated()) return "superseded";
     await upsertComment(context, environment.pull_request, renderActivityComment(activity, logUrl));
   }
+  return "sent";
 }
 
-/** Marks every deployment GitHub has for an environment `inactive`. */
-async function deactivateDeployments(octokit: Octokit, owner: string, repo: string, environment: string) {
-  const deployments = await octokit.paginate(octokit.rest.repos.listDeployments, {
+/**
+ * Marks the environment's deployments `inactive`: those envhooks made and GitHub does not show as
+ * inactive already (`auto_inactive` does not cover transient environments, such as a pull request's);
+ * without a record of any, every deployment GitHub lists for the environment.
+ */
+async function deactivateDeployments(context: TaskContext, environment: string) {
+  const { octokit, owner, repo, db, projectKey } = context;
+  const inactive = {
+    owner,
+    repo,
+    state: "inactive" as const,
+    description: `Environment ${environment} is gone.`,
+  };
+  const made = await environmentDeployments(db, projectKey, environment);
+  for (const deployment of made) {
+    if (deployment.state === "inactive") continue;
+    await octokit.rest.repos.createDeploymentStatus({ ...inactive, deployment_id: deployment.deploymentId });
+    await saveShownActivity(db, {
+      activityId: deployment.activityId,
+      projectKey,
+      environment,
+      deploymentState: "inactive",
+    });
+  }
+  if (made.length > 0) return;
+  const listed = await octokit.paginate(octokit.rest.repos.listDeployments, {
     owner,
     repo,
     environment,
     per_page: 100,
   });
-  for (const deployment of deployments) {
-    await octokit.rest.repos.createDeploymentStatus({
-      owner,
-      repo,
-      deployment_id: deployment.id,
-      state: "inactive",
-      description: `Environment ${environment} is gone.`,
-    });
+  for (const deployment of listed) {
+    await octokit.rest.repos.createDeploymentStatus({ ...inactive, deployment_id: deployment.id });
   }
 }
 

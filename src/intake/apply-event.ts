@@ -28,6 +28,7 @@ import {
 } from "../store/environments.ts";
 import { markEventProcessed } from "../store/github-events.ts";
 import { lockProject, lockProjectByKey, type Project, projectsWithTtl } from "../store/projects.ts";
+import { insertPushCommits } from "../store/push-commits.ts";
 
 /** The repository's options, or why `.github/envhooks.yml` could not be used. */
 export type ConfigResult = { ok: true; config: RepoConfig } | { ok: false; problems: string[] };
@@ -104,8 +105,11 @@ export async function applyEvent(
       fullName: repository.full_name,
       defaultBranch: repository.default_branch,
       installationId,
-      config: config.ok ? config.config : null,
     });
+    // A pull request's `synchronize` to the same head takes its commits from here.
+    if (deps.github && event.name === "push" && !event.payload.deleted && event.payload.commits.length > 0) {
+      await insertPushCommits(tx, project.key, event.payload.after, event.payload.commits);
+    }
 
     const at = now();
     const source = { event: event.name, delivery_id: deliveryId, pull_request: pullRequestOf(event) };

@@ -74,7 +74,8 @@ export type GithubEvent =
   | { name: "push"; payload: PushPayload }
   | { name: "create"; payload: RefPayload }
   | { name: "delete"; payload: RefPayload }
-  | { name: "pull_request"; payload: PullRequestPayload }
+  /** `commits`: what a `synchronize` brought, looked up before the rules run (they do no I/O). */
+  | { name: "pull_request"; payload: PullRequestPayload; commits?: PushCommit[] }
   /**
    * A comment on an issue or pull request; `canWrite` says whether its author may push to the
    * repository (asked of GitHub before the rules run, since they do no I/O).

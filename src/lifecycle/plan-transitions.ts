@@ -4,6 +4,7 @@ import {
   type IssueCommentPayload,
   isEnvhooksCommand,
   type PullRequestPayload,
+  type PushCommit,
   type PushPayload,
   type RefPayload,
 } from "./github-event.ts";
@@ -31,7 +32,7 @@ export function planTransitions(
     case "delete":
       return planDelete(event.payload, options, byName);
     case "pull_request":
-      return planPullRequest(event.payload, options, byName);
+      return planPullRequest(event.payload, options, byName, event.commits);
     case "issue_comment":
       return planComment(event.payload, event.canWrite, byName);
   }
@@ -157,7 +158,13 @@ function planBranchDeleted(
   };
 }
 
-function planPullRequest(payload: PullRequestPayload, options: RepoConfig, environments: Environments): Plan {
+function planPullRequest(
+  payload: PullRequestPayload,
+  options: RepoConfig,
+  environments: Environments,
+  /** The commits a `synchronize` brought, when they are known. */
+  commits: PushCommit[] = [],
+): Plan {
   const pr = payload.pull_request;
   const name = pullRequestEnvironment(pr.number);
   const existing = environments.get(name);
@@ -260,7 +267,7 @@ function planPullRequest(payload: PullRequestPayload, options: RepoConfig, envir
       environment: name,
       oldCommit: payload.before ?? existing.headCommit,
       newCommit: payload.after ?? pr.head.sha,
-      commits: [],
+      commits: payload.action === "synchronize" ? commits.map(toCommit) : [],
       reason,
     };
     return { transitions: [transition], notes: [] };

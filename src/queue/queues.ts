@@ -34,5 +34,9 @@ export const DELIVERIES_QUEUE: KeyedQueue = { name: "deliveries", concurrency: 1
 /** After a failure of envhooks itself (its database out of reach), a key is drained again this much later. */
 export const INTERNAL_RETRY_MS = 5_000;
 
-/** What envhooks tells GitHub (deployments, statuses, comments), keyed by project, in order. */
-export const GITHUB_UPDATES_QUEUE: KeyedQueue = { name: "github-updates", concurrency: 4 };
+/**
+ * What envhooks tells GitHub (deployments, statuses, comments), keyed by project. Drains mostly wait
+ * (on GitHub, and on the throttle that spaces an installation's writes a second apart), so many run
+ * at once: one installation's queue of writes never holds a slot another installation needs.
+ */
+export const GITHUB_UPDATES_QUEUE: KeyedQueue = { name: "github-updates", concurrency: 64 };

@@ -13,27 +13,73 @@ export interface GithubTask {
 
 export async function insertGithubTask(
   tx: Queryable,
-  task: { projectKey: string; kind: string; body: unknown },
+  task: { projectKey: string; kind: string; body: unknown; environment?: string | null },
 ): Promise<void> {
-  await tx.query("INSERT INTO github_tasks (project_key, kind, body) VALUES ($1, $2, $3)", [
+  await tx.query("INSERT INTO github_tasks (project_key, kind, body, environment) VALUES ($1, $2, $3, $4)", [
     task.projectKey,
     task.kind,
     JSON.stringify(task.body),
+    task.environment ?? null,
   ]);
 }
 
-/** The oldest task of a project still to do. */
-export async function nextGithubTask(db: Queryable, projectKey: string): Promise<GithubTask | undefined> {
-  const { rows } = await db.query<GithubTask>(
-    `SELECT id, project_key AS "projectKey", kind, body, attempts, next_attempt_at AS "nextAttemptAt"
-     FROM github_tasks WHERE project_key = $1 AND state = 'pending' ORDER BY id LIMIT 1`,
-    [projectKey],
-  );
-  return rows[0];
+/** A task still to send, and whether a newer activity of its environment supersedes its activity. */
+export interface PendingGithubTask extends GithubTask {
+  environment: string | null;
+  superseded: boolean;
 }
 
-export async function markGithubTaskDone(db: Queryable, id: number): Promise<void> {
-  await db.query("UPDATE github_tasks SET state = 'done', done_at = now() WHERE id = $1", [id]);
+/**
+ * A project's tasks still to do, oldest first, at most `limit`. An activity's task is `superseded`
+ * when its environment has a newer activity: GitHub need not show its intermediate states.
+ */
+export async function pendingGithubTasks(
+  db: Queryable,
+  projectKey: string,
+  limit: number,
+): Promise<PendingGithubTask[]> {
+  const { rows } = await db.query<PendingGithubTask>(
+    `SELECT t.id, t.project_key AS "projectKey", t.kind, t.body, t.attempts, t.environment,
+       t.next_attempt_at AS "nextAttemptAt",
+       (t.kind = 'activity' AND EXISTS (
+         SELECT 1 FROM activities a JOIN activities newer
+           ON newer.project_id = a.project_id AND newer.environment = a.environment AND newer.seq > a.seq
+         WHERE a.id = t.body->'activity'->>'id')) AS superseded
+     FROM github_tasks t WHERE t.project_key = $1 AND t.state = 'pending' ORDER BY t.id LIMIT $2`,
+    [projectKey, limit],
+  );
+  return rows.map((row) => ({ ...row, id: Number(row.id), nextAttemptAt: new Date(row.nextAttemptAt) }));
+}
+
+/** Whether a task newer than `afterId` waits for the environment: what is being sent is out of date. */
+export async function hasNewerGithubTask(
+  db: Queryable,
+  projectKey: string,
+  environment: string,
+  afterId: number,
+): Promise<boolean> {
+  const { rows } = await db.query(
+    `SELECT 1 FROM github_tasks
+     WHERE project_key = $1 AND state = 'pending' AND environment = $2 AND id > $3 LIMIT 1`,
+    [projectKey, environment, afterId],
+  );
+  return rows.length > 0;
+}
+
+/** Marks tasks done: `outcome` says whether they were sent or superseded by a newer state. */
+export async function markGithubTasksDone(db: Queryable, ids: number[], outcome: string): Promise<void> {
+  await db.query(
+    "UPDATE github_tasks SET state = 'done', done_at = now(), outcome = $2 WHERE id = ANY($1::bigint[]) AND state = 'pending'",
+    [ids, outcome],
+  );
+}
+
+/** Holds tasks until `at` without counting an attempt: GitHub asked envhooks to wait (rate limits). */
+export async function postponeGithubTasks(db: Queryable, ids: number[], at: Date): Promise<void> {
+  await db.query(
+    "UPDATE github_tasks SET next_attempt_at = GREATEST(next_attempt_at, $2) WHERE id = ANY($1::bigint[]) AND state = 'pending'",
+    [ids, at],
+  );
 }
 
 const UPDATES: OrderedTable = { name: "github_tasks", finishedAt: "done_at" };
@@ -53,23 +99,84 @@ export function projectsWithDueGithubTasks(db: Queryable): Promise<string[]> {
   return projectsWithDueWork(db, UPDATES);
 }
 
-export async function findDeploymentId(db: Queryable, activityId: string): Promise<number | undefined> {
-  const { rows } = await db.query<{ deployment_id: string }>(
-    "SELECT deployment_id FROM github_deployments WHERE activity_id = $1",
-    [activityId],
-  );
-  return rows[0] ? Number(rows[0].deployment_id) : undefined;
+/** What GitHub shows of an activity: its deployment and the last states sent. */
+export interface ShownActivity {
+  deploymentId: number | null;
+  deploymentState: string | null;
+  commitState: string | null;
 }
 
-export async function saveDeploymentId(
+export async function findShownActivity(
   db: Queryable,
-  deployment: { activityId: string; projectKey: string; environment: string; deploymentId: number },
+  activityId: string,
+): Promise<ShownActivity | undefined> {
+  const { rows } = await db.query<{
+    deployment_id: string | null;
+    deployment_state: string | null;
+    commit_state: string | null;
+  }>("SELECT deployment_id, deployment_state, commit_state FROM github_deployments WHERE activity_id = $1", [
+    activityId,
+  ]);
+  const row = rows[0];
+  return (
+    row && {
+      deploymentId: row.deployment_id === null ? null : Number(row.deployment_id),
+      deploymentState: row.deployment_state,
+      commitState: row.commit_state,
+    }
+  );
+}
+
+/** Records what was just sent to GitHub for an activity (fields left undefined keep their value). */
+export async function saveShownActivity(
+  db: Queryable,
+  shown: {
+    activityId: string;
+    projectKey: string;
+    environment: string;
+    deploymentId?: number;
+    deploymentState?: string;
+    commitState?: string;
+  },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO github_deployments (activity_id, project_key, environment, deployment_id)
-     VALUES ($1, $2, $3, $4) ON CONFLICT (activity_id) DO NOTHING`,
-    [deployment.activityId, deployment.projectKey, deployment.environment, deployment.deploymentId],
+    `INSERT INTO github_deployments (activity_id, project_key, environment, deployment_id, deployment_state, commit_state)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (activity_id) DO UPDATE SET
+       deployment_id = COALESCE(excluded.deployment_id, github_deployments.deployment_id),
+       deployment_state = COALESCE(excluded.deployment_state, github_deployments.deployment_state),
+       commit_state = COALESCE(excluded.commit_state, github_deployments.commit_state)`,
+    [
+      shown.activityId,
+      shown.projectKey,
+      shown.environment,
+      shown.deploymentId ?? null,
+      shown.deploymentState ?? null,
+      shown.commitState ?? null,
+    ],
   );
+}
+
+/** The deployments envhooks made for an environment, oldest first, with the state last sent to each. */
+export async function environmentDeployments(
+  db: Queryable,
+  projectKey: string,
+  environment: string,
+): Promise<Array<{ activityId: string; deploymentId: number; state: string | null }>> {
+  const { rows } = await db.query<{
+    activity_id: string;
+    deployment_id: string;
+    deployment_state: string | null;
+  }>(
+    `SELECT activity_id, deployment_id, deployment_state FROM github_deployments
+     WHERE project_key = $1 AND environment = $2 AND deployment_id IS NOT NULL ORDER BY created_at`,
+    [projectKey, environment],
+  );
+  return rows.map((row) => ({
+    activityId: row.activity_id,
+    deploymentId: Number(row.deployment_id),
+    state: row.deployment_state,
+  }));
 }
 
 export async function findCommentId(
