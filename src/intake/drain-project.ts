@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { InvalidPayload, parseGithubPayload } from "../lifecycle/github-event.schema.ts";
 import { drainInOrder } from "../queue/drain-in-order.ts";
 import type { RetryPolicy } from "../queue/queues.ts";
 import type { Database } from "../store/database.ts";
@@ -47,7 +48,9 @@ export async function drainProject(deps: DrainDeps, projectKey: string): Promise
       return batch.shift();
     },
     async run(event) {
-      await deps.receive({ id: event.deliveryId, name: event.name, payload: JSON.parse(event.payload) });
+      // Checked again: a delivery stored before intake checked payloads may be of the wrong shape.
+      const payload = parseGithubPayload(event.name, JSON.parse(event.payload));
+      await deps.receive({ id: event.deliveryId, name: event.name, payload });
     },
     // A handler marks the delivery in the transaction that applies it; none did if none matched.
     async done(event) {
@@ -58,6 +61,7 @@ export async function drainProject(deps: DrainDeps, projectKey: string): Promise
       deps.settled?.delete(event.deliveryId);
       return recordEventFailure(deps.db, event.id, error, options);
     },
+    isPermanent: isPermanentFailure,
     wakeAt: (at) => deps.wakeAt(projectKey, at),
     retry: deps.retry,
     log: deps.log.child({ project: projectKey }),
@@ -65,4 +69,22 @@ export async function drainProject(deps: DrainDeps, projectKey: string): Promise
     logFields: (event) => ({ delivery: event.deliveryId, event: event.name }),
     stopped: () => Boolean(deps.signal?.aborted),
   });
+}
+
+/**
+ * Failures that trying the same delivery again cannot mend, so it is set aside as failed at once
+ * and the project's later deliveries go on: a payload of the wrong shape, code that cannot read it
+ * (a TypeError, but not fetch's network failure), and PostgreSQL refusing the data itself
+ * (class 22, e.g. 22021 invalid byte sequence, 22P05 untranslatable character, 22003 out of range).
+ * https://www.postgresql.org/docs/current/errcodes-appendix.html
+ */
+export function isPermanentFailure(error: unknown): boolean {
+  // Probot hands the app's errors over in an AggregateError.
+  if (error instanceof AggregateError) {
+    return error.errors.length > 0 && error.errors.every(isPermanentFailure);
+  }
+  if (error instanceof InvalidPayload || error instanceof SyntaxError) return true;
+  if (error instanceof TypeError) return error.message !== "fetch failed" && error.cause === undefined;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /^22[0-9A-Z]{3}$/.test(code);
 }

@@ -1,7 +1,18 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { sign } from "@octokit/webhooks-methods";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { findEvent } from "../../src/store/github-events.ts";
-import { pushCreatingMaster, pushToBranch } from "../fixtures/github-events.ts";
+import { isPermanentFailure } from "../../src/intake/drain-project.ts";
+import { HANDLED_EVENTS } from "../../src/lifecycle/github-event.ts";
+import { findEvent, insertEvent } from "../../src/store/github-events.ts";
+import {
+  DEFAULT_BRANCH,
+  pullRequest,
+  pushCreatingMaster,
+  pushToBranch,
+  REPO,
+} from "../fixtures/github-events.ts";
 import { STORES, type StoreKind } from "../helpers/stores.ts";
 import {
   eventually,
@@ -9,6 +20,23 @@ import {
   type TestEnvhooks,
   WEBHOOK_SECRET,
 } from "../helpers/test-envhooks.ts";
+
+/** Every example payload of an event envhooks handles, from GitHub.com and each GitHub Enterprise Server. */
+function realExamples(): Array<[string, Record<string, any>]> {
+  const root = dirname(createRequire(import.meta.url).resolve("@octokit/webhooks-examples/package.json"));
+  const hosts = readdirSync(root).filter((host) => host === "api.github.com" || host.startsWith("ghes-"));
+  const groups = hosts.map(
+    (host): Array<{ name: string; examples: Array<Record<string, any>> }> =>
+      JSON.parse(readFileSync(join(root, host, "index.json"), "utf8")),
+  );
+  return groups.flatMap((group) =>
+    group
+      .filter((event) => HANDLED_EVENTS.has(event.name))
+      .flatMap((event) =>
+        event.examples.map((payload): [string, Record<string, any>] => [event.name, payload]),
+      ),
+  );
+}
 
 describe.each(STORES)("webhook intake refuses bad input and loses nothing on $name", (kind) => {
   let envhooks: TestEnvhooks;
@@ -85,7 +113,76 @@ describe.each(STORES)("webhook intake refuses bad input and loses nothing on $na
   it("a payload without its repository gets 400 naming the field", async () => {
     const response = await envhooks.deliver("push", { ref: "refs/heads/main" }, { deliveryId: "norepo" });
     expect(response.status).toBe(400);
-    expect((await response.json()).error.details).toEqual({ field: "repository.full_name" });
+    expect((await response.json()).error.details).toMatchObject({ field: "repository" });
+  });
+
+  it.each<[string, (payload: Record<string, any>) => void, string]>([
+    ["ref as an object", (p) => (p.ref = { name: "main" }), "ref"],
+    ["commits as a string", (p) => (p.commits = "nope"), "commits"],
+    ["after as a number", (p) => (p.after = 42), "after"],
+    ["a NUL in the branch name", (p) => (p.ref = "refs/heads/a\u0000b"), "ref"],
+    ["a commit without its id", (p) => delete p.commits[0].id, "commits[0].id"],
+    ["a colon in the branch name (git refuses it)", (p) => (p.ref = "refs/heads/branch:pr-6"), "ref"],
+    [
+      "a lone surrogate in the default branch",
+      (p) => (p.repository.default_branch = "ma\ud800"),
+      "repository.default_branch",
+    ],
+  ])("a signed push with %s gets 400 naming the field, and nothing is stored", async (_, spoil, field) => {
+    const payload = pushToBranch("feature");
+    spoil(payload);
+    const response = await envhooks.deliver("push", payload, { deliveryId: "spoilt" });
+    expect(response.status).toBe(400);
+    const { error } = await response.json();
+    expect(error).toMatchObject({ code: "invalid_payload", details: { field } });
+    expect(error.message).toContain(`${field}: `);
+    expect(await storedEvents()).toBe(1);
+  });
+
+  it("a pull request labelled without its label, or numbered past PostgreSQL's integer, gets 400", async () => {
+    const unlabelled = pullRequest("labeled");
+    delete unlabelled.label;
+    const labelled = await envhooks.deliver("pull_request", unlabelled);
+    expect((await labelled.json()).error.details).toMatchObject({ field: "label" });
+    const huge = pullRequest("opened");
+    huge.pull_request.number = 2 ** 31;
+    const numbered = await envhooks.deliver("pull_request", huge);
+    expect(numbered.status).toBe(400);
+    expect((await numbered.json()).error.details).toMatchObject({ field: "pull_request.number" });
+    expect(await storedEvents()).toBe(1);
+  });
+
+  it("accepts every real payload of the handled events in @octokit/webhooks-examples", async () => {
+    let sent = 0;
+    for (const [name, payload] of realExamples()) {
+      const response = await envhooks.deliver(name, payload);
+      expect({ name, action: payload.action, status: response.status }).toMatchObject({ status: 202 });
+      sent++;
+      // Comments are stored only as envhooks commands: send each one as a command too.
+      if (name !== "issue_comment" || !payload.issue.pull_request) continue;
+      const command = structuredClone(payload);
+      Object.assign(command, { action: "created" });
+      command.comment.body = "/envhooks redeploy";
+      const stored = await envhooks.deliver(name, command);
+      expect(await stored.json()).toMatchObject({ status: "accepted" });
+    }
+    expect(sent).toBeGreaterThan(40);
+  });
+
+  it("keeps a commit message with NUL and a lone surrogate, made storable", async () => {
+    const payload = pushToBranch(DEFAULT_BRANCH);
+    payload.commits[0].message = "fix\u0000es \ud83d";
+    payload.commits[0].author.name = "N\u0000UL";
+    const response = await envhooks.deliver("push", payload, { deliveryId: "nul-message" });
+    expect(response.status).toBe(202);
+    const event = await eventually(async () => {
+      const found = await findEvent(envhooks.store.db, "nul-message");
+      return found?.state !== "pending" && found;
+    });
+    expect(event).toMatchObject({ state: "processed" });
+    const activities = await envhooks.api(`/api/projects/${REPO}/activities`);
+    const [activity] = (await activities.json()).items;
+    expect(activity.payload.commits[0]).toMatchObject({ message: "fixes \ufffd", author: { name: "NUL" } });
   });
 
   it.each([
@@ -185,5 +282,63 @@ describe("webhook metrics", () => {
     } finally {
       await envhooks.close();
     }
+  });
+});
+
+describe.each(STORES)("a stored delivery that cannot be applied, on $name", (kind) => {
+  let envhooks: TestEnvhooks;
+  beforeEach(async ({ skip }) => {
+    if (kind.skip) skip(kind.skip);
+    // A retry would come after the test gave up: only setting it aside at once lets the next one through.
+    envhooks = await startTestEnvhooks(kind, { retryDelaySeconds: 600 });
+  });
+  afterEach(() => envhooks?.close());
+
+  it.each([
+    ["of the wrong shape", JSON.stringify({ ...pushToBranch("x"), ref: { name: "x" } }), "ref: "],
+    ["that is not JSON", '{"ref": "refs/heads/x",', "JSON"],
+  ])(
+    "one %s, stored before intake checked payloads, is set aside at once and holds nothing back",
+    async (_, payload, reason) => {
+      // Stored as an older envhooks would have, bypassing the route's checks.
+      const projectKey = REPO.toLowerCase();
+      await insertEvent(envhooks.store.db, {
+        deliveryId: "bad",
+        name: "push",
+        action: null,
+        projectKey,
+        payload,
+      });
+      expect((await envhooks.deliver("push", pushCreatingMaster(), { deliveryId: "next" })).status).toBe(202);
+
+      const next = await eventually(async () => {
+        const event = await findEvent(envhooks.store.db, "next");
+        return event?.state === "processed" && event;
+      });
+      expect(next.attempts).toBe(0);
+      const bad = await findEvent(envhooks.store.db, "bad");
+      expect(bad).toMatchObject({ state: "failed", attempts: 1 });
+      expect(bad?.lastError).toContain(reason);
+    },
+  );
+
+  it("counts PostgreSQL refusing the data as permanent, and a lost connection or network failure not", async () => {
+    const refused = await envhooks.store.db.query("SELECT $1::jsonb", ['"\\u0000"']).catch((error) => error);
+    expect(refused).toBeInstanceOf(Error);
+    expect(isPermanentFailure(refused)).toBe(true);
+    expect(isPermanentFailure(new AggregateError([refused], "from Probot"))).toBe(true);
+    const unreadable = (() => {
+      try {
+        (undefined as unknown as { x: string }).x.startsWith("y");
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(isPermanentFailure(unreadable)).toBe(true);
+    expect(isPermanentFailure(Object.assign(new Error("Connection terminated"), { code: "57P01" }))).toBe(
+      false,
+    );
+    expect(isPermanentFailure(new TypeError("fetch failed", { cause: new Error("ECONNRESET") }))).toBe(false);
+    expect(isPermanentFailure(new AggregateError([refused, new Error("GitHub 502")], "mixed"))).toBe(false);
   });
 });

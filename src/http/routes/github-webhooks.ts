@@ -4,7 +4,9 @@ import { bodyLimit } from "hono/body-limit";
 import type { RequestIdVariables } from "hono/request-id";
 import type { Logger } from "pino";
 import type { Delivery } from "../../intake/accept-delivery.ts";
+import { InvalidPayload, parseGithubPayload } from "../../lifecycle/github-event.schema.ts";
 import { HANDLED_EVENTS, type IssueCommentPayload, isEnvhooksCommand } from "../../lifecycle/github-event.ts";
+import type { InstallationPayload } from "../../intake/repo-options.ts";
 import type { Metrics } from "../../metrics.ts";
 import { errorResponse, HttpError } from "../http-error.ts";
 
@@ -18,6 +20,11 @@ export interface GithubWebhookDeps {
   accept: (delivery: Delivery) => Promise<"accepted" | "duplicate">;
   log: Logger;
   metrics?: Metrics | undefined;
+  /**
+   * An `installation` or `installation_repositories` delivery (with GitHub App credentials): the
+   * options of the repositories it names may have changed. Nothing is stored in the inbox for it.
+   */
+  onInstallation?: ((payload: InstallationPayload) => Promise<unknown>) | undefined;
 }
 
 /**
@@ -25,7 +32,7 @@ export interface GithubWebhookDeps {
  * answers 202 once it is committed; the lifecycle runs afterwards. Nothing of a refused request is
  * stored, and its payload is never logged.
  */
-export function githubWebhookRoutes({ secret, accept, log, metrics }: GithubWebhookDeps) {
+export function githubWebhookRoutes({ secret, accept, log, metrics, onInstallation }: GithubWebhookDeps) {
   // The series an unchecked request can add exist from the start, so none ever appears.
   for (const outcome of Object.values(OUTCOMES)) metrics?.githubEvents.inc({ event: OTHER, outcome }, 0);
   return new Hono<Env>().post(
@@ -87,11 +94,20 @@ export function githubWebhookRoutes({ secret, accept, log, metrics }: GithubWebh
     }
     // Only now is the header known to come from GitHub: a label from it cannot grow /metrics at will.
     c.set("metricsEvent", METRIC_EVENTS.has(name) ? name : OTHER);
+    if (onInstallation && INSTALLATION_EVENTS.has(name)) {
+      await onInstallation(parseInstallation(body)).catch((error: unknown) => {
+        throw new HttpError(503, "store_unavailable", "The event could not be recorded. Retry later.", null, {
+          cause: error,
+        });
+      });
+      const message = "The options of the repositories it names will be read again at their next event.";
+      return { outcome: "accepted", response: c.json({ status: "accepted", delivery: deliveryId, message }, 202) };
+    }
     if (!HANDLED_EVENTS.has(name)) {
       const message = `envhooks does not act on ${name} events.`;
       return { outcome: "ignored", response: c.json({ status: "ignored", message }, 202) };
     }
-    const payload = parsePayload(body);
+    const payload = parsePayload(name, body);
     if (name === "issue_comment" && !isEnvhooksCommand(payload as unknown as IssueCommentPayload)) {
       const message = "The comment is not an envhooks command.";
       return { outcome: "ignored", response: c.json({ status: "ignored", message }, 202) };
@@ -100,7 +116,7 @@ export function githubWebhookRoutes({ secret, accept, log, metrics }: GithubWebh
       deliveryId,
       name,
       action: typeof payload.action === "string" ? payload.action : null,
-      projectKey: payload.repository.full_name.toLowerCase(),
+      projectKey: (payload.repository as { full_name: string }).full_name.toLowerCase(),
       payload: body,
     });
     log.info(
@@ -116,6 +132,30 @@ export function githubWebhookRoutes({ secret, accept, log, metrics }: GithubWebh
 }
 
 type Env = { Variables: RequestIdVariables & { metricsEvent?: string } };
+
+/** The App's own events: envhooks reads their installation (and the repositories added) only. */
+const INSTALLATION_EVENTS: ReadonlySet<string> = new Set(["installation", "installation_repositories"]);
+
+function parseInstallation(body: string): InstallationPayload {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(body);
+  } catch (error) {
+    throw new HttpError(400, "invalid_json", `The body is not valid JSON: ${(error as Error).message}`);
+  }
+  const { installation, repositories_added: added } = (payload ?? {}) as Record<string, any>;
+  if (typeof installation?.id !== "number") {
+    throw new HttpError(400, "invalid_payload", "installation.id: expected a number.", {
+      field: "installation.id",
+    });
+  }
+  if (added !== undefined && !(Array.isArray(added) && added.every((r) => typeof r?.full_name === "string"))) {
+    throw new HttpError(400, "invalid_payload", "repositories_added: expected a list of repositories.", {
+      field: "repositories_added",
+    });
+  }
+  return { installation: { id: installation.id }, ...(added ? { repositories_added: added } : {}) };
+}
 
 /**
  * The `event` label values of /metrics: the events envhooks acts on, the App's own, and `other`
@@ -136,25 +176,26 @@ const OUTCOMES: Record<number, string> = {
   503: "unavailable",
 };
 
-interface PayloadHead {
-  action?: unknown;
-  repository: { full_name: string; default_branch: string };
-}
-
-function parsePayload(body: string): PayloadHead {
+/**
+ * The payload, with the fields envhooks reads checked: a delivery of the wrong shape is refused
+ * here (GitHub shows the answer in "Recent Deliveries") rather than stored to fail on every retry.
+ */
+function parsePayload(name: string, body: string): Record<string, unknown> {
   let payload: unknown;
   try {
     payload = JSON.parse(body);
   } catch (error) {
     throw new HttpError(400, "invalid_json", `The body is not valid JSON: ${(error as Error).message}`);
   }
-  const repository = (payload as { repository?: Record<string, unknown> } | null)?.repository;
-  for (const field of ["full_name", "default_branch"]) {
-    if (typeof repository?.[field] !== "string") {
-      throw new HttpError(400, "invalid_payload", `repository.${field} is missing from the payload.`, {
-        field: `repository.${field}`,
-      });
-    }
+  try {
+    return parseGithubPayload(name, payload);
+  } catch (error) {
+    if (!(error instanceof InvalidPayload)) throw error;
+    throw new HttpError(
+      400,
+      "invalid_payload",
+      `${error.message} envhooks stored nothing: these are fields it reads from GitHub's ${name} event.`,
+      { field: error.field, problems: error.problems },
+    );
   }
-  return payload as PayloadHead;
 }

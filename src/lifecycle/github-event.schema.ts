@@ -1,0 +1,151 @@
+import { z } from "zod";
+
+/**
+ * The fields of GitHub's webhook payloads that envhooks reads, per handled event, checked once at
+ * intake (and again before a stored delivery is applied). Objects are loose: GitHub adds fields,
+ * and what envhooks does not read is kept as it came.
+ * https://docs.github.com/en/webhooks/webhook-events-and-payloads
+ */
+
+/** PostgreSQL's text and jsonb refuse NUL and lone UTF-16 surrogates (22021, 22P05). */
+function isStorable(value: string): boolean {
+  return !value.includes("\u0000") && value.isWellFormed();
+}
+
+/** A name envhooks stores or shows as is (a login, a label, a repository): refused if not storable. */
+const name = z
+  .string()
+  .min(1)
+  .refine((value) => isStorable(value) && !/\p{Cc}/u.test(value), {
+    message: "must not contain NUL, control characters or lone surrogates",
+  });
+
+/**
+ * A git ref (`refs/heads/main`) or branch name. Git refuses control characters, space, `~ ^ : ? * [ \`
+ * in ref names (`git check-ref-format`), so GitHub never sends them; envhooks relies on `:` never
+ * being in a branch name (see `branchEnvironment`).
+ */
+const refName = name.refine((value) => !/[ ~^:?*[\\]/.test(value), {
+  message: "is not a valid git ref name (git refuses space and ~ ^ : ? * [ \\)",
+});
+
+/** A commit id: SHA-1 (40 hex digits) or SHA-256 (64). */
+const sha = z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, "expected a 40- or 64-digit hex commit id");
+
+/** Free text envhooks copies into activities (commit messages, authors): made storable, not refused. */
+const text = z.string().transform((value) => value.replaceAll("\u0000", "").toWellFormed());
+
+/** A pull request or issue number: PostgreSQL keeps it as `integer`. */
+const number = z.number().int().positive().max(2_147_483_647);
+
+const user = z.looseObject({ id: z.number().int(), login: name });
+
+const repository = z.looseObject({
+  full_name: name.regex(/^[^/]+\/[^/]+$/, "expected owner/name"),
+  name,
+  owner: z.looseObject({ login: name }),
+  default_branch: refName,
+  html_url: name.optional(),
+});
+
+/** What every handled event carries: the repository, who did it, and the App installation. */
+const common = {
+  repository,
+  sender: user,
+  installation: z.looseObject({ id: z.number().int().nonnegative() }).optional(),
+};
+
+const commit = z.looseObject({
+  id: sha,
+  message: text,
+  author: z.looseObject({ name: text, email: text.nullish() }),
+});
+
+const push = z.looseObject({
+  ...common,
+  ref: refName,
+  before: sha,
+  after: sha,
+  created: z.boolean(),
+  deleted: z.boolean(),
+  commits: z.array(commit),
+});
+
+/** `create` and `delete`: `ref` is the short name (`feature/x`, `v1.0`). */
+const ref = z.looseObject({ ...common, ref: refName, ref_type: z.string() });
+
+const side = (repo: z.ZodType) => z.looseObject({ ref: refName, sha, repo });
+
+const pullRequest = z
+  .looseObject({
+    ...common,
+    action: z.string(),
+    number,
+    before: sha.optional(),
+    after: sha.optional(),
+    pull_request: z.looseObject({
+      number,
+      html_url: name.optional(),
+      draft: z.boolean().optional(),
+      merged: z.boolean().nullish(),
+      labels: z.array(z.looseObject({ name })).optional(),
+      head: side(z.looseObject({ full_name: name }).nullable()),
+      base: side(z.looseObject({ full_name: name })),
+    }),
+    label: z.looseObject({ name }).optional(),
+  })
+  .refine((payload) => !["labeled", "unlabeled"].includes(payload.action) || payload.label, {
+    path: ["label"],
+    message: "expected an object on labeled and unlabeled",
+  });
+
+const issueComment = z.looseObject({
+  ...common,
+  action: z.string(),
+  issue: z.looseObject({ number, pull_request: z.unknown().optional() }),
+  comment: z.looseObject({ id: z.number().int(), body: z.string().nullable(), user }),
+});
+
+/** One schema per handled event name (HANDLED_EVENTS): a handled event without one is refused. */
+export const GITHUB_EVENT_SCHEMAS: Readonly<Record<string, z.ZodType<Record<string, unknown>>>> = {
+  push,
+  create: ref,
+  delete: ref,
+  pull_request: pullRequest,
+  issue_comment: issueComment,
+};
+
+/** Why a payload was refused: each problem as `path: message`, and the first path. */
+export class InvalidPayload extends Error {
+  readonly field: string;
+  readonly problems: string[];
+  constructor(event: string, problems: Array<{ path: string; message: string }>) {
+    const listed = problems.map((problem) => `${problem.path || "(payload)"}: ${problem.message}`);
+    super(`The ${event} payload is invalid: ${listed.join("; ")}.`);
+    this.field = problems[0]?.path ?? "";
+    this.problems = listed;
+  }
+}
+
+/**
+ * The payload with the fields envhooks reads checked, and free text made storable (NUL removed,
+ * lone surrogates replaced); unknown fields kept. Throws `InvalidPayload`.
+ */
+export function parseGithubPayload(event: string, payload: unknown): Record<string, unknown> {
+  const schema = GITHUB_EVENT_SCHEMAS[event];
+  if (!schema)
+    throw new InvalidPayload(event, [{ path: "", message: `envhooks has no schema for ${event}` }]);
+  const parsed = schema.safeParse(payload);
+  if (parsed.success) return parsed.data;
+  throw new InvalidPayload(
+    event,
+    parsed.error.issues.slice(0, 5).map((issue) => ({ path: fieldPath(issue.path), message: issue.message })),
+  );
+}
+
+/** `commits[0].author.name`, as a reader would write it. */
+function fieldPath(path: ReadonlyArray<PropertyKey>): string {
+  return path
+    .map((key, i) => (typeof key === "number" ? `[${key}]` : `${i === 0 ? "" : "."}${String(key)}`))
+    .join("");
+}
