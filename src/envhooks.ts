@@ -123,7 +123,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
   const githubOutbox: GithubOutbox = { wake: (projectKey) => wake(GITHUB_UPDATES_QUEUE, projectKey) };
   const metrics = createMetrics(db);
   const settled = new Set<string>();
-  const { receive, githubConnected, octokitFor } = await createReceiver(
+  const { receive, githubConnected, octokitFor, repoOptions } = await createReceiver(
     options,
     { db, outbox, now, metrics, settled },
     githubOutbox,
@@ -228,6 +228,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     webhookSecret: options.github.webhookSecret,
     apiToken: options.apiToken,
     accept: acceptDelivery(db, (projectKey) => wake(GITHUB_EVENTS_QUEUE, projectKey)),
+    onInstallation: repoOptions?.onInstallation,
     apply,
     isReady: () => ready,
     relay: { ...relay, allowPrivateUrls: options.allowPrivateUrls },

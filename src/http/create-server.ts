@@ -9,7 +9,7 @@ import { handleErrors, notFound } from "./handle-errors.ts";
 import { describeApi } from "./openapi.ts";
 import { authorizeOperator, authorizeProjectInPath, requireApiToken } from "./require-api-token.ts";
 import { dockershipRoutes } from "./routes/dockership.ts";
-import { githubWebhookRoutes } from "./routes/github-webhooks.ts";
+import { type GithubWebhookDeps, githubWebhookRoutes } from "./routes/github-webhooks.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { type IntegrationRouteDeps, integrationRoutes } from "./routes/integrations.ts";
 import { kuduRoutes } from "./routes/kudu.ts";
@@ -23,6 +23,8 @@ export interface ServerDeps {
   webhookSecret: string | undefined;
   apiToken: string | undefined;
   accept: (delivery: Delivery) => Promise<"accepted" | "duplicate">;
+  /** With GitHub App credentials: installation events mark their repositories' options to be read again. */
+  onInstallation?: GithubWebhookDeps["onInstallation"];
   /** How activities are changed outside GitHub events (progress reports, redeploys). */
   apply: ApplyDeps;
   isReady: () => boolean;
@@ -65,6 +67,7 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
       accept: deps.accept,
       log: deps.log,
       metrics: deps.metrics,
+      onInstallation: deps.onInstallation,
     }),
   );
   app.route("/", projectRoutes(deps.db));

@@ -49,12 +49,12 @@ export function concernedEnvironments(event: GithubEvent): { names: string[]; ba
   switch (event.name) {
     case "push": {
       if (!event.payload.ref.startsWith(BRANCH_PREFIX)) return { names: [], basedOn: null };
-      const branch = event.payload.ref.slice(BRANCH_PREFIX.length);
-      return { names: [branch], basedOn: branch };
+      const name = branchEnvironmentName(event.payload.ref.slice(BRANCH_PREFIX.length));
+      return { names: [name], basedOn: name };
     }
     case "create":
     case "delete":
-      return { names: [event.payload.ref], basedOn: null };
+      return { names: [branchEnvironmentName(event.payload.ref)], basedOn: null };
     case "pull_request":
       return { names: [pullRequestEnvironment(event.payload.pull_request.number)], basedOn: null };
     case "issue_comment":
@@ -62,8 +62,33 @@ export function concernedEnvironments(event: GithubEvent): { names: string[]; ba
   }
 }
 
+/** A pull request's environment: `pr-<N>`. */
 export function pullRequestEnvironment(number: number): string {
   return `pr-${number}`;
+}
+
+/** Branch names a pull request's environment could have (any case: GitHub's environments ignore it). */
+const CLASHING_BRANCH = /^pr-\d+$/i;
+
+/**
+ * A branch's environment: the branch name, except for a branch named like a pull request's
+ * environment (`pr-6`), whose environment is `branch:pr-6`. Git refuses `:` in ref names, so no
+ * branch is named `branch:pr-6` and no two branches (nor a branch and a pull request) share one.
+ */
+export function branchEnvironmentName(branch: string): string {
+  return CLASHING_BRANCH.test(branch) ? `branch:${branch}` : branch;
+}
+
+/** The branch's environment, never a pull request's. */
+function branchEnvironmentOf(environments: Environments, branch: string): EnvironmentState | undefined {
+  const environment = environments.get(branchEnvironmentName(branch));
+  return environment?.kind === "branch" ? environment : undefined;
+}
+
+/** The pull request's environment, never a branch's. */
+function pullRequestEnvironmentOf(environments: Environments, number: number): EnvironmentState | undefined {
+  const environment = environments.get(pullRequestEnvironment(number));
+  return environment?.kind === "pull_request" && environment.pullRequest === number ? environment : undefined;
 }
 
 function planPush(payload: PushPayload, options: RepoConfig, environments: Environments): Plan {
@@ -75,16 +100,17 @@ function planPush(payload: PushPayload, options: RepoConfig, environments: Envir
     return planBranchDeleted(branch, payload.repository.default_branch, options, environments);
 
   const plan: Plan = { transitions: [], notes: [] };
-  const existing = environments.get(branch);
+  const name = branchEnvironmentName(branch);
+  const existing = branchEnvironmentOf(environments, branch);
   const commits = payload.commits.map(toCommit);
   const pushed = `pushed ${count(commits.length, "commit")} to ${branch}`;
   if (existing && payload.created) {
     // The `create` event for this branch came first and made the environment already.
-    plan.transitions.push({ action: "track-head", environment: branch, newCommit: payload.after });
+    plan.transitions.push({ action: "track-head", environment: name, newCommit: payload.after });
   } else if (existing) {
     plan.transitions.push({
       action: "rebuild",
-      environment: branch,
+      environment: name,
       oldCommit: payload.before,
       newCommit: payload.after,
       commits,
@@ -103,7 +129,7 @@ function planPush(payload: PushPayload, options: RepoConfig, environments: Envir
 
   if (options.build_pull_requests_post_merge && !payload.created) {
     for (const environment of environments.values()) {
-      if (environment.kind !== "pull_request" || environment.parent !== branch) continue;
+      if (environment.kind !== "pull_request" || environment.parent !== name) continue;
       if (environment.status !== "active") continue;
       plan.transitions.push({
         action: "rebuild",
@@ -121,8 +147,9 @@ function planPush(payload: PushPayload, options: RepoConfig, environments: Envir
 function planCreate(payload: RefPayload, options: RepoConfig, environments: Environments): Plan {
   if (payload.ref_type !== "branch") return ignore(`${payload.ref_type} ${payload.ref} has no environment`);
   const branch = payload.ref;
-  if (environments.has(branch)) {
-    return ignore(`environment ${branch} exists already (the push for the new branch came first)`);
+  if (branchEnvironmentOf(environments, branch)) {
+    const name = branchEnvironmentName(branch);
+    return ignore(`environment ${name} exists already (the push for the new branch came first)`);
   }
   const defaultBranch = payload.repository.default_branch;
   if (branch !== defaultBranch && !options.fetch_branches) {
@@ -146,14 +173,14 @@ function planBranchDeleted(
   options: RepoConfig,
   environments: Environments,
 ): Plan {
-  const existing = environments.get(branch);
+  const existing = branchEnvironmentOf(environments, branch);
   if (!existing) return ignore(`branch ${branch} was deleted and has no environment`);
   if (branch === defaultBranch || existing.isMain) {
     return ignore(`${branch} is the default branch: its environment is never deleted`);
   }
   if (!options.prune_branches) return ignore(`branch ${branch} was deleted but prune_branches is false`);
   return {
-    transitions: [{ action: "delete", environment: branch, reason: `deleted branch ${branch}` }],
+    transitions: [{ action: "delete", environment: existing.name, reason: `deleted branch ${branch}` }],
     notes: [],
   };
 }
@@ -167,8 +194,12 @@ function planPullRequest(
 ): Plan {
   const pr = payload.pull_request;
   const name = pullRequestEnvironment(pr.number);
-  const existing = environments.get(name);
+  const existing = pullRequestEnvironmentOf(environments, pr.number);
   const subject = `pull request #${pr.number}`;
+  if (!existing && environments.has(name)) {
+    // Only an environment named before branches like `pr-6` got `branch:pr-6` (see README).
+    return ignore(`environment ${name} belongs to a branch: ${subject} gets none while it exists`);
+  }
 
   switch (payload.action) {
     case "closed": {
@@ -241,7 +272,7 @@ function planPullRequest(
             name,
             kind: "pull_request",
             pullRequest: pr.number,
-            parent: pr.base.ref,
+            parent: branchEnvironmentName(pr.base.ref),
             headCommit: pr.head.sha,
             isMain: false,
             cloneParentData: options.pull_requests_clone_parent_data,
@@ -380,7 +411,7 @@ function planComment(payload: IssueCommentPayload, canWrite: boolean, environmen
   if (!canWrite) {
     return reply("only people with write access to this repository can redeploy its environments.");
   }
-  const existing = environments.get(name);
+  const existing = pullRequestEnvironmentOf(environments, number);
   if (!existing) return reply(`pull request #${number} has no environment to redeploy.`);
   if (existing.status !== "active") return reply(`environment ${name} is inactive: it is not redeployed.`);
   return {
@@ -402,10 +433,10 @@ function branchEnvironment(
   return {
     action: "create",
     environment: {
-      name: branch,
+      name: branchEnvironmentName(branch),
       kind: "branch",
       pullRequest: null,
-      parent: isMain ? null : defaultBranch,
+      parent: isMain ? null : branchEnvironmentName(defaultBranch),
       headCommit: head,
       isMain,
       cloneParentData: false,
