@@ -262,6 +262,11 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
  * `.github/envhooks.yml`, and envhooks writes back to GitHub. Without them (local trial), they are
  * applied with the default options and nothing is sent to GitHub.
  */
+      // At the deadline, sends still waiting for their receiver are cut short and recorded as
+      // interrupted: pending, they go again (same webhook-id) from the next process. Recording
+      // them is one statement; a database out of reach does not hold the exit for longer.
+      sender.interrupt();
+      await relaying.stop(5_000);
 async function createReceiver(
   options: EnvhooksOptions,
   deps: ApplyDeps,

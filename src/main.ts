@@ -82,8 +82,9 @@ let stopping = false;
 /**
  * SIGTERM: readiness turns false (and, with ENVHOOKS_SHUTDOWN_DELAY_MS, requests are still served
  * while the load balancer notices); then no new connections, requests in flight finish, the
- * deliveries and GitHub requests in flight finish, and the process exits 0. Work not started stays
- * in the database for the next process.
+ * deliveries and GitHub requests in flight finish (a send still waiting for its receiver at the
+ * deadline is cut short, and sent again by the next process), and the process exits 0. Work not
+ * started stays in the database for the next process.
  */
 async function shutdown(signal: string) {
   if (stopping) return;

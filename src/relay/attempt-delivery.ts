@@ -40,7 +40,8 @@ export interface AttemptOutcome {
 /**
  * Sends a delivery once and records the attempt with its consequences: delivered; retried on the
  * integration's schedule (or after Retry-After); failed for good when the schedule is exhausted;
- * the integration disabled on 410 Gone or after failing for five days.
+ * the integration disabled on 410 Gone or after failing for five days. An attempt cut short by a
+ * shutdown is none of these: the delivery stays pending, due at once, for the next process.
  */
 export async function attemptDelivery(
   deps: AttemptDeps,
@@ -70,12 +71,16 @@ export async function attemptDelivery(
   // A rate limit is the receiver asking to wait, not failing: it moves neither the schedule nor
   // the five-day clock, and the attempt after it comes when the receiver said.
   const rateLimited = result.statusCode === 429;
+  // Interrupted, the receiver did not fail: the attempt neither moves the schedule nor counts
+  // toward disabling, and the delivery goes again (same webhook-id) as soon as a process can send.
+  const interrupted = result.interrupted === true;
   const retryAfterMs = parseRetryAfter(
     result.retryAfter ?? retryAfterInBody(result.responseBody),
     Date.now(),
   );
-  const delay =
-    result.ok || gone || !retry
+  const delay = interrupted
+    ? 0
+    : result.ok || gone || !retry
       ? undefined
       : rateLimited
         ? nextRetryDelayMs(1, schedule, { retryAfterMs })
@@ -98,25 +103,35 @@ export async function attemptDelivery(
   });
   let disabled: string | undefined;
   if (gone) disabled = "the receiver answered 410 Gone";
-  else if (failingSince && Date.now() - new Date(failingSince).getTime() > DISABLE_AFTER_FAILING_MS) {
+  else if (
+    !interrupted &&
+    failingSince &&
+    Date.now() - new Date(failingSince).getTime() > DISABLE_AFTER_FAILING_MS
+  ) {
     disabled = "every delivery failed for 5 days";
   }
   if (disabled) await setIntegrationStatus(deps.db, integration.id, "disabled", disabled);
 
   const type = integration.type;
-  deps.metrics?.attemptSeconds.observe({ integration_type: type }, result.durationMs / 1000);
+  // An interrupted attempt's duration is the shutdown's, not the receiver's.
+  if (!interrupted)
+    deps.metrics?.attemptSeconds.observe({ integration_type: type }, result.durationMs / 1000);
   deps.metrics?.deliveries.inc({
     integration_type: type,
     outcome: result.ok
       ? "delivered"
-      : rateLimited
-        ? "rate_limited"
-        : state === "failed"
-          ? "failed"
-          : "retrying",
+      : interrupted
+        ? "interrupted"
+        : rateLimited
+          ? "rate_limited"
+          : state === "failed"
+            ? "failed"
+            : "retrying",
   });
   const log = deps.log.child({ delivery: delivery.id, integration: integration.id });
-  if (result.ok) log.debug({ status: result.statusCode, ms: result.durationMs }, "delivered");
+  if (interrupted)
+    log.warn({ ms: result.durationMs }, "delivery attempt interrupted by the shutdown; sent again later");
+  else if (result.ok) log.debug({ status: result.statusCode, ms: result.durationMs }, "delivered");
   else log.warn({ status: result.statusCode, err: result.error, retryAt, state }, "delivery attempt failed");
   if (disabled) log.warn({ reason: disabled }, "integration disabled");
 

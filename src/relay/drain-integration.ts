@@ -65,7 +65,8 @@ export async function drainIntegration(deps: DrainIntegrationDeps, integrationId
             if (outcome.retryAt) await retryLater(deps, integrationId, outcome.retryAt);
             return;
           }
-          if (outcome.disabled) return;
+          // Stopping: an attempt cut short is recorded; the rest waits for the next process.
+          if (outcome.disabled || stopped()) return;
           // Read again: a delivery to retry now holds back the rest of the batch.
           if (!outcome.ok) break;
         }

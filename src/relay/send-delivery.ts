@@ -24,12 +24,19 @@ export interface AttemptResult {
   durationMs: number;
   /** From a Retry-After header, when the receiver sent one. */
   retryAfter: string | undefined;
+  /** Cut short by `interrupt()` (a shutdown): the receiver's answer is unknown, not a failure. */
+  interrupted?: boolean;
 }
 
 export interface Sender {
   send(outgoing: OutgoingRequest): Promise<AttemptResult>;
+  /** Cuts short every send in flight, and refuses later ones: each resolves as `interrupted`. */
+  interrupt(): void;
   close(): Promise<void>;
 }
+
+/** Why an interrupted attempt ended, as its delivery log says. */
+export const INTERRUPTED = "interrupted: envhooks shut down before the receiver answered; sent again later";
 
 /**
  * Sends deliveries over keep-alive connection pools (undici). Success is a 2xx within the
@@ -45,11 +52,20 @@ export function createSender({ allowPrivateUrls }: { allowPrivateUrls: boolean }
     });
   const verifying = agent(true);
   const insecure = agent(false);
+  // One controller per send, not one shared signal: AbortSignal.any() keeps each combined signal
+  // linked to a long-lived source (https://github.com/nodejs/node/issues/54614).
+  const inFlight = new Set<AbortController>();
+  let interrupted = false;
   return {
     async send(outgoing) {
       const started = performance.now();
       const elapsed = () => Math.round(performance.now() - started);
+      const cut = new AbortController();
+      if (interrupted) cut.abort();
+      inFlight.add(cut);
+      const signal = AbortSignal.any([AbortSignal.timeout(outgoing.timeoutMs), cut.signal]);
       try {
+        signal.throwIfAborted();
         const host = urlHost(outgoing.url);
         // Sockets skip lookup() for address literals: check those here.
         if (!allowPrivateUrls && isIP(host) && !isPublicAddress(host))
@@ -61,7 +77,7 @@ export function createSender({ allowPrivateUrls }: { allowPrivateUrls: boolean }
           dispatcher: outgoing.insecureTls ? insecure : verifying,
           headersTimeout: outgoing.timeoutMs,
           bodyTimeout: outgoing.timeoutMs,
-          signal: AbortSignal.timeout(outgoing.timeoutMs),
+          signal,
         });
         const responseBody = await readLimited(response.body);
         const responseHeaders = flattenHeaders(response.headers);
@@ -76,16 +92,24 @@ export function createSender({ allowPrivateUrls }: { allowPrivateUrls: boolean }
           retryAfter: responseHeaders["retry-after"],
         };
       } catch (error) {
+        const wasCut = cut.signal.aborted && signal.reason === cut.signal.reason;
         return {
           ok: false,
           statusCode: null,
           responseHeaders: null,
           responseBody: null,
-          error: describeSendError(error, outgoing.timeoutMs),
+          error: wasCut ? INTERRUPTED : describeSendError(error, outgoing.timeoutMs),
           durationMs: elapsed(),
           retryAfter: undefined,
+          ...(wasCut ? { interrupted: true } : {}),
         };
+      } finally {
+        inFlight.delete(cut);
       }
+    },
+    interrupt() {
+      interrupted = true;
+      for (const cut of inFlight) cut.abort();
     },
     close: async () => {
       await Promise.all([verifying.close(), insecure.close()]);

@@ -123,8 +123,10 @@ export async function recordAttempts(db: Queryable, records: AttemptRecord[]): P
     ({ result, retryAt }): DeliveryState => (result.ok ? "delivered" : retryAt ? "pending" : "failed"),
   );
   const column = <T>(value: (record: AttemptRecord, n: number) => T) => records.map(value);
-  // A rate-limited attempt neither starts nor ends the integration's failing spell. After a
-  // release, the delivery just recorded is not seen as sent yet (one snapshot): it is left out.
+  // A rate-limited attempt neither starts nor ends the integration's failing spell; an interrupted
+  // one (the sender cut short by a shutdown) is no failure either, and leaves the integration's
+  // summary as it was: the receiver said nothing. After a release, the delivery just recorded is
+  // not seen as sent yet (one snapshot): it is left out.
   const { rows } = await db.query<{
     integrationId: string;
     failingSince: Date | null;
@@ -134,10 +136,11 @@ export async function recordAttempts(db: Queryable, records: AttemptRecord[]): P
      input AS (
        SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::int[], $5::text[], $6::jsonb[],
          $7::int[], $8::jsonb[], $9::text[], $10::text[], $11::boolean[], $12::text[], $13::boolean[],
-         $14::timestamptz[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[])
+         $14::timestamptz[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
+         $20::boolean[])
        AS i(delivery_id, attempt, started_at, duration_ms, url, request_headers, status_code, response_headers,
          response_body, error, ok, state, rate_limited, retry_at, integration_id, summary, reason, context,
-         release_owner)),
+         release_owner, interrupted)),
      logged AS (
        INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, url, request_headers,
          status_code, response_headers, response_body, error, succeeded)
@@ -146,14 +149,17 @@ export async function recordAttempts(db: Queryable, records: AttemptRecord[]): P
        FROM input),
      moved AS (
        UPDATE deliveries d SET state = i.state, attempts = d.attempts + 1,
-         failures = CASE WHEN i.ok OR i.rate_limited THEN d.failures ELSE d.failures + 1 END,
+         failures = CASE WHEN i.ok OR i.rate_limited OR i.interrupted THEN d.failures ELSE d.failures + 1 END,
          next_attempt_at = COALESCE(i.retry_at, d.next_attempt_at), last_status = i.status_code,
          last_error = i.error, updated_at = now()
        FROM input i WHERE d.id = i.delivery_id),
      summed AS (
-       UPDATE integrations g SET last_datetime = now(), last_status = i.summary, last_reason = i.reason,
-         last_context = i.context,
-         failing_since = CASE WHEN i.rate_limited THEN g.failing_since
+       UPDATE integrations g
+       SET last_datetime = CASE WHEN i.interrupted THEN g.last_datetime ELSE now() END,
+         last_status = CASE WHEN i.interrupted THEN g.last_status ELSE i.summary END,
+         last_reason = CASE WHEN i.interrupted THEN g.last_reason ELSE i.reason END,
+         last_context = CASE WHEN i.interrupted THEN g.last_context ELSE i.context END,
+         failing_since = CASE WHEN i.rate_limited OR i.interrupted THEN g.failing_since
                               WHEN i.ok THEN NULL ELSE COALESCE(g.failing_since, now()) END,
          lease_owner = CASE WHEN g.lease_owner = i.release_owner THEN NULL ELSE g.lease_owner END,
          lease_until = CASE WHEN g.lease_owner = i.release_owner THEN NULL ELSE g.lease_until END
@@ -185,6 +191,7 @@ export async function recordAttempts(db: Queryable, records: AttemptRecord[]): P
       column((r) => r.reason),
       column((r) => r.delivery.body.slice(0, 4096)),
       column((r) => r.releaseLeaseOf ?? null),
+      column((r) => r.result.interrupted === true),
     ],
   );
   const byIntegration = new Map(rows.map((row) => [row.integrationId, row]));

@@ -180,6 +180,65 @@ describe.each(STORES)("the server process on $name", (kind) => {
     }
   });
 
+  it("on SIGTERM cuts short a send to a receiver that never answers, and sends it again after restart", async () => {
+    const receiver = await new Receiver().start();
+    receiver.answer = (n) => (n === 0 ? "hang" : { status: 200 });
+    try {
+      const first = start();
+      const url = await first.ready();
+      // A minute to answer: without a deadline of its own, the shutdown would wait for it.
+      const integration = await createIntegration(url, {
+        type: "webhook",
+        url: receiver.url,
+        timeout_ms: 60_000,
+      });
+      expect((await deliver(url, "push", pushCreatingMaster())).status).toBe(202);
+      await eventually(async () => receiver.received.length === 1);
+
+      const signalledAt = Date.now();
+      first.child.kill("SIGTERM");
+      const exit = await Promise.race([
+        first.exited(),
+        new Promise((resolve) => setTimeout(() => resolve("still running after 15 s"), 15_000)),
+      ]);
+      // 10 s for the deliveries in flight, then the interrupted attempt is recorded.
+      expect(exit).toBe(0);
+      expect(Date.now() - signalledAt).toBeGreaterThan(9_000);
+
+      const second = start();
+      const again = await second.ready();
+      await eventually(async () => receiver.received.length === 2);
+      const [cut, resent] = receiver.received;
+      expect(resent?.headers["webhook-id"]).toBe(cut?.headers["webhook-id"]);
+      expect(resent?.headers["x-envhooks-delivery"]).toBe(cut?.headers["x-envhooks-delivery"]);
+
+      const headers = { authorization: `Bearer ${TOKEN}` };
+      const [listed] = (
+        await fetch(`${again}/api/projects/${REPO}/integrations/${integration.id}/deliveries`, {
+          headers,
+        }).then((response) => response.json())
+      ).items;
+      const delivery = await eventually(async () => {
+        const shown = await fetch(`${again}/api/deliveries/${listed.id}`, { headers }).then((r) => r.json());
+        return shown.state === "delivered" ? shown : undefined;
+      });
+      expect(
+        delivery.attempt_log.map((a: { error: string | null; succeeded: boolean }) => [a.succeeded, a.error]),
+      ).toEqual([
+        [false, expect.stringMatching(/^interrupted: /)],
+        [true, null],
+      ]);
+      // An interrupted attempt is not the receiver failing.
+      const shownIntegration = await fetch(`${again}/api/projects/${REPO}/integrations/${integration.id}`, {
+        headers,
+      }).then((response) => response.json());
+      expect(shownIntegration.failing_since).toBeNull();
+      expect(await second.kill("SIGTERM")).toBe(0);
+    } finally {
+      await receiver.stop();
+    }
+  }, 90_000);
+
   it("keeps its state across a graceful restart", async () => {
     const first = start();
     const url = await first.ready();
