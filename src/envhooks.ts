@@ -37,10 +37,12 @@ import { writeDeliveries } from "./relay/write-deliveries.ts";
 import type { Database } from "./store/database.ts";
 import { projectsWithPendingEvents } from "./store/github-events.ts";
 import { projectsWithDueGithubTasks } from "./store/github-tasks.ts";
+import { resealIntegrations } from "./store/integration-secrets.ts";
 import { integrationsWithDueDeliveries } from "./store/integrations.ts";
 import { releaseAllLeases } from "./store/leases.ts";
 import { migrate } from "./store/migrate.ts";
 import { prunePushCommits } from "./store/push-commits.ts";
+import { createSecretBox, type SecretBox } from "./store/secret-box.ts";
 
 /** How often deliveries left behind (a process died holding them, a job was lost) are looked for. */
 const SWEEP_INTERVAL_MS = 10_000;
@@ -55,6 +57,8 @@ export interface EnvhooksOptions {
   apiToken: string | undefined;
   /** ENVHOOKS_ALLOW_PRIVATE_URLS: let integrations target loopback and private addresses. */
   allowPrivateUrls: boolean;
+  /** ENVHOOKS_SECRET_KEY (or the embedded store's key file): encrypts secrets at rest. None: stored plain. */
+  secrets?: SecretBox;
   retry?: RetryPolicy;
   /** Probot's Octokit class (tests turn its own retries off). */
   Octokit?: typeof ProbotOctokit;
@@ -106,6 +110,9 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
   const signal = stopping.signal;
 
   await migrate(db);
+  const secrets = options.secrets ?? createSecretBox([]);
+  // Secrets stored plain or with an older key are encrypted with the first key; a missing key stops here.
+  await resealIntegrations(db, secrets);
   // The data folder lock makes this the only process: leases left by a killed one are void.
   if (db.kind === "pglite") await releaseAllLeases(db);
   const boss = await openQueue(options.queue, log);
@@ -150,6 +157,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     signal,
     metrics,
     recordAttempt: recordAttemptsTogether(db),
+    secrets,
     again: (integrationId: string) => relaying.wake(integrationId),
   };
   const relaying = dispatcher(DELIVERIES_QUEUE, (integrationId) => drainIntegration(relay, integrationId));

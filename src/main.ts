@@ -9,6 +9,8 @@ import type { Database } from "./store/database.ts";
 import { DataDirLockedError } from "./store/lock-data-dir.ts";
 import { openPglite } from "./store/open-pglite.ts";
 import { openPostgres } from "./store/open-postgres.ts";
+import { createSecretBox, SecretKeyError } from "./store/secret-box.ts";
+import { embeddedStoreKeys } from "./store/secret-key-file.ts";
 
 // Composition root: settings → store → queue → Probot + Hono → listen. Nothing imports this file.
 const startedAt = performance.now();
@@ -23,6 +25,7 @@ const log = pino({ level: settings.logLevel, name: "envhooks" });
 
 let db: Database;
 let queue: QueueTarget;
+let secretKeys = settings.secretKeys;
 try {
   if (settings.database.kind === "postgres") {
     db = await openPostgres(settings.database.url);
@@ -31,6 +34,7 @@ try {
     const embedded = await openPglite({ dataDir: settings.database.dataDir });
     db = embedded;
     queue = { kind: "pglite", pglite: embedded.pglite };
+    secretKeys = await embeddedStoreKeys(settings.database.dataDir, secretKeys);
   }
 } catch (error) {
   if (error instanceof DataDirLockedError) {
@@ -49,6 +53,11 @@ const envhooks = await startEnvhooks({
   allowPrivateUrls: settings.allowPrivateUrls,
   publicUrl: settings.publicUrl,
   role: settings.role,
+  secrets: createSecretBox(secretKeys),
+}).catch((error) => {
+  if (!(error instanceof SecretKeyError)) throw error;
+  log.fatal(error.message);
+  process.exit(1);
 });
 const server = serve(
   { fetch: envhooks.app.fetch, port: settings.port, hostname: settings.host ?? "0.0.0.0" },
@@ -71,6 +80,11 @@ const missing = [
     "APP_ID and PRIVATE_KEY or PRIVATE_KEY_PATH (without them .github/envhooks.yml cannot be read: every repository gets the default options)",
   !settings.apiToken && "ENVHOOKS_API_TOKEN (the API answers 503 until it is set)",
 ].filter(Boolean);
+if (secretKeys.length === 0) {
+  log.warn(
+    'ENVHOOKS_SECRET_KEY is not set: integrations\' secrets, URLs and headers are stored in plain text in PostgreSQL. Set it to `openssl rand -base64 32` on every instance (README, "Secrets").',
+  );
+}
 if (missing.length > 0) {
   log.warn(`Not set: ${missing.join("; ")}. See README.md, "Register the GitHub App", and .env.example.`);
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { parseSecretKey } from "../store/secret-box.ts";
 
 const optionalText = z
   .string()
@@ -44,6 +45,28 @@ export const envSchema = z.object({
   /** Milliseconds to keep serving after SIGTERM with readiness false, so a load balancer stops sending first. */
   ENVHOOKS_SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(120_000).default(0),
   /** `true` lets integrations send to loopback, private and link-local addresses (tests, private networks). */
+  /**
+   * Keys that encrypt integrations' secrets, URLs and headers at rest: 32 random bytes each, base64
+   * or hex, separated by commas or spaces. The first encrypts, all decrypt (rotation). Unset: the
+   * embedded store generates one into its data folder; PostgreSQL stores secrets plain, with a warning.
+   */
+  ENVHOOKS_SECRET_KEY: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      const keys: Buffer[] = [];
+      for (const [n, part] of (text ?? "")
+        .split(/[\s,]+/)
+        .filter(Boolean)
+        .entries()) {
+        try {
+          keys.push(parseSecretKey(part));
+        } catch (error) {
+          ctx.addIssue({ code: "custom", message: `key ${n + 1} ${(error as Error).message}` });
+        }
+      }
+      return keys;
+    }),
   ENVHOOKS_ALLOW_PRIVATE_URLS: z
     .enum(["true", "false", "1", "0", ""])
     .default("false")
@@ -67,6 +90,8 @@ export interface Settings {
   database: { kind: "postgres"; url: string } | { kind: "pglite"; dataDir: string };
   apiToken: string | undefined;
   allowPrivateUrls: boolean;
+  /** ENVHOOKS_SECRET_KEY: the first encrypts, all decrypt; empty when unset. */
+  secretKeys: Buffer[];
   publicUrl: string | undefined;
   role: Env["ENVHOOKS_ROLE"];
   shutdownDelayMs: number;
@@ -103,6 +128,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       : { kind: "pglite", dataDir: vars.ENVHOOKS_DATA_DIR },
     apiToken: vars.ENVHOOKS_API_TOKEN,
     allowPrivateUrls: vars.ENVHOOKS_ALLOW_PRIVATE_URLS,
+    secretKeys: vars.ENVHOOKS_SECRET_KEY,
     publicUrl: vars.ENVHOOKS_PUBLIC_URL?.replace(/\/+$/, ""),
     role: vars.ENVHOOKS_ROLE,
     shutdownDelayMs: vars.ENVHOOKS_SHUTDOWN_DELAY_MS,

@@ -1,11 +1,22 @@
 import type { Queryable } from "../store/database.ts";
 import { type AttemptRecord, type RecordedAttempt, recordAttempts } from "../store/deliveries.ts";
+import { maskSentHeaders, maskUrlCredentials } from "./mask-secrets.ts";
 
 export type RecordAttempt = (record: AttemptRecord) => Promise<RecordedAttempt>;
 
+/**
+ * The attempt as the log keeps it: credentials in the URL and every header value but envhooks'
+ * own are masked (an `Authorization` would otherwise be stored once per attempt).
+ */
+const masked = (record: AttemptRecord): AttemptRecord => ({
+  ...record,
+  url: maskUrlCredentials(record.url),
+  requestHeaders: maskSentHeaders(record.requestHeaders),
+});
+
 /** Records each attempt by itself. */
 export function recordEachAttempt(db: Queryable): RecordAttempt {
-  return async (record) => (await recordAttempts(db, [record]))[0] as RecordedAttempt;
+  return async (record) => (await recordAttempts(db, [masked(record)]))[0] as RecordedAttempt;
 }
 
 /**
@@ -55,7 +66,7 @@ export function recordAttemptsTogether(db: Queryable, max = 64): RecordAttempt {
 
   return (record) =>
     new Promise((resolve, reject) => {
-      waiting.push({ record, resolve, reject });
+      waiting.push({ record: masked(record), resolve, reject });
       if (!flushing) void flush();
     });
 }

@@ -5,11 +5,14 @@ import { LEASE_SECONDS, withLease } from "../queue/with-lease.ts";
 import { type Delivery, nextPendingDeliveries } from "../store/deliveries.ts";
 import { getIntegration, releaseIntegrationLease, takeIntegrationLease } from "../store/integrations.ts";
 import { INTEGRATION_LEASE } from "../store/leases.ts";
+import type { SecretBox } from "../store/secret-box.ts";
 import { type AttemptDeps, attemptDelivery } from "./attempt-delivery.ts";
 import type { Integration } from "./integration.ts";
 
 export interface DrainIntegrationDeps extends AttemptDeps {
   boss: PgBoss;
+  /** Decrypts the integration's secrets, once per batch. */
+  secrets: SecretBox;
   /** This process, as a lease holder. */
   owner: string;
   /** Drains the integration again in this process once the drain in flight has finished. */
@@ -71,13 +74,20 @@ export async function drainIntegration(deps: DrainIntegrationDeps, integrationId
           if (!outcome.ok) break;
         }
         if (batch.length === 0) return;
-        integration = await getIntegration(deps.db, integrationId);
+        integration = await getIntegration(deps.db, deps.secrets, integrationId);
         batch = await nextPendingDeliveries(deps.db, integrationId, BATCH);
       }
     },
     {
       take: async () => {
-        const taken = await takeIntegrationLease(deps.db, integrationId, deps.owner, LEASE_SECONDS, BATCH);
+        const taken = await takeIntegrationLease(
+          deps.db,
+          deps.secrets,
+          integrationId,
+          deps.owner,
+          LEASE_SECONDS,
+          BATCH,
+        );
         integration = taken?.integration;
         batch = taken?.deliveries ?? [];
         return taken !== undefined;

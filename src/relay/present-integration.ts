@@ -1,16 +1,14 @@
 import type { Delivery, DeliveryAttempt } from "../store/deliveries.ts";
 import { maskUrl } from "./delivery-request.ts";
 import type { Integration } from "./integration.ts";
-
-const MASK = "********";
-const SENSITIVE_HEADER = /authorization|token|secret|key|cookie|password|signature/i;
+import { MASK, maskCredentialHeaders, maskUrlCredentials } from "./mask-secrets.ts";
 
 const iso = (date: Date | null) => (date ? new Date(date).toISOString() : null);
 
 /**
  * An integration as the API shows it. Secrets never leave after creation: a webhook's signing
- * secret and header values that look like credentials, a chat channel's URL (it holds the
- * channel's token) and HipChat's room token are masked.
+ * secret, header values and URL parts that look like credentials, a chat channel's URL (it holds
+ * the channel's token) and HipChat's room token are masked.
  */
 export function presentIntegration(integration: Integration) {
   return {
@@ -35,9 +33,8 @@ function presentSettings(integration: Integration) {
     const { headers, ...config } = integration.config;
     return {
       ...config,
-      headers: Object.fromEntries(
-        Object.entries(headers).map(([name, value]) => [name, SENSITIVE_HEADER.test(name) ? MASK : value]),
-      ),
+      url: maskUrlCredentials(config.url),
+      headers: maskCredentialHeaders(headers),
       secret: integration.secret ? MASK : null,
       secret_rotation_ends_at:
         integration.previousSecretUntil && new Date(integration.previousSecretUntil) > new Date()
@@ -45,7 +42,9 @@ function presentSettings(integration: Integration) {
           : null,
     };
   }
-  if (integration.type === "hipchat") return { ...integration.config, token: MASK };
+  if (integration.type === "hipchat") {
+    return { ...integration.config, url: maskUrlCredentials(integration.config.url ?? ""), token: MASK };
+  }
   return { url: maskUrl(integration.secret ?? ""), ...integration.config };
 }
 
@@ -70,8 +69,8 @@ export function presentDelivery(delivery: Delivery, attempts?: DeliveryAttempt[]
             attempt: attempt.attempt,
             started_at: iso(attempt.startedAt),
             duration_ms: attempt.durationMs,
-            url: attempt.url,
-            request_headers: maskHeaders(attempt.requestHeaders),
+            url: maskUrlCredentials(attempt.url),
+            request_headers: maskCredentialHeaders(attempt.requestHeaders),
             status_code: attempt.statusCode,
             response_headers: attempt.responseHeaders,
             response_body: attempt.responseBody,
@@ -81,13 +80,4 @@ export function presentDelivery(delivery: Delivery, attempts?: DeliveryAttempt[]
         }
       : {}),
   };
-}
-
-function maskHeaders(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(headers).map(([name, value]) => [
-      name,
-      SENSITIVE_HEADER.test(name) && !/^(webhook|x-envhooks|x-shipway)-/i.test(name) ? MASK : value,
-    ]),
-  );
 }

@@ -2,7 +2,9 @@ import type { ChatConfig, WebhookConfig } from "../relay/integration.schema.ts";
 import type { Integration, IntegrationStatus } from "../relay/integration.ts";
 import { type Queryable, RELAXED_COMMIT } from "./database.ts";
 import { DELIVERY_COLUMNS, type Delivery } from "./deliveries.ts";
+import { openIntegration, sealConfig, sealSecret } from "./integration-secrets.ts";
 import { INTEGRATION_LEASE, takeable } from "./leases.ts";
+import type { SecretBox } from "./secret-box.ts";
 
 const COLUMNS = `id, project_key AS "projectKey", type, config, secret, previous_secret AS "previousSecret",
   previous_secret_until AS "previousSecretUntil", status, disabled_reason AS "disabledReason",
@@ -11,6 +13,7 @@ const COLUMNS = `id, project_key AS "projectKey", type, config, secret, previous
 
 export async function insertIntegration(
   db: Queryable,
+  secrets: SecretBox,
   integration: {
     id: string;
     projectKey: string;
@@ -25,28 +28,40 @@ export async function insertIntegration(
       integration.id,
       integration.projectKey,
       integration.type,
-      JSON.stringify(integration.config),
-      integration.secret,
+      JSON.stringify(sealConfig(secrets, integration.config)),
+      sealSecret(secrets, integration.secret),
     ],
   );
-  return rows[0] as Integration;
+  return openIntegration(secrets, rows[0] as Integration);
 }
 
-export async function getIntegration(db: Queryable, id: string): Promise<Integration | undefined> {
+export async function getIntegration(
+  db: Queryable,
+  secrets: SecretBox,
+  id: string,
+): Promise<Integration | undefined> {
   const { rows } = await db.query<Integration>(`SELECT ${COLUMNS} FROM integrations WHERE id = $1`, [id]);
-  return rows[0];
+  return rows[0] && openIntegration(secrets, rows[0]);
 }
 
 /** A project's integrations, oldest first. */
-export async function listIntegrations(db: Queryable, projectKey: string): Promise<Integration[]> {
+export async function listIntegrations(
+  db: Queryable,
+  secrets: SecretBox,
+  projectKey: string,
+): Promise<Integration[]> {
   const { rows } = await db.query<Integration>(
     `SELECT ${COLUMNS} FROM integrations WHERE project_key = $1 ORDER BY created_at, id`,
     [projectKey],
   );
-  return rows;
+  return rows.map((row) => openIntegration(secrets, row));
 }
 
-/** Integrations that collect deliveries: active and paused ones (paused ones send them on resume). */
+/**
+ * Integrations that collect deliveries: active and paused ones (paused ones send them on resume).
+ * For matching and formatting only: their secrets, URL and header values stay as stored
+ * (encrypted), since neither needs them; getIntegration opens one for sending.
+ */
 export async function listReceivingIntegrations(db: Queryable, projectKey: string): Promise<Integration[]> {
   const { rows } = await db.query<Integration>(
     `SELECT ${COLUMNS} FROM integrations WHERE project_key = $1 AND status IN ('active', 'paused') ORDER BY id`,
@@ -61,36 +76,44 @@ export async function listReceivingIntegrations(db: Queryable, projectKey: strin
  */
 export async function updateIntegration(
   db: Queryable,
-  id: string,
+  secrets: SecretBox,
+  current: Integration,
   change: { config: WebhookConfig | ChatConfig; secret?: string | undefined; rotate: boolean },
 ): Promise<Integration | undefined> {
+  // Encrypted secrets cannot be compared in SQL (each encryption differs): `current` says whether
+  // the secret changes, and the statement moves the stored one aside as it is.
+  const rotating = change.rotate && change.secret !== undefined && change.secret !== current.secret;
   const { rows } = await db.query<Integration>(
     `UPDATE integrations SET config = $2,
-       previous_secret = CASE WHEN $4 AND $3::text IS NOT NULL AND $3 IS DISTINCT FROM secret
-                              THEN secret ELSE previous_secret END,
-       previous_secret_until = CASE WHEN $4 AND $3::text IS NOT NULL AND $3 IS DISTINCT FROM secret
-                                    THEN now() + interval '24 hours' ELSE previous_secret_until END,
+       previous_secret = CASE WHEN $4 THEN secret ELSE previous_secret END,
+       previous_secret_until = CASE WHEN $4 THEN now() + interval '24 hours' ELSE previous_secret_until END,
        secret = COALESCE($3, secret),
        updated_at = now()
      WHERE id = $1 RETURNING ${COLUMNS}`,
-    [id, JSON.stringify(change.config), change.secret ?? null, change.rotate],
+    [
+      current.id,
+      JSON.stringify(sealConfig(secrets, change.config)),
+      sealSecret(secrets, change.secret),
+      rotating,
+    ],
   );
-  return rows[0];
+  return rows[0] && openIntegration(secrets, rows[0]);
 }
 
+/** Pauses, resumes or disables an integration; false when it is gone. */
 export async function setIntegrationStatus(
   db: Queryable,
   id: string,
   status: IntegrationStatus,
   reason: string | null = null,
-): Promise<Integration | undefined> {
-  const { rows } = await db.query<Integration>(
+): Promise<boolean> {
+  const { rows } = await db.query(
     `UPDATE integrations SET status = $2, disabled_reason = $3,
        failing_since = CASE WHEN $2 = 'active' THEN NULL ELSE failing_since END, updated_at = now()
-     WHERE id = $1 RETURNING ${COLUMNS}`,
+     WHERE id = $1 RETURNING id`,
     [id, status, status === "disabled" ? reason : null],
   );
-  return rows[0];
+  return rows.length === 1;
 }
 
 export async function deleteIntegration(db: Queryable, id: string): Promise<boolean> {
@@ -114,6 +137,7 @@ const FIRST_PENDING_DUE = `(SELECT d.next_attempt_at <= now() FROM deliveries d
  */
 export async function takeIntegrationLease(
   db: Queryable,
+  secrets: SecretBox,
   id: string,
   owner: string,
   seconds: number,
@@ -143,7 +167,7 @@ export async function takeIntegrationLease(
     createdAt: new Date(delivery.createdAt),
     updatedAt: new Date(delivery.updatedAt),
   }));
-  return { integration, deliveries };
+  return { integration: openIntegration(secrets, integration as Integration), deliveries };
 }
 
 /**

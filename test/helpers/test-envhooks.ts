@@ -4,11 +4,14 @@ import { sign } from "@octokit/webhooks-methods";
 import { pino } from "pino";
 import { ProbotOctokit } from "probot";
 import { type Envhooks, type Role, startEnvhooks } from "../../src/envhooks.ts";
+import { createSecretBox, type SecretBox } from "../../src/store/secret-box.ts";
 import type { FakeGithub } from "./fake-github.ts";
 import type { StoreKind, TestStore } from "./stores.ts";
 
 export const WEBHOOK_SECRET = "test-webhook-secret";
 export const API_TOKEN = "test-api-token";
+/** The key every test instance encrypts secrets with, unless a test passes its own `secrets`. */
+export const TEST_SECRET_KEY = Buffer.alloc(32, "envhooks-test-key");
 
 /** Everything a test needs around a running envhooks. */
 export interface TestEnvhooks extends Envhooks {
@@ -41,6 +44,8 @@ export async function startTestEnvhooks(
     role?: Role;
     /** Another instance's store: several instances on one database (closed by its first owner). */
     store?: TestStore;
+    /** Encrypts secrets at rest; TEST_SECRET_KEY by default. */
+    secrets?: SecretBox;
   } = {},
 ): Promise<TestEnvhooks> {
   const store = options.store ?? (await kind.open());
@@ -61,6 +66,7 @@ export async function startTestEnvhooks(
     log,
     apiToken: options.apiToken === null ? undefined : API_TOKEN,
     allowPrivateUrls: options.allowPrivateUrls ?? true,
+    secrets: options.secrets ?? createSecretBox([TEST_SECRET_KEY]),
     retry: { delaySeconds: options.retryDelaySeconds ?? 1, backoff: false, limit: options.retryLimit ?? 3 },
     github: {
       webhookSecret: options.webhookSecret === null ? undefined : WEBHOOK_SECRET,

@@ -10,7 +10,10 @@ import {
   takeIntegrationLease,
 } from "../../src/store/integrations.ts";
 import { INTEGRATION_LEASE, releaseLease, takeLease } from "../../src/store/leases.ts";
+import { createSecretBox } from "../../src/store/secret-box.ts";
 import { STORES, type TestStore } from "../helpers/stores.ts";
+
+const secrets = createSecretBox([Buffer.alloc(32, 1)]);
 
 const WEBHOOK_CONFIG = {
   url: "http://127.0.0.1:1/hook",
@@ -65,7 +68,7 @@ describe.each(STORES)("store transactions on $name", (kind) => {
     async () => {
       store = await kind.open();
       const { db } = store;
-      await insertIntegration(db, {
+      await insertIntegration(db, secrets, {
         id: "aaaaaaaaaaaaa",
         projectKey: "acme/shop",
         type: "webhook",
@@ -113,7 +116,7 @@ describe.each(STORES)("store transactions on $name", (kind) => {
     async () => {
       store = await kind.open();
       const { db } = store;
-      await insertIntegration(db, {
+      await insertIntegration(db, secrets, {
         id: "bbbbbbbbbbbbb",
         projectKey: "acme/shop",
         type: "webhook",
@@ -130,7 +133,7 @@ describe.each(STORES)("store transactions on $name", (kind) => {
       expect(await takeLease(db, lease, "bbbbbbbbbbbbb", "one", 30, { renew: true })).toBe(false);
 
       // Nothing pending: no lease.
-      expect(await takeIntegrationLease(db, "bbbbbbbbbbbbb", "one", 30, 16)).toBeUndefined();
+      expect(await takeIntegrationLease(db, secrets, "bbbbbbbbbbbbb", "one", 30, 16)).toBeUndefined();
       await insertDeliveries(
         db,
         [1, 2, 3].map((n) => ({
@@ -141,17 +144,17 @@ describe.each(STORES)("store transactions on $name", (kind) => {
           body: `{"n":${n}}`,
         })),
       );
-      const taken = await takeIntegrationLease(db, "bbbbbbbbbbbbb", "one", 30, 2);
+      const taken = await takeIntegrationLease(db, secrets, "bbbbbbbbbbbbb", "one", 30, 2);
       expect(taken?.integration.id).toBe("bbbbbbbbbbbbb");
       expect(taken?.deliveries.map((delivery) => delivery.body)).toEqual(['{"n":1}', '{"n":2}']);
-      expect(await takeIntegrationLease(db, "bbbbbbbbbbbbb", "two", 30, 2)).toBeUndefined();
+      expect(await takeIntegrationLease(db, secrets, "bbbbbbbbbbbbb", "two", 30, 2)).toBeUndefined();
       // Given up with nothing sent: the first is still due.
       expect(await releaseIntegrationLease(db, "bbbbbbbbbbbbb", "one")).toBe(true);
       await db.query("UPDATE deliveries SET next_attempt_at = now() + interval '1 hour' WHERE id = $1", [
         `msg_${"1".repeat(26)}`,
       ]);
       // The oldest waits for its retry and holds back the rest.
-      expect(await takeIntegrationLease(db, "bbbbbbbbbbbbb", "two", 30, 2)).toBeUndefined();
+      expect(await takeIntegrationLease(db, secrets, "bbbbbbbbbbbbb", "two", 30, 2)).toBeUndefined();
     },
   );
 
@@ -161,7 +164,7 @@ describe.each(STORES)("store transactions on $name", (kind) => {
       store = await kind.open();
       const { db } = store;
       for (const id of ["ccccccccccccc", "ddddddddddddd", "eeeeeeeeeeeee"]) {
-        await insertIntegration(db, {
+        await insertIntegration(db, secrets, {
           id,
           projectKey: "acme/shop",
           type: "webhook",

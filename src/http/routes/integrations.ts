@@ -22,6 +22,7 @@ import {
   updateIntegration,
 } from "../../store/integrations.ts";
 import { projectKey } from "../../store/projects.ts";
+import type { SecretBox } from "../../store/secret-box.ts";
 import { HttpError } from "../http-error.ts";
 import { authorizeProject } from "../require-api-token.ts";
 import { jsonContent, rejectInvalid } from "../validation.ts";
@@ -31,6 +32,8 @@ export interface IntegrationRouteDeps extends AttemptDeps {
   boss: PgBoss;
   /** ENVHOOKS_ALLOW_PRIVATE_URLS: accept receivers on loopback and private networks. */
   allowPrivateUrls: boolean;
+  /** Encrypts integrations' secrets, URLs and headers at rest. */
+  secrets: SecretBox;
 }
 
 const Json = z.record(z.string(), z.unknown());
@@ -52,7 +55,7 @@ const integrationPath = "/api/projects/{owner}/{repo}/integrations/{id}";
 
 /** Integrations (Platform.sh's model) and their delivery log. */
 export function integrationRoutes(deps: IntegrationRouteDeps) {
-  const { db } = deps;
+  const { db, secrets } = deps;
   const app = new OpenAPIHono({ defaultHook: rejectInvalid });
 
   async function requireIntegration(params: {
@@ -60,7 +63,7 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
     repo: string;
     id: string;
   }): Promise<Integration> {
-    const integration = await getIntegration(db, params.id);
+    const integration = await getIntegration(db, secrets, params.id);
     if (!integration || integration.projectKey !== projectKey(`${params.owner}/${params.repo}`)) {
       throw new HttpError(
         404,
@@ -74,7 +77,7 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
   /** A delivery the caller may see: 404 when there is none, 403 when it is another project's. */
   async function requireDelivery(c: Context, id: string) {
     const delivery = await getDelivery(db, id);
-    const integration = delivery && (await getIntegration(db, delivery.integrationId));
+    const integration = delivery && (await getIntegration(db, secrets, delivery.integrationId));
     if (!delivery || !integration) throw new HttpError(404, "delivery_not_found", `No delivery ${id}.`);
     authorizeProject(c, integration.projectKey);
     return delivery;
@@ -97,7 +100,7 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
       const { owner, repo } = c.req.valid("param");
       const settings = newSettings(c.req.valid("json"));
       await checkUrl(settings.url);
-      const integration = await insertIntegration(db, {
+      const integration = await insertIntegration(db, secrets, {
         id: newActivityId(),
         projectKey: projectKey(`${owner}/${repo}`),
         type: settings.type,
@@ -119,7 +122,7 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
     }),
     async (c) => {
       const { owner, repo } = c.req.valid("param");
-      const integrations = await listIntegrations(db, projectKey(`${owner}/${repo}`));
+      const integrations = await listIntegrations(db, secrets, projectKey(`${owner}/${repo}`));
       return c.json(integrations.map(presentIntegration), 200);
     },
   );
@@ -158,7 +161,7 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
       }
       const next = changedSettings(integration, change);
       await checkUrl(next.url);
-      const updated = await updateIntegration(db, integration.id, next);
+      const updated = await updateIntegration(db, secrets, integration, next);
       if (!updated) throw new HttpError(404, "integration_not_found", `No integration ${integration.id}.`);
       return c.json(presentIntegration(updated), 200);
     },
@@ -196,8 +199,9 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
       }),
       async (c) => {
         const integration = await requireIntegration(c.req.valid("param"));
-        const updated = await setIntegrationStatus(db, integration.id, status);
+        await setIntegrationStatus(db, integration.id, status);
         if (status === "active") await enqueueKey(deps.boss, DELIVERIES_QUEUE, integration.id);
+        const updated = await getIntegration(db, secrets, integration.id);
         return c.json(presentIntegration(updated ?? integration), 200);
       },
     );

@@ -4,6 +4,7 @@ import type { Context } from "hono";
 import { newActivityId } from "../../activity/activity-id.ts";
 import { DEFAULT_RETRY_SCHEDULE } from "../../relay/integration.schema.ts";
 import type { Integration, WebhookIntegration } from "../../relay/integration.ts";
+import { maskUrlCredentials } from "../../relay/mask-secrets.ts";
 import { sendSample } from "../../relay/send-sample.ts";
 import {
   deleteIntegration,
@@ -41,7 +42,7 @@ const isKuduHook = (integration: Integration): integration is WebhookIntegration
 
 const present = (hook: WebhookIntegration) => ({
   id: hook.id,
-  url: hook.config.url,
+  url: maskUrlCredentials(hook.config.url),
   event: "PostDeployment",
   insecure_ssl: hook.config.insecure_ssl === true,
   last_datetime: hook.lastDatetime ? new Date(hook.lastDatetime).toISOString() : null,
@@ -55,7 +56,7 @@ const present = (hook: WebhookIntegration) => ({
  * integration in the `kudu` dialect that receives completed activities.
  */
 export function kuduRoutes(deps: IntegrationRouteDeps) {
-  const { db } = deps;
+  const { db, secrets } = deps;
   const app = new OpenAPIHono({ defaultHook: rejectInvalid });
 
   /** The token's project; the operator's token has none. */
@@ -73,12 +74,12 @@ export function kuduRoutes(deps: IntegrationRouteDeps) {
   }
 
   async function projectHooks(projectKey: string): Promise<WebhookIntegration[]> {
-    return (await listIntegrations(db, projectKey)).filter(isKuduHook);
+    return (await listIntegrations(db, secrets, projectKey)).filter(isKuduHook);
   }
 
   async function requireHook(c: Context, id: string): Promise<WebhookIntegration> {
     const project = tokenProject(c);
-    const hook = await getIntegration(db, id);
+    const hook = await getIntegration(db, secrets, id);
     if (!hook || hook.projectKey !== project || !isKuduHook(hook)) {
       throw new HttpError(404, "hook_not_found", `No hook ${id}.`);
     }
@@ -100,7 +101,7 @@ export function kuduRoutes(deps: IntegrationRouteDeps) {
     async (c) => {
       const project = tokenProject(c);
       const body = c.req.valid("json");
-      const sameUrl = (await listIntegrations(db, project)).filter(
+      const sameUrl = (await listIntegrations(db, secrets, project)).filter(
         (integration) => integration.type === "webhook" && integration.config.url === body.url,
       );
       const existing = sameUrl.find(isKuduHook);
@@ -109,7 +110,7 @@ export function kuduRoutes(deps: IntegrationRouteDeps) {
         throw new HttpError(409, "conflict", `${body.url} is already hooked for a different event.`);
       }
       await checkIntegrationUrl(body.url, deps.allowPrivateUrls);
-      const hook = await insertIntegration(db, {
+      const hook = await insertIntegration(db, secrets, {
         id: newActivityId(),
         projectKey: project,
         type: "webhook",
@@ -180,7 +181,7 @@ export function kuduRoutes(deps: IntegrationRouteDeps) {
       const published = [];
       for (const hook of await projectHooks(project)) {
         await sendSample(deps, hook);
-        const after = await getIntegration(db, hook.id);
+        const after = await getIntegration(db, secrets, hook.id);
         published.push(present((after ?? hook) as WebhookIntegration));
       }
       return c.json({ published }, 200);
