@@ -1,7 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_REPO_CONFIG, type RepoConfig } from "../../src/config/repo-config.schema.ts";
 import type { GithubEvent } from "../../src/lifecycle/github-event.ts";
-import { concernedEnvironments, planTransitions } from "../../src/lifecycle/plan-transitions.ts";
+import {
+  branchEnvironmentName,
+  concernedEnvironments,
+  planTransitions,
+  pullRequestEnvironment,
+} from "../../src/lifecycle/plan-transitions.ts";
 import type { EnvironmentState } from "../../src/lifecycle/transition.ts";
 
 const REPOSITORY = { full_name: "acme/shop", default_branch: "main" };
@@ -438,6 +443,91 @@ const rows: Row[] = [
       ["rebuild", "pr-5"],
     ],
   },
+  // A branch named like a pull request's environment (pr-<N>) and the pull request never share one.
+  {
+    rule: "push creating branch pr-6 → environment branch:pr-6, not PR #6's",
+    event: push("refs/heads/pr-6", { created: true, before: ZERO }),
+    environments: [prEnv(6)],
+    expected: [["create", "branch:pr-6"]],
+  },
+  {
+    rule: "push to branch pr-6 while PR #6 has an environment → the branch's own is made, PR #6's left alone",
+    event: push("refs/heads/pr-6"),
+    environments: [prEnv(6)],
+    expected: [["create", "branch:pr-6"]],
+  },
+  {
+    rule: "push to branch pr-6 with its environment → branch:pr-6 rebuilt",
+    event: push("refs/heads/pr-6"),
+    environments: [prEnv(6), branchEnv("branch:pr-6")],
+    expected: [["rebuild", "branch:pr-6"]],
+  },
+  {
+    rule: "push to branch PR-7 (any case) → environment branch:PR-7",
+    event: push("refs/heads/PR-7"),
+    expected: [["create", "branch:PR-7"]],
+  },
+  {
+    rule: "create branch pr-6 while PR #6 has an environment → environment branch:pr-6",
+    event: ref("create", "pr-6"),
+    environments: [prEnv(6)],
+    expected: [["create", "branch:pr-6"]],
+  },
+  {
+    rule: "delete branch pr-6 while only PR #6 has an environment → nothing",
+    event: ref("delete", "pr-6"),
+    environments: [prEnv(6)],
+    expected: [],
+    note: /has no environment/,
+  },
+  {
+    rule: "delete branch pr-6 → only branch:pr-6 deleted",
+    event: ref("delete", "pr-6"),
+    environments: [prEnv(6), branchEnv("branch:pr-6")],
+    expected: [["delete", "branch:pr-6"]],
+  },
+  {
+    rule: "push deleting branch pr-6 while only PR #6 has an environment → nothing",
+    event: push("refs/heads/pr-6", { deleted: true, after: ZERO }),
+    environments: [prEnv(6)],
+    expected: [],
+  },
+  {
+    rule: "PR #5 opened while a branch environment is named pr-5 (from before the rule) → the branch's left alone",
+    event: pr("opened"),
+    environments: [branchEnv("pr-5")],
+    expected: [],
+    note: /belongs to a branch/,
+  },
+  {
+    rule: "PR #5 synchronized while a branch environment is named pr-5 → nothing rebuilt",
+    event: pr("synchronize"),
+    environments: [branchEnv("pr-5")],
+    expected: [],
+  },
+  {
+    rule: "PR #5 closed while a branch environment is named pr-5 → nothing deleted",
+    event: pr("closed"),
+    environments: [branchEnv("pr-5")],
+    expected: [],
+  },
+  {
+    rule: "/envhooks redeploy on PR #5 while a branch environment is named pr-5 → a reply",
+    event: comment("/envhooks redeploy", true),
+    environments: [branchEnv("pr-5")],
+    expected: [],
+    note: /has no environment to redeploy/,
+  },
+  {
+    rule: "push to branch pr-6, the base of PR #7, with post-merge builds → both rebuilt",
+    event: push("refs/heads/pr-6"),
+    environments: [branchEnv("branch:pr-6"), prEnv(7, { parent: "branch:pr-6" }), prEnv(6)],
+    options: { build_pull_requests_post_merge: true },
+    expected: [
+      ["rebuild", "branch:pr-6"],
+      ["rebuild", "pr-7"],
+    ],
+  },
 ];
 
 describe("lifecycle rules", () => {
@@ -512,6 +602,23 @@ describe("lifecycle rules", () => {
         cloneParentData: false,
       },
     });
+  });
+
+  it("a pull request based on the branch pr-6 has that branch's environment as parent", () => {
+    const event = pr("opened");
+    event.payload.pull_request.base.ref = "pr-6";
+    const [transition] = planTransitions(event, DEFAULT_REPO_CONFIG, []).transitions;
+    expect(transition).toMatchObject({ environment: { name: "pr-5", parent: "branch:pr-6" } });
+  });
+
+  it("names environments so that no branch and no pull request can share one", () => {
+    // `:` is refused by git in every ref name, and pull requests' names are `pr-<N>`.
+    expect(branchEnvironmentName("pr-6")).toBe("branch:pr-6");
+    expect(branchEnvironmentName("Pr-06")).toBe("branch:Pr-06");
+    expect(branchEnvironmentName("pr-6x")).toBe("pr-6x");
+    expect(branchEnvironmentName("branch-pr-6")).toBe("branch-pr-6");
+    expect(branchEnvironmentName("feature/pr-6")).toBe("feature/pr-6");
+    expect(pullRequestEnvironment(6)).toBe("pr-6");
   });
 
   it("asks GitHub to remove the approval when a fork pushes and fork_reapprove is on, and says why on the PR", () => {
