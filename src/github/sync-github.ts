@@ -8,6 +8,7 @@ import { withLease } from "../queue/with-lease.ts";
 import type { Database } from "../store/database.ts";
 import {
   environmentDeployments,
+  environmentPace,
   findCommentId,
   findShownActivity,
   hasNewerGithubTask,
@@ -46,6 +47,12 @@ export interface GithubSyncDeps {
 
 /** Tasks read at once: a busy pull request's updates are coalesced over all of them. */
 const BATCH = 200;
+/**
+ * An environment with this many updates in `BURST_WINDOW_SECONDS` is in a burst (a pull request
+ * pushed to again and again): its updates wait until none came for `QUIET_MS`, or until the oldest
+ * has waited `MAX_HOLD_MS`, so that GitHub gets the newest state, not every one on the way.
+ */
+const BURST = { updates: 2, windowSeconds: 10, quietMs: 1_500, maxHoldMs: 8_000 };
 
 /**
  * Sends a project's GitHub updates, coalesced (see `planGithubUpdates`): deployments and their
@@ -100,6 +107,12 @@ export async function drainGithub(deps: GithubSyncDeps, projectKey: string): Pro
         const due = Math.max(...step.covers.map((id) => dueAt.get(id) ?? 0));
         if (due > Date.now()) {
           later(due);
+          continue;
+        }
+        const settling = await settlingUntil(deps.db, projectKey, step);
+        if (settling) {
+          await postponeGithubTasks(deps.db, step.covers, settling);
+          later(settling.getTime());
           continue;
         }
         const low = deps.budget?.lowUntil(installationId);
@@ -159,6 +172,18 @@ export async function drainGithub(deps: GithubSyncDeps, projectKey: string): Pro
     }
   });
   return done;
+}
+
+/** Until when an environment in a burst of updates waits for it to quiet down; undefined: send now. */
+async function settlingUntil(db: Database, projectKey: string, step: UpdateStep): Promise<Date | undefined> {
+  if (step.kind !== "activity" || step.role !== "current") return undefined;
+  const environment = step.activity.payload.environment?.name;
+  if (!environment) return undefined;
+  const pace = await environmentPace(db, projectKey, environment, BURST.windowSeconds);
+  if (pace.recent < BURST.updates || pace.newestAgeMs >= BURST.quietMs) return undefined;
+  if (pace.oldestPendingAgeMs >= BURST.maxHoldMs) return undefined;
+  const wait = Math.min(BURST.quietMs - pace.newestAgeMs, BURST.maxHoldMs - pace.oldestPendingAgeMs);
+  return new Date(Date.now() + Math.max(50, wait));
 }
 
 function isFinal(step: UpdateStep): boolean {
@@ -278,6 +303,29 @@ async function syncActivity(
       await deactivateDeployments(context, environment.name);
     }
   } else if (sha) {
+    const sendCommit = options.statuses && shown?.commitState !== commit && (current || shown?.commitState);
+    if (sendCommit) {
+      if (current && (await outdated())) return "superseded";
+      const target = environment.url ?? logUrl;
+      await octokit.rest.repos.createCommitStatus({
+        owner,
+        repo,
+        sha,
+        state: commit,
+        context: `envhooks/${environment.name}`,
+        description: description(activity.text),
+        ...(target ? { target_url: target } : {}),
+      });
+      await record({ commitState: commit });
+    }
+  }
+  // The comment before the deployment: a burst stops a step between two writes, and a deployment
+  // made for a commit that is no longer the head is the costliest write to waste.
+  if (step.comment && options.comments && environment.pull_request !== null) {
+    if (await outdated()) return "superseded";
+    await upsertComment(context, environment.pull_request, renderActivityComment(activity, logUrl));
+  }
+  if (!gone && sha) {
     const sendDeployment =
       options.deployments && shown?.deploymentState !== deployment && (current || shown?.deploymentId);
     if (sendDeployment) {
@@ -313,25 +361,6 @@ async function syncActivity(
       });
       await record({ deploymentState: deployment });
     }
-    const sendCommit = options.statuses && shown?.commitState !== commit && (current || shown?.commitState);
-    if (sendCommit) {
-      if (current && (await outdated())) return "superseded";
-      const target = environment.url ?? logUrl;
-      await octokit.rest.repos.createCommitStatus({
-        owner,
-        repo,
-        sha,
-        state: commit,
-        context: `envhooks/${environment.name}`,
-        description: description(activity.text),
-        ...(target ? { target_url: target } : {}),
-      });
-      await record({ commitState: commit });
-    }
-  }
-  if (step.comment && options.comments && environment.pull_request !== null) {
-    if (await outdated()) return "superseded";
-    await upsertComment(context, environment.pull_request, renderActivityComment(activity, logUrl));
   }
   return "sent";
 }

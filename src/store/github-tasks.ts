@@ -66,6 +66,30 @@ export async function hasNewerGithubTask(
   return rows.length > 0;
 }
 
+/** How an environment's updates arrive: how many in the last `windowSeconds`, and the ages of the newest and oldest pending. */
+export interface EnvironmentPace {
+  recent: number;
+  newestAgeMs: number;
+  oldestPendingAgeMs: number;
+}
+
+export async function environmentPace(
+  db: Queryable,
+  projectKey: string,
+  environment: string,
+  windowSeconds: number,
+): Promise<EnvironmentPace> {
+  const { rows } = await db.query<EnvironmentPace>(
+    `SELECT count(*) FILTER (WHERE created_at > now() - make_interval(secs => $3))::int AS recent,
+       COALESCE(extract(epoch FROM now() - max(created_at)) * 1000, 0)::float8 AS "newestAgeMs",
+       COALESCE(extract(epoch FROM now() - min(created_at) FILTER (WHERE state = 'pending')) * 1000, 0)::float8
+         AS "oldestPendingAgeMs"
+     FROM github_tasks WHERE project_key = $1 AND environment = $2`,
+    [projectKey, environment, windowSeconds],
+  );
+  return rows[0] ?? { recent: 0, newestAgeMs: 0, oldestPendingAgeMs: 0 };
+}
+
 /** Marks tasks done: `outcome` says whether they were sent or superseded by a newer state. */
 export async function markGithubTasksDone(db: Queryable, ids: number[], outcome: string): Promise<void> {
   await db.query(

@@ -24,7 +24,7 @@ function synchronize(n: number) {
   return payload;
 }
 
-describe.each(STORES)("GitHub deployments, statuses and comments on $name", (kind) => {
+describe.each(STORES)("GitHub deployments, statuses and comments on $name", { timeout: 120_000 }, (kind) => {
   let github: FakeGithub;
   let envhooks: TestEnvhooks;
   let receiver: Receiver;
@@ -70,11 +70,11 @@ describe.each(STORES)("GitHub deployments, statuses and comments on $name", (kin
     await send("pull_request", opened);
     await githubSettled();
     expect(github.repositoryCalls()).toEqual([
-      "POST /deployments",
-      `POST /deployments/${github.deployments[0]?.id}/statuses`,
       `POST /statuses/${opened.pull_request.head.sha}`,
       "GET /issues/2/comments",
       "POST /issues/2/comments",
+      "POST /deployments",
+      `POST /deployments/${github.deployments[0]?.id}/statuses`,
     ]);
     const [deployment] = github.deployments;
     expect(deployment).toMatchObject({
@@ -100,10 +100,10 @@ describe.each(STORES)("GitHub deployments, statuses and comments on $name", (kin
     const commentId = github.comments.get(2)?.[0]?.id;
     const [first, second] = github.deployments.map((d) => d.id);
     expect(github.repositoryCalls()).toEqual([
-      "POST /deployments",
-      `POST /deployments/${second}/statuses`,
       `POST /statuses/${sha(5)}`,
       `PATCH /issues/comments/${commentId}`,
+      "POST /deployments",
+      `POST /deployments/${second}/statuses`,
     ]);
 
     github.calls.length = 0;

@@ -16,6 +16,8 @@ ALTER TABLE github_tasks ADD COLUMN environment text;
 -- What a drain did with a task: sent, or superseded by a newer state before it was sent.
 ALTER TABLE github_tasks ADD COLUMN outcome text;
 CREATE INDEX github_tasks_pending_age ON github_tasks (created_at) WHERE state = 'pending';
+-- How busy an environment's updates are: a burst is sent once it quiets down.
+CREATE INDEX github_tasks_by_environment ON github_tasks (project_key, environment, created_at);
 
 -- What GitHub shows of each activity: its deployment (when deployments are on) with the last state
 -- sent to it, and the last commit status sent for it. A state GitHub shows already is not sent again,
