@@ -10,21 +10,43 @@
 // Figures: time to ready; RSS idle and the most seen under load; ack latency of signed pushes sent
 // at a fixed 200/s; events/s and ack latency at saturation; for envhooks also the first-attempt
 // delivery latency from the GitHub request leaving here to a receiver reading it, with fan-out 1
-// and 5 at 200/s, and the deliveries/s sustained through a burst with fan-out 5.
+// and 5 at 200/s, and the deliveries/s sustained through a burst with fan-out 5. These loopback
+// phases run without GitHub credentials; bench/github-phases.ts runs envhooks on both stores with
+// GitHub in the loop (a fake GitHub API at ~100 ms). BENCH_PHASES=loopback or =github runs one kind,
+// BENCH_PEERS=<part of a peer's name> some peers only; either writes bench/results.partial.json.
 // Prints Markdown tables; writes bench/results.json.
-import { type ChildProcess, fork, spawn } from "node:child_process";
-import { createHmac, randomBytes } from "node:crypto";
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
-import pg from "pg";
 import { pushTo } from "../test/fixtures/github-events.ts";
-import type { Arrival, BenchMessage, ReceiverMessage } from "./receivers.ts";
+import {
+  api,
+  atFixedRate,
+  githubHeaders,
+  markdown,
+  newDatabase,
+  nowMs,
+  type Peer,
+  percentile,
+  Receivers,
+  SECRET,
+  type Signed,
+  signed,
+  sleep,
+  start,
+  TOKEN,
+} from "./bench-helpers.ts";
+import {
+  evaluateGithub,
+  type GithubResult,
+  type GithubStore,
+  githubTable,
+  measureGithub,
+} from "./github-phases.ts";
+import type { Arrival } from "./receivers.ts";
 
-const SECRET = "bench-secret";
-const TOKEN = "bench-token";
 const RATE = 200;
 const FIXED_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 /** Sent before each fixed-rate phase and not measured: a server just started runs cold (JIT, caches). */
@@ -35,99 +57,15 @@ const SUSTAINED_EVENTS = 1000;
 const FAN_OUT = 5;
 /** Pushes go round-robin to this many repositories of each fan-out. */
 const REPOSITORIES = 50;
-const DRAIN_TIMEOUT_MS = 60_000;
-
-const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-interface Signed {
-  id: string;
-  body: string;
-  signature: string;
-}
 
 /** Signed pushes to `repos`, round-robin, each a new commit: `start` is the first commit number. */
 function signedPushes(repos: string[], count: number, prefix: string, start = 0): Signed[] {
-  return Array.from({ length: count }, (_, n) => {
-    const body = JSON.stringify(pushTo(repos[n % repos.length] ?? "", start + Math.floor(n / repos.length)));
-    const signature = `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}`;
-    return { id: `${prefix}-${n}`, body, signature };
-  });
-}
-
-function githubHeaders(push: Signed): Record<string, string> {
-  return {
-    "content-type": "application/json",
-    "x-github-event": "push",
-    "x-github-delivery": push.id,
-    "x-hub-signature-256": push.signature,
-  };
+  return Array.from({ length: count }, (_, n) =>
+    signed(`${prefix}-${n}`, pushTo(repos[n % repos.length] ?? "", start + Math.floor(n / repos.length))),
+  );
 }
 
 // --- processes -----------------------------------------------------------------------------------
-
-interface Peer {
-  name: string;
-  script: string;
-  env: Record<string, string>;
-  envhooks: boolean;
-  /** Applies and relays what it stores (envhooks, but not in the web role): the delivery phases run. */
-  relays?: boolean;
-}
-
-interface Running {
-  url: string;
-  pid: number;
-  readyMs: number;
-  stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function start(peer: Peer, logFile: string): Promise<Running> {
-  const port = await freePort();
-  const log = openSync(logFile, "a");
-  const begun = nowMs();
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(" ") ?? []), peer.script], {
-    env: { PATH: process.env.PATH, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "info", ...peer.env },
-    stdio: ["ignore", log, log],
-  });
-  let exited: number | null = null;
-  child.once("exit", (code) => {
-    exited = code ?? -1;
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const readyPath = peer.envhooks ? "/readyz" : "/";
-  for (;;) {
-    if (exited !== null) throw new Error(`${peer.name} exited ${exited}: see ${logFile}`);
-    const status = await fetch(url + readyPath).then(
-      (response) => response.status,
-      () => 0,
-    );
-    if (peer.envhooks ? status === 200 : status > 0) break;
-    await sleep(5);
-  }
-  return {
-    url,
-    pid: child.pid ?? 0,
-    readyMs: Math.round(nowMs() - begun),
-    stop: () => stopChild(child),
-  };
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once("exit", () => resolve());
-    child.kill("SIGTERM");
-  });
-}
 
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -146,108 +84,7 @@ function watchRss(pid: number) {
   };
 }
 
-class Receivers {
-  private readonly child: ChildProcess;
-  readonly url: string;
-
-  private constructor(child: ChildProcess, url: string) {
-    this.child = child;
-    this.url = url;
-  }
-
-  static async start(): Promise<Receivers> {
-    const child = fork(new URL("./receivers.ts", import.meta.url).pathname, { stdio: "inherit" });
-    const port = await new Promise<number>((resolve) =>
-      child.once("message", (message: ReceiverMessage) => {
-        if (message.type === "listening") resolve(message.port);
-      }),
-    );
-    return new Receivers(child, `http://127.0.0.1:${port}`);
-  }
-
-  private ask<T extends ReceiverMessage["type"]>(question: BenchMessage, answer: T) {
-    return new Promise<Extract<ReceiverMessage, { type: T }>>((resolve) => {
-      const listen = (message: ReceiverMessage) => {
-        if (message.type !== answer) return;
-        this.child.off("message", listen);
-        resolve(message as Extract<ReceiverMessage, { type: T }>);
-      };
-      this.child.on("message", listen);
-      this.child.send(question);
-    });
-  }
-
-  /** Distinct deliveries held for pushes whose ids start with `prefix`. */
-  async count(prefix: string): Promise<number> {
-    return (await this.ask({ type: "count", prefix }, "count")).count;
-  }
-
-  /** Every arrival since the last take. */
-  async take(): Promise<Arrival[]> {
-    return (await this.ask({ type: "take" }, "arrivals")).arrivals;
-  }
-
-  /** Waits until `count` distinct deliveries for pushes with this id prefix are held, or DRAIN_TIMEOUT_MS passed. */
-  async waitFor(prefix: string, count: number): Promise<void> {
-    const deadline = nowMs() + DRAIN_TIMEOUT_MS;
-    let held = await this.count(prefix);
-    while (held < count && nowMs() < deadline) {
-      await sleep(20);
-      held = await this.count(prefix);
-    }
-    if (held < count)
-      console.error(
-        `  ${count - held} of ${count} deliveries (${prefix}) not received after ${DRAIN_TIMEOUT_MS / 1000} s`,
-      );
-  }
-
-  stop(): void {
-    this.child.disconnect();
-  }
-}
-
 // --- load ----------------------------------------------------------------------------------------
-
-interface FixedRate {
-  /** When each measured push left, by its GitHub delivery id. */
-  sentAt: Map<string, number>;
-  acks: number[];
-  refused: number;
-}
-
-/** Open loop: pushes leave on schedule whether or not earlier ones were answered. */
-async function atFixedRate(url: string, pushes: Signed[], measuredFrom: number): Promise<FixedRate> {
-  const sentAt = new Map<string, number>();
-  const acks: number[] = [];
-  let refused = 0;
-  const answers: Array<Promise<void>> = [];
-  const begin = nowMs();
-  for (const [n, push] of pushes.entries()) {
-    const wait = begin + (n * 1000) / RATE - nowMs();
-    if (wait > 0) await sleep(wait);
-    const at = nowMs();
-    const measured = n >= measuredFrom;
-    if (measured) sentAt.set(push.id, at);
-    answers.push(
-      fetch(`${url}/api/github/webhooks`, {
-        method: "POST",
-        body: push.body,
-        headers: githubHeaders(push),
-      }).then(
-        async (response) => {
-          if (measured) acks.push(nowMs() - at);
-          if (response.status >= 300) refused++;
-          await response.arrayBuffer();
-        },
-        () => {
-          refused++;
-        },
-      ),
-    );
-  }
-  await Promise.all(answers);
-  return { sentAt, acks, refused };
-}
 
 interface Saturation {
   eventsPerSecond: number;
@@ -284,12 +121,6 @@ async function atSaturation(url: string, pushes: Signed[], options: { amount?: n
 }
 
 // --- measures ------------------------------------------------------------------------------------
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const value = sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-  return value === undefined ? Number.NaN : Math.round(value * 10) / 10;
-}
 
 interface Latency {
   expected: number;
@@ -329,15 +160,6 @@ function deliveryLatency(arrivals: Arrival[], sentAt: Map<string, number>, fanOu
 
 const ack = (acks: number[]) => ({ ack_p50_ms: percentile(acks, 50), ack_p99_ms: percentile(acks, 99) });
 
-async function api(url: string, path: string, body: unknown): Promise<void> {
-  const response = await fetch(url + path, {
-    method: "POST",
-    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  if (response.status !== 201) throw new Error(`POST ${path}: ${response.status} ${await response.text()}`);
-}
-
 async function measure(peer: Peer, receivers: Receivers, folder: string) {
   const logFile = join(folder, `${peer.name.replace(/\W+/g, "-")}.log`);
   const result: Record<string, unknown> = { peer: peer.name };
@@ -371,14 +193,14 @@ async function measure(peer: Peer, receivers: Receivers, folder: string) {
   // Fixed rate, fan-out 1 (for the peers: just the pushes).
   let pushes = signedPushes(single, warmup + events, `${prefix}-f1`);
   let commits = Math.ceil(pushes.length / REPOSITORIES);
-  const one = await atFixedRate(server.url, pushes, warmup);
+  const one = await atFixedRate(server.url, pushes, warmup, RATE);
   result.fixed_rate = { events_per_s: RATE, events, refused: one.refused, ...ack(one.acks) };
   if (relays) {
     await receivers.waitFor(`${prefix}-f1-`, pushes.length);
     result.delivery_fan_out_1 = deliveryLatency(await receivers.take(), one.sentAt, 1);
 
     pushes = signedPushes(fanned, warmup + events, `${prefix}-f5`);
-    const five = await atFixedRate(server.url, pushes, warmup);
+    const five = await atFixedRate(server.url, pushes, warmup, RATE);
     await receivers.waitFor(`${prefix}-f5-`, pushes.length * FAN_OUT);
     result.delivery_fan_out_5 = {
       ...deliveryLatency(await receivers.take(), five.sentAt, FAN_OUT),
@@ -436,23 +258,6 @@ function integration(receivers: Receivers, n: number) {
 
 // --- run -----------------------------------------------------------------------------------------
 
-/** A database of its own on the server at `admin`, dropped by the returned function. */
-async function newDatabase(admin: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `envhooks_bench_${randomBytes(4).toString("hex")}`;
-  const client = new pg.Client({ connectionString: admin, connectionTimeoutMillis: 3000 });
-  await client.connect();
-  await client.query(`CREATE DATABASE ${name}`);
-  const url = new URL(admin);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
-    },
-  };
-}
-
 const main = new URL("../src/main.ts", import.meta.url).pathname;
 const envhooksEnv = {
   WEBHOOK_SECRET: SECRET,
@@ -462,7 +267,16 @@ const envhooksEnv = {
 const folder = mkdtempSync(join(tmpdir(), "envhooks-bench-"));
 const receivers = await Receivers.start();
 const results: Array<Record<string, unknown>> = [];
+const githubResults: GithubResult[] = [];
 const began = nowMs();
+/** BENCH_PHASES=loopback,github (both when unset): the loopback phases, the GitHub-in-the-loop phases. */
+const phases = process.env.BENCH_PHASES?.split(",") ?? ["loopback", "github"];
+const only = process.env.BENCH_PEERS?.split(",");
+const wanted = (name: string) => !only || only.some((part) => name.includes(part));
+const admin =
+  process.env.BENCH_DATABASE_URL ??
+  process.env.TEST_DATABASE_URL ??
+  "postgres://postgres@127.0.0.1:5432/test";
 try {
   const peers: Peer[] = [
     {
@@ -484,39 +298,62 @@ try {
       envhooks: true,
     },
   ];
-  const only = process.env.BENCH_PEERS?.split(",");
-  const wanted = (name: string) => !only || only.some((part) => name.includes(part));
-  for (const peer of peers.filter((peer) => wanted(peer.name))) {
-    console.error(`measuring ${peer.name}…`);
-    results.push(await measure(peer, receivers, folder));
+  if (phases.includes("loopback")) {
+    for (const peer of peers.filter((peer) => wanted(peer.name))) {
+      console.error(`measuring ${peer.name}…`);
+      results.push(await measure(peer, receivers, folder));
+    }
+    // As above, then a web-role instance: it only stores and answers (workers apply and relay).
+    const onPostgres: Array<Pick<Peer, "name" | "relays"> & { env?: Record<string, string> }> = [
+      { name: "envhooks (PostgreSQL)" },
+      { name: "envhooks (PostgreSQL, web role)", env: { ENVHOOKS_ROLE: "web" }, relays: false },
+    ];
+    for (const { name, env, relays } of onPostgres.filter((peer) => wanted(peer.name))) {
+      const database = await newDatabase(admin).catch((error: Error) => {
+        console.error(`PostgreSQL at ${admin} not measured: ${error.message}`);
+        return undefined;
+      });
+      if (!database) break;
+      try {
+        console.error(`measuring ${name}…`);
+        const peerEnv = { ...envhooksEnv, DATABASE_URL: database.url, ...env };
+        results.push(
+          await measure(
+            { name, script: main, env: peerEnv, envhooks: true, ...(relays === undefined ? {} : { relays }) },
+            receivers,
+            folder,
+          ),
+        );
+      } finally {
+        await database.drop();
+      }
+    }
   }
-  const admin =
-    process.env.BENCH_DATABASE_URL ??
-    process.env.TEST_DATABASE_URL ??
-    "postgres://postgres@127.0.0.1:5432/test";
-  // As above, then a web-role instance: it only stores and answers (workers apply and relay).
-  const onPostgres: Array<Pick<Peer, "name" | "relays"> & { env?: Record<string, string> }> = [
-    { name: "envhooks (PostgreSQL)" },
-    { name: "envhooks (PostgreSQL, web role)", env: { ENVHOOKS_ROLE: "web" }, relays: false },
-  ];
-  for (const { name, env, relays } of onPostgres.filter((peer) => wanted(peer.name))) {
-    const database = await newDatabase(admin).catch((error: Error) => {
-      console.error(`PostgreSQL at ${admin} not measured: ${error.message}`);
-      return undefined;
-    });
-    if (!database) break;
-    try {
-      console.error(`measuring ${name}…`);
-      const peerEnv = { ...envhooksEnv, DATABASE_URL: database.url, ...env };
-      results.push(
-        await measure(
-          { name, script: main, env: peerEnv, envhooks: true, ...(relays === undefined ? {} : { relays }) },
-          receivers,
-          folder,
-        ),
-      );
-    } finally {
-      await database.drop();
+  if (phases.includes("github")) {
+    // Each GitHub phase on a store of its own.
+    const stores: GithubStore[] = [
+      {
+        name: "envhooks (PGlite)",
+        open: async () => ({
+          env: { ENVHOOKS_DATA_DIR: join(folder, `github-${randomBytes(3).toString("hex")}`) },
+          drop: async () => {},
+        }),
+      },
+      {
+        name: "envhooks (PostgreSQL)",
+        open: async () => {
+          const database = await newDatabase(admin);
+          return { env: { DATABASE_URL: database.url }, drop: () => database.drop() };
+        },
+      },
+    ];
+    for (const store of stores.filter((store) => wanted(store.name))) {
+      console.error(`measuring ${store.name} with GitHub in the loop…`);
+      try {
+        githubResults.push(await measureGithub(store, { script: main, env: envhooksEnv }, receivers, folder));
+      } catch (error) {
+        console.error(`${store.name} with GitHub in the loop not measured: ${(error as Error).message}`);
+      }
     }
   }
 } finally {
@@ -525,10 +362,11 @@ try {
   else rmSync(folder, { recursive: true, force: true });
 }
 
-const targets = evaluate(results as unknown as PeerResult[]);
-// A run of some peers only (BENCH_PEERS) leaves the full run's results as they are.
+const targets = [...evaluate(results as unknown as PeerResult[]), ...evaluateGithub(githubResults)];
+// A run of some peers or phases only (BENCH_PEERS, BENCH_PHASES) leaves the full run's results as they are.
+const partial = process.env.BENCH_PEERS || process.env.BENCH_PHASES;
 writeFileSync(
-  new URL(process.env.BENCH_PEERS ? "./results.partial.json" : "./results.json", import.meta.url),
+  new URL(partial ? "./results.partial.json" : "./results.json", import.meta.url),
   `${JSON.stringify(
     {
       measured_at: new Date().toISOString(),
@@ -536,14 +374,15 @@ writeFileSync(
       cpus: availableParallelism(),
       seconds: Math.round((nowMs() - began) / 1000),
       results,
+      github_in_the_loop: githubResults,
       targets,
     },
     null,
     2,
   )}\n`,
 );
-console.log(table(results as unknown as PeerResult[]));
-console.log();
+if (results.length) console.log(`${table(results as unknown as PeerResult[])}\n`);
+if (githubResults.length) console.log(`${githubTable(githubResults)}\n`);
 console.log(
   markdown(
     ["target", "store", "measured", "met"],
@@ -579,11 +418,6 @@ interface PeerResult {
   delivery_fan_out_1?: Quantiles;
   delivery_fan_out_5?: Quantiles;
   sustained_fan_out_5?: { events: number; deliveries: number; deliveries_per_s: number };
-}
-
-function markdown(header: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
-  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
 }
 
 function table(results: PeerResult[]): string {

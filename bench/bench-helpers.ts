@@ -1,0 +1,250 @@
+// What bench/run.ts and bench/github-phases.ts share: signed GitHub deliveries, the peers' and the
+// receivers' child processes, an open-loop sender, percentiles and a database per measure.
+import { type ChildProcess, fork, spawn } from "node:child_process";
+import { createHmac, randomBytes } from "node:crypto";
+import { openSync } from "node:fs";
+import { createServer } from "node:net";
+import pg from "pg";
+import type { Arrival, BenchMessage, ReceiverMessage } from "./receivers.ts";
+
+export const SECRET = "bench-secret";
+/** envhooks refuses API tokens shorter than 32 characters. */
+export const TOKEN = "bench-api-token-that-is-long-enough-0123456789";
+export const DRAIN_TIMEOUT_MS = 60_000;
+
+export const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface Signed {
+  id: string;
+  /** The GitHub event name; `push` when unset. */
+  event?: string;
+  body: string;
+  signature: string;
+}
+
+/** A GitHub delivery of `payload`, signed as GitHub signs it. */
+export function signed(id: string, payload: unknown, event = "push"): Signed {
+  const body = JSON.stringify(payload);
+  const signature = `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}`;
+  return { id, event, body, signature };
+}
+
+export function githubHeaders(delivery: Signed): Record<string, string> {
+  return {
+    "content-type": "application/json",
+    "x-github-event": delivery.event ?? "push",
+    "x-github-delivery": delivery.id,
+    "x-hub-signature-256": delivery.signature,
+  };
+}
+
+// --- processes -----------------------------------------------------------------------------------
+
+export interface Peer {
+  name: string;
+  script: string;
+  env: Record<string, string>;
+  envhooks: boolean;
+  /** Applies and relays what it stores (envhooks, but not in the web role): the delivery phases run. */
+  relays?: boolean;
+}
+
+export interface Running {
+  url: string;
+  pid: number;
+  readyMs: number;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export async function start(peer: Peer, logFile: string): Promise<Running> {
+  const port = await freePort();
+  const log = openSync(logFile, "a");
+  const begun = nowMs();
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(" ") ?? []), peer.script], {
+    env: { PATH: process.env.PATH, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "info", ...peer.env },
+    stdio: ["ignore", log, log],
+  });
+  let exited: number | null = null;
+  child.once("exit", (code) => {
+    exited = code ?? -1;
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const readyPath = peer.envhooks ? "/readyz" : "/";
+  for (;;) {
+    if (exited !== null) throw new Error(`${peer.name} exited ${exited}: see ${logFile}`);
+    const status = await fetch(url + readyPath).then(
+      (response) => response.status,
+      () => 0,
+    );
+    if (peer.envhooks ? status === 200 : status > 0) break;
+    await sleep(5);
+  }
+  return {
+    url,
+    pid: child.pid ?? 0,
+    readyMs: Math.round(nowMs() - begun),
+    stop: () => stopChild(child),
+  };
+}
+
+export function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once("exit", () => resolve());
+    child.kill("SIGTERM");
+  });
+}
+
+export class Receivers {
+  private readonly child: ChildProcess;
+  readonly url: string;
+
+  private constructor(child: ChildProcess, url: string) {
+    this.child = child;
+    this.url = url;
+  }
+
+  static async start(): Promise<Receivers> {
+    const child = fork(new URL("./receivers.ts", import.meta.url).pathname, { stdio: "inherit" });
+    const port = await new Promise<number>((resolve) =>
+      child.once("message", (message: ReceiverMessage) => {
+        if (message.type === "listening") resolve(message.port);
+      }),
+    );
+    return new Receivers(child, `http://127.0.0.1:${port}`);
+  }
+
+  private ask<T extends ReceiverMessage["type"]>(question: BenchMessage, answer: T) {
+    return new Promise<Extract<ReceiverMessage, { type: T }>>((resolve) => {
+      const listen = (message: ReceiverMessage) => {
+        if (message.type !== answer) return;
+        this.child.off("message", listen);
+        resolve(message as Extract<ReceiverMessage, { type: T }>);
+      };
+      this.child.on("message", listen);
+      this.child.send(question);
+    });
+  }
+
+  /** Distinct deliveries held for pushes whose ids start with `prefix`. */
+  async count(prefix: string): Promise<number> {
+    return (await this.ask({ type: "count", prefix }, "count")).count;
+  }
+
+  /** Every arrival since the last take. */
+  async take(): Promise<Arrival[]> {
+    return (await this.ask({ type: "take" }, "arrivals")).arrivals;
+  }
+
+  /** Waits until `count` distinct deliveries for pushes with this id prefix are held, or DRAIN_TIMEOUT_MS passed. */
+  async waitFor(prefix: string, count: number): Promise<void> {
+    const deadline = nowMs() + DRAIN_TIMEOUT_MS;
+    let held = await this.count(prefix);
+    while (held < count && nowMs() < deadline) {
+      await sleep(20);
+      held = await this.count(prefix);
+    }
+    if (held < count)
+      console.error(
+        `  ${count - held} of ${count} deliveries (${prefix}) not received after ${DRAIN_TIMEOUT_MS / 1000} s`,
+      );
+  }
+
+  stop(): void {
+    this.child.disconnect();
+  }
+}
+
+// --- load and measures ---------------------------------------------------------------------------
+
+export interface FixedRate {
+  /** When each measured delivery left (nowMs), by its GitHub delivery id. */
+  sentAt: Map<string, number>;
+  acks: number[];
+  refused: number;
+}
+
+/** Open loop: deliveries leave on schedule, `rate` a second, whether or not earlier ones were answered. */
+export async function atFixedRate(
+  url: string,
+  deliveries: Signed[],
+  measuredFrom: number,
+  rate: number,
+): Promise<FixedRate> {
+  const sentAt = new Map<string, number>();
+  const acks: number[] = [];
+  let refused = 0;
+  const answers: Array<Promise<void>> = [];
+  const begin = nowMs();
+  for (const [n, delivery] of deliveries.entries()) {
+    const wait = begin + (n * 1000) / rate - nowMs();
+    if (wait > 0) await sleep(wait);
+    const at = nowMs();
+    const measured = n >= measuredFrom;
+    if (measured) sentAt.set(delivery.id, at);
+    answers.push(
+      fetch(`${url}/api/github/webhooks`, {
+        method: "POST",
+        body: delivery.body,
+        headers: githubHeaders(delivery),
+      }).then(
+        async (response) => {
+          if (measured) acks.push(nowMs() - at);
+          if (response.status >= 300) refused++;
+          await response.arrayBuffer();
+        },
+        () => {
+          refused++;
+        },
+      ),
+    );
+  }
+  await Promise.all(answers);
+  return { sentAt, acks, refused };
+}
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const value = sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+  return value === undefined ? Number.NaN : Math.round(value * 10) / 10;
+}
+
+export async function api(url: string, path: string, body: unknown): Promise<void> {
+  const response = await fetch(url + path, {
+    method: "POST",
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (response.status !== 201) throw new Error(`POST ${path}: ${response.status} ${await response.text()}`);
+}
+
+/** A database of its own on the server at `admin`, dropped by the returned function. */
+export async function newDatabase(admin: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `envhooks_bench_${randomBytes(4).toString("hex")}`;
+  const client = new pg.Client({ connectionString: admin, connectionTimeoutMillis: 3000 });
+  await client.connect();
+  await client.query(`CREATE DATABASE ${name}`);
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+export function markdown(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}

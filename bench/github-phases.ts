@@ -1,0 +1,593 @@
+// The GitHub phases of `npm run bench`: envhooks as in production, with GitHub App credentials and
+// Probot's own throttling (writes 1 s apart per installation, as GitHub asks), against a fake GitHub
+// API in a process of its own (bench/fake-github-process.ts) that answers after 100 ms ± 30 % and
+// sends GitHub's rate-limit headers. Each phase gets a new store, envhooks and fake GitHub, so no
+// backlog of one phase slows the next:
+// 1. one repository, 20 pushes/s to 6 branches for 10 s, one webhook integration: push → receiver
+//    latency, config reads per push, GitHub calls per event, and when GitHub shows every branch;
+// 2. one pull request opened, then pushed to 10 times 1 s apart (the branch's push, then
+//    `synchronize`): writes for its environment, and the time from the last push until GitHub shows
+//    its final state (commit status, deployment status and comment for the last commit);
+// 3. 200 pushes/s over 50 repositories in 10 installations for 10 s: the time until every
+//    environment's final state is on GitHub after the last push, writes and rate-limit budget per
+//    installation.
+// What GitHub shows is read off the fake's calls, each stamped (Date.now()) when it was answered.
+import { type ChildProcess, fork } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { pullRequest, pushTo, pushToBranch } from "../test/fixtures/github-events.ts";
+import {
+  api,
+  atFixedRate,
+  markdown,
+  nowMs,
+  percentile,
+  type Receivers,
+  type Running,
+  type Signed,
+  signed,
+  sleep,
+  start,
+} from "./bench-helpers.ts";
+import type { AnsweredCall, FakeGithubMessage, FakeGithubRequest } from "./fake-github-process.ts";
+
+/** The longest wait for GitHub to show a phase's final state. */
+const FINAL_WAIT_MS = Number(process.env.BENCH_GITHUB_WAIT_SECONDS ?? 120) * 1000;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONFIG = [
+  'environment_url: "https://{machine_name}.preview.example.com"',
+  "github:",
+  "  deployments: true",
+  "  statuses: true",
+  "  comments: true",
+  "",
+].join("\n");
+const WRITES = new Set(["POST", "PATCH", "PUT", "DELETE"]);
+const FINAL_STATES = new Set(["success", "failure", "error"]);
+
+/** A store for one phase: the environment variables that select it, and how to remove it. */
+export interface GithubStore {
+  name: string;
+  open(): Promise<{ env: Record<string, string>; drop(): Promise<void> }>;
+}
+
+export interface Shown {
+  /** From the last push until GitHub showed every final state; null: not within `waited_s`. */
+  after_ms: number | null;
+  environments: number;
+  /** Environments whose final state GitHub showed. */
+  shown: number;
+  waited_s: number;
+}
+
+export interface GithubResult {
+  peer: string;
+  one_repository: {
+    pushes: number;
+    per_s: number;
+    branches: number;
+    delivered: number;
+    refused: number;
+    p50: number;
+    p95: number;
+    p99: number;
+    config_reads: number;
+    config_reads_per_push: number;
+    reads_per_event: number;
+    writes_per_event: number;
+    final_state: Shown;
+  };
+  pull_request: {
+    events: number;
+    /** Writes for the pull request's environment (deployments, statuses, comment). */
+    writes: number;
+    /** Writes for the branch's own environment (its pushes). */
+    other_writes: number;
+    reads: number;
+    final_state: Shown;
+  };
+  many_installations: {
+    pushes: number;
+    per_s: number;
+    repositories: number;
+    installations: number;
+    /** GitHub writes of each installation, in order. */
+    writes_by_installation: number[];
+    writes_per_installation_mean: number;
+    writes_per_installation_max: number;
+    reads_per_event: number;
+    /** The most of one installation's hourly budget spent (x-ratelimit-used). */
+    budget_used_max: number;
+    budget_limit: number;
+    rate_limited_answers: number;
+    final_state: Shown;
+  };
+}
+
+// --- the fake GitHub's process --------------------------------------------------------------------
+
+class FakeGithubProcess {
+  private readonly child: ChildProcess;
+  readonly port: number;
+  readonly privateKey: string;
+  /** Every call answered so far, as reported by the fake. */
+  readonly calls: AnsweredCall[] = [];
+
+  private constructor(child: ChildProcess, port: number, privateKey: string) {
+    this.child = child;
+    this.port = port;
+    this.privateKey = privateKey;
+  }
+
+  static async start(): Promise<FakeGithubProcess> {
+    const child = fork(new URL("./fake-github-process.ts", import.meta.url).pathname, { stdio: "inherit" });
+    const listening = await new Promise<Extract<FakeGithubMessage, { type: "listening" }>>((resolve) =>
+      child.once("message", (message: FakeGithubMessage) => {
+        if (message.type === "listening") resolve(message);
+      }),
+    );
+    return new FakeGithubProcess(child, listening.port, listening.privateKey);
+  }
+
+  private ask<T extends FakeGithubMessage["type"]>(question: FakeGithubRequest, answer: T) {
+    return new Promise<Extract<FakeGithubMessage, { type: T }>>((resolve) => {
+      const listen = (message: FakeGithubMessage) => {
+        if (message.type !== answer) return;
+        this.child.off("message", listen);
+        resolve(message as Extract<FakeGithubMessage, { type: T }>);
+      };
+      this.child.on("message", listen);
+      this.child.send(question);
+    });
+  }
+
+  async config(repos: string[], text: string): Promise<void> {
+    await this.ask({ type: "config", repos, text }, "ok");
+  }
+
+  /** Adds the calls answered since the last update to `calls`. */
+  async update(): Promise<AnsweredCall[]> {
+    this.calls.push(...(await this.ask({ type: "calls" }, "calls")).calls);
+    return this.calls;
+  }
+
+  async remaining(installations: number[]): Promise<Record<number, number>> {
+    return (await this.ask({ type: "budgets", installations }, "budgets")).remaining;
+  }
+
+  stop(): void {
+    this.child.disconnect();
+  }
+}
+
+// --- what GitHub shows ----------------------------------------------------------------------------
+
+/** An environment's final state: the last commit `sha` of `environment` in `repo`. */
+interface Expected {
+  repo: string;
+  environment: string;
+  sha: string;
+  pullRequest?: number;
+}
+
+const isWrite = (call: AnsweredCall) => WRITES.has(call.method) && !call.path.endsWith("/access_tokens");
+const isConfigRead = (call: AnsweredCall) => call.method === "GET" && call.path.includes("/contents/");
+
+/** When the trailing run of `calls` (by time) that all satisfy `shows` began; undefined if the last does not. */
+function shownSince(calls: AnsweredCall[], shows: (call: AnsweredCall) => boolean): number | undefined {
+  const sorted = [...calls].sort((a, b) => a.at - b.at);
+  let since: number | undefined;
+  for (const call of sorted) since = shows(call) ? (since ?? call.at) : undefined;
+  return since;
+}
+
+/** When GitHub began to show `expected` (commit status, deployment and, for a pull request, comment). */
+function shownAt(calls: AnsweredCall[], expected: Expected): number | undefined {
+  const prefix = `/api/v3/repos/${expected.repo}/`;
+  const done = calls.filter(
+    (call) => call.path.startsWith(prefix) && isWrite(call) && call.status >= 200 && call.status < 300,
+  );
+  const local = (call: AnsweredCall) => call.path.slice(prefix.length - 1);
+  const status = shownSince(
+    done
+      .filter((call) => local(call) === `/statuses/${expected.sha}`)
+      .filter((call) => call.body?.context === `envhooks/${expected.environment}`),
+    (call) => FINAL_STATES.has(call.body?.state ?? ""),
+  );
+  const created = done.filter(
+    (call) => local(call) === "/deployments" && call.body?.environment === expected.environment,
+  );
+  const lastCreated = created.sort((a, b) => a.at - b.at).at(-1);
+  const deployment =
+    lastCreated?.body?.ref === expected.sha
+      ? shownSince(
+          done.filter(
+            (call) =>
+              call.deployment?.environment === expected.environment && call.deployment.ref === expected.sha,
+          ),
+          (call) => FINAL_STATES.has(call.body?.state ?? ""),
+        )
+      : undefined;
+  const facets = [status, deployment];
+  if (expected.pullRequest !== undefined) {
+    const comment = done.filter((call) =>
+      new RegExp(`^/issues/(${expected.pullRequest}/comments|comments/\\d+)$`).test(local(call)),
+    );
+    facets.push(
+      shownSince(
+        comment,
+        (call) =>
+          (call.body?.body ?? "").includes(`\`${expected.sha.slice(0, 7)}\``) &&
+          /Succeeded|Failed/.test(call.body?.body ?? ""),
+      ),
+    );
+  }
+  return facets.some((at) => at === undefined) ? undefined : Math.max(...(facets as number[]));
+}
+
+/**
+ * Waits until GitHub shows every expected final state (or FINAL_WAIT_MS passed), then until no
+ * write was answered for 3 s, so that the counts include what follows the final state.
+ */
+async function waitUntilShown(github: FakeGithubProcess, expected: Expected[], lastPushAt: number) {
+  const deadline = Date.now() + FINAL_WAIT_MS;
+  let times: Array<number | undefined> = [];
+  for (;;) {
+    const calls = await github.update();
+    times = expected.map((e) => shownAt(calls, e));
+    if (times.every((at) => at !== undefined) || Date.now() > deadline) break;
+    await sleep(250);
+  }
+  for (;;) {
+    const lastWrite = Math.max(0, ...github.calls.filter(isWrite).map((call) => call.at));
+    if (Date.now() - lastWrite > 3000 || Date.now() > deadline) break;
+    await sleep(250);
+    await github.update();
+  }
+  const shown = times.filter((at): at is number => at !== undefined);
+  const result: Shown = {
+    after_ms: shown.length === expected.length ? Math.max(...shown) - lastPushAt : null,
+    environments: expected.length,
+    shown: shown.length,
+    waited_s: FINAL_WAIT_MS / 1000,
+  };
+  if (result.after_ms === null)
+    console.error(
+      `  final state not reached within ${FINAL_WAIT_MS / 1000} s: ${expected.length - shown.length} of ${expected.length} environments`,
+    );
+  return result;
+}
+
+// --- phases ---------------------------------------------------------------------------------------
+
+interface Phase {
+  server: Running;
+  github: FakeGithubProcess;
+}
+
+/** A new store, fake GitHub and envhooks with App credentials; `run` measures; everything is removed after. */
+async function withEnvhooks<T>(
+  store: GithubStore,
+  envhooks: { script: string; env: Record<string, string> },
+  logFile: string,
+  run: (phase: Phase) => Promise<T>,
+): Promise<T> {
+  const github = await FakeGithubProcess.start();
+  const opened = await store.open();
+  try {
+    const server = await start(
+      {
+        name: store.name,
+        script: envhooks.script,
+        envhooks: true,
+        env: {
+          ...envhooks.env,
+          ...opened.env,
+          APP_ID: "1",
+          PRIVATE_KEY: github.privateKey,
+          GHE_HOST: `127.0.0.1:${github.port}`,
+          GHE_PROTOCOL: "http",
+          ENVHOOKS_PUBLIC_URL: "https://envhooks.bench.example.com",
+        },
+      },
+      logFile,
+    );
+    try {
+      return await run({ server, github });
+    } finally {
+      // A backlog of GitHub writes may hold a graceful stop: 10 s, then the process is killed.
+      await Promise.race([server.stop(), sleep(10_000)]);
+      try {
+        process.kill(server.pid, "SIGKILL");
+      } catch {}
+    }
+  } finally {
+    github.stop();
+    await opened.drop();
+  }
+}
+
+/** `payload` as sent for installation `id`. */
+function forInstallation<T extends object>(payload: T, id: number): T {
+  return { ...payload, installation: { id, node_id: `MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u${id}` } };
+}
+
+const commit = (n: number, fill: string) => n.toString(16).padStart(40, fill);
+
+/** Phase 1: one repository, 20 pushes/s to 6 branches for 10 s, one webhook integration. */
+async function oneRepository({ server, github }: Phase, receivers: Receivers, prefix: string) {
+  const rate = 20;
+  const branches = Array.from({ length: 6 }, (_, n) => `feature-${n}`);
+  const repo = "bench-gh/one";
+  const installation = 11;
+  const warmupRepo = "bench-gh-warmup/warmup";
+  await github.config([repo, warmupRepo], CONFIG);
+  await api(server.url, `/api/projects/${repo}/integrations`, {
+    type: "webhook",
+    url: `${receivers.url}/github`,
+  });
+  await api(server.url, `/api/projects/${warmupRepo}/integrations`, {
+    type: "webhook",
+    url: `${receivers.url}/github-warmup`,
+  });
+  // One second of pushes to another repository and installation first: a process just started runs cold.
+  const warmup = Array.from({ length: rate }, (_, n) =>
+    signed(`${prefix}-warm-${n}`, forInstallation(pushTo(warmupRepo, n), 10)),
+  );
+  await atFixedRate(server.url, warmup, 0, rate);
+  await receivers.waitFor(`${prefix}-warm-`, warmup.length);
+
+  const heads = new Map<string, string>();
+  const pushes: Signed[] = Array.from({ length: rate * SECONDS }, (_, n) => {
+    const branch = branches[n % branches.length] ?? "";
+    const fill = "abcdef"[branches.indexOf(branch)] ?? "a";
+    const after = commit(n + 1, fill);
+    const before = heads.get(branch) ?? commit(0, fill);
+    heads.set(branch, after);
+    const payload = forInstallation(pushToBranch(branch, { before, after }), installation);
+    payload.repository = pushTo(repo, 0).repository;
+    return signed(`${prefix}-one-${n}`, payload);
+  });
+  const sent = await atFixedRate(server.url, pushes, 0, rate);
+  const lastPushAt = Date.now();
+  await receivers.waitFor(`${prefix}-one-`, pushes.length);
+  const first = new Map<string, number>();
+  for (const [id, , at] of await receivers.take()) if (!first.has(id)) first.set(id, at);
+  const latencies = [...sent.sentAt].flatMap(([id, at]) => {
+    const arrived = first.get(id);
+    return arrived === undefined ? [] : [arrived - at];
+  });
+  const final_state = await waitUntilShown(
+    github,
+    branches.map((branch) => ({ repo, environment: branch, sha: heads.get(branch) ?? "" })),
+    lastPushAt,
+  );
+  const calls = github.calls.filter((call) => call.installationId === installation);
+  const configReads = calls.filter(isConfigRead).length;
+  return {
+    pushes: pushes.length,
+    per_s: rate,
+    branches: branches.length,
+    delivered: latencies.length,
+    refused: sent.refused,
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    p99: percentile(latencies, 99),
+    config_reads: configReads,
+    config_reads_per_push: round(configReads / pushes.length),
+    reads_per_event: round(calls.filter((call) => !isWrite(call)).length / pushes.length),
+    writes_per_event: round(calls.filter(isWrite).length / pushes.length),
+    final_state,
+  } satisfies GithubResult["one_repository"];
+}
+
+/** Phase 2: a pull request opened, then pushed to 10 times 1 s apart (push, then synchronize). */
+async function onePullRequest({ server, github }: Phase, prefix: string) {
+  const installation = 12;
+  const opened = forInstallation(pullRequest("opened"), installation);
+  const repo: string = opened.repository.full_name;
+  const number: number = opened.pull_request.number;
+  const branch: string = opened.pull_request.head.ref;
+  const environment = `pr-${number}`;
+  await github.config([repo], CONFIG);
+  const send = async (delivery: Signed) => {
+    await atFixedRate(server.url, [delivery], 0, 1);
+  };
+  await send(signed(`${prefix}-pr-opened`, opened, "pull_request"));
+  let head: string = opened.pull_request.head.sha;
+  let lastPushAt = Date.now();
+  for (let n = 1; n <= 10; n++) {
+    await sleep(1000);
+    const after = commit(n, "d");
+    const push = forInstallation(pushToBranch(branch, { before: head, after }), installation);
+    const synchronize = forInstallation(pullRequest("synchronize"), installation);
+    Object.assign(synchronize, { before: head, after });
+    synchronize.pull_request.head.sha = after;
+    lastPushAt = Date.now();
+    await send(signed(`${prefix}-pr-push-${n}`, push));
+    await send(signed(`${prefix}-pr-sync-${n}`, synchronize, "pull_request"));
+    head = after;
+  }
+  const final_state = await waitUntilShown(
+    github,
+    [{ repo, environment, sha: head, pullRequest: number }],
+    lastPushAt,
+  );
+  const calls = github.calls.filter((call) => call.installationId === installation);
+  const forPullRequest = (call: AnsweredCall) =>
+    call.body?.environment === environment ||
+    call.body?.context === `envhooks/${environment}` ||
+    call.deployment?.environment === environment ||
+    /\/issues\/(\d+\/)?comments/.test(call.path);
+  const writes = calls.filter(isWrite);
+  return {
+    events: 21,
+    writes: writes.filter(forPullRequest).length,
+    other_writes: writes.filter((call) => !forPullRequest(call)).length,
+    reads: calls.length - writes.length,
+    final_state,
+  } satisfies GithubResult["pull_request"];
+}
+
+/** Phase 3: 200 pushes/s over 50 repositories in 10 installations (5 each) for 10 s, to their default branch. */
+async function manyInstallations({ server, github }: Phase, prefix: string) {
+  const rate = 200;
+  const installations = Array.from({ length: 10 }, (_, k) => 201 + k);
+  const repos = installations.flatMap((id) =>
+    Array.from({ length: 5 }, (_, j) => ({ repo: `bench-org-${id}/repo-${j}`, installation: id })),
+  );
+  await github.config(
+    repos.map((r) => r.repo),
+    CONFIG,
+  );
+  const heads = new Map<string, string>();
+  const pushes = Array.from({ length: rate * SECONDS }, (_, n) => {
+    const { repo, installation } = repos[n % repos.length] ?? { repo: "", installation: 0 };
+    const payload = forInstallation(pushTo(repo, Math.floor(n / repos.length)), installation);
+    heads.set(repo, payload.after);
+    return signed(`${prefix}-many-${n}`, payload);
+  });
+  const sent = await atFixedRate(server.url, pushes, 0, rate);
+  const lastPushAt = Date.now();
+  if (sent.refused) console.error(`  ${sent.refused} pushes refused`);
+  const environment: string = pushTo("a/b", 0).repository.default_branch;
+  const final_state = await waitUntilShown(
+    github,
+    repos.map(({ repo }) => ({ repo, environment, sha: heads.get(repo) ?? "" })),
+    lastPushAt,
+  );
+  const writes = installations.map(
+    (id) => github.calls.filter((call) => call.installationId === id && isWrite(call)).length,
+  );
+  const reads = github.calls.filter((call) => call.installationId !== null && !isWrite(call)).length;
+  const remaining = await github.remaining(installations);
+  const limit = 5000;
+  return {
+    pushes: pushes.length,
+    per_s: rate,
+    repositories: repos.length,
+    installations: installations.length,
+    writes_by_installation: writes,
+    writes_per_installation_mean: round(writes.reduce((a, b) => a + b, 0) / writes.length),
+    writes_per_installation_max: Math.max(...writes),
+    reads_per_event: round(reads / pushes.length),
+    budget_used_max: limit - Math.min(...Object.values(remaining)),
+    budget_limit: limit,
+    rate_limited_answers: github.calls.filter((call) => call.status === 403 || call.status === 429).length,
+    final_state,
+  } satisfies GithubResult["many_installations"];
+}
+
+const round = (value: number) => Math.round(value * 100) / 100;
+
+/** The three GitHub phases on one store. */
+export async function measureGithub(
+  store: GithubStore,
+  envhooks: { script: string; env: Record<string, string> },
+  receivers: Receivers,
+  folder: string,
+): Promise<GithubResult> {
+  const logFile = join(folder, `${store.name.replace(/\W+/g, "-")}-github.log`);
+  const prefix = `${store.name.replace(/\W+/g, "-")}-gh-${randomBytes(3).toString("hex")}`;
+  const phase = <T>(name: string, run: (phase: Phase) => Promise<T>) => {
+    console.error(`  GitHub in the loop: ${name}…`);
+    const began = nowMs();
+    return withEnvhooks(store, envhooks, logFile, run).finally(() =>
+      console.error(`  (${Math.round((nowMs() - began) / 1000)} s)`),
+    );
+  };
+  return {
+    peer: store.name,
+    one_repository: await phase("one repository, 20 pushes/s", (p) => oneRepository(p, receivers, prefix)),
+    pull_request: await phase("a pull request pushed to 10 times", (p) => onePullRequest(p, prefix)),
+    many_installations: await phase("50 repositories in 10 installations, 200 pushes/s", (p) =>
+      manyInstallations(p, prefix),
+    ),
+  };
+}
+
+// --- report ---------------------------------------------------------------------------------------
+
+const seconds = (shown: Shown) =>
+  shown.after_ms === null
+    ? `not reached within ${shown.waited_s} s (${shown.shown}/${shown.environments})`
+    : `${round(shown.after_ms / 1000)} s`;
+
+/** The "GitHub in the loop" table, one column per store. */
+export function githubTable(results: GithubResult[]): string {
+  const rows: Array<[string, (r: GithubResult) => string]> = [
+    [
+      "20 pushes/s to 6 branches of one repository: push → receiver p50 / p95 / p99, ms",
+      (r) =>
+        `${r.one_repository.p50} / ${r.one_repository.p95} / ${r.one_repository.p99} (${r.one_repository.delivered}/${r.one_repository.pushes})`,
+    ],
+    [
+      "… config reads per push",
+      (r) => `${r.one_repository.config_reads_per_push} (${r.one_repository.config_reads})`,
+    ],
+    [
+      "… GitHub calls per event: reads / writes",
+      (r) => `${r.one_repository.reads_per_event} / ${r.one_repository.writes_per_event}`,
+    ],
+    [
+      "… every branch's final state on GitHub after the last push",
+      (r) => seconds(r.one_repository.final_state),
+    ],
+    [
+      "a pull request opened and pushed to 10 times: GitHub writes for its environment (for the branch's)",
+      (r) => `${r.pull_request.writes} (${r.pull_request.other_writes})`,
+    ],
+    ["… its final state on GitHub after the last push", (r) => seconds(r.pull_request.final_state)],
+    [
+      "200 pushes/s over 50 repositories in 10 installations: every final state on GitHub after the last push",
+      (r) => seconds(r.many_installations.final_state),
+    ],
+    [
+      "… writes per installation, mean / max",
+      (r) =>
+        `${r.many_installations.writes_per_installation_mean} / ${r.many_installations.writes_per_installation_max}`,
+    ],
+    [
+      "… rate-limit budget used by the busiest installation; 403/429 answers",
+      (r) =>
+        `${r.many_installations.budget_used_max} of ${r.many_installations.budget_limit}; ${r.many_installations.rate_limited_answers}`,
+    ],
+  ];
+  return markdown(
+    ["GitHub in the loop (API at 100 ms ± 30 %)", ...results.map((r) => r.peer)],
+    rows.map(([label, cell]) => [label, ...results.map(cell)]),
+  );
+}
+
+/** The issue's targets for the GitHub phases. */
+export function evaluateGithub(results: GithubResult[]) {
+  return results.flatMap((r) => {
+    const store = r.peer;
+    const target = (target: string, measured: string, met: boolean) => ({ target, store, measured, met });
+    const pr = r.pull_request;
+    const many = r.many_installations.final_state;
+    return [
+      target(
+        "GitHub in the loop, 20 pushes/s: push → receiver p95 ≤ 250 ms",
+        `${r.one_repository.p95} ms`,
+        r.one_repository.p95 <= 250 && r.one_repository.delivered === r.one_repository.pushes,
+      ),
+      target(
+        "≤ 0.1 config reads per push",
+        String(r.one_repository.config_reads_per_push),
+        r.one_repository.config_reads_per_push <= 0.1,
+      ),
+      target("a pull request pushed to 10 times: ≤ 15 GitHub writes", String(pr.writes), pr.writes <= 15),
+      target(
+        "… its final state on GitHub ≤ 10 s after the last push",
+        seconds(pr.final_state),
+        pr.final_state.after_ms !== null && pr.final_state.after_ms <= 10_000,
+      ),
+      target(
+        "50 repositories in 10 installations: every final state on GitHub ≤ 30 s after the last push",
+        seconds(many),
+        many.after_ms !== null && many.after_ms <= 30_000,
+      ),
+    ];
+  });
+}
