@@ -32,16 +32,23 @@ const refName = name.refine((value) => !/[ ~^:?*[\\]/.test(value), {
 /** A commit id: SHA-1 (40 hex digits) or SHA-256 (64). */
 const sha = z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, "expected a 40- or 64-digit hex commit id");
 
+/** Free text made storable: NUL removed, lone surrogates replaced (U+FFFD). */
+export function storableText(value: string): string {
+  return value.replaceAll("\u0000", "").toWellFormed();
+}
+
 /** Free text envhooks copies into activities (commit messages, authors): made storable, not refused. */
-const text = z.string().transform((value) => value.replaceAll("\u0000", "").toWellFormed());
+const text = z.string().transform(storableText);
 
 /** A pull request or issue number: PostgreSQL keeps it as `integer`. */
 const number = z.number().int().positive().max(2_147_483_647);
 
 const user = z.looseObject({ id: z.number().int(), login: name });
 
+const fullName = name.regex(/^[^/]+\/[^/]+$/, "expected owner/name");
+
 const repository = z.looseObject({
-  full_name: name.regex(/^[^/]+\/[^/]+$/, "expected owner/name"),
+  full_name: fullName,
   name,
   owner: z.looseObject({ login: name }),
   default_branch: refName,
@@ -106,13 +113,24 @@ const issueComment = z.looseObject({
   comment: z.looseObject({ id: z.number().int(), body: z.string().nullable(), user }),
 });
 
-/** One schema per handled event name (HANDLED_EVENTS): a handled event without one is refused. */
+/** The App's own events: envhooks reads the installation, and the repositories added to it. */
+const installation = z.looseObject({
+  installation: z.looseObject({ id: z.number().int().nonnegative() }),
+  repositories_added: z.array(z.looseObject({ full_name: fullName })).optional(),
+});
+
+/**
+ * One schema per event envhooks reads: each handled event (HANDLED_EVENTS; one without a schema
+ * is refused) and the App's installation events.
+ */
 export const GITHUB_EVENT_SCHEMAS: Readonly<Record<string, z.ZodType<Record<string, unknown>>>> = {
   push,
   create: ref,
   delete: ref,
   pull_request: pullRequest,
   issue_comment: issueComment,
+  installation,
+  installation_repositories: installation,
 };
 
 /** Why a payload was refused: each problem as `path: message`, and the first path. */

@@ -1,4 +1,5 @@
 import { APPROVE_LABEL, type RepoConfig } from "../config/repo-config.schema.ts";
+import { storableText } from "./github-event.schema.ts";
 import {
   type GithubEvent,
   type IssueCommentPayload,
@@ -451,8 +452,12 @@ function branchEnvironment(
 function toCommit(commit: PushPayload["commits"][number]): Commit {
   return {
     sha: commit.id,
-    message: commit.message,
-    author: { name: commit.author.name, email: commit.author.email ?? null },
+    // Checked at intake for pushes; a synchronize's commits come from GitHub's API unchecked.
+    message: storableText(commit.message),
+    author: {
+      name: storableText(commit.author.name),
+      email: commit.author.email == null ? null : storableText(commit.author.email),
+    },
   };
 }
 

@@ -604,6 +604,15 @@ describe("lifecycle rules", () => {
     });
   });
 
+  it("makes commit messages storable wherever they come from (a synchronize's commits are looked up on GitHub)", () => {
+    const commits = [{ id: B, message: "fix\u0000es \ud800", author: { name: "Mo\u0000na", email: null } }];
+    const event = { ...pr("synchronize"), commits };
+    const [transition] = planTransitions(event, DEFAULT_REPO_CONFIG, [prEnv(5)]).transitions;
+    expect(transition).toMatchObject({
+      commits: [{ sha: B, message: "fixes \ufffd", author: { name: "Mona", email: null } }],
+    });
+  });
+
   it("a pull request based on the branch pr-6 has that branch's environment as parent", () => {
     const event = pr("opened");
     event.payload.pull_request.base.ref = "pr-6";

@@ -4,9 +4,9 @@ import { bodyLimit } from "hono/body-limit";
 import type { RequestIdVariables } from "hono/request-id";
 import type { Logger } from "pino";
 import type { Delivery } from "../../intake/accept-delivery.ts";
+import type { InstallationPayload } from "../../intake/repo-options.ts";
 import { InvalidPayload, parseGithubPayload } from "../../lifecycle/github-event.schema.ts";
 import { HANDLED_EVENTS, type IssueCommentPayload, isEnvhooksCommand } from "../../lifecycle/github-event.ts";
-import type { InstallationPayload } from "../../intake/repo-options.ts";
 import type { Metrics } from "../../metrics.ts";
 import { errorResponse, HttpError } from "../http-error.ts";
 
@@ -95,13 +95,17 @@ export function githubWebhookRoutes({ secret, accept, log, metrics, onInstallati
     // Only now is the header known to come from GitHub: a label from it cannot grow /metrics at will.
     c.set("metricsEvent", METRIC_EVENTS.has(name) ? name : OTHER);
     if (onInstallation && INSTALLATION_EVENTS.has(name)) {
-      await onInstallation(parseInstallation(body)).catch((error: unknown) => {
+      const payload = parsePayload(name, body) as unknown as InstallationPayload;
+      await onInstallation(payload).catch((error: unknown) => {
         throw new HttpError(503, "store_unavailable", "The event could not be recorded. Retry later.", null, {
           cause: error,
         });
       });
       const message = "The options of the repositories it names will be read again at their next event.";
-      return { outcome: "accepted", response: c.json({ status: "accepted", delivery: deliveryId, message }, 202) };
+      return {
+        outcome: "accepted",
+        response: c.json({ status: "accepted", delivery: deliveryId, message }, 202),
+      };
     }
     if (!HANDLED_EVENTS.has(name)) {
       const message = `envhooks does not act on ${name} events.`;
@@ -135,27 +139,6 @@ type Env = { Variables: RequestIdVariables & { metricsEvent?: string } };
 
 /** The App's own events: envhooks reads their installation (and the repositories added) only. */
 const INSTALLATION_EVENTS: ReadonlySet<string> = new Set(["installation", "installation_repositories"]);
-
-function parseInstallation(body: string): InstallationPayload {
-  let payload: unknown;
-  try {
-    payload = JSON.parse(body);
-  } catch (error) {
-    throw new HttpError(400, "invalid_json", `The body is not valid JSON: ${(error as Error).message}`);
-  }
-  const { installation, repositories_added: added } = (payload ?? {}) as Record<string, any>;
-  if (typeof installation?.id !== "number") {
-    throw new HttpError(400, "invalid_payload", "installation.id: expected a number.", {
-      field: "installation.id",
-    });
-  }
-  if (added !== undefined && !(Array.isArray(added) && added.every((r) => typeof r?.full_name === "string"))) {
-    throw new HttpError(400, "invalid_payload", "repositories_added: expected a list of repositories.", {
-      field: "repositories_added",
-    });
-  }
-  return { installation: { id: installation.id }, ...(added ? { repositories_added: added } : {}) };
-}
 
 /**
  * The `event` label values of /metrics: the events envhooks acts on, the App's own, and `other`
