@@ -31,7 +31,10 @@ try {
     db = await openPostgres(settings.database.url);
     queue = { kind: "postgres", url: settings.database.url };
   } else {
-    const embedded = await openPglite({ dataDir: settings.database.dataDir });
+    const embedded = await openPglite({
+      dataDir: settings.database.dataDir,
+      lock: { warn: (message) => log.warn(message) },
+    });
     db = embedded;
     queue = { kind: "pglite", pglite: embedded.pglite };
     secretKeys = await embeddedStoreKeys(settings.database.dataDir, secretKeys);

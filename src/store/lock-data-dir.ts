@@ -1,6 +1,17 @@
-import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeSync,
+} from "node:fs";
 import { hostname } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { isRunning, startedAt } from "./process-status.ts";
 
 /** Thrown when another live process holds the data folder. */
 export class DataDirLockedError extends Error {
@@ -14,72 +25,203 @@ export class DataDirLockedError extends Error {
   }
 }
 
-/**
- * Takes the embedded database's folder for this process; returns the release function.
- *
- * PGlite does not stop a second process from opening the same folder, and two of them corrupt it
- * silently. The lock is a file created with O_EXCL holding our pid: unlike an mtime-based lock
- * (proper-lockfile), a lock left by a process that was killed is recognised at once because its pid
- * is gone, so a restart after kill -9 does not wait out a staleness window.
- */
-export function lockDataDir(dataDir: string): () => void {
-  const lockPath = join(dataDir, "envhooks.lock");
-  const owner = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() });
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fd = openSync(lockPath, "wx");
-      writeSync(fd, owner);
-      closeSync(fd);
-      let released = false;
-      return () => {
-        if (released) return;
-        released = true;
-        rmSync(lockPath, { force: true });
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    }
-    const holder = readHolder(lockPath);
-    if (holder && isAlive(holder)) {
-      throw new DataDirLockedError(dataDir, `pid ${holder.pid} on ${holder.host}`);
-    }
-    // The holder is gone. Move its lock aside under a name of our own: of two processes racing
-    // here only one rename succeeds, and both then race fairly on the O_EXCL create above.
-    try {
-      renameSync(lockPath, `${lockPath}.stale-${process.pid}`);
-      rmSync(`${lockPath}.stale-${process.pid}`, { force: true });
-    } catch {
-      // Someone else moved it first.
-    }
-  }
-  throw new DataDirLockedError(dataDir, "lock file keeps reappearing");
+export interface LockOptions {
+  /** How long to wait for a holder on this host that is still exiting (kill -9 of a big process takes a moment). */
+  exitWaitMs?: number;
+  /** How often the holder refreshes the lock file's mtime, which is how another host sees it is alive. */
+  heartbeatMs?: number;
+  /** A lock from another host that was not refreshed for this long is stale. */
+  staleAfterMs?: number;
+  /** How often a holder is looked at again while waiting. */
+  pollMs?: number;
+  /** Told when a lock is taken over from another host, or when the held lock went missing. */
+  warn?: (message: string) => void;
 }
 
 interface Holder {
   pid: number;
   host: string;
+  /** When the process started, in clock ticks since boot (Linux); tells a reused pid apart. */
+  started?: number | undefined;
 }
 
-function readHolder(lockPath: string): Holder | undefined {
+/** Lock files this process holds: a second open of one folder in one process is refused too. */
+const held = new Set<string>();
+
+/**
+ * Takes the embedded database's folder for this process; resolves with the release function.
+ *
+ * PGlite does not stop a second process from opening the same folder, and two of them corrupt it
+ * silently. The lock is a file created with O_EXCL holding our pid, judged as PostgreSQL judges
+ * `postmaster.pid` (https://github.com/postgres/postgres/blob/master/src/backend/utils/init/miscinit.c,
+ * CreateLockFile): on this host, a lock naming our own pid or our parent's is stale (a container
+ * restarted with the same pid), and so is one whose process is gone, a zombie, or a different
+ * process that reuses the pid; a holder still exiting is given `exitWaitMs`. A pid means nothing on
+ * another host, so the holder refreshes the file's mtime every `heartbeatMs`, and a lock from
+ * another host untouched for `staleAfterMs` is taken over, with a warning.
+ */
+export async function lockDataDir(dataDir: string, options: LockOptions = {}): Promise<() => void> {
+  const {
+    exitWaitMs = 10_000,
+    heartbeatMs = 10_000,
+    staleAfterMs = 60_000,
+    pollMs = 100,
+    warn = () => {},
+  } = options;
+  const lockPath = resolve(join(dataDir, "envhooks.lock"));
+  if (held.has(lockPath)) throw new DataDirLockedError(dataDir, `this process, pid ${process.pid}`);
+  const me: Holder = { pid: process.pid, host: hostname(), started: startedAt(process.pid) };
+  const content = JSON.stringify({ ...me, since: new Date().toISOString() });
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (create(lockPath, content)) return hold(lockPath, content, heartbeatMs, warn);
+    const verdict = await judge(lockPath, me, { exitWaitMs, staleAfterMs, pollMs });
+    if (verdict.held) throw new DataDirLockedError(dataDir, verdict.holder);
+    if (verdict.stale) {
+      if (verdict.warning) warn(verdict.warning);
+      removeStale(lockPath, verdict.stale);
+    }
+  }
+  throw new DataDirLockedError(dataDir, "its lock file keeps reappearing");
+}
+
+/** Creates the lock file; false when it exists. */
+function create(lockPath: string, content: string): boolean {
+  let fd: number;
   try {
-    const parsed = JSON.parse(readFileSync(lockPath, "utf8")) as Partial<Holder>;
-    if (typeof parsed.pid === "number" && typeof parsed.host === "string") {
-      return { pid: parsed.pid, host: parsed.host };
+    fd = openSync(lockPath, "wx");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
+  }
+  try {
+    writeSync(fd, content);
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+/** Holds the lock: its mtime refreshed every `heartbeatMs` (the timer keeps no process alive). */
+function hold(lockPath: string, content: string, heartbeatMs: number, warn: (message: string) => void) {
+  held.add(lockPath);
+  let warned = false;
+  const heartbeat = setInterval(() => {
+    try {
+      const now = new Date();
+      utimesSync(lockPath, now, now);
+    } catch (error) {
+      if (warned) return;
+      warned = true;
+      warn(`The data folder lock ${lockPath} could not be refreshed (${(error as Error).message}).`);
+    }
+  }, heartbeatMs);
+  heartbeat.unref();
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    clearInterval(heartbeat);
+    held.delete(lockPath);
+    // Only our own lock: one taken over meanwhile belongs to its new holder.
+    if (readText(lockPath) === content) rmSync(lockPath, { force: true });
+  };
+}
+
+type Verdict =
+  | { held: false; stale: false }
+  | { held: false; stale: string; warning?: string }
+  | { held: true; holder: string };
+
+/**
+ * Looks at the lock's holder until it is found stale (with the lock's text, to remove only that),
+ * gone (try again), or held: alive after `exitWaitMs` on this host, refreshed on another.
+ */
+async function judge(
+  lockPath: string,
+  me: Holder,
+  { exitWaitMs, staleAfterMs, pollMs }: Required<Pick<LockOptions, "exitWaitMs" | "staleAfterMs" | "pollMs">>,
+): Promise<Verdict> {
+  const started = Date.now();
+  let firstMtime: number | undefined;
+  for (;;) {
+    const text = readText(lockPath);
+    const mtime = mtimeOf(lockPath);
+    if (text === undefined || mtime === undefined) return { held: false, stale: false };
+    firstMtime ??= mtime;
+    const waited = Date.now() - started;
+    const holder = parseHolder(text);
+    if (!holder) {
+      // A process that died between creating the file and writing it, or one writing it now.
+      if (waited > Math.min(exitWaitMs, 1_000)) return { held: false, stale: text };
+    } else if (holder.host === me.host) {
+      if (holder.pid === me.pid || holder.pid === process.ppid || !isRunning(holder)) {
+        return { held: false, stale: text };
+      }
+      if (waited >= exitWaitMs) return { held: true, holder: `pid ${holder.pid} on ${holder.host}` };
+    } else {
+      const age = Date.now() - mtime;
+      if (age > staleAfterMs) {
+        return {
+          held: false,
+          stale: text,
+          warning:
+            `Taking over the data folder lock of pid ${holder.pid} on ${holder.host}: not refreshed for ` +
+            `${Math.round(age / 1000)} s (a holder refreshes it every few seconds), so that process is gone.`,
+        };
+      }
+      if (mtime !== firstMtime) return { held: true, holder: `pid ${holder.pid} on ${holder.host}` };
+    }
+    await sleep(pollMs);
+  }
+}
+
+/** Moves a stale lock aside, under a name of our own; puts it back if it was replaced meanwhile. */
+function removeStale(lockPath: string, staleText: string): void {
+  const aside = `${lockPath}.stale-${process.pid}`;
+  try {
+    renameSync(lockPath, aside);
+  } catch {
+    return; // Someone else moved it first.
+  }
+  // Of two processes that judged one lock stale, the second may have moved the first one's new lock.
+  if (readText(aside) !== staleText) {
+    try {
+      if (!readText(lockPath)) renameSync(aside, lockPath);
+    } catch {
+      // It is gone again: the next attempt will see.
+    }
+  }
+  rmSync(aside, { force: true });
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+function mtimeOf(path: string): number | undefined {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseHolder(text: string): Holder | undefined {
+  try {
+    const parsed = JSON.parse(text) as Partial<Holder>;
+    if (Number.isInteger(parsed.pid) && (parsed.pid as number) > 0 && typeof parsed.host === "string") {
+      return {
+        pid: parsed.pid as number,
+        host: parsed.host,
+        started: typeof parsed.started === "number" ? parsed.started : undefined,
+      };
     }
   } catch {
-    // Unreadable or half-written: a process died between create and write.
+    // Unreadable or half-written.
   }
   return undefined;
-}
-
-function isAlive(holder: Holder): boolean {
-  // A lock from another machine (a shared volume) can't be checked: treat it as held.
-  if (holder.host !== hostname()) return true;
-  if (holder.pid === process.pid) return true;
-  try {
-    process.kill(holder.pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import type { Database, Queryable } from "./database.ts";
-import { lockDataDir } from "./lock-data-dir.ts";
+import { type LockOptions, lockDataDir } from "./lock-data-dir.ts";
 
 /**
  * PGlite's default shared_buffers costs hundreds of MB of resident memory. With a tiny pool (128kB)
@@ -21,6 +21,8 @@ export interface OpenPgliteOptions {
   dataDir?: string;
   /** A dump from `dumpDataDir()` to start from (tests clone a migrated template this way). */
   loadDataDir?: Blob;
+  /** How the data folder's lock judges a holder, and where it warns (see lockDataDir). */
+  lock?: LockOptions;
 }
 
 /** Opens the embedded database, holding an exclusive lock on its folder for as long as it is open. */
@@ -28,7 +30,7 @@ export async function openPglite(options: OpenPgliteOptions = {}): Promise<Datab
   let release = () => {};
   if (options.dataDir) {
     mkdirSync(options.dataDir, { recursive: true });
-    release = lockDataDir(options.dataDir);
+    release = await lockDataDir(options.dataDir, options.lock);
   }
   try {
     const settings = {
