@@ -33,7 +33,7 @@ try {
   } else {
     const embedded = await openPglite({
       dataDir: settings.database.dataDir,
-      lock: { warn: (message) => log.warn(message) },
+      lock: { log },
     });
     db = embedded;
     queue = { kind: "pglite", pglite: embedded.pglite };

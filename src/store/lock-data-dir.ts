@@ -34,8 +34,8 @@ export interface LockOptions {
   staleAfterMs?: number;
   /** How often a holder is looked at again while waiting. */
   pollMs?: number;
-  /** Told when a lock is taken over from another host, or when the held lock went missing. */
-  warn?: (message: string) => void;
+  /** Told while waiting for a holder, when a lock is taken over from another host, when the held lock went missing. */
+  log?: { info(message: string): void; warn(message: string): void };
 }
 
 interface Holder {
@@ -66,18 +66,18 @@ export async function lockDataDir(dataDir: string, options: LockOptions = {}): P
     heartbeatMs = 10_000,
     staleAfterMs = 60_000,
     pollMs = 100,
-    warn = () => {},
+    log = { info: () => {}, warn: () => {} },
   } = options;
   const lockPath = resolve(join(dataDir, "envhooks.lock"));
   if (held.has(lockPath)) throw new DataDirLockedError(dataDir, `this process, pid ${process.pid}`);
   const me: Holder = { pid: process.pid, host: hostname(), started: startedAt(process.pid) };
   const content = JSON.stringify({ ...me, since: new Date().toISOString() });
   for (let attempt = 0; attempt < 5; attempt++) {
-    if (create(lockPath, content)) return hold(lockPath, content, heartbeatMs, warn);
-    const verdict = await judge(lockPath, me, { exitWaitMs, staleAfterMs, pollMs });
+    if (create(lockPath, content)) return hold(lockPath, content, heartbeatMs, log.warn);
+    const verdict = await judge(lockPath, me, { exitWaitMs, staleAfterMs, pollMs, log });
     if (verdict.held) throw new DataDirLockedError(dataDir, verdict.holder);
     if (verdict.stale) {
-      if (verdict.warning) warn(verdict.warning);
+      if (verdict.warning) log.warn(verdict.warning);
       removeStale(lockPath, verdict.stale);
     }
   }
@@ -139,10 +139,15 @@ type Verdict =
 async function judge(
   lockPath: string,
   me: Holder,
-  { exitWaitMs, staleAfterMs, pollMs }: Required<Pick<LockOptions, "exitWaitMs" | "staleAfterMs" | "pollMs">>,
+  { exitWaitMs, staleAfterMs, pollMs, log }: Required<Omit<LockOptions, "heartbeatMs">>,
 ): Promise<Verdict> {
   const started = Date.now();
   let firstMtime: number | undefined;
+  let said = false;
+  const sayOnce = (message: string) => {
+    if (!said) log.info(message);
+    said = true;
+  };
   for (;;) {
     const text = readText(lockPath);
     const mtime = mtimeOf(lockPath);
@@ -158,6 +163,9 @@ async function judge(
         return { held: false, stale: text };
       }
       if (waited >= exitWaitMs) return { held: true, holder: `pid ${holder.pid} on ${holder.host}` };
+      sayOnce(
+        `The data folder is locked by pid ${holder.pid}: waiting up to ${exitWaitMs / 1000} s for it to exit.`,
+      );
     } else {
       const age = Date.now() - mtime;
       if (age > staleAfterMs) {
@@ -170,6 +178,9 @@ async function judge(
         };
       }
       if (mtime !== firstMtime) return { held: true, holder: `pid ${holder.pid} on ${holder.host}` };
+      sayOnce(
+        `The data folder is locked by pid ${holder.pid} on ${holder.host}: watching whether it is still refreshed.`,
+      );
     }
     await sleep(pollMs);
   }

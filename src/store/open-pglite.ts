@@ -21,7 +21,7 @@ export interface OpenPgliteOptions {
   dataDir?: string;
   /** A dump from `dumpDataDir()` to start from (tests clone a migrated template this way). */
   loadDataDir?: Blob;
-  /** How the data folder's lock judges a holder, and where it warns (see lockDataDir). */
+  /** How the data folder's lock judges a holder, and where it logs (see lockDataDir). */
   lock?: LockOptions;
 }
 

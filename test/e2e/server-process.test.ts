@@ -264,5 +264,7 @@ describe.each(STORES)("the server process on $name", (kind) => {
       expect((await deliver(url, "push", pushCreatingMaster())).status).toBe(202);
       await eventually(async () => (await activities(url)).length === 1);
     },
+    // The second process gives a live holder 10 s to exit before it gives up.
+    60_000,
   );
 });

@@ -5,6 +5,6 @@ import { lockDataDir } from "../../src/store/lock-data-dir.ts";
 
 const dataDir = process.argv[2];
 if (!dataDir) throw new Error("usage: node lock-data-dir-process.ts <data folder>");
-const release = await lockDataDir(dataDir, { warn: (message) => console.log(`warn: ${message}`) });
+const release = await lockDataDir(dataDir, { log: { info: console.log, warn: console.log } });
 console.log(`locked ${dataDir} as pid ${process.pid}`);
 release();

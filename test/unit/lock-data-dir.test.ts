@@ -31,7 +31,8 @@ afterEach(() => {
 });
 
 async function lock(options: Partial<typeof FAST> = {}) {
-  const release = await lockDataDir(folder, { ...FAST, ...options, warn: (m) => warnings.push(m) });
+  const log = { info: () => {}, warn: (message: string) => warnings.push(message) };
+  const release = await lockDataDir(folder, { ...FAST, ...options, log });
   releases.push(release);
   return release;
 }
