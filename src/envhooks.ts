@@ -55,6 +55,8 @@ export interface EnvhooksOptions {
   log: Logger;
   github: Settings["github"];
   apiToken: string | undefined;
+  /** ENVHOOKS_METRICS_TOKEN: `/metrics` asks for it as a bearer token; open when unset. */
+  metricsToken?: string | undefined;
   /** ENVHOOKS_ALLOW_PRIVATE_URLS: let integrations target loopback and private addresses. */
   allowPrivateUrls: boolean;
   /** ENVHOOKS_SECRET_KEY (or the embedded store's key file): encrypts secrets at rest. None: stored plain. */
@@ -235,6 +237,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     log,
     webhookSecret: options.github.webhookSecret,
     apiToken: options.apiToken,
+    metricsToken: options.metricsToken,
     accept: acceptDelivery(db, (projectKey) => wake(GITHUB_EVENTS_QUEUE, projectKey)),
     onInstallation: repoOptions?.onInstallation,
     apply,

@@ -53,6 +53,7 @@ const envhooks = await startEnvhooks({
   log,
   github: settings.github,
   apiToken: settings.apiToken,
+  metricsToken: settings.metricsToken,
   allowPrivateUrls: settings.allowPrivateUrls,
   publicUrl: settings.publicUrl,
   role: settings.role,

@@ -8,6 +8,9 @@ const optionalText = z
   .transform((value) => value || undefined)
   .optional();
 
+/** The operator's token opens every project: shorter ones are refused at start. */
+const MIN_API_TOKEN_LENGTH = 32;
+
 /** The environment variables envhooks reads. Probot's own names where Probot has one. */
 export const envSchema = z.object({
   /** Port the HTTP server listens on. */
@@ -34,8 +37,15 @@ export const envSchema = z.object({
   }),
   /** Folder of the embedded database (used when DATABASE_URL is unset). */
   ENVHOOKS_DATA_DIR: z.string().default("./.data"),
-  /** Bearer token for the HTTP API; the API answers 503 while it is unset. */
-  ENVHOOKS_API_TOKEN: optionalText,
+  /**
+   * The operator's bearer token for the HTTP API: at least 32 characters (`openssl rand -hex 32`).
+   * The API answers 503 while it is unset.
+   */
+  ENVHOOKS_API_TOKEN: optionalText.refine((token) => !token || token.length >= MIN_API_TOKEN_LENGTH, {
+    message: `must be at least ${MIN_API_TOKEN_LENGTH} characters: it opens every project; generate one with \`openssl rand -hex 32\``,
+  }),
+  /** Bearer token Prometheus sends to scrape `/metrics`; `/metrics` is open while it is unset. */
+  ENVHOOKS_METRICS_TOKEN: optionalText,
   /** Where envhooks is reached from outside, e.g. https://envhooks.example.com: links on GitHub. */
   ENVHOOKS_PUBLIC_URL: optionalText.refine((url) => !url || /^https?:\/\/[^/]/.test(url), {
     message: "must be an http:// or https:// URL",
@@ -89,6 +99,7 @@ export interface Settings {
   };
   database: { kind: "postgres"; url: string } | { kind: "pglite"; dataDir: string };
   apiToken: string | undefined;
+  metricsToken: string | undefined;
   allowPrivateUrls: boolean;
   /** ENVHOOKS_SECRET_KEY: the first encrypts, all decrypt; empty when unset. */
   secretKeys: Buffer[];
@@ -127,6 +138,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       ? { kind: "postgres", url: vars.DATABASE_URL }
       : { kind: "pglite", dataDir: vars.ENVHOOKS_DATA_DIR },
     apiToken: vars.ENVHOOKS_API_TOKEN,
+    metricsToken: vars.ENVHOOKS_METRICS_TOKEN,
     allowPrivateUrls: vars.ENVHOOKS_ALLOW_PRIVATE_URLS,
     secretKeys: vars.ENVHOOKS_SECRET_KEY,
     publicUrl: vars.ENVHOOKS_PUBLIC_URL?.replace(/\/+$/, ""),

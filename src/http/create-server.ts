@@ -1,4 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context, Next } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import type { Logger } from "pino";
 import type { Delivery } from "../intake/accept-delivery.ts";
@@ -6,8 +8,10 @@ import type { ApplyDeps } from "../intake/apply-event.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Database } from "../store/database.ts";
 import { handleErrors, notFound } from "./handle-errors.ts";
+import { errorResponse, HttpError } from "./http-error.ts";
 import { describeApi } from "./openapi.ts";
 import { authorizeOperator, authorizeProjectInPath, requireApiToken } from "./require-api-token.ts";
+import { requireMetricsToken } from "./require-metrics-token.ts";
 import { dockershipRoutes } from "./routes/dockership.ts";
 import { type GithubWebhookDeps, githubWebhookRoutes } from "./routes/github-webhooks.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -22,6 +26,8 @@ export interface ServerDeps {
   log: Logger;
   webhookSecret: string | undefined;
   apiToken: string | undefined;
+  /** ENVHOOKS_METRICS_TOKEN: `/metrics` asks for it as a bearer token; open when unset. */
+  metricsToken?: string | undefined;
   accept: (delivery: Delivery) => Promise<"accepted" | "duplicate">;
   /** With GitHub App credentials: installation events mark their repositories' options to be read again. */
   onInstallation?: GithubWebhookDeps["onInstallation"];
@@ -34,6 +40,20 @@ export interface ServerDeps {
   onlyProbes?: boolean;
 }
 
+/** The largest request body the API reads; GitHub's webhook route has its own limit (25 MB). */
+export const MAX_API_BODY_BYTES = 1024 * 1024;
+
+const limitApiBody = bodyLimit({
+  maxSize: MAX_API_BODY_BYTES,
+  onError: (c) =>
+    errorResponse(
+      c,
+      413,
+      "payload_too_large",
+      "The API reads request bodies of at most 1 MB: send less (e.g. shorter log lines per report).",
+    ),
+});
+
 /** Every HTTP route of envhooks, on one Hono app. */
 export function createServer(deps: ServerDeps): OpenAPIHono {
   const auth = requireApiToken(deps.apiToken, deps.db);
@@ -42,11 +62,15 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
   app.use(requestId());
   app.onError(handleErrors(deps.log));
   app.notFound(notFound);
+  app.use(refuseMalformedPath);
   app.route("/", healthRoutes(deps.isReady));
-  app.get("/metrics", async (c) =>
+  app.get("/metrics", requireMetricsToken(deps.metricsToken), async (c) =>
     c.body(await deps.metrics.registry.metrics(), 200, { "Content-Type": deps.metrics.registry.contentType }),
   );
   if (deps.onlyProbes) return app;
+  app.use("/api/*", async function limitBody(c, next) {
+    return c.req.path === "/api/github/webhooks" ? next() : limitApiBody(c, next);
+  });
   app.use("/api/projects/*", auth, authorizeProjectInPath(/^\/api\/projects\/([^/]+)\/([^/]+)/));
   app.use("/api/activities/*", auth);
   app.use("/api/deliveries/*", auth);
@@ -78,4 +102,22 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
   app.route("/", kuduRoutes({ ...deps.relay, db: deps.db }));
   describeApi(app, deps.relay.version);
   return app;
+}
+
+/**
+ * A path whose percent-encoding does not decode (`%E0%A4%A`, a lone `%`) is refused before any
+ * route reads it: Hono would hand such a parameter on undecoded, and `decodeURIComponent` throws.
+ */
+async function refuseMalformedPath(c: Context, next: Next) {
+  try {
+    // The URL parser keeps percent-encoding as written.
+    decodeURIComponent(new URL(c.req.url).pathname);
+  } catch {
+    throw new HttpError(
+      400,
+      "invalid_path",
+      "The path has a malformed percent-encoding: encode each byte as % and two hex digits (encodeURIComponent).",
+    );
+  }
+  return next();
 }

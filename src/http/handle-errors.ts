@@ -11,6 +11,10 @@ export function handleErrors(log: Logger): ErrorHandler {
         log.error({ err: error.cause, path: c.req.path, requestId: c.get("requestId") }, error.message);
       return errorResponse(c, error.status, error.code, error.message, error.details);
     }
+    // decodeURIComponent on something the client sent (a path, a query); the paths are checked first.
+    if (error instanceof URIError) {
+      return errorResponse(c, 400, "invalid_encoding", "The request has a malformed percent-encoding.");
+    }
     if (error instanceof HTTPException) {
       return errorResponse(c, error.status as 400, "http_error", error.message || "The request was refused.");
     }

@@ -10,7 +10,21 @@ export const DEFAULT_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000];
 const RESERVED_HEADER =
   /^(host|content-type|content-length|user-agent|connection|transfer-encoding|x-envhooks-.*|webhook-.*|x-shipway-.*)$/i;
 
-const pattern = z.string().min(1).max(200);
+/** Limits on filter patterns: the matcher is linear, and these keep each activity's check small. */
+export const PATTERN_LIMITS = { length: 100, wildcards: 10, patterns: 50 } as const;
+
+/** A filter pattern: `*` matches any run of characters, `?` one. */
+const pattern = z
+  .string()
+  .min(1)
+  .max(PATTERN_LIMITS.length, `must be at most ${PATTERN_LIMITS.length} characters`)
+  .refine(
+    (text) => (text.match(/[*?]/g)?.length ?? 0) <= PATTERN_LIMITS.wildcards,
+    `must have at most ${PATTERN_LIMITS.wildcards} wildcards (* and ?); one * already matches any run of characters`,
+  );
+const patterns = z
+  .array(pattern)
+  .max(PATTERN_LIMITS.patterns, `must list at most ${PATTERN_LIMITS.patterns} patterns`);
 
 const headerName = z
   .string()
@@ -27,13 +41,13 @@ const webhookFields = {
   /** The receiver: an http or https URL. */
   url: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).max(2000),
   /** Activity types to send, with `*` globs (`environment.*`). */
-  events: z.array(pattern).min(1).max(50),
+  events: patterns.min(1),
   /** Activity states to send. */
   states: z.array(z.enum(ACTIVITY_STATES)).min(1),
   /** Environment names to send, with `*` globs (`feature/*`, `pr-*`). */
-  environments: z.array(pattern).min(1).max(50),
+  environments: patterns.min(1),
   /** Environment names never to send, with `*` globs; wins over `environments`. */
-  excluded_environments: z.array(pattern).max(50),
+  excluded_environments: patterns,
   /** The payload dialect receivers expect. */
   format: z.enum(WEBHOOK_FORMATS),
   /** Extra headers sent with every delivery. */

@@ -4,7 +4,7 @@ import { pushTo } from "../fixtures/github-events.ts";
 import type { Received, Receiver } from "../helpers/receiver.ts";
 
 export const SECRET = "chaos-secret";
-export const TOKEN = "chaos-token";
+export const TOKEN = "chaos-token-0123456789abcdef0123456789";
 
 export interface GithubDelivery {
   id: string;

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { pullRequest, pushCreatingMaster, pushToBranch, REPO } from "../fixtures/github-events.ts";
 import { STORES } from "../helpers/stores.ts";
 import {
+  API_TOKEN,
   eventually,
   startTestEnvhooks,
   type TestEnvhooks,
@@ -132,7 +133,7 @@ it("thousands of random API bodies: 4xx naming the problem, never a 500", async 
           method === "GET" ? `${path}${encodeURIComponent(query)}` : path,
           {
             method,
-            headers: { authorization: "Bearer test-api-token", "content-type": "application/json" },
+            headers: { authorization: `Bearer ${API_TOKEN}`, "content-type": "application/json" },
             ...(method === "GET" ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
           },
         );

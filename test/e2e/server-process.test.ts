@@ -12,7 +12,7 @@ import { createTestDatabase, STORES } from "../helpers/stores.ts";
 import { eventually } from "../helpers/test-envhooks.ts";
 
 const SECRET = "process-test-secret";
-const TOKEN = "process-test-token";
+const TOKEN = "process-test-token-0123456789abcdef0123456789";
 
 async function deliver(url: string, name: string, payload: unknown, deliveryId: string = randomUUID()) {
   const body = JSON.stringify(payload);

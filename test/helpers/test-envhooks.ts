@@ -9,7 +9,8 @@ import type { FakeGithub } from "./fake-github.ts";
 import type { StoreKind, TestStore } from "./stores.ts";
 
 export const WEBHOOK_SECRET = "test-webhook-secret";
-export const API_TOKEN = "test-api-token";
+/** The operator token: 32 characters at least, as ENVHOOKS_API_TOKEN must be. */
+export const API_TOKEN = "test-api-token-0123456789abcdef0123456789";
 /** The key every test instance encrypts secrets with, unless a test passes its own `secrets`. */
 export const TEST_SECRET_KEY = Buffer.alloc(32, "envhooks-test-key");
 
@@ -44,6 +45,8 @@ export async function startTestEnvhooks(
     role?: Role;
     /** Another instance's store: several instances on one database (closed by its first owner). */
     store?: TestStore;
+    /** ENVHOOKS_METRICS_TOKEN: /metrics asks for it. */
+    metricsToken?: string;
     /** Encrypts secrets at rest; TEST_SECRET_KEY by default. */
     secrets?: SecretBox;
   } = {},
@@ -66,6 +69,7 @@ export async function startTestEnvhooks(
     log,
     apiToken: options.apiToken === null ? undefined : API_TOKEN,
     allowPrivateUrls: options.allowPrivateUrls ?? true,
+    metricsToken: options.metricsToken,
     secrets: options.secrets ?? createSecretBox([TEST_SECRET_KEY]),
     retry: { delaySeconds: options.retryDelaySeconds ?? 1, backoff: false, limit: options.retryLimit ?? 3 },
     github: {

@@ -9,7 +9,7 @@ import { findEvent } from "../../src/store/github-events.ts";
 import { pushToBranch, REPO } from "../fixtures/github-events.ts";
 import { Receiver } from "../helpers/receiver.ts";
 import { STORES } from "../helpers/stores.ts";
-import { eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
+import { API_TOKEN, eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
 
 describe.each(STORES)("Kudu's hooks API on $name", (kind) => {
   let envhooks: TestEnvhooks;
@@ -95,7 +95,7 @@ describe.each(STORES)("Kudu's hooks API on $name", (kind) => {
     const fields = (await bad.json()).error.details.fields.map((f: { field: string }) => f.field).sort();
     expect(fields).toEqual(["event", "url"]);
 
-    const operator = await kudu("/api/hooks", { as: "test-api-token" });
+    const operator = await kudu("/api/hooks", { as: API_TOKEN });
     expect(operator.status).toBe(403);
     expect((await operator.json()).error.message).toContain("project token");
 

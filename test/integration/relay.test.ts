@@ -6,7 +6,7 @@ import { findEvent } from "../../src/store/github-events.ts";
 import { pushCreatingMaster, pushToBranch, REPO } from "../fixtures/github-events.ts";
 import { Receiver } from "../helpers/receiver.ts";
 import { STORES } from "../helpers/stores.ts";
-import { eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
+import { API_TOKEN, eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
 
 const FAST = [0, 0, 0, 0, 0];
 const sha = (n: number) => n.toString(16).padStart(40, "c");
@@ -110,7 +110,7 @@ describe.each(STORES)("relay to webhooks on $name", (kind) => {
     const malformed = await envhooks.app.request(base, {
       method: "POST",
       body: "{not json",
-      headers: { authorization: "Bearer test-api-token", "content-type": "application/json" },
+      headers: { authorization: `Bearer ${API_TOKEN}`, "content-type": "application/json" },
     });
     expect(malformed.status).toBe(400);
     expect((await envhooks.api(base)).status).toBe(200);

@@ -8,11 +8,21 @@ import { jsonContent, rejectInvalid } from "../validation.ts";
 
 const Json = z.record(z.string(), z.unknown());
 
+/**
+ * An absolute http(s) URL as RFC 3986 writes it: no spaces, quotes, `<`, `>` or other characters
+ * that must be percent-encoded. These URLs go into chat messages and GitHub links, where such a
+ * character could end the link and start markup.
+ */
 const httpUrl = z
   .string()
   .max(2000)
-  .url()
-  .refine((url) => /^https?:\/\//.test(url), "must be an http:// or https:// URL");
+  .refine(
+    (text) =>
+      /^https?:\/\/[^/?#]/i.test(text) &&
+      !/[^A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]/.test(text) &&
+      URL.canParse(text),
+    "must be an absolute http:// or https:// URL, percent-encoded (no spaces, quotes, <, > or non-ASCII characters)",
+  );
 
 /** A deploy runner's report on an activity. */
 export const progressSchema = z

@@ -1,0 +1,174 @@
+import { Hono } from "hono";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { handleErrors } from "../../src/http/handle-errors.ts";
+import { REPO } from "../fixtures/github-events.ts";
+import { STORES, type StoreKind } from "../helpers/stores.ts";
+import { API_TOKEN, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
+
+// What is checked here does not depend on the store: the embedded one is enough.
+const kind = STORES[0] as StoreKind;
+
+async function errorOf(response: Response) {
+  return (await response.json()).error as { code: string; message: string; details: any };
+}
+
+const fieldsOf = async (response: Response) =>
+  ((await errorOf(response)).details.fields as Array<{ field: string }>).map((f) => f.field);
+
+describe("HTTP input limits", () => {
+  let envhooks: TestEnvhooks;
+  beforeAll(async () => {
+    envhooks = await startTestEnvhooks(kind, { metricsToken: "m".repeat(40) });
+  });
+  afterAll(async () => {
+    await envhooks?.close();
+  });
+
+  const integrations = `/api/projects/${REPO}/integrations`;
+  const webhook = { type: "webhook", url: "https://receiver.example.com/hook" };
+
+  it("refuses filter patterns that are too long, too wild or too many, naming the field", async () => {
+    let response = await envhooks.api(integrations, {
+      body: { ...webhook, environments: ["x".repeat(101)] },
+    });
+    expect(response.status).toBe(400);
+    expect(await fieldsOf(response)).toEqual(["environments.0"]);
+
+    response = await envhooks.api(integrations, { body: { ...webhook, events: ["***********x"] } });
+    expect(response.status).toBe(400);
+    const error = await errorOf(response);
+    expect(error.code).toBe("invalid_parameters");
+    expect(error.message).toMatch(/events\.0 \(.*at most 10 wildcards/);
+
+    response = await envhooks.api(integrations, {
+      body: { ...webhook, excluded_environments: Array.from({ length: 51 }, (_, n) => `pr-${n}`) },
+    });
+    expect(response.status).toBe(400);
+    expect(await fieldsOf(response)).toEqual(["excluded_environments"]);
+
+    const created = await envhooks.api(integrations, {
+      body: { ...webhook, environments: ["feature/*-?-*"], excluded_environments: ["*tmp*"] },
+    });
+    expect(created.status).toBe(201);
+    const { id } = await created.json();
+    response = await envhooks.api(`${integrations}/${id}`, {
+      method: "PATCH",
+      body: { excluded_environments: ["?".repeat(11)] },
+    });
+    expect(response.status).toBe(400);
+    expect(await fieldsOf(response)).toEqual(["excluded_environments.0"]);
+  });
+
+  it("answers 413 to an API body over 1 MB, with or without Content-Length", async () => {
+    const big = JSON.stringify({ ...webhook, headers: { "X-Pad": "x".repeat(1024 * 1024) } });
+    const headers = { authorization: `Bearer ${API_TOKEN}`, "content-type": "application/json" };
+    let response = await envhooks.app.request(integrations, {
+      method: "POST",
+      body: big,
+      headers: { ...headers, "content-length": String(Buffer.byteLength(big)) },
+    });
+    expect(response.status).toBe(413);
+    const error = await errorOf(response);
+    expect(error.code).toBe("payload_too_large");
+    expect(error.message).toMatch(/1 MB/);
+
+    const streamed = new ReadableStream({
+      start(controller) {
+        for (let n = 0; n < 20; n++) controller.enqueue(new Uint8Array(100 * 1024).fill(32));
+        controller.close();
+      },
+    });
+    response = await envhooks.app.request(integrations, {
+      method: "POST",
+      body: streamed,
+      headers,
+      duplex: "half",
+    } as RequestInit);
+    expect(response.status).toBe(413);
+
+    // A body under the limit still reaches the route.
+    response = await envhooks.api(integrations, {
+      body: { ...webhook, headers: { "X-Pad": "x".repeat(1000) } },
+    });
+    expect(response.status).toBe(201);
+  });
+
+  it("answers 400 to a malformed percent-encoding in the path", async () => {
+    for (const path of [
+      "/api/projects/%E0%A4%A/x/environments",
+      `/api/projects/${REPO}/environments/%E0%A4%A/redeploy`,
+      `/api/projects/${REPO}/environments/%/redeploy`,
+    ]) {
+      const response = await envhooks.app.request(path, {
+        method: path.endsWith("redeploy") ? "POST" : "GET",
+        headers: { authorization: `Bearer ${API_TOKEN}` },
+      });
+      expect(response.status, path).toBe(400);
+      expect((await errorOf(response)).code, path).toBe("invalid_path");
+    }
+    expect(envhooks.logs.join("")).not.toContain("URIError");
+  });
+
+  it("accepts only absolute http(s) URLs from a deploy runner, naming the field", async () => {
+    const path = "/api/activities/aaaaaaaaaaaaa/progress";
+    for (const [field, url] of [
+      ["environment_url", "https://x.example.com/a><!channel> click <https://evil.example.com|here"],
+      ["environment_url", "https://x.example.com/a b"],
+      ["environment_url", "javascript:alert(1)//https://x"],
+      ["environment_url", "//x.example.com/"],
+      ["log_url", 'https://ci.example.com/"onmouseover="x'],
+      ["log_url", "ftp://ci.example.com/log"],
+    ] as const) {
+      const response = await envhooks.api(path, { body: { [field]: url } });
+      expect(response.status, url).toBe(400);
+      const error = await errorOf(response);
+      expect(
+        error.details.fields.map((f: { field: string }) => f.field),
+        url,
+      ).toEqual([field]);
+      expect(error.message, url).toMatch(/absolute http:\/\/ or https:\/\/ URL/);
+    }
+    // A well-formed URL gets past validation (and finds no such activity).
+    const response = await envhooks.api(path, {
+      body: { environment_url: "https://pr-2.preview.example.com/a%20b?x=1&y=(2)#top" },
+    });
+    expect(response.status).toBe(404);
+  });
+
+  it("serves /metrics only with ENVHOOKS_METRICS_TOKEN when it is set", async () => {
+    const scrape = (authorization?: string) =>
+      envhooks.app.request("/metrics", authorization ? { headers: { authorization } } : {});
+    let response = await scrape();
+    expect(response.status).toBe(401);
+    expect((await errorOf(response)).message).toMatch(/ENVHOOKS_METRICS_TOKEN/);
+    expect(response.headers.get("www-authenticate")).toMatch(/^Bearer/);
+    expect((await scrape(`Bearer ${"m".repeat(39)}`)).status).toBe(401);
+    expect((await scrape(`Bearer ${API_TOKEN}`)).status).toBe(401);
+    response = await scrape(`Bearer ${"m".repeat(40)}`);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain("envhooks_");
+  });
+});
+
+describe("/metrics without ENVHOOKS_METRICS_TOKEN", () => {
+  it("is open, as before", async () => {
+    const envhooks = await startTestEnvhooks(kind);
+    try {
+      expect((await envhooks.app.request("/metrics")).status).toBe(200);
+    } finally {
+      await envhooks.close();
+    }
+  });
+});
+
+describe("the error handler", () => {
+  it("answers a URIError from decoding client input with 400, not 500", async () => {
+    const app = new Hono();
+    app.onError(handleErrors(pino({ level: "silent" })));
+    app.get("/", (c) => c.text(decodeURIComponent(c.req.header("x-name") ?? "")));
+    const response = await app.request("/", { headers: { "x-name": "%E0%A4%A" } });
+    expect(response.status).toBe(400);
+    expect((await errorOf(response)).code).toBe("invalid_encoding");
+  });
+});
