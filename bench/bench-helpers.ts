@@ -171,6 +171,8 @@ export interface FixedRate {
   sentAt: Map<string, number>;
   acks: number[];
   refused: number;
+  /** The deliveries refused (an answer of 300 or more) or not answered. */
+  refusedIds: Set<string>;
 }
 
 /** Open loop: deliveries leave on schedule, `rate` a second, whether or not earlier ones were answered. */
@@ -182,7 +184,7 @@ export async function atFixedRate(
 ): Promise<FixedRate> {
   const sentAt = new Map<string, number>();
   const acks: number[] = [];
-  let refused = 0;
+  const refusedIds = new Set<string>();
   const answers: Array<Promise<void>> = [];
   const begin = nowMs();
   for (const [n, delivery] of deliveries.entries()) {
@@ -199,17 +201,17 @@ export async function atFixedRate(
       }).then(
         async (response) => {
           if (measured) acks.push(nowMs() - at);
-          if (response.status >= 300) refused++;
+          if (response.status >= 300) refusedIds.add(delivery.id);
           await response.arrayBuffer();
         },
         () => {
-          refused++;
+          refusedIds.add(delivery.id);
         },
       ),
     );
   }
   await Promise.all(answers);
-  return { sentAt, acks, refused };
+  return { sentAt, acks, refused: refusedIds.size, refusedIds };
 }
 
 export function percentile(values: number[], p: number): number {
