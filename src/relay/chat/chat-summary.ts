@@ -1,5 +1,5 @@
 import type { Activity } from "../../activity/activity.ts";
-import { escapeMarkdown, firstLine, truncate } from "./text.ts";
+import { escapeMarkdown, firstLine, linkUrl, markdownLink, truncate } from "./text.ts";
 
 /** A commit's first line is cut to this many characters: a message shows many commits. */
 const SUBJECT_LIMIT = 200;
@@ -116,10 +116,25 @@ export function listedCommits(summary: ChatSummary): ChatCommit[] {
 /** A commit as one line of markdown (Discord, Mattermost): linked short sha, subject, author. */
 export function markdownCommitLine(commit: ChatCommit): string {
   return [
-    `[\`${commit.shortSha}\`](${commit.url})`,
+    markdownLink(`\`${commit.shortSha}\``, commit.url),
     escapeMarkdown(commit.subject),
     commit.author && `— ${escapeMarkdown(commit.author)}`,
   ]
     .filter(Boolean)
     .join(" ");
+}
+
+/** Where a message's title links: the environment, else the pull request, the commit, the project. */
+export function titleLink(summary: ChatSummary): string | undefined {
+  const candidates = [
+    summary.environmentUrl,
+    summary.pullRequest?.url,
+    summary.commit?.url,
+    summary.projectUrl,
+  ];
+  for (const url of candidates) {
+    const href = url ? linkUrl(url) : undefined;
+    if (href) return href;
+  }
+  return undefined;
 }

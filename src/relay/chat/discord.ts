@@ -1,6 +1,12 @@
 import type { RESTPostAPIWebhookWithTokenJSONBody } from "discord-api-types/v10";
-import { type ChatSummary, listedCommits, markdownCommitLine, type Outcome } from "./chat-summary.ts";
-import { escapeMarkdown, listWithin, truncate } from "./text.ts";
+import {
+  type ChatSummary,
+  listedCommits,
+  markdownCommitLine,
+  type Outcome,
+  titleLink,
+} from "./chat-summary.ts";
+import { escapeMarkdown, listWithin, markdownLink, truncate } from "./text.ts";
 
 /** Discord's embed limits: https://discord.com/developers/docs/resources/message#embed-object-embed-limits */
 const LIMITS = {
@@ -23,20 +29,24 @@ export const DISCORD_COLORS: Record<Outcome, number> = {
 /** A Discord webhook message: one embed, and no mention in it can ping anyone. */
 export function discordMessage(summary: ChatSummary): RESTPostAPIWebhookWithTokenJSONBody {
   const fields: Array<{ name: string; value: string; inline?: boolean }> = [
-    { name: "Project", value: `[${escapeMarkdown(summary.project)}](${summary.projectUrl})`, inline: true },
+    {
+      name: "Project",
+      value: markdownLink(escapeMarkdown(summary.project), summary.projectUrl),
+      inline: true,
+    },
   ];
   if (summary.environment) {
     const name = escapeMarkdown(summary.environment);
     fields.push({
       name: "Environment",
-      value: summary.environmentUrl ? `[${name}](${summary.environmentUrl})` : name,
+      value: summary.environmentUrl ? markdownLink(name, summary.environmentUrl) : name,
       inline: true,
     });
   }
   if (summary.pullRequest) {
     fields.push({
       name: "Pull request",
-      value: `[#${summary.pullRequest.number}](${summary.pullRequest.url})`,
+      value: markdownLink(`#${summary.pullRequest.number}`, summary.pullRequest.url),
       inline: true,
     });
   }
@@ -64,7 +74,7 @@ export function discordMessage(summary: ChatSummary): RESTPostAPIWebhookWithToke
     embeds: [
       {
         title,
-        url: summary.environmentUrl ?? summary.pullRequest?.url ?? summary.commit?.url ?? summary.projectUrl,
+        url: titleLink(summary),
         description,
         color: DISCORD_COLORS[summary.outcome],
         fields: fields.slice(0, LIMITS.fields),

@@ -1,6 +1,6 @@
 import { type ChatSummary, listedCommits } from "./chat-summary.ts";
 import { CHAT_COLORS } from "./mattermost.ts";
-import { escapeHtml, listWithin, truncateEscaped, utf8Bytes } from "./text.ts";
+import { escapeHtml, htmlLink, linkUrl, listWithin, truncateEscaped, utf8Bytes } from "./text.ts";
 
 /** Google Chat refuses a message over 32,000 bytes. */
 export const GOOGLE_CHAT_MESSAGE_LIMIT = 32_000;
@@ -8,14 +8,18 @@ const WIDGET_LIMIT = 8_000;
 
 const commitLine = (commit: NonNullable<ChatSummary["commit"]>) =>
   [
-    `<a href="${commit.url}">${commit.shortSha}</a>`,
+    htmlLink(commit.url, commit.shortSha),
     escapeHtml(commit.subject),
     commit.author && `— ${escapeHtml(commit.author)}`,
   ]
     .filter(Boolean)
     .join(" ");
 
-const button = (text: string, url: string) => ({ text, onClick: { openLink: { url } } });
+/** A button that opens `url`; none for a URL that is not http(s). */
+function button(text: string, url: string | undefined) {
+  const href = url && linkUrl(url);
+  return href ? { text, onClick: { openLink: { url: href } } } : null;
+}
 
 /**
  * A Google Chat incoming-webhook message: `text` for notifications and a `cardsV2` card. With a
@@ -48,11 +52,11 @@ export function googleChatMessage(
     });
   }
   const buttons = [
-    summary.environmentUrl ? button("Open environment", summary.environmentUrl) : null,
+    button("Open environment", summary.environmentUrl ?? undefined),
     summary.pullRequest
       ? button(`Pull request #${summary.pullRequest.number}`, summary.pullRequest.url)
       : null,
-    summary.commit ? button("View commit", summary.commit.url) : null,
+    button("View commit", summary.commit?.url),
   ].filter((b) => b !== null);
   if (buttons.length > 0) widgets.push({ buttonList: { buttons } });
   return {

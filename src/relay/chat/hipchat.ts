@@ -1,5 +1,5 @@
 import { type ChatSummary, listedCommits, type Outcome } from "./chat-summary.ts";
-import { escapeHtml, listWithin, truncateEscaped } from "./text.ts";
+import { htmlLink as a, escapeHtml, listWithin, truncateEscaped } from "./text.ts";
 
 /** HipChat's room notification `message` is at most 10,000 characters. */
 export const HIPCHAT_MESSAGE_LIMIT = 10_000;
@@ -10,8 +10,6 @@ const COLORS: Record<Outcome, "green" | "red" | "yellow" | "gray"> = {
   in_progress: "yellow",
   cancelled: "gray",
 };
-
-const a = (url: string, label: string) => `<a href="${escapeHtml(url)}">${escapeHtml(label)}</a>`;
 
 /** A HipChat API v2 room notification in HTML; failures notify the room's members. */
 export function hipchatMessage(summary: ChatSummary) {

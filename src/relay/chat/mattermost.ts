@@ -1,5 +1,11 @@
-import { type ChatSummary, listedCommits, markdownCommitLine, type Outcome } from "./chat-summary.ts";
-import { escapeMarkdown, listWithin, truncate } from "./text.ts";
+import {
+  type ChatSummary,
+  listedCommits,
+  markdownCommitLine,
+  type Outcome,
+  titleLink,
+} from "./chat-summary.ts";
+import { escapeMarkdown, listWithin, markdownLink, truncate } from "./text.ts";
 
 /** Mattermost cuts a post's text at 16,383 characters; envhooks keeps the whole message under it. */
 export const MATTERMOST_TEXT_LIMIT = 16_383;
@@ -21,13 +27,17 @@ export function mattermostMessage(summary: ChatSummary) {
   ];
   if (summary.log) parts.push(`\`\`\`\n${truncate(summary.log.replace(/`/g, "'"), budget / 2 - 8)}\n\`\`\``);
   const fields = [
-    { short: true, title: "Project", value: `[${escapeMarkdown(summary.project)}](${summary.projectUrl})` },
+    {
+      short: true,
+      title: "Project",
+      value: markdownLink(escapeMarkdown(summary.project), summary.projectUrl),
+    },
     summary.environment
       ? {
           short: true,
           title: "Environment",
           value: summary.environmentUrl
-            ? `[${escapeMarkdown(summary.environment)}](${summary.environmentUrl})`
+            ? markdownLink(escapeMarkdown(summary.environment), summary.environmentUrl)
             : escapeMarkdown(summary.environment),
         }
       : null,
@@ -35,7 +45,7 @@ export function mattermostMessage(summary: ChatSummary) {
       ? {
           short: true,
           title: "Pull request",
-          value: `[#${summary.pullRequest.number}](${summary.pullRequest.url})`,
+          value: markdownLink(`#${summary.pullRequest.number}`, summary.pullRequest.url),
         }
       : null,
     { short: true, title: "Result", value: summary.outcomeLabel },
@@ -48,8 +58,7 @@ export function mattermostMessage(summary: ChatSummary) {
         fallback: `${title} · ${summary.outcomeLabel}`,
         color: CHAT_COLORS[summary.outcome],
         title,
-        title_link:
-          summary.environmentUrl ?? summary.pullRequest?.url ?? summary.commit?.url ?? summary.projectUrl,
+        title_link: titleLink(summary),
         text: parts.filter(Boolean).join("\n\n"),
         fields,
         footer: summary.actor ? `by ${summary.actor}` : "envhooks",

@@ -1,6 +1,6 @@
 import type { ContextBlock, KnownBlock, SectionBlock } from "@slack/types";
 import type { ChatSummary, Outcome } from "./chat-summary.ts";
-import { escapeEntities, escapeSlack, listWithin, truncateEscaped } from "./text.ts";
+import { escapeEntities, escapeSlack, linkUrl, listWithin, truncateEscaped } from "./text.ts";
 
 /** Slack: a section's text is at most 3,000 characters; a message at most 50 blocks. */
 const SECTION_LIMIT = 3000;
@@ -13,11 +13,15 @@ const MARKS: Record<Outcome, string> = {
   cancelled: ":white_circle:",
 };
 
-const link = (url: string, label: string) => `<${url}|${escapeSlack(label)}>`;
+/** `<url|label>`, with a URL that cannot end the link early (`>`, `|`); the label alone for a URL not http(s). */
+function link(url: string, escapedLabel: string): string {
+  const href = linkUrl(url);
+  return href ? `<${href}|${escapedLabel}>` : escapedLabel;
+}
 
 const commitLine = (commit: NonNullable<ChatSummary["commit"]>) =>
   [
-    `<${commit.url}|\`${commit.shortSha}\`>`,
+    link(commit.url, `\`${commit.shortSha}\``),
     escapeSlack(commit.subject),
     commit.author && `— ${escapeSlack(commit.author)}`,
   ]
@@ -41,9 +45,13 @@ export function slackMessage(summary: ChatSummary): { text: string; blocks: Know
     blocks.push(section(`\`\`\`${truncateEscaped(escapeEntities(summary.log), SECTION_LIMIT - 6)}\`\`\``));
   }
   const context = [
-    link(summary.projectUrl, summary.project),
-    summary.environmentUrl ? link(summary.environmentUrl, summary.environment ?? "environment") : null,
-    summary.pullRequest ? link(summary.pullRequest.url, `pull request #${summary.pullRequest.number}`) : null,
+    link(summary.projectUrl, escapeSlack(summary.project)),
+    summary.environmentUrl
+      ? link(summary.environmentUrl, escapeSlack(summary.environment ?? "environment"))
+      : null,
+    summary.pullRequest
+      ? link(summary.pullRequest.url, escapeSlack(`pull request #${summary.pullRequest.number}`))
+      : null,
     summary.actor ? escapeSlack(summary.actor) : null,
   ].filter((element): element is string => element !== null);
   const footer: ContextBlock = {

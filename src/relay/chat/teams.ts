@@ -1,5 +1,5 @@
 import type { ChatSummary, Outcome } from "./chat-summary.ts";
-import { listWithin, truncate, utf8Bytes } from "./text.ts";
+import { linkUrl, listWithin, markdownLink, truncate, utf8Bytes } from "./text.ts";
 
 /** Teams rejects a message over 28 KB; envhooks keeps well under it. */
 export const TEAMS_MESSAGE_LIMIT = 28 * 1024;
@@ -13,7 +13,7 @@ const COLORS: Record<Outcome, "Good" | "Attention" | "Warning" | "Default"> = {
 };
 
 const commitLine = (commit: NonNullable<ChatSummary["commit"]>) =>
-  [`[${commit.shortSha}](${commit.url})`, commit.subject, commit.author && `— ${commit.author}`]
+  [markdownLink(commit.shortSha, commit.url), commit.subject, commit.author && `— ${commit.author}`]
     .filter(Boolean)
     .join(" ");
 
@@ -58,18 +58,16 @@ export function teamsMessage(summary: ChatSummary) {
       fontType: "Monospace",
     });
   }
+  const openUrl = (title: string, url: string | undefined) => {
+    const href = url && linkUrl(url);
+    return href ? { type: "Action.OpenUrl", title, url: href } : null;
+  };
   const actions = [
-    summary.environmentUrl
-      ? { type: "Action.OpenUrl", title: "Open environment", url: summary.environmentUrl }
-      : null,
+    openUrl("Open environment", summary.environmentUrl ?? undefined),
     summary.pullRequest
-      ? {
-          type: "Action.OpenUrl",
-          title: `Pull request #${summary.pullRequest.number}`,
-          url: summary.pullRequest.url,
-        }
+      ? openUrl(`Pull request #${summary.pullRequest.number}`, summary.pullRequest.url)
       : null,
-    summary.commit ? { type: "Action.OpenUrl", title: "View commit", url: summary.commit.url } : null,
+    openUrl("View commit", summary.commit?.url),
   ].filter((action) => action !== null);
   const message = {
     type: "message",

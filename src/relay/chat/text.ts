@@ -93,3 +93,41 @@ export function escapeSlack(text: string): string {
 export function escapeMarkdown(text: string): string {
   return text.replace(/[\\*_~`|>#[\]]/g, (c) => `\\${c}`).replace(/@/g, `@${ZERO_WIDTH_SPACE}`);
 }
+
+/**
+ * A URL fit to put in any chat markup as a link, or undefined when it is not an absolute http(s)
+ * URL (a `javascript:` URL is never linked). The URL parser percent-encodes spaces, quotes, `<`
+ * and `>`; the characters that end a link elsewhere (Slack's `|`, markdown's brackets and
+ * parentheses, and `{`, `}`, `\`, `^`) are percent-encoded too, which names the same resource.
+ */
+export function linkUrl(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return undefined;
+  const encode = (part: string) =>
+    part.replace(
+      /[|()[\]{}\\^`<>"\s]/g,
+      (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`,
+    );
+  const credentials = url.username
+    ? `${encode(url.username)}${url.password ? `:${encode(url.password)}` : ""}@`
+    : "";
+  // The host is left as parsed: an IPv6 address keeps its brackets.
+  return `${url.protocol}//${credentials}${url.host}${encode(url.pathname + url.search + url.hash)}`;
+}
+
+/** A markdown link (Discord, Mattermost, Teams) to `url`; the label alone when `url` cannot be linked. */
+export function markdownLink(escapedLabel: string, url: string): string {
+  const href = linkUrl(url);
+  return href ? `[${escapedLabel}](${href})` : escapedLabel;
+}
+
+/** An HTML link (HipChat, Google Chat) to `url`; the label alone when `url` cannot be linked. */
+export function htmlLink(url: string, label: string): string {
+  const href = linkUrl(url);
+  return href ? `<a href="${escapeHtml(href)}">${escapeHtml(label)}</a>` : escapeHtml(label);
+}
