@@ -3,7 +3,7 @@ import { hostname } from "node:os";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { PgBoss } from "pg-boss";
 import type { Logger } from "pino";
-import { Probot, type ProbotOctokit } from "probot";
+import { Probot, ProbotOctokit } from "probot";
 import packageJson from "../package.json" with { type: "json" };
 import { envhooksApp } from "./app.ts";
 import type { Settings } from "./config/env.schema.ts";
@@ -164,6 +164,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
   };
   const relaying = dispatcher(DELIVERIES_QUEUE, (integrationId) => drainIntegration(relay, integrationId));
   const budget = new RateBudget(metrics);
+  const resting = new Map<string, number>();
   const updatingGithub = dispatcher(GITHUB_UPDATES_QUEUE, async (projectKey) => {
     if (!octokitFor) return;
     await drainGithub(
@@ -177,6 +178,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
         publicUrl: options.publicUrl,
         retry,
         budget,
+        resting,
         wakeAt: wakeAt(GITHUB_UPDATES_QUEUE),
       },
       projectKey,
@@ -262,6 +264,11 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
       // Drains stop after the item in flight; what is left stays pending for the next process.
       stopping.abort();
       await Promise.all([...dispatchers.values()].map((keys) => keys.stop(timeoutMs)));
+      // At the deadline, sends still waiting for their receiver are cut short and recorded as
+      // interrupted: pending, they go again (same webhook-id) from the next process. Recording
+      // them is one statement; a database out of reach does not hold the exit for longer.
+      sender.interrupt();
+      await relaying.stop(5_000);
       await boss.stop({ graceful: true, timeout: timeoutMs, close: true });
       await sender.close();
     },
@@ -269,15 +276,23 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
 }
 
 /**
- * With GitHub App credentials, deliveries go through Probot, whose `context.config` reads
- * `.github/envhooks.yml`, and envhooks writes back to GitHub. Without them (local trial), they are
+ * Probot's throttle waits inside the request when GitHub rate-limits an installation (up to an
+ * hour, then retries). envhooks answers rate limits itself instead: an options read falls back to
+ * the stored options, a compare to no commits, and GitHub updates wait for the reset in the store
+ * (`rateLimitWaitMs`), so nothing holds a drain, and nobody else's work, while GitHub says wait.
+ */
+function answeringRateLimits(Octokit: typeof ProbotOctokit): typeof ProbotOctokit {
+  return Octokit.defaults((instance: { throttle?: Record<string, unknown> }) => ({
+    ...instance,
+    throttle: { ...instance.throttle, onRateLimit: () => false, onSecondaryRateLimit: () => false },
+  }));
+}
+
+/**
+ * With GitHub App credentials, deliveries go through Probot, `.github/envhooks.yml` is kept in the
+ * store and read again when it may have changed (`createRepoOptions`), and envhooks writes back to GitHub. Without them (local trial), they are
  * applied with the default options and nothing is sent to GitHub.
  */
-      // At the deadline, sends still waiting for their receiver are cut short and recorded as
-      // interrupted: pending, they go again (same webhook-id) from the next process. Recording
-      // them is one statement; a database out of reach does not hold the exit for longer.
-      sender.interrupt();
-      await relaying.stop(5_000);
 async function createReceiver(
   options: EnvhooksOptions,
   deps: ApplyDeps,
@@ -297,7 +312,7 @@ async function createReceiver(
       secret: webhookSecret ?? "",
       log: options.log.child({ name: "probot" }),
       ...(baseUrl ? { baseUrl } : {}),
-      ...(options.Octokit ? { Octokit: options.Octokit } : {}),
+      Octokit: answeringRateLimits(options.Octokit ?? ProbotOctokit),
     });
     const octokitFor = (installationId: number) => probot.auth(installationId);
     const repoOptions = createRepoOptions({

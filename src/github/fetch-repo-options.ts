@@ -13,6 +13,9 @@ export const MAX_OPTIONS_BYTES = 64 * 1024;
 /** The repository's own file, the owner's `.github` one, and a few `_extends` steps at most. */
 const MAX_FILES = 5;
 
+/** A file whose parsed value is larger than this as JSON (aliases expand) is refused: options are small. */
+const MAX_PARSED_BYTES = 128 * 1024;
+
 /** One file as GitHub answered a (conditional) contents request for it. */
 export type FileAnswer =
   | { status: "found"; etag: string | null; sha: string; size: number; text: string | null }
@@ -63,32 +66,41 @@ export async function fetchRepoOptions(
     const source: OptionsSource = { repo: name, path, etag: null, sha: null, config: null };
     if (answer.status === "unchanged" && before) {
       unchanged++;
+      // A file that was unusable is still unusable: its problem is reported again.
+      if (before.problem) problems.push(before.problem);
       return before;
     }
-    if (answer.status === "missing" || answer.status === "unchanged") return source;
+    if (answer.status === "missing" || answer.status === "unchanged") return { ...source, missing: true };
     const where = `${owner}/${repo}:${path}`;
-    if (answer.status === "not-a-file") {
-      problems.push(`${where}: is a directory or a submodule, not a file`);
+    const refuse = (problem: string) => {
+      source.problem = `${where}: ${problem}`;
+      problems.push(source.problem);
       return source;
-    }
+    };
+    if (answer.status === "not-a-file") return refuse("is a directory or a submodule, not a file");
     Object.assign(source, { etag: answer.etag, sha: answer.sha });
     if (answer.size > MAX_OPTIONS_BYTES || answer.text === null) {
-      problems.push(`${where}: is ${formatSize(answer.size)}; envhooks reads at most 64 KB`);
-      return source;
+      return refuse(`is ${formatSize(answer.size)}; envhooks reads at most 64 KB`);
     }
+    let value: unknown;
     try {
-      // An empty file is an empty mapping, as in Probot.
-      source.config = (await parseYamlBounded(answer.text)) ?? {};
+      // An empty file (or a false one) is an empty mapping, as in Probot.
+      value = (await parseYamlBounded(answer.text)) || {};
     } catch (error) {
       if (!(error instanceof YamlProblem)) throw error;
-      problems.push(`${where}: ${error.message}`);
+      return refuse(error.message);
     }
+    if (!isMapping(value)) return refuse("must be a mapping of option: value");
+    if (JSON.stringify(value).length > MAX_PARSED_BYTES)
+      return refuse("expands to more than 128 KB of options");
+    source.config = value;
     return source;
   }
 
   const { owner, repo } = target;
   sources.push(await read(owner, repo, OPTIONS_PATH));
-  if (sources[0]?.config === null && problems.length === 0 && repo.toLowerCase() !== ".github") {
+  // Probot's fallback: only when the repository has no file at all.
+  if (sources[0]?.missing && problems.length === 0 && repo.toLowerCase() !== ".github") {
     sources.push(await read(owner, ".github", OPTIONS_PATH));
   }
   for (let last = sources.at(-1); last && problems.length === 0; last = sources.at(-1)) {
@@ -146,7 +158,9 @@ function deepMerge(base: unknown, over: unknown): unknown {
   if (!isMapping(base) || !isMapping(over)) return over;
   const merged: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(over)) {
-    merged[key] = key in merged ? deepMerge(merged[key], value) : value;
+    // As deepmerge does: keys that would reach the prototype are not merged.
+    if (key === "__proto__" || key === "constructor" || key === "prototype") continue;
+    merged[key] = Object.hasOwn(merged, key) ? deepMerge(merged[key], value) : value;
   }
   return merged;
 }

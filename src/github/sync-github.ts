@@ -43,6 +43,12 @@ export interface GithubSyncDeps {
   metrics?: Metrics | undefined;
   /** The installations' rate-limit budgets, shared by every drain of this process. */
   budget?: RateBudget | undefined;
+  /**
+   * Per project, until when a drain that found nothing to send now need not look again: during a
+   * burst every new update wakes the drain, and reading and planning them all each time would load
+   * the database with work that changes nothing. A wake-up is queued for that time.
+   */
+  resting?: Map<string, number>;
 }
 
 /** Tasks read at once: a busy pull request's updates are coalesced over all of them. */
@@ -64,6 +70,8 @@ const BURST = { updates: 2, windowSeconds: 10, quietMs: 1_500, maxHoldMs: 8_000 
  */
 export async function drainGithub(deps: GithubSyncDeps, projectKey: string): Promise<number> {
   let done = 0;
+  if ((deps.resting?.get(projectKey) ?? 0) > Date.now()) return done;
+  deps.resting?.delete(projectKey);
   const log = deps.log.child({ project: projectKey });
   await withLease(deps.db, GITHUB_UPDATES_LEASE, projectKey, deps.owner, async (lease) => {
     const stopped = () => !lease.held || Boolean(deps.signal?.aborted);
@@ -124,10 +132,12 @@ export async function drainGithub(deps: GithubSyncDeps, projectKey: string): Pro
         }
         try {
           const outcome = await runStep(context, step);
+          progressed = true;
+          // A newer state came while this one was sent: plan again, with it (nothing is marked done).
+          if (outcome === "outdated") break;
           await markGithubTasksDone(deps.db, step.covers, outcome);
           deps.metrics?.githubUpdates.inc({ outcome }, step.covers.length);
           done += step.covers.length;
-          progressed = true;
         } catch (error) {
           const status = (error as { status?: unknown }).status;
           deps.metrics?.githubApiErrors.inc({ status: typeof status === "number" ? String(status) : "0" });
@@ -166,7 +176,11 @@ export async function drainGithub(deps: GithubSyncDeps, projectKey: string): Pro
         }
       }
       if (!progressed) {
-        if (wakeAt !== undefined) await deps.wakeAt(projectKey, new Date(wakeAt));
+        if (wakeAt !== undefined) {
+          await deps.wakeAt(projectKey, new Date(wakeAt));
+          // Rest at most a settling period: a backoff or a rate limit of one step must not hold the rest.
+          deps.resting?.set(projectKey, Math.min(wakeAt, Date.now() + BURST.quietMs));
+        }
         return;
       }
     }
@@ -210,8 +224,11 @@ interface TaskContext extends GithubSyncDeps {
   projectKey: string;
 }
 
-/** Sends one step; "superseded" when a newer state of its environment came while it was being sent. */
-async function runStep(context: TaskContext, step: UpdateStep): Promise<"sent" | "superseded"> {
+/**
+ * Sends one step; "outdated" when a newer state of its activity, or a newer activity of its
+ * environment, came while it was being sent: it stops there, and its tasks are planned again.
+ */
+async function runStep(context: TaskContext, step: UpdateStep): Promise<"sent" | "superseded" | "outdated"> {
   const { octokit, owner, repo } = context;
   switch (step.kind) {
     case "activity":
@@ -279,13 +296,13 @@ function description(text: string): string {
 async function syncActivity(
   context: TaskContext,
   step: Extract<UpdateStep, { kind: "activity" }>,
-): Promise<"sent" | "superseded"> {
+): Promise<"sent" | "superseded" | "outdated"> {
   const { octokit, owner, repo, db, projectKey } = context;
   const { activity, options } = step;
   const environment = activity.payload.environment;
   if (!environment) return "sent";
   const newest = Math.max(...step.covers);
-  const outdated = () => hasNewerGithubTask(db, projectKey, environment.name, newest);
+  const outdated = () => hasNewerGithubTask(db, projectKey, environment.name, activity.id, newest);
   const shown = await findShownActivity(db, activity.id);
   const record = (fields: { deploymentId?: number; deploymentState?: string; commitState?: string }) =>
     saveShownActivity(db, { activityId: activity.id, projectKey, environment: environment.name, ...fields });
@@ -297,6 +314,8 @@ async function syncActivity(
   const deployment = deploymentState(activity);
   const commit = commitState(activity);
   const current = step.role === "current";
+  // A superseded activity that GitHub does not show gets nothing: its newer one says it all.
+  if (!current && !shown) return "superseded";
 
   if (gone) {
     if (current && options.deployments && activity.state === "complete") {
@@ -305,7 +324,7 @@ async function syncActivity(
   } else if (sha) {
     const sendCommit = options.statuses && shown?.commitState !== commit && (current || shown?.commitState);
     if (sendCommit) {
-      if (current && (await outdated())) return "superseded";
+      if (current && (await outdated())) return "outdated";
       const target = environment.url ?? logUrl;
       await octokit.rest.repos.createCommitStatus({
         owner,
@@ -322,14 +341,14 @@ async function syncActivity(
   // The comment before the deployment: a burst stops a step between two writes, and a deployment
   // made for a commit that is no longer the head is the costliest write to waste.
   if (step.comment && options.comments && environment.pull_request !== null) {
-    if (await outdated()) return "superseded";
+    if (await outdated()) return "outdated";
     await upsertComment(context, environment.pull_request, renderActivityComment(activity, logUrl));
   }
   if (!gone && sha) {
     const sendDeployment =
       options.deployments && shown?.deploymentState !== deployment && (current || shown?.deploymentId);
     if (sendDeployment) {
-      if (current && (await outdated())) return "superseded";
+      if (current && (await outdated())) return "outdated";
       let deploymentId = shown?.deploymentId ?? null;
       if (deploymentId === null) {
         const { data } = await octokit.rest.repos.createDeployment({

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
-import { fetchRepoOptions, OPTIONS_PATH, readFileWith } from "../github/fetch-repo-options.ts";
+import { fetchRepoOptions, readFileWith } from "../github/fetch-repo-options.ts";
 import type { GithubEvent, PushPayload } from "../lifecycle/github-event.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Queryable } from "../store/database.ts";
@@ -34,7 +34,7 @@ export interface RepoOptionsDeps {
 }
 
 /** Why an event's options must be read from GitHub before it is applied; undefined when the stored ones hold. */
-export type ReadReason = "first" | "stale" | "changed";
+export type ReadReason = "first" | "stale";
 
 /**
  * The repository's options as events are applied with them: kept in the store with the version
@@ -44,25 +44,29 @@ export type ReadReason = "first" | "stale" | "changed";
 export function createRepoOptions(deps: RepoOptionsDeps) {
   const { db, log, now } = deps;
   const checking = new Set<string>();
+  /** When a read that an event waited for last failed, per project: the stored options serve meanwhile. */
   const failedAt = new Map<string, number>();
+  /** When a background check may run again after one failed, per project. */
+  const checkAgainAt = new Map<string, number>();
 
   /** Reads the options from GitHub (conditionally on what is stored) and keeps them. */
   async function read(project: ProjectRef, stored: StoredOptions | undefined, octokit: Octokit) {
     const [owner = "", repo = ""] = project.fullName.split("/");
     const key = projectKey(project.fullName);
+    // When the read began, and how often the options had been marked stale by then: a mark made
+    // while this read is under way is not cleared by it.
+    const mark = { checkedAt: now(), generation: stored?.generation ?? 0 };
     let fetched: Awaited<ReturnType<typeof fetchRepoOptions>>;
     try {
       fetched = await fetchRepoOptions(readFileWith(octokit), { owner, repo }, stored?.sources ?? null);
     } catch (error) {
       deps.metrics?.githubReads.inc({ kind: "options", outcome: "error" });
-      failedAt.set(key, Date.now());
       throw error;
     }
-    failedAt.delete(key);
     deps.metrics?.githubReads.inc({ kind: "options", outcome: "unchanged" }, fetched.unchanged);
     deps.metrics?.githubReads.inc({ kind: "options", outcome: "read" }, fetched.requests - fetched.unchanged);
     if (stored?.sources && fetched.unchanged === fetched.requests) {
-      await markOptionsChecked(db, key, now());
+      await markOptionsChecked(db, key, mark);
       return resultOf(stored);
     }
     const { result } = fetched;
@@ -70,7 +74,7 @@ export function createRepoOptions(deps: RepoOptionsDeps) {
       config: result.ok ? result.config : null,
       problems: result.ok ? null : result.problems,
       sources: fetched.sources,
-      checkedAt: now(),
+      ...mark,
     });
     return result;
   }
@@ -79,16 +83,19 @@ export function createRepoOptions(deps: RepoOptionsDeps) {
   function checkLater(project: ProjectRef, stored: StoredOptions) {
     const key = projectKey(project.fullName);
     if (checking.has(key) || project.installationId === null) return;
+    if ((checkAgainAt.get(key) ?? 0) > Date.now()) return;
     checking.add(key);
     deps
       .octokitFor(project.installationId)
       .then((octokit) => read(project, stored, octokit))
-      .catch((error: unknown) =>
+      .then(() => checkAgainAt.delete(key))
+      .catch((error: unknown) => {
+        checkAgainAt.set(key, Date.now() + RETRY_READ_AFTER_MS);
         log.warn(
           { err: error, project: key },
           "checking .github/envhooks.yml failed; the stored options stay",
-        ),
-      )
+        );
+      })
       .finally(() => checking.delete(key));
   }
 
@@ -112,16 +119,21 @@ export function createRepoOptions(deps: RepoOptionsDeps) {
       const key = projectKey(project.fullName);
       if (event.name === "push") await markUsersStale(db, event.payload);
       const stored = await findStoredOptions(db, key);
-      const reason = readReason(event, stored, failedAt.get(key));
+      const reason = readReason(stored, failedAt.get(key));
       if (!reason && stored) {
         const checkedAt = stored.checkedAt ? new Date(stored.checkedAt).getTime() : 0;
         if (now().getTime() - checkedAt >= REVALIDATE_AFTER_MS) checkLater(project, stored);
         return resultOf(stored);
       }
       try {
-        return await read(project, stored, octokit);
+        const result = await read(project, stored, octokit);
+        failedAt.delete(key);
+        return result;
       } catch (error) {
-        if (!stored?.sources || (error as { status?: unknown }).status === undefined) throw error;
+        // Options kept from before (even from before versions were kept) serve while GitHub fails.
+        const fallback = stored && (stored.sources !== null || stored.config !== null);
+        if (!fallback || (error as { status?: unknown }).status === undefined) throw error;
+        failedAt.set(key, Date.now());
         log.warn(
           { err: error, project: key, reason },
           "GitHub did not answer for .github/envhooks.yml; applied with the stored options, to be read again",
@@ -160,26 +172,18 @@ function resultOf(stored: StoredOptions): ConfigResult {
     : { ok: true, config: storedConfig(stored.config) };
 }
 
-/** Whether `event` needs the options read from GitHub first, and why. */
+/**
+ * Whether an event needs the options read from GitHub first, and why. A push that changes them has
+ * marked them stale already (`markUsersStale`, which covers the repository's own file too).
+ */
 export function readReason(
-  event: GithubEvent,
   stored: StoredOptions | undefined,
   lastFailure: number | undefined,
 ): ReadReason | undefined {
-  if (!stored?.sources) return "first";
   // GitHub just failed to answer: the stored options serve until it is asked again.
-  if (lastFailure !== undefined && Date.now() - lastFailure < RETRY_READ_AFTER_MS) return undefined;
-  if (stored.stale) return "stale";
-  if (
-    event.name !== "push" ||
-    event.payload.ref !== `refs/heads/${event.payload.repository.default_branch}`
-  ) {
-    return undefined;
-  }
-  const changed = changedFiles(event.payload);
-  const own = stored.sources.find((source) => source.repo === projectKey(event.payload.repository.full_name));
-  const path = own?.path ?? OPTIONS_PATH;
-  return changed === null || changed.has(path) ? "changed" : undefined;
+  if (stored && lastFailure !== undefined && Date.now() - lastFailure < RETRY_READ_AFTER_MS) return undefined;
+  if (!stored?.sources) return "first";
+  return stored.stale ? "stale" : undefined;
 }
 
 /** The commits' fields that list the files a push changed. */

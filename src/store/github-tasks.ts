@@ -1,5 +1,5 @@
 import type { Queryable } from "./database.ts";
-import { type OrderedTable, projectsWithDueWork, recordOrderedFailure } from "./ordered-work.ts";
+import { type OrderedTable, recordOrderedFailure } from "./ordered-work.ts";
 
 /** Something to tell GitHub, kept until GitHub has it. */
 export interface GithubTask {
@@ -51,17 +51,23 @@ export async function pendingGithubTasks(
   return rows.map((row) => ({ ...row, id: Number(row.id), nextAttemptAt: new Date(row.nextAttemptAt) }));
 }
 
-/** Whether a task newer than `afterId` waits for the environment: what is being sent is out of date. */
+/**
+ * Whether a task newer than `afterId` waits for the environment with a newer state of `activityId`
+ * or of a newer activity: what is being sent is out of date. A late report on an older activity is not.
+ */
 export async function hasNewerGithubTask(
   db: Queryable,
   projectKey: string,
   environment: string,
+  activityId: string,
   afterId: number,
 ): Promise<boolean> {
   const { rows } = await db.query(
-    `SELECT 1 FROM github_tasks
-     WHERE project_key = $1 AND state = 'pending' AND environment = $2 AND id > $3 LIMIT 1`,
-    [projectKey, environment, afterId],
+    `SELECT 1 FROM github_tasks t JOIN activities a ON a.id = t.body->'activity'->>'id'
+     WHERE t.project_key = $1 AND t.state = 'pending' AND t.environment = $2 AND t.id > $4
+       AND a.seq >= (SELECT seq FROM activities WHERE id = $3)
+     LIMIT 1`,
+    [projectKey, environment, activityId, afterId],
   );
   return rows.length > 0;
 }
@@ -79,15 +85,17 @@ export async function environmentPace(
   environment: string,
   windowSeconds: number,
 ): Promise<EnvironmentPace> {
+  // The window bounds what is read of the environment's history; pending tasks are few.
   const { rows } = await db.query<EnvironmentPace>(
-    `SELECT count(*) FILTER (WHERE created_at > now() - make_interval(secs => $3))::int AS recent,
-       COALESCE(extract(epoch FROM now() - max(created_at)) * 1000, 0)::float8 AS "newestAgeMs",
-       COALESCE(extract(epoch FROM now() - min(created_at) FILTER (WHERE state = 'pending')) * 1000, 0)::float8
-         AS "oldestPendingAgeMs"
-     FROM github_tasks WHERE project_key = $1 AND environment = $2`,
+    `SELECT count(*)::int AS recent,
+       COALESCE(extract(epoch FROM now() - max(created_at)) * 1000, 1e9)::float8 AS "newestAgeMs",
+       COALESCE((SELECT extract(epoch FROM now() - min(created_at)) * 1000 FROM github_tasks
+         WHERE project_key = $1 AND environment = $2 AND state = 'pending'), 0)::float8 AS "oldestPendingAgeMs"
+     FROM github_tasks
+     WHERE project_key = $1 AND environment = $2 AND created_at > now() - make_interval(secs => $3)`,
     [projectKey, environment, windowSeconds],
   );
-  return rows[0] ?? { recent: 0, newestAgeMs: 0, oldestPendingAgeMs: 0 };
+  return rows[0] ?? { recent: 0, newestAgeMs: 1e9, oldestPendingAgeMs: 0 };
 }
 
 /** Marks tasks done: `outcome` says whether they were sent or superseded by a newer state. */
@@ -118,9 +126,15 @@ export function recordGithubTaskFailure(
   return recordOrderedFailure(db, UPDATES, id, error, options);
 }
 
-/** Projects whose oldest pending task is due. */
-export function projectsWithDueGithubTasks(db: Queryable): Promise<string[]> {
-  return projectsWithDueWork(db, UPDATES);
+/**
+ * Projects with a pending task that is due. Any task counts, not only the oldest: updates are
+ * coalesced and postponed per environment, so an older one may wait while a newer one is due.
+ */
+export async function projectsWithDueGithubTasks(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ project_key: string }>(
+    "SELECT DISTINCT project_key FROM github_tasks WHERE state = 'pending' AND next_attempt_at <= now()",
+  );
+  return rows.map((row) => row.project_key);
 }
 
 /** What GitHub shows of an activity: its deployment and the last states sent. */

@@ -100,6 +100,10 @@ export interface OptionsSource {
   sha: string | null;
   /** The file's parsed content (null: missing, or could not be used). */
   config: unknown;
+  /** GitHub answered 404: there is no such file (Probot then reads the owner's `.github` one). */
+  missing?: boolean;
+  /** Why the file could not be used, reported again while it does not change. */
+  problem?: string;
 }
 
 /** A project's stored options and what they were read from. */
@@ -114,13 +118,15 @@ export interface StoredOptions {
   checkedAt: Date | null;
   /** The options may have changed since they were read: read them again before the next event. */
   stale: boolean;
+  /** How many times they were marked stale: a read saves with the count it began with. */
+  generation: number;
 }
 
 export async function findStoredOptions(db: Queryable, key: string): Promise<StoredOptions | undefined> {
   const { rows } = await db.query<StoredOptions>(
     `SELECT default_branch AS "defaultBranch", installation_id AS "installationId", config,
        config_problems AS problems, config_sources AS sources, config_checked_at AS "checkedAt",
-       config_stale AS stale
+       config_stale AS stale, config_generation AS generation
      FROM projects WHERE key = $1`,
     [key],
   );
@@ -130,12 +136,20 @@ export async function findStoredOptions(db: Queryable, key: string): Promise<Sto
 
 /**
  * Keeps the options just read from GitHub, creating the project if it is new. Invalid options keep
- * the last valid ones (for work not started by an event) beside the problems.
+ * the last valid ones (for work not started by an event) beside the problems. `checkedAt` is when
+ * the read began: a read that began earlier than the stored one changes nothing, and one that began
+ * before the options were marked stale again (`generation`) leaves them stale.
  */
 export async function saveOptions(
   db: Queryable,
   project: ProjectRef,
-  options: { config: unknown; problems: string[] | null; sources: OptionsSource[]; checkedAt: Date },
+  options: {
+    config: unknown;
+    problems: string[] | null;
+    sources: OptionsSource[];
+    checkedAt: Date;
+    generation: number;
+  },
 ): Promise<void> {
   await db.query(
     `INSERT INTO projects (key, full_name, default_branch, installation_id, config, config_problems,
@@ -143,8 +157,9 @@ export async function saveOptions(
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false)
      ON CONFLICT (key) DO UPDATE SET config = COALESCE(excluded.config, projects.config),
        config_problems = excluded.config_problems, config_sources = excluded.config_sources,
-       config_checked_at = excluded.config_checked_at, config_stale = false,
-       installation_id = COALESCE(excluded.installation_id, projects.installation_id)`,
+       config_checked_at = excluded.config_checked_at, config_stale = projects.config_generation <> $9,
+       installation_id = COALESCE(excluded.installation_id, projects.installation_id)
+     WHERE projects.config_checked_at IS NULL OR projects.config_checked_at <= excluded.config_checked_at`,
     [
       projectKey(project.fullName),
       project.fullName,
@@ -154,16 +169,22 @@ export async function saveOptions(
       options.problems === null ? null : JSON.stringify(options.problems),
       JSON.stringify(options.sources),
       options.checkedAt,
+      options.generation,
     ],
   );
 }
 
-/** GitHub answered that nothing changed (304): the stored options hold for another while. */
-export async function markOptionsChecked(db: Queryable, key: string, at: Date): Promise<void> {
-  await db.query("UPDATE projects SET config_checked_at = $2, config_stale = false WHERE key = $1", [
-    key,
-    at,
-  ]);
+/** GitHub answered that nothing changed (304): the stored options hold for another while (see `saveOptions`). */
+export async function markOptionsChecked(
+  db: Queryable,
+  key: string,
+  { checkedAt, generation }: { checkedAt: Date; generation: number },
+): Promise<void> {
+  await db.query(
+    `UPDATE projects SET config_checked_at = $2, config_stale = config_generation <> $3
+     WHERE key = $1 AND (config_checked_at IS NULL OR config_checked_at <= $2)`,
+    [key, checkedAt, generation],
+  );
 }
 
 /**
@@ -178,7 +199,7 @@ export async function markOptionsStale(
   if ("installationId" in which) {
     return keysOf(
       await db.query<{ key: string }>(
-        "UPDATE projects SET config_stale = true WHERE installation_id = $1 RETURNING key",
+        `UPDATE projects SET ${MARK_STALE} WHERE installation_id = $1 RETURNING key`,
         [which.installationId],
       ),
     );
@@ -186,7 +207,7 @@ export async function markOptionsStale(
   if ("keys" in which) {
     return keysOf(
       await db.query<{ key: string }>(
-        "UPDATE projects SET config_stale = true WHERE key = ANY($1::text[]) RETURNING key",
+        `UPDATE projects SET ${MARK_STALE} WHERE key = ANY($1::text[]) RETURNING key`,
         [which.keys],
       ),
     );
@@ -197,12 +218,13 @@ export async function markOptionsStale(
       : which.paths.map((path) => JSON.stringify([{ repo: which.sourceRepo.toLowerCase(), path }]));
   return keysOf(
     await db.query<{ key: string }>(
-      `UPDATE projects SET config_stale = true
-       WHERE config_sources @> ANY($1::jsonb[]) RETURNING key`,
+      `UPDATE projects SET ${MARK_STALE} WHERE config_sources @> ANY($1::jsonb[]) RETURNING key`,
       [sources],
     ),
   );
 }
+
+const MARK_STALE = "config_stale = true, config_generation = config_generation + 1";
 
 function keysOf(result: { rows: Array<{ key: string }> }): string[] {
   return result.rows.map((row) => row.key);

@@ -45,6 +45,8 @@ export async function startTestEnvhooks(
     role?: Role;
     /** Another instance's store: several instances on one database (closed by its first owner). */
     store?: TestStore;
+    /** Keep Probot's throttle as in production: writes to GitHub 1 s apart per installation. */
+    githubThrottle?: boolean;
     /** ENVHOOKS_METRICS_TOKEN: /metrics asks for it. */
     metricsToken?: string;
     /** Encrypts secrets at rest; TEST_SECRET_KEY by default. */
@@ -79,11 +81,11 @@ export async function startTestEnvhooks(
       baseUrl: options.github?.baseUrl,
     },
     // A function, so it sees (and overrides) the throttle options Probot sets on every instance:
-    // the throttle spaces writes 1 s apart, as GitHub asks of real apps.
+    // the throttle spaces writes 1 s apart, as GitHub asks of real apps; off unless a test asks.
     Octokit: ProbotOctokit.defaults((instance: Record<string, any>) => ({
       ...instance,
       retry: { enabled: false },
-      throttle: { ...instance.throttle, enabled: false },
+      throttle: { ...instance.throttle, enabled: options.githubThrottle ?? false },
     })),
     ...(options.now ? { now: options.now } : {}),
     ...(options.role ? { role: options.role } : {}),

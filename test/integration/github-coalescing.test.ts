@@ -90,6 +90,30 @@ describe.each(STORES)("GitHub updates coalesced per environment on $name", { tim
     expect(outcomes.at(-1)).toBe("sent");
   });
 
+  it("with Probot's throttle (writes 1 s apart), a pull request pushed to 10 times in 10 s shows its final state soon after, in at most 15 writes", async () => {
+    await envhooks.close();
+    envhooks = await startTestEnvhooks(kind, { github, githubThrottle: true });
+    await applied(await send("pull_request", pullRequest("opened")));
+    let lastPush = 0;
+    for (let n = 1; n <= 10; n++) {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await send("pull_request", synchronize(n));
+      lastPush = Date.now();
+    }
+    await githubSettled(60_000);
+    const final = sha(10);
+    const shown = [
+      github.commitStatuses.get(final)?.length ? "status" : "",
+      github.deployments.at(-1)?.ref === final ? "deployment" : "",
+      github.comments.get(2)?.[0]?.body.includes(final.slice(0, 7)) ? "comment" : "",
+    ];
+    expect(shown).toEqual(["status", "deployment", "comment"]);
+    const writes = github.writes();
+    expect(writes.length).toBeLessThanOrEqual(15);
+    // The target is 10 s; the bound leaves room for a busy machine.
+    expect((writes.at(-1)?.at ?? 0) - lastPush).toBeLessThan(20_000);
+  });
+
   it("waits out an exhausted rate limit, then sends the final state, losing nothing and counting no failure", async () => {
     const receiver = await new Receiver().start();
     try {

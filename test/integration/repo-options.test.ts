@@ -21,7 +21,7 @@ function pushChanging(branch: string, files: string[], n: number, repo = REPO) {
   return payload;
 }
 
-describe.each(STORES)("repository options kept in the store on $name", (kind) => {
+describe.each(STORES)("repository options kept in the store on $name", { timeout: 120_000 }, (kind) => {
   let github: FakeGithub;
   let envhooks: TestEnvhooks;
   let clock: Date;

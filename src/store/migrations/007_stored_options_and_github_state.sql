@@ -10,6 +10,8 @@ ALTER TABLE projects ADD COLUMN config_checked_at timestamptz;
 -- the project's next event reads them again before it is applied. Projects from before this
 -- migration start stale: their options were never kept with a version.
 ALTER TABLE projects ADD COLUMN config_stale boolean NOT NULL DEFAULT true;
+-- Counts the marks: a read that began before a mark does not clear it when it is saved.
+ALTER TABLE projects ADD COLUMN config_generation integer NOT NULL DEFAULT 0;
 
 -- GitHub updates are coalesced per environment: the newest state of each supersedes older ones.
 ALTER TABLE github_tasks ADD COLUMN environment text;
