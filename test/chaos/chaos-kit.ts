@@ -151,10 +151,25 @@ export function account(receivers: Receiver[], acknowledged: string[]): Accounti
   return result;
 }
 
-/** Waits until every receiver has at least `count` requests, or `timeoutMs` passed. */
-export async function receivedAtLeast(receivers: Receiver[], count: number, timeoutMs: number) {
+/**
+ * Waits until every receiver has a copy of the activity of each GitHub delivery in `ids`, or
+ * `timeoutMs` passed. Copies are counted once: duplicates (sent again after a crash or an outage)
+ * would otherwise make up for deliveries still missing.
+ */
+export async function receivedEach(receivers: Receiver[], ids: string[], timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && receivers.some((receiver) => receiver.received.length < count)) {
+  // Each request is parsed once, however long the wait: the machine is busy with the server.
+  const seen = receivers.map(() => ({ parsed: 0, ids: new Set<string>() }));
+  const complete = () =>
+    receivers.every((receiver, n) => {
+      const got = seen[n] as { parsed: number; ids: Set<string> };
+      for (; got.parsed < receiver.received.length; got.parsed++) {
+        const request = receiver.received[got.parsed] as Received;
+        got.ids.add(JSON.parse(request.body).github?.delivery_id);
+      }
+      return ids.every((id) => got.ids.has(id));
+    });
+  while (Date.now() < deadline && !complete()) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
