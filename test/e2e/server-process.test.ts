@@ -47,7 +47,9 @@ async function createIntegration(url: string, body: unknown): Promise<{ id: stri
   return response.json();
 }
 
-describe.each(STORES)("the server process on $name", (kind) => {
+// Each test starts real server processes, and a first start on a new embedded database creates it
+// in a child process: on a busy CI machine one start alone has taken 40 s.
+describe.each(STORES)("the server process on $name", { timeout: 150_000 }, (kind) => {
   let github: FakeGithub;
   let folder: string;
   let env: Record<string, string>;
@@ -148,7 +150,7 @@ describe.each(STORES)("the server process on $name", (kind) => {
     } finally {
       await receiver.stop();
     }
-  }, 60_000);
+  }, 150_000);
 
   it("on SIGTERM turns readiness false, finishes the delivery in flight and exits 0", async () => {
     const receiver = await new Receiver().start();
@@ -237,7 +239,7 @@ describe.each(STORES)("the server process on $name", (kind) => {
     } finally {
       await receiver.stop();
     }
-  }, 90_000);
+  }, 150_000);
 
   it("keeps its state across a graceful restart", async () => {
     const first = start();
