@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { findEvent } from "../../src/store/github-events.ts";
-import { pullRequest, pushToBranch, REPO } from "../fixtures/github-events.ts";
+import { pullRequest, pullRequestSynchronized, pushToBranch, REPO } from "../fixtures/github-events.ts";
 import { FakeGithub } from "../helpers/fake-github.ts";
 import { Receiver } from "../helpers/receiver.ts";
 import { STORES } from "../helpers/stores.ts";
@@ -11,13 +11,7 @@ const INSTALLATION = 1;
 const sha = (n: number) => n.toString(16).padStart(40, "d");
 
 /** The example pull request #2 moved from head `sha(n - 1)` to `sha(n)` by a push (synchronize). */
-function synchronize(n: number) {
-  const payload = pullRequest("synchronize");
-  payload.before = sha(n - 1);
-  payload.after = sha(n);
-  payload.pull_request.head.sha = sha(n);
-  return payload;
-}
+const synchronize = (n: number) => pullRequestSynchronized(sha(n - 1), sha(n));
 
 describe.each(STORES)("GitHub updates coalesced per environment on $name", { timeout: 120_000 }, (kind) => {
   let github: FakeGithub;

@@ -3,6 +3,7 @@ import {
   DEFAULT_BRANCH,
   pullRequest,
   pullRequestFromFork,
+  pullRequestSynchronized,
   pushCreatingMaster,
   pushToBranch,
   REPO,
@@ -16,13 +17,8 @@ const CONFIG_URL = "https://{machine_name}.preview.example.com";
 const sha = (n: number) => n.toString(16).padStart(40, "c");
 
 /** The example pull request #2, moved to head `sha(n)` by a push (synchronize). */
-function synchronize(n: number) {
-  const payload = pullRequest("synchronize");
-  payload.before = payload.pull_request.head.sha;
-  payload.after = sha(n);
-  payload.pull_request.head.sha = sha(n);
-  return payload;
-}
+const synchronize = (n: number) =>
+  pullRequestSynchronized(pullRequest("synchronize").pull_request.head.sha, sha(n));
 
 describe.each(STORES)("GitHub deployments, statuses and comments on $name", { timeout: 120_000 }, (kind) => {
   let github: FakeGithub;
