@@ -4,7 +4,10 @@ import type { GithubOptions, GithubTaskBody } from "./github-outbox.ts";
 /** A task waiting to be sent to GitHub, as the planner sees it. */
 export interface PendingUpdate {
   id: number;
-  body: GithubTaskBody;
+  /** The activity whose state an `activity` task shows; null for the other kinds. */
+  activityId: string | null;
+  /** Null for an older state of an activity that has a newer one among the updates. */
+  body: GithubTaskBody | null;
   /** A newer activity of the same environment exists: this activity is no longer the current one. */
   superseded: boolean;
 }
@@ -49,19 +52,22 @@ export function planGithubUpdates(updates: PendingUpdate[]): UpdatePlan {
   const byActivity = new Map<string, { latest: PendingUpdate; covers: number[] }>();
   const steps: Array<UpdateStep & { first: number; last: number }> = [];
   for (const update of updates) {
-    const { body } = update;
-    if (body.kind !== "activity") {
-      steps.push({ ...body, covers: [update.id], first: update.id, last: update.id });
+    const { body, activityId } = update;
+    if (activityId === null) {
+      if (body && body.kind !== "activity") {
+        steps.push({ ...body, covers: [update.id], first: update.id, last: update.id });
+      }
       continue;
     }
-    const group = byActivity.get(body.activity.id);
+    const group = byActivity.get(activityId);
     if (group) {
       group.latest = update;
       group.covers.push(update.id);
-    } else byActivity.set(body.activity.id, { latest: update, covers: [update.id] });
+    } else byActivity.set(activityId, { latest: update, covers: [update.id] });
   }
   for (const { latest, covers } of byActivity.values()) {
-    if (latest.body.kind !== "activity") continue;
+    // The newest state (updates come oldest first) carries the activity as it stands.
+    if (latest.body?.kind !== "activity") continue;
     const { activity, options } = latest.body;
     if (latest.superseded && !FINAL.has(activity.state)) {
       dropped.push(...covers);

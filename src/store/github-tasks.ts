@@ -24,14 +24,20 @@ export async function insertGithubTask(
 }
 
 /** A task still to send, and whether a newer activity of its environment supersedes its activity. */
-export interface PendingGithubTask extends GithubTask {
+export interface PendingGithubTask extends Omit<GithubTask, "body"> {
   environment: string | null;
+  /** The activity an `activity` task shows a state of. */
+  activityId: string | null;
+  /** Null for an activity's older states: only its newest one in the batch is sent. */
+  body: unknown;
   superseded: boolean;
 }
 
 /**
  * A project's tasks still to do, oldest first, at most `limit`. An activity's task is `superseded`
- * when its environment has a newer activity: GitHub need not show its intermediate states.
+ * when its environment has a newer activity (the environment's newest activity, or, once it is
+ * deleted, a newer one of its name): GitHub need not show its intermediate states. Only the newest
+ * state of each activity comes with its body: the older ones are merged into it, never sent.
  */
 export async function pendingGithubTasks(
   db: Queryable,
@@ -39,13 +45,22 @@ export async function pendingGithubTasks(
   limit: number,
 ): Promise<PendingGithubTask[]> {
   const { rows } = await db.query<PendingGithubTask>(
-    `SELECT t.id, t.project_key AS "projectKey", t.kind, t.body, t.attempts, t.environment,
-       t.next_attempt_at AS "nextAttemptAt",
-       (t.kind = 'activity' AND EXISTS (
-         SELECT 1 FROM activities a JOIN activities newer
-           ON newer.project_id = a.project_id AND newer.environment = a.environment AND newer.seq > a.seq
-         WHERE a.id = t.body->'activity'->>'id')) AS superseded
-     FROM github_tasks t WHERE t.project_key = $1 AND t.state = 'pending' ORDER BY t.id LIMIT $2`,
+    `WITH batch AS (
+       SELECT id, project_key, kind, body, attempts, environment, next_attempt_at,
+         body->'activity'->>'id' AS activity_id
+       FROM github_tasks WHERE project_key = $1 AND state = 'pending' ORDER BY id LIMIT $2)
+     SELECT b.id, b.project_key AS "projectKey", b.kind, b.attempts, b.environment,
+       b.next_attempt_at AS "nextAttemptAt", b.activity_id AS "activityId",
+       CASE WHEN b.activity_id IS NULL OR b.id = max(b.id) OVER (PARTITION BY b.activity_id) THEN b.body END
+         AS body,
+       (b.activity_id IS NOT NULL AND COALESCE(
+         (SELECT e.last_activity_id <> a.id FROM activities a
+            JOIN environments e ON e.project_id = a.project_id AND e.name = a.environment
+          WHERE a.id = b.activity_id),
+         EXISTS (SELECT 1 FROM activities a JOIN activities newer
+             ON newer.project_id = a.project_id AND newer.environment = a.environment AND newer.seq > a.seq
+           WHERE a.id = b.activity_id))) AS superseded
+     FROM batch b ORDER BY b.id`,
     [projectKey, limit],
   );
   return rows.map((row) => ({ ...row, id: Number(row.id), nextAttemptAt: new Date(row.nextAttemptAt) }));

@@ -14,8 +14,10 @@ function activity(id: string, state: Activity["state"], environment = "pr-2"): A
     payload: { environment: { name: environment, pull_request: pullRequest } },
   } as unknown as Activity;
 }
+/** A task as the store hands it over: only an activity's newest state comes with its body. */
 const update = (id: number, body: GithubTaskBody, superseded = false): PendingUpdate => ({
   id,
+  activityId: body.kind === "activity" ? body.activity.id : null,
   body,
   superseded,
 });
@@ -25,8 +27,8 @@ const state = (id: number, of: Activity, superseded = false) =>
 describe("planGithubUpdates", () => {
   it("sends only the newest state of an activity, for all of its tasks", () => {
     const plan = planGithubUpdates([
-      state(1, activity("a", "pending")),
-      state(2, activity("a", "in_progress")),
+      { ...state(1, activity("a", "pending")), body: null },
+      { ...state(2, activity("a", "in_progress")), body: null },
       state(3, activity("a", "complete")),
     ]);
     expect(plan.dropped).toEqual([]);
