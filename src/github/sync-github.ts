@@ -125,9 +125,9 @@ export async function drainGithub(deps: GithubSyncDeps, projectKey: string): Pro
         }
         const low = deps.budget?.lowUntil(installationId);
         if (low && !isFinal(step)) {
-          // The budget is low: what is not final waits for the reset, and newer states merge into it.
-          await postponeGithubTasks(deps.db, step.covers, low);
-          later(low.getTime());
+          // The budget is low: what is not final waits (looked at again within a minute, not
+          // postponed in the store, so that a final state coming meanwhile goes out at once).
+          later(Math.min(low.getTime(), Date.now() + 60_000));
           continue;
         }
         try {

@@ -156,6 +156,43 @@ describe.each(STORES)("GitHub updates coalesced per environment on $name", { tim
     expect((await tasks()).every((task) => task.state === "done" && task.attempts === 0)).toBe(true);
   });
 
+  it("while the installation's budget is low, holds states that are not final and sends the final one", async () => {
+    await envhooks.close();
+    await github.stop();
+    // 60 requests an hour: below the 100 envhooks keeps in reserve from the first answer on.
+    github = await new FakeGithub({ rateLimit: 60 }).start();
+    github.configFiles.set(REPO, "runner: external\n");
+    envhooks = await startTestEnvhooks(kind, { github });
+    const token = (
+      await (
+        await envhooks.api("/api/tokens", { body: { project: REPO, name: "runner", access: "write" } })
+      ).json()
+    ).token as string;
+    await applied(await send("pull_request", pullRequest("opened")));
+    await githubSettled();
+    const [created] = (
+      (await (await envhooks.api(`/api/projects/${REPO}/activities?limit=1`)).json()) as {
+        items: Array<{ id: string }>;
+      }
+    ).items;
+    const report = (body: unknown) =>
+      envhooks.app.request(`/api/activities/${created?.id}/progress`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    expect((await report({ state: "in_progress" })).status).toBe(200);
+    // Held, not dropped and not sent: nothing more reaches GitHub while the state is not final.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const heldWrites = github.writes().length;
+    expect((await tasks()).some((task) => task.state === "pending")).toBe(true);
+    expect((await report({ state: "complete", result: "success" })).status).toBe(200);
+    await githubSettled();
+    expect(github.writes().length).toBeGreaterThan(heldWrites);
+    const states = github.deployments[0]?.statuses.map((status) => status.state);
+    expect(states).toEqual(["queued", "success"]);
+  });
+
   it("gives a synchronize the commits of the push to the same head, else asks GitHub to compare once", async () => {
     const opened = pullRequest("opened");
     await applied(await send("pull_request", opened));
