@@ -104,6 +104,23 @@ export function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
+/** Sends a child process `question` over IPC and resolves with its first message of type `answer`. */
+export function askChild<M extends { type: string }, T extends M["type"]>(
+  child: ChildProcess,
+  question: unknown,
+  answer: T,
+): Promise<Extract<M, { type: T }>> {
+  return new Promise((resolve) => {
+    const listen = (message: M) => {
+      if (message.type !== answer) return;
+      child.off("message", listen);
+      resolve(message as Extract<M, { type: T }>);
+    };
+    child.on("message", listen);
+    child.send(question as object);
+  });
+}
+
 export class Receivers {
   private readonly child: ChildProcess;
   readonly url: string;
@@ -124,15 +141,7 @@ export class Receivers {
   }
 
   private ask<T extends ReceiverMessage["type"]>(question: BenchMessage, answer: T) {
-    return new Promise<Extract<ReceiverMessage, { type: T }>>((resolve) => {
-      const listen = (message: ReceiverMessage) => {
-        if (message.type !== answer) return;
-        this.child.off("message", listen);
-        resolve(message as Extract<ReceiverMessage, { type: T }>);
-      };
-      this.child.on("message", listen);
-      this.child.send(question);
-    });
+    return askChild<ReceiverMessage, T>(this.child, question, answer);
   }
 
   /** Distinct deliveries held for pushes whose ids start with `prefix`. */

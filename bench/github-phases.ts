@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { pullRequest, pushTo, pushToBranch } from "../test/fixtures/github-events.ts";
 import {
   api,
+  askChild,
   atFixedRate,
   markdown,
   nowMs,
@@ -132,15 +133,7 @@ class FakeGithubProcess {
   }
 
   private ask<T extends FakeGithubMessage["type"]>(question: FakeGithubRequest, answer: T) {
-    return new Promise<Extract<FakeGithubMessage, { type: T }>>((resolve) => {
-      const listen = (message: FakeGithubMessage) => {
-        if (message.type !== answer) return;
-        this.child.off("message", listen);
-        resolve(message as Extract<FakeGithubMessage, { type: T }>);
-      };
-      this.child.on("message", listen);
-      this.child.send(question);
-    });
+    return askChild<FakeGithubMessage, T>(this.child, question, answer);
   }
 
   async config(repos: string[], text: string): Promise<void> {

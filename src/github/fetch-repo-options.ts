@@ -1,6 +1,5 @@
 import type { ProbotOctokit } from "probot";
-import type { ConfigResult } from "../intake/apply-event.ts";
-import { readRepoConfig } from "../intake/read-repo-config.ts";
+import { type ConfigResult, validateRepoConfig } from "../config/validate-repo-config.ts";
 import type { OptionsSource } from "../store/projects.ts";
 import { parseYamlBounded, YamlProblem } from "./parse-yaml-bounded.ts";
 
@@ -126,7 +125,7 @@ export async function fetchRepoOptions(
   const found = sources.map((source) => source.config).filter((config) => config !== null);
   const merged =
     found.length === 0 ? null : found.reverse().reduce<unknown>((base, over) => deepMerge(base, over), {});
-  const result = await readRepoConfig(async () => merged);
+  const result = validateRepoConfig(merged);
   return { result, sources, requests, unchanged };
 }
 

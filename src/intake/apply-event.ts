@@ -7,6 +7,7 @@ import {
   type RepoConfig,
   repoConfigSchema,
 } from "../config/repo-config.schema.ts";
+import type { ConfigResult } from "../config/validate-repo-config.ts";
 import { type GithubOutbox, writeActivityTask, writeTask } from "../github/github-outbox.ts";
 import { renderEnvironmentUrl } from "../lifecycle/environment-url.ts";
 import type { GithubEvent, GithubUser } from "../lifecycle/github-event.ts";
@@ -29,9 +30,6 @@ import {
 import { markEventProcessed } from "../store/github-events.ts";
 import { lockProject, lockProjectByKey, type Project, projectsWithTtl } from "../store/projects.ts";
 import { insertPushCommits } from "../store/push-commits.ts";
-
-/** The repository's options, or why `.github/envhooks.yml` could not be used. */
-export type ConfigResult = { ok: true; config: RepoConfig } | { ok: false; problems: string[] };
 
 export interface ApplyDeps {
   db: Database;

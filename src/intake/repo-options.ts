@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
+import type { ConfigResult } from "../config/validate-repo-config.ts";
 import { fetchRepoOptions, readFileWith } from "../github/fetch-repo-options.ts";
 import type { GithubEvent, PushPayload } from "../lifecycle/github-event.ts";
 import type { Metrics } from "../metrics.ts";
@@ -13,7 +14,7 @@ import {
   type StoredOptions,
   saveOptions,
 } from "../store/projects.ts";
-import { type ConfigResult, storedConfig } from "./apply-event.ts";
+import { storedConfig } from "./apply-event.ts";
 
 type Octokit = InstanceType<typeof ProbotOctokit>;
 
@@ -34,7 +35,7 @@ export interface RepoOptionsDeps {
 }
 
 /** Why an event's options must be read from GitHub before it is applied; undefined when the stored ones hold. */
-export type ReadReason = "first" | "stale";
+type ReadReason = "first" | "stale";
 
 /**
  * The repository's options as events are applied with them: kept in the store with the version
@@ -176,7 +177,7 @@ function resultOf(stored: StoredOptions): ConfigResult {
  * Whether an event needs the options read from GitHub first, and why. A push that changes them has
  * marked them stale already (`markUsersStale`, which covers the repository's own file too).
  */
-export function readReason(
+function readReason(
   stored: StoredOptions | undefined,
   lastFailure: number | undefined,
 ): ReadReason | undefined {
@@ -197,7 +198,7 @@ interface CommitFiles {
  * The files a push added, modified or removed; null when its commit list cannot tell (a force
  * push, a new or deleted branch, more commits than GitHub lists).
  */
-export function changedFiles(push: PushPayload & { forced?: boolean }): Set<string> | null {
+function changedFiles(push: PushPayload & { forced?: boolean }): Set<string> | null {
   const commits = push.commits as Array<PushPayload["commits"][number] & CommitFiles>;
   if (
     push.forced ||

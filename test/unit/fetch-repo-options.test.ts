@@ -67,6 +67,13 @@ describe("fetchRepoOptions", () => {
     }
   });
 
+  it("throws GitHub API failures, so the event is retried or the stored options used", async () => {
+    const failure = Object.assign(new Error("Server Error"), { status: 502 });
+    await expect(
+      fetchRepoOptions(() => Promise.reject(failure), { owner: "o", repo: "r" }, null),
+    ).rejects.toBe(failure);
+  });
+
   it("does not let a __proto__ key reach the merged options", async () => {
     const { readFile } = github({ [`o/r:${PATH}`]: "__proto__:\n  fetch_branches: false\n" });
     const read = await fetchRepoOptions(readFile, { owner: "o", repo: "r" }, null);

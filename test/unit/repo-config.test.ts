@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_REPO_CONFIG, repoConfigSchema } from "../../src/config/repo-config.schema.ts";
 import { repoConfigJsonSchema } from "../../src/config/repo-config-json-schema.ts";
-import { readRepoConfig } from "../../src/intake/read-repo-config.ts";
+import { validateRepoConfig } from "../../src/config/validate-repo-config.ts";
 
 describe(".github/envhooks.yml", () => {
   it("defaults to Platform.sh's options", () => {
@@ -22,13 +22,13 @@ describe(".github/envhooks.yml", () => {
   });
 
   it("names a bad environment_url placeholder, duration and github option", async () => {
-    const result = await readRepoConfig(async () => ({
+    const result = validateRepoConfig({
       environment_url: "https://{branch}.preview.example.com",
       environment_ttl: "soon",
       runner_timeout: "10s",
       github: { deployment: false },
       build_forks: "maybe",
-    }));
+    });
     const problems = result.ok ? [] : result.problems;
     expect(problems).toEqual(
       expect.arrayContaining([
@@ -53,7 +53,7 @@ describe(".github/envhooks.yml", () => {
       build_forks: "approve",
       fork_reapprove: true,
     };
-    const result = await readRepoConfig(async () => options);
+    const result = validateRepoConfig(options);
     expect(result).toEqual({
       ok: true,
       config: {
@@ -65,16 +65,16 @@ describe(".github/envhooks.yml", () => {
   });
 
   it("uses the defaults when the repository has no file", async () => {
-    expect(await readRepoConfig(async () => null)).toEqual({ ok: true, config: DEFAULT_REPO_CONFIG });
+    expect(validateRepoConfig(null)).toEqual({ ok: true, config: DEFAULT_REPO_CONFIG });
   });
 
   it("merges the file over the defaults and ignores Probot's _extends", async () => {
-    const result = await readRepoConfig(async () => ({ _extends: ".github", build_forks: true }));
+    const result = validateRepoConfig({ _extends: ".github", build_forks: true });
     expect(result).toEqual({ ok: true, config: { ...DEFAULT_REPO_CONFIG, build_forks: true } });
   });
 
   it("names each bad field and what is wrong with it", async () => {
-    const result = await readRepoConfig(async () => ({ fetch_branches: "yes", prune_brnaches: false }));
+    const result = validateRepoConfig({ fetch_branches: "yes", prune_brnaches: false });
     expect(result.ok).toBe(false);
     const problems = result.ok ? [] : result.problems;
     expect(problems).toEqual(
@@ -86,15 +86,10 @@ describe(".github/envhooks.yml", () => {
   });
 
   it("reports a file that is not a mapping", async () => {
-    expect(await readRepoConfig(async () => ["a"])).toEqual({
+    expect(validateRepoConfig(["a"])).toEqual({
       ok: false,
       problems: [expect.stringContaining("mapping")],
     });
-  });
-
-  it("throws GitHub API failures so the event is retried", async () => {
-    const failure = Object.assign(new Error("Server Error"), { status: 502 });
-    await expect(readRepoConfig(async () => Promise.reject(failure))).rejects.toBe(failure);
   });
 
   it("ships a JSON Schema for editors that matches the zod schema (run `npm run schema` after a change)", () => {
