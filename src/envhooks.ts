@@ -247,6 +247,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     relay: { ...relay, allowPrivateUrls: options.allowPrivateUrls },
     metrics,
     onlyProbes: role === "worker",
+    publicUrl: options.publicUrl,
   });
   ready = true;
   return {

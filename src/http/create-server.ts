@@ -7,6 +7,7 @@ import type { Delivery } from "../intake/accept-delivery.ts";
 import type { ApplyDeps } from "../intake/apply-event.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Database } from "../store/database.ts";
+import { webRoutes } from "../web/web-routes.ts";
 import { handleErrors, notFound } from "./handle-errors.ts";
 import { errorResponse, HttpError } from "./http-error.ts";
 import { describeApi } from "./openapi.ts";
@@ -36,6 +37,8 @@ export interface ServerDeps {
   isReady: () => boolean;
   relay: Omit<IntegrationRouteDeps, "db">;
   metrics: Metrics;
+  /** ENVHOOKS_PUBLIC_URL: where people reach envhooks. */
+  publicUrl?: string | undefined;
   /** A `worker` instance answers only health probes and metrics. */
   onlyProbes?: boolean;
 }
@@ -101,6 +104,15 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
   app.route("/", tokenRoutes(deps.db));
   app.route("/", kuduRoutes({ ...deps.relay, db: deps.db }));
   describeApi(app, deps.relay.version);
+  app.route(
+    "/",
+    webRoutes({
+      db: deps.db,
+      log: deps.log,
+      publicUrl: deps.publicUrl,
+      callApi: async (path, init) => app.request(path, init),
+    }),
+  );
   return app;
 }
 
