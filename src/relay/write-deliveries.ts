@@ -33,6 +33,7 @@ export const writeDeliveries: WriteDeliveries = async (tx, projectKey, activity,
       id: newDeliveryId(),
       integrationId: integration.id,
       activityId: activity.id,
+      orderKey: activity.parameters.environment,
       event: formatted.event,
       body: JSON.stringify(formatted.body),
     });

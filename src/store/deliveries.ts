@@ -7,6 +7,8 @@ export interface Delivery {
   id: string;
   integrationId: string;
   activityId: string;
+  /** Deliveries of one key leave in order (the environment's name; '' for activities about none). */
+  orderKey: string;
   event: string;
   body: string;
   state: DeliveryState;
@@ -32,26 +34,38 @@ export interface DeliveryAttempt {
   succeeded: boolean;
 }
 
-export const DELIVERY_COLUMNS = `id, integration_id AS "integrationId", activity_id AS "activityId", event, body, state, attempts,
+export const DELIVERY_COLUMNS = `id, integration_id AS "integrationId", activity_id AS "activityId", order_key AS "orderKey",
+  event, body, state, attempts,
   failures, next_attempt_at AS "nextAttemptAt", last_status AS "lastStatus", last_error AS "lastError",
   created_at AS "createdAt", updated_at AS "updatedAt"`;
 
-/** Writes deliveries in one statement; they are sent in the order given. */
+/**
+ * Writes deliveries in one statement; those of one integration and order key are sent in the
+ * order given (`orderKey`: the activity's environment, '' when it has none).
+ */
 export async function insertDeliveries(
   tx: Queryable,
-  deliveries: Array<{ id: string; integrationId: string; activityId: string; event: string; body: string }>,
+  deliveries: Array<{
+    id: string;
+    integrationId: string;
+    activityId: string;
+    orderKey?: string | null | undefined;
+    event: string;
+    body: string;
+  }>,
 ): Promise<void> {
   if (deliveries.length === 0) return;
   await tx.query(
-    `INSERT INTO deliveries (id, integration_id, activity_id, event, body)
-     SELECT id, integration_id, activity_id, event, body
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY
-       AS d(id, integration_id, activity_id, event, body, n)
+    `INSERT INTO deliveries (id, integration_id, activity_id, order_key, event, body)
+     SELECT id, integration_id, activity_id, order_key, event, body
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
+       AS d(id, integration_id, activity_id, order_key, event, body, n)
      ORDER BY n`,
     [
       deliveries.map((d) => d.id),
       deliveries.map((d) => d.integrationId),
       deliveries.map((d) => d.activityId),
+      deliveries.map((d) => d.orderKey ?? ""),
       deliveries.map((d) => d.event),
       deliveries.map((d) => d.body),
     ],
