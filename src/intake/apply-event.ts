@@ -414,7 +414,7 @@ async function recordActivity(
 ): Promise<void> {
   const { sequence } = await insertActivity(tx, project.id, activity, deliveryId, runnerDeadline, latestOf);
   wakes.activities.push(activity);
-  for (const id of (await deps.outbox?.write(tx, project.key, activity, sequence)) ?? []) {
+  for (const id of (await deps.outbox?.write(tx, project.key, [{ activity, sequence }])) ?? []) {
     wakes.integrations.add(id);
   }
 }

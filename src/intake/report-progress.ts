@@ -71,7 +71,9 @@ export async function reportProgress(
     }
     if (state !== current.state) {
       wakes.activities.push(next);
-      for (const id of (await deps.outbox?.write(tx, locked.projectKey, next, locked.sequence)) ?? []) {
+      for (const id of (await deps.outbox?.write(tx, locked.projectKey, [
+        { activity: next, sequence: locked.sequence },
+      ])) ?? []) {
         wakes.integrations.add(id);
       }
       if (deps.github && (await writeActivityTask(tx, locked.projectKey, next, config.github))) {

@@ -6,39 +6,49 @@ import { newDeliveryId } from "./delivery-id.ts";
 import { formatForIntegration } from "./dialects/format-delivery.ts";
 import { matchesIntegration } from "./match-integration.ts";
 
+/** An activity as stored, with its position in the project's activities (`seq`). */
+export interface StoredActivity {
+  activity: Activity;
+  sequence: number;
+}
+
 /**
- * Writes an activity's deliveries into the outbox, inside the transaction that stores the activity.
+ * Writes activities' deliveries into the outbox, inside the transaction that stores the activities.
  * Returns the active integrations that have something new to send, to be woken once it commits.
  */
 export type WriteDeliveries = (
   tx: Queryable,
   projectKey: string,
-  activity: Activity,
-  sequence: number,
+  activities: readonly StoredActivity[],
 ) => Promise<string[]>;
 
 /**
- * The outbox: one delivery per matching integration, formatted in its dialect now so that every
- * attempt sends the same bytes, in the caller's transaction. Paused integrations collect
- * deliveries and send them on resume.
+ * The outbox: one delivery per activity and matching integration, formatted in its dialect now so
+ * that every attempt sends the same bytes, in the caller's transaction; the project's integrations
+ * are read once and the deliveries written in one statement, in the activities' order. Paused
+ * integrations collect deliveries and send them on resume.
  */
-export const writeDeliveries: WriteDeliveries = async (tx, projectKey, activity, sequence) => {
-  const toWake: string[] = [];
+export const writeDeliveries: WriteDeliveries = async (tx, projectKey, activities) => {
+  if (activities.length === 0) return [];
+  const toWake = new Set<string>();
   const deliveries = [];
-  for (const integration of await listReceivingIntegrations(tx, projectKey)) {
-    if (!matchesIntegration(integration.config, activity)) continue;
-    const formatted = formatForIntegration(integration, activity, { sequence });
-    if (!formatted) continue;
-    deliveries.push({
-      id: newDeliveryId(),
-      integrationId: integration.id,
-      activityId: activity.id,
-      orderKey: activity.parameters.environment,
-      event: formatted.event,
-      body: JSON.stringify(formatted.body),
-    });
-    if (integration.status === "active") toWake.push(integration.id);
+  const integrations = await listReceivingIntegrations(tx, projectKey);
+  for (const { activity, sequence } of activities) {
+    for (const integration of integrations) {
+      if (!matchesIntegration(integration.config, activity)) continue;
+      const formatted = formatForIntegration(integration, activity, { sequence });
+      if (!formatted) continue;
+      deliveries.push({
+        id: newDeliveryId(),
+        integrationId: integration.id,
+        activityId: activity.id,
+        orderKey: activity.parameters.environment,
+        event: formatted.event,
+        body: JSON.stringify(formatted.body),
+      });
+      if (integration.status === "active") toWake.add(integration.id);
+    }
   }
   await insertDeliveries(tx, deliveries);
-  return toWake;
+  return [...toWake];
 };
