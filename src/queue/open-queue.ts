@@ -1,12 +1,13 @@
-import type { PGlite } from "@electric-sql/pglite";
 import { fromPglite, PgBoss } from "pg-boss";
 import type { Logger } from "pino";
+import type { EmbeddedPglite } from "../store/open-pglite.ts";
 
 /** Where pg-boss keeps its jobs: the same database as everything else. */
-export type QueueTarget = { kind: "pglite"; pglite: PGlite } | { kind: "postgres"; url: string };
+export type QueueTarget = { kind: "pglite"; pglite: EmbeddedPglite } | { kind: "postgres"; url: string };
 
 /**
- * Starts pg-boss on the embedded database or on PostgreSQL. It schedules work and retries with
+ * Starts pg-boss on the embedded database (its statements and LISTEN go to PGlite's worker thread,
+ * in the same queue as envhooks' own, not urgent) or on PostgreSQL. It schedules work and retries with
  * backoff; what must not be lost (the inbox, activities) lives in envhooks' own tables.
  */
 export async function openQueue(target: QueueTarget, log: Logger): Promise<PgBoss> {

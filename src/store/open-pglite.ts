@@ -2,9 +2,10 @@ import { execFile } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { PGlite, type Transaction } from "@electric-sql/pglite";
-import type { Database, Queryable } from "./database.ts";
+import type { Database, Queryable, QueryResult } from "./database.ts";
 import { type LockOptions, lockDataDir } from "./lock-data-dir.ts";
+import { startPgliteWorker } from "./pglite-worker-client.ts";
+import type { Lane } from "./pglite-worker-protocol.ts";
 
 /**
  * PGlite's default shared_buffers costs hundreds of MB of resident memory. With a tiny pool (128kB)
@@ -25,41 +26,94 @@ export interface OpenPgliteOptions {
   lock?: LockOptions;
 }
 
-/** Opens the embedded database, holding an exclusive lock on its folder for as long as it is open. */
-export async function openPglite(options: OpenPgliteOptions = {}): Promise<Database & { pglite: PGlite }> {
+/**
+ * What pg-boss (through its `fromPglite` adapter) and the tests' template dump use of the embedded
+ * database, served by the same worker thread as everything else.
+ */
+export interface EmbeddedPglite {
+  query<Row = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: Row[] }>;
+  /** One result per statement. */
+  exec(text: string): Promise<Array<{ rows: unknown[] }>>;
+  /** NOTIFY on `channel` calls `callback`; the promise's function stops listening. */
+  listen(channel: string, callback: (payload: string) => void): Promise<() => Promise<void>>;
+  /** The whole database folder as a tarball (`loadDataDir` starts from it). */
+  dumpDataDir(compression?: "none" | "gzip" | "auto"): Promise<Blob>;
+}
+
+/**
+ * Opens the embedded database, holding an exclusive lock on its folder for as long as it is open.
+ * PGlite runs in a worker thread (pglite-worker.ts): its statements are synchronous WebAssembly,
+ * and on the main thread they kept incoming webhooks waiting.
+ */
+export async function openPglite(
+  options: OpenPgliteOptions = {},
+): Promise<Database & { pglite: EmbeddedPglite }> {
   let release = () => {};
   if (options.dataDir) {
     mkdirSync(options.dataDir, { recursive: true });
     release = await lockDataDir(options.dataDir, options.lock);
   }
   try {
-    const settings = {
-      ...(options.dataDir ? { dataDir: join(options.dataDir, "pgdata") } : {}),
-      ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+    const pgdata = options.dataDir ? join(options.dataDir, "pgdata") : undefined;
+    if (pgdata && !existsSync(join(pgdata, "PG_VERSION"))) await createDataDir(pgdata);
+    const worker = await startPgliteWorker({
+      ...(pgdata ? { dataDir: pgdata } : {}),
+      ...(options.loadDataDir ? { loadDataDir: await options.loadDataDir.arrayBuffer() } : {}),
       postgresqlconf: LOW_MEMORY_SETTINGS,
+    });
+    const lane = (lane: Lane): Queryable => ({
+      async query<Row>(text: string, values?: unknown[]) {
+        return worker.call<QueryResult<Row>>({ op: "query", text, ...(values ? { values } : {}) }, lane);
+      },
+      async exec(text: string) {
+        await worker.call({ op: "exec", text }, lane);
+      },
+    });
+    const listeners = new Map<string, Set<(payload: string) => void>>();
+    worker.onNotification((channel, payload) => {
+      for (const callback of listeners.get(channel) ?? []) callback(payload);
+    });
+    const pglite: EmbeddedPglite = {
+      query: (text, values) => worker.call({ op: "query", text, ...(values ? { values } : {}) }),
+      exec: (text) => worker.call({ op: "exec", text }),
+      async listen(channel, callback) {
+        const callbacks = listeners.get(channel) ?? new Set();
+        listeners.set(channel, callbacks.add(callback));
+        await worker.call({ op: "listen", channel });
+        return async () => {
+          callbacks.delete(callback);
+          if (callbacks.size === 0) {
+            listeners.delete(channel);
+            await worker.call({ op: "unlisten", channel });
+          }
+        };
+      },
+      async dumpDataDir(compression = "auto") {
+        return new Blob([await worker.call<ArrayBuffer>({ op: "dump", compression })]);
+      },
     };
-    if (options.dataDir && !existsSync(join(options.dataDir, "pgdata", "PG_VERSION"))) {
-      await createDataDir(join(options.dataDir, "pgdata"));
-    }
-    const pglite = new PGlite(settings);
-    await pglite.waitReady;
-    const gate = createGate();
-    const direct = wrap(pglite);
     return {
       kind: "pglite",
       pglite,
-      query: (text, values) => gate(() => direct.query(text, values)),
-      exec: (text) => gate(() => direct.exec(text)),
-      // PGlite's transaction() holds its single connection for the whole callback, so nothing else
-      // interleaves; a BEGIN sent through query() would not give that guarantee.
-      transaction: (work) => gate(() => pglite.transaction((tx) => work(wrap(tx)))),
-      urgent: {
-        query: (text, values) => gate(() => direct.query(text, values), { urgent: true }),
-        exec: (text) => gate(() => direct.exec(text), { urgent: true }),
+      ...lane({}),
+      urgent: lane({ urgent: true }),
+      async transaction(work) {
+        // The worker holds PGlite's transaction (its one connection) open and runs only this
+        // transaction's statements until it ends; a BEGIN sent through query() would not.
+        const tx = await worker.call<number>({ op: "begin" });
+        let result: Awaited<ReturnType<typeof work>>;
+        try {
+          result = await work(lane({ tx }));
+        } catch (error) {
+          await worker.call({ op: "rollback" }, { tx }).catch(() => {});
+          throw error;
+        }
+        await worker.call({ op: "commit" }, { tx });
+        return result;
       },
       async close() {
         try {
-          await pglite.close();
+          await worker.close();
         } finally {
           release();
         }
@@ -69,50 +123,6 @@ export async function openPglite(options: OpenPgliteOptions = {}): Promise<Datab
     release();
     throw error;
   }
-}
-
-/**
- * PGlite runs one operation at a time, in the order they come. What envhooks sends it goes through
- * this gate instead, one operation (a statement, or a whole transaction) at a time, urgent ones
- * before the rest, with the event loop's turn between two: under load, incoming requests are read
- * and storing a delivery no longer waits behind every drain's statements. (pg-boss, on the same
- * PGlite, is not gated: its few statements queue in PGlite.)
- */
-function createGate() {
-  const urgent: Array<() => void> = [];
-  const waiting: Array<() => void> = [];
-  let busy = false;
-  function next() {
-    const start = urgent.shift() ?? waiting.shift();
-    if (start) start();
-    else busy = false;
-  }
-  return <T>(work: () => Promise<T>, options: { urgent?: boolean } = {}): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      const start = () => {
-        // The next one starts after the event loop has had its turn: PGlite's work is synchronous
-        // WebAssembly, and chained directly, queued operations would keep incoming requests unread.
-        work()
-          .then(resolve, reject)
-          .finally(() => setImmediate(next));
-      };
-      if (!busy) {
-        busy = true;
-        start();
-      } else (options.urgent ? urgent : waiting).push(start);
-    });
-}
-
-function wrap(target: PGlite | Transaction): Queryable {
-  return {
-    async query<Row>(text: string, values?: unknown[]) {
-      const result = await target.query<Row>(text, values);
-      return { rows: result.rows };
-    },
-    async exec(text: string) {
-      await target.exec(text);
-    },
-  };
 }
 
 /** Creates a new database folder in a child process, whose memory goes with it (see the script). */

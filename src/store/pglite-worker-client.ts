@@ -1,0 +1,118 @@
+import { type ResourceLimits, Worker } from "node:worker_threads";
+import {
+  fromWireError,
+  type Lane,
+  type Operation,
+  type WireError,
+  type WorkerInit,
+  type WorkerMessage,
+} from "./pglite-worker-protocol.ts";
+
+/** The main thread's end of pglite-worker.ts. */
+export interface PgliteWorkerClient {
+  /** Sends one request; resolves with the worker's answer, rejects with the error it met. */
+  call<T>(operation: Operation, lane?: Lane): Promise<T>;
+  /** Called with each NOTIFY on a channel the worker listens to. */
+  onNotification(callback: (channel: string, payload: string) => void): void;
+  /** Closes the database and ends the thread. */
+  close(): Promise<void>;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+/**
+ * Starts the worker thread and waits until PGlite is open in it. `resourceLimits` caps the
+ * thread's JavaScript heap (PGlite's WebAssembly memory is apart from it).
+ */
+export async function startPgliteWorker(
+  init: WorkerInit,
+  resourceLimits?: ResourceLimits,
+): Promise<PgliteWorkerClient> {
+  const worker = new Worker(new URL("./pglite-worker.ts", import.meta.url), {
+    workerData: init,
+    transferList: init.loadDataDir ? [init.loadDataDir] : [],
+    ...(resourceLimits ? { resourceLimits } : {}),
+  });
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+  let notify: (channel: string, payload: string) => void = () => {};
+  /** Set once the thread is gone: every call after it fails with it. */
+  let stopped: Error | undefined;
+  let closing = false;
+  let crash: Error | undefined;
+
+  // The thread keeps the process alive only while an answer is awaited, as a socket would.
+  const settle = (id: number) => {
+    const waiter = pending.get(id);
+    pending.delete(id);
+    if (pending.size === 0 && !closing) worker.unref();
+    return waiter;
+  };
+
+  const opened = new Promise<void>((resolve, reject) => {
+    worker.on("message", (message: WorkerMessage) => {
+      if ("ready" in message) resolve();
+      else if ("failed" in message) reject(fromWireError(message.failed));
+      else if ("notification" in message) notify(message.notification.channel, message.notification.payload);
+      else {
+        const waiter = settle(message.id);
+        if (message.error) waiter?.reject(fromWireError(message.error as WireError));
+        else waiter?.resolve(message.value);
+      }
+    });
+    worker.on("error", (error) => {
+      crash = error;
+    });
+    worker.on("exit", (code) => {
+      stopped = closing
+        ? new Error("the embedded database is closed")
+        : new Error(
+            `the embedded database's worker thread stopped (exit code ${code})${crash ? `: ${crash.message}` : ""}; ` +
+              "its pending statements may or may not have been applied — restart envhooks",
+            { cause: crash },
+          );
+      reject(stopped);
+      for (const id of [...pending.keys()]) settle(id)?.reject(stopped);
+    });
+  });
+  await opened;
+  worker.unref();
+
+  function call<T>(operation: Operation, lane: Lane = {}): Promise<T> {
+    if (stopped) return Promise.reject(stopped);
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      if (pending.size === 1) worker.ref();
+      try {
+        worker.postMessage({ ...operation, ...lane, id });
+      } catch (error) {
+        // A value structured clone cannot copy (a function, a class instance with private state).
+        settle(id);
+        reject(
+          new TypeError(`a statement's values cannot be sent to the database: ${(error as Error).message}`),
+        );
+      }
+    });
+  }
+
+  return {
+    call,
+    onNotification(callback) {
+      notify = callback;
+    },
+    async close() {
+      if (stopped) return;
+      closing = true;
+      worker.ref();
+      try {
+        await call({ op: "close" });
+      } finally {
+        await worker.terminate();
+      }
+    },
+  };
+}

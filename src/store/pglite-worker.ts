@@ -1,0 +1,167 @@
+// Run in a worker thread by openPglite: PGlite's statements are synchronous WebAssembly, and here
+// they keep this thread busy instead of the event loop that answers GitHub. Requests are served one
+// at a time: urgent ones before the others; an open transaction's own statements only, until it ends.
+import { parentPort, workerData } from "node:worker_threads";
+import { PGlite, type Transaction } from "@electric-sql/pglite";
+import { type Request, toWireError, type WorkerInit, type WorkerMessage } from "./pglite-worker-protocol.ts";
+
+if (!parentPort) throw new Error("pglite-worker.ts runs in a worker thread that openPglite starts");
+const port = parentPort;
+const init = workerData as WorkerInit;
+
+function post(message: WorkerMessage) {
+  port.postMessage(message);
+}
+
+/** Answers a request; a dump's bytes are moved, not copied. */
+function reply(id: number, value: unknown) {
+  port.postMessage({ id, value } satisfies WorkerMessage, value instanceof ArrayBuffer ? [value] : []);
+}
+
+/** The transaction whose statements are served now, and theirs that wait. */
+interface OpenTransaction {
+  id: number;
+  waiting: Request[];
+  /** Set while the transaction waits for its next request. */
+  wake?: () => void;
+}
+
+const urgent: Request[] = [];
+const waiting: Request[] = [];
+let open: OpenTransaction | undefined;
+let serving = false;
+const listeners = new Map<string, () => Promise<void>>();
+/** Thrown inside PGlite's transaction() to roll it back. */
+const ROLLBACK = Symbol("rollback");
+
+let pglite: PGlite;
+try {
+  pglite = new PGlite({
+    ...(init.dataDir ? { dataDir: init.dataDir } : {}),
+    ...(init.loadDataDir ? { loadDataDir: new Blob([init.loadDataDir]) } : {}),
+    postgresqlconf: init.postgresqlconf,
+  });
+  await pglite.waitReady;
+} catch (error) {
+  post({ failed: toWireError(error) });
+  process.exit(1);
+}
+
+port.on("message", (request: Request) => {
+  if (request.tx === undefined) {
+    (request.urgent ? urgent : waiting).push(request);
+    if (!serving) void serve();
+  } else if (open?.id === request.tx) {
+    open.waiting.push(request);
+    open.wake?.();
+  } else {
+    post({ id: request.id, error: toWireError(new Error(`transaction ${request.tx} is not open`)) });
+  }
+});
+post({ ready: true });
+
+async function serve() {
+  serving = true;
+  for (let next = urgent.shift() ?? waiting.shift(); next; next = urgent.shift() ?? waiting.shift()) {
+    await run(next);
+    // A turn of this thread's event loop between two operations: requests posted meanwhile are
+    // read, so an urgent one goes before what was already waiting.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  serving = false;
+}
+
+async function run(request: Request) {
+  if (request.op === "begin") return runTransaction(request.id);
+  try {
+    reply(request.id, await runOne(pglite, request));
+  } catch (error) {
+    post({ id: request.id, error: toWireError(error) });
+    // A failed multi-statement block (pg-boss sends BEGIN … COMMIT in one exec) leaves the one
+    // connection inside an aborted transaction, which would fail every later statement.
+    if (pglite.isInTransaction()) await pglite.exec("ROLLBACK").catch(() => {});
+  }
+}
+
+async function runOne(target: PGlite | Transaction, request: Request): Promise<unknown> {
+  switch (request.op) {
+    case "query":
+      return { rows: (await target.query(request.text, request.values)).rows };
+    case "exec":
+      return (await target.exec(request.text)).map((result) => ({ rows: result.rows }));
+    case "listen": {
+      if (!listeners.has(request.channel)) {
+        const channel = request.channel;
+        const stop = await pglite.listen(channel, (payload) => post({ notification: { channel, payload } }));
+        listeners.set(channel, stop);
+      }
+      return undefined;
+    }
+    case "unlisten":
+      await listeners.get(request.channel)?.();
+      listeners.delete(request.channel);
+      return undefined;
+    case "dump": {
+      const dump = await pglite.dumpDataDir(request.compression);
+      return await dump.arrayBuffer();
+    }
+    case "close":
+      // openPglite ends the thread once this is answered.
+      await pglite.close();
+      return undefined;
+    default:
+      throw new Error(`${request.op} is not a statement`);
+  }
+}
+
+/**
+ * Holds PGlite's transaction open (its one connection, so nothing interleaves) and serves the
+ * statements sent with this transaction's id until its commit or rollback, which is answered once
+ * PGlite has committed or rolled back.
+ */
+async function runTransaction(id: number) {
+  const transaction: OpenTransaction = { id, waiting: [] };
+  let end: Request | undefined;
+  let began = false;
+  try {
+    await pglite.transaction(async (tx) => {
+      open = transaction;
+      began = true;
+      reply(id, id);
+      for (;;) {
+        const next = await nextOf(transaction);
+        if (next.op === "commit" || next.op === "rollback") {
+          end = next;
+          if (next.op === "rollback") throw ROLLBACK;
+          return;
+        }
+        try {
+          reply(next.id, await runOne(tx, next));
+        } catch (error) {
+          post({ id: next.id, error: toWireError(error) });
+        }
+      }
+    });
+    if (end) post({ id: end.id });
+  } catch (error) {
+    const to = end?.id ?? (began ? undefined : id);
+    if (to !== undefined) post({ id: to, ...(error === ROLLBACK ? {} : { error: toWireError(error) }) });
+  } finally {
+    open = undefined;
+    for (const request of transaction.waiting) {
+      post({ id: request.id, error: toWireError(new Error(`transaction ${id} has ended`)) });
+    }
+  }
+}
+
+function nextOf(transaction: OpenTransaction): Promise<Request> {
+  const next = transaction.waiting.shift();
+  if (next) return Promise.resolve(next);
+  return new Promise((resolve) => {
+    transaction.wake = () => {
+      transaction.wake = undefined;
+      const request = transaction.waiting.shift();
+      if (request) resolve(request);
+    };
+  });
+}
