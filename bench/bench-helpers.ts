@@ -50,6 +50,12 @@ export interface Peer {
   relays?: boolean;
 }
 
+/** A new store for one phase: the environment variables that select it, and how to remove it. */
+export interface BenchStore {
+  name: string;
+  open(): Promise<{ env: Record<string, string>; drop(): Promise<void> }>;
+}
+
 export interface Running {
   url: string;
   pid: number;
@@ -104,6 +110,14 @@ export function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
+/** Stops a server gracefully, or kills it after `ms` (a backlog may hold a graceful stop). */
+export async function stopWithin(server: Running, ms: number): Promise<void> {
+  await Promise.race([server.stop(), sleep(ms)]);
+  try {
+    process.kill(server.pid, "SIGKILL");
+  } catch {}
+}
+
 /** Sends a child process `question` over IPC and resolves with its first message of type `answer`. */
 export function askChild<M extends { type: string }, T extends M["type"]>(
   child: ChildProcess,
@@ -123,21 +137,28 @@ export function askChild<M extends { type: string }, T extends M["type"]>(
 
 export class Receivers {
   private readonly child: ChildProcess;
+  /** The receivers' origins, one port each (envhooks pools connections per origin). */
+  readonly urls: string[];
+  /** The first origin, which the loopback and GitHub phases share. */
   readonly url: string;
 
-  private constructor(child: ChildProcess, url: string) {
+  private constructor(child: ChildProcess, urls: string[]) {
     this.child = child;
-    this.url = url;
+    this.urls = urls;
+    this.url = urls[0] ?? "";
   }
 
   static async start(): Promise<Receivers> {
     const child = fork(new URL("./receivers.ts", import.meta.url).pathname, { stdio: "inherit" });
-    const port = await new Promise<number>((resolve) =>
+    const ports = await new Promise<number[]>((resolve) =>
       child.once("message", (message: ReceiverMessage) => {
-        if (message.type === "listening") resolve(message.port);
+        if (message.type === "listening") resolve(message.ports);
       }),
     );
-    return new Receivers(child, `http://127.0.0.1:${port}`);
+    return new Receivers(
+      child,
+      ports.map((port) => `http://127.0.0.1:${port}`),
+    );
   }
 
   private ask<T extends ReceiverMessage["type"]>(question: BenchMessage, answer: T) {

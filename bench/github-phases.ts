@@ -20,6 +20,7 @@ import {
   api,
   askChild,
   atFixedRate,
+  type BenchStore,
   markdown,
   nowMs,
   percentile,
@@ -29,8 +30,10 @@ import {
   signed,
   sleep,
   start,
+  stopWithin,
 } from "./bench-helpers.ts";
 import type { AnsweredCall, FakeGithubMessage, FakeGithubRequest } from "./fake-github-process.ts";
+import { type Target, target } from "./targets.ts";
 
 /** The longest wait for GitHub to show a phase's final state. */
 const FINAL_WAIT_MS = Number(process.env.BENCH_GITHUB_WAIT_SECONDS ?? 120) * 1000;
@@ -45,12 +48,6 @@ const CONFIG = [
 ].join("\n");
 const WRITES = new Set(["POST", "PATCH", "PUT", "DELETE"]);
 const FINAL_STATES = new Set(["success", "failure", "error"]);
-
-/** A store for one phase: the environment variables that select it, and how to remove it. */
-export interface GithubStore {
-  name: string;
-  open(): Promise<{ env: Record<string, string>; drop(): Promise<void> }>;
-}
 
 export interface Shown {
   /** From the last push until GitHub showed every final state; null: not within `waited_s`. */
@@ -262,7 +259,7 @@ interface Phase {
 
 /** A new store, fake GitHub and envhooks with App credentials; `run` measures; everything is removed after. */
 async function withEnvhooks<T>(
-  store: GithubStore,
+  store: BenchStore,
   envhooks: { script: string; env: Record<string, string> },
   logFile: string,
   run: (phase: Phase) => Promise<T>,
@@ -291,10 +288,7 @@ async function withEnvhooks<T>(
       return await run({ server, github });
     } finally {
       // A backlog of GitHub writes may hold a graceful stop: 10 s, then the process is killed.
-      await Promise.race([server.stop(), sleep(10_000)]);
-      try {
-        process.kill(server.pid, "SIGKILL");
-      } catch {}
+      await stopWithin(server, 10_000);
     }
   } finally {
     github.stop();
@@ -486,7 +480,7 @@ const round = (value: number) => Math.round(value * 100) / 100;
 
 /** The three GitHub phases on one store. */
 export async function measureGithub(
-  store: GithubStore,
+  store: BenchStore,
   envhooks: { script: string; env: Record<string, string> },
   receivers: Receivers,
   folder: string,
@@ -564,35 +558,33 @@ export function githubTable(results: GithubResult[]): string {
   );
 }
 
-/** The issue's targets for the GitHub phases. */
-export function evaluateGithub(results: GithubResult[]) {
+/** The targets for the GitHub phases. */
+export function evaluateGithub(results: GithubResult[]): Target[] {
   return results.flatMap((r) => {
     const store = r.peer;
-    const target = (target: string, measured: string, met: boolean) => ({ target, store, measured, met });
     const pr = r.pull_request;
     const many = r.many_installations.final_state;
     return [
       target(
-        "GitHub in the loop, 20 pushes/s: push → receiver p95 ≤ 250 ms",
+        "githubP95",
+        store,
         `${r.one_repository.p95} ms`,
         r.one_repository.p95 <= 250 && r.one_repository.delivered === r.one_repository.pushes,
       ),
       target(
-        "≤ 0.1 config reads per push",
+        "configReads",
+        store,
         String(r.one_repository.config_reads_per_push),
         r.one_repository.config_reads_per_push <= 0.1,
       ),
-      target("a pull request pushed to 10 times: ≤ 15 GitHub writes", String(pr.writes), pr.writes <= 15),
+      target("pullRequestWrites", store, String(pr.writes), pr.writes <= 15),
       target(
-        "… its final state on GitHub ≤ 10 s after the last push",
+        "pullRequestShown",
+        store,
         seconds(pr.final_state),
         pr.final_state.after_ms !== null && pr.final_state.after_ms <= 10_000,
       ),
-      target(
-        "50 repositories in 10 installations: every final state on GitHub ≤ 30 s after the last push",
-        seconds(many),
-        many.after_ms !== null && many.after_ms <= 30_000,
-      ),
+      target("manyShown", store, seconds(many), many.after_ms !== null && many.after_ms <= 30_000),
     ];
   });
 }
