@@ -43,6 +43,8 @@ import { releaseAllLeases } from "./store/leases.ts";
 import { migrate } from "./store/migrate.ts";
 import { prunePushCommits } from "./store/push-commits.ts";
 import { createSecretBox, type SecretBox } from "./store/secret-box.ts";
+import { githubUserAccess } from "./web/access/github-user.ts";
+import type { SetupDeps } from "./web/access/setup.ts";
 
 /** How often deliveries left behind (a process died holding them, a job was lost) are looked for. */
 const SWEEP_INTERVAL_MS = 10_000;
@@ -73,6 +75,8 @@ export interface EnvhooksOptions {
    * workers (through the queue); `worker` works the queue and serves only health and metrics.
    */
   role?: Role;
+  /** Setup in the browser (/setup) while the GitHub App is not configured. */
+  setup?: SetupDeps;
 }
 
 export type Role = "all" | "web" | "worker";
@@ -248,6 +252,10 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     metrics,
     onlyProbes: role === "worker",
     publicUrl: options.publicUrl,
+    secrets,
+    now,
+    userProjects: signInWithGithub(options),
+    setup: options.setup,
   });
   ready = true;
   return {
@@ -274,6 +282,24 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
       await sender.close();
     },
   };
+}
+
+/** GitHub's web root: GHE_HOST's, or the REST root without `/api/v3` (a fake GitHub), or github.com. */
+export function githubWebUrl(github: Settings["github"]): string {
+  return github.webUrl ?? github.baseUrl?.replace(/\/api\/v3\/?$/, "") ?? "https://github.com";
+}
+
+/** Sign in with GitHub, with the App's OAuth client when it is set. */
+function signInWithGithub(options: EnvhooksOptions) {
+  const { clientId, clientSecret, baseUrl } = options.github;
+  if (!clientId || !clientSecret) return undefined;
+  return githubUserAccess({
+    clientId,
+    clientSecret,
+    webUrl: githubWebUrl(options.github),
+    apiUrl: baseUrl ?? "https://api.github.com",
+    ...(options.Octokit ? { Octokit: options.Octokit } : {}),
+  });
 }
 
 /**

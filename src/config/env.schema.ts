@@ -27,6 +27,17 @@ export const envSchema = z.object({
   PRIVATE_KEY_PATH: optionalText,
   /** The secret GitHub signs webhooks with (X-Hub-Signature-256). */
   WEBHOOK_SECRET: optionalText,
+  /** The GitHub App's OAuth client id (its settings page): "Sign in with GitHub" on the dashboard. */
+  GITHUB_CLIENT_ID: optionalText,
+  /** The GitHub App's OAuth client secret. */
+  GITHUB_CLIENT_SECRET: optionalText,
+  /**
+   * A smee.io channel (https://smee.io/…) that GitHub sends webhooks to, forwarded to this envhooks:
+   * local development without a public URL, as Probot does.
+   */
+  WEBHOOK_PROXY_URL: optionalText.refine((url) => !url || /^https?:\/\/[^/]/.test(url), {
+    message: "must be an http:// or https:// URL (a smee.io channel)",
+  }),
   /** GitHub Enterprise Server host (or a local fake GitHub in tests). */
   GHE_HOST: optionalText,
   /** Protocol for GHE_HOST. */
@@ -96,7 +107,14 @@ export interface Settings {
     webhookSecret: string | undefined;
     /** REST API root, e.g. https://api.github.com or https://ghe.example.com/api/v3. */
     baseUrl: string | undefined;
+    /** Web root, e.g. https://github.com or https://ghe.example.com: app registration and OAuth. */
+    webUrl?: string | undefined;
+    /** The App's OAuth client (sign in with GitHub). */
+    clientId?: string | undefined;
+    clientSecret?: string | undefined;
   };
+  /** WEBHOOK_PROXY_URL: a smee.io channel forwarded to this envhooks. */
+  webhookProxyUrl: string | undefined;
   database: { kind: "postgres"; url: string } | { kind: "pglite"; dataDir: string };
   apiToken: string | undefined;
   metricsToken: string | undefined;
@@ -133,7 +151,11 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       privateKey,
       webhookSecret: vars.WEBHOOK_SECRET,
       baseUrl: vars.GHE_HOST ? `${vars.GHE_PROTOCOL}://${vars.GHE_HOST}/api/v3` : undefined,
+      webUrl: vars.GHE_HOST ? `${vars.GHE_PROTOCOL}://${vars.GHE_HOST}` : "https://github.com",
+      clientId: vars.GITHUB_CLIENT_ID,
+      clientSecret: vars.GITHUB_CLIENT_SECRET,
     },
+    webhookProxyUrl: vars.WEBHOOK_PROXY_URL,
     database: vars.DATABASE_URL
       ? { kind: "postgres", url: vars.DATABASE_URL }
       : { kind: "pglite", dataDir: vars.ENVHOOKS_DATA_DIR },

@@ -7,6 +7,10 @@ import type { Delivery } from "../intake/accept-delivery.ts";
 import type { ApplyDeps } from "../intake/apply-event.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Database } from "../store/database.ts";
+import { createSecretBox, type SecretBox } from "../store/secret-box.ts";
+import type { UserProjects } from "../web/access/github-user.ts";
+import { createSessions } from "../web/access/session.ts";
+import type { SetupDeps } from "../web/access/setup.ts";
 import { webRoutes } from "../web/web-routes.ts";
 import { handleErrors, notFound } from "./handle-errors.ts";
 import { errorResponse, HttpError } from "./http-error.ts";
@@ -41,6 +45,13 @@ export interface ServerDeps {
   publicUrl?: string | undefined;
   /** A `worker` instance answers only health probes and metrics. */
   onlyProbes?: boolean;
+  /** Seals what the dashboard keeps (a GitHub user's token, the cookie-signing key). */
+  secrets?: SecretBox;
+  /** Sign in with GitHub (the App's OAuth client), when configured. */
+  userProjects?: UserProjects | undefined;
+  /** Setup in the browser, while the GitHub App is not configured. */
+  setup?: SetupDeps | undefined;
+  now?: () => Date;
 }
 
 /** The largest request body the API reads; GitHub's webhook route has its own limit (25 MB). */
@@ -59,7 +70,17 @@ const limitApiBody = bodyLimit({
 
 /** Every HTTP route of envhooks, on one Hono app. */
 export function createServer(deps: ServerDeps): OpenAPIHono {
-  const auth = requireApiToken(deps.apiToken, deps.db);
+  const sessions = createSessions({
+    db: deps.db,
+    log: deps.log,
+    secrets: deps.secrets ?? createSecretBox([]),
+    apiToken: () => deps.apiToken,
+    userProjects: () => deps.userProjects,
+    now: deps.now,
+    publicUrl: deps.publicUrl,
+  });
+  // A bearer token, or the dashboard's session cookie (with its CSRF token for changes).
+  const auth = requireApiToken(deps.apiToken, deps.db, sessions);
   const app = new OpenAPIHono();
   // X-Request-Id from the load balancer, or a new one; in log lines and in the answer.
   app.use(requestId());
@@ -111,6 +132,10 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
       log: deps.log,
       publicUrl: deps.publicUrl,
       callApi: async (path, init) => app.request(path, init),
+      sessions,
+      apiToken: () => deps.apiToken,
+      userProjects: deps.userProjects,
+      setup: deps.setup,
     }),
   );
   return app;

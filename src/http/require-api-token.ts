@@ -5,10 +5,26 @@ import type { Database } from "../store/database.ts";
 import { projectKey } from "../store/projects.ts";
 import { HttpError } from "./http-error.ts";
 
-/** Who is calling: the operator (ENVHOOKS_API_TOKEN), or a token scoped to one project. */
+/**
+ * Who is calling: the operator (ENVHOOKS_API_TOKEN), a token scoped to one project, or a person
+ * signed in with GitHub (the repositories of the App's installations they can access, with their
+ * GitHub permission: `pull` reads; `push`, `maintain` and `admin` write).
+ */
 export type Principal =
   | { kind: "operator" }
-  | { kind: "project"; tokenId: string; projectKey: string; access: "read" | "write" };
+  | { kind: "project"; tokenId: string; projectKey: string; access: "read" | "write" }
+  | { kind: "user"; login: string; projects: ReadonlyMap<string, "read" | "write"> };
+
+/**
+ * A browser session behind a cookie: the API accepts it instead of a bearer token (the dashboard's
+ * `callApi`). `csrf` must come back in `x-envhooks-csrf` for every method that changes something.
+ */
+export interface CookieAuth {
+  fromCookie(c: Context): Promise<{ principal: Principal; csrf: string } | undefined>;
+}
+
+/** The header a cookie-authenticated request that changes something carries its session's CSRF token in. */
+export const CSRF_HEADER = "x-envhooks-csrf";
 
 declare module "hono" {
   interface ContextVariableMap {
@@ -24,11 +40,31 @@ export const hashToken = (token: string) => createHash("sha256").update(token).d
 /**
  * Bearer authentication: the operator's `ENVHOOKS_API_TOKEN` (compared in constant time), or a
  * project token (looked up by its SHA-256; only hashes are stored). With no operator token
- * configured the API answers 503 saying what to set, rather than being open.
+ * configured the API answers 503 saying what to set, rather than being open. Without an
+ * Authorization header, a dashboard session cookie is accepted (`cookies`); a request by cookie
+ * that changes something must carry the session's CSRF token in `x-envhooks-csrf`.
  */
-export function requireApiToken(apiToken: string | undefined, db: Database): MiddlewareHandler {
+export function requireApiToken(
+  apiToken: string | undefined,
+  db: Database,
+  cookies?: CookieAuth,
+): MiddlewareHandler {
   const expected = apiToken ? Buffer.from(apiToken) : undefined;
   return async function requireToken(c, next) {
+    if (cookies && !c.req.header("authorization")) {
+      const session = await cookies.fromCookie(c);
+      if (session) {
+        if (!READS.has(c.req.method) && !sameSecret(c.req.header(CSRF_HEADER), session.csrf)) {
+          throw new HttpError(
+            403,
+            "csrf_token_invalid",
+            `A request signed in by cookie that changes something must send its session's CSRF token in the ${CSRF_HEADER} header.`,
+          );
+        }
+        c.set("principal", session.principal);
+        return next();
+      }
+    }
     if (!expected) {
       throw new HttpError(
         503,
@@ -62,6 +98,32 @@ export function requireApiToken(apiToken: string | undefined, db: Database): Mid
 
 const READS = new Set(["GET", "HEAD"]);
 
+/** Compares two secrets in constant time (for equal lengths); a missing one never matches. */
+export function sameSecret(given: string | undefined, expected: string): boolean {
+  if (!given) return false;
+  const a = createHash("sha256").update(given).digest();
+  const b = createHash("sha256").update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+/** The access a principal has to a project: write, read, or none (undefined). */
+export function accessTo(principal: Principal, project: string): "read" | "write" | undefined {
+  const key = projectKey(project);
+  if (principal.kind === "operator") return "write";
+  if (principal.kind === "project") return principal.projectKey === key ? principal.access : undefined;
+  return principal.projects.get(key);
+}
+
+export const canRead = (principal: Principal, project: string) => accessTo(principal, project) !== undefined;
+export const canWrite = (principal: Principal, project: string) => accessTo(principal, project) === "write";
+
+/** The projects a principal may see: "all" for the operator, else their keys (lower case `owner/repo`). */
+export function visibleProjectKeys(principal: Principal): "all" | string[] {
+  if (principal.kind === "operator") return "all";
+  if (principal.kind === "project") return [principal.projectKey];
+  return [...principal.projects.keys()];
+}
+
 /**
  * Lets the caller at a project's resources: the operator everywhere, a project token on its own
  * project (and, read-only, only to read). Other projects are 403, never 404: a token learns
@@ -70,6 +132,24 @@ const READS = new Set(["GET", "HEAD"]);
 export function authorizeProject(c: Context, project: string): void {
   const principal = c.get("principal");
   if (principal.kind === "operator") return;
+  if (principal.kind === "user") {
+    const access = principal.projects.get(projectKey(project));
+    if (!access) {
+      throw new HttpError(
+        403,
+        "forbidden",
+        `${principal.login} has no access to ${projectKey(project)} on GitHub.`,
+      );
+    }
+    if (access === "read" && !READS.has(c.req.method)) {
+      throw new HttpError(
+        403,
+        "forbidden",
+        `${principal.login} may only read ${projectKey(project)}: changing it takes push, maintain or admin permission on GitHub.`,
+      );
+    }
+    return;
+  }
   if (principal.projectKey !== projectKey(project)) {
     throw new HttpError(403, "forbidden", `This token is scoped to ${principal.projectKey}.`);
   }

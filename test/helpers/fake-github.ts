@@ -39,7 +39,49 @@ interface Budget {
   resetAt: number;
 }
 
-type Answer = { status: number; json?: unknown; raw?: string; headers?: Record<string, string> };
+type Answer = {
+  status: number;
+  json?: unknown;
+  raw?: string;
+  headers?: Record<string, string>;
+  /** An HTML page (GitHub's web side). */
+  html?: string;
+};
+
+/** A person who can sign in to the fake GitHub, and what they can access through the App. */
+export interface FakeUser {
+  login: string;
+  id: number;
+  /** The App's installations the user can access, each with its repositories and the user's permissions. */
+  installations: Array<{
+    id: number;
+    account: string;
+    repositories: Array<{ full_name: string; permissions: Record<string, boolean> }>;
+  }>;
+}
+
+/** A repository permission as GitHub's `permissions` object spells it, for a role. */
+export function repositoryPermissions(
+  role: "pull" | "triage" | "push" | "maintain" | "admin",
+): Record<string, boolean> {
+  const order = ["pull", "triage", "push", "maintain", "admin"];
+  const level = order.indexOf(role);
+  return Object.fromEntries(order.map((name, n) => [name, n <= level]));
+}
+
+/** An app registered through the manifest flow, as the fake keeps it. */
+export interface FakeRegisteredApp {
+  manifest: any;
+  /** `user` or the organisation it was registered for. */
+  owner: string;
+  code: string;
+  converted: boolean;
+  id: number;
+  slug: string;
+  clientId: string;
+  clientSecret: string;
+  webhookSecret: string;
+}
 
 const WRITE_METHODS = new Set(["POST", "PATCH", "PUT", "DELETE"]);
 /** GitHub serves a file's content in the contents API only up to 1 MB. */
@@ -80,6 +122,16 @@ export class FakeGithub {
   readonly permissions = new Map<string, string>();
   /** The commits of `GET /compare/{base}...{head}`, by `base...head`; any other compare is a 404. */
   readonly compares = new Map<string, unknown[]>();
+  /** People who can sign in with OAuth, by login. */
+  readonly users = new Map<string, FakeUser>();
+  /** Who is signed in to the fake GitHub in the browser: the next OAuth authorize answers for them. */
+  signedInAs: string | undefined;
+  /** The App's OAuth client; the code exchange checks it. Set by a manifest conversion, or by a test. */
+  oauthClient: { clientId: string; clientSecret: string } | undefined;
+  /** Apps registered through the manifest flow, in order. */
+  readonly registeredApps: FakeRegisteredApp[] = [];
+  readonly #userTokens = new Map<string, { login: string; revoked: boolean }>();
+  readonly #oauthCodes = new Map<string, { login: string; clientId: string; redirectUri: string }>();
   readonly #latencyMs: number;
   readonly #jitter: number;
   readonly #rateLimit: number;
@@ -118,6 +170,23 @@ export class FakeGithub {
       this.#server?.closeAllConnections();
       this.#server?.close(() => resolve());
     });
+  }
+
+  /** GitHub's web root (app registration, OAuth), as GHE serves it beside /api/v3. */
+  get webUrl(): string {
+    const address = this.#server?.address() as AddressInfo;
+    return `http://127.0.0.1:${address.port}`;
+  }
+
+  /** Adds a person who can sign in, and signs them in to the fake GitHub in the browser. */
+  addUser(user: FakeUser): FakeUser {
+    this.users.set(user.login, user);
+    return user;
+  }
+
+  /** GitHub stops accepting every token it gave `login` (the user revoked the authorization). */
+  revokeUserTokens(login: string): void {
+    for (const token of this.#userTokens.values()) if (token.login === login) token.revoked = true;
   }
 
   /** Calls whose path matches, e.g. `callsTo(/contents/)`. */
@@ -181,7 +250,8 @@ export class FakeGithub {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString();
-    const body = text ? JSON.parse(text) : undefined;
+    const form = /application\/x-www-form-urlencoded/.test(request.headers["content-type"] ?? "");
+    const body = !text ? undefined : form ? Object.fromEntries(new URLSearchParams(text)) : JSON.parse(text);
     // Installation tokens name their installation (`ghs_inst_<id>`); the App's JWT names none.
     const token = /ghs_inst_(\d+)/.exec(request.headers.authorization ?? "");
     const installationId = token ? Number(token[1]) : null;
@@ -203,6 +273,10 @@ export class FakeGithub {
         "x-ratelimit-reset": String(Math.ceil(budget.resetAt / 1000)),
         "x-ratelimit-resource": "core",
       });
+    }
+    if (answer.html !== undefined) {
+      response.writeHead(answer.status, { "content-type": "text/html; charset=utf-8", ...headers });
+      return response.end(answer.html);
     }
     if (answer.raw !== undefined) {
       response.writeHead(answer.status, {
@@ -255,6 +329,8 @@ export class FakeGithub {
       failure.times--;
       return { status: failure.status, json: { message: "fake GitHub failure" } };
     }
+    const web = this.#web(method, path, query, body, request);
+    if (web) return web;
     const repository = /^\/api\/v3\/repos\/[^/]+\/[^/]+(\/.*)$/.exec(path)?.[1] ?? "";
     const answer = this.#repository(method, repository, query, body);
     if (answer) return { status: answer[0], json: answer[1] };
@@ -274,6 +350,137 @@ export class FakeGithub {
       return this.#contents(`${owner}/${repo}`, file, request);
     }
     return { status: 404, json: { message: `fake GitHub has no ${method} ${path}` } };
+  }
+
+  /**
+   * GitHub's web side and the user-facing API: registering an app from a manifest
+   * (https://docs.github.com/en/apps/sharing-github-apps/registering-a-github-app-from-a-manifest),
+   * OAuth (https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app),
+   * `GET /user`, `GET /user/installations` and `GET /user/installations/{id}/repositories`.
+   */
+  #web(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    body: any,
+    request: IncomingMessage,
+  ): Answer | undefined {
+    const manifestForm = /^\/(?:organizations\/([^/]+)\/)?settings\/apps\/new$/.exec(path);
+    if (manifestForm && method === "POST") {
+      // GitHub asks the person to confirm, then redirects; the fake confirms at once.
+      const manifest = JSON.parse(body?.manifest ?? "null");
+      if (!manifest?.redirect_url || !manifest?.hook_attributes?.url) {
+        return { status: 422, html: "<p>The manifest needs redirect_url and hook_attributes.url.</p>" };
+      }
+      const n = this.#nextId++;
+      const slug = `${String(manifest.name ?? "app")
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, "-")}-${n}`;
+      const app: FakeRegisteredApp = {
+        manifest,
+        owner: manifestForm[1] ?? "user",
+        code: `code-${n}-${Math.random().toString(36).slice(2)}`,
+        converted: false,
+        id: n,
+        slug,
+        clientId: `Iv1.client${n}`,
+        clientSecret: `client-secret-${n}-${Math.random().toString(36).slice(2)}`,
+        webhookSecret: `webhook-secret-${n}-${Math.random().toString(36).slice(2)}`,
+      };
+      this.registeredApps.push(app);
+      const to = new URL(manifest.redirect_url);
+      to.searchParams.set("code", app.code);
+      const state = query.get("state");
+      if (state) to.searchParams.set("state", state);
+      return { status: 302, headers: { location: to.toString() } };
+    }
+    const conversion = /^\/api\/v3\/app-manifests\/([^/]+)\/conversions$/.exec(path);
+    if (conversion && method === "POST") {
+      const app = this.registeredApps.find((a) => a.code === conversion[1] && !a.converted);
+      if (!app) return { status: 404, json: { message: "Not Found" } };
+      app.converted = true;
+      this.oauthClient = { clientId: app.clientId, clientSecret: app.clientSecret };
+      return {
+        status: 201,
+        json: {
+          id: app.id,
+          slug: app.slug,
+          node_id: `A_${app.id}`,
+          name: app.manifest.name,
+          owner: { login: app.owner === "user" ? "octocat" : app.owner },
+          html_url: `${this.webUrl}/apps/${app.slug}`,
+          client_id: app.clientId,
+          client_secret: app.clientSecret,
+          webhook_secret: app.webhookSecret,
+          pem: this.privateKey,
+          permissions: app.manifest.default_permissions,
+          events: app.manifest.default_events,
+        },
+      };
+    }
+    if (method === "GET" && path === "/login/oauth/authorize") {
+      const clientId = query.get("client_id") ?? "";
+      const redirectUri = query.get("redirect_uri") ?? "";
+      if (!this.oauthClient || clientId !== this.oauthClient.clientId) {
+        return { status: 404, html: "<p>No application with this client id.</p>" };
+      }
+      const login = this.signedInAs;
+      if (!login || !this.users.has(login))
+        return { status: 403, html: "<p>Nobody is signed in to the fake GitHub.</p>" };
+      const code = `oauth-${this.#nextId++}`;
+      this.#oauthCodes.set(code, { login, clientId, redirectUri });
+      const to = new URL(redirectUri);
+      to.searchParams.set("code", code);
+      to.searchParams.set("state", query.get("state") ?? "");
+      return { status: 302, headers: { location: to.toString() } };
+    }
+    if (method === "POST" && path === "/login/oauth/access_token") {
+      const grant = this.#oauthCodes.get(body?.code ?? "");
+      this.#oauthCodes.delete(body?.code ?? "");
+      if (
+        !grant ||
+        !this.oauthClient ||
+        body.client_id !== this.oauthClient.clientId ||
+        body.client_secret !== this.oauthClient.clientSecret ||
+        (body.redirect_uri && body.redirect_uri !== grant.redirectUri)
+      ) {
+        return {
+          status: 200,
+          json: {
+            error: "bad_verification_code",
+            error_description: "The code passed is incorrect or expired.",
+          },
+        };
+      }
+      const token = `ghu_${grant.login}_${this.#nextId++}`;
+      this.#userTokens.set(token, { login: grant.login, revoked: false });
+      return { status: 200, json: { access_token: token, token_type: "bearer", scope: "" } };
+    }
+    if (!path.startsWith("/api/v3/user")) return undefined;
+    const given = /^(?:token|bearer)\s+(ghu_\S+)$/i.exec(request.headers.authorization ?? "")?.[1];
+    const held = given ? this.#userTokens.get(given) : undefined;
+    const user = held && !held.revoked ? this.users.get(held.login) : undefined;
+    if (!user) return { status: 401, json: { message: "Bad credentials" } };
+    if (method === "GET" && path === "/api/v3/user")
+      return { status: 200, json: { login: user.login, id: user.id } };
+    if (method === "GET" && path === "/api/v3/user/installations") {
+      const installations = user.installations.map((i) => ({ id: i.id, account: { login: i.account } }));
+      return { status: 200, json: { total_count: installations.length, installations } };
+    }
+    const repositories = /^\/api\/v3\/user\/installations\/(\d+)\/repositories$/.exec(path);
+    if (method === "GET" && repositories) {
+      const installation = user.installations.find((i) => i.id === Number(repositories[1]));
+      if (!installation) return { status: 404, json: { message: "Not Found" } };
+      const list = installation.repositories.map((r, n) => ({
+        id: installation.id * 1000 + n,
+        name: r.full_name.split("/")[1],
+        full_name: r.full_name,
+        owner: { login: r.full_name.split("/")[0] },
+        permissions: r.permissions,
+      }));
+      return { status: 200, json: { total_count: list.length, repositories: list } };
+    }
+    return undefined;
   }
 
   /** A file as the contents API serves it: https://docs.github.com/en/rest/repos/contents#get-repository-content */

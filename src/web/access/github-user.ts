@@ -1,0 +1,124 @@
+import { ProbotOctokit } from "probot";
+import { projectKey } from "../../store/projects.ts";
+
+/** The GitHub App's OAuth client and where GitHub is (github.com, or GitHub Enterprise Server). */
+export interface GithubOAuth {
+  clientId: string;
+  clientSecret: string;
+  /** Web root, e.g. https://github.com: /login/oauth/authorize and /login/oauth/access_token. */
+  webUrl: string;
+  /** REST root, e.g. https://api.github.com. */
+  apiUrl: string;
+  /** Probot's Octokit class (tests turn its retries off). */
+  Octokit?: typeof ProbotOctokit;
+}
+
+export type ProjectsAnswer =
+  | { kind: "ok"; projects: Record<string, "read" | "write"> }
+  /** GitHub refused the token (401): revoked, expired, or the app was uninstalled for this user. */
+  | { kind: "refused" }
+  | { kind: "unavailable"; error: unknown };
+
+/** What sign-in with GitHub needs from GitHub. */
+export interface UserProjects {
+  oauth: GithubOAuth;
+  /** The URL the browser is sent to, to authorize envhooks. */
+  authorizeUrl(redirectUri: string, state: string): string;
+  /** Exchanges the code GitHub sent back for the user's token. */
+  exchangeCode(code: string, redirectUri: string): Promise<string>;
+  /** Who the token belongs to. */
+  user(token: string): Promise<{ login: string; id: number }>;
+  /**
+   * The repositories of the App's installations the user can access, with their permission:
+   * `pull` reads; `push`, `maintain`, `admin` write. Repositories with none are left out.
+   */
+  projectsOf(token: string): Promise<ProjectsAnswer>;
+}
+
+/** GitHub's answer to a refused OAuth exchange, shown to the person. */
+export class OAuthError extends Error {}
+
+/** A user's permission on a repository as envhooks uses it. */
+export function accessOf(permissions: Record<string, boolean> | undefined): "read" | "write" | undefined {
+  if (!permissions) return undefined;
+  if (permissions.admin || permissions.maintain || permissions.push) return "write";
+  if (permissions.pull || permissions.triage) return "read";
+  return undefined;
+}
+
+export function githubUserAccess(oauth: GithubOAuth): UserProjects {
+  const Octokit = oauth.Octokit ?? ProbotOctokit;
+  const client = (token: string) =>
+    new Octokit({
+      auth: { token },
+      baseUrl: oauth.apiUrl,
+      throttle: { enabled: false },
+      retry: { enabled: false },
+    });
+  return {
+    oauth,
+    authorizeUrl(redirectUri, state) {
+      const url = new URL("/login/oauth/authorize", oauth.webUrl);
+      url.searchParams.set("client_id", oauth.clientId);
+      url.searchParams.set("redirect_uri", redirectUri);
+      url.searchParams.set("state", state);
+      url.searchParams.set("allow_signup", "false");
+      return url.toString();
+    },
+    async exchangeCode(code, redirectUri) {
+      // https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app
+      const response = await fetch(new URL("/login/oauth/access_token", oauth.webUrl), {
+        method: "POST",
+        headers: { accept: "application/json", "content-type": "application/json" },
+        body: JSON.stringify({
+          client_id: oauth.clientId,
+          client_secret: oauth.clientSecret,
+          code,
+          redirect_uri: redirectUri,
+        }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      const answer = (await response.json().catch(() => ({}))) as {
+        access_token?: string;
+        error?: string;
+        error_description?: string;
+      };
+      if (!response.ok || !answer.access_token) {
+        throw new OAuthError(
+          `GitHub did not give a token: ${answer.error_description ?? answer.error ?? `HTTP ${response.status}`}.`,
+        );
+      }
+      return answer.access_token;
+    },
+    async user(token) {
+      const { data } = await client(token).request("GET /user");
+      return { login: data.login, id: Number(data.id) };
+    },
+    async projectsOf(token) {
+      const octokit = client(token);
+      try {
+        const projects: Record<string, "read" | "write"> = {};
+        // https://docs.github.com/en/rest/apps/installations#list-app-installations-accessible-to-the-user-access-token
+        const installations = await octokit.paginate("GET /user/installations", { per_page: 100 });
+        for (const installation of installations) {
+          const repositories = await octokit.paginate(
+            "GET /user/installations/{installation_id}/repositories",
+            {
+              installation_id: installation.id,
+              per_page: 100,
+            },
+          );
+          for (const repository of repositories) {
+            const access = accessOf(repository.permissions as Record<string, boolean> | undefined);
+            if (access) projects[projectKey(repository.full_name)] = access;
+          }
+        }
+        return { kind: "ok", projects };
+      } catch (error) {
+        const status = (error as { status?: number }).status;
+        if (status === 401) return { kind: "refused" };
+        return { kind: "unavailable", error };
+      }
+    },
+  };
+}

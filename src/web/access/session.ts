@@ -1,0 +1,368 @@
+import { createHash, randomBytes } from "node:crypto";
+import type { Context, MiddlewareHandler } from "hono";
+import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
+import { html } from "hono/html";
+import type { Logger } from "pino";
+import { newActivityId } from "../../activity/activity-id.ts";
+import {
+  type CookieAuth,
+  CSRF_HEADER,
+  hashToken,
+  type Principal,
+  sameSecret,
+} from "../../http/require-api-token.ts";
+import type { Database } from "../../store/database.ts";
+import { type SecretBox, SecretKeyError } from "../../store/secret-box.ts";
+import {
+  deleteWebSession,
+  findWebSession,
+  insertWebSession,
+  keepWebSetting,
+  liveProjectToken,
+  recheckedWebSession,
+  replaceWebSetting,
+  touchWebSession,
+  type WebSession,
+} from "../../store/web-sessions.ts";
+import { layout } from "../layout.ts";
+import type { WebDeps } from "../web-routes.ts";
+import type { UserProjects } from "./github-user.ts";
+
+/** The session of a signed-in person, as pages see it: its id and the CSRF token its forms carry. */
+export interface SessionInfo {
+  id: string;
+  csrf: string;
+}
+
+declare module "hono" {
+  interface ContextVariableMap {
+    session: SessionInfo;
+  }
+}
+
+export const SESSION_COOKIE = "envhooks_session";
+/** A session unused this long ends. */
+export const SESSION_IDLE_MS = 8 * 3600_000;
+/** A session ends this long after sign-in, used or not. */
+export const SESSION_MAX_MS = 7 * 24 * 3600_000;
+/** A GitHub user's repositories and permissions are asked again after this long (on the next request). */
+export const RECHECK_MS = 10 * 60_000;
+/** last_seen_at is written at most this often per session. */
+const TOUCH_EVERY_MS = 60_000;
+
+/** What opened a session. */
+export type SignIn =
+  | { kind: "operator" }
+  | { kind: "project"; tokenId: string }
+  | {
+      kind: "user";
+      login: string;
+      githubUserId: number;
+      /** The user's GitHub token (sealed before it is stored, or not stored when secrets are kept plain). */
+      token: string;
+      projects: Record<string, "read" | "write">;
+    };
+
+export interface SessionsOptions {
+  db: Database;
+  log: Logger;
+  /** Seals the GitHub user's token and the cookie-signing key. */
+  secrets: SecretBox;
+  /** ENVHOOKS_API_TOKEN now: a session opened with another operator token ends. */
+  apiToken: () => string | undefined;
+  /** Asks GitHub what a user's token may access (undefined: sign-in with GitHub is not configured). */
+  userProjects?: (() => UserProjects | undefined) | undefined;
+  now?: () => Date;
+  /** ENVHOOKS_PUBLIC_URL: with https, cookies are Secure even behind a proxy that speaks http. */
+  publicUrl?: string | undefined;
+}
+
+/** Browser sessions: opened at sign-in, read from the cookie on each request, ended at logout or expiry. */
+export interface Sessions extends CookieAuth {
+  /** The principal and session of the request's cookie (GitHub is asked again when the last check is 10 minutes old). */
+  fromCookie(c: Context): Promise<{ principal: Principal; csrf: string; session: SessionInfo } | undefined>;
+  /** Opens a session and sets its cookie. */
+  open(c: Context, signIn: SignIn): Promise<SessionInfo>;
+  /** Ends the request's session and clears its cookie. */
+  close(c: Context): Promise<void>;
+  /** The key that signs cookies (also the OAuth state and the login form's CSRF cookie). */
+  cookieKey(): Promise<string>;
+  /** Whether cookies get `Secure` for this request. */
+  secure(c: Context): boolean;
+  now(): Date;
+}
+
+const COOKIE_KEY_SETTING = "cookie_key";
+
+export function createSessions(options: SessionsOptions): Sessions {
+  const { db, log, secrets } = options;
+  const now = options.now ?? (() => new Date());
+  let cookieKey: Promise<string> | undefined;
+  const rechecks = new Map<string, Promise<WebSession | undefined>>();
+
+  /**
+   * The cookie-signing key: generated once, kept in the database (web_settings) sealed with the
+   * secret box — ENVHOOKS_SECRET_KEY or the embedded store's key file — so every instance signs
+   * alike. A key the box no longer opens (the secret key was replaced) is replaced: sessions end.
+   */
+  async function loadCookieKey(): Promise<string> {
+    const stored = await keepWebSetting(
+      db,
+      COOKIE_KEY_SETTING,
+      secrets.seal(randomBytes(32).toString("base64url")),
+    );
+    try {
+      const key = secrets.open(stored);
+      if (secrets.isStale(stored)) await replaceWebSetting(db, COOKIE_KEY_SETTING, secrets.seal(key));
+      return key;
+    } catch (error) {
+      if (!(error instanceof SecretKeyError)) throw error;
+      log.warn(
+        "the cookie-signing key was sealed with a key envhooks no longer holds: a new one ends every session",
+      );
+      const key = randomBytes(32).toString("base64url");
+      await replaceWebSetting(db, COOKIE_KEY_SETTING, secrets.seal(key));
+      return key;
+    }
+  }
+  const key = () => {
+    cookieKey ??= loadCookieKey().catch((error) => {
+      cookieKey = undefined;
+      throw error;
+    });
+    return cookieKey;
+  };
+
+  const secure = (c: Context) =>
+    new URL(c.req.url).protocol === "https:" ||
+    c.req.header("x-forwarded-proto") === "https" ||
+    Boolean(options.publicUrl?.startsWith("https:"));
+
+  function principalOf(session: WebSession): Principal | undefined {
+    if (session.kind === "operator") return { kind: "operator" };
+    if (session.kind === "user") {
+      return {
+        kind: "user",
+        login: session.login ?? "",
+        projects: new Map(Object.entries(session.projects)),
+      };
+    }
+    return undefined;
+  }
+
+  /** Asks GitHub again what the user may access; undefined when the session has ended. */
+  async function recheck(session: WebSession): Promise<WebSession | undefined> {
+    const github = options.userProjects?.();
+    if (!github || !session.userToken) {
+      // Without a kept token (secrets stored plain) or without OAuth, nothing can be asked: sign in again.
+      await deleteWebSession(db, session.id);
+      return undefined;
+    }
+    let token: string;
+    try {
+      token = secrets.open(session.userToken);
+    } catch {
+      await deleteWebSession(db, session.id);
+      return undefined;
+    }
+    const answer = await github.projectsOf(token);
+    if (answer.kind === "refused") {
+      log.info({ login: session.login }, "GitHub refused the user's token: the session ends");
+      await deleteWebSession(db, session.id);
+      return undefined;
+    }
+    if (answer.kind === "unavailable") {
+      // GitHub is out of reach: the permissions last seen stay until it answers (asked on the next request).
+      log.warn(
+        { login: session.login, err: answer.error },
+        "could not ask GitHub for the user's permissions",
+      );
+      return session;
+    }
+    const checkedAt = now();
+    await recheckedWebSession(db, session.id, answer.projects, checkedAt);
+    return { ...session, projects: answer.projects, checkedAt };
+  }
+
+  const sessions: Sessions = {
+    now,
+    secure,
+    cookieKey: key,
+    async fromCookie(c) {
+      const token = await getSignedCookie(c, await key(), SESSION_COOKIE);
+      if (!token) return undefined;
+      const at = now();
+      let session = await findWebSession(db, hashToken(token), at);
+      if (!session) return undefined;
+      let principal: Principal | undefined;
+      if (session.kind === "operator") {
+        const apiToken = options.apiToken();
+        if (!apiToken || session.operatorTokenHash !== hashToken(apiToken)) {
+          await deleteWebSession(db, session.id);
+          return undefined;
+        }
+        principal = { kind: "operator" };
+      } else if (session.kind === "project") {
+        const live = session.tokenId ? await liveProjectToken(db, session.tokenId) : undefined;
+        if (!live) {
+          // The token was revoked: so is every session it opened.
+          await deleteWebSession(db, session.id);
+          return undefined;
+        }
+        principal = { kind: "project", tokenId: live.id, projectKey: live.projectKey, access: live.access };
+      } else {
+        if (!session.checkedAt || at.getTime() - new Date(session.checkedAt).getTime() >= RECHECK_MS) {
+          const current = session;
+          let pending = rechecks.get(current.id);
+          if (!pending) {
+            pending = recheck(current).finally(() => rechecks.delete(current.id));
+            rechecks.set(current.id, pending);
+          }
+          session = await pending;
+          if (!session) return undefined;
+        }
+        principal = principalOf(session);
+      }
+      if (!principal) return undefined;
+      if (at.getTime() - new Date(session.lastSeenAt).getTime() >= TOUCH_EVERY_MS) {
+        const ceiling = new Date(session.createdAt).getTime() + SESSION_MAX_MS;
+        await touchWebSession(
+          db,
+          session.id,
+          at,
+          new Date(Math.min(at.getTime() + SESSION_IDLE_MS, ceiling)),
+        );
+      }
+      const info = { id: session.id, csrf: session.csrf };
+      return { principal, csrf: session.csrf, session: info };
+    },
+    async open(c, signIn) {
+      const token = randomBytes(32).toString("base64url");
+      const at = now();
+      const apiToken = options.apiToken();
+      const session: WebSession = {
+        id: newActivityId(),
+        csrf: randomBytes(24).toString("base64url"),
+        kind: signIn.kind,
+        operatorTokenHash: signIn.kind === "operator" && apiToken ? hashToken(apiToken) : null,
+        tokenId: signIn.kind === "project" ? signIn.tokenId : null,
+        login: signIn.kind === "user" ? signIn.login : null,
+        githubUserId: signIn.kind === "user" ? signIn.githubUserId : null,
+        // Stored only encrypted: without a secret key, the token is not kept (and the session
+        // lasts until the next check, 10 minutes).
+        userToken: signIn.kind === "user" && secrets.encrypts ? secrets.seal(signIn.token) : null,
+        projects: signIn.kind === "user" ? signIn.projects : {},
+        checkedAt: signIn.kind === "user" ? at : null,
+        createdAt: at,
+        lastSeenAt: at,
+        expiresAt: new Date(at.getTime() + SESSION_IDLE_MS),
+      };
+      await insertWebSession(db, { ...session, tokenHash: hashToken(token) });
+      await setSignedCookie(c, SESSION_COOKIE, token, await key(), {
+        path: "/",
+        httpOnly: true,
+        sameSite: "Lax",
+        secure: secure(c),
+        maxAge: SESSION_MAX_MS / 1000,
+      });
+      const info = { id: session.id, csrf: session.csrf };
+      c.set("session", info);
+      return info;
+    },
+    async close(c) {
+      const session = c.get("session") ?? (await sessions.fromCookie(c))?.session;
+      if (session) await deleteWebSession(db, session.id);
+      deleteCookie(c, SESSION_COOKIE, { path: "/", secure: secure(c) });
+    },
+  };
+  return sessions;
+}
+
+const loaded = new WeakSet<Request>();
+
+/** Reads the session cookie: sets `principal` and `session` for a valid session, nothing otherwise. */
+export function loadSession(deps: Pick<WebDeps, "sessions">): MiddlewareHandler {
+  return async function loadSessionCookie(c, next) {
+    // Mounted once for /login and once for the pages: the cookie is read once per request.
+    if (loaded.has(c.req.raw)) return next();
+    loaded.add(c.req.raw);
+    const found = await deps.sessions.fromCookie(c);
+    if (found) {
+      c.set("principal", found.principal);
+      c.set("session", found.session);
+    }
+    return next();
+  };
+}
+
+/** Without a session, sends the browser to /login and back here afterwards (303). */
+export const requireSignedIn: MiddlewareHandler = async function requireSignedIn(c, next) {
+  if (c.get("session")) return next();
+  const url = new URL(c.req.url);
+  return c.redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, 303);
+};
+
+/** The hidden `_csrf` field every form of a signed-in page carries. */
+export function csrfField(c: Context) {
+  const session = c.get("session");
+  return session ? html`<input type="hidden" name="_csrf" value="${session.csrf}" />` : html``;
+}
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * For form routes: a request that changes something must carry the session's CSRF token, as the
+ * `_csrf` form field or the `x-envhooks-csrf` header. Otherwise 403 with a page that says so.
+ */
+export const verifyCsrf: MiddlewareHandler = async function verifyCsrf(c, next) {
+  if (SAFE_METHODS.has(c.req.method)) return next();
+  const session = c.get("session");
+  const given = c.req.header(CSRF_HEADER) ?? (await formField(c, "_csrf"));
+  if (session && sameSecret(given, session.csrf)) return next();
+  return csrfRefused(c);
+};
+
+/** A form field of a urlencoded or multipart body (the body stays readable for the route). */
+export async function formField(c: Context, name: string): Promise<string | undefined> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^(application\/x-www-form-urlencoded|multipart\/form-data)/i.test(type)) return undefined;
+  const body = await c.req.parseBody();
+  const value = body[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+/** 403 for a form without a valid `_csrf`: what happened and what to do. */
+export function csrfRefused(c: Context) {
+  return c.html(
+    layout(c, {
+      title: "Form refused",
+      body: html`<h1>Form refused</h1>
+<p role="alert">This form was refused: its security token (<code>_csrf</code>) is missing or does not match
+your session. It happens when a form is sent from another site, or from a page opened before you
+signed in again.</p>
+<p><a href="/">Go back</a>, reload the page and send the form again.</p>`,
+    }),
+    403,
+  );
+}
+
+/** A `next` parameter as a same-origin path; anything else (another origin, `//host`, `/\\host`) is "/". */
+export function safeNext(next: string | undefined | null): string {
+  if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return "/";
+  // Control characters and backslashes let some browsers read the path as another origin.
+  if ([...next].some((char) => char === "\\" || char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f))
+    return "/";
+  try {
+    const url = new URL(next, "http://envhooks.invalid");
+    if (url.origin !== "http://envhooks.invalid") return "/";
+    return url.pathname + url.search + url.hash;
+  } catch {
+    return "/";
+  }
+}
+
+/** A random token as sent in a cookie. */
+export const randomToken = () => randomBytes(24).toString("base64url");
+
+/** The SHA-256 of a value, hex. */
+export const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");

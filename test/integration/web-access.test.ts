@@ -1,0 +1,524 @@
+import { Writable } from "node:stream";
+import { pino } from "pino";
+import { ProbotOctokit } from "probot";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type Envhooks, startEnvhooks } from "../../src/envhooks.ts";
+import { hashToken } from "../../src/http/require-api-token.ts";
+import { createSecretBox, type SecretBox } from "../../src/store/secret-box.ts";
+import { FakeGithub, repositoryPermissions } from "../helpers/fake-github.ts";
+import { STORES, type TestStore } from "../helpers/stores.ts";
+import { API_TOKEN, TEST_SECRET_KEY, WEBHOOK_SECRET } from "../helpers/test-envhooks.ts";
+
+const CLIENT = { clientId: "Iv1.testclient", clientSecret: "test-client-secret" };
+const MINUTE = 60_000;
+
+/** A browser's cookie jar over `app.request`, following nothing: each answer is returned as it is. */
+class CookieJar {
+  readonly cookies = new Map<string, string>();
+  /** The Set-Cookie lines of the last answer. */
+  lastSetCookies: string[] = [];
+
+  readonly app: { request: (path: string, init?: RequestInit) => Response | Promise<Response> };
+  readonly origin: string;
+
+  constructor(app: CookieJar["app"], origin = "http://envhooks.test") {
+    this.app = app;
+    this.origin = origin;
+  }
+
+  async request(path: string, init: RequestInit & { form?: Record<string, string> } = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookies.size > 0) {
+      headers.set("cookie", [...this.cookies].map(([name, value]) => `${name}=${value}`).join("; "));
+    }
+    let body = init.body;
+    if (init.form) {
+      headers.set("content-type", "application/x-www-form-urlencoded");
+      body = new URLSearchParams(init.form).toString();
+    }
+    const url = path.startsWith("http") ? path : `${this.origin}${path}`;
+    const response = await this.app.request(url, { ...init, headers, body: body ?? null });
+    this.lastSetCookies = response.headers.getSetCookie();
+    for (const line of this.lastSetCookies) {
+      const [pair = ""] = line.split(";");
+      const at = pair.indexOf("=");
+      const name = pair.slice(0, at);
+      const value = pair.slice(at + 1);
+      if (/max-age=0/i.test(line) || value === "") this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    return response;
+  }
+
+  /** The hidden `_csrf` value of the page's (first) form. */
+  static csrfOf(page: string): string {
+    const value = /name="_csrf" value="([^"]+)"/.exec(page)?.[1];
+    if (!value) throw new Error("no _csrf field on the page");
+    return value;
+  }
+}
+
+interface Harness {
+  envhooks: Envhooks;
+  store: TestStore;
+  logs: string[];
+  /** Moves the clock the sessions (and expiry) read. */
+  advance(ms: number): void;
+  close(): Promise<void>;
+}
+
+async function start(
+  store: TestStore,
+  github: FakeGithub | undefined,
+  { secrets = createSecretBox([TEST_SECRET_KEY]) }: { secrets?: SecretBox } = {},
+): Promise<Harness> {
+  let clock = Date.now();
+  const logs: string[] = [];
+  const log = pino(
+    { level: "debug" },
+    new Writable({
+      write(chunk, _encoding, done) {
+        logs.push(String(chunk));
+        done();
+      },
+    }),
+  );
+  const envhooks = await startEnvhooks({
+    db: store.db,
+    queue: store.queue,
+    log,
+    apiToken: API_TOKEN,
+    allowPrivateUrls: true,
+    secrets,
+    retry: { delaySeconds: 1, backoff: false, limit: 3 },
+    github: {
+      webhookSecret: WEBHOOK_SECRET,
+      appId: github ? "1" : undefined,
+      privateKey: github?.privateKey,
+      baseUrl: github?.baseUrl,
+      ...(github ? CLIENT : {}),
+    },
+    Octokit: ProbotOctokit.defaults((instance: Record<string, any>) => ({
+      ...instance,
+      retry: { enabled: false },
+      throttle: { ...instance.throttle, enabled: false },
+    })),
+    now: () => new Date(clock),
+  });
+  return {
+    envhooks,
+    store,
+    logs,
+    advance(ms) {
+      clock += ms;
+    },
+    close: () => envhooks.stop(),
+  };
+}
+
+/** Signs in with a token through the /login form; returns the jar holding the session. */
+async function signInWithToken(app: Envhooks["app"], token: string, next = "/"): Promise<CookieJar> {
+  const jar = new CookieJar(app);
+  const page = await jar.request(`/login?next=${encodeURIComponent(next)}`);
+  expect(page.status).toBe(200);
+  const signedIn = await jar.request("/login", {
+    method: "POST",
+    form: { _csrf: CookieJar.csrfOf(await page.text()), token, next },
+  });
+  expect(signedIn.status).toBe(303);
+  expect(signedIn.headers.get("location")).toBe(next);
+  return jar;
+}
+
+/** The CSRF token of the jar's session, as its pages' forms carry it (read from the store here). */
+let csrfStore: TestStore;
+async function sessionCsrf(jar: CookieJar): Promise<string> {
+  const signed = decodeURIComponent(jar.cookies.get("envhooks_session") ?? "");
+  const token = signed.slice(0, signed.lastIndexOf("."));
+  const { rows } = await csrfStore.db.query<{ csrf: string }>(
+    "SELECT csrf FROM web_sessions WHERE token_hash = $1",
+    [hashToken(token)],
+  );
+  if (!rows[0]) throw new Error("the jar holds no live session");
+  return rows[0].csrf;
+}
+
+const PROJECT = "Codertocat/Hello-World";
+const OTHER = "Codertocat/other-repo";
+const integrationBody = JSON.stringify({ type: "webhook", url: "http://127.0.0.1:9/hook" });
+
+describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
+  describe.skipIf(kind.skip)("sign-in", () => {
+    let store: TestStore;
+    let github: FakeGithub;
+    let harness: Harness;
+
+    beforeAll(async () => {
+      store = await kind.open();
+      csrfStore = store;
+      github = await new FakeGithub().start();
+      github.oauthClient = CLIENT;
+      harness = await start(store, github);
+    });
+    afterAll(async () => {
+      await harness?.close();
+      await github?.stop();
+      await store?.close();
+    });
+    afterEach(() => {
+      github.calls.length = 0;
+    });
+
+    it("signs in with the operator token: cookie HttpOnly, SameSite=Lax, signed; the API accepts it, with the CSRF header for changes", async () => {
+      const app = harness.envhooks.app;
+      const anonymous = await app.request(`/api/projects/${PROJECT}/integrations`);
+      expect(anonymous.status).toBe(401);
+
+      const jar = await signInWithToken(app, API_TOKEN, "/projects/x?tab=1");
+      const cookie = jar.lastSetCookies.find((line) => line.startsWith("envhooks_session="));
+      expect(cookie).toMatch(/HttpOnly/);
+      expect(cookie).toMatch(/SameSite=Lax/);
+      expect(cookie).toMatch(/Max-Age=604800/);
+      // Plain http here: not Secure (over https it is, tested below).
+      expect(cookie).not.toMatch(/Secure/);
+
+      expect((await jar.request(`/api/projects/${PROJECT}/integrations`)).status).toBe(200);
+      const withoutCsrf = await jar.request(`/api/projects/${PROJECT}/integrations`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: integrationBody,
+      });
+      expect(withoutCsrf.status).toBe(403);
+      expect(((await withoutCsrf.json()) as any).error.code).toBe("csrf_token_invalid");
+      const csrf = await sessionCsrf(jar);
+      const created = await jar.request(`/api/projects/${PROJECT}/integrations`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-envhooks-csrf": csrf },
+        body: integrationBody,
+      });
+      expect(created.status).toBe(201);
+
+      // A cookie whose signature does not match is no session.
+      const forged = new CookieJar(app);
+      const value = jar.cookies.get("envhooks_session") ?? "";
+      forged.cookies.set("envhooks_session", value.replace(/\.[^.]*$/, ".AAAA"));
+      expect((await forged.request(`/api/projects/${PROJECT}/integrations`)).status).toBe(401);
+    });
+
+    it("refuses a form without _csrf with 403 and says why; a wrong token is 401 naming what to paste", async () => {
+      const jar = new CookieJar(harness.envhooks.app);
+      await jar.request("/login");
+      const refused = await jar.request("/login", { method: "POST", form: { token: API_TOKEN } });
+      expect(refused.status).toBe(403);
+      expect(await refused.text()).toMatch(/security token \(<code>_csrf<\/code>\) is missing/);
+      expect(jar.cookies.has("envhooks_session")).toBe(false);
+
+      const page = await jar.request("/login");
+      const wrong = await jar.request("/login", {
+        method: "POST",
+        form: { _csrf: CookieJar.csrfOf(await page.text()), token: "ehk_not-a-token" },
+      });
+      expect(wrong.status).toBe(401);
+      expect(await wrong.text()).toMatch(/That token is not valid/);
+
+      // Logout is a form too: without its _csrf it is refused and the session stays.
+      const signedIn = await signInWithToken(harness.envhooks.app, API_TOKEN);
+      const logout = await signedIn.request("/logout", { method: "POST", form: {} });
+      expect(logout.status).toBe(403);
+      expect((await signedIn.request(`/api/projects/${PROJECT}/integrations`)).status).toBe(200);
+    });
+
+    it("logs out: the session is gone from the store, and its cookie no longer works", async () => {
+      const jar = await signInWithToken(harness.envhooks.app, API_TOKEN);
+      const stolen = jar.cookies.get("envhooks_session") ?? "";
+      const csrf = await sessionCsrf(jar);
+      const out = await jar.request("/logout", { method: "POST", form: { _csrf: csrf } });
+      expect(out.status).toBe(303);
+      expect(out.headers.get("location")).toBe("/login");
+      expect(jar.cookies.has("envhooks_session")).toBe(false);
+      const replay = new CookieJar(harness.envhooks.app);
+      replay.cookies.set("envhooks_session", stolen);
+      expect((await replay.request(`/api/projects/${PROJECT}/integrations`)).status).toBe(401);
+    });
+
+    it("sends `next` only to a path of envhooks: another origin is refused", async () => {
+      for (const next of [
+        "//evil.example/x",
+        "https://evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "/%0d%0a",
+      ]) {
+        const jar = await signInWithToken(harness.envhooks.app, API_TOKEN, "/");
+        // Already signed in, /login sends on at once.
+        const answer = await jar.request(`/login?next=${encodeURIComponent(next)}`);
+        expect(answer.status).toBe(303);
+        const location = answer.headers.get("location") ?? "";
+        expect(location.startsWith("/") && !location.startsWith("//") && !location.startsWith("/\\")).toBe(
+          true,
+        );
+        expect(new URL(location, "http://envhooks.test").origin).toBe("http://envhooks.test");
+      }
+    });
+
+    it("a project token signs in to its project only (read-only token: no writes); revoking it ends the session", async () => {
+      const app = harness.envhooks.app;
+      const operator = await signInWithToken(app, API_TOKEN);
+      const operatorCsrf = await sessionCsrf(operator);
+      const created = await operator.request("/api/tokens", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-envhooks-csrf": operatorCsrf },
+        body: JSON.stringify({ project: PROJECT, access: "read" }),
+      });
+      expect(created.status).toBe(201);
+      const { id, token } = (await created.json()) as { id: string; token: string };
+
+      const jar = await signInWithToken(app, token);
+      expect((await jar.request(`/api/projects/${PROJECT}/integrations`)).status).toBe(200);
+      expect((await jar.request(`/api/projects/${OTHER}/integrations`)).status).toBe(403);
+      const csrf = await sessionCsrf(jar);
+      const write = await jar.request(`/api/projects/${PROJECT}/integrations`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-envhooks-csrf": csrf },
+        body: integrationBody,
+      });
+      expect(write.status).toBe(403);
+      expect(await store.db.query("SELECT 1 FROM web_sessions WHERE token_id = $1", [id])).toMatchObject({
+        rows: [{}],
+      });
+
+      const revoked = await operator.request(`/api/tokens/${id}`, {
+        method: "DELETE",
+        headers: { "x-envhooks-csrf": operatorCsrf },
+      });
+      expect(revoked.status).toBe(200);
+      expect((await jar.request(`/api/projects/${PROJECT}/integrations`)).status).toBe(401);
+      expect(
+        (await store.db.query("SELECT 1 FROM web_sessions WHERE token_id = $1", [id])).rows,
+      ).toHaveLength(0);
+    });
+
+    it("ends a session after 8 hours unused, and 7 days after sign-in however used", async () => {
+      const app = harness.envhooks.app;
+      const idle = await signInWithToken(app, API_TOKEN);
+      harness.advance(7 * 3600_000);
+      expect((await idle.request(`/api/projects/${PROJECT}/integrations`)).status).toBe(200);
+      // Used 7 h in: its idle expiry moved on, so 7 h later it still works...
+      harness.advance(7 * 3600_000);
+      expect((await idle.request(`/api/projects/${PROJECT}/integrations`)).status).toBe(200);
+      // ...but 8 h without use end it.
+      harness.advance(8 * 3600_000 + MINUTE);
+      expect((await idle.request(`/api/projects/${PROJECT}/integrations`)).status).toBe(401);
+
+      const busy = await signInWithToken(app, API_TOKEN);
+      for (let hours = 0; hours < 7 * 24; hours += 6) {
+        expect((await busy.request(`/api/projects/${PROJECT}/integrations`)).status).toBe(200);
+        harness.advance(6 * 3600_000);
+      }
+      harness.advance(MINUTE);
+      expect((await busy.request(`/api/projects/${PROJECT}/integrations`)).status).toBe(401);
+    });
+
+    it("signs in with GitHub: a pull user sees only their repositories and may not write; a push user may", async () => {
+      const app = harness.envhooks.app;
+      github.addUser({
+        login: "reader",
+        id: 11,
+        installations: [
+          {
+            id: 7,
+            account: "Codertocat",
+            repositories: [{ full_name: PROJECT, permissions: repositoryPermissions("pull") }],
+          },
+        ],
+      });
+      github.addUser({
+        login: "writer",
+        id: 12,
+        installations: [
+          {
+            id: 7,
+            account: "Codertocat",
+            repositories: [{ full_name: PROJECT, permissions: repositoryPermissions("push") }],
+          },
+        ],
+      });
+
+      const reader = await signInWithGithub(app, github, "reader", "/activities/abc");
+      expect(github.callsTo(/^\/login\/oauth\/access_token$/)).toHaveLength(1);
+      expect(github.callsTo(/^\/api\/v3\/user$/)).toHaveLength(1);
+      expect(github.callsTo(/^\/api\/v3\/user\/installations$/)).toHaveLength(1);
+      expect(github.callsTo(/^\/api\/v3\/user\/installations\/7\/repositories$/)).toHaveLength(1);
+      expect((await reader.request(`/api/projects/${PROJECT}/integrations`)).status).toBe(200);
+      const elsewhere = await reader.request(`/api/projects/${OTHER}/integrations`);
+      expect(elsewhere.status).toBe(403);
+      const csrf = await sessionCsrf(reader);
+      const write = await reader.request(`/api/projects/${PROJECT}/integrations`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-envhooks-csrf": csrf },
+        body: integrationBody,
+      });
+      expect(write.status).toBe(403);
+      expect(((await write.json()) as any).error.message).toMatch(
+        /reader may only read codertocat\/hello-world/,
+      );
+      expect((await reader.request("/api/tokens")).status).toBe(403);
+
+      const writer = await signInWithGithub(app, github, "writer");
+      const written = await writer.request(`/api/projects/${PROJECT}/integrations`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-envhooks-csrf": await sessionCsrf(writer) },
+        body: integrationBody,
+      });
+      expect(written.status).toBe(201);
+
+      // The user's GitHub token is kept only sealed with the secret box.
+      const { rows } = await store.db.query<{ user_token: string }>(
+        "SELECT user_token FROM web_sessions WHERE login = 'writer'",
+      );
+      expect(rows[0]?.user_token).toMatch(/^enc:v1:/);
+      expect(rows[0]?.user_token).not.toMatch(/ghu_/);
+    });
+
+    it("asks GitHub again after 10 minutes: a new permission applies; a token GitHub refuses ends the session", async () => {
+      const app = harness.envhooks.app;
+      const user = github.addUser({
+        login: "changing",
+        id: 13,
+        installations: [
+          {
+            id: 8,
+            account: "Codertocat",
+            repositories: [{ full_name: PROJECT, permissions: repositoryPermissions("pull") }],
+          },
+        ],
+      });
+      const jar = await signInWithGithub(app, github, "changing");
+      const csrf = await sessionCsrf(jar);
+      const tryWrite = () =>
+        jar.request(`/api/projects/${PROJECT}/integrations`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-envhooks-csrf": csrf },
+          body: integrationBody,
+        });
+      expect((await tryWrite()).status).toBe(403);
+
+      // Promoted on GitHub: within 10 minutes envhooks has not asked again...
+      const repository = user.installations[0]?.repositories[0];
+      if (repository) repository.permissions = repositoryPermissions("maintain");
+      github.calls.length = 0;
+      harness.advance(9 * MINUTE);
+      expect((await tryWrite()).status).toBe(403);
+      expect(github.callsTo(/\/user\/installations/)).toHaveLength(0);
+      // ...after 10 it has.
+      harness.advance(2 * MINUTE);
+      const promoted = await tryWrite();
+      expect(promoted.status, await promoted.clone().text()).toBe(201);
+      expect(github.callsTo(/^\/api\/v3\/user\/installations$/)).toHaveLength(1);
+
+      github.revokeUserTokens("changing");
+      harness.advance(11 * MINUTE);
+      expect((await jar.request(`/api/projects/${PROJECT}/integrations`)).status).toBe(401);
+      expect(github.callsTo(/^\/api\/v3\/user\/installations$/).at(-1)?.status).toBe(401);
+      const { rows } = await store.db.query("SELECT 1 FROM web_sessions WHERE login = 'changing'");
+      expect(rows).toHaveLength(0);
+    });
+
+    it("refuses an OAuth callback whose state is not this browser's", async () => {
+      github.addUser({ login: "victim", id: 14, installations: [] });
+      const attacker = new CookieJar(harness.envhooks.app);
+      const start = await attacker.request("/login/github?next=/");
+      github.signedInAs = "victim";
+      const authorize = await fetch(start.headers.get("location") ?? "", { redirect: "manual" });
+      const callback = new URL(authorize.headers.get("location") ?? "");
+      // Another browser (no state cookie) opens the callback.
+      const other = new CookieJar(harness.envhooks.app);
+      const answer = await other.request(callback.pathname + callback.search);
+      expect(answer.status).toBe(403);
+      expect(await answer.text()).toMatch(/its state does not match this browser/);
+      expect(other.cookies.has("envhooks_session")).toBe(false);
+    });
+  });
+
+  describe.skipIf(kind.skip)("over https, and without a secret key", () => {
+    it("marks the cookie Secure over https", async () => {
+      const store = await kind.open();
+      const harness = await start(store, undefined);
+      try {
+        const jar = new CookieJar(harness.envhooks.app, "https://envhooks.test");
+        const page = await jar.request("/login");
+        await jar.request("/login", {
+          method: "POST",
+          form: { _csrf: CookieJar.csrfOf(await page.text()), token: API_TOKEN },
+        });
+        expect(jar.lastSetCookies.find((line) => line.startsWith("envhooks_session="))).toMatch(/; Secure/);
+        // Without OAuth configured, /login says so and offers only the token.
+        expect(await (await new CookieJar(harness.envhooks.app).request("/login")).text()).toMatch(
+          /Sign in with GitHub is not set up/,
+        );
+      } finally {
+        await harness.close();
+        await store.close();
+      }
+    });
+
+    it("keeps no GitHub token when secrets are stored plain: the session lasts until the 10-minute check", async () => {
+      const store = await kind.open();
+      const github = await new FakeGithub().start();
+      github.oauthClient = CLIENT;
+      const harness = await start(store, github, { secrets: createSecretBox([]) });
+      try {
+        github.addUser({
+          login: "plain",
+          id: 15,
+          installations: [
+            {
+              id: 9,
+              account: "Codertocat",
+              repositories: [{ full_name: PROJECT, permissions: repositoryPermissions("pull") }],
+            },
+          ],
+        });
+        const jar = await signInWithGithub(harness.envhooks.app, github, "plain");
+        const { rows } = await store.db.query<{ user_token: string | null }>(
+          "SELECT user_token FROM web_sessions WHERE login = 'plain'",
+        );
+        expect(rows[0]?.user_token).toBeNull();
+        expect((await jar.request(`/api/projects/${PROJECT}/integrations`)).status).toBe(200);
+        harness.advance(10 * MINUTE);
+        expect((await jar.request(`/api/projects/${PROJECT}/integrations`)).status).toBe(401);
+      } finally {
+        await harness.close();
+        await github.stop();
+        await store.close();
+      }
+    });
+  });
+});
+
+/** Goes through "Sign in with GitHub" as `login`: envhooks → fake GitHub's authorize → callback. */
+async function signInWithGithub(
+  app: Envhooks["app"],
+  github: FakeGithub,
+  login: string,
+  next = "/",
+): Promise<CookieJar> {
+  const jar = new CookieJar(app);
+  const page = await (await jar.request(`/login?next=${encodeURIComponent(next)}`)).text();
+  expect(page).toMatch(/Sign in with GitHub/);
+  const start = await jar.request(`/login/github?next=${encodeURIComponent(next)}`);
+  expect(start.status).toBe(302);
+  const authorizeUrl = new URL(start.headers.get("location") ?? "");
+  expect(authorizeUrl.origin + authorizeUrl.pathname).toBe(`${github.webUrl}/login/oauth/authorize`);
+  expect(authorizeUrl.searchParams.get("client_id")).toBe(CLIENT.clientId);
+  github.signedInAs = login;
+  const authorized = await fetch(authorizeUrl, { redirect: "manual" });
+  expect(authorized.status).toBe(302);
+  const callback = new URL(authorized.headers.get("location") ?? "");
+  expect(callback.pathname).toBe("/login/github/callback");
+  const done = await jar.request(callback.pathname + callback.search);
+  expect(done.status).toBe(303);
+  expect(done.headers.get("location")).toBe(next);
+  expect(jar.cookies.has("envhooks_session")).toBe(true);
+  return jar;
+}
