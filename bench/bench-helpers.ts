@@ -175,9 +175,9 @@ export class Receivers {
     return (await this.ask({ type: "take" }, "arrivals")).arrivals;
   }
 
-  /** Waits until `count` distinct deliveries for pushes with this id prefix are held, or DRAIN_TIMEOUT_MS passed. */
-  async waitFor(prefix: string, count: number): Promise<void> {
-    const deadline = nowMs() + DRAIN_TIMEOUT_MS;
+  /** Waits until `count` distinct deliveries for pushes with this id prefix are held, or `timeoutMs` passed. */
+  async waitFor(prefix: string, count: number, timeoutMs = DRAIN_TIMEOUT_MS): Promise<void> {
+    const deadline = nowMs() + timeoutMs;
     let held = await this.count(prefix);
     while (held < count && nowMs() < deadline) {
       await sleep(20);
@@ -185,7 +185,7 @@ export class Receivers {
     }
     if (held < count)
       console.error(
-        `  ${count - held} of ${count} deliveries (${prefix}) not received after ${DRAIN_TIMEOUT_MS / 1000} s`,
+        `  ${count - held} of ${count} deliveries (${prefix}) not received after ${timeoutMs / 1000} s`,
       );
   }
 
