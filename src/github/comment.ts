@@ -26,8 +26,21 @@ function standing(activity: Activity): string {
   }
 }
 
-/** The pull request comment for an environment's newest activity (Markdown). */
-export function renderActivityComment(activity: Activity, logUrl: string | undefined): string {
+/** The dashboard's page of an activity under ENVHOOKS_PUBLIC_URL. */
+export function activityPageUrl(publicUrl: string, activityId: string): string {
+  return `${publicUrl.replace(/\/+$/, "")}/activities/${encodeURIComponent(activityId)}`;
+}
+
+/**
+ * The pull request comment for an environment's newest activity (Markdown). The activity links to
+ * its dashboard page (`pageUrl`); a deploy runner's own log (`logUrl`), when it reported one, is a
+ * row of its own.
+ */
+export function renderActivityComment(
+  activity: Activity,
+  links: { pageUrl?: string | undefined; logUrl?: string | undefined },
+): string {
+  const { pageUrl, logUrl } = links;
   const environment = activity.payload.environment;
   if (!environment) return activity.text;
   const name = `\`${environment.name}\``;
@@ -38,7 +51,8 @@ export function renderActivityComment(activity: Activity, logUrl: string | undef
     ["Status", `${standing(activity)}, ${TITLES[activity.type] ?? activity.type}`],
   ];
   if (commit && !deleted) rows.push(["Commit", `\`${commit.slice(0, 7)}\``]);
-  rows.push(["Activity", logUrl ? `[\`${activity.id}\`](${logUrl})` : `\`${activity.id}\``]);
+  rows.push(["Activity", pageUrl ? `[\`${activity.id}\`](${pageUrl})` : `\`${activity.id}\``]);
+  if (logUrl && logUrl !== pageUrl) rows.push(["Log", `[deploy log](${logUrl})`]);
   rows.push(["Updated", `${activity.updated_at.slice(0, 16).replace("T", " ")} UTC`]);
   return [
     `**envhooks** · environment ${name} ${TITLES[activity.type] ?? ""}`.trim(),

@@ -21,7 +21,7 @@ import {
 } from "../store/github-tasks.ts";
 import { GITHUB_UPDATES_LEASE } from "../store/leases.ts";
 import { findProjectByKey } from "../store/projects.ts";
-import { COMMENT_MARKER, renderActivityComment } from "./comment.ts";
+import { activityPageUrl, COMMENT_MARKER, renderActivityComment } from "./comment.ts";
 import { type PendingUpdate, planGithubUpdates, type UpdateStep } from "./plan-github-updates.ts";
 import { type RateBudget, rateLimitWaitMs } from "./rate-budget.ts";
 
@@ -306,9 +306,9 @@ async function syncActivity(
   const shown = await findShownActivity(db, activity.id);
   const record = (fields: { deploymentId?: number; deploymentState?: string; commitState?: string }) =>
     saveShownActivity(db, { activityId: activity.id, projectKey, environment: environment.name, ...fields });
-  const logUrl =
-    activity.log_url ??
-    (context.publicUrl ? `${context.publicUrl}/api/activities/${activity.id}` : undefined);
+  // The dashboard's activity page (a person not signed in goes through sign-in and back to it).
+  const pageUrl = context.publicUrl ? activityPageUrl(context.publicUrl, activity.id) : undefined;
+  const logUrl = activity.log_url ?? pageUrl;
   const sha = activity.parameters.new_commit ?? environment.head_commit;
   const gone = activity.type === "environment.delete" || activity.type === "environment.deactivate";
   const deployment = deploymentState(activity);
@@ -342,7 +342,11 @@ async function syncActivity(
   // made for a commit that is no longer the head is the costliest write to waste.
   if (step.comment && options.comments && environment.pull_request !== null) {
     if (await outdated()) return "outdated";
-    await upsertComment(context, environment.pull_request, renderActivityComment(activity, logUrl));
+    await upsertComment(
+      context,
+      environment.pull_request,
+      renderActivityComment(activity, { pageUrl, logUrl: activity.log_url }),
+    );
   }
   if (!gone && sha) {
     const sendDeployment =

@@ -17,6 +17,7 @@ import { errorResponse, HttpError } from "./http-error.ts";
 import { describeApi } from "./openapi.ts";
 import { authorizeOperator, authorizeProjectInPath, requireApiToken } from "./require-api-token.ts";
 import { requireMetricsToken } from "./require-metrics-token.ts";
+import { dashboardApiRoutes } from "./routes/dashboard-api.ts";
 import { dockershipRoutes } from "./routes/dockership.ts";
 import { type GithubWebhookDeps, githubWebhookRoutes } from "./routes/github-webhooks.ts";
 import { healthRoutes } from "./routes/health.ts";
@@ -119,6 +120,7 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
     }),
   );
   app.route("/", projectRoutes(deps.db));
+  app.route("/", dashboardApiRoutes(deps.db));
   app.route("/", runnerRoutes(deps.apply));
   app.route("/", integrationRoutes({ ...deps.relay, db: deps.db }));
   app.route("/", dockershipRoutes(deps.db));

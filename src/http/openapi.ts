@@ -1,5 +1,4 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
-import { Scalar } from "@scalar/hono-api-reference";
 
 const ErrorBody = z
   .object({
@@ -18,7 +17,8 @@ const errorResponse = (description: string) => ({
 
 /**
  * Serves the OpenAPI 3.1 description of every route at `/openapi.json` (from the zod schemas that
- * validate the requests) and a browsable reference at `/docs`. Routes that are not zod-validated
+ * validate the requests); the dashboard renders it at `/docs` (src/web/pages/serve-api-reference.ts),
+ * from envhooks itself. Routes that are not zod-validated
  * (probes, GitHub's signed deliveries) are described here.
  */
 export function describeApi(app: OpenAPIHono, version: string): void {
@@ -98,5 +98,4 @@ export function describeApi(app: OpenAPIHono, version: string): void {
     },
     security: [{ bearer: [] }],
   });
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "envhooks API" }));
 }

@@ -40,8 +40,8 @@ describe.skipIf(browserSkipReason())("layout in a browser", { timeout: 120_000 }
     expect(await watched.page.title()).toBe("Plain · envhooks");
     expect(await watched.page.locator("main").count()).toBe(1);
     await watched.page.keyboard.press("Tab");
-    expect(await watched.page.evaluate(() => document.activeElement?.textContent)).toBe("Skip to content");
-    const background = await watched.page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(await watched.page.evaluate("document.activeElement?.textContent")).toBe("Skip to content");
+    const background = await watched.page.evaluate("getComputedStyle(document.body).backgroundColor");
     expect(background).toBe("rgb(13, 17, 23)");
     watched.expectClean();
     await watched.context.close();

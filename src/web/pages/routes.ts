@@ -1,8 +1,68 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
+import { requireSignedIn, verifyCsrf } from "../access/session.ts";
 import type { WebDeps } from "../web-routes.ts";
+import { activityPage, activityStream } from "./activity-page.ts";
+import { deliveryPage, redeliverOne } from "./delivery-page.ts";
+import { githubEventPage, redeploy } from "./github-event-page.ts";
+import {
+  createIntegration,
+  editIntegrationPage,
+  integrationAction,
+  integrationPage,
+  newIntegrationPage,
+  redeliverPreview,
+  redeliverProgress,
+  redeliverProgressStream,
+  redeliverRun,
+  saveIntegration,
+  testIntegration,
+} from "./integration-pages.ts";
+import { projectPage, projectStream } from "./project-page.ts";
+import { projectsPage } from "./projects-page.ts";
+import { serveApiReference } from "./serve-api-reference.ts";
 import { assetRoutes } from "./serve-assets.ts";
+import { createToken, revokeToken, tokensPage } from "./tokens-page.ts";
 
-/** The dashboard's pages. */
-export function pageRoutes(_deps: WebDeps): Hono {
-  return new Hono().route("/", assetRoutes());
+type Page = (deps: WebDeps, c: Context) => Response | Promise<Response>;
+
+/**
+ * The dashboard's pages. Each one reads and acts through the HTTP API (`deps.callApi`, as the
+ * signed-in person), so what the API allows and refuses is what the pages allow and refuse.
+ */
+export function pageRoutes(deps: WebDeps): Hono {
+  const app = new Hono();
+  app.route("/", assetRoutes());
+  app.route("/", serveApiReference(deps));
+  const get = (path: string, page: Page) => app.get(path, requireSignedIn, (c) => page(deps, c));
+  const post = (path: string, page: Page) =>
+    app.post(path, requireSignedIn, verifyCsrf, (c) => page(deps, c));
+
+  const project = "/projects/:owner/:repo";
+  const integration = `${project}/integrations/:id{[a-z2-7]{13}}`;
+  get("/", projectsPage);
+  get(project, projectPage);
+  get(`${project}/live`, projectStream);
+  get(`${project}/github-events/:delivery`, githubEventPage);
+  post(`${project}/environments/:name/redeploy`, redeploy);
+  get(`${project}/integrations/new`, newIntegrationPage);
+  post(`${project}/integrations`, createIntegration);
+  get(integration, integrationPage);
+  get(`${integration}/edit`, editIntegrationPage);
+  post(`${integration}/edit`, saveIntegration);
+  post(`${integration}/test`, testIntegration);
+  post(`${integration}/pause`, integrationAction("pause"));
+  post(`${integration}/resume`, integrationAction("resume"));
+  post(`${integration}/delete`, integrationAction("delete"));
+  get(`${integration}/redeliver`, redeliverPreview);
+  post(`${integration}/redeliver`, redeliverRun);
+  get(`${integration}/redeliver/progress`, redeliverProgress);
+  get(`${integration}/redeliver/progress/live`, redeliverProgressStream);
+  get("/activities/:id", activityPage);
+  get("/activities/:id/live", activityStream);
+  get("/deliveries/:id", deliveryPage);
+  post("/deliveries/:id/redeliver", redeliverOne);
+  get("/tokens", tokensPage);
+  post("/tokens", createToken);
+  post("/tokens/:id/revoke", revokeToken);
+  return app;
 }

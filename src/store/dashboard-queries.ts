@@ -1,0 +1,150 @@
+import type { Queryable } from "./database.ts";
+import type { Delivery, DeliveryAttempt } from "./deliveries.ts";
+import { DELIVERY_COLUMNS, listAttempts } from "./deliveries.ts";
+
+/** A project as the dashboard's list shows it: its newest activity and the counts that need attention. */
+export interface ProjectOverview {
+  key: string;
+  fullName: string;
+  defaultBranch: string;
+  lastActivity: { id: string; type: string; state: string; result: string | null; createdAt: Date } | null;
+  environments: number;
+  activeEnvironments: number;
+  integrations: number;
+  failingIntegrations: number;
+  disabledIntegrations: number;
+  pausedIntegrations: number;
+  eventsPending: number;
+  eventsFailed: number;
+  /** `environment_ttl` from the stored options, as written (e.g. `7d`). */
+  environmentTtl: string | null;
+}
+
+interface OverviewRow extends Omit<ProjectOverview, "lastActivity"> {
+  activityId: string | null;
+  activityType: string | null;
+  activityState: string | null;
+  activityResult: string | null;
+  activityCreatedAt: Date | null;
+}
+
+/**
+ * The projects with `keys` (every project for "all"), by name. Each count is one indexed lookup
+ * per project (activities by project, environments by project, integrations by project key, the
+ * pending-events index); failed GitHub events have no index of their own and are counted by scan.
+ */
+export async function listProjectOverviews(
+  db: Queryable,
+  keys: "all" | string[],
+): Promise<ProjectOverview[]> {
+  const { rows } = await db.query<OverviewRow>(
+    `SELECT p.key, p.full_name AS "fullName", p.default_branch AS "defaultBranch",
+       p.config->>'environment_ttl' AS "environmentTtl",
+       a.id AS "activityId", a.type AS "activityType", a.state AS "activityState",
+       a.result AS "activityResult", a.created_at AS "activityCreatedAt",
+       (SELECT count(*)::int FROM environments e WHERE e.project_id = p.id) AS environments,
+       (SELECT count(*)::int FROM environments e WHERE e.project_id = p.id AND e.status = 'active')
+         AS "activeEnvironments",
+       i.total AS integrations, i.failing AS "failingIntegrations", i.disabled AS "disabledIntegrations",
+       i.paused AS "pausedIntegrations",
+       (SELECT count(*)::int FROM github_events g WHERE g.project_key = p.key AND g.state = 'pending')
+         AS "eventsPending",
+       (SELECT count(*)::int FROM github_events g WHERE g.project_key = p.key AND g.state = 'failed')
+         AS "eventsFailed"
+     FROM projects p
+     LEFT JOIN LATERAL (
+       SELECT id, type, state, result, created_at FROM activities
+       WHERE project_id = p.id ORDER BY seq DESC LIMIT 1) a ON true
+     CROSS JOIN LATERAL (
+       SELECT count(*)::int AS total,
+         count(*) FILTER (WHERE failing_since IS NOT NULL AND status = 'active')::int AS failing,
+         count(*) FILTER (WHERE status = 'disabled')::int AS disabled,
+         count(*) FILTER (WHERE status = 'paused')::int AS paused
+       FROM integrations WHERE project_key = p.key) i
+     WHERE ($1::text[] IS NULL OR p.key = ANY($1::text[]))
+     ORDER BY p.full_name`,
+    [keys === "all" ? null : keys],
+  );
+  return rows.map(
+    ({ activityId, activityType, activityState, activityResult, activityCreatedAt, ...row }) => ({
+      ...row,
+      lastActivity:
+        activityId && activityType && activityState && activityCreatedAt
+          ? {
+              id: activityId,
+              type: activityType,
+              state: activityState,
+              result: activityResult,
+              createdAt: activityCreatedAt,
+            }
+          : null,
+    }),
+  );
+}
+
+/**
+ * The deliveries an activity made, one per matching integration (and per state it was relayed in),
+ * with every attempt. Looked up through the project's integrations (indexed by integration).
+ */
+export async function listActivityDeliveries(
+  db: Queryable,
+  activityId: string,
+  integrationIds: string[],
+): Promise<Array<{ delivery: Delivery; attempts: DeliveryAttempt[] }>> {
+  if (integrationIds.length === 0) return [];
+  const { rows } = await db.query<Delivery>(
+    `SELECT ${DELIVERY_COLUMNS} FROM deliveries
+     WHERE integration_id = ANY($1::text[]) AND activity_id = $2 ORDER BY seq`,
+    [integrationIds, activityId],
+  );
+  return Promise.all(
+    rows.map(async (delivery) => ({ delivery, attempts: await listAttempts(db, delivery.id) })),
+  );
+}
+
+/** An integration's deliveries created since `since` (all, when undefined), counted by state. */
+export async function countDeliveries(
+  db: Queryable,
+  integrationId: string,
+  since: Date | undefined,
+): Promise<{ pending: number; delivered: number; failed: number }> {
+  const { rows } = await db.query<{ state: string; count: number }>(
+    `SELECT state, count(*)::int AS count FROM deliveries
+     WHERE integration_id = $1 AND ($2::timestamptz IS NULL OR created_at >= $2) GROUP BY state`,
+    [integrationId, since ?? null],
+  );
+  const counts = { pending: 0, delivered: 0, failed: 0 };
+  for (const row of rows) counts[row.state as keyof typeof counts] = row.count;
+  return counts;
+}
+
+/** One GitHub delivery of a project with its payload as received. */
+export async function findEventPayload(
+  db: Queryable,
+  projectKey: string,
+  deliveryId: string,
+): Promise<{ name: string; action: string | null; payload: string; receivedAt: Date } | undefined> {
+  const { rows } = await db.query<{ name: string; action: string | null; payload: string; receivedAt: Date }>(
+    `SELECT name, action, payload, received_at AS "receivedAt" FROM github_events
+     WHERE delivery_id = $1 AND project_key = $2`,
+    [deliveryId, projectKey],
+  );
+  return rows[0];
+}
+
+/** The ids of a project's integrations. */
+export async function integrationIdsOf(db: Queryable, projectKey: string): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>("SELECT id FROM integrations WHERE project_key = $1", [
+    projectKey,
+  ]);
+  return rows.map((row) => row.id);
+}
+
+/** The project an integration belongs to, or undefined when there is no such integration. */
+export async function integrationProject(db: Queryable, id: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ projectKey: string }>(
+    `SELECT project_key AS "projectKey" FROM integrations WHERE id = $1`,
+    [id],
+  );
+  return rows[0]?.projectKey;
+}

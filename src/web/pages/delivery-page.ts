@@ -1,0 +1,112 @@
+import type { Context } from "hono";
+import { html } from "hono/html";
+import { csrfInput, type Markup, renderPage } from "../layout.ts";
+import type { WebDeps } from "../web-routes.ts";
+import { callApi } from "./call-api.ts";
+import { errorPage } from "./error-page.ts";
+import { badge, deliveryBadge, prettyJson, when } from "./format.ts";
+
+export interface AttemptJson {
+  attempt: number;
+  started_at: string;
+  duration_ms: number;
+  url: string;
+  request_headers: Record<string, string>;
+  status_code: number | null;
+  response_headers: Record<string, string> | null;
+  response_body: string | null;
+  error: string | null;
+  succeeded: boolean;
+}
+
+/** A delivery as the API presents it; `body` and `attempt_log` when asked for one. */
+export interface DeliveryJson {
+  id: string;
+  integration_id: string;
+  activity_id: string;
+  event: string;
+  state: string;
+  attempts: number;
+  next_attempt_at: string | null;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: string;
+  body?: string;
+  attempt_log?: AttemptJson[];
+}
+
+const headerList = (headers: Record<string, string> | null): Markup =>
+  headers && Object.keys(headers).length > 0
+    ? html`<pre>${Object.entries(headers)
+        .map(([name, value]) => `${name}: ${value}`)
+        .join("\n")}</pre>`
+    : html`<p class="muted">none</p>`;
+
+/** Every attempt of a delivery, as sent and as answered (secrets masked by the API). */
+export function attemptList(delivery: DeliveryJson, headingLevel: 2 | 3 = 2): Markup {
+  const attempts = delivery.attempt_log ?? [];
+  if (attempts.length === 0)
+    return html`<p class="muted">No attempt yet${delivery.next_attempt_at ? html`; the next at ${when(delivery.next_attempt_at)}` : ""}.</p>`;
+  const heading = (text: Markup) => (headingLevel === 2 ? html`<h3>${text}</h3>` : html`<h4>${text}</h4>`);
+  return html`<ol class="attempts">${attempts.map(
+    (attempt) => html`<li id="attempt-${delivery.id}-${attempt.attempt}">
+${heading(html`Attempt ${attempt.attempt}: ${attempt.succeeded ? badge("ok", `succeeded, ${attempt.status_code}`) : badge("bad", attempt.status_code ? `failed, ${attempt.status_code}` : "failed")}`)}
+<dl class="facts">
+<dt>Started</dt><dd>${when(attempt.started_at)}</dd>
+<dt>Duration</dt><dd>${attempt.duration_ms} ms</dd>
+<dt>URL</dt><dd><code>${attempt.url}</code></dd>
+${attempt.error ? html`<dt>Error</dt><dd>${attempt.error}</dd>` : ""}
+</dl>
+<details><summary>Request headers</summary>${headerList(attempt.request_headers)}</details>
+<details><summary>Response headers</summary>${headerList(attempt.response_headers)}</details>
+<details${attempt.succeeded ? "" : html` open`}><summary>Response body</summary>${
+      attempt.response_body ? html`<pre>${attempt.response_body}</pre>` : html`<p class="muted">empty</p>`
+    }</details>
+</li>`,
+  )}</ol>`;
+}
+
+/** The delivery's request and every attempt. */
+export function deliveryDetails(delivery: DeliveryJson): Markup {
+  return html`<dl class="facts">
+<dt>Delivery</dt><dd><code>${delivery.id}</code> (the <code>webhook-id</code>, the same on every attempt)</dd>
+<dt>State</dt><dd>${deliveryBadge(delivery.state)}${delivery.next_attempt_at ? html` next attempt ${when(delivery.next_attempt_at)}` : ""}</dd>
+<dt>Activity</dt><dd><a href="/activities/${delivery.activity_id}">${delivery.activity_id}</a> (${delivery.event})</dd>
+<dt>Created</dt><dd>${when(delivery.created_at)}</dd>
+</dl>
+<h2>Request body</h2>
+${delivery.body !== undefined ? html`<pre>${prettyJson(delivery.body)}</pre>` : html`<p class="muted">not shown</p>`}
+<h2>Attempts</h2>
+${attemptList(delivery)}`;
+}
+
+/** Delivery: the request (secrets masked), every attempt, and redeliver. */
+export async function deliveryPage(deps: WebDeps, c: Context) {
+  const id = c.req.param("id") ?? "";
+  const answer = await callApi<DeliveryJson>(deps, c, `/api/deliveries/${encodeURIComponent(id)}`);
+  if (!answer.ok) return errorPage(c, answer);
+  const delivery = answer.body;
+  const queued = c.req.query("done") === "redelivered";
+  return renderPage(c, {
+    title: `Delivery ${delivery.id}`,
+    crumbs: [
+      { href: "/", label: "Projects" },
+      { href: `/activities/${delivery.activity_id}`, label: "Activity" },
+    ],
+    body: html`<h1>Delivery <code>${delivery.id}</code></h1>
+${queued ? html`<p class="notice ok" role="status">Queued to be sent again, with the same webhook-id.</p>` : ""}
+<form method="post" action="/deliveries/${delivery.id}/redeliver">
+${csrfInput(c)}<button type="submit">Redeliver</button>
+</form>
+${deliveryDetails(delivery)}`,
+  });
+}
+
+export async function redeliverOne(deps: WebDeps, c: Context) {
+  const id = c.req.param("id") ?? "";
+  const answer = await callApi(deps, c, `/api/deliveries/${encodeURIComponent(id)}/redeliver`, {
+    method: "POST",
+  });
+  if (!answer.ok) return errorPage(c, answer);
+  return c.redirect(`/deliveries/${encodeURIComponent(id)}?done=redelivered`, 303);
+}

@@ -1,0 +1,73 @@
+import { html } from "hono/html";
+import type { Markup } from "../layout.ts";
+
+type Tone = "ok" | "bad" | "warn" | "info" | "none";
+
+/** A status as colour and as words (the colour never says anything the text does not). */
+export const badge = (tone: Tone, text: string): Markup => html`<span class="badge ${tone}">${text}</span>`;
+
+/** An activity's state and result. */
+export function activityBadge(activity: { state: string; result: string | null }): Markup {
+  if (activity.state === "complete") {
+    return activity.result === "failure" ? badge("bad", "failed") : badge("ok", "succeeded");
+  }
+  if (activity.state === "in_progress") return badge("info", "in progress");
+  if (activity.state === "pending") return badge("warn", "pending");
+  return badge("none", activity.state);
+}
+
+/** A delivery's (or attempt's) state. */
+export function deliveryBadge(state: string): Markup {
+  if (state === "delivered") return badge("ok", "delivered");
+  if (state === "failed") return badge("bad", "failed");
+  return badge("warn", state);
+}
+
+/** An integration's status, with why it is disabled. */
+export function integrationBadge(integration: { status: string; failing_since?: string | null }): Markup {
+  if (integration.status === "disabled") return badge("bad", "disabled");
+  if (integration.status === "paused") return badge("warn", "paused");
+  if (integration.failing_since) return badge("bad", "failing");
+  return badge("ok", "active");
+}
+
+/** A GitHub delivery's state. */
+export function eventBadge(state: string): Markup {
+  if (state === "processed") return badge("ok", "processed");
+  if (state === "failed") return badge("bad", "failed");
+  return badge("warn", "waiting");
+}
+
+/** A time people read (UTC, to the minute), with the exact value for machines. */
+export function when(iso: string | null | undefined): Markup {
+  if (!iso) return html`<span class="muted">—</span>`;
+  return html`<time datetime="${iso}">${iso.slice(0, 16).replace("T", " ")} UTC</time>`;
+}
+
+/** The dashboard path of a project (`owner/repo`). */
+export function projectPath(fullName: string): string {
+  const [owner = "", repo = ""] = fullName.split("/");
+  return `/projects/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}`;
+}
+
+/** A commit, shortened, linked to GitHub. */
+export function commitLink(project: string, sha: string | null | undefined): Markup {
+  if (!sha) return html`<span class="muted">—</span>`;
+  return html`<a class="mono" href="https://github.com/${project}/commit/${sha}">${sha.slice(0, 7)}</a>`;
+}
+
+/** A pull request, linked to GitHub. */
+export function pullRequestLink(project: string, number: number | null | undefined): Markup {
+  if (!number) return html`<span class="muted">—</span>`;
+  return html`<a href="https://github.com/${project}/pull/${number}">#${number}</a>`;
+}
+
+/** Pretty JSON for a `<pre>`; text that is not JSON as it is. */
+export function prettyJson(text: string | unknown): string {
+  if (typeof text !== "string") return JSON.stringify(text, null, 2);
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,423 @@
+import type { Context } from "hono";
+import { html } from "hono/html";
+import { canWrite } from "../../http/require-api-token.ts";
+import { csrfInput, type Markup, renderPage } from "../layout.ts";
+import type { WebDeps } from "../web-routes.ts";
+import { apiProjectPath, callApi, fieldErrors } from "./call-api.ts";
+import { type DeliveryJson, deliveryDetails } from "./delivery-page.ts";
+import { errorPage } from "./error-page.ts";
+import { deliveryBadge, integrationBadge, projectPath, when } from "./format.ts";
+import {
+  bodyOf,
+  type FormValues,
+  type IntegrationJson,
+  integrationForm,
+  readForm,
+  valuesOf,
+} from "./integration-form.ts";
+import { pollStream, SentMarkup } from "./live-stream.ts";
+
+interface Counts {
+  pending: number;
+  delivered: number;
+  failed: number;
+}
+
+/** The project named by the path: its API base, dashboard path and name. */
+function projectOf(c: Context) {
+  const owner = c.req.param("owner") ?? "";
+  const repo = c.req.param("repo") ?? "";
+  const name = `${owner}/${repo}`;
+  return { name, api: apiProjectPath(owner, repo), path: projectPath(name) };
+}
+
+/** What the project page says after an action (codes, so a link cannot put words on the page). */
+export const DONE_MESSAGES: Record<string, string> = {
+  paused: "The integration is paused: its deliveries are kept, not sent.",
+  resumed: "The integration is active again: kept deliveries are being sent, oldest first.",
+  deleted: "The integration and its delivery log were deleted.",
+  saved: "The integration was saved.",
+  redeployed: "Redeploy started: its activity is at the top of the list.",
+};
+
+export function newIntegrationPage(_deps: WebDeps, c: Context) {
+  const project = projectOf(c);
+  return formPage(c, project, "create", { type: "webhook", states: ["complete"] }, new Map());
+}
+
+function formPage(
+  c: Context,
+  project: ReturnType<typeof projectOf>,
+  mode: "create" | "edit",
+  values: FormValues,
+  errors: Map<string, string>,
+  options: { status?: 200 | 400 | 403 | 404; problem?: string; integration?: IntegrationJson } = {},
+) {
+  const title = mode === "create" ? "Add an integration" : "Edit the integration";
+  return renderPage(
+    c,
+    {
+      title: `${title} · ${project.name}`,
+      current: "projects",
+      crumbs: [
+        { href: "/", label: "Projects" },
+        { href: project.path, label: project.name },
+      ],
+      body: html`<h1>${title}</h1>
+${integrationForm(c, {
+  action:
+    mode === "create"
+      ? `${project.path}/integrations`
+      : `${project.path}/integrations/${options.integration?.id ?? ""}/edit`,
+  mode,
+  values,
+  errors,
+  problem: options.problem,
+  ...(options.integration ? { integration: options.integration } : {}),
+})}`,
+    },
+    options.status ?? 200,
+  );
+}
+
+export async function createIntegration(deps: WebDeps, c: Context) {
+  const project = projectOf(c);
+  const values = await readForm(c);
+  const type = typeof values.type === "string" ? values.type : "webhook";
+  const answer = await callApi<IntegrationJson & { secret?: string }>(
+    deps,
+    c,
+    `${project.api}/integrations`,
+    {
+      method: "POST",
+      body: bodyOf(values, "create", type),
+    },
+  );
+  if (!answer.ok) {
+    if (answer.status !== 400) return errorPage(c, answer);
+    const errors = fieldErrors(answer.error);
+    return formPage(c, project, "create", values, errors, {
+      status: 400,
+      ...(errors.size === 0 ? { problem: answer.error.message } : {}),
+    });
+  }
+  const integration = answer.body;
+  return renderPage(c, {
+    title: `Integration added · ${project.name}`,
+    current: "projects",
+    crumbs: [
+      { href: "/", label: "Projects" },
+      { href: project.path, label: project.name },
+    ],
+    body: html`<h1>Integration added</h1>
+<p class="notice ok" role="status">The ${integration.type} integration <code>${integration.id}</code> is active.</p>
+${
+  integration.secret && integration.secret !== "********"
+    ? html`<h2>Its signing secret, shown this once</h2>
+<p>Receivers verify <code>X-Envhooks-Signature-256</code> and <code>webhook-signature</code> with it. Copy it now:
+envhooks never shows it again.</p>
+<p class="secret" id="integration-secret">${integration.secret}</p>`
+    : ""
+}
+<p><a href="${project.path}/integrations/${integration.id}">See the integration</a> ·
+<a href="${project.path}">Back to ${project.name}</a></p>`,
+  });
+}
+
+async function loadIntegration(deps: WebDeps, c: Context) {
+  const project = projectOf(c);
+  const id = c.req.param("id") ?? "";
+  const answer = await callApi<IntegrationJson>(
+    deps,
+    c,
+    `${project.api}/integrations/${encodeURIComponent(id)}`,
+  );
+  return { project, id, answer };
+}
+
+export async function editIntegrationPage(deps: WebDeps, c: Context) {
+  const { project, answer } = await loadIntegration(deps, c);
+  if (!answer.ok) return errorPage(c, answer);
+  return formPage(c, project, "edit", valuesOf(answer.body), new Map(), { integration: answer.body });
+}
+
+export async function saveIntegration(deps: WebDeps, c: Context) {
+  const { project, id, answer } = await loadIntegration(deps, c);
+  if (!answer.ok) return errorPage(c, answer);
+  const values = await readForm(c);
+  const saved = await callApi<IntegrationJson>(deps, c, `${project.api}/integrations/${id}`, {
+    method: "PATCH",
+    body: bodyOf(values, "edit", answer.body.type),
+  });
+  if (!saved.ok) {
+    if (saved.status !== 400) return errorPage(c, saved);
+    const errors = fieldErrors(saved.error);
+    return formPage(c, project, "edit", { ...values, type: answer.body.type }, errors, {
+      status: 400,
+      integration: answer.body,
+      ...(errors.size === 0 ? { problem: saved.error.message } : {}),
+    });
+  }
+  return c.redirect(`${project.path}?done=saved`, 303);
+}
+
+/** Pause, resume or delete, then back to the project with what happened. */
+export function integrationAction(action: "pause" | "resume" | "delete") {
+  return async function runIntegrationAction(deps: WebDeps, c: Context) {
+    const project = projectOf(c);
+    const id = encodeURIComponent(c.req.param("id") ?? "");
+    const answer =
+      action === "delete"
+        ? await callApi(deps, c, `${project.api}/integrations/${id}`, { method: "DELETE" })
+        : await callApi(deps, c, `${project.api}/integrations/${id}/${action}`, { method: "POST" });
+    if (!answer.ok) return errorPage(c, answer);
+    const done = { pause: "paused", resume: "resumed", delete: "deleted" }[action];
+    return c.redirect(`${project.path}?done=${done}`, 303);
+  };
+}
+
+/** Sends a sample now and shows the attempt. */
+export async function testIntegration(deps: WebDeps, c: Context) {
+  const project = projectOf(c);
+  const id = encodeURIComponent(c.req.param("id") ?? "");
+  const answer = await callApi<DeliveryJson>(deps, c, `${project.api}/integrations/${id}/test`, {
+    method: "POST",
+  });
+  if (!answer.ok) return errorPage(c, answer);
+  const delivery = answer.body;
+  return renderPage(c, {
+    title: `Test delivery · ${project.name}`,
+    current: "projects",
+    crumbs: [
+      { href: "/", label: "Projects" },
+      { href: project.path, label: project.name },
+      { href: `${project.path}/integrations/${id}`, label: "Integration" },
+    ],
+    body: html`<h1>Test delivery</h1>
+<p class="notice ${delivery.state === "delivered" ? "ok" : "bad"}" role="status">The sample activity was ${
+      delivery.state === "delivered" ? "delivered" : "not delivered"
+    }: ${deliveryBadge(delivery.state)}</p>
+${deliveryDetails(delivery)}`,
+  });
+}
+
+/** One integration: its settings, its deliveries (newest first) and bulk redeliver. */
+export async function integrationPage(deps: WebDeps, c: Context) {
+  const { project, id, answer } = await loadIntegration(deps, c);
+  if (!answer.ok) return errorPage(c, answer);
+  const integration = answer.body;
+  const status = c.req.query("status");
+  const filter = status === "failed" || status === "delivered" || status === "pending" ? status : undefined;
+  const deliveries = await callApi<{ items: DeliveryJson[] }>(
+    deps,
+    c,
+    `${project.api}/integrations/${id}/deliveries?limit=50${filter ? `&status=${filter}` : ""}`,
+  );
+  if (!deliveries.ok) return errorPage(c, deliveries);
+  const principal = c.get("principal");
+  const writable = principal ? canWrite(principal, project.name) : false;
+  const href = `${project.path}/integrations/${id}`;
+  return renderPage(c, {
+    title: `${integration.type} integration · ${project.name}`,
+    current: "projects",
+    crumbs: [
+      { href: "/", label: "Projects" },
+      { href: project.path, label: project.name },
+    ],
+    body: html`<h1>${integration.type} integration <code>${integration.id}</code></h1>
+<dl class="facts">
+<dt>Status</dt><dd>${integrationBadge(integration)} ${integration.disabled_reason ?? ""}</dd>
+<dt>URL</dt><dd><code>${integration.url}</code></dd>
+${integration.format ? html`<dt>Format</dt><dd>${integration.format}</dd>` : ""}
+<dt>Events</dt><dd>${integration.events.join(", ")}</dd>
+<dt>States</dt><dd>${integration.states.join(", ")}</dd>
+<dt>Environments</dt><dd>${integration.environments.join(", ")}${
+      integration.excluded_environments.length
+        ? html`, except ${integration.excluded_environments.join(", ")}`
+        : ""
+    }</dd>
+<dt>Last attempt</dt><dd>${when(integration.last_datetime)} ${integration.last_status ?? ""} ${integration.last_reason ?? ""}</dd>
+</dl>
+${writable ? html`<p><a class="button" href="${href}/edit">Edit</a></p>` : ""}
+
+<h2 id="deliveries-heading">Deliveries</h2>
+<nav aria-label="Filter deliveries" class="actions">
+${[undefined, "pending", "delivered", "failed"].map(
+  (option) =>
+    html`<a href="${href}${option ? `?status=${option}` : ""}"${option === filter ? html` aria-current="page"` : ""}>${option ?? "all"}</a>`,
+)}
+</nav>
+${deliveryTable(deliveries.body.items)}
+
+${
+  writable
+    ? html`<h2 id="redeliver-heading">Redeliver failed deliveries</h2>
+<form method="get" action="${href}/redeliver" class="stack">
+<div class="field">
+<label for="since">Failed deliveries created since (UTC)</label>
+<input type="datetime-local" id="since" name="since" required step="1" />
+</div>
+<button type="submit">Count them</button>
+</form>`
+    : ""
+}`,
+  });
+}
+
+function deliveryTable(deliveries: DeliveryJson[]): Markup {
+  if (deliveries.length === 0) return html`<p class="muted">No delivery.</p>`;
+  return html`<div class="table-wrap"><table aria-labelledby="deliveries-heading">
+<thead><tr><th scope="col">Delivery</th><th scope="col">Activity</th><th scope="col">State</th><th scope="col">Attempts</th><th scope="col">Last answer</th><th scope="col">Created</th></tr></thead>
+<tbody>${deliveries.map(
+    (delivery) => html`<tr>
+<td><a class="mono" href="/deliveries/${delivery.id}">${delivery.id}</a></td>
+<td><a href="/activities/${delivery.activity_id}">${delivery.event}</a></td>
+<td>${deliveryBadge(delivery.state)}</td>
+<td>${delivery.attempts}</td>
+<td>${delivery.last_status ?? ""} ${delivery.last_error ?? ""}</td>
+<td>${when(delivery.created_at)}</td>
+</tr>`,
+  )}</tbody></table></div>`;
+}
+
+/** `2026-11-30T10:00` (a datetime-local field, read as UTC) or an ISO time with offset. */
+function readSince(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  const withSeconds = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(value) ? `${value}:00` : value;
+  const iso = /[zZ]|[+-]\d{2}:\d{2}$/.test(withSeconds) ? withSeconds : `${withSeconds}Z`;
+  return Number.isNaN(Date.parse(iso)) ? undefined : new Date(iso).toISOString();
+}
+
+/** Bulk redeliver, step 1: how many it will send, and a button to send them. */
+export async function redeliverPreview(deps: WebDeps, c: Context) {
+  const project = projectOf(c);
+  const id = encodeURIComponent(c.req.param("id") ?? "");
+  const since = readSince(c.req.query("since"));
+  const href = `${project.path}/integrations/${id}`;
+  const crumbs = [
+    { href: "/", label: "Projects" },
+    { href: project.path, label: project.name },
+    { href, label: "Integration" },
+  ];
+  if (!since) {
+    return renderPage(
+      c,
+      {
+        title: "Redeliver",
+        current: "projects",
+        crumbs,
+        body: html`<h1>Redeliver failed deliveries</h1>
+<p class="field-error" role="alert">Give the time as a date and time, e.g. 2026-11-30T10:00.</p>
+<p><a href="${href}">Back</a></p>`,
+      },
+      400,
+    );
+  }
+  const counts = await callApi<Counts>(
+    deps,
+    c,
+    `${project.api}/integrations/${id}/delivery-counts?since=${encodeURIComponent(since)}`,
+  );
+  if (!counts.ok) return errorPage(c, counts);
+  const failed = counts.body.failed;
+  return renderPage(c, {
+    title: "Redeliver",
+    current: "projects",
+    crumbs,
+    body: html`<h1>Redeliver failed deliveries</h1>
+<p id="redeliver-count" role="status">${
+      failed === 0
+        ? html`No failed delivery since ${when(since)}: nothing to send.`
+        : html`This will send <strong>${failed}</strong> failed ${failed === 1 ? "delivery" : "deliveries"} created since ${when(since)} again, oldest first, each with its own webhook-id.`
+    }</p>
+${
+  failed > 0
+    ? html`<form method="post" action="${href}/redeliver">
+${csrfInput(c)}
+<input type="hidden" name="since" value="${since}" />
+<button type="submit" class="primary">Redeliver ${failed} ${failed === 1 ? "delivery" : "deliveries"}</button>
+</form>`
+    : ""
+}
+<p><a href="${href}">Back to the integration</a></p>`,
+  });
+}
+
+/** Bulk redeliver, step 2: queue them, then follow their progress. */
+export async function redeliverRun(deps: WebDeps, c: Context) {
+  const project = projectOf(c);
+  const id = encodeURIComponent(c.req.param("id") ?? "");
+  const values = await readForm(c);
+  const since = readSince(typeof values.since === "string" ? values.since : undefined);
+  if (!since) return c.redirect(`${project.path}/integrations/${id}`, 303);
+  const answer = await callApi<{ redelivered: number }>(
+    deps,
+    c,
+    `${project.api}/integrations/${id}/redeliver?status=failed&since=${encodeURIComponent(since)}`,
+    { method: "POST" },
+  );
+  if (!answer.ok) return errorPage(c, answer);
+  return c.redirect(
+    `${project.path}/integrations/${id}/redeliver/progress?since=${encodeURIComponent(since)}&sent=${answer.body.redelivered}`,
+    303,
+  );
+}
+
+function progressMarkup(counts: Counts, sent: number): Markup {
+  const finished = Math.min(sent, Math.max(0, sent - counts.pending));
+  return html`<div id="redeliver-progress" role="status">
+<p><progress max="${Math.max(sent, 1)}" value="${finished}" aria-label="Redelivered">${finished} of ${sent}</progress>
+${finished} of ${sent} sent again${counts.pending === 0 ? " — done" : ""}.</p>
+<p>${deliveryBadge("delivered")} ${counts.delivered} · ${deliveryBadge("failed")} ${counts.failed} · ${deliveryBadge("pending")} ${counts.pending}</p>
+</div>`;
+}
+
+/** Bulk redeliver, step 3: progress, live. */
+export async function redeliverProgress(deps: WebDeps, c: Context) {
+  const project = projectOf(c);
+  const id = encodeURIComponent(c.req.param("id") ?? "");
+  const since = readSince(c.req.query("since")) ?? new Date(0).toISOString();
+  const sent = Number(c.req.query("sent") ?? 0) || 0;
+  const counts = await callApi<Counts>(
+    deps,
+    c,
+    `${project.api}/integrations/${id}/delivery-counts?since=${encodeURIComponent(since)}`,
+  );
+  if (!counts.ok) return errorPage(c, counts);
+  const href = `${project.path}/integrations/${id}`;
+  const query = `since=${encodeURIComponent(since)}&sent=${sent}`;
+  return renderPage(c, {
+    title: "Redelivering",
+    current: "projects",
+    crumbs: [
+      { href: "/", label: "Projects" },
+      { href: project.path, label: project.name },
+      { href, label: "Integration" },
+    ],
+    body: html`<h1>Redelivering ${sent} ${sent === 1 ? "delivery" : "deliveries"}</h1>
+<p class="muted">Deliveries of this integration created since ${when(since)}, by state; this page follows them as they go.</p>
+<div data-live="${href}/redeliver/progress/live?${query}">${progressMarkup(counts.body, sent)}</div>
+<p><a href="${href}?status=failed">Failed deliveries</a> · <a href="${href}">Back to the integration</a></p>`,
+  });
+}
+
+export function redeliverProgressStream(deps: WebDeps, c: Context) {
+  const project = projectOf(c);
+  const id = encodeURIComponent(c.req.param("id") ?? "");
+  const since = readSince(c.req.query("since")) ?? new Date(0).toISOString();
+  const sent = Number(c.req.query("sent") ?? 0) || 0;
+  const markup = new SentMarkup();
+  return pollStream(c, async () => {
+    const counts = await callApi<Counts>(
+      deps,
+      c,
+      `${project.api}/integrations/${id}/delivery-counts?since=${encodeURIComponent(since)}`,
+    );
+    if (!counts.ok) return { patches: [], done: true };
+    const patch = markup.changed({
+      id: "redeliver-progress",
+      html: String(await progressMarkup(counts.body, sent)),
+    });
+    return { patches: patch ? [patch] : [], done: counts.body.pending === 0 };
+  });
+}

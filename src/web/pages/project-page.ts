@@ -1,0 +1,269 @@
+import type { Context } from "hono";
+import { html } from "hono/html";
+import type { Activity } from "../../activity/activity.ts";
+import { durationMs } from "../../config/repo-config.schema.ts";
+import { canWrite } from "../../http/require-api-token.ts";
+import { csrfInput, type Markup, renderPage } from "../layout.ts";
+import type { WebDeps } from "../web-routes.ts";
+import { apiProjectPath, callApi } from "./call-api.ts";
+import { errorPage } from "./error-page.ts";
+import {
+  activityBadge,
+  badge,
+  commitLink,
+  eventBadge,
+  integrationBadge,
+  projectPath,
+  pullRequestLink,
+  when,
+} from "./format.ts";
+import type { IntegrationJson } from "./integration-form.ts";
+import { DONE_MESSAGES } from "./integration-pages.ts";
+import { type Patch, pollStream, SentMarkup } from "./live-stream.ts";
+import type { ProjectSummary } from "./projects-page.ts";
+
+interface EnvironmentJson {
+  name: string;
+  title: string;
+  status: string;
+  is_main: boolean;
+  url: string | null;
+  pull_request: number | null;
+  head_commit: string | null;
+  updated_at: string;
+  last_activity_id: string | null;
+}
+
+interface EventJson {
+  delivery_id: string;
+  event: string;
+  action: string | null;
+  state: string;
+  attempts: number;
+  last_error: string | null;
+  outcome: string | null;
+  received_at: string;
+}
+
+interface Counts {
+  pending: number;
+  delivered: number;
+  failed: number;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Project: environments with redeploy, the live activity stream, integrations, GitHub events. */
+export async function projectPage(deps: WebDeps, c: Context) {
+  const owner = c.req.param("owner") ?? "";
+  const repo = c.req.param("repo") ?? "";
+  const base = apiProjectPath(owner, repo);
+  const overview = await callApi<ProjectSummary>(deps, c, base);
+  if (!overview.ok) return errorPage(c, overview);
+  const [environments, activities, integrations, events] = await Promise.all([
+    callApi<EnvironmentJson[]>(deps, c, `${base}/environments`),
+    callApi<{ items: Activity[] }>(deps, c, `${base}/activities?limit=20`),
+    callApi<IntegrationJson[]>(deps, c, `${base}/integrations`),
+    callApi<{ items: EventJson[] }>(deps, c, `${base}/github-events?limit=20`),
+  ]);
+  for (const answer of [environments, activities, integrations, events]) {
+    if (!answer.ok) return errorPage(c, answer);
+  }
+  const project = overview.body;
+  const since = new Date(Date.now() - DAY_MS).toISOString();
+  const integrationList = integrations.ok ? integrations.body : [];
+  const rates = await Promise.all(
+    integrationList.map(async (integration) => {
+      const counts = await callApi<Counts>(
+        deps,
+        c,
+        `${base}/integrations/${integration.id}/delivery-counts?since=${encodeURIComponent(since)}`,
+      );
+      return counts.ok ? counts.body : undefined;
+    }),
+  );
+  const principal = c.get("principal");
+  const writable = principal ? canWrite(principal, project.project) : false;
+  const recent = activities.ok ? activities.body.items : [];
+  const flash = DONE_MESSAGES[c.req.query("done") ?? ""];
+  const path = projectPath(project.project);
+
+  return renderPage(c, {
+    title: project.project,
+    current: "projects",
+    crumbs: [{ href: "/", label: "Projects" }],
+    body: html`<h1>${project.project}</h1>
+${flash ? html`<p class="notice ok" role="status">${flash}</p>` : ""}
+<p class="muted">Default branch <code>${project.default_branch}</code>${
+      project.environment_ttl
+        ? html` · environments with no activity for ${project.environment_ttl} are deleted`
+        : ""
+    } · <a href="https://github.com/${project.project}">on GitHub</a></p>
+
+<section aria-labelledby="environments-heading">
+<h2 id="environments-heading">Environments</h2>
+${environmentsTable(environments.ok ? environments.body : [], recent, project, writable, c, path)}
+</section>
+
+<section aria-labelledby="activity-heading">
+<h2 id="activity-heading">Activity</h2>
+<p class="muted">Newest first; new activities appear here as they happen.</p>
+<div class="table-wrap" data-live="${path}/live">
+<table>
+<caption class="visually-hidden">Activities</caption>
+<thead><tr><th scope="col">Activity</th><th scope="col">Environment</th><th scope="col">State</th><th scope="col">Progress</th><th scope="col">Created</th></tr></thead>
+<tbody id="activity-rows" aria-live="polite">${recent.map(activityRow)}</tbody>
+</table>
+</div>
+${recent.length === 0 ? html`<p id="no-activity" class="muted">No activity yet.</p>` : ""}
+</section>
+
+<section aria-labelledby="integrations-heading">
+<h2 id="integrations-heading">Integrations</h2>
+${writable ? html`<p><a class="button" href="${path}/integrations/new">Add an integration</a></p>` : ""}
+${integrationsTable(integrationList, rates, writable, c, path)}
+</section>
+
+<section aria-labelledby="events-heading">
+<h2 id="events-heading">GitHub events</h2>
+${eventsTable(events.ok ? events.body.items : [], path)}
+</section>`,
+  });
+}
+
+function environmentsTable(
+  environments: EnvironmentJson[],
+  recent: Activity[],
+  project: ProjectSummary,
+  writable: boolean,
+  c: Context,
+  path: string,
+): Markup {
+  if (environments.length === 0) return html`<p class="muted">No environment yet.</p>`;
+  const byId = new Map(recent.map((activity) => [activity.id, activity]));
+  const ttlMs = project.environment_ttl ? durationMs(project.environment_ttl) : undefined;
+  return html`<div class="table-wrap"><table>
+<thead><tr><th scope="col">Environment</th><th scope="col">Status</th><th scope="col">URL</th><th scope="col">Pull request</th><th scope="col">Head</th><th scope="col">Last activity</th><th scope="col">Expires</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+<tbody>${environments.map((environment) => {
+    const last = environment.last_activity_id ? byId.get(environment.last_activity_id) : undefined;
+    const expires =
+      ttlMs && !environment.is_main
+        ? new Date(new Date(environment.updated_at).getTime() + ttlMs).toISOString()
+        : undefined;
+    return html`<tr id="environment-${environment.name}">
+<th scope="row">${environment.title}${environment.is_main ? html` ${badge("info", "default branch")}` : ""}</th>
+<td>${environment.status === "active" ? badge("ok", "active") : badge("none", environment.status)}</td>
+<td>${environment.url ? html`<a href="${environment.url}">${environment.url}</a>` : html`<span class="muted">—</span>`}</td>
+<td>${pullRequestLink(project.project, environment.pull_request)}</td>
+<td>${commitLink(project.project, environment.head_commit)}</td>
+<td>${
+      environment.last_activity_id
+        ? html`<a href="/activities/${environment.last_activity_id}">${last?.type ?? environment.last_activity_id}</a>
+          ${last ? activityBadge(last) : ""}`
+        : html`<span class="muted">—</span>`
+    }</td>
+<td>${expires ? when(expires) : html`<span class="muted">never</span>`}</td>
+<td>${
+      writable && environment.status === "active"
+        ? html`<form method="post" action="${path}/environments/${encodeURIComponent(environment.name)}/redeploy" class="inline">
+  ${csrfInput(c)}<button type="submit" aria-label="Redeploy ${environment.name}">Redeploy</button>
+</form>`
+        : ""
+    }</td>
+</tr>`;
+  })}</tbody></table></div>`;
+}
+
+/** One row of the activity stream (also what the live stream sends). */
+export function activityRow(activity: Activity): Markup {
+  return html`<tr id="activity-${activity.id}">
+<td><a href="/activities/${activity.id}">${activity.type}</a><br /><span class="muted">${activity.text}</span></td>
+<td>${activity.parameters.environment ?? html`<span class="muted">—</span>`}</td>
+<td>${activityBadge(activity)}</td>
+<td><progress max="100" value="${activity.completion_percent}" aria-label="Progress of ${activity.id}">${activity.completion_percent} %</progress> ${activity.completion_percent} %</td>
+<td>${when(activity.created_at)}</td>
+</tr>`;
+}
+
+function integrationsTable(
+  integrations: IntegrationJson[],
+  rates: Array<Counts | undefined>,
+  writable: boolean,
+  c: Context,
+  path: string,
+): Markup {
+  if (integrations.length === 0) return html`<p class="muted">No integration: activities go nowhere yet.</p>`;
+  return html`<div class="table-wrap"><table>
+<thead><tr><th scope="col">Integration</th><th scope="col">Filters</th><th scope="col">Status</th><th scope="col">Last attempt</th><th scope="col">Success, 24 h</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+<tbody>${integrations.map((integration, index) => {
+    const counts = rates[index];
+    const done = counts ? counts.delivered + counts.failed : 0;
+    const href = `${path}/integrations/${integration.id}`;
+    return html`<tr id="integration-${integration.id}">
+<th scope="row"><a href="${href}">${integration.type}</a>${integration.format ? html` <span class="muted">(${integration.format})</span>` : ""}<br /><code>${integration.url}</code></th>
+<td><span class="muted">events</span> ${integration.events.join(", ")}<br />
+<span class="muted">states</span> ${integration.states.join(", ")}<br />
+<span class="muted">environments</span> ${integration.environments.join(", ")}${
+      integration.excluded_environments.length
+        ? html`<br /><span class="muted">except</span> ${integration.excluded_environments.join(", ")}`
+        : ""
+    }</td>
+<td>${integrationBadge(integration)}${integration.disabled_reason ? html`<br /><span>${integration.disabled_reason}</span>` : ""}</td>
+<td>${
+      integration.last_datetime
+        ? html`${when(integration.last_datetime)}<br />${integration.last_status ?? ""} ${integration.last_reason ?? ""}`
+        : html`<span class="muted">never</span>`
+    }</td>
+<td>${done > 0 && counts ? html`${Math.round((counts.delivered / done) * 100)} % <span class="muted">(${counts.delivered} of ${done})</span>` : html`<span class="muted">no delivery</span>`}</td>
+<td>${writable ? integrationActions(integration, c, href) : ""}</td>
+</tr>`;
+  })}</tbody></table></div>`;
+}
+
+function integrationActions(integration: IntegrationJson, c: Context, href: string): Markup {
+  const button = (action: string, label: string, className = "") =>
+    html`<form method="post" action="${href}/${action}" class="inline">${csrfInput(c)}<button type="submit" class="${className}" aria-label="${label} ${integration.type} integration ${integration.id}">${label}</button></form>`;
+  return html`<div class="actions">
+<a class="button" href="${href}/edit" aria-label="Edit ${integration.type} integration ${integration.id}">Edit</a>
+${button("test", "Test")}
+${integration.status === "active" ? button("pause", "Pause") : button("resume", "Resume")}
+${button("delete", "Delete", "danger")}
+</div>`;
+}
+
+function eventsTable(events: EventJson[], path: string): Markup {
+  if (events.length === 0) return html`<p class="muted">No GitHub delivery received yet.</p>`;
+  return html`<div class="table-wrap"><table>
+<thead><tr><th scope="col">Delivery</th><th scope="col">Event</th><th scope="col">Received</th><th scope="col">State</th><th scope="col">Attempts</th><th scope="col">Outcome</th></tr></thead>
+<tbody>${events.map(
+    (event) => html`<tr>
+<td><a class="mono" href="${path}/github-events/${encodeURIComponent(event.delivery_id)}">${event.delivery_id}</a></td>
+<td>${event.event}${event.action ? `.${event.action}` : ""}</td>
+<td>${when(event.received_at)}</td>
+<td>${eventBadge(event.state)}</td>
+<td>${event.attempts}</td>
+<td>${event.last_error ? html`<span>${event.last_error}</span>` : (event.outcome ?? "")}</td>
+</tr>`,
+  )}</tbody></table></div>`;
+}
+
+/** The project's activity stream: new and changed activities as they happen. */
+export function projectStream(deps: WebDeps, c: Context) {
+  const base = apiProjectPath(c.req.param("owner") ?? "", c.req.param("repo") ?? "");
+  const sent = new SentMarkup();
+  return pollStream(c, async () => {
+    const answer = await callApi<{ items: Activity[] }>(deps, c, `${base}/activities?limit=20`);
+    if (!answer.ok) return { patches: [], done: true };
+    const patches: Patch[] = [];
+    // Oldest first, each put first: the newest ends on top.
+    for (const activity of [...answer.body.items].reverse()) {
+      const patch = sent.changed({
+        id: `activity-${activity.id}`,
+        html: String(await activityRow(activity)),
+        into: "activity-rows",
+      });
+      if (patch) patches.push(patch);
+    }
+    return { patches };
+  });
+}

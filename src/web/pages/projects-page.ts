@@ -1,0 +1,76 @@
+import type { Context } from "hono";
+import { html } from "hono/html";
+import { renderPage } from "../layout.ts";
+import type { WebDeps } from "../web-routes.ts";
+import { callApi } from "./call-api.ts";
+import { errorPage } from "./error-page.ts";
+import { activityBadge, badge, projectPath, when } from "./format.ts";
+
+/** What `GET /api/projects` answers for each project. */
+export interface ProjectSummary {
+  project: string;
+  key: string;
+  default_branch: string;
+  environment_ttl: string | null;
+  last_activity: {
+    id: string;
+    type: string;
+    state: string;
+    result: string | null;
+    created_at: string;
+  } | null;
+  environments: { total: number; active: number };
+  integrations: { total: number; failing: number; disabled: number; paused: number };
+  github_events: { pending: number; failed: number };
+}
+
+/** Projects: each repository with its last activity and what needs attention. */
+export async function projectsPage(deps: WebDeps, c: Context) {
+  const answer = await callApi<ProjectSummary[]>(deps, c, "/api/projects");
+  if (!answer.ok) return errorPage(c, answer);
+  const projects = answer.body;
+  return renderPage(c, {
+    title: "Projects",
+    current: "projects",
+    body: html`<h1>Projects</h1>
+${
+  projects.length === 0
+    ? html`<p>No project yet. A repository appears here with the first event envhooks receives from it
+(install the GitHub App on it, then push).</p>`
+    : html`<ul class="cards" aria-label="Projects">${projects.map(projectCard)}</ul>`
+}`,
+  });
+}
+
+function projectCard(project: ProjectSummary) {
+  const { integrations, github_events: events } = project;
+  const health =
+    integrations.failing + integrations.disabled > 0
+      ? badge("bad", `${integrations.failing} failing, ${integrations.disabled} disabled`)
+      : integrations.total > 0
+        ? badge("ok", "all healthy")
+        : badge("none", "none");
+  return html`<li class="card" data-project="${project.project}">
+  <h2><a href="${projectPath(project.project)}">${project.project}</a></h2>
+  <dl class="facts">
+    <dt>Last activity</dt>
+    <dd>${
+      project.last_activity
+        ? html`<a href="/activities/${project.last_activity.id}">${project.last_activity.type}</a>
+          ${activityBadge(project.last_activity)} ${when(project.last_activity.created_at)}`
+        : html`<span class="muted">none yet</span>`
+    }</dd>
+    <dt>Environments</dt>
+    <dd>${project.environments.active} active of ${project.environments.total}</dd>
+    <dt>Integrations</dt>
+    <dd>${integrations.total}${integrations.paused ? html`, ${integrations.paused} paused` : ""} · ${health}</dd>
+    <dt>GitHub events</dt>
+    <dd>${
+      events.pending + events.failed === 0
+        ? badge("ok", "none waiting")
+        : html`${events.pending ? badge("warn", `${events.pending} waiting`) : ""}
+          ${events.failed ? badge("bad", `${events.failed} failed`) : ""}`
+    }</dd>
+  </dl>
+</li>`;
+}

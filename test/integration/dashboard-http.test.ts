@@ -1,0 +1,292 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findEvent } from "../../src/store/github-events.ts";
+import { pushCreatingMaster, pushToBranch, REPO } from "../fixtures/github-events.ts";
+import { DashboardClient } from "../helpers/dashboard-session.ts";
+import { Receiver } from "../helpers/receiver.ts";
+import { STORES } from "../helpers/stores.ts";
+import { API_TOKEN, eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
+
+const PROJECT = `/projects/${REPO}`;
+
+// The dashboard at HTTP level, on both stores: every page answers through the API as the signed-in
+// person, and forms show the API's refusals next to their fields.
+describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }, (kind) => {
+  let envhooks: TestEnvhooks;
+  let receiver: Receiver;
+  let operator: DashboardClient;
+  let activityId: string;
+
+  beforeAll(async () => {
+    if (kind.skip) return;
+    receiver = await new Receiver().start();
+    envhooks = await startTestEnvhooks(kind, { retryLimit: 0 });
+    await envhooks.deliver("push", pushCreatingMaster(), { deliveryId: "d-master" });
+    await envhooks.deliver("push", pushToBranch("feature/x"), { deliveryId: "d-feature" });
+    await eventually(async () => (await findEvent(envhooks.store.db, "d-feature"))?.state === "processed");
+    const page = await (await envhooks.api(`/api/projects/${REPO}/activities?limit=1`)).json();
+    activityId = page.items[0].id;
+    operator = new DashboardClient(envhooks.app);
+    await operator.signIn(API_TOKEN);
+  }, 120_000);
+  afterAll(async () => {
+    await envhooks?.close();
+    await receiver?.stop();
+  });
+
+  it.skipIf(kind.skip)(
+    "GET /api/projects lists visible projects with their newest activity and counts",
+    async () => {
+      const projects = await (await envhooks.api("/api/projects")).json();
+      expect(projects).toHaveLength(1);
+      expect(projects[0]).toMatchObject({
+        project: REPO,
+        last_activity: { id: activityId, type: "environment.branch" },
+        environments: { total: 2, active: 2 },
+        integrations: { total: 0, failing: 0, disabled: 0 },
+        github_events: { pending: 0, failed: 0 },
+      });
+      // A project token sees its own project only.
+      const created = await (
+        await envhooks.api("/api/tokens", { body: { project: "someone/else", access: "read" } })
+      ).json();
+      const other = await envhooks.app.request("/api/projects", {
+        headers: { authorization: `Bearer ${created.token}` },
+      });
+      expect(await other.json()).toEqual([]);
+      expect((await envhooks.app.request("/api/projects")).status).toBe(401);
+    },
+  );
+
+  it.skipIf(kind.skip)(
+    "sends a person who is not signed in through /login and back to the page",
+    async () => {
+      const stranger = new DashboardClient(envhooks.app);
+      const refused = await stranger.get(`/activities/${activityId}`);
+      expect(refused.status).toBe(303);
+      expect(refused.headers.get("location")).toBe(
+        `/login?next=${encodeURIComponent(`/activities/${activityId}`)}`,
+      );
+      const back = await stranger.signIn(API_TOKEN, `/activities/${activityId}`);
+      expect(back).toBe(`/activities/${activityId}`);
+      const page = await stranger.get(back);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain(activityId);
+    },
+  );
+
+  it.skipIf(kind.skip)("renders the projects, project, activity and GitHub delivery pages", async () => {
+    const projects = await (await operator.get("/")).text();
+    expect(projects).toContain(`href="${PROJECT}"`);
+    expect(projects).toContain("2 active of 2");
+    const project = await (await operator.get(PROJECT)).text();
+    expect(project).toContain('id="environment-master"');
+    expect(project).toContain('id="environment-feature/x"');
+    expect(project).toContain(`id="activity-${activityId}"`);
+    expect(project).toContain(`data-live="${PROJECT}/live"`);
+    expect(project).toContain("d-feature");
+    const activity = await (await operator.get(`/activities/${activityId}`)).text();
+    expect(activity).toContain("environment.branch");
+    expect(activity).toContain('id="activity-log"');
+    const event = await operator.get(`${PROJECT}/github-events/d-feature`);
+    expect(event.status).toBe(200);
+    expect(await event.text()).toContain("refs/heads/feature/x");
+    expect((await operator.get(`${PROJECT}/github-events/nope`)).status).toBe(404);
+  });
+
+  it.skipIf(kind.skip)(
+    "shows the API's validation message next to the field, and keeps what was typed",
+    async () => {
+      const response = await operator.post(`${PROJECT}/integrations`, {
+        type: "webhook",
+        url: "not a url",
+        events: "environment.*",
+        states: "complete",
+      });
+      expect(response.status).toBe(400);
+      const page = await response.text();
+      expect(page).toMatch(/id="url" name="url" aria-describedby="url-hint url-error" aria-invalid="true"/);
+      expect(page).toMatch(
+        /<p class="field-error" id="url-error">must be an http:\/\/ or https:\/\/ URL<\/p>/,
+      );
+      expect(page).toContain('value="environment.*"');
+      const integrations = await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json();
+      expect(integrations).toEqual([]);
+    },
+  );
+
+  it.skipIf(kind.skip)("adds, tests, pauses, resumes, edits and deletes an integration", async () => {
+    const added = await operator.post(`${PROJECT}/integrations`, {
+      type: "webhook",
+      url: receiver.url,
+      states: ["complete", "in_progress"],
+      secret: "a-secret-of-sixteen-chars",
+    });
+    expect(added.status).toBe(200);
+    const addedPage = await added.text();
+    expect(addedPage).toContain("Integration added");
+    const [integration] = await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json();
+    expect(integration).toMatchObject({ type: "webhook", states: ["complete", "in_progress"] });
+    const base = `${PROJECT}/integrations/${integration.id}`;
+
+    const tested = await operator.post(`${base}/test`);
+    expect(tested.status).toBe(200);
+    expect(await tested.text()).toContain("succeeded, 200");
+    expect(receiver.received.length).toBeGreaterThan(0);
+
+    expect((await operator.post(`${base}/pause`)).headers.get("location")).toBe(`${PROJECT}?done=paused`);
+    expect(
+      (await (await envhooks.api(`/api/projects/${REPO}/integrations/${integration.id}`)).json()).status,
+    ).toBe("paused");
+    const paused = await (await operator.get(`${PROJECT}?done=paused`)).text();
+    expect(paused).toContain("The integration is paused");
+    expect(paused).toContain('<span class="badge warn">paused</span>');
+    await operator.post(`${base}/resume`);
+    expect(
+      (await (await envhooks.api(`/api/projects/${REPO}/integrations/${integration.id}`)).json()).status,
+    ).toBe("active");
+
+    const refused = await operator.post(`${base}/edit`, {
+      timeout_ms: "5",
+      states: "complete",
+      events: "*",
+      environments: "*",
+    });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain('id="timeout_ms-error"');
+    const saved = await operator.post(`${base}/edit`, {
+      events: "environment.push",
+      states: "complete",
+      environments: "*",
+      timeout_ms: "5000",
+    });
+    expect(saved.headers.get("location")).toBe(`${PROJECT}?done=saved`);
+    expect(
+      await (await envhooks.api(`/api/projects/${REPO}/integrations/${integration.id}`)).json(),
+    ).toMatchObject({
+      events: ["environment.push"],
+      timeout_ms: 5000,
+    });
+
+    expect((await operator.post(`${base}/delete`)).status).toBe(303);
+    expect(await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json()).toEqual([]);
+  });
+
+  it.skipIf(kind.skip)(
+    "shows a delivery with its attempts, redelivers it, and bulk-redelivers failed ones with a count first",
+    async () => {
+      receiver.answer = () => ({ status: 500, body: "down" });
+      // Retries at once, so that deliveries fail within the test (the form keeps the default schedule).
+      const integration = await (
+        await envhooks.api(`/api/projects/${REPO}/integrations`, {
+          body: { type: "webhook", url: receiver.url, states: ["complete"], retry_schedule: [0, 0, 0, 0, 0] },
+        })
+      ).json();
+      const base = `${PROJECT}/integrations/${integration.id}`;
+      const since = new Date(Date.now() - 60_000).toISOString();
+      for (const n of [7, 8]) {
+        await envhooks.deliver(
+          "push",
+          pushToBranch("feature/x", { before: "2".repeat(40), after: String(n).repeat(40) }),
+        );
+      }
+      const failed = await eventually(async () => {
+        const page = await (
+          await envhooks.api(`/api/projects/${REPO}/integrations/${integration.id}/deliveries?status=failed`)
+        ).json();
+        return page.items.length === 2 && page.items;
+      }, 30_000);
+
+      const deliveryPage = await (await operator.get(`/deliveries/${failed[0].id}`)).text();
+      expect(deliveryPage).toContain("failed, 500");
+      expect(deliveryPage).toContain("x-envhooks-delivery");
+      const activityPage = await (await operator.get(`/activities/${failed[0].activity_id}`)).text();
+      expect(activityPage).toContain(`href="/deliveries/${failed[0].id}"`);
+
+      const preview = await (
+        await operator.get(`${base}/redeliver?since=${encodeURIComponent(since)}`)
+      ).text();
+      expect(preview).toMatch(/This will send <strong>2<\/strong> failed deliveries/);
+      receiver.answer = () => ({ status: 200, body: "ok" });
+      const run = await operator.post(`${base}/redeliver`, { since });
+      expect(run.status).toBe(303);
+      const progressUrl = run.headers.get("location") ?? "";
+      expect(progressUrl).toContain("sent=2");
+      await eventually(async () => {
+        const counts = await (
+          await envhooks.api(
+            `/api/projects/${REPO}/integrations/${integration.id}/delivery-counts?since=${encodeURIComponent(since)}`,
+          )
+        ).json();
+        return counts.delivered === 2 && counts.pending === 0;
+      }, 30_000);
+      expect(await (await operator.get(progressUrl)).text()).toContain("2 of 2 sent again — done.");
+
+      const one = await operator.post(`/deliveries/${failed[0].id}/redeliver`);
+      expect(one.headers.get("location")).toBe(`/deliveries/${failed[0].id}?done=redelivered`);
+    },
+  );
+
+  it.skipIf(kind.skip)("redeploys an environment through the API", async () => {
+    const response = await operator.post(`${PROJECT}/environments/master/redeploy`);
+    expect(response.headers.get("location")).toBe(`${PROJECT}?done=redeployed`);
+    const page = await (await envhooks.api(`/api/projects/${REPO}/activities?limit=1`)).json();
+    expect(page.items[0]).toMatchObject({
+      type: "environment.redeploy",
+      parameters: { environment: "master" },
+    });
+  });
+
+  it.skipIf(kind.skip)(
+    "creates a token shown once, lists it and revokes it; a project token may not",
+    async () => {
+      const created = await operator.post("/tokens", { project: REPO, name: "ci", access: "write" });
+      const page = await created.text();
+      const token = /<p class="secret" id="new-token">(ehk_[^<]+)<\/p>/.exec(page)?.[1];
+      expect(token).toBeTruthy();
+      const list = await (await operator.get("/tokens")).text();
+      expect(list).toContain("ci");
+      expect(list).not.toContain(token);
+      const [stored] = (await (await envhooks.api("/api/tokens")).json()).filter(
+        (t: { name: string }) => t.name === "ci",
+      );
+      const bad = await operator.post("/tokens", { project: "no slash" });
+      expect(bad.status).toBe(400);
+      expect(await bad.text()).toContain('id="project-error"');
+
+      const projectUser = new DashboardClient(envhooks.app);
+      await projectUser.signIn(token ?? "");
+      expect((await projectUser.get("/tokens")).status).toBe(403);
+      expect((await projectUser.get(PROJECT)).status).toBe(200);
+
+      expect((await operator.post(`/tokens/${stored.id}/revoke`)).headers.get("location")).toBe(
+        `/tokens?revoked=${stored.id}`,
+      );
+      expect(
+        (await envhooks.app.request("/api/projects", { headers: { authorization: `Bearer ${token}` } }))
+          .status,
+      ).toBe(401);
+    },
+  );
+
+  it.skipIf(kind.skip)("refuses a form without the session's CSRF token", async () => {
+    const response = await operator.post(`${PROJECT}/environments/master/redeploy`, {}, { csrf: false });
+    expect(response.status).toBe(403);
+  });
+
+  it.skipIf(kind.skip)("streams the activity page as server-sent events", async () => {
+    const response = await operator.get(`/activities/${activityId}/live`);
+    expect(response.headers.get("content-type")).toContain("text/event-stream");
+    const text = await response.text();
+    expect(text).toContain("event: patch");
+    expect(text).toContain('"id":"activity-summary"');
+    expect(text).toContain("event: done");
+  });
+
+  it.skipIf(kind.skip)("serves the API reference from envhooks, with no script", async () => {
+    const response = await operator.get("/docs");
+    expect(response.headers.get("content-security-policy")).toContain("default-src 'self'");
+    const page = await response.text();
+    expect(page).toContain("/api/projects/{owner}/{repo}/integrations");
+    expect(page).not.toMatch(/https?:\/\/cdn/);
+  });
+});
