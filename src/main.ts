@@ -1,9 +1,12 @@
+import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
+import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import { pino } from "pino";
-import { readSettings } from "./config/env.schema.ts";
-import { startEnvhooks } from "./envhooks.ts";
+import { readSettings, type Settings } from "./config/env.schema.ts";
+import { githubWebUrl, startEnvhooks } from "./envhooks.ts";
 import type { QueueTarget } from "./queue/open-queue.ts";
 import type { Database } from "./store/database.ts";
 import { DataDirLockedError } from "./store/lock-data-dir.ts";
@@ -11,6 +14,10 @@ import { openPglite } from "./store/open-pglite.ts";
 import { openPostgres } from "./store/open-postgres.ts";
 import { createSecretBox, SecretKeyError } from "./store/secret-box.ts";
 import { embeddedStoreKeys } from "./store/secret-key-file.ts";
+import { updateEnvFile } from "./web/access/env-file.ts";
+import { hostEnvhooks } from "./web/access/envhooks-host.ts";
+import { type SetupDeps, setupUrl } from "./web/access/setup.ts";
+import { forwardWebhookProxy, type WebhookProxy } from "./web/access/webhook-proxy.ts";
 
 // Composition root: settings → store → queue → Probot + Hono → listen. Nothing imports this file.
 const startedAt = performance.now();
@@ -47,24 +54,69 @@ try {
   throw error;
 }
 
-const envhooks = await startEnvhooks({
-  db,
-  queue,
-  log,
-  github: settings.github,
-  apiToken: settings.apiToken,
-  metricsToken: settings.metricsToken,
-  allowPrivateUrls: settings.allowPrivateUrls,
-  publicUrl: settings.publicUrl,
-  role: settings.role,
-  secrets: createSecretBox(secretKeys),
-}).catch((error) => {
+// Setup in the browser: while the GitHub App is not configured, /setup registers it (with a key
+// only the log shows) and connects it without a restart. Credentials go to ENVHOOKS_ENV_FILE (.env).
+const envFile = resolve(settings.envFile);
+let setupNeeded = settings.role !== "worker" && !(settings.github.appId && settings.github.privateKey);
+let generatedApiToken: string | undefined;
+if (setupNeeded && !settings.apiToken) {
+  // First start: an operator token is generated, kept with the App's credentials, shown once by /setup.
+  generatedApiToken = randomBytes(32).toString("hex");
+  settings.apiToken = generatedApiToken;
+  await updateEnvFile(envFile, { ENVHOOKS_API_TOKEN: generatedApiToken }).catch((error) =>
+    log.warn(
+      { err: error, envFile },
+      "the generated operator token could not be kept: it lasts until a restart",
+    ),
+  );
+}
+const setup: SetupDeps | undefined = setupNeeded
+  ? {
+      needed: () => setupNeeded,
+      key: randomBytes(18).toString("base64url"),
+      webUrl: githubWebUrl(settings.github),
+      apiUrl: settings.github.baseUrl ?? "https://api.github.com",
+      envFile,
+      manifestFile: fileURLToPath(new URL("../app.yml", import.meta.url)),
+      webhookProxyUrl: settings.webhookProxyUrl,
+      generatedApiToken,
+      async connect(credentials) {
+        setupNeeded = false;
+        settings.github = {
+          ...settings.github,
+          appId: credentials.appId,
+          privateKey: credentials.privateKey,
+          webhookSecret: credentials.webhookSecret,
+          clientId: credentials.clientId,
+          clientSecret: credentials.clientSecret,
+        };
+        await host.reconnect(settings.github);
+        log.info({ appId: credentials.appId }, "envhooks is connected to the GitHub App");
+      },
+    }
+  : undefined;
+
+const start = (github: Settings["github"]) =>
+  startEnvhooks({
+    db,
+    queue,
+    log,
+    github,
+    apiToken: settings.apiToken,
+    metricsToken: settings.metricsToken,
+    allowPrivateUrls: settings.allowPrivateUrls,
+    publicUrl: settings.publicUrl,
+    role: settings.role,
+    secrets: createSecretBox(secretKeys),
+    ...(setup ? { setup } : {}),
+  });
+const host = await hostEnvhooks(start, settings.github).catch((error) => {
   if (!(error instanceof SecretKeyError)) throw error;
   log.fatal(error.message);
   process.exit(1);
 });
 const server = serve(
-  { fetch: envhooks.app.fetch, port: settings.port, hostname: settings.host ?? "0.0.0.0" },
+  { fetch: host.fetch, port: settings.port, hostname: settings.host ?? "0.0.0.0" },
   (info) => {
     log.info(
       {
@@ -75,15 +127,36 @@ const server = serve(
       },
       `envhooks listening on http://${settings.host ?? "localhost"}:${info.port}`,
     );
+    if (setup) {
+      const base = settings.publicUrl ?? `http://${settings.host ?? "localhost"}:${info.port}`;
+      log.info(`Open ${setupUrl(base, setup.key)} to register the GitHub App`);
+    }
   },
 );
 
-const missing = [
-  !settings.github.webhookSecret && "WEBHOOK_SECRET (GitHub webhooks are refused with 503 until it is set)",
-  !envhooks.githubConnected &&
-    "APP_ID and PRIVATE_KEY or PRIVATE_KEY_PATH (without them .github/envhooks.yml cannot be read: every repository gets the default options)",
-  !settings.apiToken && "ENVHOOKS_API_TOKEN (the API answers 503 until it is set)",
-].filter(Boolean);
+// WEBHOOK_PROXY_URL: a smee.io channel's deliveries are forwarded to this server, as Probot does.
+let proxy: WebhookProxy | undefined;
+if (settings.webhookProxyUrl && settings.role !== "worker") {
+  server.once("listening", () => {
+    const address = server.address();
+    const port = typeof address === "object" && address ? address.port : settings.port;
+    proxy = forwardWebhookProxy({
+      source: settings.webhookProxyUrl as string,
+      target: `http://127.0.0.1:${port}/api/github/webhooks`,
+      log,
+    });
+  });
+}
+
+const missing = setup
+  ? []
+  : [
+      !settings.github.webhookSecret &&
+        "WEBHOOK_SECRET (GitHub webhooks are refused with 503 until it is set)",
+      !host.current().githubConnected &&
+        "APP_ID and PRIVATE_KEY or PRIVATE_KEY_PATH (without them .github/envhooks.yml cannot be read: every repository gets the default options)",
+      !settings.apiToken && "ENVHOOKS_API_TOKEN (the API answers 503 until it is set)",
+    ].filter(Boolean);
 if (secretKeys.length === 0) {
   log.warn(
     'ENVHOOKS_SECRET_KEY is not set: integrations\' secrets, URLs and headers are stored in plain text in PostgreSQL. Set it to `openssl rand -base64 32` on every instance (README, "Secrets").',
@@ -107,11 +180,13 @@ let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
-  envhooks.notReady();
+  host.current().notReady();
+  proxy?.stop();
   log.info({ signal, delayMs: settings.shutdownDelayMs }, "shutting down: readiness is false");
   await sleep(settings.shutdownDelayMs);
   await closeServer(server as Server, SHUTDOWN_STEP_MS);
-  await envhooks
+  await host
+    .current()
     .stop(SHUTDOWN_STEP_MS)
     .catch((error) => log.error({ err: error }, "queue did not stop cleanly"));
   await db.close();

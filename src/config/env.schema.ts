@@ -49,6 +49,11 @@ export const envSchema = z.object({
   /** Folder of the embedded database (used when DATABASE_URL is unset). */
   ENVHOOKS_DATA_DIR: z.string().default("./.data"),
   /**
+   * The file /setup writes the registered App's credentials (and a generated operator token) to,
+   * mode 600; `npm start` reads `.env` from the working folder.
+   */
+  ENVHOOKS_ENV_FILE: z.string().default(".env"),
+  /**
    * The operator's bearer token for the HTTP API: at least 32 characters (`openssl rand -hex 32`).
    * The API answers 503 while it is unset.
    */
@@ -115,6 +120,8 @@ export interface Settings {
   };
   /** WEBHOOK_PROXY_URL: a smee.io channel forwarded to this envhooks. */
   webhookProxyUrl: string | undefined;
+  /** ENVHOOKS_ENV_FILE: where /setup keeps what it generates. */
+  envFile: string;
   database: { kind: "postgres"; url: string } | { kind: "pglite"; dataDir: string };
   apiToken: string | undefined;
   metricsToken: string | undefined;
@@ -156,6 +163,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       clientSecret: vars.GITHUB_CLIENT_SECRET,
     },
     webhookProxyUrl: vars.WEBHOOK_PROXY_URL,
+    envFile: vars.ENVHOOKS_ENV_FILE,
     database: vars.DATABASE_URL
       ? { kind: "postgres", url: vars.DATABASE_URL }
       : { kind: "pglite", dataDir: vars.ENVHOOKS_DATA_DIR },

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync } from "node:fs";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { type ServerType, serve } from "@hono/node-server";
 import type { Hono } from "hono";
@@ -40,7 +40,12 @@ export interface TestBrowser {
   /** A fresh context (own cookies) and page; requests outside `origin` are refused and recorded. */
   newPage(
     origin: string,
-    options?: { viewport?: { width: number; height: number }; colorScheme?: "light" | "dark" },
+    options?: {
+      viewport?: { width: number; height: number };
+      colorScheme?: "light" | "dark";
+      /** Other origins the test sends the browser to on purpose (the fake GitHub of setup and sign-in). */
+      alsoAllow?: string[];
+    },
   ): Promise<WatchedPage>;
   close(): Promise<void>;
 }
@@ -76,7 +81,13 @@ export async function launchBrowser(): Promise<TestBrowser> {
       const offOrigin: string[] = [];
       await context.route("**/*", (route) => {
         const url = route.request().url();
-        if (url.startsWith("data:") || url.startsWith("blob:") || new URL(url).origin === origin)
+        const at = new URL(url).origin;
+        if (
+          url.startsWith("data:") ||
+          url.startsWith("blob:") ||
+          at === origin ||
+          options.alsoAllow?.includes(at)
+        )
           return route.continue();
         offOrigin.push(url);
         return route.abort("blockedbyclient");
@@ -106,16 +117,17 @@ export async function launchBrowser(): Promise<TestBrowser> {
   };
 }
 
-/** Serves a Hono app on a free loopback port, as a browser needs a real server. */
+/** Serves a Hono app on loopback (a free port, or `port`), as a browser needs a real server. */
 export async function serveOnLoopback(
   app: Pick<Hono, "fetch">,
+  port = 0,
 ): Promise<{ origin: string; close(): Promise<void> }> {
   const server: ServerType = await new Promise((resolve) => {
-    const started = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(started));
+    const started = serve({ fetch: app.fetch, hostname: "127.0.0.1", port }, () => resolve(started));
   });
-  const { port } = server.address() as AddressInfo;
+  const address = server.address() as AddressInfo;
   return {
-    origin: `http://127.0.0.1:${port}`,
+    origin: `http://127.0.0.1:${address.port}`,
     close: () =>
       new Promise((resolve) => {
         // Server-sent event streams stay open: end them rather than wait.
@@ -123,4 +135,13 @@ export async function serveOnLoopback(
         server.close(() => resolve());
       }),
   };
+}
+
+/** A loopback port free right now (for a server whose URL must be known before it starts). */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
 }

@@ -1,10 +1,19 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
-import { pino } from "pino";
+import { fileURLToPath } from "node:url";
+import { parseEnv } from "node:util";
+import { sign } from "@octokit/webhooks-methods";
+import { type Logger, pino } from "pino";
 import { ProbotOctokit } from "probot";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type Envhooks, startEnvhooks } from "../../src/envhooks.ts";
 import { hashToken } from "../../src/http/require-api-token.ts";
 import { createSecretBox, type SecretBox } from "../../src/store/secret-box.ts";
+import { type EnvhooksHost, hostEnvhooks } from "../../src/web/access/envhooks-host.ts";
+import type { SetupDeps } from "../../src/web/access/setup.ts";
+import { pushToBranch } from "../fixtures/github-events.ts";
 import { FakeGithub, repositoryPermissions } from "../helpers/fake-github.ts";
 import { STORES, type TestStore } from "../helpers/stores.ts";
 import { API_TOKEN, TEST_SECRET_KEY, WEBHOOK_SECRET } from "../helpers/test-envhooks.ts";
@@ -72,9 +81,33 @@ async function start(
   github: FakeGithub | undefined,
   { secrets = createSecretBox([TEST_SECRET_KEY]) }: { secrets?: SecretBox } = {},
 ): Promise<Harness> {
+  const log = testLog();
   let clock = Date.now();
+  const envhooks = await startEnvhooks({
+    ...commonOptions(store, log.log, secrets, () => new Date(clock)),
+    apiToken: API_TOKEN,
+    github: {
+      webhookSecret: WEBHOOK_SECRET,
+      appId: github ? "1" : undefined,
+      privateKey: github?.privateKey,
+      baseUrl: github?.baseUrl,
+      ...(github ? CLIENT : {}),
+    },
+  });
+  return {
+    envhooks,
+    store,
+    logs: log.logs,
+    advance(ms) {
+      clock += ms;
+    },
+    close: () => envhooks.stop(),
+  };
+}
+
+function testLog() {
   const logs: string[] = [];
-  const log = pino(
+  const log: Logger = pino(
     { level: "debug" },
     new Writable({
       write(chunk, _encoding, done) {
@@ -83,36 +116,84 @@ async function start(
       },
     }),
   );
-  const envhooks = await startEnvhooks({
+  return { log, logs };
+}
+
+function commonOptions(store: TestStore, log: Logger, secrets: SecretBox, now: () => Date) {
+  return {
     db: store.db,
     queue: store.queue,
     log,
-    apiToken: API_TOKEN,
     allowPrivateUrls: true,
     secrets,
     retry: { delaySeconds: 1, backoff: false, limit: 3 },
-    github: {
-      webhookSecret: WEBHOOK_SECRET,
-      appId: github ? "1" : undefined,
-      privateKey: github?.privateKey,
-      baseUrl: github?.baseUrl,
-      ...(github ? CLIENT : {}),
-    },
     Octokit: ProbotOctokit.defaults((instance: Record<string, any>) => ({
       ...instance,
       retry: { enabled: false },
       throttle: { ...instance.throttle, enabled: false },
     })),
-    now: () => new Date(clock),
-  });
-  return {
-    envhooks,
-    store,
-    logs,
-    advance(ms) {
-      clock += ms;
+    now,
+  };
+}
+
+/** envhooks as main.ts runs it before the App is registered: behind a host, with /setup. */
+async function startUnconfigured(
+  store: TestStore,
+  github: FakeGithub,
+  { publicUrl }: { publicUrl?: string } = {},
+): Promise<{
+  host: EnvhooksHost;
+  setup: SetupDeps;
+  envFile: string;
+  logs: string[];
+  close(): Promise<void>;
+}> {
+  const folder = mkdtempSync(join(tmpdir(), "envhooks-setup-"));
+  const envFile = join(folder, ".env");
+  const { log, logs } = testLog();
+  let needed = true;
+  let apiToken: string | undefined = "generated-operator-token-0123456789abcdef";
+  const setup: SetupDeps = {
+    needed: () => needed,
+    key: "setup-key-from-the-log",
+    webUrl: github.webUrl,
+    apiUrl: github.baseUrl,
+    envFile,
+    manifestFile: fileURLToPath(new URL("../../app.yml", import.meta.url)),
+    generatedApiToken: apiToken,
+    async connect(credentials) {
+      needed = false;
+      await host.reconnect({
+        baseUrl: github.baseUrl,
+        appId: credentials.appId,
+        privateKey: credentials.privateKey,
+        webhookSecret: credentials.webhookSecret,
+        clientId: credentials.clientId,
+        clientSecret: credentials.clientSecret,
+      });
     },
-    close: () => envhooks.stop(),
+  };
+  const host: EnvhooksHost = await hostEnvhooks(
+    (githubSettings) =>
+      startEnvhooks({
+        ...commonOptions(store, log, createSecretBox([TEST_SECRET_KEY]), () => new Date()),
+        apiToken,
+        github: githubSettings,
+        publicUrl,
+        setup,
+      }),
+    { baseUrl: github.baseUrl, appId: undefined, privateKey: undefined, webhookSecret: undefined },
+  );
+  return {
+    host,
+    setup,
+    envFile,
+    logs,
+    async close() {
+      apiToken = undefined;
+      await host.current().stop();
+      rmSync(folder, { recursive: true, force: true });
+    },
   };
 }
 
@@ -437,6 +518,122 @@ describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
       expect(answer.status).toBe(403);
       expect(await answer.text()).toMatch(/its state does not match this browser/);
       expect(other.cookies.has("envhooks_session")).toBe(false);
+    });
+  });
+
+  describe.skipIf(kind.skip)("setup", () => {
+    it("registers the App from app.yml through the manifest flow, keeps the credentials (mode 600) and connects them without a restart", async () => {
+      const store = await kind.open();
+      const github = await new FakeGithub().start();
+      const publicUrl = "https://envhooks.example.test";
+      const running = await startUnconfigured(store, github, { publicUrl });
+      try {
+        const jar = new CookieJar(
+          { request: (path, init) => running.host.fetch(new Request(path, init)) },
+          publicUrl,
+        );
+        // Without the key from the log, or with another, /setup refuses.
+        expect((await jar.request("/setup")).status).toBe(403);
+        const wrong = await jar.request("/setup?key=guessed");
+        expect(wrong.status).toBe(403);
+        expect(await wrong.text()).toMatch(/one-time key that envhooks printed in its log/);
+        const opened = await jar.request(`/setup?key=${running.setup.key}`);
+        expect(opened.status).toBe(303);
+        expect(opened.headers.get("location")).toBe("/setup");
+        const page = await (await jar.request("/setup")).text();
+        expect(page).toMatch(/Register on GitHub/);
+
+        // The personal account's form posts the manifest to GitHub.
+        const action =
+          /<form method="post" action="([^"]+)">/.exec(page)?.[1]?.replaceAll("&amp;", "&") ?? "";
+        expect(action.startsWith(`${github.webUrl}/settings/apps/new?state=`)).toBe(true);
+        const manifestText = /name="manifest" value="([^"]+)"/.exec(page)?.[1] ?? "";
+        const manifest = JSON.parse(
+          manifestText
+            .replaceAll("&quot;", '"')
+            .replaceAll("&#39;", "'")
+            .replaceAll("&lt;", "<")
+            .replaceAll("&gt;", ">")
+            .replaceAll("&amp;", "&"),
+        );
+        expect(manifest).toMatchObject({
+          name: "envhooks",
+          hook_attributes: { url: `${publicUrl}/api/github/webhooks` },
+          redirect_url: `${publicUrl}/setup/callback`,
+          callback_urls: [`${publicUrl}/login/github/callback`],
+          request_oauth_on_install: false,
+          public: false,
+          default_events: ["create", "delete", "issue_comment", "pull_request", "push"],
+          default_permissions: {
+            contents: "read",
+            deployments: "write",
+            statuses: "write",
+            pull_requests: "write",
+            metadata: "read",
+          },
+        });
+        // An organisation's form goes to the organisation's settings.
+        const orgPage = await (await jar.request("/setup?org=acme-inc")).text();
+        expect(orgPage).toContain(`action="${github.webUrl}/organizations/acme-inc/settings/apps/new?state=`);
+
+        const confirmed = await fetch(action, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ manifest: JSON.stringify(manifest) }).toString(),
+          redirect: "manual",
+        });
+        expect(confirmed.status).toBe(302);
+        const back = new URL(confirmed.headers.get("location") ?? "");
+        expect(back.origin + back.pathname).toBe(`${publicUrl}/setup/callback`);
+        const done = await jar.request(back.pathname + back.search);
+        const donePage = await done.text();
+        expect(done.status, donePage).toBe(200);
+        const registered = github.registeredApps[0];
+        expect(github.callsTo(/^\/api\/v3\/app-manifests\/[^/]+\/conversions$/)).toHaveLength(1);
+        expect(donePage).toContain(`href="${github.webUrl}/apps/${registered?.slug}/installations/new"`);
+        expect(donePage).toContain("generated-operator-token-0123456789abcdef");
+
+        // .env, mode 600, as Node's --env-file reads it.
+        expect(statSync(running.envFile).mode & 0o777).toBe(0o600);
+        const kept = parseEnv(readFileSync(running.envFile, "utf8"));
+        expect(kept).toMatchObject({
+          APP_ID: String(registered?.id),
+          WEBHOOK_SECRET: registered?.webhookSecret,
+          GITHUB_CLIENT_ID: registered?.clientId,
+          GITHUB_CLIENT_SECRET: registered?.clientSecret,
+        });
+        expect(kept.PRIVATE_KEY).toBe(github.privateKey);
+
+        // Connected without a restart: a push signed with the new secret is accepted, the old one's refused.
+        expect(running.host.current().githubConnected).toBe(true);
+        const deliver = async (secret: string) => {
+          const body = JSON.stringify(pushToBranch("feature"));
+          return running.host.fetch(
+            new Request(`${publicUrl}/api/github/webhooks`, {
+              method: "POST",
+              body,
+              headers: {
+                "content-type": "application/json",
+                "x-github-event": "push",
+                "x-github-delivery": crypto.randomUUID(),
+                "x-hub-signature-256": await sign(secret, body),
+              },
+            }),
+          );
+        };
+        expect((await deliver(registered?.webhookSecret ?? "")).status).toBe(202);
+        expect((await deliver(WEBHOOK_SECRET)).status).toBe(401);
+
+        // Setup is over: the page says so, and the callback cannot be used again.
+        expect(await (await jar.request("/setup")).text()).toMatch(/envhooks is set up/);
+        expect(await (await jar.request(back.pathname + back.search)).text()).not.toContain(
+          "generated-operator-token",
+        );
+      } finally {
+        await running.close();
+        await github.stop();
+        await store.close();
+      }
     });
   });
 

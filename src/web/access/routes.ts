@@ -4,10 +4,10 @@ import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
 import { html } from "hono/html";
 import { hashToken, PROJECT_TOKEN_PREFIX, sameSecret } from "../../http/require-api-token.ts";
 import { findApiToken } from "../../store/api-tokens.ts";
-import { layout } from "../layout.ts";
 import type { WebDeps } from "../web-routes.ts";
 import { OAuthError } from "./github-user.ts";
 import {
+  accessPage,
   csrfRefused,
   formField,
   loadSession,
@@ -49,8 +49,9 @@ export function accessRoutes(deps: WebDeps): Hono {
       cookieOptions(c, 3600),
     );
     const github = deps.userProjects;
-    return c.html(
-      layout(c, {
+    return accessPage(
+      c,
+      {
         title: "Sign in",
         body: html`<h1>Sign in to envhooks</h1>
 ${problem ? html`<p class="error" role="alert" id="login-problem">${problem}</p>` : ""}
@@ -71,7 +72,7 @@ GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET). Sign in with a token:</p>`
     ${problem ? html`aria-describedby="login-problem" aria-invalid="true"` : ""} />
   <button type="submit">Sign in</button>
 </form>`,
-      }),
+      },
       status,
     );
   }

@@ -24,7 +24,7 @@ import {
   touchWebSession,
   type WebSession,
 } from "../../store/web-sessions.ts";
-import { layout } from "../layout.ts";
+import { CONTENT_SECURITY_POLICY, type LayoutOptions, layout } from "../layout.ts";
 import type { WebDeps } from "../web-routes.ts";
 import type { UserProjects } from "./github-user.ts";
 
@@ -331,17 +331,41 @@ export async function formField(c: Context, name: string): Promise<string | unde
   return typeof value === "string" ? value : undefined;
 }
 
+/**
+ * A page of setup or sign-in in the layout, under the dashboard's content security policy;
+ * `formAction` adds an origin forms may post to (GitHub, for the App's manifest).
+ */
+export function accessPage(
+  c: Context,
+  options: LayoutOptions,
+  status: 200 | 401 | 403 | 404 | 500 | 502 = 200,
+  formAction?: string,
+) {
+  const policy = formAction
+    ? CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'",
+        `form-action 'self' ${new URL(formAction).origin}`,
+      )
+    : CONTENT_SECURITY_POLICY;
+  c.header("content-security-policy", policy);
+  c.header("x-content-type-options", "nosniff");
+  c.header("referrer-policy", "same-origin");
+  c.header("cache-control", "no-store");
+  return c.html(layout(c, options), status);
+}
+
 /** 403 for a form without a valid `_csrf`: what happened and what to do. */
 export function csrfRefused(c: Context) {
-  return c.html(
-    layout(c, {
+  return accessPage(
+    c,
+    {
       title: "Form refused",
       body: html`<h1>Form refused</h1>
 <p role="alert">This form was refused: its security token (<code>_csrf</code>) is missing or does not match
 your session. It happens when a form is sent from another site, or from a page opened before you
 signed in again.</p>
 <p><a href="/">Go back</a>, reload the page and send the form again.</p>`,
-    }),
+    },
     403,
   );
 }

@@ -1,6 +1,13 @@
-import { Hono } from "hono";
-import type { ProbotOctokit } from "probot";
+import { readFile } from "node:fs/promises";
+import { type Context, Hono } from "hono";
+import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
+import { html } from "hono/html";
+import { ProbotOctokit } from "probot";
+import { parse } from "yaml";
+import { sameSecret } from "../../http/require-api-token.ts";
 import type { WebDeps } from "../web-routes.ts";
+import { updateEnvFile } from "./env-file.ts";
+import { accessPage, randomToken } from "./session.ts";
 
 /** What registering the GitHub App gives back, as kept in .env. */
 export interface AppCredentials {
@@ -37,7 +44,243 @@ export interface SetupDeps {
   Octokit?: typeof ProbotOctokit;
 }
 
+/** Holds the setup key once the logged URL was opened, so the key leaves the address bar. */
+const SETUP_COOKIE = "envhooks_setup";
+/** The manifest round trip's state. */
+const STATE_COOKIE = "envhooks_setup_state";
+const GITHUB_ORG = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
+
+/** The setup URL envhooks logs at start while the App is not configured. */
+export function setupUrl(base: string, key: string): string {
+  return `${base.replace(/\/+$/, "")}/setup?key=${encodeURIComponent(key)}`;
+}
+
+/**
+ * The App's manifest (https://docs.github.com/en/apps/sharing-github-apps/registering-a-github-app-from-a-manifest):
+ * app.yml's name, description, events and permissions, with this envhooks' own addresses — the
+ * webhook URL (ENVHOOKS_PUBLIC_URL, or the smee.io channel), where GitHub returns after
+ * registering, and the OAuth callback for "Sign in with GitHub".
+ */
+export async function buildManifest(
+  manifestFile: string,
+  base: string,
+  webhookProxyUrl: string | undefined,
+): Promise<Record<string, unknown>> {
+  const app = (parse(await readFile(manifestFile, "utf8")) ?? {}) as Record<string, unknown>;
+  const hook = (app.hook_attributes ?? {}) as Record<string, unknown>;
+  return {
+    ...app,
+    url: app.url ?? base,
+    hook_attributes: { ...hook, url: webhookProxyUrl ?? `${base}/api/github/webhooks`, active: true },
+    redirect_url: `${base}/setup/callback`,
+    callback_urls: [`${base}/login/github/callback`],
+    request_oauth_on_install: false,
+    setup_on_update: false,
+    public: app.public ?? false,
+  };
+}
+
 /** /setup: registers the GitHub App from app.yml through GitHub's manifest flow. */
-export function setupRoutes(_deps: WebDeps): Hono {
-  return new Hono();
+export function setupRoutes(deps: WebDeps): Hono {
+  const app = new Hono();
+  const base = (c: Context) => deps.publicUrl ?? new URL(c.req.url).origin;
+  const cookieOptions = (c: Context, maxAge: number) => ({
+    path: "/setup",
+    httpOnly: true,
+    sameSite: "Lax" as const,
+    secure: deps.sessions.secure(c),
+    maxAge,
+  });
+
+  /** Whether the browser opened the logged setup URL (the key is then kept in a cookie). */
+  async function holdsKey(c: Context, setup: SetupDeps): Promise<boolean> {
+    const held = await getSignedCookie(c, await deps.sessions.cookieKey(), SETUP_COOKIE);
+    return sameSecret(held || undefined, setup.key);
+  }
+
+  const page = (
+    c: Context,
+    title: string,
+    body: ReturnType<typeof html>,
+    status: 200 | 403 | 404 | 502 = 200,
+    formAction?: string,
+  ) => accessPage(c, { title, body }, status, formAction);
+
+  const notNeeded = (c: Context) =>
+    page(
+      c,
+      "Set up",
+      html`<h1>envhooks is set up</h1>
+<p>The GitHub App is configured. <a href="/login">Sign in</a>.</p>`,
+    );
+
+  const refused = (c: Context) =>
+    page(
+      c,
+      "Set up",
+      html`<h1>Open the setup link from envhooks' log</h1>
+<p class="notice bad" role="alert">This page needs the one-time key that envhooks printed in its log when it
+started (the line “Open … /setup?key=… to register the GitHub App”): only who can read the log may
+register the App.</p>`,
+      403,
+    );
+
+  app.get("/setup", async (c) => {
+    const setup = deps.setup;
+    if (!setup || !setup.needed()) return notNeeded(c);
+    const given = c.req.query("key");
+    if (given !== undefined) {
+      if (!sameSecret(given, setup.key)) return refused(c);
+      await setSignedCookie(
+        c,
+        SETUP_COOKIE,
+        setup.key,
+        await deps.sessions.cookieKey(),
+        cookieOptions(c, 3600),
+      );
+      const org = c.req.query("org");
+      return c.redirect(org ? `/setup?org=${encodeURIComponent(org)}` : "/setup", 303);
+    }
+    if (!(await holdsKey(c, setup))) return refused(c);
+
+    const org = c.req.query("org")?.trim();
+    const orgProblem = org !== undefined && org !== "" && !GITHUB_ORG.test(org);
+    // One state per browser for the whole round trip (the page may be opened again, for an organisation).
+    let state = await getSignedCookie(c, await deps.sessions.cookieKey(), STATE_COOKIE);
+    if (!state) {
+      state = randomToken();
+      await setSignedCookie(c, STATE_COOKIE, state, await deps.sessions.cookieKey(), cookieOptions(c, 3600));
+    }
+    const manifest = JSON.stringify(await buildManifest(setup.manifestFile, base(c), setup.webhookProxyUrl));
+    const target = (owner: string | undefined) =>
+      `${setup.webUrl}${owner ? `/organizations/${encodeURIComponent(owner)}` : ""}/settings/apps/new?state=${encodeURIComponent(state)}`;
+    const hookUrl = setup.webhookProxyUrl ?? `${base(c)}/api/github/webhooks`;
+    const local = !deps.publicUrl && !setup.webhookProxyUrl;
+    return page(
+      c,
+      "Set up",
+      html`<h1>Register envhooks on GitHub</h1>
+<p>envhooks registers a GitHub App from <code>app.yml</code>, with the permissions and events it needs,
+sends you to GitHub to confirm, and connects it when GitHub sends you back: no restart.</p>
+<dl>
+  <dt>GitHub</dt><dd><code>${setup.webUrl}</code></dd>
+  <dt>Webhook URL</dt><dd><code id="webhook-url">${hookUrl}</code></dd>
+  <dt>Sign-in callback</dt><dd><code>${base(c)}/login/github/callback</code></dd>
+  <dt>Credentials are written to</dt><dd><code>${setup.envFile}</code> (mode 600)</dd>
+</dl>
+${
+  local
+    ? html`<p class="notice bad" role="note">GitHub cannot reach <code>${base(c)}</code> unless it is public.
+Set <code>ENVHOOKS_PUBLIC_URL</code> to envhooks' public address, or for local development set
+<code>WEBHOOK_PROXY_URL</code> to a channel from <a href="https://smee.io/new">smee.io/new</a>: envhooks
+forwards it here. Then restart envhooks and open the new setup link.</p>`
+    : ""
+}
+<h2>For your personal account</h2>
+<form method="post" action="${target(undefined)}">
+  <input type="hidden" name="manifest" value="${manifest}" />
+  <button type="submit" class="primary">Register on GitHub</button>
+</form>
+<h2>For an organisation</h2>
+${
+  org && !orgProblem
+    ? html`<form method="post" action="${target(org)}">
+  <input type="hidden" name="manifest" value="${manifest}" />
+  <button type="submit" class="primary">Register for ${org} on GitHub</button>
+</form>
+<p><a href="/setup">Choose another organisation</a></p>`
+    : html`<form method="get" action="/setup" class="stack">
+  <label for="org">Organisation (its login on GitHub)</label>
+  ${orgProblem ? html`<p class="error" id="org-problem">“${org}” is not an organisation login: letters, digits and hyphens.</p>` : ""}
+  <input id="org" name="org" required pattern="[A-Za-z0-9][A-Za-z0-9-]*" value="${org ?? ""}"
+    ${orgProblem ? html`aria-invalid="true" aria-describedby="org-problem"` : ""} />
+  <button type="submit">Continue</button>
+</form>`
+}`,
+      200,
+      setup.webUrl,
+    );
+  });
+
+  app.get("/setup/callback", async (c) => {
+    const setup = deps.setup;
+    if (!setup || !setup.needed()) return notNeeded(c);
+    if (!(await holdsKey(c, setup))) return refused(c);
+    const state = await getSignedCookie(c, await deps.sessions.cookieKey(), STATE_COOKIE);
+    const code = c.req.query("code");
+    if (!state || !sameSecret(c.req.query("state"), state) || !code) {
+      return page(
+        c,
+        "Set up",
+        html`<h1>Registration not confirmed</h1>
+<p class="notice bad" role="alert">GitHub's answer does not match the registration this browser started
+(its state differs, or it carries no code). <a href="/setup">Start again</a>.</p>`,
+        403,
+      );
+    }
+    const Octokit = setup.Octokit ?? ProbotOctokit;
+    let credentials: AppCredentials;
+    try {
+      // https://docs.github.com/en/rest/apps/apps#create-a-github-app-from-a-manifest
+      const { data } = await new Octokit({
+        baseUrl: setup.apiUrl,
+        retry: { enabled: false },
+        throttle: { enabled: false },
+      }).request("POST /app-manifests/{code}/conversions", { code });
+      credentials = {
+        appId: String(data.id),
+        slug: data.slug ?? "",
+        privateKey: data.pem,
+        webhookSecret: data.webhook_secret ?? "",
+        clientId: data.client_id,
+        clientSecret: data.client_secret,
+        htmlUrl: data.html_url,
+      };
+    } catch (error) {
+      deps.log.warn({ err: error }, "GitHub did not convert the App manifest's code");
+      return page(
+        c,
+        "Set up",
+        html`<h1>GitHub did not finish the registration</h1>
+<p class="notice bad" role="alert">Exchanging GitHub's code failed: ${(error as Error).message}. A code works
+once and for an hour: <a href="/setup">start again</a>.</p>`,
+        502,
+      );
+    }
+    await updateEnvFile(setup.envFile, {
+      APP_ID: credentials.appId,
+      PRIVATE_KEY: credentials.privateKey,
+      WEBHOOK_SECRET: credentials.webhookSecret,
+      GITHUB_CLIENT_ID: credentials.clientId,
+      GITHUB_CLIENT_SECRET: credentials.clientSecret,
+      ...(setup.webhookProxyUrl ? { WEBHOOK_PROXY_URL: setup.webhookProxyUrl } : {}),
+    });
+    deps.log.info(
+      { appId: credentials.appId, envFile: setup.envFile },
+      "GitHub App registered: connecting it",
+    );
+    const generated = setup.generatedApiToken;
+    await setup.connect(credentials);
+    deleteCookie(c, STATE_COOKIE, { path: "/setup" });
+    deleteCookie(c, SETUP_COOKIE, { path: "/setup" });
+    return page(
+      c,
+      "Set up",
+      html`<h1>envhooks is connected to GitHub</h1>
+<p class="notice ok" role="status">The App <strong>${credentials.slug}</strong> (id ${credentials.appId}) is
+registered, its credentials are in <code>${setup.envFile}</code>, and envhooks accepts its webhooks now.</p>
+<p><a class="button primary" id="install-link" href="${credentials.htmlUrl}/installations/new">Install the App on your repositories</a></p>
+${
+  generated
+    ? html`<h2>Your operator token</h2>
+<p>envhooks generated the operator token (<code>ENVHOOKS_API_TOKEN</code>, kept in
+<code>${setup.envFile}</code>). It opens every project: copy it now, it is not shown again.</p>
+<p class="secret" id="operator-token">${generated}</p>`
+    : ""
+}
+<p>Then <a href="/login">sign in</a> with GitHub${generated ? " or with the operator token" : ""}.</p>`,
+    );
+  });
+
+  return app;
 }
