@@ -76,6 +76,8 @@ function integrationFields(options: Row): Row {
     environments: options.environments,
     excluded_environments: options.excludedEnvironments,
     format: options.format,
+    ordering: options.ordering,
+    concurrency: options.concurrency,
     room: options.room,
     token: options.roomToken,
   };
@@ -91,6 +93,8 @@ function withIntegrationOptions(command: Command): Command {
     .option("--environments <names>", "environment names, * globs", list)
     .option("--excluded-environments <names>", "environment names never sent", list)
     .option("--format <format>", "platformsh, dockership, kudu, divshot or shipway")
+    .option("--ordering <ordering>", "deliveries in turn per environment, integration, or none")
+    .option("--concurrency <n>", "deliveries in flight at once (1-64)", (value) => Number(value))
     .option("--room <room>", "HipChat room")
     .option("--room-token <token>", "HipChat room notification token");
 }

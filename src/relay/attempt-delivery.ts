@@ -31,7 +31,9 @@ export interface AttemptOutcome {
   error: string | null;
   /** The integration was disabled by this attempt (410 Gone, or failing for 5 days). */
   disabled: boolean;
-  /** With `releaseLeaseOf`: a delivery of the integration is due after all, and nobody holds the lease. */
+  /** The record gave up the lease (`releaseLeaseOf`): kept while the delivery waits for a retry. */
+  released: boolean;
+  /** Released: a delivery of the integration may go after all, and nobody holds the lease. */
   dueAfterRelease: boolean;
   /** When the delivery is tried again (it stays pending until then). */
   retryAt: Date | undefined;
@@ -52,8 +54,11 @@ export async function attemptDelivery(
     releaseLeaseOf,
   }: {
     retry?: boolean;
-    /** Gives up this owner's lease on the integration as the attempt is recorded. */
-    releaseLeaseOf?: string;
+    /**
+     * Asked once the receiver answered: the owner whose lease on the integration the record gives
+     * up (unless the delivery waits for a retry), or undefined to keep it.
+     */
+    releaseLeaseOf?: () => string | undefined;
   } = {},
 ): Promise<AttemptOutcome> {
   const startedAt = deps.now?.() ?? new Date();
@@ -90,7 +95,7 @@ export async function attemptDelivery(
   const requestHeaders = request.headers;
 
   const record = deps.recordAttempt ?? recordEachAttempt(deps.db);
-  const { state, failingSince, dueAfterRelease } = await record({
+  const { state, failingSince, released, dueAfterRelease } = await record({
     delivery,
     startedAt,
     url,
@@ -99,7 +104,7 @@ export async function attemptDelivery(
     rateLimited,
     reason: result.ok ? `HTTP ${result.statusCode}` : (result.error ?? "failed"),
     retryAt,
-    releaseLeaseOf,
+    releaseLeaseOf: releaseLeaseOf?.(),
   });
   let disabled: string | undefined;
   if (gone) disabled = "the receiver answered 410 Gone";
@@ -141,6 +146,7 @@ export async function attemptDelivery(
     statusCode: result.statusCode,
     error: result.error,
     disabled: Boolean(disabled),
+    released,
     dueAfterRelease,
     retryAt,
   };

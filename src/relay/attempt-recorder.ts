@@ -21,8 +21,8 @@ export function recordEachAttempt(db: Queryable): RecordAttempt {
 
 /**
  * Records the attempts of all this process's drains together: while one statement is under way,
- * the attempts finished meanwhile wait, then go in one statement (at most `max`, one per
- * integration). Alone, an attempt is recorded at once; under load, many small commits become a few
+ * the attempts finished meanwhile wait, then go in one statement (at most `max`, several of one
+ * integration among them when it sends in parallel). Alone, an attempt is recorded at once; under load, many small commits become a few
  * larger ones. When a shared statement fails, each of its attempts is tried by itself, so that one
  * bad record (its integration deleted meanwhile) fails only its own drain.
  */
@@ -39,17 +39,8 @@ export function recordAttemptsTogether(db: Queryable, max = 64): RecordAttempt {
   async function flush() {
     flushing = true;
     while (waiting.length > 0) {
-      const batch: Waiting[] = [];
-      const later: Waiting[] = [];
-      const integrations = new Set<string>();
-      for (const entry of waiting) {
-        const integration = entry.record.delivery.integrationId;
-        if (batch.length < max && !integrations.has(integration)) {
-          integrations.add(integration);
-          batch.push(entry);
-        } else later.push(entry);
-      }
-      waiting = later;
+      const batch = waiting.slice(0, max);
+      waiting = waiting.slice(max);
       try {
         const recorded = await recordAttempts(
           db,

@@ -2,44 +2,65 @@ import type { PgBoss } from "pg-boss";
 import { enqueueKey } from "../queue/keyed-queue.ts";
 import { DELIVERIES_QUEUE } from "../queue/queues.ts";
 import { LEASE_SECONDS, withLease } from "../queue/with-lease.ts";
-import { type Delivery, nextPendingDeliveries } from "../store/deliveries.ts";
-import { getIntegration, releaseIntegrationLease, takeIntegrationLease } from "../store/integrations.ts";
+import type { SendableDelivery } from "../store/deliveries.ts";
+import { readSendable, releaseIntegrationLease, takeIntegrationLease } from "../store/integrations.ts";
 import { INTEGRATION_LEASE } from "../store/leases.ts";
 import type { SecretBox } from "../store/secret-box.ts";
 import { type AttemptDeps, attemptDelivery } from "./attempt-delivery.ts";
-import type { Integration } from "./integration.ts";
+import { deliveryOrder, type Integration } from "./integration.ts";
 
 export interface DrainIntegrationDeps extends AttemptDeps {
   boss: PgBoss;
-  /** Decrypts the integration's secrets, once per batch. */
+  /** Decrypts the integration's secrets, once per read. */
   secrets: SecretBox;
   /** This process, as a lease holder. */
   owner: string;
   /** Drains the integration again in this process once the drain in flight has finished. */
   again(integrationId: string): void;
-  /** Aborted when the process is shutting down: the drain stops after the attempt in flight. */
+  /** Aborted when the process is shutting down: the drain stops after the attempts in flight. */
   signal?: AbortSignal;
 }
 
 /**
- * Pending deliveries read at once. The integration is read afresh between batches (paused, a new
- * URL, a new secret): a change reaches at most this many deliveries already read.
+ * Deliveries of one lane read ahead. The integration is read afresh with each read (paused, a new
+ * URL, a new secret, another ordering): a change reaches at most the deliveries already read.
  */
-const BATCH = 16;
+const PER_LANE = 16;
 
 /**
- * Sends an integration's pending deliveries oldest first, one at a time, while it holds the
- * integration's lease (in whichever instance). The lease is taken only when the oldest pending
- * delivery is due: one waiting for its retry holds back the ones after it (order is kept), and a
- * job wakes the integration when the retry is due.
+ * With a send slot free, the holder looks for lanes written meanwhile this often, besides whenever a
+ * lane runs dry or fails: a long lane never keeps a new environment waiting for the drain's end.
+ */
+const REREAD_MS = 250;
+
+/**
+ * Sends an integration's pending deliveries while it holds the integration's lease (in whichever
+ * instance), in lanes: deliveries of one lane leave in turn, oldest first; different lanes' go in
+ * parallel, up to the integration's `concurrency`. Its `ordering` says what a lane is: an
+ * environment (`environment`), the whole integration (`integration`, one at a time) or a single
+ * delivery (`none`). A delivery waiting for its retry holds back only its lane: a job wakes the
+ * integration when the retry is due.
  */
 export async function drainIntegration(deps: DrainIntegrationDeps, integrationId: string): Promise<number> {
   let integration: Integration | undefined;
-  // The first batch comes with the lease.
-  let batch: Delivery[] = [];
+  // What may go, read ahead, by lane, oldest first; the first read comes with the lease.
+  const lanes = new Map<string, SendableDelivery[]>();
+  const inFlight = new Map<string, Promise<void>>();
   let sent = 0;
   let released = false;
   let dueAfterRelease = false;
+
+  const fill = (deliveries: SendableDelivery[]) => {
+    const fresh = new Map<string, SendableDelivery[]>();
+    for (const delivery of deliveries) {
+      const lane = fresh.get(delivery.lane) ?? [];
+      lane.push(delivery);
+      fresh.set(delivery.lane, lane);
+    }
+    // A lane read again replaces what was read ahead of it (lanes in flight are never read).
+    for (const [lane, queue] of fresh) lanes.set(lane, queue);
+  };
+
   await withLease(
     deps.db,
     INTEGRATION_LEASE,
@@ -47,36 +68,96 @@ export async function drainIntegration(deps: DrainIntegrationDeps, integrationId
     deps.owner,
     async (lease) => {
       const stopped = () => !lease.held || Boolean(deps.signal?.aborted);
-      while (integration?.status === "active" && !stopped()) {
-        for (const [n, delivery] of batch.entries()) {
-          if (stopped()) return;
-          const due = new Date(delivery.nextAttemptAt);
-          if (due.getTime() > Date.now()) {
-            await retryLater(deps, integrationId, due);
-            return;
-          }
-          // The last of a short batch is all there is: its record gives the lease up too, and
-          // says whether something was written meanwhile.
-          const last = batch.length < BATCH && n === batch.length - 1;
-          const outcome = await attemptDelivery(deps, integration, delivery, {
-            ...(last ? { releaseLeaseOf: deps.owner } : {}),
+      const limit = () => (integration ? deliveryOrder(integration).concurrency : 1);
+      // Reasons to read again before REREAD_MS: a lane ran dry, or its head failed.
+      let dirty = false;
+      let readAt = Date.now();
+      // Paused, disabled, gone, or envhooks itself failed: nothing new starts.
+      let halted = false;
+      // The last send known is giving the lease up with its record: nothing new starts meanwhile.
+      let releasing = false;
+      let failure: { error: unknown } | undefined;
+
+      const send = (lane: string, delivery: SendableDelivery, current: Integration) =>
+        (async () => {
+          const outcome = await attemptDelivery(deps, current, delivery, {
+            // The last delivery known gives the lease up with its record, which says whether
+            // something was written meanwhile (the drain then runs again).
+            releaseLeaseOf: () => {
+              if (inFlight.size !== 1 || lanes.size > 0 || halted) return undefined;
+              releasing = true;
+              return deps.owner;
+            },
           });
           sent++;
-          if (last) {
+          releasing = false;
+          if (outcome.released) {
             released = true;
             dueAfterRelease = outcome.dueAfterRelease;
-            if (outcome.retryAt) await retryLater(deps, integrationId, outcome.retryAt);
-            return;
           }
-          // Stopping: an attempt cut short is recorded; the rest waits for the next process.
-          if (outcome.disabled || stopped()) return;
-          // Read again: a delivery to retry now holds back the rest of the batch.
-          if (!outcome.ok) break;
+          if (outcome.retryAt) await retryLater(deps, integrationId, outcome.retryAt);
+          if (outcome.disabled) halted = true;
+          // A delivery to retry holds back the rest of its lane, read again once it is due.
+          if (!outcome.ok) lanes.delete(lane);
+          if (!lanes.has(lane)) dirty = true;
+        })()
+          .catch((error: unknown) => {
+            failure ??= { error };
+            halted = true;
+          })
+          .finally(() => inFlight.delete(lane));
+
+      const startDue = async () => {
+        for (const [lane, queue] of lanes) {
+          if (inFlight.size >= limit()) return;
+          if (inFlight.has(lane)) continue;
+          const head = queue[0];
+          if (head && head.nextAttemptAt.getTime() > Date.now()) {
+            // Waiting for its retry (its job may have been lost with another process).
+            lanes.delete(lane);
+            await retryLater(deps, integrationId, head.nextAttemptAt);
+            continue;
+          }
+          queue.shift();
+          if (queue.length === 0) lanes.delete(lane);
+          if (head && integration) inFlight.set(lane, send(lane, head, integration));
         }
-        if (batch.length === 0) return;
-        integration = await getIntegration(deps.db, deps.secrets, integrationId);
-        batch = await nextPendingDeliveries(deps.db, integrationId, BATCH);
+      };
+      const going = () =>
+        !released && !releasing && !halted && !stopped() && integration?.status === "active";
+
+      for (;;) {
+        if (going()) await startDue();
+        // A slot free and nothing read ahead to fill it: look for more when a lane ran dry or
+        // failed, or now and then for lanes written meanwhile.
+        const free =
+          going() && inFlight.size < limit() && ![...lanes.keys()].some((lane) => !inFlight.has(lane));
+        if (free && (dirty || Date.now() - readAt >= REREAD_MS)) {
+          const read = await readSendable(deps.db, deps.secrets, integrationId, {
+            busy: [...inFlight.keys()],
+            lanes: limit(),
+            perLane: PER_LANE,
+          });
+          readAt = Date.now();
+          dirty = false;
+          integration = read?.integration;
+          fill(read?.deliveries ?? []);
+          if (lanes.size > 0) continue;
+        }
+        if (inFlight.size === 0) break;
+        // Until a send ends, or (with a slot free) it is time to look for new lanes.
+        let timer: NodeJS.Timeout | undefined;
+        const wait = free
+          ? new Promise<void>((resolve) => {
+              timer = setTimeout(resolve, Math.max(0, REREAD_MS - (Date.now() - readAt)));
+            })
+          : undefined;
+        await Promise.race([...inFlight.values(), ...(wait ? [wait] : [])]);
+        clearTimeout(timer);
       }
+      // Stopping: attempts cut short are recorded; the rest waits for the next process.
+      await Promise.all(inFlight.values());
+      if (failure) throw failure.error;
     },
     {
       take: async () => {
@@ -86,10 +167,10 @@ export async function drainIntegration(deps: DrainIntegrationDeps, integrationId
           integrationId,
           deps.owner,
           LEASE_SECONDS,
-          BATCH,
+          PER_LANE,
         );
         integration = taken?.integration;
-        batch = taken?.deliveries ?? [];
+        fill(taken?.deliveries ?? []);
         return taken !== undefined;
       },
       release: async () => {
@@ -102,7 +183,7 @@ export async function drainIntegration(deps: DrainIntegrationDeps, integrationId
   return sent;
 }
 
-/** A job wakes the integration when its first pending delivery is due. */
+/** A job wakes the integration when a delivery waiting for its retry is due. */
 async function retryLater(deps: DrainIntegrationDeps, integrationId: string, due: Date): Promise<void> {
   await enqueueKey(deps.boss, DELIVERIES_QUEUE, integrationId, { startAfter: due });
 }

@@ -45,6 +45,8 @@ const UPDATABLE: Record<Integration["type"], ReadonlySet<keyof UpdateIntegration
     "excluded_environments",
     "timeout_ms",
     "retry_schedule",
+    "ordering",
+    "concurrency",
     "url",
   ] as const;
   const chat = new Set<keyof UpdateIntegration>(common);

@@ -33,6 +33,40 @@ const headerName = z
 
 export const ACTIVITY_STATES = ["pending", "in_progress", "complete", "cancelled"] as const;
 
+/**
+ * Which deliveries of an integration must leave in turn: `environment`, each environment's in
+ * turn while different environments' go in parallel; `integration`, all in turn, one at a time;
+ * `none`, any order, in parallel.
+ */
+export const ORDERINGS = ["environment", "integration", "none"] as const;
+export type Ordering = (typeof ORDERINGS)[number];
+
+export const CHAT_TYPES = ["slack", "discord", "teams", "mattermost", "googlechat", "hipchat"] as const;
+export type ChatType = (typeof CHAT_TYPES)[number];
+
+/** Deliveries one integration may have in flight at once, at most. */
+export const MAX_CONCURRENCY = 64;
+
+/**
+ * Deliveries in flight at once unless set. A webhook receiver takes 16. A chat channel takes far
+ * fewer: Slack's incoming webhooks allow about one message a second per channel
+ * (https://docs.slack.dev/apis/web-api/rate-limits), Discord's about 30 a minute per channel
+ * (https://discord.com/developers/docs/topics/rate-limits), Google Chat's one write a second per
+ * space (https://developers.google.com/workspace/chat/limits) and HipChat's 100 in 5 minutes per
+ * token: one at a time, each retried after the service's Retry-After when it answers 429. Teams'
+ * webhooks take a few a second (2); Mattermost is self-hosted, its rate limit off by default or
+ * 10 a second (4).
+ */
+export const DEFAULT_CONCURRENCY: Record<"webhook" | ChatType, number> = {
+  webhook: 16,
+  slack: 1,
+  discord: 1,
+  teams: 2,
+  mattermost: 4,
+  googlechat: 1,
+  hipchat: 1,
+};
+
 export const WEBHOOK_FORMATS = ["platformsh", "dockership", "kudu", "divshot", "shipway"] as const;
 export type WebhookFormat = (typeof WEBHOOK_FORMATS)[number];
 
@@ -69,6 +103,10 @@ const webhookFields = {
     .max(20),
   /** The signing secret (`whsec_…` or any 16+ characters); generated when omitted. Never shown again. */
   secret: z.string().min(16).max(200),
+  /** Which deliveries leave in turn: `environment` (the default), `integration` (all) or `none`. */
+  ordering: z.enum(ORDERINGS),
+  /** Deliveries in flight at once, at most (1 to 64); with `integration` ordering, always one. */
+  concurrency: z.number().int().min(1).max(MAX_CONCURRENCY),
 };
 
 /** The filters and delivery settings every integration type has. */
@@ -79,6 +117,7 @@ const commonFields = {
   excluded_environments: webhookFields.excluded_environments.default([]),
   timeout_ms: webhookFields.timeout_ms.default(15_000),
   retry_schedule: webhookFields.retry_schedule.default(DEFAULT_RETRY_SCHEDULE),
+  ordering: webhookFields.ordering.default("environment"),
 };
 
 /** What chat integrations add: HipChat's room and token, Google Chat's threads. */
@@ -96,6 +135,7 @@ export const createWebhookSchema = z
     type: z.literal("webhook"),
     url: webhookFields.url,
     ...commonFields,
+    concurrency: webhookFields.concurrency.default(DEFAULT_CONCURRENCY.webhook),
     format: webhookFields.format.default("platformsh"),
     headers: webhookFields.headers.default({}),
     insecure_ssl: webhookFields.insecure_ssl.default(false),
@@ -103,14 +143,18 @@ export const createWebhookSchema = z
   })
   .strict();
 
-export const CHAT_TYPES = ["slack", "discord", "teams", "mattermost", "googlechat", "hipchat"] as const;
-export type ChatType = (typeof CHAT_TYPES)[number];
-
 /** A channel's incoming-webhook URL: it holds the channel's token, so it is kept as a secret. */
 const channelUrl = webhookFields.url;
 
 const chatWebhookSchema = <T extends Exclude<ChatType, "hipchat">>(type: T) =>
-  z.object({ type: z.literal(type), url: channelUrl, ...commonFields }).strict();
+  z
+    .object({
+      type: z.literal(type),
+      url: channelUrl,
+      ...commonFields,
+      concurrency: webhookFields.concurrency.default(DEFAULT_CONCURRENCY[type]),
+    })
+    .strict();
 
 const createChatSchemas = [
   chatWebhookSchema("slack"),
@@ -123,6 +167,7 @@ const createChatSchemas = [
       url: channelUrl,
       thread_by_environment: chatFields.thread_by_environment.default(true),
       ...commonFields,
+      concurrency: webhookFields.concurrency.default(DEFAULT_CONCURRENCY.googlechat),
     })
     .strict(),
   z
@@ -133,6 +178,7 @@ const createChatSchemas = [
       room: chatFields.room,
       token: chatFields.token,
       ...commonFields,
+      concurrency: webhookFields.concurrency.default(DEFAULT_CONCURRENCY.hipchat),
     })
     .strict(),
 ] as const;
@@ -152,6 +198,9 @@ export interface ChatConfig {
   excluded_environments: string[];
   timeout_ms: number;
   retry_schedule: number[];
+  /** Integrations stored before these were settable have none: see deliveryOrder(). */
+  ordering?: Ordering;
+  concurrency?: number;
   /** HipChat: the server's URL; the others keep their URL as the secret. */
   url?: string;
   room?: string;
@@ -174,6 +223,8 @@ export const updateIntegrationSchema = z
     insecure_ssl: webhookFields.insecure_ssl,
     timeout_ms: webhookFields.timeout_ms,
     retry_schedule: webhookFields.retry_schedule,
+    ordering: webhookFields.ordering,
+    concurrency: webhookFields.concurrency,
     secret: webhookFields.secret,
     ...chatFields,
   })
@@ -182,5 +233,12 @@ export const updateIntegrationSchema = z
   .refine((body) => Object.keys(body).length > 0, "send at least one field to change");
 export type UpdateIntegration = z.infer<typeof updateIntegrationSchema>;
 
-/** An integration's settings as stored (everything but its secrets). */
-export type WebhookConfig = Omit<z.infer<typeof createWebhookSchema>, "type" | "secret">;
+/**
+ * An integration's settings as stored (everything but its secrets). `ordering` and `concurrency`
+ * may be missing from settings written before they existed: see deliveryOrder().
+ */
+export type WebhookConfig = Omit<
+  z.infer<typeof createWebhookSchema>,
+  "type" | "secret" | "ordering" | "concurrency"
+> &
+  Partial<Pick<z.infer<typeof createWebhookSchema>, "ordering" | "concurrency">>;

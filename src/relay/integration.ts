@@ -1,4 +1,10 @@
-import type { ChatConfig, ChatType, WebhookConfig } from "./integration.schema.ts";
+import {
+  type ChatConfig,
+  type ChatType,
+  DEFAULT_CONCURRENCY,
+  type Ordering,
+  type WebhookConfig,
+} from "./integration.schema.ts";
 
 export type IntegrationStatus = "active" | "paused" | "disabled";
 export type IntegrationType = Integration["type"];
@@ -28,3 +34,16 @@ interface StoredIntegration {
 export type Integration = StoredIntegration &
   ({ type: "webhook"; config: WebhookConfig } | { type: ChatType; config: ChatConfig });
 export type WebhookIntegration = Extract<Integration, { type: "webhook" }>;
+
+/**
+ * How the integration's deliveries leave: its `ordering` and `concurrency`, or the defaults for
+ * settings stored before they existed. With `integration` ordering, one at a time.
+ */
+export function deliveryOrder(integration: Pick<Integration, "type" | "config">): {
+  ordering: Ordering;
+  concurrency: number;
+} {
+  const ordering = integration.config.ordering ?? "environment";
+  const concurrency = integration.config.concurrency ?? DEFAULT_CONCURRENCY[integration.type];
+  return { ordering, concurrency: ordering === "integration" ? 1 : concurrency };
+}

@@ -1,6 +1,6 @@
 import type { Delivery, DeliveryAttempt } from "../store/deliveries.ts";
 import { maskUrl } from "./delivery-request.ts";
-import type { Integration } from "./integration.ts";
+import { deliveryOrder, type Integration } from "./integration.ts";
 import { MASK, maskCredentialHeaders, maskUrlCredentials } from "./mask-secrets.ts";
 
 const iso = (date: Date | null) => (date ? new Date(date).toISOString() : null);
@@ -16,6 +16,7 @@ export function presentIntegration(integration: Integration) {
     type: integration.type,
     project: integration.projectKey,
     ...presentSettings(integration),
+    ...deliveryOrder(integration),
     status: integration.status,
     disabled_reason: integration.disabledReason,
     failing_since: iso(integration.failingSince),

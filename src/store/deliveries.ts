@@ -72,17 +72,94 @@ export async function insertDeliveries(
   );
 }
 
-/** The integration's oldest pending deliveries, at most `limit`: deliveries leave in the order they were written. */
-export async function nextPendingDeliveries(
-  db: Queryable,
-  integrationId: string,
-  limit: number,
-): Promise<Delivery[]> {
-  const { rows } = await db.query<Delivery>(
-    `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE integration_id = $1 AND state = 'pending' ORDER BY seq LIMIT $2`,
-    [integrationId, limit],
+/** SQL: how integration `g` (an alias of integrations) orders its deliveries. */
+const ordering = (g: string) => `COALESCE(${g}.config->>'ordering', 'environment')`;
+
+/**
+ * SQL: the heads of integration `g`'s order keys — each key's oldest pending delivery, but those
+ * in `excluded` (SQL text[]) — as rows (order_key, seq, next_attempt_at), one index probe per key
+ * (a loose index scan on deliveries_pending_by_key).
+ */
+const laneHeads = (g: string, excluded: string) => `WITH RECURSIVE lanes AS (
+    (SELECT order_key, seq, next_attempt_at FROM deliveries
+     WHERE integration_id = ${g}.id AND state = 'pending' AND id <> ALL(${excluded})
+     ORDER BY order_key, seq LIMIT 1)
+    UNION ALL
+    SELECT next.* FROM lanes l CROSS JOIN LATERAL (
+      SELECT order_key, seq, next_attempt_at FROM deliveries
+      WHERE integration_id = ${g}.id AND state = 'pending' AND order_key > l.order_key AND id <> ALL(${excluded})
+      ORDER BY order_key, seq LIMIT 1) next)`;
+
+/**
+ * SQL: whether integration `g` has a delivery it may send now, as its ordering allows, leaving out
+ * those in `excluded` (SQL text[], deliveries just sent): `integration`, when its oldest pending
+ * one is due; `environment`, when some key's oldest is due; `none`, when any is due. A delivery
+ * waiting for its retry holds back only what must follow it.
+ */
+export function deliveryDueSql(g: string, excluded = "'{}'::text[]"): string {
+  return `(CASE ${ordering(g)}
+    WHEN 'integration' THEN COALESCE((SELECT d.next_attempt_at <= now() FROM deliveries d
+      WHERE d.integration_id = ${g}.id AND d.state = 'pending' AND d.id <> ALL(${excluded})
+      ORDER BY d.seq LIMIT 1), false)
+    WHEN 'none' THEN EXISTS (SELECT 1 FROM deliveries d
+      WHERE d.integration_id = ${g}.id AND d.state = 'pending' AND d.next_attempt_at <= now()
+        AND d.id <> ALL(${excluded}))
+    ELSE EXISTS (${laneHeads(g, excluded)} SELECT 1 FROM lanes WHERE next_attempt_at <= now())
+  END)`;
+}
+
+/**
+ * SQL: a JSON array of integration `g`'s deliveries to send now, each with `lane` (deliveries of
+ * one lane leave in turn), oldest lane first. `busy` (SQL text[]) names the lanes in flight, left
+ * out; at most `lanes` lanes (SQL int), with up to `perLane` deliveries each (SQL int):
+ * - `integration`: one lane, the oldest pending deliveries, only when none is in flight;
+ * - `environment`: a lane per order key whose oldest pending delivery is due;
+ * - `none`: a lane per due delivery.
+ * With `lock`, the rows are read FOR UPDATE: a locking read sees each row as it is now, so those
+ * sent by another instance that committed after this statement's snapshot are left out.
+ */
+export function sendableDeliveriesSql(
+  g: string,
+  { busy, lanes, perLane, lock }: { busy: string; lanes: string; perLane: string; lock: boolean },
+): string {
+  const locked = lock ? " FOR UPDATE" : "";
+  return `COALESCE((SELECT json_agg(s ORDER BY s.head, s.seq) FROM (
+    SELECT * FROM (SELECT 0::bigint AS head, '' AS lane, seq, ${DELIVERY_COLUMNS} FROM deliveries
+      WHERE ${ordering(g)} = 'integration' AND cardinality(${busy}) = 0
+        AND integration_id = ${g}.id AND state = 'pending'
+      ORDER BY seq LIMIT ${perLane}${locked}) one_lane
+    UNION ALL
+    SELECT * FROM (SELECT seq AS head, id AS lane, seq, ${DELIVERY_COLUMNS} FROM deliveries
+      WHERE ${ordering(g)} = 'none' AND integration_id = ${g}.id AND state = 'pending'
+        AND next_attempt_at <= now() AND id <> ALL(${busy})
+      ORDER BY seq LIMIT ${lanes}${locked}) each_alone
+    UNION ALL
+    (${laneHeads(g, "'{}'::text[]")}
+     SELECT open.seq AS head, open.order_key AS lane, d.* FROM (
+       SELECT order_key, seq FROM lanes
+       WHERE ${ordering(g)} NOT IN ('integration', 'none') AND next_attempt_at <= now()
+         AND order_key <> ALL(${busy})
+       ORDER BY seq LIMIT ${lanes}) open
+     CROSS JOIN LATERAL (
+       SELECT seq, ${DELIVERY_COLUMNS} FROM deliveries
+       WHERE integration_id = ${g}.id AND state = 'pending' AND order_key = open.order_key
+       ORDER BY seq LIMIT ${perLane}${locked}) d)
+  ) s), '[]')`;
+}
+
+/** A delivery to send, and the lane it leaves in (in turn with the lane's others). */
+export type SendableDelivery = Delivery & { lane: string };
+
+/** Deliveries as sendableDeliveriesSql's JSON brings them (times as text). */
+export function parseSendable(rows: Array<SendableDelivery & { head?: unknown; seq?: unknown }>) {
+  return rows.map(
+    ({ head: _head, seq: _seq, ...delivery }): SendableDelivery => ({
+      ...delivery,
+      nextAttemptAt: new Date(delivery.nextAttemptAt),
+      createdAt: new Date(delivery.createdAt),
+      updatedAt: new Date(delivery.updatedAt),
+    }),
   );
-  return rows;
 }
 
 export async function getDelivery(db: Queryable, id: string): Promise<Delivery | undefined> {
@@ -122,28 +199,37 @@ export interface RecordedAttempt {
   state: DeliveryState;
   /** Since when the integration has been failing (null: its last attempt did not fail). */
   failingSince: Date | null;
-  /** The lease was given up (`releaseLeaseOf`) and the integration has a delivery due after all. */
+  /** The lease was given up (`releaseLeaseOf`; kept while the delivery waits for a retry). */
+  released: boolean;
+  /** The lease was given up and the integration has a delivery it may send after all. */
   dueAfterRelease: boolean;
 }
 
 /**
- * Records attempts — at most one per integration — and what follows from each: the delivery
- * delivered, retried at `retryAt` or failed for good; the integration's summary of its last
- * attempt (Kudu's) and its failing spell; its lease given up when asked. One statement for all,
- * whose commit does not wait for the disk (RELAXED_COMMIT).
+ * Records attempts — several of one integration as well — and what follows from each: the
+ * delivery delivered, retried at `retryAt` or failed for good; the integration's summary of its
+ * last attempt (Kudu's) and its failing spell; its lease given up when asked, unless the delivery
+ * waits for a retry (the holder then decides what else may go). One statement for all, whose
+ * commit does not wait for the disk (RELAXED_COMMIT).
  */
 export async function recordAttempts(db: Queryable, records: AttemptRecord[]): Promise<RecordedAttempt[]> {
   const states = records.map(
     ({ result, retryAt }): DeliveryState => (result.ok ? "delivered" : retryAt ? "pending" : "failed"),
   );
   const column = <T>(value: (record: AttemptRecord, n: number) => T) => records.map(value);
-  // A rate-limited attempt neither starts nor ends the integration's failing spell; an interrupted
-  // one (the sender cut short by a shutdown) is no failure either, and leaves the integration's
-  // summary as it was: the receiver said nothing. After a release, the delivery just recorded is
-  // not seen as sent yet (one snapshot): it is left out.
+  // Several attempts of one integration are summed up first (an UPDATE joined to several rows of
+  // one target applies only one of them), in the order given:
+  // - the summary is the last attempt's, but for interrupted ones (the sender cut short by a
+  //   shutdown: the receiver said nothing);
+  // - the failing spell follows the last attempt that was neither rate-limited nor interrupted
+  //   (those neither start nor end it): it ends with a success, and a failure after a success in
+  //   the same statement starts a new one;
+  // - after a release, deliveries settled here are not seen as settled yet (one snapshot): they are
+  //   left out of what is due.
   const { rows } = await db.query<{
     integrationId: string;
     failingSince: Date | null;
+    released: boolean;
     dueAfterRelease: boolean;
   }>(
     `WITH relaxed AS (${RELAXED_COMMIT}),
@@ -151,39 +237,51 @@ export async function recordAttempts(db: Queryable, records: AttemptRecord[]): P
        SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::int[], $5::text[], $6::jsonb[],
          $7::int[], $8::jsonb[], $9::text[], $10::text[], $11::boolean[], $12::text[], $13::boolean[],
          $14::timestamptz[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
-         $20::boolean[])
+         $20::boolean[]) WITH ORDINALITY
        AS i(delivery_id, attempt, started_at, duration_ms, url, request_headers, status_code, response_headers,
          response_body, error, ok, state, rate_limited, retry_at, integration_id, summary, reason, context,
-         release_owner, interrupted)),
+         release_owner, interrupted, n)),
      logged AS (
        INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, url, request_headers,
          status_code, response_headers, response_body, error, succeeded)
        SELECT delivery_id, attempt, started_at, duration_ms, url, request_headers, status_code, response_headers,
          response_body, error, ok
-       FROM input),
+       FROM input ORDER BY n),
      moved AS (
        UPDATE deliveries d SET state = i.state, attempts = d.attempts + 1,
          failures = CASE WHEN i.ok OR i.rate_limited OR i.interrupted THEN d.failures ELSE d.failures + 1 END,
          next_attempt_at = COALESCE(i.retry_at, d.next_attempt_at), last_status = i.status_code,
          last_error = i.error, updated_at = now()
        FROM input i WHERE d.id = i.delivery_id),
+     per_integration AS (
+       SELECT integration_id,
+         (array_agg(summary ORDER BY n DESC) FILTER (WHERE NOT interrupted))[1] AS summary,
+         (array_agg(reason ORDER BY n DESC) FILTER (WHERE NOT interrupted))[1] AS reason,
+         (array_agg(context ORDER BY n DESC) FILTER (WHERE NOT interrupted))[1] AS context,
+         (array_agg(ok ORDER BY n DESC) FILTER (WHERE NOT rate_limited AND NOT interrupted))[1] AS last_ok,
+         COALESCE(bool_or(ok) FILTER (WHERE NOT rate_limited AND NOT interrupted), false) AS any_ok,
+         max(release_owner) AS release_owner,
+         bool_or(release_owner IS NOT NULL AND state = 'pending') AS keep_lease,
+         COALESCE(array_agg(delivery_id) FILTER (WHERE state <> 'pending'), '{}') AS settled
+       FROM input GROUP BY integration_id),
      summed AS (
        UPDATE integrations g
-       SET last_datetime = CASE WHEN i.interrupted THEN g.last_datetime ELSE now() END,
-         last_status = CASE WHEN i.interrupted THEN g.last_status ELSE i.summary END,
-         last_reason = CASE WHEN i.interrupted THEN g.last_reason ELSE i.reason END,
-         last_context = CASE WHEN i.interrupted THEN g.last_context ELSE i.context END,
-         failing_since = CASE WHEN i.rate_limited OR i.interrupted THEN g.failing_since
-                              WHEN i.ok THEN NULL ELSE COALESCE(g.failing_since, now()) END,
-         lease_owner = CASE WHEN g.lease_owner = i.release_owner THEN NULL ELSE g.lease_owner END,
-         lease_until = CASE WHEN g.lease_owner = i.release_owner THEN NULL ELSE g.lease_until END
-       FROM input i WHERE g.id = i.integration_id
+       SET last_datetime = CASE WHEN p.summary IS NULL THEN g.last_datetime ELSE now() END,
+         last_status = COALESCE(p.summary, g.last_status),
+         last_reason = CASE WHEN p.summary IS NULL THEN g.last_reason ELSE p.reason END,
+         last_context = CASE WHEN p.summary IS NULL THEN g.last_context ELSE p.context END,
+         failing_since = CASE WHEN p.last_ok IS NULL THEN g.failing_since
+                              WHEN p.last_ok THEN NULL
+                              WHEN p.any_ok THEN now()
+                              ELSE COALESCE(g.failing_since, now()) END,
+         lease_owner = CASE WHEN g.lease_owner = p.release_owner AND NOT p.keep_lease THEN NULL ELSE g.lease_owner END,
+         lease_until = CASE WHEN g.lease_owner = p.release_owner AND NOT p.keep_lease THEN NULL ELSE g.lease_until END
+       FROM per_integration p WHERE g.id = p.integration_id
        RETURNING g.id, g.failing_since,
-         i.release_owner IS NOT NULL AND g.lease_owner IS NULL AND g.status = 'active' AND i.state <> 'pending'
-           AND COALESCE((SELECT d.next_attempt_at <= now() FROM deliveries d
-                         WHERE d.integration_id = g.id AND d.state = 'pending' AND d.id <> i.delivery_id
-                         ORDER BY d.seq LIMIT 1), false) AS due)
-     SELECT id AS "integrationId", failing_since AS "failingSince", due AS "dueAfterRelease"
+         p.release_owner IS NOT NULL AND NOT p.keep_lease AND g.lease_owner IS NULL AS released,
+         p.release_owner IS NOT NULL AND NOT p.keep_lease AND g.lease_owner IS NULL AND g.status = 'active'
+           AND ${deliveryDueSql("g", "p.settled")} AS due)
+     SELECT id AS "integrationId", failing_since AS "failingSince", released, due AS "dueAfterRelease"
      FROM summed, relaxed`,
     [
       column((r) => r.delivery.id),
@@ -211,10 +309,12 @@ export async function recordAttempts(db: Queryable, records: AttemptRecord[]): P
   const byIntegration = new Map(rows.map((row) => [row.integrationId, row]));
   return records.map((record, n) => {
     const row = byIntegration.get(record.delivery.integrationId);
+    const released = record.releaseLeaseOf !== undefined && row?.released === true;
     return {
       state: states[n] as DeliveryState,
       failingSince: row?.failingSince ?? null,
-      dueAfterRelease: row?.dueAfterRelease === true,
+      released,
+      dueAfterRelease: released && row?.dueAfterRelease === true,
     };
   });
 }

@@ -1,7 +1,7 @@
-import type { ChatConfig, WebhookConfig } from "../relay/integration.schema.ts";
+import { type ChatConfig, DEFAULT_CONCURRENCY, type WebhookConfig } from "../relay/integration.schema.ts";
 import type { Integration, IntegrationStatus } from "../relay/integration.ts";
 import { type Queryable, RELAXED_COMMIT } from "./database.ts";
-import { DELIVERY_COLUMNS, type Delivery } from "./deliveries.ts";
+import { deliveryDueSql, parseSendable, type SendableDelivery, sendableDeliveriesSql } from "./deliveries.ts";
 import { openIntegration, sealConfig, sealSecret } from "./integration-secrets.ts";
 import { INTEGRATION_LEASE, takeable } from "./leases.ts";
 import type { SecretBox } from "./secret-box.ts";
@@ -121,14 +121,18 @@ export async function deleteIntegration(db: Queryable, id: string): Promise<bool
   return rows.length === 1;
 }
 
-/** Whether the integration's oldest pending delivery is due (one waiting for its retry holds back the rest). */
-const FIRST_PENDING_DUE = `(SELECT d.next_attempt_at <= now() FROM deliveries d
-  WHERE d.integration_id = integrations.id AND d.state = 'pending' ORDER BY d.seq LIMIT 1)`;
+/** SQL: integration `g`'s concurrency, as deliveryOrder() says. */
+const CONCURRENCY = (g: string) =>
+  `CASE WHEN ${g}.config->>'ordering' = 'integration' THEN 1
+     ELSE COALESCE((${g}.config->>'concurrency')::int, CASE ${g}.type ${Object.entries(DEFAULT_CONCURRENCY)
+       .map(([type, n]) => `WHEN '${type}' THEN ${n}`)
+       .join(" ")} ELSE 1 END) END`;
 
 /**
- * Takes (or renews) the lease for sending an active integration's deliveries — only when its oldest
- * pending delivery is due — and returns the integration with its oldest pending deliveries (at most
- * `limit`); undefined when another live holder has the lease, the integration is not active, or
+ * Takes (or renews) the lease for sending an active integration's deliveries — only when one of
+ * its deliveries may be sent now (deliveryDueSql) — and returns the integration with what it may
+ * send now (sendableDeliveriesSql: up to its `concurrency` lanes, at most `perLane` deliveries
+ * each); undefined when another live holder has the lease, the integration is not active, or
  * nothing is due.
  *
  * The deliveries are read in the same statement with FOR UPDATE: a locking read checks each row
@@ -141,33 +145,61 @@ export async function takeIntegrationLease(
   id: string,
   owner: string,
   seconds: number,
-  limit: number,
-): Promise<{ integration: Integration; deliveries: Delivery[] } | undefined> {
-  const { rows } = await db.query<Integration & { pending: Delivery[] }>(
+  perLane: number,
+): Promise<{ integration: Integration; deliveries: SendableDelivery[] } | undefined> {
+  const { rows } = await db.query<Integration & { pending: SendableDelivery[] }>(
     `WITH relaxed AS (${RELAXED_COMMIT}),
      taken AS (
        UPDATE integrations SET lease_owner = $2, lease_until = now() + make_interval(secs => $3) FROM relaxed
-       WHERE id = $1 AND status = 'active' AND ${takeable(INTEGRATION_LEASE, "$2")} AND ${FIRST_PENDING_DUE}
+       WHERE id = $1 AND status = 'active' AND ${takeable(INTEGRATION_LEASE, "$2")}
+         AND ${deliveryDueSql("integrations")}
        RETURNING ${COLUMNS})
-     SELECT taken.*, (
-       SELECT COALESCE(json_agg(d ORDER BY d.seq), '[]') FROM (
-         SELECT seq, ${DELIVERY_COLUMNS} FROM deliveries
-         WHERE integration_id = taken.id AND state = 'pending' ORDER BY seq LIMIT $4 FOR UPDATE) d
-     ) AS pending
+     SELECT taken.*, ${sendableDeliveriesSql("taken", {
+       busy: "'{}'::text[]",
+       lanes: CONCURRENCY("taken"),
+       perLane: "$4",
+       lock: true,
+     })} AS pending
      FROM taken`,
-    [id, owner, seconds, limit],
+    [id, owner, seconds, perLane],
   );
   const row = rows[0];
   if (!row) return undefined;
   const { pending, ...integration } = row;
-  // JSON brings the times as text.
-  const deliveries = pending.map(({ seq: _seq, ...delivery }: Delivery & { seq?: number }) => ({
-    ...delivery,
-    nextAttemptAt: new Date(delivery.nextAttemptAt),
-    createdAt: new Date(delivery.createdAt),
-    updatedAt: new Date(delivery.updatedAt),
-  }));
-  return { integration: openIntegration(secrets, integration as Integration), deliveries };
+  return {
+    integration: openIntegration(secrets, integration as Integration),
+    deliveries: parseSendable(pending),
+  };
+}
+
+/**
+ * The integration as it is now, with what it may send now besides the lanes in flight (`busy`):
+ * at most `lanes` lanes of at most `perLane` deliveries each (see sendableDeliveriesSql). For the
+ * lease holder, between sends; undefined when the integration is gone.
+ */
+export async function readSendable(
+  db: Queryable,
+  secrets: SecretBox,
+  id: string,
+  { busy, lanes, perLane }: { busy: string[]; lanes: number; perLane: number },
+): Promise<{ integration: Integration; deliveries: SendableDelivery[] } | undefined> {
+  const { rows } = await db.query<Integration & { pending: SendableDelivery[] }>(
+    `SELECT ${COLUMNS}, ${sendableDeliveriesSql("integrations", {
+      busy: "$2::text[]",
+      lanes: "$3::int",
+      perLane: "$4::int",
+      lock: false,
+    })} AS pending
+     FROM integrations WHERE id = $1`,
+    [id, busy, lanes, perLane],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  const { pending, ...integration } = row;
+  return {
+    integration: openIntegration(secrets, integration as Integration),
+    deliveries: parseSendable(pending),
+  };
 }
 
 /**
@@ -178,20 +210,20 @@ export async function releaseIntegrationLease(db: Queryable, id: string, owner: 
   const { rows } = await db.query<{ due: boolean | null }>(
     `WITH relaxed AS (${RELAXED_COMMIT})
      UPDATE integrations SET lease_owner = NULL, lease_until = NULL FROM relaxed WHERE id = $1 AND lease_owner = $2
-     RETURNING status = 'active' AND ${FIRST_PENDING_DUE} AS due`,
+     RETURNING status = 'active' AND ${deliveryDueSql("integrations")} AS due`,
     [id, owner],
   );
   return rows[0]?.due === true;
 }
 
 /**
- * Active integrations whose oldest pending delivery is due and that nobody is sending: what a sweep
- * wakes up. Only the oldest counts: one waiting for its retry holds back the rest.
+ * Active integrations with a delivery they may send now and that nobody is sending: what a sweep
+ * wakes up. A delivery waiting for its retry holds back what must follow it (deliveryDueSql).
  */
 export async function integrationsWithDueDeliveries(db: Queryable): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
     `SELECT id FROM integrations
-     WHERE status = 'active' AND (lease_until IS NULL OR lease_until < now()) AND ${FIRST_PENDING_DUE}`,
+     WHERE status = 'active' AND (lease_until IS NULL OR lease_until < now()) AND ${deliveryDueSql("integrations")}`,
   );
   return rows.map((row) => row.id);
 }

@@ -1,0 +1,271 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { newDeliveryId } from "../../src/relay/delivery-id.ts";
+import { insertDeliveries } from "../../src/store/deliveries.ts";
+import { findEvent } from "../../src/store/github-events.ts";
+import { pushCreatingMaster, pushToBranch, REPO } from "../fixtures/github-events.ts";
+import { type Received, Receiver } from "../helpers/receiver.ts";
+import { STORES } from "../helpers/stores.ts";
+import { eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
+
+/** What each test's receiver saw at its busiest. */
+interface Busiest {
+  /** Requests in flight at once, over all environments. */
+  overall: number;
+  /** Requests of one environment in flight at once. */
+  oneEnvironment: number;
+}
+
+const label = (request: Pick<Received, "body">) => JSON.parse(request.body) as { env: string; n: number };
+
+describe.each(STORES)("delivery ordering on $name", { timeout: 120_000 }, (kind) => {
+  let envhooks: TestEnvhooks;
+  let receiver: Receiver;
+  let busiest: Busiest;
+
+  beforeEach(async ({ skip }) => {
+    if (kind.skip) skip(kind.skip);
+    envhooks = await startTestEnvhooks(kind);
+    receiver = await new Receiver().start();
+    busiest = { overall: 0, oneEnvironment: 0 };
+  });
+  afterEach(async () => {
+    await receiver?.stop();
+    await envhooks?.close();
+  });
+
+  const base = `/api/projects/${REPO}/integrations`;
+
+  async function addWebhook(body: Record<string, unknown> = {}) {
+    const response = await envhooks.api(base, { body: { type: "webhook", url: receiver.url, ...body } });
+    expect(response.status).toBe(201);
+    return (await response.json()) as { id: string; ordering: string; concurrency: number };
+  }
+
+  /**
+   * Answers each request after `delayMs(request)` with `status(request)`, noting how many were in
+   * flight at once: requests the receiver has not answered yet are in flight (a sender sends the
+   * next of an environment only once it has the answer to the one before).
+   */
+  function answerWith(
+    delayMs: (request: Received) => number,
+    status: (request: Received) => number = () => 200,
+  ) {
+    receiver.answer = (_n, request) => {
+      const open = receiver.received.filter((r) => r.answeredAt === undefined);
+      const env = label(request).env;
+      busiest.overall = Math.max(busiest.overall, open.length + 1);
+      busiest.oneEnvironment = Math.max(
+        busiest.oneEnvironment,
+        open.filter((r) => label(r).env === env).length + 1,
+      );
+      return { status: status(request), delayMs: delayMs(request) };
+    };
+  }
+
+  /**
+   * Writes `perEnvironment` deliveries for each of `environments` into the outbox, interleaved
+   * (e0 #0, e1 #0, …, e0 #1, …) as activities of several environments are, in one statement, then
+   * wakes the relay as a sweep would.
+   */
+  async function writeDeliveries(integrationId: string, environments: string[], perEnvironment: number) {
+    const deliveries = [];
+    for (let n = 0; n < perEnvironment; n++) {
+      for (const env of environments) {
+        deliveries.push({
+          id: newDeliveryId(),
+          integrationId,
+          activityId: `activity-${env}-${n}`,
+          orderKey: env,
+          event: "environment.push",
+          body: JSON.stringify({ env, n }),
+        });
+      }
+    }
+    await insertDeliveries(envhooks.store.db, deliveries);
+    await envhooks.sweep();
+    return deliveries.length;
+  }
+
+  /** Waits until `count` deliveries were delivered, each with one attempt in the log. */
+  async function allDelivered(integrationId: string, count: number, timeoutMs = 60_000) {
+    await eventually(async () => {
+      const { rows } = await envhooks.store.db.query<{ delivered: number; attempts: number }>(
+        `SELECT count(*) FILTER (WHERE state = 'delivered')::int AS delivered,
+           (SELECT count(*)::int FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id
+            WHERE d.integration_id = $1) AS attempts
+         FROM deliveries WHERE integration_id = $1`,
+        [integrationId],
+      );
+      return rows[0]?.delivered === count && rows[0].attempts >= count;
+    }, timeoutMs);
+  }
+
+  /** Each environment's deliveries, in the order the receiver got them. */
+  function sequences(): Map<string, number[]> {
+    const byEnvironment = new Map<string, number[]>();
+    for (const request of receiver.received) {
+      const { env, n } = label(request);
+      byEnvironment.set(env, [...(byEnvironment.get(env) ?? []), n]);
+    }
+    return byEnvironment;
+  }
+
+  const environments = (count: number) => Array.from({ length: count }, (_, n) => `feature/e${n}`);
+  const inOrder = (count: number) => Array.from({ length: count }, (_, n) => n);
+
+  it("shows ordering and concurrency with their defaults, and refuses bad ones with 400 naming the field", async () => {
+    const webhook = await addWebhook();
+    expect(webhook).toMatchObject({ ordering: "environment", concurrency: 16 });
+    const slack = await envhooks.api(base, {
+      body: { type: "slack", url: receiver.url },
+    });
+    expect(await slack.json()).toMatchObject({ ordering: "environment", concurrency: 1 });
+
+    for (const [body, field] of [
+      [{ ordering: "random" }, "ordering"],
+      [{ concurrency: 0 }, "concurrency"],
+      [{ concurrency: 65 }, "concurrency"],
+      [{ concurrency: 1.5 }, "concurrency"],
+      [{ concurrency: "8" }, "concurrency"],
+    ] as const) {
+      const response = await envhooks.api(base, { body: { type: "webhook", url: receiver.url, ...body } });
+      expect(response.status, JSON.stringify(body)).toBe(400);
+      const error = (await response.json()).error;
+      expect(error.details.fields.map((f: { field: string }) => f.field)).toEqual([field]);
+    }
+    const refused = await envhooks.api(`${base}/${webhook.id}`, {
+      method: "PATCH",
+      body: { concurrency: 100 },
+    });
+    expect(refused.status).toBe(400);
+    expect((await refused.json()).error.details.fields[0].field).toBe("concurrency");
+
+    const changed = await envhooks.api(`${base}/${webhook.id}`, {
+      method: "PATCH",
+      body: { ordering: "none", concurrency: 4 },
+    });
+    expect(await changed.json()).toMatchObject({ ordering: "none", concurrency: 4 });
+    const shown = await (await envhooks.api(`${base}/${webhook.id}`)).json();
+    expect(shown).toMatchObject({ ordering: "none", concurrency: 4 });
+    // Nothing else was created by the refused bodies.
+    expect((await (await envhooks.api(base)).json()).length).toBe(2);
+  });
+
+  it("environment: each environment's deliveries arrive in order, different environments' in parallel", async () => {
+    answerWith(() => 5 + Math.floor(Math.random() * 40));
+    const integration = await addWebhook();
+    const envs = environments(8);
+    const count = await writeDeliveries(integration.id, envs, 6);
+    await allDelivered(integration.id, count);
+
+    expect(receiver.received).toHaveLength(count);
+    const seen = sequences();
+    for (const env of envs) expect(seen.get(env), env).toEqual(inOrder(6));
+    expect(busiest.oneEnvironment).toBe(1);
+    expect(busiest.overall).toBeGreaterThanOrEqual(2);
+    expect(busiest.overall).toBeLessThanOrEqual(16);
+  });
+
+  it("environment: never more in flight than the integration's concurrency", async () => {
+    answerWith(() => 20 + Math.floor(Math.random() * 20));
+    const integration = await addWebhook({ concurrency: 3 });
+    const count = await writeDeliveries(integration.id, environments(10), 3);
+    await allDelivered(integration.id, count);
+    expect(busiest.overall).toBeGreaterThanOrEqual(2);
+    expect(busiest.overall).toBeLessThanOrEqual(3);
+    for (const sequence of sequences().values()) expect(sequence).toEqual(inOrder(3));
+  });
+
+  it("integration: one at a time, in the order written", async () => {
+    answerWith(() => 5 + Math.floor(Math.random() * 20));
+    const integration = await addWebhook({ ordering: "integration" });
+    const envs = environments(4);
+    const count = await writeDeliveries(integration.id, envs, 5);
+    await allDelivered(integration.id, count);
+    expect(busiest.overall).toBe(1);
+    const written = [];
+    for (let n = 0; n < 5; n++) for (const env of envs) written.push({ env, n });
+    expect(receiver.received.map(label)).toEqual(written);
+  });
+
+  it("none: even one environment's deliveries go in parallel", async () => {
+    answerWith(() => 100);
+    const integration = await addWebhook({ ordering: "none", concurrency: 4 });
+    const count = await writeDeliveries(integration.id, ["main"], 12);
+    await allDelivered(integration.id, count);
+    expect(busiest.oneEnvironment).toBeGreaterThanOrEqual(2);
+    expect(busiest.overall).toBeLessThanOrEqual(4);
+    expect(
+      sequences()
+        .get("main")
+        ?.sort((a, b) => a - b),
+    ).toEqual(inOrder(12));
+  });
+
+  it("a delivery waiting for its retry holds back only its own environment", async () => {
+    let failed = false;
+    answerWith(
+      () => 5,
+      (request) => {
+        const { env, n } = label(request);
+        if (env === "feature/e0" && n === 1 && !failed) {
+          failed = true;
+          return 500;
+        }
+        return 200;
+      },
+    );
+    const integration = await addWebhook({ retry_schedule: [5, 5, 5, 5, 5] });
+    const envs = environments(3);
+    const count = await writeDeliveries(integration.id, envs, 4);
+
+    // The other environments go through while e0 #1 waits for its retry, and e0 #2 and #3 wait
+    // behind it.
+    await eventually(async () => {
+      const seen = sequences();
+      return seen.get("feature/e1")?.length === 4 && seen.get("feature/e2")?.length === 4;
+    });
+    expect(failed).toBe(true);
+    expect(sequences().get("feature/e0")).toEqual([0, 1]);
+    const { rows } = await envhooks.store.db.query<{ body: string; state: string; failures: number }>(
+      `SELECT body, state, failures FROM deliveries WHERE order_key = 'feature/e0' ORDER BY seq`,
+    );
+    expect(rows.map((row) => [JSON.parse(row.body).n, row.state, row.failures])).toEqual([
+      [0, "delivered", 0],
+      [1, "pending", 1],
+      [2, "pending", 0],
+      [3, "pending", 0],
+    ]);
+
+    // Once the retry is due, e0 goes on in order.
+    await allDelivered(integration.id, count);
+    expect(sequences().get("feature/e0")).toEqual([0, 1, 1, 2, 3]);
+    expect(sequences().get("feature/e1")).toEqual(inOrder(4));
+    expect(busiest.oneEnvironment).toBe(1);
+  });
+
+  it("deliveries written from GitHub events carry their environment as order key", async () => {
+    answerWith(() => 0);
+    const integration = await addWebhook({ events: ["environment.push", "environment.branch"] });
+    const payloads = [
+      pushCreatingMaster(),
+      pushToBranch("feature/a", { before: "c".repeat(40), after: "d".repeat(40) }),
+      pushToBranch("feature/b", { before: "c".repeat(40), after: "e".repeat(40) }),
+    ];
+    for (const [n, payload] of payloads.entries()) {
+      const id = `ordering-push-${n}`;
+      expect((await envhooks.deliver("push", payload, { deliveryId: id })).status).toBe(202);
+      await eventually(async () => (await findEvent(envhooks.store.db, id))?.state === "processed");
+    }
+    const { rows } = await eventually(async () => {
+      const read = await envhooks.store.db.query<{ orderKey: string; body: string; state: string }>(
+        `SELECT order_key AS "orderKey", body, state FROM deliveries WHERE integration_id = $1 ORDER BY seq`,
+        [integration.id],
+      );
+      return read.rows.length >= 3 && read.rows.every((row) => row.state === "delivered") ? read : undefined;
+    });
+    const keys = rows.map((row) => row.orderKey);
+    expect(keys).toEqual(rows.map((row) => JSON.parse(row.body).parameters.environment));
+    expect(new Set(keys).size).toBeGreaterThanOrEqual(3);
+  });
+});
