@@ -1,4 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -13,10 +15,11 @@ import { hashToken } from "../../src/http/require-api-token.ts";
 import { createSecretBox, type SecretBox } from "../../src/store/secret-box.ts";
 import { type EnvhooksHost, hostEnvhooks } from "../../src/web/access/envhooks-host.ts";
 import type { SetupDeps } from "../../src/web/access/setup.ts";
+import { createSmeeChannel, forwardWebhookProxy } from "../../src/web/access/webhook-proxy.ts";
 import { pushToBranch } from "../fixtures/github-events.ts";
 import { FakeGithub, repositoryPermissions } from "../helpers/fake-github.ts";
 import { STORES, type TestStore } from "../helpers/stores.ts";
-import { API_TOKEN, TEST_SECRET_KEY, WEBHOOK_SECRET } from "../helpers/test-envhooks.ts";
+import { API_TOKEN, eventually, TEST_SECRET_KEY, WEBHOOK_SECRET } from "../helpers/test-envhooks.ts";
 
 const CLIENT = { clientId: "Iv1.testclient", clientSecret: "test-client-secret" };
 const MINUTE = 60_000;
@@ -632,6 +635,81 @@ describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
       } finally {
         await running.close();
         await github.stop();
+        await store.close();
+      }
+    });
+  });
+
+  describe.skipIf(kind.skip)("webhook proxy (WEBHOOK_PROXY_URL)", () => {
+    it("forwards a smee.io channel's deliveries to the webhook route, signature intact, and reconnects after a drop", async () => {
+      const store = await kind.open();
+      const harness = await start(store, undefined);
+      // A local stand-in for smee.io: /new redirects to a channel; the channel is an event stream.
+      const streams: ServerResponse[] = [];
+      const smee = createServer((request, response) => {
+        if (request.url === "/new") {
+          response.writeHead(307, { location: "/Ch4nnel" });
+          return response.end();
+        }
+        response.writeHead(200, { "content-type": "text/event-stream" });
+        response.write("event: ready\ndata: {}\n\n");
+        streams.push(response);
+      });
+      await new Promise<void>((resolve) => smee.listen(0, "127.0.0.1", resolve));
+      const smeeUrl = `http://127.0.0.1:${(smee.address() as AddressInfo).port}`;
+      const envhooks = createServer(async (request, response) => {
+        const chunks: Buffer[] = [];
+        for await (const chunk of request) chunks.push(chunk as Buffer);
+        const answer = await harness.envhooks.app.request(request.url ?? "/", {
+          method: request.method ?? "GET",
+          headers: request.headers as Record<string, string>,
+          body: Buffer.concat(chunks),
+        });
+        response.writeHead(answer.status);
+        response.end(await answer.text());
+      });
+      await new Promise<void>((resolve) => envhooks.listen(0, "127.0.0.1", resolve));
+      const target = `http://127.0.0.1:${(envhooks.address() as AddressInfo).port}/api/github/webhooks`;
+      const channel = await createSmeeChannel(smeeUrl);
+      expect(channel).toBe(`${smeeUrl}/Ch4nnel`);
+      const proxy = forwardWebhookProxy({ source: channel, target, log: testLog().log });
+      const send = async (deliveryId: string) => {
+        const payload = pushToBranch("proxied");
+        const body = JSON.stringify(payload);
+        const message = {
+          host: "smee.io",
+          "x-github-event": "push",
+          "x-github-delivery": deliveryId,
+          "x-hub-signature-256": await sign(WEBHOOK_SECRET, body),
+          "content-type": "application/json",
+          body: payload,
+          query: {},
+          timestamp: Date.now(),
+        };
+        await eventually(async () => streams.length > 0);
+        streams.at(-1)?.write(`id: ${Date.now()}\ndata: ${JSON.stringify(message)}\n\n`);
+      };
+      const stored = (deliveryId: string) =>
+        eventually(async () => {
+          const { rows } = await store.db.query("SELECT 1 FROM github_events WHERE delivery_id = $1", [
+            deliveryId,
+          ]);
+          return rows.length === 1;
+        });
+      try {
+        await send("proxied-1");
+        await stored("proxied-1");
+        // smee.io drops the stream: the proxy connects again and goes on forwarding.
+        for (const stream of streams.splice(0)) stream.destroy();
+        await send("proxied-2");
+        await stored("proxied-2");
+        expect(proxy.forwarded).toBe(2);
+      } finally {
+        proxy.stop();
+        smee.closeAllConnections();
+        await new Promise((resolve) => smee.close(resolve));
+        await new Promise((resolve) => envhooks.close(resolve));
+        await harness.close();
         await store.close();
       }
     });

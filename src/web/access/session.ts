@@ -15,10 +15,12 @@ import type { Database } from "../../store/database.ts";
 import { type SecretBox, SecretKeyError } from "../../store/secret-box.ts";
 import {
   deleteWebSession,
+  deleteWebSessionsOfToken,
   findWebSession,
   insertWebSession,
   keepWebSetting,
   liveProjectToken,
+  pruneWebSessions,
   recheckedWebSession,
   replaceWebSetting,
   touchWebSession,
@@ -206,7 +208,9 @@ export function createSessions(options: SessionsOptions): Sessions {
         const live = session.tokenId ? await liveProjectToken(db, session.tokenId) : undefined;
         if (!live) {
           // The token was revoked: so is every session it opened.
-          await deleteWebSession(db, session.id);
+          await (session.tokenId
+            ? deleteWebSessionsOfToken(db, session.tokenId)
+            : deleteWebSession(db, session.id));
           return undefined;
         }
         principal = { kind: "project", tokenId: live.id, projectKey: live.projectKey, access: live.access };
@@ -257,6 +261,8 @@ export function createSessions(options: SessionsOptions): Sessions {
         lastSeenAt: at,
         expiresAt: new Date(at.getTime() + SESSION_IDLE_MS),
       };
+      // Sessions that expired are removed as new ones open (one indexed delete).
+      await pruneWebSessions(db, at);
       await insertWebSession(db, { ...session, tokenHash: hashToken(token) });
       await setSignedCookie(c, SESSION_COOKIE, token, await key(), {
         path: "/",
@@ -372,7 +378,7 @@ signed in again.</p>
 
 /** A `next` parameter as a same-origin path; anything else (another origin, `//host`, `/\\host`) is "/". */
 export function safeNext(next: string | undefined | null): string {
-  if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return "/";
+  if (!next?.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return "/";
   // Control characters and backslashes let some browsers read the path as another origin.
   if ([...next].some((char) => char === "\\" || char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f))
     return "/";

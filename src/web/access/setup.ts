@@ -127,7 +127,7 @@ register the App.</p>`,
 
   app.get("/setup", async (c) => {
     const setup = deps.setup;
-    if (!setup || !setup.needed()) return notNeeded(c);
+    if (!setup?.needed()) return notNeeded(c);
     const given = c.req.query("key");
     if (given !== undefined) {
       if (!sameSecret(given, setup.key)) return refused(c);
@@ -151,7 +151,10 @@ register the App.</p>`,
       state = randomToken();
       await setSignedCookie(c, STATE_COOKIE, state, await deps.sessions.cookieKey(), cookieOptions(c, 3600));
     }
-    const manifest = JSON.stringify(await buildManifest(setup.manifestFile, base(c), setup.webhookProxyUrl));
+    const built = await buildManifest(setup.manifestFile, base(c), setup.webhookProxyUrl);
+    const manifest = JSON.stringify(built);
+    const permissions = Object.entries((built.default_permissions ?? {}) as Record<string, string>);
+    const events = (built.default_events ?? []) as string[];
     const target = (owner: string | undefined) =>
       `${setup.webUrl}${owner ? `/organizations/${encodeURIComponent(owner)}` : ""}/settings/apps/new?state=${encodeURIComponent(state)}`;
     const hookUrl = setup.webhookProxyUrl ?? `${base(c)}/api/github/webhooks`;
@@ -167,6 +170,10 @@ sends you to GitHub to confirm, and connects it when GitHub sends you back: no r
   <dt>Webhook URL</dt><dd><code id="webhook-url">${hookUrl}</code></dd>
   <dt>Sign-in callback</dt><dd><code>${base(c)}/login/github/callback</code></dd>
   <dt>Credentials are written to</dt><dd><code>${setup.envFile}</code> (mode 600)</dd>
+  <dt>Permissions</dt><dd id="permissions">${permissions.map(
+    ([name, access], n) => html`${n > 0 ? ", " : ""}<code>${name}: ${access}</code>`,
+  )}</dd>
+  <dt>Events</dt><dd>${events.map((event, n) => html`${n > 0 ? ", " : ""}<code>${event}</code>`)}</dd>
 </dl>
 ${
   local
@@ -204,7 +211,7 @@ ${
 
   app.get("/setup/callback", async (c) => {
     const setup = deps.setup;
-    if (!setup || !setup.needed()) return notNeeded(c);
+    if (!setup?.needed()) return notNeeded(c);
     if (!(await holdsKey(c, setup))) return refused(c);
     const state = await getSignedCookie(c, await deps.sessions.cookieKey(), STATE_COOKIE);
     const code = c.req.query("code");
