@@ -13,6 +13,7 @@ import { RateBudget } from "./github/rate-budget.ts";
 import { drainGithub } from "./github/sync-github.ts";
 import { createServer } from "./http/create-server.ts";
 import { acceptDelivery } from "./intake/accept-delivery.ts";
+import { type ApplyBatch, createBatchApplier } from "./intake/apply-batch.ts";
 import { type ApplyDeps, applyEvent, expireEnvironments, type Outbox } from "./intake/apply-event.ts";
 import { drainProject, type ReceiveEvent } from "./intake/drain-project.ts";
 import { createRepoOptions, type RepoOptions } from "./intake/repo-options.ts";
@@ -136,7 +137,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
   const githubOutbox: GithubOutbox = { wake: (projectKey) => wake(GITHUB_UPDATES_QUEUE, projectKey) };
   const metrics = createMetrics(db);
   const settled = new Set<string>();
-  const { receive, githubConnected, octokitFor, repoOptions } = await createReceiver(
+  const { receive, applyBatch, githubConnected, octokitFor, repoOptions } = await createReceiver(
     options,
     { db, outbox, now, metrics, settled },
     githubOutbox,
@@ -146,7 +147,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     enqueueKey(boss, queue, key, { startAfter });
   const applying = dispatcher(GITHUB_EVENTS_QUEUE, (projectKey) =>
     drainProject(
-      { db, receive, log, retry, signal, settled, wakeAt: wakeAt(GITHUB_EVENTS_QUEUE) },
+      { db, receive, applyBatch, log, retry, signal, settled, wakeAt: wakeAt(GITHUB_EVENTS_QUEUE) },
       projectKey,
     ),
   );
@@ -326,6 +327,8 @@ async function createReceiver(
   github: GithubOutbox,
 ): Promise<{
   receive: ReceiveEvent;
+  /** Lifecycle events applied together, without Probot's per-event `receive`. */
+  applyBatch: ApplyBatch;
   githubConnected: boolean;
   /** With GitHub App credentials: the stored repository options and what refreshes them. */
   repoOptions?: RepoOptions;
@@ -354,6 +357,11 @@ async function createReceiver(
       repoOptions,
       // biome-ignore lint/suspicious/noExplicitAny: stored deliveries were verified when they arrived
       receive: (event) => probot.receive(event as any),
+      applyBatch: createBatchApplier({
+        apply: { ...deps, github },
+        log: options.log,
+        github: { options: repoOptions, octokitFor },
+      }),
       githubConnected: true,
       octokitFor,
     };
@@ -361,6 +369,7 @@ async function createReceiver(
   return {
     githubConnected: false,
     octokitFor: undefined,
+    applyBatch: createBatchApplier({ apply: deps, log: options.log }),
     receive: async ({ id, name, payload }) => {
       // Without GitHub, nobody can be asked whether a commenter may write: commands are refused.
       const event = { name, payload, canWrite: false } as GithubEvent;

@@ -2,7 +2,7 @@ import type { Activity } from "../activity/activity.ts";
 import type { RepoConfig } from "../config/repo-config.schema.ts";
 import type { GithubRequest } from "../lifecycle/transition.ts";
 import type { Queryable } from "../store/database.ts";
-import { insertGithubTask } from "../store/github-tasks.ts";
+import { insertGithubTask, insertGithubTasks } from "../store/github-tasks.ts";
 
 /** What the repository lets envhooks show on GitHub (`github:` in `.github/envhooks.yml`). */
 export type GithubOptions = RepoConfig["github"];
@@ -28,15 +28,37 @@ export async function writeActivityTask(
   activity: Activity,
   options: GithubOptions,
 ): Promise<boolean> {
-  if (!activity.payload.environment) return false;
-  const wanted = options.deployments || options.statuses || options.comments;
-  if (!wanted) return false;
-  await writeTask(tx, projectKey, { kind: "activity", activity, options });
+  const task = activityTask(activity, options);
+  if (!task) return false;
+  await writeTask(tx, projectKey, task);
   return true;
+}
+
+/** The task showing an activity on GitHub; none for an activity about no environment, or when nothing is shown. */
+export function activityTask(activity: Activity, options: GithubOptions): GithubTaskBody | undefined {
+  if (!activity.payload.environment) return undefined;
+  const wanted = options.deployments || options.statuses || options.comments;
+  return wanted ? { kind: "activity", activity, options } : undefined;
 }
 
 /** Writes a task; an activity's is filed under its environment, whose newer states supersede it. */
 export async function writeTask(tx: Queryable, projectKey: string, body: GithubTaskBody): Promise<void> {
-  const environment = body.kind === "activity" ? (body.activity.payload.environment?.name ?? null) : null;
-  await insertGithubTask(tx, { projectKey, kind: body.kind, body, environment });
+  await insertGithubTask(tx, { projectKey, kind: body.kind, body, environment: environmentOf(body) });
+}
+
+/** Writes tasks in one statement, in the order given (a batch of events' tasks). */
+export async function writeTasks(
+  tx: Queryable,
+  projectKey: string,
+  bodies: readonly GithubTaskBody[],
+): Promise<void> {
+  await insertGithubTasks(
+    tx,
+    projectKey,
+    bodies.map((body) => ({ kind: body.kind, body, environment: environmentOf(body) })),
+  );
+}
+
+function environmentOf(body: GithubTaskBody): string | null {
+  return body.kind === "activity" ? (body.activity.payload.environment?.name ?? null) : null;
 }

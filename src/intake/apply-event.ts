@@ -110,28 +110,11 @@ export async function applyEvent(
     }
 
     const at = now();
-    const source = { event: event.name, delivery_id: deliveryId, pull_request: pullRequestOf(event) };
+    const source = sourceOf(event, deliveryId);
     if (!config.ok) {
-      const activity = buildActivity({
-        id: newActivityId(),
-        type: "integration.github.config",
-        project: project.fullName,
-        environment: null,
-        oldCommit: null,
-        newCommit: null,
-        commits: [],
-        user: event.payload.sender,
-        text: `.github/envhooks.yml in ${project.fullName} is invalid: no environment was changed.`,
-        log: [
-          ".github/envhooks.yml is invalid; fix it and push again:",
-          ...config.problems.map((p) => `- ${p}`),
-        ].join("\n"),
-        result: "failure",
-        at,
-        github: source,
-      });
+      const activity = invalidConfigActivity(project, event, config.problems, at, source);
       await recordActivity(tx, deps, project, activity, { deliveryId, runnerDeadline: null, wakes });
-      await finish(tx, deliveryId, `invalid .github/envhooks.yml: ${config.problems.join("; ")}`);
+      await finish(tx, deliveryId, invalidConfigOutcome(config.problems));
       return { applied: true, activities: [activity], notes: config.problems };
     }
 
@@ -139,8 +122,7 @@ export async function applyEvent(
     const plan = planTransitions(event, config.config, environments);
     const context = { user: event.payload.sender, at, source, config: config.config, deliveryId };
     const activities = await applyPlan(tx, deps, project, plan, context, wakes);
-    const outcome = [...activities.map((a) => a.text), ...plan.notes].join(" ") || "no change";
-    await finish(tx, deliveryId, outcome);
+    await finish(tx, deliveryId, outcomeOf(activities, plan));
     return { applied: true, activities, notes: plan.notes };
   }).catch((error: unknown) => {
     if (error instanceof AppliedAlready) return { applied: false, activities: [], notes: [] };
@@ -148,6 +130,52 @@ export async function applyEvent(
   });
   deps.settled?.add(deliveryId);
   return applied;
+}
+
+/** Where an event's activities came from, as they say it. */
+export function sourceOf(event: GithubEvent, deliveryId: string): NonNullable<Activity["github"]> {
+  return { event: event.name, delivery_id: deliveryId, pull_request: pullRequestOf(event) };
+}
+
+/** The activity recorded instead of any change when the repository's options are invalid. */
+export function invalidConfigActivity(
+  project: Pick<Project, "fullName">,
+  event: GithubEvent,
+  problems: string[],
+  at: Date,
+  source: Activity["github"],
+): Activity {
+  return buildActivity({
+    id: newActivityId(),
+    type: "integration.github.config",
+    project: project.fullName,
+    environment: null,
+    oldCommit: null,
+    newCommit: null,
+    commits: [],
+    user: event.payload.sender,
+    text: `.github/envhooks.yml in ${project.fullName} is invalid: no environment was changed.`,
+    log: [".github/envhooks.yml is invalid; fix it and push again:", ...problems.map((p) => `- ${p}`)].join(
+      "\n",
+    ),
+    result: "failure",
+    at,
+    github: source,
+  });
+}
+
+/** What the inbox keeps as an event's outcome. */
+export function outcomeOf(activities: readonly Activity[], plan: Plan): string {
+  return [...activities.map((a) => a.text), ...plan.notes].join(" ") || "no change";
+}
+
+export function invalidConfigOutcome(problems: string[]): string {
+  return `invalid .github/envhooks.yml: ${problems.join("; ")}`;
+}
+
+/** When a deploy runner must have reported on an activity begun at `at` (none without runners). */
+export function runnerDeadlineOf(config: RepoConfig, at: Date): Date | null {
+  return config.runner === "external" ? new Date(at.getTime() + durationMs(config.runner_timeout)) : null;
 }
 
 /** Thrown inside the transaction to roll it back: the delivery was applied already, or never stored. */
@@ -248,7 +276,7 @@ export function storedConfig(config: unknown): RepoConfig {
   return parsed.success ? parsed.data : DEFAULT_REPO_CONFIG;
 }
 
-interface TransitionContext {
+export interface TransitionContext {
   user: GithubUser | null;
   at: Date;
   source: Activity["github"];
@@ -271,13 +299,9 @@ async function applyPlan(
     const transitioned = await applyTransition(tx, project, transition, context);
     if (!transitioned) continue;
     const applied = transitioned.activity;
-    const runnerDeadline =
-      context.config.runner === "external"
-        ? new Date(context.at.getTime() + durationMs(context.config.runner_timeout))
-        : null;
     await recordActivity(tx, deps, project, applied, {
       deliveryId: context.deliveryId,
-      runnerDeadline,
+      runnerDeadline: runnerDeadlineOf(context.config, context.at),
       wakes,
       latestOf: transitioned.latestOf,
     });
@@ -296,7 +320,7 @@ async function applyPlan(
 }
 
 /** A transition's activity, and the environment it is now the newest activity of (none once deleted). */
-interface AppliedTransition {
+export interface AppliedTransition {
   activity: Activity;
   latestOf: { environment: string; url: string | null } | null;
 }
@@ -305,8 +329,9 @@ async function applyTransition(
   tx: Queryable,
   project: Project,
   transition: Transition,
-  { user, at, source, config }: TransitionContext,
+  context: TransitionContext,
 ): Promise<AppliedTransition | undefined> {
+  const { at } = context;
   let environment: StoredEnvironment;
   let status: ActivityEnvironment["status"] | undefined;
   switch (transition.action) {
@@ -365,7 +390,23 @@ async function applyTransition(
       status = "deleted";
       break;
   }
+  return transitionActivity(project, transition, environment, status, context);
+}
 
+/** A transition that records an activity (every one but `track-head`). */
+export type RecordedTransition = Exclude<Transition, { action: "track-head" }>;
+
+/**
+ * The activity recording a transition: `environment` as the transition left it (as it was, for a
+ * deletion, with `status` "deleted").
+ */
+export function transitionActivity(
+  project: Pick<Project, "fullName">,
+  transition: RecordedTransition,
+  environment: StoredEnvironment,
+  status: ActivityEnvironment["status"] | undefined,
+  { user, at, source, config }: Pick<TransitionContext, "user" | "at" | "source" | "config">,
+): AppliedTransition {
   const type = ACTIVITY_TYPES[transition.action];
   const commits = "commits" in transition ? transition.commits : [];
   const oldCommit = "oldCommit" in transition ? transition.oldCommit : environment.headCommit;
@@ -447,7 +488,7 @@ export function toActivityEnvironment(
   };
 }
 
-function pullRequestOf(event: GithubEvent): { number: number; url: string | null } | null {
+export function pullRequestOf(event: GithubEvent): { number: number; url: string | null } | null {
   if (event.name === "issue_comment") return { number: event.payload.issue.number, url: null };
   if (event.name !== "pull_request") return null;
   const pr = event.payload.pull_request;

@@ -9,6 +9,7 @@ import {
   recordEventFailure,
   type StoredEvent,
 } from "../store/github-events.ts";
+import { type ApplyBatch, BATCHED_EVENTS } from "./apply-batch.ts";
 
 /** Hands one stored delivery to the app (Probot's `receive`, or the local handler). */
 export type ReceiveEvent = (event: { id: string; name: string; payload: unknown }) => Promise<void>;
@@ -16,6 +17,8 @@ export type ReceiveEvent = (event: { id: string; name: string; payload: unknown 
 export interface DrainDeps {
   db: Database;
   receive: ReceiveEvent;
+  /** Applies runs of lifecycle events together; without it every delivery goes through `receive`. */
+  applyBatch?: ApplyBatch | undefined;
   log: Logger;
   /** How failed deliveries are retried, and how often before they are set aside as failed. */
   retry: RetryPolicy;
@@ -27,25 +30,78 @@ export interface DrainDeps {
   settled?: Set<string>;
 }
 
-/** Pending deliveries read at once. */
-const BATCH = 16;
+/** Pending deliveries read at once: at most this many are applied in one transaction. */
+const BATCH = 50;
 
 /**
- * Applies a project's pending deliveries oldest first, one at a time. A failure leaves that
- * delivery first in line until its retry is due, so nothing overtakes it: a project's events are
- * applied in the order they were received, failures included.
+ * Applies a project's pending deliveries oldest first. Runs of lifecycle events never tried before
+ * are applied together (`applyBatch`, one transaction); the rest, and every event of a run whose
+ * transaction failed, go one at a time through `receive`. A failure leaves that delivery first in
+ * line until its retry is due, so nothing overtakes it: a project's events are applied in the order
+ * they were received, failures included.
  */
 export async function drainProject(deps: DrainDeps, projectKey: string): Promise<number> {
-  // Read BATCH at a time; a short batch was all there was (one accepted since wakes the project again).
-  let batch: StoredEvent[] = [];
-  let more = true;
-  return drainInOrder({
-    async next() {
-      if (batch.length === 0 && more) {
-        batch = await nextPendingEvents(deps.db, projectKey, BATCH);
-        more = batch.length === BATCH;
+  const log = deps.log.child({ project: projectKey });
+  let done = 0;
+  while (!deps.signal?.aborted) {
+    const pending = await nextPendingEvents(deps.db, projectKey, BATCH);
+    if (pending.length === 0) return done;
+    const run = deps.applyBatch ? leadingRun(pending, batchable) : [];
+    // Without batches every delivery goes one at a time; with them, those up to the next run do.
+    let alone = pending;
+    if (deps.applyBatch) alone = run.length > 0 ? run.slice(0, 1) : leadingRun(pending, (e) => !batchable(e));
+    if (run.length > 0 && deps.applyBatch) {
+      try {
+        const applied = await deps.applyBatch(run);
+        done += applied;
+        if (applied > 0) continue;
+      } catch (error) {
+        // Which event failed is for the one-at-a-time path to find: each gets its own retries.
+        log.warn(
+          { err: error, events: run.length },
+          "applying events together failed; applying them one at a time",
+        );
+        alone = run;
       }
-      return batch.shift();
+    }
+    const { applied, finished } = await drainOneByOne(deps, log, projectKey, alone);
+    done += applied;
+    if (!finished) return done;
+  }
+  return done;
+}
+
+/** Never tried, due, and of a kind applied in batches. */
+function batchable(event: StoredEvent): boolean {
+  return (
+    event.attempts === 0 &&
+    new Date(event.nextAttemptAt).getTime() <= Date.now() &&
+    BATCHED_EVENTS.has(event.name)
+  );
+}
+
+function leadingRun(events: StoredEvent[], matches: (event: StoredEvent) => boolean): StoredEvent[] {
+  const end = events.findIndex((event) => !matches(event));
+  return end === -1 ? events : events.slice(0, end);
+}
+
+/**
+ * Applies `events` one at a time through `receive`, under `drainInOrder`'s retry rules. `finished`:
+ * all of them were done or set aside (false when one waits for its retry, or the drain stopped).
+ */
+async function drainOneByOne(
+  deps: DrainDeps,
+  log: Logger,
+  projectKey: string,
+  events: StoredEvent[],
+): Promise<{ applied: number; finished: boolean }> {
+  const queue = [...events];
+  let finished = false;
+  const applied = await drainInOrder({
+    async next() {
+      const event = queue.shift();
+      if (!event) finished = true;
+      return event;
     },
     async run(event) {
       // Checked again: a delivery stored before intake checked payloads may be of the wrong shape.
@@ -64,11 +120,12 @@ export async function drainProject(deps: DrainDeps, projectKey: string): Promise
     isPermanent: isPermanentFailure,
     wakeAt: (at) => deps.wakeAt(projectKey, at),
     retry: deps.retry,
-    log: deps.log.child({ project: projectKey }),
+    log,
     what: "GitHub event",
     logFields: (event) => ({ delivery: event.deliveryId, event: event.name }),
     stopped: () => Boolean(deps.signal?.aborted),
   });
+  return { applied, finished };
 }
 
 /**

@@ -39,6 +39,56 @@ export async function insertActivity(
   return rows[0] ?? { sequence: 0 };
 }
 
+/** An activity to store, with the GitHub delivery that caused it and when its runner must report by. */
+export interface NewActivity {
+  activity: Activity;
+  githubDeliveryId: string | null;
+  runnerDeadline: Date | null;
+}
+
+/**
+ * Stores activities in one statement, in the order given; returns their positions (`seq`), in the
+ * same order. The environments' newest activity is the caller's to write (`writeEnvironments`).
+ */
+export async function insertActivities(
+  tx: Queryable,
+  projectId: number,
+  activities: readonly NewActivity[],
+): Promise<number[]> {
+  if (activities.length === 0) return [];
+  const { rows } = await tx.query<{ id: string; seq: number }>(
+    `INSERT INTO activities (id, project_id, environment, type, state, result, body, github_delivery_id,
+       created_at, updated_at, runner_deadline)
+     SELECT a.id, $1, a.environment, a.type, a.state, a.result, a.body, a.github_delivery_id, a.created_at,
+       a.updated_at, a.runner_deadline
+     FROM jsonb_to_recordset($2::jsonb) AS a(n integer, id text, environment text, type text, state text,
+       result text, body jsonb, github_delivery_id text, created_at timestamptz, updated_at timestamptz,
+       runner_deadline timestamptz)
+     ORDER BY a.n
+     RETURNING id, seq`,
+    [
+      projectId,
+      JSON.stringify(
+        activities.map(({ activity, githubDeliveryId, runnerDeadline }, n) => ({
+          n,
+          id: activity.id,
+          environment: activity.parameters.environment,
+          type: activity.type,
+          state: activity.state,
+          result: activity.result,
+          body: activity,
+          github_delivery_id: githubDeliveryId,
+          created_at: activity.created_at,
+          updated_at: activity.updated_at,
+          runner_deadline: runnerDeadline?.toISOString() ?? null,
+        })),
+      ),
+    ],
+  );
+  const sequences = new Map(rows.map((row) => [row.id, Number(row.seq)]));
+  return activities.map(({ activity }) => sequences.get(activity.id) ?? 0);
+}
+
 export interface ActivityFilter {
   limit: number;
   /** Only activities older than this position (from a previous page's `next`). */

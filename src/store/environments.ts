@@ -142,3 +142,82 @@ function firstRow(rows: StoredEnvironment[], name: string): StoredEnvironment {
   if (!row) throw new Error(`environment ${name} not found`);
   return row;
 }
+
+/**
+ * The environments a batch of events concerns, read once: those named, the pull requests based on
+ * the `basedOn` branches, and those holding any of `machineNames` (the names new environments may
+ * take).
+ */
+export async function findEnvironmentsForBatch(
+  db: Queryable,
+  projectId: number,
+  { names, basedOn, machineNames }: { names: string[]; basedOn: string[]; machineNames: string[] },
+): Promise<StoredEnvironment[]> {
+  const { rows } = await db.query<StoredEnvironment>(
+    `SELECT ${COLUMNS} FROM environments
+     WHERE project_id = $1 AND (name = ANY($2::text[]) OR (kind = 'pull_request' AND parent = ANY($3::text[]))
+       OR machine_name = ANY($4::text[]))
+     ORDER BY name`,
+    [projectId, names, basedOn, machineNames],
+  );
+  return rows;
+}
+
+/** Deletes a project's environments by name, in one statement. */
+export async function deleteEnvironments(tx: Queryable, projectId: number, names: string[]): Promise<void> {
+  if (names.length === 0) return;
+  await tx.query("DELETE FROM environments WHERE project_id = $1 AND name = ANY($2::text[])", [
+    projectId,
+    names,
+  ]);
+}
+
+/**
+ * Writes environments as a batch left them, in one statement: new ones inserted; existing ones get
+ * their head, status, newest activity and time (what `updateEnvironment` and `insertActivity`
+ * change). `url` is the address the batch set (null: none), so an existing environment keeps the
+ * one a deploy runner reported meanwhile. Existing ones first: they free no machine name.
+ */
+export async function writeEnvironments(
+  tx: Queryable,
+  projectId: number,
+  environments: StoredEnvironment[],
+): Promise<void> {
+  if (environments.length === 0) return;
+  await tx.query(
+    `INSERT INTO environments (project_id, name, machine_name, kind, pull_request, parent, head_commit,
+       previous_commit, status, is_main, clone_parent_data, last_activity_id, url, created_at, updated_at)
+     SELECT $1, e.name, e.machine_name, e.kind, e.pull_request, e.parent, e.head_commit, e.previous_commit,
+       e.status, e.is_main, e.clone_parent_data, e.last_activity_id, e.url, e.created_at, e.updated_at
+     FROM jsonb_to_recordset($2::jsonb) AS e(n integer, name text, machine_name text, kind text,
+       pull_request integer, parent text, head_commit text, previous_commit text, status text, is_main boolean,
+       clone_parent_data boolean, last_activity_id text, url text, created_at timestamptz, updated_at timestamptz)
+     ORDER BY e.n
+     ON CONFLICT (project_id, name) DO UPDATE SET head_commit = excluded.head_commit,
+       previous_commit = excluded.previous_commit, status = excluded.status,
+       last_activity_id = excluded.last_activity_id, url = COALESCE(excluded.url, environments.url),
+       updated_at = excluded.updated_at`,
+    [
+      projectId,
+      JSON.stringify(
+        environments.map((environment, n) => ({
+          n,
+          name: environment.name,
+          machine_name: environment.machineName,
+          kind: environment.kind,
+          pull_request: environment.pullRequest,
+          parent: environment.parent,
+          head_commit: environment.headCommit,
+          previous_commit: environment.previousCommit,
+          status: environment.status,
+          is_main: environment.isMain,
+          clone_parent_data: environment.cloneParentData,
+          last_activity_id: environment.lastActivityId,
+          url: environment.url,
+          created_at: new Date(environment.createdAt).toISOString(),
+          updated_at: new Date(environment.updatedAt).toISOString(),
+        })),
+      ),
+    ],
+  );
+}

@@ -82,6 +82,25 @@ export async function markEventProcessed(
   return rows.length === 1;
 }
 
+/**
+ * Marks events applied together, in the transaction that applied them, in one statement. Returns
+ * how many were still pending: fewer than given means another worker applied some first, and the
+ * caller must roll back its work.
+ */
+export async function markEventsProcessed(
+  tx: Queryable,
+  events: ReadonlyArray<{ id: number; outcome: string }>,
+): Promise<number> {
+  if (events.length === 0) return 0;
+  const { rows } = await tx.query(
+    `UPDATE github_events e SET state = 'processed', outcome = x.outcome, processed_at = now()
+     FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, outcome text)
+     WHERE e.id = x.id AND e.state = 'pending' RETURNING e.id`,
+    [JSON.stringify(events.map(({ id, outcome }) => ({ id, outcome })))],
+  );
+  return rows.length;
+}
+
 const INBOX: OrderedTable = { name: "github_events", finishedAt: "processed_at" };
 
 /** Counts a failed attempt at an event (see `recordOrderedFailure`). */

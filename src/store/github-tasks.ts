@@ -23,6 +23,21 @@ export async function insertGithubTask(
   ]);
 }
 
+/** Writes tasks in one statement; their ids follow the order given. */
+export async function insertGithubTasks(
+  tx: Queryable,
+  projectKey: string,
+  tasks: ReadonlyArray<{ kind: string; body: unknown; environment: string | null }>,
+): Promise<void> {
+  if (tasks.length === 0) return;
+  await tx.query(
+    `INSERT INTO github_tasks (project_key, kind, body, environment)
+     SELECT $1, t.kind, t.body, t.environment
+     FROM jsonb_to_recordset($2::jsonb) AS t(n integer, kind text, body jsonb, environment text) ORDER BY t.n`,
+    [projectKey, JSON.stringify(tasks.map((task, n) => ({ n, ...task })))],
+  );
+}
+
 /** A task still to send, and whether a newer activity of its environment supersedes its activity. */
 export interface PendingGithubTask extends Omit<GithubTask, "body"> {
   environment: string | null;

@@ -11,15 +11,31 @@ export async function insertPushCommits(
   headSha: string,
   commits: PushCommit[],
 ): Promise<void> {
-  const kept = commits.slice(-KEPT_COMMITS).map(({ id, message, author }) => ({
-    id,
-    message,
-    author: { name: author.name, email: author.email ?? null },
+  await insertManyPushCommits(tx, projectKey, [{ headSha, commits }]);
+}
+
+/** Keeps several pushes' commits in one statement (a batch of events); the first push to a head wins. */
+export async function insertManyPushCommits(
+  tx: Queryable,
+  projectKey: string,
+  pushes: ReadonlyArray<{ headSha: string; commits: PushCommit[] }>,
+): Promise<void> {
+  if (pushes.length === 0) return;
+  const rows = pushes.map(({ headSha, commits }, n) => ({
+    n,
+    head_sha: headSha,
+    commits: commits.slice(-KEPT_COMMITS).map(({ id, message, author }) => ({
+      id,
+      message,
+      author: { name: author.name, email: author.email ?? null },
+    })),
   }));
   await tx.query(
-    `INSERT INTO push_commits (project_key, head_sha, commits) VALUES ($1, $2, $3)
+    `INSERT INTO push_commits (project_key, head_sha, commits)
+     SELECT $1, p.head_sha, p.commits
+     FROM jsonb_to_recordset($2::jsonb) AS p(n integer, head_sha text, commits jsonb) ORDER BY p.n
      ON CONFLICT (project_key, head_sha) DO NOTHING`,
-    [projectKey, headSha, JSON.stringify(kept)],
+    [projectKey, JSON.stringify(rows)],
   );
 }
 

@@ -1,0 +1,220 @@
+import type { Activity, ActivityEnvironment } from "../activity/activity.ts";
+import type { ConfigResult } from "../config/validate-repo-config.ts";
+import { activityTask, type GithubTaskBody, writeTasks } from "../github/github-outbox.ts";
+import type { GithubEvent } from "../lifecycle/github-event.ts";
+import { machineNameCandidates } from "../lifecycle/machine-name.ts";
+import { concernedEnvironments, planTransitions } from "../lifecycle/plan-transitions.ts";
+import { insertActivities, type NewActivity } from "../store/activities.ts";
+import type { Queryable } from "../store/database.ts";
+import {
+  deleteEnvironments,
+  findEnvironmentsForBatch,
+  type StoredEnvironment,
+  writeEnvironments,
+} from "../store/environments.ts";
+import { markEventsProcessed } from "../store/github-events.ts";
+import { lockProject, type Project } from "../store/projects.ts";
+import { insertManyPushCommits } from "../store/push-commits.ts";
+import {
+  type ApplyDeps,
+  inTransaction,
+  invalidConfigActivity,
+  invalidConfigOutcome,
+  outcomeOf,
+  type RecordedTransition,
+  runnerDeadlineOf,
+  sourceOf,
+  transitionActivity,
+  type Wakes,
+} from "./apply-event.ts";
+import { EnvironmentChanges } from "./environment-changes.ts";
+
+/** A stored GitHub delivery ready to apply: checked, with the options to apply it with. */
+export interface ReadyEvent {
+  /** Its row in the inbox. */
+  id: number;
+  deliveryId: string;
+  event: GithubEvent;
+  installationId: number | null;
+  config: ConfigResult;
+}
+
+/** Thrown to roll a batch back when one of its events is not pending any more (another worker applied it). */
+export class BatchAppliedAlready extends Error {}
+
+/**
+ * Applies one project's events, oldest first, in one transaction under the project's row lock,
+ * with the same result as `applyEvent` applying them one after the other. The environments they
+ * concern are read once and planned against in memory (the lifecycle rules stay pure); environments,
+ * activities, deliveries, GitHub tasks and the events' processed marks are each written in one
+ * statement. About a dozen statements, however many events: a batch of one costs what
+ * `applyEvent` does, a batch of fifty a fraction of it per event.
+ *
+ * Throws (and changes nothing) if any event fails: the caller applies them one at a time then.
+ */
+export async function applyEvents(deps: ApplyDeps, events: readonly ReadyEvent[]): Promise<Activity[]> {
+  const last = events.at(-1);
+  if (!last) return [];
+  const now = deps.now ?? (() => new Date());
+  return inTransaction(deps, async (tx, wakes) => {
+    const repository = last.event.payload.repository;
+    // As each event's own lockProject would leave the row: the last names, the last installation known.
+    const installationId = events.findLast((item) => item.installationId !== null)?.installationId ?? null;
+    const locked = await lockProject(tx, {
+      fullName: repository.full_name,
+      defaultBranch: repository.default_branch,
+      installationId,
+    });
+    if (deps.github) await keepPushCommits(tx, locked.key, events);
+
+    const environments = await readEnvironments(tx, locked.id, events);
+    const recorded: NewActivity[] = [];
+    const tasks: GithubTaskBody[] = [];
+    const outcomes: Array<{ id: number; outcome: string }> = [];
+    for (const { id, deliveryId, event, config } of events) {
+      // Each event names its project as it came (a rename between two events shows in their activities).
+      const project = {
+        ...locked,
+        fullName: event.payload.repository.full_name,
+        defaultBranch: event.payload.repository.default_branch,
+      };
+      const at = now();
+      const source = sourceOf(event, deliveryId);
+      if (!config.ok) {
+        const activity = invalidConfigActivity(project, event, config.problems, at, source);
+        recorded.push({ activity, githubDeliveryId: deliveryId, runnerDeadline: null });
+        outcomes.push({ id, outcome: invalidConfigOutcome(config.problems) });
+        continue;
+      }
+      const plan = planTransitions(
+        event,
+        config.config,
+        environments.concerned(concernedEnvironments(event)),
+      );
+      const context = { user: event.payload.sender, at, source, config: config.config };
+      const activities: Activity[] = [];
+      for (const transition of plan.transitions) {
+        if (transition.action === "track-head") {
+          // The second event GitHub sends for a new branch moves the head and records nothing.
+          environments.update(transition.environment, { headCommit: transition.newCommit }, at);
+          continue;
+        }
+        const change = applyInMemory(environments, transition, at);
+        const { activity, latestOf } = transitionActivity(
+          project,
+          transition,
+          change.environment,
+          change.status,
+          context,
+        );
+        if (latestOf) environments.setLatest(latestOf.environment, activity.id, latestOf.url);
+        recorded.push({
+          activity,
+          githubDeliveryId: deliveryId,
+          runnerDeadline: runnerDeadlineOf(config.config, at),
+        });
+        const task = deps.github && activityTask(activity, config.config.github);
+        if (task) tasks.push(task);
+        activities.push(activity);
+      }
+      if (deps.github) tasks.push(...(plan.github ?? []));
+      outcomes.push({ id, outcome: outcomeOf(activities, plan) });
+    }
+
+    await deleteEnvironments(tx, locked.id, environments.removed);
+    await writeEnvironments(tx, locked.id, environments.written);
+    const sequences = await insertActivities(tx, locked.id, recorded);
+    await recordWrites(tx, deps, locked, recorded, sequences, tasks, wakes);
+    if ((await markEventsProcessed(tx, outcomes)) !== outcomes.length) {
+      throw new BatchAppliedAlready(`some of ${outcomes.length} events were applied already`);
+    }
+    return recorded.map(({ activity }) => activity);
+  });
+}
+
+/** Deliveries and GitHub tasks for what the batch recorded, and who to wake once it commits. */
+async function recordWrites(
+  tx: Queryable,
+  deps: ApplyDeps,
+  project: Project,
+  recorded: ReadonlyArray<{ activity: Activity }>,
+  sequences: number[],
+  tasks: GithubTaskBody[],
+  wakes: Wakes,
+): Promise<void> {
+  const stored = recorded.map(({ activity }, n) => ({ activity, sequence: sequences[n] ?? 0 }));
+  for (const { activity } of stored) wakes.activities.push(activity);
+  for (const id of (await deps.outbox?.write(tx, project.key, stored)) ?? []) wakes.integrations.add(id);
+  if (tasks.length > 0) {
+    await writeTasks(tx, project.key, tasks);
+    wakes.github.add(project.key);
+  }
+}
+
+/** A pull request's `synchronize` to the same head takes its commits from here. */
+async function keepPushCommits(tx: Queryable, projectKey: string, events: readonly ReadyEvent[]) {
+  const pushes = [];
+  for (const { event } of events) {
+    if (event.name === "push" && !event.payload.deleted && event.payload.commits.length > 0) {
+      pushes.push({ headSha: event.payload.after, commits: event.payload.commits });
+    }
+  }
+  await insertManyPushCommits(tx, projectKey, pushes);
+}
+
+/** Every environment the events concern, and those holding a machine name a new one could take. */
+async function readEnvironments(
+  tx: Queryable,
+  projectId: number,
+  events: readonly ReadyEvent[],
+): Promise<EnvironmentChanges> {
+  const names = new Set<string>();
+  const basedOn = new Set<string>();
+  for (const { event, config } of events) {
+    if (!config.ok) continue;
+    const concerned = concernedEnvironments(event);
+    for (const name of concerned.names) names.add(name);
+    if (concerned.basedOn !== null) basedOn.add(concerned.basedOn);
+  }
+  const rows = await findEnvironmentsForBatch(tx, projectId, {
+    names: [...names],
+    basedOn: [...basedOn],
+    machineNames: [...names].flatMap(machineNameCandidates),
+  });
+  return new EnvironmentChanges(rows, names);
+}
+
+/** A transition applied to the environments in memory, as `applyTransition` applies it to the store. */
+function applyInMemory(
+  environments: EnvironmentChanges,
+  transition: RecordedTransition,
+  at: Date,
+): { environment: StoredEnvironment; status: ActivityEnvironment["status"] | undefined } {
+  switch (transition.action) {
+    case "create":
+      return { environment: environments.create(transition.environment, at), status: undefined };
+    case "rebuild":
+      return {
+        environment: environments.update(transition.environment, { headCommit: transition.newCommit }, at),
+        status: undefined,
+      };
+    case "redeploy":
+      return { environment: environments.update(transition.environment, {}, at), status: undefined };
+    case "activate":
+      return {
+        environment: environments.update(
+          transition.environment,
+          { headCommit: transition.newCommit, status: "active" },
+          at,
+        ),
+        status: undefined,
+      };
+    case "deactivate":
+      return {
+        environment: environments.update(transition.environment, { status: "inactive" }, at),
+        status: undefined,
+      };
+    case "delete":
+      return { environment: environments.delete(transition.environment), status: "deleted" };
+  }
+}
