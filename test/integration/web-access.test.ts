@@ -640,6 +640,62 @@ describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
     });
   });
 
+  describe.skipIf(kind.skip)("setup without a public address", () => {
+    it("offers a smee.io channel: made, used as the App's webhook URL, and kept in .env", async () => {
+      const store = await kind.open();
+      const github = await new FakeGithub().start();
+      const smee = createServer((request, response) => {
+        response.writeHead(request.url === "/new" ? 307 : 404, { location: "/LocalChannel" });
+        response.end();
+      });
+      await new Promise<void>((resolve) => smee.listen(0, "127.0.0.1", resolve));
+      const smeeUrl = `http://127.0.0.1:${(smee.address() as AddressInfo).port}`;
+      const running = await startUnconfigured(store, github);
+      running.setup.createWebhookProxy = async () => {
+        const url = await createSmeeChannel(smeeUrl);
+        running.setup.webhookProxyUrl = url;
+        return url;
+      };
+      try {
+        const jar = new CookieJar({ request: (path, init) => running.host.fetch(new Request(path, init)) });
+        // Until the App is registered, /login says where to go.
+        expect(await (await jar.request("/login")).text()).toMatch(/open the <code>\/setup<\/code>\s+link/);
+        await jar.request(`/setup?key=${running.setup.key}`);
+        const page = await (await jar.request("/setup")).text();
+        expect(page).toMatch(/GitHub cannot reach <code>http:\/\/envhooks.test<\/code>/);
+        expect((await jar.request("/setup/webhook-proxy", { method: "POST", form: {} })).status).toBe(403);
+        const made = await jar.request("/setup/webhook-proxy", {
+          method: "POST",
+          form: { _csrf: CookieJar.csrfOf(page) },
+        });
+        expect(made.status).toBe(303);
+        const after = await (await jar.request("/setup")).text();
+        expect(after).toContain(`<code id="webhook-url">${smeeUrl}/LocalChannel</code>`);
+        expect(after).not.toMatch(/GitHub cannot reach/);
+        const action =
+          /<form method="post" action="([^"]+)">/.exec(after)?.[1]?.replaceAll("&amp;", "&") ?? "";
+        const manifest = /name="manifest" value="([^"]+)"/.exec(after)?.[1]?.replaceAll("&quot;", '"') ?? "";
+        expect(JSON.parse(manifest).hook_attributes.url).toBe(`${smeeUrl}/LocalChannel`);
+        const confirmed = await fetch(action, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ manifest }).toString(),
+          redirect: "manual",
+        });
+        const back = new URL(confirmed.headers.get("location") ?? "");
+        expect((await jar.request(back.pathname + back.search)).status).toBe(200);
+        expect(parseEnv(readFileSync(running.envFile, "utf8")).WEBHOOK_PROXY_URL).toBe(
+          `${smeeUrl}/LocalChannel`,
+        );
+      } finally {
+        await running.close();
+        await new Promise((resolve) => smee.close(resolve));
+        await github.stop();
+        await store.close();
+      }
+    });
+  });
+
   describe.skipIf(kind.skip)("webhook proxy (WEBHOOK_PROXY_URL)", () => {
     it("forwards a smee.io channel's deliveries to the webhook route, signature intact, and reconnects after a drop", async () => {
       const store = await kind.open();

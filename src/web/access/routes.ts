@@ -54,6 +54,12 @@ export function accessRoutes(deps: WebDeps): Hono {
       {
         title: "Sign in",
         body: html`<h1>Sign in to envhooks</h1>
+${
+  deps.setup?.needed()
+    ? html`<p class="notice" role="note">envhooks is not connected to GitHub yet: open the <code>/setup</code>
+link from envhooks' log to register the GitHub App.</p>`
+    : ""
+}
 ${problem ? html`<p class="error" role="alert" id="login-problem">${problem}</p>` : ""}
 ${
   github

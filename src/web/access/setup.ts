@@ -7,7 +7,7 @@ import { parse } from "yaml";
 import { sameSecret } from "../../http/require-api-token.ts";
 import type { WebDeps } from "../web-routes.ts";
 import { updateEnvFile } from "./env-file.ts";
-import { accessPage, randomToken } from "./session.ts";
+import { accessPage, csrfRefused, formField, randomToken } from "./session.ts";
 
 /** What registering the GitHub App gives back, as kept in .env. */
 export interface AppCredentials {
@@ -37,6 +37,11 @@ export interface SetupDeps {
   manifestFile: string;
   /** A smee.io channel forwarding GitHub's webhooks here (local development without a public URL). */
   webhookProxyUrl?: string | undefined;
+  /**
+   * Makes a smee.io channel, keeps it in the env file as WEBHOOK_PROXY_URL, starts forwarding it
+   * here and sets `webhookProxyUrl`: offered by /setup when GitHub could not reach envhooks.
+   */
+  createWebhookProxy?: () => Promise<string>;
   /** An operator token generated at this start, shown once on the setup page. */
   generatedApiToken?: string | undefined;
   /** Connects the registered App into the running envhooks (no restart). */
@@ -177,10 +182,18 @@ sends you to GitHub to confirm, and connects it when GitHub sends you back: no r
 </dl>
 ${
   local
-    ? html`<p class="notice bad" role="note">GitHub cannot reach <code>${base(c)}</code> unless it is public.
-Set <code>ENVHOOKS_PUBLIC_URL</code> to envhooks' public address, or for local development set
-<code>WEBHOOK_PROXY_URL</code> to a channel from <a href="https://smee.io/new">smee.io/new</a>: envhooks
-forwards it here. Then restart envhooks and open the new setup link.</p>`
+    ? html`<div class="notice bad" role="note"><p>GitHub cannot reach <code>${base(c)}</code> unless it is
+public. Set <code>ENVHOOKS_PUBLIC_URL</code> to envhooks' public address (and restart), or, for local
+development, let GitHub send to a <a href="https://smee.io">smee.io</a> channel that envhooks forwards
+here (kept as <code>WEBHOOK_PROXY_URL</code>).</p>
+${
+  setup.createWebhookProxy
+    ? html`<form method="post" action="/setup/webhook-proxy">
+  <input type="hidden" name="_csrf" value="${state}" />
+  <button type="submit">Create a smee.io channel and forward it</button>
+</form>`
+    : ""
+}</div>`
     : ""
 }
 <h2>For your personal account</h2>
@@ -207,6 +220,30 @@ ${
       200,
       setup.webUrl,
     );
+  });
+
+  app.post("/setup/webhook-proxy", async (c) => {
+    const setup = deps.setup;
+    if (!setup?.needed()) return notNeeded(c);
+    if (!(await holdsKey(c, setup))) return refused(c);
+    const state = await getSignedCookie(c, await deps.sessions.cookieKey(), STATE_COOKIE);
+    if (!state || !sameSecret(await formField(c, "_csrf"), state)) return csrfRefused(c);
+    if (!setup.createWebhookProxy) return c.redirect("/setup", 303);
+    try {
+      await setup.createWebhookProxy();
+    } catch (error) {
+      deps.log.warn({ err: error }, "no smee.io channel");
+      return page(
+        c,
+        "Set up",
+        html`<h1>No smee.io channel</h1>
+<p class="notice bad" role="alert">smee.io did not give a channel: ${(error as Error).message}. Set
+<code>ENVHOOKS_PUBLIC_URL</code> or <code>WEBHOOK_PROXY_URL</code> yourself and restart, or
+<a href="/setup">try again</a>.</p>`,
+        502,
+      );
+    }
+    return c.redirect("/setup", 303);
   });
 
   app.get("/setup/callback", async (c) => {
