@@ -10,6 +10,7 @@ import type { Settings } from "./config/env.schema.ts";
 import { DEFAULT_REPO_CONFIG } from "./config/repo-config.schema.ts";
 import type { GithubOutbox } from "./github/github-outbox.ts";
 import { RateBudget } from "./github/rate-budget.ts";
+import { type RecoveryRun, recoverDeliveries } from "./github/recover-deliveries.ts";
 import { drainGithub } from "./github/sync-github.ts";
 import { createServer } from "./http/create-server.ts";
 import { acceptDelivery } from "./intake/accept-delivery.ts";
@@ -20,6 +21,7 @@ import { createRepoOptions, type RepoOptions } from "./intake/repo-options.ts";
 import { completeOverdueActivities } from "./intake/report-progress.ts";
 import type { GithubEvent } from "./lifecycle/github-event.ts";
 import { createMetrics } from "./metrics.ts";
+import { startBackgroundJob } from "./queue/background-job.ts";
 import { createKeyedDispatcher } from "./queue/keyed-dispatcher.ts";
 import { createKeyedQueue, dispatchKeys, enqueueKey, type KeyedQueue } from "./queue/keyed-queue.ts";
 import { openQueue, type QueueTarget } from "./queue/open-queue.ts";
@@ -35,6 +37,7 @@ import { recordAttemptsTogether } from "./relay/attempt-recorder.ts";
 import { drainIntegration } from "./relay/drain-integration.ts";
 import { createSender } from "./relay/send-delivery.ts";
 import { writeDeliveries } from "./relay/write-deliveries.ts";
+import type { BackgroundJob } from "./store/background-jobs.ts";
 import type { Database } from "./store/database.ts";
 import { projectsWithPendingEvents } from "./store/github-events.ts";
 import { projectsWithDueGithubTasks } from "./store/github-tasks.ts";
@@ -43,6 +46,7 @@ import { integrationsWithDueDeliveries } from "./store/integrations.ts";
 import { releaseAllLeases } from "./store/leases.ts";
 import { migrate } from "./store/migrate.ts";
 import { prunePushCommits } from "./store/push-commits.ts";
+import { DEFAULT_RETENTION, type Purged, purgeExpired, type Retention } from "./store/retention.ts";
 import { createSecretBox, type SecretBox } from "./store/secret-box.ts";
 import { githubUserAccess } from "./web/access/github-user.ts";
 import type { SetupDeps } from "./web/access/setup.ts";
@@ -51,6 +55,8 @@ import type { SetupDeps } from "./web/access/setup.ts";
 const SWEEP_INTERVAL_MS = 10_000;
 /** A push's commits are kept this long for a pull request's `synchronize` to the same head. */
 const PUSH_COMMITS_KEPT_MS = 24 * 3600_000;
+/** How often missed GitHub deliveries are looked for, and retention purges (issue 18). */
+const BACKGROUND_EVERY_MS = 10 * 60_000;
 
 export interface EnvhooksOptions {
   db: Database;
@@ -78,6 +84,8 @@ export interface EnvhooksOptions {
   role?: Role;
   /** Setup in the browser (/setup) while the GitHub App is not configured. */
   setup?: SetupDeps;
+  /** ENVHOOKS_RETENTION and ENVHOOKS_ACTIVITY_RETENTION (30 days and a year by default). */
+  retention?: Retention;
 }
 
 export type Role = "all" | "web" | "worker";
@@ -93,6 +101,10 @@ export interface Envhooks {
    * environments, deploy runners that did not report in time. Runs at start and every 10 s.
    */
   sweep(): Promise<void>;
+  /** Asks GitHub again for deliveries it failed to deliver (at start and every 10 minutes too); undefined: another instance is at it, or no App. */
+  recoverDeliveries(): Promise<RecoveryRun | undefined>;
+  /** Purges what retention lets go (at start and every 10 minutes too); undefined: another instance is at it. */
+  purge(): Promise<Record<Purged, number> | undefined>;
   role: Role;
   /** Turns readiness false (`/readyz` 503), first step of a graceful shutdown. */
   notReady(): void;
@@ -137,7 +149,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
   const githubOutbox: GithubOutbox = { wake: (projectKey) => wake(GITHUB_UPDATES_QUEUE, projectKey) };
   const metrics = createMetrics(db);
   const settled = new Set<string>();
-  const { receive, applyBatch, githubConnected, octokitFor, repoOptions } = await createReceiver(
+  const { receive, applyBatch, githubConnected, octokitFor, appOctokit, repoOptions } = await createReceiver(
     options,
     { db, outbox, now, metrics, settled },
     githubOutbox,
@@ -238,6 +250,25 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     }, SWEEP_INTERVAL_MS);
     sweeper.unref();
   }
+  // Missed GitHub deliveries and retention: one instance at a time, never a `web` one.
+  function background<Result>(job: BackgroundJob, run: (keepGoing: () => boolean) => Promise<Result>) {
+    return role === "web"
+      ? undefined
+      : startBackgroundJob({ db, log, job, owner, everyMs: BACKGROUND_EVERY_MS, run });
+  }
+  const recovering = appOctokit
+    ? background("recover-github-deliveries", (keepGoing) =>
+        recoverDeliveries({ db, log, appOctokit, now, metrics, keepGoing }),
+      )
+    : undefined;
+  const purging = background("retention", (keepGoing) =>
+    purgeExpired(db, {
+      retention: options.retention ?? DEFAULT_RETENTION,
+      now,
+      keepGoing,
+      onPurged: (what, count) => metrics.purged.inc({ what }, count),
+    }),
+  );
 
   const app = createServer({
     db,
@@ -265,6 +296,8 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     githubConnected,
     role,
     sweep,
+    recoverDeliveries: async () => recovering?.runNow(),
+    purge: async () => purging?.runNow(),
     notReady() {
       ready = false;
     },
@@ -274,6 +307,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
       // Drains stop after the item in flight; what is left stays pending for the next process.
       stopping.abort();
       await Promise.all([...dispatchers.values()].map((keys) => keys.stop(timeoutMs)));
+      await Promise.all([recovering?.stop(), purging?.stop()]);
       // At the deadline, sends still waiting for their receiver are cut short and recorded as
       // interrupted: pending, they go again (same webhook-id) from the next process. Recording
       // them is one statement; a database out of reach does not hold the exit for longer.
@@ -333,6 +367,8 @@ async function createReceiver(
   /** With GitHub App credentials: the stored repository options and what refreshes them. */
   repoOptions?: RepoOptions;
   octokitFor: ((installationId: number) => Promise<InstanceType<typeof ProbotOctokit>>) | undefined;
+  /** With GitHub App credentials: an Octokit authenticated as the App itself (its JWT). */
+  appOctokit?: () => Promise<InstanceType<typeof ProbotOctokit>>;
 }> {
   const { appId, privateKey, webhookSecret, baseUrl } = options.github;
   if (appId && privateKey) {
@@ -364,6 +400,7 @@ async function createReceiver(
       }),
       githubConnected: true,
       octokitFor,
+      appOctokit: () => probot.auth(),
     };
   }
   return {

@@ -19,6 +19,12 @@ export interface Metrics {
   githubUpdates: Counter<"outcome">;
   /** What GitHub's `x-ratelimit-remaining` said last, per installation. */
   githubRateLimitRemaining: Gauge<"installation">;
+  /** GitHub deliveries envhooks missed and asked GitHub to send again, by event. */
+  githubDeliveriesRecovered: Counter<"event">;
+  /** Requests of the recovery that failed: listing the App's deliveries, or asking for one again. */
+  githubDeliveryRecoveryFailures: Counter<"step">;
+  /** Rows retention purged (or emptied), by what they were. */
+  purged: Counter<"what">;
 }
 
 export function createMetrics(db: Queryable): Metrics {
@@ -73,6 +79,24 @@ export function createMetrics(db: Queryable): Metrics {
       name: "envhooks_github_rate_limit_remaining",
       help: "Requests left in the installation's GitHub rate-limit window, as GitHub last said (x-ratelimit-remaining).",
       labelNames: ["installation"],
+      registers: [registry],
+    }),
+    githubDeliveriesRecovered: new Counter({
+      name: "envhooks_github_deliveries_recovered_total",
+      help: "GitHub deliveries that failed while envhooks was unreachable and that envhooks asked GitHub to send again, by event.",
+      labelNames: ["event"],
+      registers: [registry],
+    }),
+    githubDeliveryRecoveryFailures: new Counter({
+      name: "envhooks_github_delivery_recovery_failures_total",
+      help: "Failed requests of the delivery recovery, by step: list (GET /app/hook/deliveries) or redeliver (POST …/attempts).",
+      labelNames: ["step"],
+      registers: [registry],
+    }),
+    purged: new Counter({
+      name: "envhooks_purged_total",
+      help: "Rows retention let go, by what: github_payloads (emptied, the row kept), deliveries, attempt_bodies (emptied), github_tasks, activities.",
+      labelNames: ["what"],
       registers: [registry],
     }),
   };

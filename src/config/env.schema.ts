@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import ms from "ms";
 import { z } from "zod";
 import { parseSecretKey } from "../store/secret-box.ts";
 
@@ -7,6 +8,22 @@ const optionalText = z
   .trim()
   .transform((value) => value || undefined)
   .optional();
+
+/** A retention such as `30d` or `1y` (the `ms` package's syntax), in milliseconds: a day at least. */
+const retention = (fallback: string) =>
+  z
+    .string()
+    .trim()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const value = ms((text || fallback) as ms.StringValue);
+      if (typeof value === "number" && value >= 86_400_000) return value;
+      ctx.addIssue({
+        code: "custom",
+        message: "must be a duration of a day or more, such as 30d, 12w or 1y",
+      });
+      return z.NEVER;
+    });
 
 /** The operator's token opens every project: shorter ones are refused at start. */
 const MIN_API_TOKEN_LENGTH = 32;
@@ -93,6 +110,13 @@ export const envSchema = z.object({
       }
       return keys;
     }),
+  /**
+   * How long GitHub payloads, delivered deliveries, finished GitHub updates and attempt bodies are
+   * kept (failed deliveries: twice as long), e.g. `30d`.
+   */
+  ENVHOOKS_RETENTION: retention("30d"),
+  /** How long activities are kept, with their deliveries, e.g. `1y`. */
+  ENVHOOKS_ACTIVITY_RETENTION: retention("1y"),
   ENVHOOKS_ALLOW_PRIVATE_URLS: z
     .enum(["true", "false", "1", "0", ""])
     .default("false")
@@ -131,6 +155,8 @@ export interface Settings {
   publicUrl: string | undefined;
   role: Env["ENVHOOKS_ROLE"];
   shutdownDelayMs: number;
+  /** ENVHOOKS_RETENTION and ENVHOOKS_ACTIVITY_RETENTION. */
+  retention: { storedMs: number; activitiesMs: number };
 }
 
 /** Parses the environment; throws an error naming every bad variable. The only reader of process.env. */
@@ -174,5 +200,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     publicUrl: vars.ENVHOOKS_PUBLIC_URL?.replace(/\/+$/, ""),
     role: vars.ENVHOOKS_ROLE,
     shutdownDelayMs: vars.ENVHOOKS_SHUTDOWN_DELAY_MS,
+    retention: { storedMs: vars.ENVHOOKS_RETENTION, activitiesMs: vars.ENVHOOKS_ACTIVITY_RETENTION },
   };
 }

@@ -8,7 +8,8 @@ import { type Queryable, RELAXED_COMMIT } from "./database.ts";
  */
 export type LeaseTable =
   | { table: "integrations"; key: "id"; owner: "lease_owner"; until: "lease_until" }
-  | { table: "projects"; key: "key"; owner: "github_lease_owner"; until: "github_lease_until" };
+  | { table: "projects"; key: "key"; owner: "github_lease_owner"; until: "github_lease_until" }
+  | { table: "background_jobs"; key: "name"; owner: "lease_owner"; until: "lease_until" };
 
 export const INTEGRATION_LEASE: LeaseTable = {
   table: "integrations",
@@ -21,6 +22,14 @@ export const GITHUB_UPDATES_LEASE: LeaseTable = {
   key: "key",
   owner: "github_lease_owner",
   until: "github_lease_until",
+};
+
+/** Work on a timer that one instance at a time runs: recovering GitHub deliveries, retention. */
+export const BACKGROUND_JOB_LEASE: LeaseTable = {
+  table: "background_jobs",
+  key: "name",
+  owner: "lease_owner",
+  until: "lease_until",
 };
 
 /**
@@ -62,7 +71,7 @@ export async function releaseLease(db: Queryable, lease: LeaseTable, key: string
 
 /** Drops every lease: only for the embedded database, which no other process can be using. */
 export async function releaseAllLeases(db: Queryable): Promise<void> {
-  for (const lease of [INTEGRATION_LEASE, GITHUB_UPDATES_LEASE]) {
+  for (const lease of [INTEGRATION_LEASE, GITHUB_UPDATES_LEASE, BACKGROUND_JOB_LEASE]) {
     await db.query(
       `UPDATE ${lease.table} SET ${lease.owner} = NULL, ${lease.until} = NULL WHERE ${lease.owner} IS NOT NULL`,
     );

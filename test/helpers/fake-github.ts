@@ -83,6 +83,28 @@ export interface FakeRegisteredApp {
   webhookSecret: string;
 }
 
+/**
+ * A delivery of the App's webhook as GitHub keeps it (3 days), with the fields
+ * `GET /app/hook/deliveries` lists: https://docs.github.com/en/rest/apps/webhooks#list-deliveries-for-an-app-webhook
+ */
+export interface FakeHookDelivery {
+  id: number;
+  guid: string;
+  delivered_at: string;
+  redelivery: boolean;
+  duration: number;
+  /** `OK`, or what went wrong (`failed to connect to host`, `Invalid HTTP Response: 503`). */
+  status: string;
+  /** What the App answered; 0 when it did not answer. */
+  status_code: number;
+  event: string;
+  action: string | null;
+  installation_id: number | null;
+  repository_id: number | null;
+  /** The body, for a redelivery (not listed). */
+  payload?: unknown;
+}
+
 const WRITE_METHODS = new Set(["POST", "PATCH", "PUT", "DELETE"]);
 /** GitHub serves a file's content in the contents API only up to 1 MB. */
 const CONTENTS_LIMIT = 1024 * 1024;
@@ -130,6 +152,13 @@ export class FakeGithub {
   oauthClient: { clientId: string; clientSecret: string } | undefined;
   /** Apps registered through the manifest flow, in order. */
   readonly registeredApps: FakeRegisteredApp[] = [];
+  /** The App's webhook deliveries (`GET /app/hook/deliveries`), in the order they were made. */
+  readonly hookDeliveries: FakeHookDelivery[] = [];
+  /**
+   * Sends a redelivery asked for with `POST /app/hook/deliveries/{id}/attempts` (as GitHub would,
+   * to the App's webhook URL) and answers the status the App gave; unset: nothing is sent.
+   */
+  redeliverTo: ((delivery: FakeHookDelivery) => Promise<number>) | undefined;
   readonly #userTokens = new Map<string, { login: string; revoked: boolean }>();
   readonly #oauthCodes = new Map<string, { login: string; clientId: string; redirectUri: string }>();
   readonly #latencyMs: number;
@@ -331,6 +360,8 @@ export class FakeGithub {
     }
     const web = this.#web(method, path, query, body, request);
     if (web) return web;
+    const hook = await this.#hookDeliveries(method, path, query);
+    if (hook) return hook;
     const repository = /^\/api\/v3\/repos\/[^/]+\/[^/]+(\/.*)$/.exec(path)?.[1] ?? "";
     const answer = this.#repository(method, repository, query, body);
     if (answer) return { status: answer[0], json: answer[1] };
@@ -479,6 +510,71 @@ export class FakeGithub {
         permissions: r.permissions,
       }));
       return { status: 200, json: { total_count: list.length, repositories: list } };
+    }
+    return undefined;
+  }
+
+  /** Records a delivery of the App's webhook, with GitHub's fields (newer ones get higher ids). */
+  addHookDelivery(
+    delivery: Partial<FakeHookDelivery> & Pick<FakeHookDelivery, "guid" | "event" | "status_code">,
+  ): FakeHookDelivery {
+    const ok = delivery.status_code >= 200 && delivery.status_code < 300;
+    const made: FakeHookDelivery = {
+      id: this.#nextId++,
+      delivered_at: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+      redelivery: false,
+      duration: 0.05,
+      status: ok
+        ? "OK"
+        : delivery.status_code === 0
+          ? "failed to connect to host"
+          : `Invalid HTTP Response: ${delivery.status_code}`,
+      action: null,
+      installation_id: 1,
+      repository_id: 1296269,
+      ...delivery,
+    };
+    this.hookDeliveries.push(made);
+    return made;
+  }
+
+  /**
+   * The App's webhook deliveries, newest first, paged by `cursor` with a Link header, and their
+   * redelivery: https://docs.github.com/en/rest/apps/webhooks (App JWT only).
+   */
+  async #hookDeliveries(method: string, path: string, query: URLSearchParams): Promise<Answer | undefined> {
+    if (method === "GET" && path === "/api/v3/app/hook/deliveries") {
+      const perPage = Math.min(Number(query.get("per_page") ?? 30), 100);
+      const after = Number(query.get("cursor")?.replace(/^v1_/, "") ?? Number.POSITIVE_INFINITY);
+      const newestFirst = [...this.hookDeliveries].sort((a, b) => b.id - a.id).filter((d) => d.id < after);
+      const page = newestFirst.slice(0, perPage);
+      const last = page.at(-1);
+      const headers: Record<string, string> =
+        last && newestFirst.length > perPage
+          ? {
+              link: `<${this.baseUrl}/app/hook/deliveries?per_page=${perPage}&cursor=v1_${last.id}>; rel="next"`,
+            }
+          : {};
+      return { status: 200, headers, json: page.map(({ payload: _, ...listed }) => listed) };
+    }
+    const attempts = /^\/api\/v3\/app\/hook\/deliveries\/(\d+)\/attempts$/.exec(path);
+    if (method === "POST" && attempts) {
+      const original = this.hookDeliveries.find((d) => d.id === Number(attempts[1]));
+      if (!original) return { status: 404, json: { message: "Not Found" } };
+      const status = (await this.redeliverTo?.(original)) ?? 0;
+      // A redelivery is a new delivery of the same event: same guid, a new id.
+      const { guid, event, action, installation_id, repository_id, payload } = original;
+      this.addHookDelivery({
+        guid,
+        event,
+        action,
+        installation_id,
+        repository_id,
+        payload,
+        redelivery: true,
+        status_code: status,
+      });
+      return { status: 202, json: {} };
     }
     return undefined;
   }
