@@ -17,7 +17,7 @@ import { embeddedStoreKeys } from "./store/secret-key-file.ts";
 import { updateEnvFile } from "./web/access/env-file.ts";
 import { hostEnvhooks } from "./web/access/envhooks-host.ts";
 import { type SetupDeps, setupUrl } from "./web/access/setup.ts";
-import { forwardWebhookProxy, type WebhookProxy } from "./web/access/webhook-proxy.ts";
+import { createSmeeChannel, forwardWebhookProxy, type WebhookProxy } from "./web/access/webhook-proxy.ts";
 
 // Composition root: settings → store → queue → Probot + Hono → listen. Nothing imports this file.
 const startedAt = performance.now();
@@ -79,6 +79,13 @@ const setup: SetupDeps | undefined = setupNeeded
       envFile,
       manifestFile: fileURLToPath(new URL("../app.yml", import.meta.url)),
       webhookProxyUrl: settings.webhookProxyUrl,
+      async createWebhookProxy() {
+        const url = await createSmeeChannel();
+        await updateEnvFile(envFile, { WEBHOOK_PROXY_URL: url });
+        startProxy(url);
+        if (setup) setup.webhookProxyUrl = url;
+        return url;
+      },
       generatedApiToken,
       async connect(credentials) {
         setupNeeded = false;
@@ -137,17 +144,14 @@ const server = serve(
 
 // WEBHOOK_PROXY_URL: a smee.io channel's deliveries are forwarded to this server, as Probot does.
 let proxy: WebhookProxy | undefined;
-if (settings.webhookProxyUrl && settings.role !== "worker") {
-  server.once("listening", () => {
-    const address = server.address();
-    const port = typeof address === "object" && address ? address.port : settings.port;
-    proxy = forwardWebhookProxy({
-      source: settings.webhookProxyUrl as string,
-      target: `http://127.0.0.1:${port}/api/github/webhooks`,
-      log,
-    });
-  });
+function startProxy(source: string) {
+  proxy?.stop();
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : settings.port;
+  proxy = forwardWebhookProxy({ source, target: `http://127.0.0.1:${port}/api/github/webhooks`, log });
 }
+const proxyUrl = settings.webhookProxyUrl;
+if (proxyUrl && settings.role !== "worker") server.once("listening", () => startProxy(proxyUrl));
 
 const missing = setup
   ? []
