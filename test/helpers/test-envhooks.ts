@@ -51,6 +51,8 @@ export async function startTestEnvhooks(
     metricsToken?: string;
     /** Encrypts secrets at rest; TEST_SECRET_KEY by default. */
     secrets?: SecretBox;
+    /** ENVHOOKS_PUBLIC_URL: links to the dashboard (log_url, the PR comment). */
+    publicUrl?: string;
   } = {},
 ): Promise<TestEnvhooks> {
   const store = options.store ?? (await kind.open());
@@ -72,6 +74,7 @@ export async function startTestEnvhooks(
     apiToken: options.apiToken === null ? undefined : API_TOKEN,
     allowPrivateUrls: options.allowPrivateUrls ?? true,
     metricsToken: options.metricsToken,
+    publicUrl: options.publicUrl,
     secrets: options.secrets ?? createSecretBox([TEST_SECRET_KEY]),
     retry: { delaySeconds: options.retryDelaySeconds ?? 1, backoff: false, limit: options.retryLimit ?? 3 },
     github: {

@@ -180,7 +180,7 @@ export function activityRow(activity: Activity): Markup {
 <td><a href="/activities/${activity.id}">${activity.type}</a><br /><span class="muted">${activity.text}</span></td>
 <td>${activity.parameters.environment ?? html`<span class="muted">—</span>`}</td>
 <td>${activityBadge(activity)}</td>
-<td><progress max="100" value="${activity.completion_percent}" aria-label="Progress of ${activity.id}">${activity.completion_percent} %</progress> ${activity.completion_percent} %</td>
+<td class="nowrap"><progress max="100" value="${activity.completion_percent}" aria-label="Progress of ${activity.id}">${activity.completion_percent} %</progress> ${activity.completion_percent} %</td>
 <td>${when(activity.created_at)}</td>
 </tr>`;
 }
