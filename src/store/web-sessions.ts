@@ -15,6 +15,10 @@ export interface WebSession {
   githubUserId: number | null;
   /** The user's GitHub token, sealed with the secret box; null when it is not kept. */
   userToken: string | null;
+  /** The refresh token GitHub gave with an expiring user token, sealed; null without one. */
+  refreshToken: string | null;
+  /** When the user's token expires (null: it does not). */
+  tokenExpiresAt: Date | null;
   /** Project key → access, for a GitHub user. */
   projects: Record<string, "read" | "write">;
   /** When GitHub was last asked what the user may access. */
@@ -25,7 +29,8 @@ export interface WebSession {
 }
 
 const COLUMNS = `id, csrf, kind, operator_token_hash AS "operatorTokenHash", token_id AS "tokenId", login,
-  github_user_id::float8 AS "githubUserId", user_token AS "userToken", projects, checked_at AS "checkedAt",
+  github_user_id::float8 AS "githubUserId", user_token AS "userToken", refresh_token AS "refreshToken",
+  token_expires_at AS "tokenExpiresAt", projects, checked_at AS "checkedAt",
   created_at AS "createdAt", last_seen_at AS "lastSeenAt", expires_at AS "expiresAt"`;
 
 export async function insertWebSession(
@@ -34,8 +39,8 @@ export async function insertWebSession(
 ): Promise<void> {
   await db.query(
     `INSERT INTO web_sessions (id, token_hash, csrf, kind, operator_token_hash, token_id, login, github_user_id,
-       user_token, projects, checked_at, created_at, last_seen_at, expires_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+       user_token, projects, checked_at, created_at, last_seen_at, expires_at, refresh_token, token_expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
     [
       session.id,
       session.tokenHash,
@@ -51,6 +56,8 @@ export async function insertWebSession(
       session.createdAt,
       session.lastSeenAt,
       session.expiresAt,
+      session.refreshToken,
+      session.tokenExpiresAt,
     ],
   );
 }
@@ -108,6 +115,18 @@ export async function deleteWebSession(db: Queryable, id: string): Promise<void>
 export async function deleteWebSessionsOfToken(db: Queryable, tokenId: string): Promise<number> {
   const { rows } = await db.query("DELETE FROM web_sessions WHERE token_id = $1 RETURNING id", [tokenId]);
   return rows.length;
+}
+
+/** Keeps a user's new tokens (sealed by the caller) after a refresh. */
+export async function refreshedWebSession(
+  db: Queryable,
+  id: string,
+  tokens: { userToken: string | null; refreshToken: string | null; tokenExpiresAt: Date | null },
+): Promise<void> {
+  await db.query(
+    "UPDATE web_sessions SET user_token = $2, refresh_token = $3, token_expires_at = $4 WHERE id = $1",
+    [id, tokens.userToken, tokens.refreshToken, tokens.tokenExpiresAt],
+  );
 }
 
 /** Removes sessions that expired before `now`. */

@@ -159,7 +159,13 @@ export class FakeGithub {
    * to the App's webhook URL) and answers the status the App gave; unset: nothing is sent.
    */
   redeliverTo: ((delivery: FakeHookDelivery) => Promise<number>) | undefined;
+  /**
+   * Whether user tokens expire (GitHub's "Expire user authorization tokens", on by default): the
+   * token exchange then also gives a refresh token and `expires_in`.
+   */
+  userTokensExpire = false;
   readonly #userTokens = new Map<string, { login: string; revoked: boolean }>();
+  readonly #refreshTokens = new Map<string, { login: string; used: boolean; revoked: boolean }>();
   readonly #oauthCodes = new Map<string, { login: string; clientId: string; redirectUri: string }>();
   readonly #latencyMs: number;
   readonly #jitter: number;
@@ -215,6 +221,12 @@ export class FakeGithub {
 
   /** GitHub stops accepting every token it gave `login` (the user revoked the authorization). */
   revokeUserTokens(login: string): void {
+    for (const token of this.#userTokens.values()) if (token.login === login) token.revoked = true;
+    for (const token of this.#refreshTokens.values()) if (token.login === login) token.revoked = true;
+  }
+
+  /** Every token GitHub gave `login` runs out (401); their refresh tokens still work. */
+  expireUserTokens(login: string): void {
     for (const token of this.#userTokens.values()) if (token.login === login) token.revoked = true;
   }
 
@@ -466,26 +478,56 @@ export class FakeGithub {
       return { status: 302, headers: { location: to.toString() } };
     }
     if (method === "POST" && path === "/login/oauth/access_token") {
-      const grant = this.#oauthCodes.get(body?.code ?? "");
-      this.#oauthCodes.delete(body?.code ?? "");
-      if (
-        !grant ||
-        !this.oauthClient ||
-        body.client_id !== this.oauthClient.clientId ||
-        body.client_secret !== this.oauthClient.clientSecret ||
-        (body.redirect_uri && body.redirect_uri !== grant.redirectUri)
-      ) {
-        return {
-          status: 200,
-          json: {
-            error: "bad_verification_code",
-            error_description: "The code passed is incorrect or expired.",
-          },
-        };
+      const clientOk =
+        this.oauthClient &&
+        body?.client_id === this.oauthClient.clientId &&
+        body?.client_secret === this.oauthClient.clientSecret;
+      let login: string | undefined;
+      if (body?.grant_type === "refresh_token") {
+        // https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens
+        const held = this.#refreshTokens.get(body.refresh_token ?? "");
+        if (!clientOk || !held || held.used || held.revoked) {
+          return {
+            status: 200,
+            json: {
+              error: "bad_refresh_token",
+              error_description: "The refresh token passed is incorrect or expired.",
+            },
+          };
+        }
+        held.used = true;
+        login = held.login;
+      } else {
+        const grant = this.#oauthCodes.get(body?.code ?? "");
+        this.#oauthCodes.delete(body?.code ?? "");
+        if (!grant || !clientOk || (body.redirect_uri && body.redirect_uri !== grant.redirectUri)) {
+          return {
+            status: 200,
+            json: {
+              error: "bad_verification_code",
+              error_description: "The code passed is incorrect or expired.",
+            },
+          };
+        }
+        login = grant.login;
       }
-      const token = `ghu_${grant.login}_${this.#nextId++}`;
-      this.#userTokens.set(token, { login: grant.login, revoked: false });
-      return { status: 200, json: { access_token: token, token_type: "bearer", scope: "" } };
+      const token = `ghu_${login}_${this.#nextId++}`;
+      this.#userTokens.set(token, { login, revoked: false });
+      if (!this.userTokensExpire)
+        return { status: 200, json: { access_token: token, token_type: "bearer", scope: "" } };
+      const refreshToken = `ghr_${login}_${this.#nextId++}`;
+      this.#refreshTokens.set(refreshToken, { login, used: false, revoked: false });
+      return {
+        status: 200,
+        json: {
+          access_token: token,
+          expires_in: 28800,
+          refresh_token: refreshToken,
+          refresh_token_expires_in: 15897600,
+          token_type: "bearer",
+          scope: "",
+        },
+      };
     }
     if (!path.startsWith("/api/v3/user")) return undefined;
     const given = /^(?:token|bearer)\s+(ghu_\S+)$/i.exec(request.headers.authorization ?? "")?.[1];

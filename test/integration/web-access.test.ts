@@ -508,6 +508,57 @@ describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
       expect(rows).toHaveLength(0);
     });
 
+    it("refreshes an expiring user token, so the session outlives GitHub's 8-hour token; a refused refresh ends it", async () => {
+      const app = harness.envhooks.app;
+      github.userTokensExpire = true;
+      try {
+        github.addUser({
+          login: "expiring",
+          id: 16,
+          installations: [
+            {
+              id: 10,
+              account: "Codertocat",
+              repositories: [{ full_name: PROJECT, permissions: repositoryPermissions("push") }],
+            },
+          ],
+        });
+        const jar = await signInWithGithub(app, github, "expiring");
+        const { rows } = await store.db.query<{ refresh_token: string; token_expires_at: Date }>(
+          "SELECT refresh_token, token_expires_at FROM web_sessions WHERE login = 'expiring'",
+        );
+        expect(rows[0]?.refresh_token).toMatch(/^enc:v1:/);
+        expect(rows[0]?.refresh_token).not.toMatch(/ghr_/);
+        const refreshes = () =>
+          github
+            .callsTo(/^\/login\/oauth\/access_token$/)
+            .filter((call) => call.body?.grant_type === "refresh_token");
+
+        // GitHub stops taking the token before it was due: the refresh token gets a new one.
+        github.expireUserTokens("expiring");
+        harness.advance(11 * MINUTE);
+        expect((await jar.request(`/api/projects/${PROJECT}/integrations`)).status).toBe(200);
+        expect(refreshes()).toHaveLength(1);
+        // Used every 2 hours, the session reaches the new token's 8 hours: refreshed before GitHub is asked.
+        for (let n = 0; n < 4; n++) {
+          harness.advance(2 * 3600_000);
+          expect((await jar.request(`/api/projects/${PROJECT}/integrations`)).status).toBe(200);
+        }
+        expect(refreshes()).toHaveLength(2);
+        expect(refreshes().every((call) => call.status === 200)).toBe(true);
+
+        // Authorization revoked on GitHub: token and refresh token refused, the session ends.
+        github.revokeUserTokens("expiring");
+        harness.advance(11 * MINUTE);
+        expect((await jar.request(`/api/projects/${PROJECT}/integrations`)).status).toBe(401);
+        expect(refreshes()).toHaveLength(3);
+        const left = await store.db.query("SELECT 1 FROM web_sessions WHERE login = 'expiring'");
+        expect(left.rows).toHaveLength(0);
+      } finally {
+        github.userTokensExpire = false;
+      }
+    });
+
     it("refuses an OAuth callback whose state is not this browser's", async () => {
       github.addUser({ login: "victim", id: 14, installations: [] });
       const attacker = new CookieJar(harness.envhooks.app);

@@ -19,13 +19,22 @@ export type ProjectsAnswer =
   | { kind: "refused" }
   | { kind: "unavailable"; error: unknown };
 
+/** A user's token, with its refresh token when GitHub makes it expire. */
+export interface UserToken {
+  token: string;
+  refreshToken?: string | undefined;
+  expiresAt?: Date | undefined;
+}
+
 /** What sign-in with GitHub needs from GitHub. */
 export interface UserProjects {
   oauth: GithubOAuth;
   /** The URL the browser is sent to, to authorize envhooks. */
   authorizeUrl(redirectUri: string, state: string): string;
   /** Exchanges the code GitHub sent back for the user's token. */
-  exchangeCode(code: string, redirectUri: string): Promise<string>;
+  exchangeCode(code: string, redirectUri: string, now?: Date): Promise<UserToken>;
+  /** A new token for an expired one (throws OAuthError when GitHub refuses the refresh token). */
+  refresh(refreshToken: string, now?: Date): Promise<UserToken>;
   /** Who the token belongs to. */
   user(token: string): Promise<{ login: string; id: number }>;
   /**
@@ -47,6 +56,34 @@ export function accessOf(permissions: Record<string, boolean> | undefined): "rea
 }
 
 export function githubUserAccess(oauth: GithubOAuth): UserProjects {
+  /** POST /login/oauth/access_token: a code or a refresh token for a user token. */
+  async function tokenRequest(grant: Record<string, string>, now = new Date()): Promise<UserToken> {
+    // https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app
+    const response = await fetch(new URL("/login/oauth/access_token", oauth.webUrl), {
+      method: "POST",
+      headers: { accept: "application/json", "content-type": "application/json" },
+      body: JSON.stringify({ client_id: oauth.clientId, client_secret: oauth.clientSecret, ...grant }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const answer = (await response.json().catch(() => ({}))) as {
+      access_token?: string;
+      refresh_token?: string;
+      expires_in?: number;
+      error?: string;
+      error_description?: string;
+    };
+    if (!response.ok || !answer.access_token) {
+      throw new OAuthError(
+        `GitHub did not give a token: ${answer.error_description ?? answer.error ?? `HTTP ${response.status}`}.`,
+      );
+    }
+    return {
+      token: answer.access_token,
+      refreshToken: answer.refresh_token,
+      expiresAt: answer.expires_in ? new Date(now.getTime() + answer.expires_in * 1000) : undefined,
+    };
+  }
+
   const Octokit = oauth.Octokit ?? ProbotOctokit;
   const client = (token: string) =>
     new Octokit({
@@ -65,31 +102,10 @@ export function githubUserAccess(oauth: GithubOAuth): UserProjects {
       url.searchParams.set("allow_signup", "false");
       return url.toString();
     },
-    async exchangeCode(code, redirectUri) {
-      // https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app
-      const response = await fetch(new URL("/login/oauth/access_token", oauth.webUrl), {
-        method: "POST",
-        headers: { accept: "application/json", "content-type": "application/json" },
-        body: JSON.stringify({
-          client_id: oauth.clientId,
-          client_secret: oauth.clientSecret,
-          code,
-          redirect_uri: redirectUri,
-        }),
-        signal: AbortSignal.timeout(10_000),
-      });
-      const answer = (await response.json().catch(() => ({}))) as {
-        access_token?: string;
-        error?: string;
-        error_description?: string;
-      };
-      if (!response.ok || !answer.access_token) {
-        throw new OAuthError(
-          `GitHub did not give a token: ${answer.error_description ?? answer.error ?? `HTTP ${response.status}`}.`,
-        );
-      }
-      return answer.access_token;
-    },
+    exchangeCode: (code, redirectUri, now) => tokenRequest({ code, redirect_uri: redirectUri }, now),
+    // https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens
+    refresh: (refreshToken, now) =>
+      tokenRequest({ grant_type: "refresh_token", refresh_token: refreshToken }, now),
     async user(token) {
       const { data } = await client(token).request("GET /user");
       return { login: data.login, id: Number(data.id) };

@@ -5,7 +5,7 @@ import { html } from "hono/html";
 import { hashToken, PROJECT_TOKEN_PREFIX, sameSecret } from "../../http/require-api-token.ts";
 import { findApiToken } from "../../store/api-tokens.ts";
 import type { WebDeps } from "../web-routes.ts";
-import { OAuthError } from "./github-user.ts";
+import { OAuthError, type UserToken } from "./github-user.ts";
 import {
   accessPage,
   csrfRefused,
@@ -159,9 +159,9 @@ GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET). Sign in with a token:</p>`
     }
     const code = c.req.query("code");
     if (!code) return loginPage(c, 403, "GitHub sent no code back: try again.");
-    let token: string;
+    let granted: UserToken;
     try {
-      token = await github.exchangeCode(code, callbackUrl(c));
+      granted = await github.exchangeCode(code, callbackUrl(c), deps.sessions.now());
     } catch (problem) {
       if (!(problem instanceof OAuthError)) deps.log.warn({ err: problem }, "OAuth code exchange failed");
       return loginPage(
@@ -170,6 +170,7 @@ GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET). Sign in with a token:</p>`
         problem instanceof OAuthError ? problem.message : "GitHub could not be reached: try again.",
       );
     }
+    const token = granted.token;
     const [user, answer] = await Promise.all([github.user(token), github.projectsOf(token)]);
     if (answer.kind !== "ok") {
       return loginPage(c, 403, "GitHub did not say which repositories you can access: try again.");
@@ -179,6 +180,8 @@ GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET). Sign in with a token:</p>`
       login: user.login,
       githubUserId: user.id,
       token,
+      refreshToken: granted.refreshToken,
+      tokenExpiresAt: granted.expiresAt,
       projects: answer.projects,
     });
     return c.redirect(safeNext(saved.next), 303);

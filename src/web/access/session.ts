@@ -22,13 +22,14 @@ import {
   liveProjectToken,
   pruneWebSessions,
   recheckedWebSession,
+  refreshedWebSession,
   replaceWebSetting,
   touchWebSession,
   type WebSession,
 } from "../../store/web-sessions.ts";
 import { CONTENT_SECURITY_POLICY, type LayoutOptions, layout } from "../layout.ts";
 import type { WebDeps } from "../web-routes.ts";
-import type { UserProjects } from "./github-user.ts";
+import { OAuthError, type UserProjects } from "./github-user.ts";
 
 /** The session of a signed-in person, as pages see it: its id and the CSRF token its forms carry. */
 export interface SessionInfo {
@@ -62,6 +63,9 @@ export type SignIn =
       githubUserId: number;
       /** The user's GitHub token (sealed before it is stored, or not stored when secrets are kept plain). */
       token: string;
+      /** With an expiring token: the refresh token (kept like the token) and when the token expires. */
+      refreshToken?: string | undefined;
+      tokenExpiresAt?: Date | undefined;
       projects: Record<string, "read" | "write">;
     };
 
@@ -155,23 +159,60 @@ export function createSessions(options: SessionsOptions): Sessions {
   /** Asks GitHub again what the user may access; undefined when the session has ended. */
   async function recheck(session: WebSession): Promise<WebSession | undefined> {
     const github = options.userProjects?.();
+    const end = async (why: string) => {
+      log.info({ login: session.login }, `${why}: the session ends`);
+      await deleteWebSession(db, session.id);
+      return undefined;
+    };
     if (!github || !session.userToken) {
       // Without a kept token (secrets stored plain) or without OAuth, nothing can be asked: sign in again.
-      await deleteWebSession(db, session.id);
-      return undefined;
+      return end("the user's permissions cannot be checked again");
     }
     let token: string;
+    let refreshToken: string | undefined;
     try {
       token = secrets.open(session.userToken);
+      refreshToken = session.refreshToken ? secrets.open(session.refreshToken) : undefined;
     } catch {
-      await deleteWebSession(db, session.id);
-      return undefined;
+      return end("the user's token no longer decrypts");
     }
-    const answer = await github.projectsOf(token);
+    let current = session;
+    let refreshed = false;
+    /** A new user token from the refresh token; false when GitHub refuses it. */
+    const refresh = async (): Promise<boolean | "unavailable"> => {
+      if (!refreshToken || refreshed) return false;
+      refreshed = true;
+      try {
+        const fresh = await github.refresh(refreshToken, now());
+        token = fresh.token;
+        refreshToken = fresh.refreshToken ?? refreshToken;
+        const tokens = {
+          userToken: secrets.seal(fresh.token),
+          refreshToken: secrets.seal(refreshToken),
+          tokenExpiresAt: fresh.expiresAt ?? null,
+        };
+        await refreshedWebSession(db, session.id, tokens);
+        current = { ...current, ...tokens };
+        return true;
+      } catch (error) {
+        if (error instanceof OAuthError) return false;
+        log.warn({ login: session.login, err: error }, "could not refresh the user's token");
+        return "unavailable";
+      }
+    };
+    const expires = session.tokenExpiresAt ? new Date(session.tokenExpiresAt).getTime() : undefined;
+    if (expires !== undefined && expires - 60_000 <= now().getTime()) {
+      const outcome = await refresh();
+      if (outcome === false) return end("the user's token expired and GitHub refused its refresh token");
+      if (outcome === "unavailable") return session;
+    }
+    let answer = await github.projectsOf(token);
     if (answer.kind === "refused") {
-      log.info({ login: session.login }, "GitHub refused the user's token: the session ends");
-      await deleteWebSession(db, session.id);
-      return undefined;
+      const outcome = await refresh();
+      if (outcome === false) return end("GitHub refused the user's token");
+      if (outcome === "unavailable") return session;
+      answer = await github.projectsOf(token);
+      if (answer.kind === "refused") return end("GitHub refused the user's refreshed token");
     }
     if (answer.kind === "unavailable") {
       // GitHub is out of reach: the permissions last seen stay until it answers (asked on the next request).
@@ -179,11 +220,11 @@ export function createSessions(options: SessionsOptions): Sessions {
         { login: session.login, err: answer.error },
         "could not ask GitHub for the user's permissions",
       );
-      return session;
+      return current;
     }
     const checkedAt = now();
     await recheckedWebSession(db, session.id, answer.projects, checkedAt);
-    return { ...session, projects: answer.projects, checkedAt };
+    return { ...current, projects: answer.projects, checkedAt };
   }
 
   const sessions: Sessions = {
@@ -255,6 +296,11 @@ export function createSessions(options: SessionsOptions): Sessions {
         // Stored only encrypted: without a secret key, the token is not kept (and the session
         // lasts until the next check, 10 minutes).
         userToken: signIn.kind === "user" && secrets.encrypts ? secrets.seal(signIn.token) : null,
+        refreshToken:
+          signIn.kind === "user" && secrets.encrypts && signIn.refreshToken
+            ? secrets.seal(signIn.refreshToken)
+            : null,
+        tokenExpiresAt: signIn.kind === "user" ? (signIn.tokenExpiresAt ?? null) : null,
         projects: signIn.kind === "user" ? signIn.projects : {},
         checkedAt: signIn.kind === "user" ? at : null,
         createdAt: at,
