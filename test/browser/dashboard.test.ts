@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pullRequest, pushCreatingMaster, pushToBranch, REPO } from "../fixtures/github-events.ts";
+import { pullRequest, pushCreatingMaster, pushTo, pushToBranch, REPO } from "../fixtures/github-events.ts";
 import {
   browserSkipReason,
   freePort,
@@ -82,6 +82,39 @@ describe.skipIf(browserSkipReason())("the dashboard in a browser", { timeout: 18
     signedIn.expectClean();
   });
 
+  it("follows a running activity's log and progress live, as the deploy runner reports them", async () => {
+    const { page } = signedIn;
+    const repo = "runners/app";
+    github.configFiles.set(repo, "runner: external\n");
+    await envhooks.deliver("push", pushTo(repo, 1));
+    const activity = await eventually(async () => {
+      const listed = await (await envhooks.api(`/api/projects/${repo}/activities?limit=1`)).json();
+      return listed.items?.[0]?.state === "pending" && listed.items[0];
+    }, 30_000);
+    const streaming = page.waitForResponse((response) =>
+      response.url().endsWith(`/activities/${activity.id}/live`),
+    );
+    await page.goto(`${origin}/activities/${activity.id}`);
+    await streaming;
+    expect(await page.locator("#activity-summary").textContent()).toContain("pending");
+    const report = (body: unknown) =>
+      envhooks.api(`/api/activities/${activity.id}/progress`, { body }).then((response) => {
+        expect(response.status).toBe(200);
+      });
+    await report({ state: "in_progress", completion_percent: 40, log: "building step 1 of 3" });
+    await expect
+      .poll(() => page.locator("#activity-log").textContent(), { timeout: 20_000 })
+      .toContain("building step 1 of 3");
+    expect(await page.locator("#activity-summary").textContent()).toContain("40 %");
+    await signedIn.screenshot("activity-running");
+    await report({ state: "complete", log: "deployed" });
+    await expect
+      .poll(() => page.locator("#activity-summary").textContent(), { timeout: 20_000 })
+      .toContain("succeeded");
+    expect(await page.locator("#activity-log").textContent()).toContain("deployed");
+    signedIn.expectClean();
+  });
+
   it("lists projects, and opens a project with its environments, activity, integrations and GitHub events", async () => {
     const { page } = signedIn;
     await page.goto(`${origin}/`);
@@ -121,6 +154,8 @@ describe.skipIf(browserSkipReason())("the dashboard in a browser", { timeout: 18
     await expect.poll(() => url.getAttribute("aria-invalid")).toBe("true");
     expect(await page.locator("#url-error").textContent()).toBe("must be an http:// or https:// URL");
     expect(await url.getAttribute("aria-describedby")).toContain("url-error");
+    // The keyboard lands on the field to fix.
+    expect(await page.evaluate("document.activeElement?.id")).toBe("url");
     await signedIn.screenshot("integration-form-error");
     await url.fill(receiver.url);
     await page.getByRole("button", { name: "Add the integration" }).click();

@@ -35,6 +35,20 @@ export const INTEGRATION_TYPES = [
 ];
 const FORMATS = ["platformsh", "dockership", "kudu", "divshot", "shipway"];
 const STATES = ["pending", "in_progress", "complete", "cancelled"];
+/** The form's fields, top to bottom. */
+const FIELD_ORDER = [
+  "type",
+  "url",
+  "format",
+  "secret",
+  "room",
+  "token",
+  "events",
+  "states",
+  "environments",
+  "excluded_environments",
+  "timeout_ms",
+];
 
 /** What a person typed, field by field (to show again next to the API's messages). */
 export type FormValues = Record<string, string | string[]>;
@@ -124,12 +138,14 @@ export function integrationForm(
 ): Markup {
   const { values, errors, mode } = options;
   const type = mode === "edit" ? (options.integration?.type ?? "webhook") : text(values, "type") || "webhook";
+  const firstInvalid = FIELD_ORDER.find((name) => errors.has(name));
   const field = (name: string, label: string, input: (attributes: Markup) => Markup, hint?: string) => {
     const error = errors.get(name);
     const described = [hint ? `${name}-hint` : "", error ? `${name}-error` : ""].filter(Boolean).join(" ");
+    // The first refused field takes the focus, so a keyboard user lands on what to fix.
     const attributes = html`id="${name}" name="${name}"${described ? html` aria-describedby="${described}"` : ""}${
       error ? html` aria-invalid="true"` : ""
-    }`;
+    }${name === firstInvalid ? html` autofocus` : ""}`;
     return html`<div class="field">
 <label for="${name}">${label}</label>
 ${hint ? html`<span class="hint" id="${name}-hint">${hint}</span>` : ""}
@@ -143,22 +159,8 @@ ${error ? html`<p class="field-error" id="${name}-error">${error}</p>` : ""}
       html`<input type="text" ${attributes} value="${text(values, name)}" ${extra} />`;
   const checkedStates = new Set(Array.isArray(values.states) ? values.states : ["complete"]);
   const stateError = errors.get("states");
-  const otherErrors = [...errors.entries()].filter(
-    ([name]) =>
-      ![
-        "type",
-        "url",
-        "format",
-        "secret",
-        "room",
-        "token",
-        "events",
-        "states",
-        "environments",
-        "excluded_environments",
-        "timeout_ms",
-      ].includes(name),
-  );
+  const otherErrors = [...errors.entries()].filter(([name]) => !FIELD_ORDER.includes(name));
+
   return html`<form method="post" action="${options.action}" novalidate>
 ${csrfInput(c)}
 ${
@@ -226,7 +228,9 @@ ${field("events", "Activity types", textInput("events"), "Comma-separated, with 
 <legend>States to send</legend>
 ${STATES.map(
   (state) =>
-    html`<label><input type="checkbox" name="states" value="${state}"${checkedStates.has(state) ? html` checked` : ""} /> ${state}</label> `,
+    html`<label><input type="checkbox" name="states" value="${state}"${checkedStates.has(state) ? html` checked` : ""}${
+      firstInvalid === "states" && state === STATES[0] ? html` autofocus` : ""
+    } /> ${state}</label> `,
 )}
 ${stateError ? html`<p class="field-error" id="states-error">${stateError}</p>` : ""}
 </fieldset>
