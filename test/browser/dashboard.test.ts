@@ -144,6 +144,29 @@ describe.skipIf(browserSkipReason())("the dashboard in a browser", { timeout: 18
     signedIn.expectClean();
   });
 
+  it("shows a new project on the projects page, and a new environment on the project page, without a reload", async () => {
+    const { page } = signedIn;
+    const projectsStream = page.waitForResponse((response) => response.url().endsWith("/projects/live"));
+    await page.goto(`${origin}/`);
+    await projectsStream;
+    await page.evaluate("window.notReloaded = true");
+    await envhooks.deliver("push", pushTo("newcomer/site", 1));
+    await expect
+      .poll(() => page.locator("#project-cards").textContent(), { timeout: 20_000 })
+      .toContain("newcomer/site");
+
+    const projectStream = page.waitForResponse((response) => response.url().endsWith(`${PROJECT}/live`));
+    await page.goto(`${origin}${PROJECT}`);
+    await projectStream;
+    await page.evaluate("window.notReloaded = true");
+    await envhooks.deliver("push", pushToBranch("feature/appearing"));
+    await expect
+      .poll(() => page.locator("#environments").textContent(), { timeout: 20_000 })
+      .toContain("feature/appearing");
+    expect(await page.evaluate("window.notReloaded")).toBe(true);
+    signedIn.expectClean();
+  });
+
   it("adds an integration: the API's validation message shows next to its field", async () => {
     const { page } = signedIn;
     await page.goto(`${origin}${PROJECT}`);

@@ -139,6 +139,17 @@ function environmentsTable(
   c: Context,
   path: string,
 ): Markup {
+  return html`<div id="environments">${environmentsMarkup(environments, recent, project, writable, c, path)}</div>`;
+}
+
+function environmentsMarkup(
+  environments: EnvironmentJson[],
+  recent: Activity[],
+  project: ProjectSummary,
+  writable: boolean,
+  c: Context,
+  path: string,
+): Markup {
   if (environments.length === 0) return html`<p class="muted">No environment yet.</p>`;
   const byId = new Map(recent.map((activity) => [activity.id, activity]));
   const ttlMs = project.environment_ttl ? durationMs(project.environment_ttl) : undefined;
@@ -247,23 +258,39 @@ function eventsTable(events: EventJson[], path: string): Markup {
   )}</tbody></table></div>`;
 }
 
-/** The project's activity stream: new and changed activities as they happen. */
+/** The project page, live: new and changed activities, and the environments as they change. */
 export function projectStream(deps: WebDeps, c: Context) {
   const base = apiProjectPath(c.req.param("owner") ?? "", c.req.param("repo") ?? "");
+  const path = projectPath(`${c.req.param("owner") ?? ""}/${c.req.param("repo") ?? ""}`);
   const sent = new SentMarkup();
   return pollStream(c, async () => {
-    const answer = await callApi<{ items: Activity[] }>(deps, c, `${base}/activities?limit=20`);
-    if (!answer.ok) return { patches: [], done: true };
+    const [overview, environments, activities] = await Promise.all([
+      callApi<ProjectSummary>(deps, c, base),
+      callApi<EnvironmentJson[]>(deps, c, `${base}/environments`),
+      callApi<{ items: Activity[] }>(deps, c, `${base}/activities?limit=20`),
+    ]);
+    if (!overview.ok || !environments.ok || !activities.ok) return { patches: [], done: true };
+    const recent = activities.body.items;
     const patches: Patch[] = [];
+    const add = (patch: Patch) => {
+      const changed = sent.changed(patch);
+      if (changed) patches.push(changed);
+    };
     // Oldest first, each put first: the newest ends on top.
-    for (const activity of [...answer.body.items].reverse()) {
-      const patch = sent.changed({
+    for (const activity of [...recent].reverse()) {
+      add({
         id: `activity-${activity.id}`,
         html: String(await activityRow(activity)),
         into: "activity-rows",
       });
-      if (patch) patches.push(patch);
     }
+    if (recent.length > 0) add({ id: "no-activity", html: "" });
+    const principal = c.get("principal");
+    const writable = principal ? canWrite(principal, overview.body.project) : false;
+    add({
+      id: "environments",
+      html: String(await environmentsTable(environments.body, recent, overview.body, writable, c, path)),
+    });
     return { patches };
   });
 }

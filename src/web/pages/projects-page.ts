@@ -5,6 +5,7 @@ import type { WebDeps } from "../web-routes.ts";
 import { callApi } from "./call-api.ts";
 import { errorPage } from "./error-page.ts";
 import { activityBadge, badge, projectPath, when } from "./format.ts";
+import { type Patch, pollStream, SentMarkup } from "./live-stream.ts";
 
 /** What `GET /api/projects` answers for each project. */
 export interface ProjectSummary {
@@ -35,10 +36,11 @@ export async function projectsPage(deps: WebDeps, c: Context) {
     body: html`<h1>Projects</h1>
 ${
   projects.length === 0
-    ? html`<p>No project yet. A repository appears here with the first event envhooks receives from it
-(install the GitHub App on it, then push).</p>`
-    : html`<ul class="cards" aria-label="Projects">${projects.map(projectCard)}</ul>`
-}`,
+    ? html`<p id="no-projects">No project yet. A repository appears here with the first event envhooks
+receives from it (install the GitHub App on it, then push).</p>`
+    : ""
+}
+<ul class="cards" id="project-cards" aria-label="Projects" aria-live="polite" data-live="/projects/live">${projects.map(projectCard)}</ul>`,
   });
 }
 
@@ -50,7 +52,7 @@ function projectCard(project: ProjectSummary) {
       : integrations.total > 0
         ? badge("ok", "all healthy")
         : badge("none", "none");
-  return html`<li class="card" data-project="${project.project}">
+  return html`<li class="card" id="project-${project.key}">
   <h2><a href="${projectPath(project.project)}">${project.project}</a></h2>
   <dl class="facts">
     <dt>Last activity</dt>
@@ -73,4 +75,24 @@ function projectCard(project: ProjectSummary) {
     }</dd>
   </dl>
 </li>`;
+}
+
+/** The projects page, live: a project's card changes (or appears) as its state does. */
+export function projectsStream(deps: WebDeps, c: Context) {
+  const sent = new SentMarkup();
+  return pollStream(c, async () => {
+    const answer = await callApi<ProjectSummary[]>(deps, c, "/api/projects");
+    if (!answer.ok) return { patches: [], done: true };
+    const patches: Patch[] = [];
+    // A card already shown is replaced where it is; a new project's card comes first.
+    for (const project of [...answer.body].reverse()) {
+      const patch = sent.changed({ id: `project-${project.key}`, html: String(await projectCard(project)) });
+      if (patch) patches.push(patch);
+    }
+    if (answer.body.length > 0) {
+      const gone = sent.changed({ id: "no-projects", html: "" });
+      if (gone) patches.push(gone);
+    }
+    return { patches };
+  });
 }

@@ -18,7 +18,7 @@ import {
   testIntegration,
 } from "./integration-pages.ts";
 import { projectPage, projectStream } from "./project-page.ts";
-import { projectsPage } from "./projects-page.ts";
+import { projectsPage, projectsStream } from "./projects-page.ts";
 import { serveApiReference } from "./serve-api-reference.ts";
 import { assetRoutes } from "./serve-assets.ts";
 import { createToken, revokeToken, tokensPage } from "./tokens-page.ts";
@@ -40,6 +40,7 @@ export function pageRoutes(deps: WebDeps): Hono {
   const project = "/projects/:owner/:repo";
   const integration = `${project}/integrations/:id{[a-z2-7]{13}}`;
   get("/", projectsPage);
+  get("/projects/live", projectsStream);
   get(project, projectPage);
   get(`${project}/live`, projectStream);
   get(`${project}/github-events/:delivery`, githubEventPage);
