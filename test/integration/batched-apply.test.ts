@@ -31,7 +31,9 @@ import {
   pushToBranch,
   REPO,
 } from "../fixtures/github-events.ts";
+import { FakeGithub } from "../helpers/fake-github.ts";
 import { STORES, type TestStore } from "../helpers/stores.ts";
+import { eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
 
 const KEY = REPO.toLowerCase();
 const log = pino({ level: "silent" });
@@ -388,4 +390,80 @@ describe.each(STORES)("applying GitHub events in batches on $name", { timeout: 1
       expect(get("batches of 50")).toBeLessThan(get("batches of 10") / 2);
     },
   );
+
+  describe("with GitHub App credentials", () => {
+    let github: FakeGithub | undefined;
+    let envhooks: TestEnvhooks | undefined;
+    afterEach(async () => {
+      await envhooks?.close();
+      await github?.stop();
+    });
+    const options = (host: string) => `environment_url: "https://{machine_name}.${host}.example.com"\n`;
+
+    it.skipIf(kind.skip)(
+      "a batch reads the options once, and again only after a push that changes them; each event is applied with its own",
+      async () => {
+        github = await new FakeGithub().start();
+        github.configFiles.set(REPO, options("a"));
+        envhooks = await startTestEnvhooks(kind, { github });
+        const server = envhooks;
+        const applied = (deliveryId: string) =>
+          eventually(async () => {
+            const event = await findEvent(server.store.db, deliveryId);
+            return event?.state === "processed" ? event : undefined;
+          });
+        expect((await server.deliver("push", pushToBranch("first"), { deliveryId: "first" })).status).toBe(
+          202,
+        );
+        await applied("first");
+        const reads = () => github?.callsTo(/\/contents\/\.github\/envhooks\.yml$/).length;
+        expect(reads()).toBe(1);
+
+        // Three events stored at once (committed together), then found by the sweep: one batch.
+        github.configFiles.set(REPO, options("b"));
+        const changing = pushToBranch("master", { before: sha(20), after: sha(21) });
+        changing.commits[0] = {
+          ...changing.commits[0],
+          added: [],
+          removed: [],
+          modified: [".github/envhooks.yml"],
+        };
+        const batch = [
+          ["before-change", pushToBranch("one", { before: sha(10), after: sha(11) })],
+          ["change", changing],
+          ["after-change", pushToBranch("two", { before: sha(30), after: sha(31) })],
+        ] as const;
+        await server.store.db.transaction(async (tx) => {
+          for (const [deliveryId, payload] of batch) {
+            await insertEvent(tx, {
+              deliveryId,
+              name: "push",
+              action: null,
+              projectKey: KEY,
+              payload: JSON.stringify(payload),
+            });
+          }
+        });
+        await server.sweep();
+        for (const [deliveryId] of batch) await applied(deliveryId);
+
+        const { rows } = await server.store.db.query<{ name: string; url: string }>(
+          "SELECT name, url FROM environments ORDER BY name",
+        );
+        expect(rows).toEqual([
+          { name: "first", url: "https://first.a.example.com" },
+          { name: "master", url: "https://master.b.example.com" },
+          { name: "one", url: "https://one.a.example.com" },
+          { name: "two", url: "https://two.b.example.com" },
+        ]);
+        // Read again for the push that changed them only.
+        expect(reads()).toBe(2);
+        const marked = await server.store.db.query<{ processed_at: Date }>(
+          "SELECT DISTINCT processed_at FROM github_events WHERE delivery_id = ANY($1::text[])",
+          [batch.map(([deliveryId]) => deliveryId)],
+        );
+        expect(marked.rows, "the three were applied in one transaction").toHaveLength(1);
+      },
+    );
+  });
 });
