@@ -32,7 +32,15 @@ export function pollStream(
       aborted = true;
     });
     while (!aborted && Date.now() < deadline) {
-      const { patches, done } = await poll();
+      let answer: { patches: Patch[]; done?: boolean };
+      try {
+        answer = await poll();
+      } catch {
+        // The store is unavailable (or envhooks is stopping): end this stream; the browser's
+        // EventSource opens it again after its retry delay.
+        return;
+      }
+      const { patches, done } = answer;
       for (const patch of patches) await stream.writeSSE({ event: "patch", data: JSON.stringify(patch) });
       if (done) {
         await stream.writeSSE({ event: "done", data: "" });
