@@ -131,6 +131,26 @@ describe.each(STORES)("recovering missed GitHub deliveries on $name", { timeout:
     expect(askedAgain()).toEqual([later.id]);
   });
 
+  it("asks once when two instances start together on one database", async ({ skip }) => {
+    // Several instances share PostgreSQL only: each embedded start voids every lease, its own
+    // process being the only one.
+    if (kind.name === "pglite") skip("one process per embedded database");
+    const missed = [0, 1, 2].map((n) => failedWhileDown("push", pushToBranch(`together-${n}`), 0));
+    const [first, second] = await Promise.all([
+      startTestEnvhooks(kind, { github, store }),
+      startTestEnvhooks(kind, { github, store }),
+    ]);
+    try {
+      await eventually(async () => askedAgain().length >= 3);
+      // Whichever ran second (or runs now) finds them asked for already.
+      await Promise.all([first.recoverDeliveries(), second.recoverDeliveries()]);
+      expect(askedAgain().sort()).toEqual(missed.map((d) => d.id).sort());
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
   it("stops when GitHub rate-limits it and waits before asking again", async () => {
     for (let n = 0; n < 3; n++) failedWhileDown("push", pushToBranch(`branch-${n}`), 0);
     github.fail("POST", ATTEMPTS, 429, 1);
