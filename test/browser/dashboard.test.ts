@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { pullRequest, pushCreatingMaster, pushTo, pushToBranch, REPO } from "../fixtures/github-events.ts";
 import {
   browserSkipReason,
@@ -53,6 +53,11 @@ describe.skipIf(browserSkipReason())("the dashboard in a browser", { timeout: 18
     await githubSettled();
     browser = await launchBrowser();
   }, 180_000);
+  beforeEach(() => {
+    // What a failed step left is its own failure, not the next step's.
+    signedIn?.errors.splice(0);
+    signedIn?.offOrigin.splice(0);
+  });
   afterAll(async () => {
     await signedIn?.context.close();
     await browser?.close();
@@ -178,7 +183,7 @@ describe.skipIf(browserSkipReason())("the dashboard in a browser", { timeout: 18
     expect(await page.locator("#url-error").textContent()).toBe("must be an http:// or https:// URL");
     expect(await url.getAttribute("aria-describedby")).toContain("url-error");
     // The keyboard lands on the field to fix.
-    expect(await page.evaluate("document.activeElement?.id")).toBe("url");
+    await expect.poll(() => page.evaluate("document.activeElement?.id")).toBe("url");
     await signedIn.screenshot("integration-form-error");
     await url.fill(receiver.url);
     await page.getByRole("button", { name: "Add the integration" }).click();
