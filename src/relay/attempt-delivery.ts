@@ -52,6 +52,7 @@ export async function attemptDelivery(
   {
     retry = true,
     releaseLeaseOf,
+    onAnswered,
   }: {
     retry?: boolean;
     /**
@@ -59,6 +60,8 @@ export async function attemptDelivery(
      * up (unless the delivery waits for a retry), or undefined to keep it.
      */
     releaseLeaseOf?: () => string | undefined;
+    /** Called once the receiver answered (or the send failed), before the attempt is recorded. */
+    onAnswered?: () => void;
   } = {},
 ): Promise<AttemptOutcome> {
   const startedAt = deps.now?.() ?? new Date();
@@ -71,6 +74,8 @@ export async function attemptDelivery(
     timeoutMs,
     insecureTls: integration.type === "webhook" && integration.config.insecure_ssl === true,
   });
+  const releasing = releaseLeaseOf?.();
+  onAnswered?.();
 
   const gone = result.statusCode === 410;
   // A rate limit is the receiver asking to wait, not failing: it moves neither the schedule nor
@@ -104,7 +109,7 @@ export async function attemptDelivery(
     rateLimited,
     reason: result.ok ? `HTTP ${result.statusCode}` : (result.error ?? "failed"),
     retryAt,
-    releaseLeaseOf: releaseLeaseOf?.(),
+    releaseLeaseOf: releasing,
   });
   let disabled: string | undefined;
   if (gone) disabled = "the receiver answered 410 Gone";

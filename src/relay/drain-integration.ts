@@ -45,7 +45,10 @@ export async function drainIntegration(deps: DrainIntegrationDeps, integrationId
   let integration: Integration | undefined;
   // What may go, read ahead, by lane, oldest first; the first read comes with the lease.
   const lanes = new Map<string, SendableDelivery[]>();
+  // Lanes busy: a send under way, or its attempt being recorded (the lane's next waits for both).
   const inFlight = new Map<string, Promise<void>>();
+  // Requests the receiver has not answered yet: what `concurrency` counts.
+  let sending = 0;
   let sent = 0;
   let released = false;
   let dueAfterRelease = false;
@@ -78,8 +81,18 @@ export async function drainIntegration(deps: DrainIntegrationDeps, integrationId
       let releasing = false;
       let failure: { error: unknown } | undefined;
 
-      const send = (lane: string, delivery: SendableDelivery, current: Integration) =>
-        (async () => {
+      // Resolved when a receiver answers: its slot is free while the attempt is recorded.
+      let answered = () => {};
+      const send = (lane: string, delivery: SendableDelivery, current: Integration) => {
+        sending++;
+        let counted = true;
+        const uncount = () => {
+          if (!counted) return;
+          counted = false;
+          sending--;
+          answered();
+        };
+        return (async () => {
           const outcome = await attemptDelivery(deps, current, delivery, {
             // The last delivery known gives the lease up with its record, which says whether
             // something was written meanwhile (the drain then runs again).
@@ -88,6 +101,7 @@ export async function drainIntegration(deps: DrainIntegrationDeps, integrationId
               releasing = true;
               return deps.owner;
             },
+            onAnswered: uncount,
           });
           sent++;
           releasing = false;
@@ -105,11 +119,15 @@ export async function drainIntegration(deps: DrainIntegrationDeps, integrationId
             failure ??= { error };
             halted = true;
           })
-          .finally(() => inFlight.delete(lane));
+          .finally(() => {
+            uncount();
+            inFlight.delete(lane);
+          });
+      };
 
       const startDue = async () => {
         for (const [lane, queue] of lanes) {
-          if (inFlight.size >= limit()) return;
+          if (sending >= limit()) return;
           if (inFlight.has(lane)) continue;
           const head = queue[0];
           if (head && head.nextAttemptAt.getTime() > Date.now()) {
@@ -130,8 +148,7 @@ export async function drainIntegration(deps: DrainIntegrationDeps, integrationId
         if (going()) await startDue();
         // A slot free and nothing read ahead to fill it: look for more when a lane ran dry or
         // failed, or now and then for lanes written meanwhile.
-        const free =
-          going() && inFlight.size < limit() && ![...lanes.keys()].some((lane) => !inFlight.has(lane));
+        const free = going() && sending < limit() && ![...lanes.keys()].some((lane) => !inFlight.has(lane));
         if (free && (dirty || Date.now() - readAt >= REREAD_MS)) {
           const read = await readSendable(deps.db, deps.secrets, integrationId, {
             busy: [...inFlight.keys()],
@@ -145,14 +162,18 @@ export async function drainIntegration(deps: DrainIntegrationDeps, integrationId
           if (lanes.size > 0) continue;
         }
         if (inFlight.size === 0) break;
-        // Until a send ends, or (with a slot free) it is time to look for new lanes.
+        // Until a receiver answers or a send ends, or (with a slot free) it is time to look for
+        // new lanes.
+        const answer = new Promise<void>((resolve) => {
+          answered = resolve;
+        });
         let timer: NodeJS.Timeout | undefined;
         const wait = free
           ? new Promise<void>((resolve) => {
               timer = setTimeout(resolve, Math.max(0, REREAD_MS - (Date.now() - readAt)));
             })
           : undefined;
-        await Promise.race([...inFlight.values(), ...(wait ? [wait] : [])]);
+        await Promise.race([...inFlight.values(), answer, ...(wait ? [wait] : [])]);
         clearTimeout(timer);
       }
       // Stopping: attempts cut short are recorded; the rest waits for the next process.

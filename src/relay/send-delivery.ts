@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { Agent, request } from "undici";
+import { MAX_CONCURRENCY } from "./integration.schema.ts";
 import { BlockedAddressError, guardedLookup, isPublicAddress, urlHost } from "./ssrf-guard.ts";
 
 /** The first 16 KB of a receiver's answer are kept in the delivery log. */
@@ -47,7 +48,9 @@ export function createSender({ allowPrivateUrls }: { allowPrivateUrls: boolean }
   const agent = (rejectUnauthorized: boolean) =>
     new Agent({
       keepAliveTimeout: 30_000,
-      connections: 32,
+      // Per origin: one integration may have MAX_CONCURRENCY requests in flight, none kept
+      // queued here (its time in a queue would count against the receiver's timeout).
+      connections: MAX_CONCURRENCY,
       connect: { rejectUnauthorized, ...(allowPrivateUrls ? {} : { lookup: guardedLookup }) },
     });
   const verifying = agent(true);

@@ -1,10 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { newDeliveryId } from "../../src/relay/delivery-id.ts";
-import { insertDeliveries } from "../../src/store/deliveries.ts";
+import { type AttemptRecord, insertDeliveries, recordAttempts } from "../../src/store/deliveries.ts";
 import { findEvent } from "../../src/store/github-events.ts";
+import {
+  insertIntegration,
+  integrationsWithDueDeliveries,
+  releaseIntegrationLease,
+  takeIntegrationLease,
+} from "../../src/store/integrations.ts";
+import { createSecretBox } from "../../src/store/secret-box.ts";
 import { pushCreatingMaster, pushToBranch, REPO } from "../fixtures/github-events.ts";
 import { type Received, Receiver } from "../helpers/receiver.ts";
-import { STORES } from "../helpers/stores.ts";
+import { STORES, type TestStore } from "../helpers/stores.ts";
 import { eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
 
 /** What each test's receiver saw at its busiest. */
@@ -267,5 +274,119 @@ describe.each(STORES)("delivery ordering on $name", { timeout: 120_000 }, (kind)
     const keys = rows.map((row) => row.orderKey);
     expect(keys).toEqual(rows.map((row) => JSON.parse(row.body).parameters.environment));
     expect(new Set(keys).size).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe.each(STORES)("the relay's store, lane by lane, on $name", { timeout: 120_000 }, (kind) => {
+  let store: TestStore | undefined;
+  const secrets = createSecretBox([Buffer.alloc(32, 2)]);
+  const integrationId = "lanelanelane1";
+
+  beforeEach(async ({ skip }) => {
+    if (kind.skip) skip(kind.skip);
+    store = await kind.open();
+    await insertIntegration(store.db, secrets, {
+      id: integrationId,
+      projectKey: "acme/shop",
+      type: "webhook",
+      config: {
+        url: "http://127.0.0.1:1/hook",
+        events: ["*"],
+        states: ["complete"],
+        environments: ["*"],
+        excluded_environments: [],
+        format: "platformsh",
+        headers: {},
+        insecure_ssl: false,
+        timeout_ms: 1000,
+        retry_schedule: [5, 5, 5, 5, 5],
+      },
+      secret: "s".repeat(16),
+    });
+  });
+  afterEach(async () => {
+    await store?.close();
+    store = undefined;
+  });
+
+  const id = (name: string) => `msg_${name.padEnd(26, "0")}`;
+  const write = (name: string, orderKey: string) =>
+    insertDeliveries(store?.db as TestStore["db"], [
+      { id: id(name), integrationId, activityId: name, orderKey, event: "e", body: `"${name}"` },
+    ]);
+  const attempt = (name: string, ok: boolean, extra: Partial<AttemptRecord> = {}): AttemptRecord => ({
+    delivery: { id: id(name), integrationId, attempts: 0, body: `"${name}"` },
+    startedAt: new Date(),
+    url: "http://127.0.0.1:1/hook",
+    requestHeaders: {},
+    result: {
+      ok,
+      statusCode: ok ? 200 : 500,
+      responseHeaders: {},
+      responseBody: null,
+      error: ok ? null : "HTTP 500",
+      durationMs: 1,
+      retryAfter: undefined,
+    },
+    rateLimited: false,
+    reason: ok ? "HTTP 200" : "HTTP 500",
+    retryAt: ok ? undefined : new Date(Date.now() + 3_600_000),
+    ...extra,
+  });
+  const summary = async () =>
+    (
+      await store?.db.query<{ lastStatus: string; failing: boolean; attempts: number; owner: string | null }>(
+        `SELECT last_status AS "lastStatus", failing_since IS NOT NULL AS failing, lease_owner AS owner,
+           (SELECT count(*)::int FROM delivery_attempts) AS attempts
+         FROM integrations WHERE id = $1`,
+        [integrationId],
+      )
+    )?.rows[0];
+
+  it("several attempts of one integration in one statement: each logged, the last one sums up", async () => {
+    const db = (store as TestStore).db;
+    for (const [name, key] of [
+      ["a1", "a"],
+      ["b1", "b"],
+      ["c1", "c"],
+      ["d1", "d"],
+    ] as const)
+      await write(name, key);
+    // A failure, then a success: the failing spell ends.
+    const first = await recordAttempts(db, [attempt("a1", false), attempt("b1", true)]);
+    expect(first.map((recorded) => recorded.state)).toEqual(["pending", "delivered"]);
+    expect(await summary()).toMatchObject({ lastStatus: "OK", failing: false, attempts: 2 });
+    // A success, then a failure: a spell starts.
+    await recordAttempts(db, [attempt("c1", true), attempt("d1", false)]);
+    expect(await summary()).toMatchObject({ lastStatus: "Failed", failing: true, attempts: 4 });
+  });
+
+  it("a delivery waiting for its retry holds back only its order key: lease, sweep and release", async () => {
+    const db = (store as TestStore).db;
+    await write("a1", "a");
+    await write("a2", "a");
+    await recordAttempts(db, [attempt("a1", false)]);
+    // a1 waits an hour; a2 must follow it: nothing may go.
+    expect(await integrationsWithDueDeliveries(db)).toEqual([]);
+    expect(await takeIntegrationLease(db, secrets, integrationId, "one", 30, 16)).toBeUndefined();
+
+    await write("b1", "b");
+    expect(await integrationsWithDueDeliveries(db)).toEqual([integrationId]);
+    const taken = await takeIntegrationLease(db, secrets, integrationId, "one", 30, 16);
+    expect(taken?.deliveries.map((delivery) => [delivery.id, delivery.lane])).toEqual([[id("b1"), "b"]]);
+
+    // b1's record gives the lease up; b2, written meanwhile, is due after all.
+    await write("b2", "b");
+    const [recorded] = await recordAttempts(db, [attempt("b1", true, { releaseLeaseOf: "one" })]);
+    expect(recorded).toMatchObject({ released: true, dueAfterRelease: true });
+    expect((await summary())?.owner).toBeNull();
+
+    // A record of a delivery waiting for its retry keeps the lease: the holder decides what is left.
+    const again = await takeIntegrationLease(db, secrets, integrationId, "one", 30, 16);
+    expect(again?.deliveries.map((delivery) => delivery.id)).toEqual([id("b2")]);
+    const [kept] = await recordAttempts(db, [attempt("b2", false, { releaseLeaseOf: "one" })]);
+    expect(kept).toMatchObject({ released: false, dueAfterRelease: false });
+    expect((await summary())?.owner).toBe("one");
+    expect(await releaseIntegrationLease(db, integrationId, "one")).toBe(false);
   });
 });
