@@ -5,24 +5,34 @@
 // receiver holds the request before answering: `/hold/100/...` 100 ms, `/hold/50-150/...` a
 // time drawn evenly between 50 and 150 ms (as Slack's or Teams' webhooks take), anything else
 // answers at once. Every attempt is kept once answered, as [GitHub delivery id, path, time it was
-// read, time held, webhook-id], the times on the machine's monotonic clock (process.hrtime),
-// which the bench process reads too.
+// read, time held, webhook-id, requests held by all receivers when it was read (itself included)],
+// the times on the machine's monotonic clock (process.hrtime), which the bench process reads too.
+// The last says how many deliveries envhooks had in flight: what limits a rate over slow receivers.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
-export type Arrival = [delivery: string, path: string, atMs: number, heldMs: number, webhookId: string];
+export type Arrival = [
+  delivery: string,
+  path: string,
+  atMs: number,
+  heldMs: number,
+  webhookId: string,
+  inFlight: number,
+];
 export type ReceiverMessage =
   | { type: "listening"; ports: number[] }
   | { type: "count"; count: number }
   | { type: "arrivals"; arrivals: Arrival[] };
 export type BenchMessage = { type: "count"; prefix: string } | { type: "take" };
 
-/** Receivers on ports of their own: the fan-out's 5, the 20-environment integration's, one spare. */
-const PORTS = 7;
+/** Receivers on ports of their own: the fan-out's 5 and the 20-environment integration's. */
+const PORTS = 6;
 
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 
 let arrivals: Arrival[] = [];
+/** Requests read and not yet answered, on all ports. */
+let holding = 0;
 
 /** How long a request to `path` is held: `/hold/<ms>/` or `/hold/<min>-<max>/`, else 0. */
 function holdFor(path: string): number {
@@ -40,14 +50,18 @@ function receive(request: IncomingMessage, response: ServerResponse) {
     const at = nowMs();
     const body = JSON.parse(Buffer.concat(chunks).toString()) as { github?: { delivery_id?: string } };
     const path = request.url ?? "";
-    const keep = () =>
+    const inFlight = ++holding;
+    const keep = () => {
+      holding--;
       arrivals.push([
         body.github?.delivery_id ?? "",
         path,
         at,
         nowMs() - at,
         String(request.headers["webhook-id"] ?? ""),
+        inFlight,
       ]);
+    };
     const hold = holdFor(path);
     if (hold === 0) {
       keep();

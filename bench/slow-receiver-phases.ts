@@ -12,6 +12,9 @@
 // 2. One integration whose receiver answers in 100 ms, and 800 pushes over 20 branches of one
 //    repository (20 environments) sent at 400/s: the deliveries/s it sustains, from its first
 //    delivery to its last (or to the end of a 20 s window).
+// Both say how many sends envhooks had in flight (requests the receivers held at once as each
+// delivery arrived): at ~100 ms a receiver, deliveries/s ≈ 10 × sends in flight, so a rate short of
+// its target shows whether envhooks sent too few at once or was slow to have them ready.
 import { join } from "node:path";
 import { pushTo, pushToBranch } from "../test/fixtures/github-events.ts";
 import {
@@ -87,6 +90,9 @@ export interface SlowResult {
     over_receiver: Quantiles;
     /** How long the receivers held first attempts. */
     held: Quantiles;
+    /** Requests the receivers held at once as each first attempt arrived: envhooks' sends in flight. */
+    in_flight_mean: number;
+    in_flight_max: number;
   };
   twenty_environments: {
     pushes: number;
@@ -96,6 +102,18 @@ export interface SlowResult {
     /** From the first delivery to the last, or to the end of the window when some were still missing. */
     seconds: number;
     deliveries_per_s: number;
+    /** Requests its receiver held at once as each delivery arrived: mean and most. */
+    in_flight_mean: number;
+    in_flight_max: number;
+  };
+}
+
+/** Mean and most of the sends in flight seen by the receivers. */
+function inFlight(seen: number[]): { in_flight_mean: number; in_flight_max: number } {
+  const sum = seen.reduce((a, b) => a + b, 0);
+  return {
+    in_flight_mean: seen.length ? Math.round((sum / seen.length) * 10) / 10 : 0,
+    in_flight_max: seen.length ? Math.max(...seen) : 0,
   };
 }
 
@@ -132,13 +150,13 @@ async function fanOut(url: string, receivers: Receivers, rate: number, prefix: s
   await receivers.waitFor(`${prefix}-`, (pushes.length - sent.refused) * FAN_OUT, DRAIN_WAIT_MS);
   const waited = nowMs() - lastPushAt;
   // The first attempt of each delivery: the first arrival of its webhook-id.
-  const first = new Map<string, { at: number; held: number; delivery: string }>();
+  const first = new Map<string, { at: number; held: number; delivery: string; inFlight: number }>();
   let duplicates = 0;
-  for (const [delivery, , at, held, webhookId] of await receivers.take()) {
+  for (const [delivery, , at, held, webhookId, inFlight] of await receivers.take()) {
     if (!sent.sentAt.has(delivery)) continue;
     const seen = first.get(webhookId);
     if (seen) duplicates++;
-    if (!seen || at < seen.at) first.set(webhookId, { at, held, delivery });
+    if (!seen || at < seen.at) first.set(webhookId, { at, held, delivery, inFlight });
   }
   const measured: number[] = [];
   const over: number[] = [];
@@ -165,6 +183,7 @@ async function fanOut(url: string, receivers: Receivers, rate: number, prefix: s
     measured: quantiles(measured, missing),
     over_receiver: quantiles(over, missing),
     held: quantiles(held),
+    ...inFlight([...first.values()].map((arrival) => arrival.inFlight)),
   } satisfies SlowResult["fan_out_5"];
 }
 
@@ -187,8 +206,11 @@ async function twentyEnvironments(url: string, receivers: Receivers, prefix: str
   }
   const cutAt = nowMs();
   const times = new Map<string, number>();
-  for (const [delivery, , at, , webhookId] of await receivers.take()) {
-    if (delivery.startsWith(`${prefix}-`) && !times.has(webhookId)) times.set(webhookId, at);
+  const concurrent: number[] = [];
+  for (const [delivery, , at, , webhookId, inFlight] of await receivers.take()) {
+    if (!delivery.startsWith(`${prefix}-`) || times.has(webhookId)) continue;
+    times.set(webhookId, at);
+    concurrent.push(inFlight);
   }
   const ats = [...times.values()];
   // From the first delivery (or, when none came, the first push) to the last, or to the cut.
@@ -204,6 +226,7 @@ async function twentyEnvironments(url: string, receivers: Receivers, prefix: str
     delivered: times.size,
     seconds: Math.round(seconds * 10) / 10,
     deliveries_per_s: seconds > 0 ? Math.round(times.size / seconds) : 0,
+    ...inFlight(concurrent),
   } satisfies SlowResult["twenty_environments"];
 }
 
@@ -283,9 +306,17 @@ export function slowTable(results: SlowResult[]): string {
       (r) => (r.fan_out_5.delivered ? slash(r.fan_out_5.held, r.fan_out_5.waited_s) : "–"),
     ],
     [
+      "… sends in flight as each delivery arrived (requests the receivers held at once), mean / most",
+      (r) => `${r.fan_out_5.in_flight_mean} / ${r.fan_out_5.in_flight_max}`,
+    ],
+    [
       `one integration, ${BRANCHES} environments, receiver at ${HOLD_MS} ms: deliveries/s sustained`,
       (r) =>
         `${r.twenty_environments.deliveries_per_s} (${r.twenty_environments.delivered}/${r.twenty_environments.pushes} in ${r.twenty_environments.seconds} s)`,
+    ],
+    [
+      "… sends in flight as each delivery arrived, mean / most",
+      (r) => `${r.twenty_environments.in_flight_mean} / ${r.twenty_environments.in_flight_max}`,
     ],
   ];
   return markdown(
