@@ -137,6 +137,12 @@ export async function recoverDeliveries(deps: RecoverDeps): Promise<RecoveryRun>
         { err: error, waitMs },
         "listing the App's GitHub deliveries failed; the next run tries again",
       );
+      const status = Number((error as { status?: unknown }).status);
+      if (waitMs === undefined && status >= 400 && status < 500) {
+        // A cursor GitHub refuses (expired) would be refused again: the next run starts afresh.
+        cursor = undefined;
+        scan = undefined;
+      }
       return end(waitMs === undefined ? "error" : "rate_limited", waitMs);
     }
     run.pages++;

@@ -1,5 +1,8 @@
 import { randomUUID } from "node:crypto";
+import { pino } from "pino";
+import { Probot, ProbotOctokit } from "probot";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { recoverDeliveries } from "../../src/github/recover-deliveries.ts";
 import { createBranch, pullRequest, pushToBranch, REPO } from "../fixtures/github-events.ts";
 import { FakeGithub, type FakeHookDelivery } from "../helpers/fake-github.ts";
 import { STORES, type TestStore } from "../helpers/stores.ts";
@@ -166,6 +169,38 @@ describe.each(STORES)("recovering missed GitHub deliveries on $name", { timeout:
       "SELECT state FROM background_jobs WHERE name = 'recover-github-deliveries'",
     );
     expect(Date.parse(rows[0]?.state.restUntil ?? "")).toBeGreaterThan(Date.now() + 30_000);
+  });
+
+  it("goes on from the page a bounded run stopped at, and starts afresh when GitHub refuses the cursor", async () => {
+    const missed = [0, 1, 2, 3, 4, 5].map((n) => failedWhileDown("push", pushToBranch(`paged-${n}`), 0));
+    const probot = new Probot({
+      appId: 1,
+      privateKey: github.privateKey,
+      baseUrl: github.baseUrl,
+      log: pino({ level: "silent" }),
+      Octokit: ProbotOctokit.defaults({ retry: { enabled: false }, throttle: { enabled: false } }),
+    });
+    const run = (maxPages: number) =>
+      recoverDeliveries({
+        db: store.db,
+        log: pino({ level: "silent" }),
+        appOctokit: () => probot.auth(),
+        now: () => new Date(),
+        limits: { maxPages, perPage: 2, maxRedeliveries: 100 },
+      });
+    // Two deliveries a page, one page a run: newest first, each run from where the last stopped.
+    expect(await run(1)).toMatchObject({ redelivered: [missed[5]?.guid, missed[4]?.guid], ended: "pages" });
+    expect(await run(1)).toMatchObject({ redelivered: [missed[3]?.guid, missed[2]?.guid], ended: "pages" });
+    expect(github.callsTo(LIST).map((call) => new URLSearchParams(call.query).get("cursor"))).toEqual([
+      null,
+      `v1_${missed[4]?.id}`,
+    ]);
+    // The cursor is refused: the scan starts again from the newest and finds the last two.
+    github.fail("GET", LIST, 422, 1);
+    expect(await run(1)).toMatchObject({ redelivered: [], ended: "error" });
+    expect(await run(5)).toMatchObject({ redelivered: [missed[1]?.guid, missed[0]?.guid], ended: "done" });
+    expect(new URLSearchParams(github.callsTo(LIST)[3]?.query).get("cursor")).toBeNull();
+    expect(askedAgain()).toEqual(missed.map((d) => d.id).reverse());
   });
 
   it("does nothing without GitHub App credentials", async () => {
