@@ -143,7 +143,7 @@ function commonOptions(store: TestStore, log: Logger, secrets: SecretBox, now: (
 async function startUnconfigured(
   store: TestStore,
   github: FakeGithub,
-  { publicUrl }: { publicUrl?: string } = {},
+  { publicUrl, envFileIn }: { publicUrl?: string; envFileIn?: string } = {},
 ): Promise<{
   host: EnvhooksHost;
   setup: SetupDeps;
@@ -152,7 +152,7 @@ async function startUnconfigured(
   close(): Promise<void>;
 }> {
   const folder = mkdtempSync(join(tmpdir(), "envhooks-setup-"));
-  const envFile = join(folder, ".env");
+  const envFile = join(envFileIn ?? folder, ".env");
   const { log, logs } = testLog();
   let needed = true;
   let apiToken: string | undefined = "generated-operator-token-0123456789abcdef";
@@ -691,6 +691,47 @@ describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
     });
   });
 
+  describe.skipIf(kind.skip)("setup when .env cannot be written", () => {
+    it("connects the App all the same and gives the variables to keep, once", async () => {
+      const store = await kind.open();
+      const github = await new FakeGithub().start();
+      const running = await startUnconfigured(store, github, {
+        publicUrl: "https://envhooks.example.test",
+        envFileIn: "/nonexistent-folder-for-envhooks-tests",
+      });
+      try {
+        const jar = new CookieJar(
+          { request: (path, init) => running.host.fetch(new Request(path, init)) },
+          "https://envhooks.example.test",
+        );
+        await jar.request(`/setup?key=${running.setup.key}`);
+        const page = await (await jar.request("/setup")).text();
+        const action =
+          /<form method="post" action="([^"]*settings\/apps\/new[^"]*)">/
+            .exec(page)?.[1]
+            ?.replaceAll("&amp;", "&") ?? "";
+        const manifest = /name="manifest" value="([^"]+)"/.exec(page)?.[1]?.replaceAll("&quot;", '"') ?? "";
+        const confirmed = await fetch(action, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ manifest }).toString(),
+          redirect: "manual",
+        });
+        const back = new URL(confirmed.headers.get("location") ?? "");
+        const done = await (await jar.request(back.pathname + back.search)).text();
+        expect(done).toMatch(/could not be written/);
+        const app = github.registeredApps[0];
+        expect(done).toContain(`APP_ID=${app?.id}`);
+        expect(done).toContain(`WEBHOOK_SECRET=${app?.webhookSecret}`);
+        expect(running.host.current().githubConnected).toBe(true);
+      } finally {
+        await running.close();
+        await github.stop();
+        await store.close();
+      }
+    });
+  });
+
   describe.skipIf(kind.skip)("setup without a public address", () => {
     it("offers a smee.io channel: made, used as the App's webhook URL, and kept in .env", async () => {
       const store = await kind.open();
@@ -904,3 +945,35 @@ async function signInWithGithub(
   expect(jar.cookies.has("envhooks_session")).toBe(true);
   return jar;
 }
+
+describe("the host that reconnects envhooks after setup", () => {
+  it("serves the new instance after a reconnect, and the old settings again when the new start fails", async () => {
+    const started: Array<string | undefined> = [];
+    const stopped: Array<string | undefined> = [];
+    const instance = (appId: string | undefined) =>
+      ({
+        app: { fetch: async () => new Response(`instance ${appId ?? "unconfigured"}`) },
+        stop: async () => {
+          stopped.push(appId);
+        },
+      }) as unknown as Envhooks;
+    const host = await hostEnvhooks(
+      async (github) => {
+        started.push(github.appId);
+        if (github.appId === "broken") throw new Error("cannot start");
+        return instance(github.appId);
+      },
+      { appId: undefined, privateKey: undefined, webhookSecret: undefined, baseUrl: undefined },
+    );
+    const answer = async () => (await host.fetch(new Request("http://envhooks.test/"))).text();
+    expect(await answer()).toBe("instance unconfigured");
+    await expect(
+      host.reconnect({ appId: "broken", privateKey: "k", webhookSecret: "s", baseUrl: undefined }),
+    ).rejects.toThrow("cannot start");
+    expect(await answer()).toBe("instance unconfigured");
+    await host.reconnect({ appId: "42", privateKey: "k", webhookSecret: "s", baseUrl: undefined });
+    expect(await answer()).toBe("instance 42");
+    expect(started).toEqual([undefined, "broken", undefined, "42"]);
+    expect(stopped).toEqual([undefined, undefined]);
+  });
+});

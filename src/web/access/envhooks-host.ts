@@ -11,7 +11,10 @@ export interface EnvhooksHost {
   /** The HTTP handler to serve: always the current instance's. */
   fetch(request: Request, env?: object): Promise<Response>;
   current(): Envhooks;
-  /** Stops the current instance (its work stays in the store) and starts one with `github`. */
+  /**
+   * Stops the current instance (its work stays in the store) and starts one with `github`; if that
+   * start fails, the previous settings are started again and the error is thrown.
+   */
   reconnect(github: Settings["github"]): Promise<Envhooks>;
 }
 
@@ -30,7 +33,14 @@ export async function hostEnvhooks(
     reconnect(next) {
       const done = switching.then(async () => {
         await current.stop();
-        current = await start(next);
+        try {
+          current = await start(next);
+        } catch (error) {
+          // Not left stopped: envhooks goes on as it was, and the caller hears why.
+          current = await start(github);
+          throw error;
+        }
+        github = next;
         return current;
       });
       switching = done.catch(() => undefined);

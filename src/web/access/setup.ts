@@ -6,7 +6,7 @@ import { ProbotOctokit } from "probot";
 import { parse } from "yaml";
 import { sameSecret } from "../../http/require-api-token.ts";
 import type { WebDeps } from "../web-routes.ts";
-import { updateEnvFile } from "./env-file.ts";
+import { envValue, updateEnvFile } from "./env-file.ts";
 import { accessPage, csrfRefused, formField, randomToken } from "./session.ts";
 
 /** What registering the GitHub App gives back, as kept in .env. */
@@ -291,20 +291,43 @@ once and for an hour: <a href="/setup">start again</a>.</p>`,
         502,
       );
     }
-    await updateEnvFile(setup.envFile, {
+    const variables: Record<string, string> = {
       APP_ID: credentials.appId,
       PRIVATE_KEY: credentials.privateKey,
       WEBHOOK_SECRET: credentials.webhookSecret,
       GITHUB_CLIENT_ID: credentials.clientId,
       GITHUB_CLIENT_SECRET: credentials.clientSecret,
       ...(setup.webhookProxyUrl ? { WEBHOOK_PROXY_URL: setup.webhookProxyUrl } : {}),
-    });
+    };
+    let unwritten: string | undefined;
+    try {
+      await updateEnvFile(setup.envFile, variables);
+    } catch (error) {
+      // GitHub's code worked once: the App exists now. It is connected all the same, and the page
+      // gives the variables to keep by hand (the next start needs them).
+      unwritten = (error as Error).message;
+      deps.log.error({ err: error, envFile: setup.envFile }, "the App's credentials could not be written");
+    }
     deps.log.info(
       { appId: credentials.appId, envFile: setup.envFile },
       "GitHub App registered: connecting it",
     );
     const generated = setup.generatedApiToken;
-    await setup.connect(credentials);
+    try {
+      await setup.connect(credentials);
+    } catch (error) {
+      deps.log.error({ err: error }, "envhooks did not start with the App's settings");
+      return page(
+        c,
+        "Set up",
+        html`<h1>Registered, not connected</h1>
+<p class="notice bad" role="alert">The App ${credentials.slug} is registered${
+          unwritten ? "" : html` and its credentials are in <code>${setup.envFile}</code>`
+        }, but envhooks did not start with them: ${(error as Error).message}. Restart envhooks (it reads
+the file) and see its log.</p>`,
+        502,
+      );
+    }
     deleteCookie(c, STATE_COOKIE, { path: "/setup" });
     deleteCookie(c, SETUP_COOKIE, { path: "/setup" });
     return page(
@@ -312,7 +335,17 @@ once and for an hour: <a href="/setup">start again</a>.</p>`,
       "Set up",
       html`<h1>envhooks is connected to GitHub</h1>
 <p class="notice ok" role="status">The App <strong>${credentials.slug}</strong> (id ${credentials.appId}) is
-registered, its credentials are in <code>${setup.envFile}</code>, and envhooks accepts its webhooks now.</p>
+registered${unwritten ? "" : html`, its credentials are in <code>${setup.envFile}</code>,`} and envhooks accepts its webhooks now.</p>
+${
+  unwritten
+    ? html`<div class="notice bad" role="alert"><p><code>${setup.envFile}</code> could not be written
+(${unwritten}): keep these variables where envhooks reads them before it restarts (this page is not
+shown again).</p>
+<pre id="unwritten-variables">${Object.entries(variables)
+        .map(([name, value]) => `${name}=${envValue(value)}`)
+        .join("\n")}</pre></div>`
+    : ""
+}
 <p><a class="button primary" id="install-link" href="${credentials.htmlUrl}/installations/new">Install the App on your repositories</a></p>
 ${
   generated
