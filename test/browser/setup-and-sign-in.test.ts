@@ -212,7 +212,9 @@ describe.skipIf(browserSkipReason())("setup and sign-in in a browser", { timeout
       .toContain("That token is not valid");
     expect(await page.getByLabel(/Operator token/).getAttribute("aria-invalid")).toBe("true");
     await watched.screenshot("login-refused");
-    // The 401 page counts as a console error in chromium ("Failed to load resource"): cleared here on purpose.
+    // Chromium logs the 401 answer as a console error ("Failed to load resource"): that one, and only
+    // that one, is expected here.
+    expect(watched.errors).toEqual([expect.stringContaining("status of 401")]);
     watched.errors.splice(0);
     await page.getByLabel(/Operator token/).fill(GENERATED_TOKEN);
     await page.getByRole("button", { name: "Sign in", exact: true }).click();
