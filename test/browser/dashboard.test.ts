@@ -210,6 +210,7 @@ describe.skipIf(browserSkipReason())("the dashboard in a browser", { timeout: 18
     await expect.poll(() => page.getByRole("status").first().textContent()).toContain("active again");
 
     await page.getByRole("link", { name: `Edit webhook integration ${integration.id}` }).click();
+    await signedIn.screenshot("integration-edit");
     await page.getByLabel("Activity types").fill("environment.*");
     await page.getByRole("button", { name: "Save" }).click();
     await expect.poll(() => page.getByRole("status").first().textContent()).toContain("saved");
@@ -310,6 +311,15 @@ describe.skipIf(browserSkipReason())("the dashboard in a browser", { timeout: 18
     await expect.poll(() => page.getByRole("heading", { level: 1 }).textContent()).toContain("envhooks API");
     await signedIn.screenshot("docs");
     signedIn.expectClean();
+  });
+
+  it("answers a page that does not exist with the API's message", async () => {
+    const { page } = signedIn;
+    const response = await page.goto(`${origin}/activities/aaaaaaaaaaaaa`);
+    expect(response?.status()).toBe(404);
+    expect(await page.getByRole("alert").textContent()).toContain("No activity aaaaaaaaaaaaa");
+    await signedIn.screenshot("not-found");
+    signedIn.expectClean({ statuses: [404] });
   });
 
   it("fits a phone, in dark mode", async () => {

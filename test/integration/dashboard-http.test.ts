@@ -268,6 +268,24 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
     },
   );
 
+  it.skipIf(kind.skip)(
+    "shows a read-only token no action, and the API refuses one all the same",
+    async () => {
+      const created = await (
+        await envhooks.api("/api/tokens", { body: { project: REPO, access: "read" } })
+      ).json();
+      const reader = new DashboardClient(envhooks.app);
+      await reader.signIn(created.token);
+      const page = await (await reader.get(PROJECT)).text();
+      expect(page).toContain('id="environment-master"');
+      expect(page).not.toContain("Redeploy");
+      expect(page).not.toContain("Add an integration");
+      const refused = await reader.post(`${PROJECT}/environments/master/redeploy`);
+      expect(refused.status).toBe(403);
+      expect(await refused.text()).toContain("read-only");
+    },
+  );
+
   it.skipIf(kind.skip)("refuses a form without the session's CSRF token", async () => {
     const response = await operator.post(`${PROJECT}/environments/master/redeploy`, {}, { csrf: false });
     expect(response.status).toBe(403);
