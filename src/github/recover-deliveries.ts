@@ -28,6 +28,11 @@ const GITHUB_KEEPS_MS = 3 * 24 * 3600_000;
  * it was attempted (it waits up to 10 s for an answer), so one with a lower id may appear later.
  */
 const OVERLAP_MS = 60_000;
+/**
+ * A delivery whose redelivery failed too (envhooks' ingress not ready yet) is asked for again by a
+ * run at least this much later, up to `MAX_ASKS` times in all.
+ */
+const ASK_AGAIN_AFTER_MS = 5 * 60_000;
 
 /** The events envhooks acts on: redelivering any other would only be ignored again. */
 const RECOVERABLE: ReadonlySet<string> = new Set([
@@ -84,8 +89,9 @@ export interface RecoveryRun {
 /**
  * Asks GitHub to send again the deliveries it failed to deliver to envhooks (envhooks was down or
  * unreachable) and that envhooks does not have: lists the App's deliveries newest first, down to
- * what the previous run checked (or GitHub's 3 days), and asks for each failed one once. Bounded
- * per run (`limits`); an unfinished scan goes on from its page at the next run.
+ * what the previous run checked (or GitHub's 3 days), and asks for each failed one (again, up to 3
+ * times, while its redeliveries fail too). Bounded per run (`limits`); an unfinished scan goes on
+ * from its page at the next run.
  */
 export async function recoverDeliveries(deps: RecoverDeps): Promise<RecoveryRun> {
   const { db, log, metrics, limits = RECOVERY_LIMITS, keepGoing = () => true } = deps;
@@ -165,6 +171,7 @@ export async function recoverDeliveries(deps: RecoverDeps): Promise<RecoveryRun>
     const known = await knownDeliveryGuids(
       db,
       failed.map((item) => item.guid),
+      new Date(deps.now().getTime() - ASK_AGAIN_AFTER_MS),
     );
     for (const item of failed) {
       if (known.has(item.guid)) continue;
@@ -182,7 +189,7 @@ export async function recoverDeliveries(deps: RecoverDeps): Promise<RecoveryRun>
         }
         refused = error;
       }
-      // Asked once: a refusal (a delivery GitHub no longer has) would be the same next time.
+      // A refusal (a delivery GitHub no longer has) would be the same next time: it is the last ask.
       await recordRedelivery(
         db,
         {
@@ -193,6 +200,7 @@ export async function recoverDeliveries(deps: RecoverDeps): Promise<RecoveryRun>
           statusCode: item.status_code,
         },
         deps.now(),
+        { final: refused !== undefined },
       );
       if (refused) {
         log.warn(

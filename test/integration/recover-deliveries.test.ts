@@ -154,6 +154,26 @@ describe.each(STORES)("recovering missed GitHub deliveries on $name", { timeout:
     }
   });
 
+  it("asks again, three times at most, while GitHub's redelivery fails too", async () => {
+    const missed = failedWhileDown("push", pushToBranch("unlucky"), 0);
+    let clock = new Date();
+    // GitHub's redeliveries do not reach envhooks (redeliverTo unset): each fails like the first.
+    const running = await startTestEnvhooks(kind, { github, store, now: () => clock });
+    envhooks = running;
+    await eventually(async () => askedAgain().length === 1);
+    expect((await running.recoverDeliveries())?.redelivered).toEqual([]);
+    for (const n of [2, 3]) {
+      clock = new Date(clock.getTime() + 6 * 60_000);
+      expect((await running.recoverDeliveries())?.redelivered).toEqual([missed.guid]);
+      expect(askedAgain()).toHaveLength(n);
+    }
+    clock = new Date(clock.getTime() + 6 * 60_000);
+    expect((await running.recoverDeliveries())?.redelivered).toEqual([]);
+    // Each time the newest failed delivery of that event was asked for.
+    const ofGuid = github.hookDeliveries.filter((d) => d.guid === missed.guid).map((d) => d.id);
+    expect(askedAgain()).toEqual(ofGuid.slice(0, 3));
+  });
+
   it("stops when GitHub rate-limits it and waits before asking again", async () => {
     for (let n = 0; n < 3; n++) failedWhileDown("push", pushToBranch(`branch-${n}`), 0);
     github.fail("POST", ATTEMPTS, 429, 1);

@@ -10,14 +10,16 @@ CREATE TABLE background_jobs (
 );
 INSERT INTO background_jobs (name) VALUES ('recover-github-deliveries'), ('retention');
 
--- GitHub deliveries envhooks asked GitHub to send again, by their GUID (X-GitHub-Delivery): each is
--- asked for once. GitHub keeps deliveries 3 days, so rows older than that are dropped.
+-- GitHub deliveries envhooks asked GitHub to send again, by their GUID (X-GitHub-Delivery), and how
+-- many times (again, at most 3, when the redelivery failed too). GitHub keeps deliveries 3 days, so
+-- rows older than that are dropped.
 CREATE TABLE github_redeliveries (
   guid text PRIMARY KEY,
   hook_delivery_id bigint NOT NULL,
   event text NOT NULL,
   action text,
   status_code integer,
+  asks integer NOT NULL DEFAULT 1,
   requested_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX github_redeliveries_by_age ON github_redeliveries (requested_at);
