@@ -31,7 +31,8 @@ async function render(
 ) {
   const answer = await callApi<TokenJson[]>(deps, c, "/api/tokens");
   if (!answer.ok) return errorPage(c, answer);
-  const revoked = c.req.query("revoked");
+  // Only a token id: a link cannot put other words on the page.
+  const revoked = /^[a-z2-7]{13}$/.exec(c.req.query("revoked") ?? "")?.[0];
   const value = (name: string) => (typeof values[name] === "string" ? (values[name] as string) : "");
   const field = (name: string, label: string, input: (attributes: Markup) => Markup, hint?: string) => {
     const error = errors.get(name);
