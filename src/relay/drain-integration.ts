@@ -144,40 +144,44 @@ export async function drainIntegration(deps: DrainIntegrationDeps, integrationId
       const going = () =>
         !released && !releasing && !halted && !stopped() && integration?.status === "active";
 
-      for (;;) {
-        if (going()) await startDue();
-        // A slot free and nothing read ahead to fill it: look for more when a lane ran dry or
-        // failed, or now and then for lanes written meanwhile.
-        const free = going() && sending < limit() && ![...lanes.keys()].some((lane) => !inFlight.has(lane));
-        if (free && (dirty || Date.now() - readAt >= REREAD_MS)) {
-          const read = await readSendable(deps.db, deps.secrets, integrationId, {
-            busy: [...inFlight.keys()],
-            lanes: limit(),
-            perLane: PER_LANE,
+      try {
+        for (;;) {
+          if (going()) await startDue();
+          // A slot free and nothing read ahead to fill it: look for more when a lane ran dry or
+          // failed, or now and then for lanes written meanwhile.
+          const free = going() && sending < limit() && ![...lanes.keys()].some((lane) => !inFlight.has(lane));
+          if (free && (dirty || Date.now() - readAt >= REREAD_MS)) {
+            const read = await readSendable(deps.db, deps.secrets, integrationId, {
+              busy: [...inFlight.keys()],
+              lanes: limit(),
+              perLane: PER_LANE,
+            });
+            readAt = Date.now();
+            dirty = false;
+            integration = read?.integration;
+            fill(read?.deliveries ?? []);
+            if (lanes.size > 0) continue;
+          }
+          if (inFlight.size === 0) break;
+          // Until a receiver answers or a send ends, or (with a slot free) it is time to look for
+          // new lanes.
+          const answer = new Promise<void>((resolve) => {
+            answered = resolve;
           });
-          readAt = Date.now();
-          dirty = false;
-          integration = read?.integration;
-          fill(read?.deliveries ?? []);
-          if (lanes.size > 0) continue;
+          let timer: NodeJS.Timeout | undefined;
+          const wait = free
+            ? new Promise<void>((resolve) => {
+                timer = setTimeout(resolve, Math.max(0, REREAD_MS - (Date.now() - readAt)));
+              })
+            : undefined;
+          await Promise.race([...inFlight.values(), answer, ...(wait ? [wait] : [])]);
+          clearTimeout(timer);
         }
-        if (inFlight.size === 0) break;
-        // Until a receiver answers or a send ends, or (with a slot free) it is time to look for
-        // new lanes.
-        const answer = new Promise<void>((resolve) => {
-          answered = resolve;
-        });
-        let timer: NodeJS.Timeout | undefined;
-        const wait = free
-          ? new Promise<void>((resolve) => {
-              timer = setTimeout(resolve, Math.max(0, REREAD_MS - (Date.now() - readAt)));
-            })
-          : undefined;
-        await Promise.race([...inFlight.values(), answer, ...(wait ? [wait] : [])]);
-        clearTimeout(timer);
+      } finally {
+        // Stopping, or failing: attempts under way (cut short by a shutdown) are recorded
+        // before the lease is given up; the rest waits for the next drain.
+        await Promise.all(inFlight.values());
       }
-      // Stopping: attempts cut short are recorded; the rest waits for the next process.
-      await Promise.all(inFlight.values());
       if (failure) throw failure.error;
     },
     {
