@@ -112,11 +112,21 @@ describe.skipIf(browserSkipReason())("the dashboard in a browser", { timeout: 18
       .toContain("building step 1 of 3");
     expect(await page.locator("#activity-summary").textContent()).toContain("40 %");
     await signedIn.screenshot("activity-running");
+    // A slow receiver: the delivery shows pending first, then delivered, without a reload.
+    const slow = await new Receiver().start();
+    slow.answer = () => ({ status: 200, body: "ok", delayMs: 1500 });
+    await envhooks.api(`/api/projects/${repo}/integrations`, {
+      body: { type: "webhook", url: slow.url, states: ["complete"] },
+    });
     await report({ state: "complete", log: "deployed" });
     await expect
       .poll(() => page.locator("#activity-summary").textContent(), { timeout: 20_000 })
       .toContain("succeeded");
     expect(await page.locator("#activity-log").textContent()).toContain("deployed");
+    await expect
+      .poll(() => page.locator("#activity-deliveries").textContent(), { timeout: 20_000 })
+      .toContain("succeeded, 200");
+    await slow.stop();
     signedIn.expectClean();
   });
 

@@ -99,13 +99,47 @@ ${deliveries(items)}
   });
 }
 
-/** The activity's page, live: summary, log and deliveries as they change. */
+/** The whole delivery list is asked again at least this often, even when the activity did not change. */
+const RELIST_MS = 10_000;
+
+/**
+ * The activity's page, live: summary, log and deliveries as they change. The activity is read each
+ * second (one row by id). Its deliveries are listed again only when it changed (they are written
+ * with its changes) or every 10 s; in between, those still pending are read by id.
+ */
 export function activityStream(deps: WebDeps, c: Context) {
   const id = c.req.param("id") ?? "";
   const sent = new SentMarkup();
+  let listedFor: string | undefined;
+  let listedAt = 0;
+  let items: DeliveryJson[] = [];
   return pollStream(c, async () => {
-    const { activity, deliveries: items = [] } = await load(deps, c, id);
+    const activity = await callApi<Activity>(deps, c, `/api/activities/${encodeURIComponent(id)}`);
     if (!activity.ok) return { patches: [], done: true };
+    if (activity.body.updated_at !== listedFor || Date.now() - listedAt >= RELIST_MS) {
+      const listed = await callApi<DeliveryJson[]>(
+        deps,
+        c,
+        `/api/activities/${encodeURIComponent(id)}/deliveries`,
+      );
+      if (listed.ok) {
+        items = listed.body;
+        listedFor = activity.body.updated_at;
+        listedAt = Date.now();
+      }
+    } else if (items.some((delivery) => delivery.state === "pending")) {
+      items = await Promise.all(
+        items.map(async (delivery) => {
+          if (delivery.state !== "pending") return delivery;
+          const fresh = await callApi<DeliveryJson>(
+            deps,
+            c,
+            `/api/deliveries/${encodeURIComponent(delivery.id)}`,
+          );
+          return fresh.ok ? fresh.body : delivery;
+        }),
+      );
+    }
     const patches = [
       { id: "activity-summary", html: String(await summary(activity.body)) },
       { id: "activity-log", html: String(await log(activity.body)) },

@@ -263,9 +263,11 @@ export function projectStream(deps: WebDeps, c: Context) {
   const base = apiProjectPath(c.req.param("owner") ?? "", c.req.param("repo") ?? "");
   const path = projectPath(`${c.req.param("owner") ?? ""}/${c.req.param("repo") ?? ""}`);
   const sent = new SentMarkup();
+  // The project's name and options, once: its counts (and their scan of failed events) are not shown live.
+  let overview: Awaited<ReturnType<typeof callApi<ProjectSummary>>> | undefined;
   return pollStream(c, async () => {
-    const [overview, environments, activities] = await Promise.all([
-      callApi<ProjectSummary>(deps, c, base),
+    overview ??= await callApi<ProjectSummary>(deps, c, base);
+    const [environments, activities] = await Promise.all([
       callApi<EnvironmentJson[]>(deps, c, `${base}/environments`),
       callApi<{ items: Activity[] }>(deps, c, `${base}/activities?limit=20`),
     ]);

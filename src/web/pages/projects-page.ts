@@ -77,22 +77,35 @@ function projectCard(project: ProjectSummary) {
 </li>`;
 }
 
+/**
+ * The projects page asks less often than the others: its counts of failed GitHub events have no
+ * index of their own (a scan of the project's events).
+ */
+const PROJECTS_POLL_MS = 5000;
+
 /** The projects page, live: a project's card changes (or appears) as its state does. */
 export function projectsStream(deps: WebDeps, c: Context) {
   const sent = new SentMarkup();
-  return pollStream(c, async () => {
-    const answer = await callApi<ProjectSummary[]>(deps, c, "/api/projects");
-    if (!answer.ok) return { patches: [], done: true };
-    const patches: Patch[] = [];
-    // A card already shown is replaced where it is; a new project's card comes first.
-    for (const project of [...answer.body].reverse()) {
-      const patch = sent.changed({ id: `project-${project.key}`, html: String(await projectCard(project)) });
-      if (patch) patches.push(patch);
-    }
-    if (answer.body.length > 0) {
-      const gone = sent.changed({ id: "no-projects", html: "" });
-      if (gone) patches.push(gone);
-    }
-    return { patches };
-  });
+  return pollStream(
+    c,
+    async () => {
+      const answer = await callApi<ProjectSummary[]>(deps, c, "/api/projects");
+      if (!answer.ok) return { patches: [], done: true };
+      const patches: Patch[] = [];
+      // A card already shown is replaced where it is; a new project's card comes first.
+      for (const project of [...answer.body].reverse()) {
+        const patch = sent.changed({
+          id: `project-${project.key}`,
+          html: String(await projectCard(project)),
+        });
+        if (patch) patches.push(patch);
+      }
+      if (answer.body.length > 0) {
+        const gone = sent.changed({ id: "no-projects", html: "" });
+        if (gone) patches.push(gone);
+      }
+      return { patches };
+    },
+    PROJECTS_POLL_MS,
+  );
 }
