@@ -71,54 +71,11 @@ export async function applyEvents(deps: ApplyDeps, events: readonly ReadyEvent[]
     const recorded: NewActivity[] = [];
     const tasks: GithubTaskBody[] = [];
     const outcomes: Array<{ id: number; outcome: string }> = [];
-    for (const { id, deliveryId, event, config } of events) {
-      // Each event names its project as it came (a rename between two events shows in their activities).
-      const project = {
-        ...locked,
-        fullName: event.payload.repository.full_name,
-        defaultBranch: event.payload.repository.default_branch,
-      };
-      const at = now();
-      const source = sourceOf(event, deliveryId);
-      if (!config.ok) {
-        const activity = invalidConfigActivity(project, event, config.problems, at, source);
-        recorded.push({ activity, githubDeliveryId: deliveryId, runnerDeadline: null });
-        outcomes.push({ id, outcome: invalidConfigOutcome(config.problems) });
-        continue;
-      }
-      const plan = planTransitions(
-        event,
-        config.config,
-        environments.concerned(concernedEnvironments(event)),
-      );
-      const context = { user: event.payload.sender, at, source, config: config.config };
-      const activities: Activity[] = [];
-      for (const transition of plan.transitions) {
-        if (transition.action === "track-head") {
-          // The second event GitHub sends for a new branch moves the head and records nothing.
-          environments.update(transition.environment, { headCommit: transition.newCommit }, at);
-          continue;
-        }
-        const change = applyInMemory(environments, transition, at);
-        const { activity, latestOf } = transitionActivity(
-          project,
-          transition,
-          change.environment,
-          change.status,
-          context,
-        );
-        if (latestOf) environments.setLatest(latestOf.environment, activity.id, latestOf.url);
-        recorded.push({
-          activity,
-          githubDeliveryId: deliveryId,
-          runnerDeadline: runnerDeadlineOf(config.config, at),
-        });
-        const task = deps.github && activityTask(activity, config.config.github);
-        if (task) tasks.push(task);
-        activities.push(activity);
-      }
-      if (deps.github) tasks.push(...(plan.github ?? []));
-      outcomes.push({ id, outcome: outcomeOf(activities, plan) });
+    for (const item of events) {
+      const applied = applyInMemory(environments, locked, item, now(), Boolean(deps.github));
+      recorded.push(...applied.recorded);
+      tasks.push(...applied.tasks);
+      outcomes.push({ id: item.id, outcome: applied.outcome });
     }
 
     await deleteEnvironments(tx, locked.id, environments.removed);
@@ -130,6 +87,61 @@ export async function applyEvents(deps: ApplyDeps, events: readonly ReadyEvent[]
     }
     return recorded.map(({ activity }) => activity);
   });
+}
+
+/**
+ * One event applied to the environments in memory, as `applyEvent` applies it to the store: the
+ * activities it records, its GitHub tasks (`github`: the App is configured) and its outcome.
+ */
+function applyInMemory(
+  environments: EnvironmentChanges,
+  locked: Project,
+  { deliveryId, event, config }: ReadyEvent,
+  at: Date,
+  github: boolean,
+): { recorded: NewActivity[]; tasks: GithubTaskBody[]; outcome: string } {
+  // Each event names its project as it came (a rename between two events shows in their activities).
+  const repository = event.payload.repository;
+  const project = { ...locked, fullName: repository.full_name, defaultBranch: repository.default_branch };
+  const source = sourceOf(event, deliveryId);
+  if (!config.ok) {
+    const activity = invalidConfigActivity(project, event, config.problems, at, source);
+    return {
+      recorded: [{ activity, githubDeliveryId: deliveryId, runnerDeadline: null }],
+      tasks: [],
+      outcome: invalidConfigOutcome(config.problems),
+    };
+  }
+  const plan = planTransitions(event, config.config, environments.concerned(concernedEnvironments(event)));
+  const context = { user: event.payload.sender, at, source, config: config.config };
+  const recorded: NewActivity[] = [];
+  const tasks: GithubTaskBody[] = [];
+  for (const transition of plan.transitions) {
+    if (transition.action === "track-head") {
+      // The second event GitHub sends for a new branch moves the head and records nothing.
+      environments.update(transition.environment, { headCommit: transition.newCommit }, at);
+      continue;
+    }
+    const change = changeEnvironment(environments, transition, at);
+    const { activity, latestOf } = transitionActivity(
+      project,
+      transition,
+      change.environment,
+      change.status,
+      context,
+    );
+    if (latestOf) environments.setLatest(latestOf.environment, activity.id, latestOf.url);
+    recorded.push({
+      activity,
+      githubDeliveryId: deliveryId,
+      runnerDeadline: runnerDeadlineOf(config.config, at),
+    });
+    const task = github && activityTask(activity, config.config.github);
+    if (task) tasks.push(task);
+  }
+  if (github) tasks.push(...(plan.github ?? []));
+  const activities = recorded.map((item) => item.activity);
+  return { recorded, tasks, outcome: outcomeOf(activities, plan) };
 }
 
 /** Deliveries and GitHub tasks for what the batch recorded, and who to wake once it commits. */
@@ -185,7 +197,7 @@ async function readEnvironments(
 }
 
 /** A transition applied to the environments in memory, as `applyTransition` applies it to the store. */
-function applyInMemory(
+function changeEnvironment(
   environments: EnvironmentChanges,
   transition: RecordedTransition,
   at: Date,
