@@ -251,6 +251,27 @@ describe.each(STORES)("delivery ordering on $name", { timeout: 120_000 }, (kind)
     expect(busiest.oneEnvironment).toBe(1);
   });
 
+  it("a receiver hanging on one environment's delivery holds up only that environment", async () => {
+    receiver.answer = (_n, request) => (label(request).env === "feature/e0" ? "hang" : { status: 200 });
+    const integration = await addWebhook({ concurrency: 4, timeout_ms: 60_000 });
+    await writeDeliveries(integration.id, environments(4), 3);
+    await eventually(async () => {
+      const seen = sequences();
+      return ["feature/e1", "feature/e2", "feature/e3"].every((env) => seen.get(env)?.length === 3);
+    });
+    // e0's first is still waiting for its answer; its next ones wait behind it.
+    expect(sequences().get("feature/e0")).toEqual([0]);
+    await eventually(async () => {
+      const delivered = await envhooks.store.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM deliveries WHERE order_key <> 'feature/e0' AND state = 'delivered'`,
+      );
+      return delivered.rows[0]?.n === 9;
+    });
+    expect(receiver.received.filter((request) => request.answeredAt === undefined).map(label)).toEqual([
+      { env: "feature/e0", n: 0 },
+    ]);
+  });
+
   it("deliveries written from GitHub events carry their environment as order key", async () => {
     answerWith(() => 0);
     const integration = await addWebhook({ events: ["environment.push", "environment.branch"] });
