@@ -8,13 +8,14 @@ import {
   type TestBrowser,
   type WatchedPage,
 } from "../helpers/browser.ts";
-import { FakeGithub } from "../helpers/fake-github.ts";
+import { FakeGithub, repositoryPermissions } from "../helpers/fake-github.ts";
 import { Receiver } from "../helpers/receiver.ts";
 import { STORES } from "../helpers/stores.ts";
 import { API_TOKEN, eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
 
 const PGLITE = STORES.find((kind) => kind.name === "pglite") ?? STORES[0];
 const PROJECT = `/projects/${REPO}`;
+const OAUTH_CLIENT = { clientId: "Iv1.dashboardtest", clientSecret: "dashboard-test-client-secret" };
 
 // The dashboard in chromium, on the embedded store: one envhooks (with the fake GitHub, so pull
 // requests get envhooks' comment), one server, one browser, one signed-in page going through every
@@ -46,7 +47,8 @@ describe.skipIf(browserSkipReason())("the dashboard in a browser", { timeout: 18
     failing.answer = () => ({ status: 503, body: "receiver down" });
     const port = await freePort();
     origin = `http://127.0.0.1:${port}`;
-    envhooks = await startTestEnvhooks(PGLITE, { github, publicUrl: origin });
+    github.oauthClient = OAUTH_CLIENT;
+    envhooks = await startTestEnvhooks(PGLITE, { github, publicUrl: origin, oauthClient: OAUTH_CLIENT });
     server = await serveOnLoopback(envhooks.app, port);
     await envhooks.deliver("push", pushCreatingMaster());
     await envhooks.deliver("pull_request", pullRequest("opened"));
@@ -85,6 +87,42 @@ describe.skipIf(browserSkipReason())("the dashboard in a browser", { timeout: 18
     expect(await page.locator("#activity-summary").textContent()).toContain("pr-2");
     await signedIn.screenshot("activity");
     signedIn.expectClean();
+  });
+
+  it("takes a GitHub user from the comment's link through Sign in with GitHub and back; they see their repositories only", async () => {
+    const comment = github.comments.get(2)?.[0]?.body ?? "";
+    const link = /\((http:\/\/127\.0\.0\.1:\d+\/activities\/[a-z2-7]{13})\)/.exec(comment)?.[1] ?? "";
+    github.addUser({
+      login: "monalisa",
+      id: 31,
+      installations: [
+        {
+          id: 1,
+          account: "Codertocat",
+          repositories: [{ full_name: REPO, permissions: repositoryPermissions("pull") }],
+        },
+      ],
+    });
+    github.signedInAs = "monalisa";
+    const visitor = await browser.newPage(origin, { alsoAllow: [github.webUrl] });
+    const { page } = visitor;
+    await page.goto(link);
+    await page.getByRole("link", { name: "Sign in with GitHub" }).click();
+    await page.waitForURL(link);
+    await expect.poll(() => page.getByText("Signed in as").textContent()).toContain("monalisa");
+    expect(await page.locator("#activity-summary").textContent()).toContain("pr-2");
+    // Read access: the project, without its buttons; not a repository they cannot access, no tokens.
+    await envhooks.deliver("push", pushTo("someone/private", 1));
+    await eventually(async () => (await (await envhooks.api("/api/projects")).json()).length === 2);
+    await page.goto(`${origin}/`);
+    expect(await page.locator("#project-cards > li").allTextContents()).toEqual([
+      expect.stringContaining(REPO),
+    ]);
+    await page.goto(`${origin}${PROJECT}`);
+    expect(await page.getByRole("button", { name: /^Redeploy/ }).count()).toBe(0);
+    expect(await page.getByRole("link", { name: "Tokens" }).count()).toBe(0);
+    visitor.expectClean();
+    await visitor.context.close();
   });
 
   it("follows a running activity's log and progress live, as the deploy runner reports them", async () => {

@@ -53,6 +53,8 @@ export async function startTestEnvhooks(
     secrets?: SecretBox;
     /** ENVHOOKS_PUBLIC_URL: links to the dashboard (log_url, the PR comment). */
     publicUrl?: string;
+    /** The App's OAuth client (GITHUB_CLIENT_ID/SECRET): "Sign in with GitHub" against `github`. */
+    oauthClient?: { clientId: string; clientSecret: string };
   } = {},
 ): Promise<TestEnvhooks> {
   const store = options.store ?? (await kind.open());
@@ -82,6 +84,7 @@ export async function startTestEnvhooks(
       appId: options.github ? "1" : undefined,
       privateKey: options.github?.privateKey,
       baseUrl: options.github?.baseUrl,
+      ...(options.oauthClient ?? {}),
     },
     // A function, so it sees (and overrides) the throttle options Probot sets on every instance:
     // the throttle spaces writes 1 s apart, as GitHub asks of real apps; off unless a test asks.
