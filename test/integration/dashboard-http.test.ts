@@ -300,6 +300,24 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
     expect(text).toContain("event: done");
   });
 
+  it.skipIf(kind.skip)("pages to older activities, whose page does not follow the live stream", async () => {
+    for (let n = 0; n < 21; n++) {
+      await envhooks.deliver("push", pushToBranch(`many-${n}`), { deliveryId: `many-${n}` });
+    }
+    await eventually(
+      async () => (await findEvent(envhooks.store.db, "many-20"))?.state === "processed",
+      30_000,
+    );
+    const newest = await (await operator.get(PROJECT)).text();
+    const older = /href="([^"]*activities_before=\d+)#activity-heading"/.exec(newest)?.[1];
+    expect(older).toBeTruthy();
+    expect(newest).not.toContain(`id="activity-${activityId}"`);
+    const page = await (await operator.get(older?.replaceAll("&amp;", "&") ?? "")).text();
+    expect(page).toContain(`id="activity-${activityId}"`);
+    expect(page).not.toContain("data-live=");
+    expect(page).toContain("Newest activities");
+  });
+
   it.skipIf(kind.skip)("serves the API reference from envhooks, with no script", async () => {
     const response = await operator.get("/docs");
     expect(response.headers.get("content-security-policy")).toContain("default-src 'self'");

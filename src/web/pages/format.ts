@@ -71,3 +71,8 @@ export function prettyJson(text: string | unknown): string {
     return text;
   }
 }
+
+/** A page cursor from the query: a positive integer, or undefined. */
+export function cursorParam(value: string | undefined): number | undefined {
+  return value && /^[1-9]\d{0,15}$/.test(value) ? Number(value) : undefined;
+}

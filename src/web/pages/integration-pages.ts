@@ -6,7 +6,7 @@ import type { WebDeps } from "../web-routes.ts";
 import { apiProjectPath, callApi, fieldErrors } from "./call-api.ts";
 import { type DeliveryJson, deliveryDetails } from "./delivery-page.ts";
 import { errorPage } from "./error-page.ts";
-import { deliveryBadge, integrationBadge, projectPath, when } from "./format.ts";
+import { cursorParam, deliveryBadge, integrationBadge, projectPath, when } from "./format.ts";
 import {
   bodyOf,
   type FormValues,
@@ -208,10 +208,11 @@ export async function integrationPage(deps: WebDeps, c: Context) {
   const integration = answer.body;
   const status = c.req.query("status");
   const filter = status === "failed" || status === "delivered" || status === "pending" ? status : undefined;
-  const deliveries = await callApi<{ items: DeliveryJson[] }>(
+  const before = cursorParam(c.req.query("before"));
+  const deliveries = await callApi<{ items: DeliveryJson[]; next_cursor: number | null }>(
     deps,
     c,
-    `${project.api}/integrations/${id}/deliveries?limit=50${filter ? `&status=${filter}` : ""}`,
+    `${project.api}/integrations/${id}/deliveries?limit=50${filter ? `&status=${filter}` : ""}${before ? `&cursor=${before}` : ""}`,
   );
   if (!deliveries.ok) return errorPage(c, deliveries);
   const principal = c.get("principal");
@@ -248,6 +249,11 @@ ${[undefined, "pending", "delivered", "failed"].map(
 )}
 </nav>
 ${deliveryTable(deliveries.body.items)}
+${
+  deliveries.body.next_cursor
+    ? html`<p><a href="${href}?${filter ? `status=${filter}&` : ""}before=${deliveries.body.next_cursor}">Older deliveries</a></p>`
+    : ""
+}
 
 ${
   writable

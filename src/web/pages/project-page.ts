@@ -11,6 +11,7 @@ import {
   activityBadge,
   badge,
   commitLink,
+  cursorParam,
   eventBadge,
   integrationBadge,
   projectPath,
@@ -58,13 +59,24 @@ export async function projectPage(deps: WebDeps, c: Context) {
   const owner = c.req.param("owner") ?? "";
   const repo = c.req.param("repo") ?? "";
   const base = apiProjectPath(owner, repo);
+  // Older pages: `activities_before` and `events_before` are the API's cursors (positive integers).
+  const activitiesBefore = cursorParam(c.req.query("activities_before"));
+  const eventsBefore = cursorParam(c.req.query("events_before"));
   const overview = await callApi<ProjectSummary>(deps, c, base);
   if (!overview.ok) return errorPage(c, overview);
   const [environments, activities, integrations, events] = await Promise.all([
     callApi<EnvironmentJson[]>(deps, c, `${base}/environments`),
-    callApi<{ items: Activity[] }>(deps, c, `${base}/activities?limit=20`),
+    callApi<{ items: Activity[]; next_cursor: number | null }>(
+      deps,
+      c,
+      `${base}/activities?limit=20${activitiesBefore ? `&cursor=${activitiesBefore}` : ""}`,
+    ),
     callApi<IntegrationJson[]>(deps, c, `${base}/integrations`),
-    callApi<{ items: EventJson[] }>(deps, c, `${base}/github-events?limit=20`),
+    callApi<{ items: EventJson[]; next_cursor: number | null }>(
+      deps,
+      c,
+      `${base}/github-events?limit=20${eventsBefore ? `&cursor=${eventsBefore}` : ""}`,
+    ),
   ]);
   for (const answer of [environments, activities, integrations, events]) {
     if (!answer.ok) return errorPage(c, answer);
@@ -108,7 +120,7 @@ ${environmentsTable(environments.ok ? environments.body : [], recent, project, w
 <section aria-labelledby="activity-heading">
 <h2 id="activity-heading">Activity</h2>
 <p class="muted">Newest first; new activities appear here as they happen.</p>
-<div class="table-wrap" data-live="${path}/live">
+<div class="table-wrap"${activitiesBefore ? "" : html` data-live="${path}/live"`}>
 <table>
 <caption class="visually-hidden">Activities</caption>
 <thead><tr><th scope="col">Activity</th><th scope="col">Environment</th><th scope="col">State</th><th scope="col">Progress</th><th scope="col">Created</th></tr></thead>
@@ -116,6 +128,11 @@ ${environmentsTable(environments.ok ? environments.body : [], recent, project, w
 </table>
 </div>
 ${recent.length === 0 ? html`<p id="no-activity" class="muted">No activity yet.</p>` : ""}
+${
+  activities.ok && activities.body.next_cursor
+    ? html`<p><a href="${path}?activities_before=${activities.body.next_cursor}#activity-heading">Older activities</a></p>`
+    : ""
+}${activitiesBefore ? html`<p><a href="${path}#activity-heading">Newest activities</a></p>` : ""}
 </section>
 
 <section aria-labelledby="integrations-heading">
@@ -127,6 +144,11 @@ ${integrationsTable(integrationList, rates, writable, c, path)}
 <section aria-labelledby="events-heading">
 <h2 id="events-heading">GitHub events</h2>
 ${eventsTable(events.ok ? events.body.items : [], path)}
+${
+  events.ok && events.body.next_cursor
+    ? html`<p><a href="${path}?events_before=${events.body.next_cursor}#events-heading">Older GitHub events</a></p>`
+    : ""
+}
 </section>`,
   });
 }
