@@ -34,7 +34,7 @@ import {
   type RetryPolicy,
 } from "./queue/queues.ts";
 import { recordAttemptsTogether } from "./relay/attempt-recorder.ts";
-import { drainIntegration } from "./relay/drain-integration.ts";
+import { createDrainNudges, drainIntegration } from "./relay/drain-integration.ts";
 import { createSender } from "./relay/send-delivery.ts";
 import { writeDeliveries } from "./relay/write-deliveries.ts";
 import type { BackgroundJob } from "./store/background-jobs.ts";
@@ -142,9 +142,13 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
   // Work this process commits is woken here at once (in a `web` instance, through the queue for a
   // worker); the queue carries delayed wake-ups (retries), and the sweep finds work whose wake-up
   // was lost with a process.
+  const nudges = createDrainNudges();
   const outbox: Outbox = {
     write: writeDeliveries,
-    wake: (integrationId) => wake(DELIVERIES_QUEUE, integrationId),
+    wake: (integrationId) => {
+      nudges.nudge(integrationId);
+      wake(DELIVERIES_QUEUE, integrationId);
+    },
   };
   const githubOutbox: GithubOutbox = { wake: (projectKey) => wake(GITHUB_UPDATES_QUEUE, projectKey) };
   const metrics = createMetrics(db);
@@ -178,6 +182,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     recordAttempt: recordAttemptsTogether(db),
     secrets,
     again: (integrationId: string) => relaying.wake(integrationId),
+    nudges,
   };
   const relaying = dispatcher(DELIVERIES_QUEUE, (integrationId) => drainIntegration(relay, integrationId));
   const budget = new RateBudget(metrics);

@@ -19,6 +19,27 @@ export interface DrainIntegrationDeps extends AttemptDeps {
   again(integrationId: string): void;
   /** Aborted when the process is shutting down: the drain stops after the attempts in flight. */
   signal?: AbortSignal;
+  /** Tells a drain under way that its integration has new deliveries (else it looks now and then). */
+  nudges?: DrainNudges;
+}
+
+/** Deliveries written in this process reach the drain under way at once, not at its next look. */
+export interface DrainNudges {
+  nudge(integrationId: string): void;
+  listen(integrationId: string, listener: () => void): () => void;
+}
+
+export function createDrainNudges(): DrainNudges {
+  const listeners = new Map<string, () => void>();
+  return {
+    nudge: (integrationId) => listeners.get(integrationId)?.(),
+    listen(integrationId, listener) {
+      listeners.set(integrationId, listener);
+      return () => {
+        if (listeners.get(integrationId) === listener) listeners.delete(integrationId);
+      };
+    },
+  };
 }
 
 /**
@@ -81,8 +102,13 @@ export async function drainIntegration(deps: DrainIntegrationDeps, integrationId
       let releasing = false;
       let failure: { error: unknown } | undefined;
 
-      // Resolved when a receiver answers: its slot is free while the attempt is recorded.
+      // Wakes the loop: a receiver answered (its slot is free while the attempt is recorded), or
+      // new deliveries were written.
       let answered = () => {};
+      const unlisten = deps.nudges?.listen(integrationId, () => {
+        dirty = true;
+        answered();
+      });
       const send = (lane: string, delivery: SendableDelivery, current: Integration) => {
         sending++;
         let counted = true;
@@ -178,6 +204,7 @@ export async function drainIntegration(deps: DrainIntegrationDeps, integrationId
           clearTimeout(timer);
         }
       } finally {
+        unlisten?.();
         // Stopping, or failing: attempts under way (cut short by a shutdown) are recorded
         // before the lease is given up; the rest waits for the next drain.
         await Promise.all(inFlight.values());
