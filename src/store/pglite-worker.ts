@@ -15,7 +15,12 @@ function post(message: WorkerMessage) {
 
 /** Answers a request; a dump's bytes are moved, not copied. */
 function reply(id: number, value: unknown) {
-  port.postMessage({ id, value } satisfies WorkerMessage, value instanceof ArrayBuffer ? [value] : []);
+  try {
+    port.postMessage({ id, value } satisfies WorkerMessage, value instanceof ArrayBuffer ? [value] : []);
+  } catch (error) {
+    // A value structured clone cannot copy: the request fails, the worker goes on.
+    post({ id, error: toWireError(error) });
+  }
 }
 
 /** The transaction whose statements are served now, and theirs that wait. */
