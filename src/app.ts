@@ -11,6 +11,10 @@ const WRITE_PERMISSIONS = new Set(["admin", "write"]);
  * The Probot app: wiring only. Every handled event goes through the lifecycle with the repository's
  * stored options; GitHub is asked only for options that may have changed, a `synchronize`'s commits
  * that no push brought, and a commenter's permission.
+ *
+ * Stored push, create, delete and pull_request deliveries are mostly applied in batches without
+ * Probot (`createBatchApplier`, the same steps for many events at once); this handler applies those
+ * that are retried, or whose batch failed, one at a time.
  */
 export function envhooksApp(deps: ApplyDeps, options: RepoOptions) {
   return (app: Probot) => {

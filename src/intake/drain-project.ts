@@ -53,6 +53,7 @@ export async function drainProject(deps: DrainDeps, projectKey: string): Promise
     if (run.length > 0 && deps.applyBatch) {
       try {
         const applied = await deps.applyBatch(run);
+        log.debug({ events: applied, pending: pending.length }, "applied events together");
         done += applied;
         if (applied > 0) continue;
       } catch (error) {
