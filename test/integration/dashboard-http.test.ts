@@ -172,6 +172,59 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
   });
 
   it.skipIf(kind.skip)(
+    "sets delivery settings and headers; an edit that leaves the headers empty keeps them",
+    async () => {
+      const added = await operator.post(`${PROJECT}/integrations`, {
+        type: "webhook",
+        url: receiver.url,
+        states: "complete",
+        retry_schedule: "1, 2, 3, 4, 5",
+        ordering: "integration",
+        concurrency: "1",
+        headers: "X-Team: platform\nAuthorization: Bearer sekrit-value",
+        insecure_ssl: "on",
+      });
+      expect(added.status).toBe(200);
+      const integrations = await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json();
+      const integration = integrations.at(-1);
+      expect(integration).toMatchObject({
+        retry_schedule: [1, 2, 3, 4, 5],
+        ordering: "integration",
+        concurrency: 1,
+        insecure_ssl: true,
+        headers: { "X-Team": "platform" },
+      });
+      const base = `${PROJECT}/integrations/${integration.id}`;
+      const form = await (await operator.get(`${base}/edit`)).text();
+      expect(form).not.toContain("sekrit-value");
+      expect(form).toContain("(X-Team, Authorization)");
+      const refused = await operator.post(`${base}/edit`, {
+        events: "*",
+        states: "complete",
+        environments: "*",
+        retry_schedule: "1, 2",
+        ordering: "integration",
+      });
+      expect(refused.status).toBe(400);
+      expect(await refused.text()).toContain('id="retry_schedule-error"');
+      await operator.post(`${base}/edit`, {
+        events: "*",
+        states: "complete",
+        environments: "*",
+        retry_schedule: "1, 2, 3, 4, 5",
+        ordering: "environment",
+      });
+      const after = await (await envhooks.api(`/api/projects/${REPO}/integrations/${integration.id}`)).json();
+      expect(after).toMatchObject({
+        ordering: "environment",
+        insecure_ssl: false,
+        headers: { "X-Team": "platform" },
+      });
+      await operator.post(`${base}/delete`);
+    },
+  );
+
+  it.skipIf(kind.skip)(
     "shows a delivery with its attempts, redelivers it, and bulk-redelivers failed ones with a count first",
     async () => {
       receiver.answer = () => ({ status: 500, body: "down" });

@@ -15,6 +15,11 @@ export interface IntegrationJson {
   environments: string[];
   excluded_environments: string[];
   timeout_ms: number;
+  retry_schedule?: number[];
+  ordering?: string;
+  concurrency?: number;
+  headers?: Record<string, string>;
+  insecure_ssl?: boolean;
   status: string;
   disabled_reason: string | null;
   failing_since: string | null;
@@ -48,7 +53,13 @@ const FIELD_ORDER = [
   "environments",
   "excluded_environments",
   "timeout_ms",
+  "retry_schedule",
+  "ordering",
+  "concurrency",
+  "headers",
+  "insecure_ssl",
 ];
+const ORDERINGS = ["environment", "integration", "none"];
 
 /** What a person typed, field by field (to show again next to the API's messages). */
 export type FormValues = Record<string, string | string[]>;
@@ -65,6 +76,12 @@ export function valuesOf(integration: IntegrationJson): FormValues {
     environments: integration.environments.join(", "),
     excluded_environments: integration.excluded_environments.join(", "),
     timeout_ms: String(integration.timeout_ms),
+    retry_schedule: (integration.retry_schedule ?? []).join(", "),
+    ordering: integration.ordering ?? "environment",
+    concurrency: integration.concurrency === undefined ? "" : String(integration.concurrency),
+    // Header values may be masked: the field starts empty, and only what is typed replaces them.
+    headers: "",
+    insecure_ssl: integration.insecure_ssl ? "on" : "",
   };
 }
 
@@ -112,15 +129,35 @@ export function bodyOf(values: FormValues, mode: "create" | "edit", type: string
   body.states = Array.isArray(states) ? states : states ? [states] : [];
   const timeout = text(values, "timeout_ms");
   if (timeout) body.timeout_ms = numberOr(timeout);
+  const schedule = text(values, "retry_schedule");
+  if (schedule) body.retry_schedule = list(schedule).map(numberOr);
+  if (text(values, "ordering")) body.ordering = text(values, "ordering");
+  const concurrency = text(values, "concurrency");
+  if (concurrency) body.concurrency = numberOr(concurrency);
   if (type === "webhook") {
     if (text(values, "format")) body.format = text(values, "format");
     if (text(values, "secret")) body.secret = text(values, "secret");
+    const headers = text(values, "headers");
+    if (headers) body.headers = headersOf(headers);
+    body.insecure_ssl = text(values, "insecure_ssl") === "on";
   }
   if (type === "hipchat") {
     if (text(values, "room") || mode === "create") body.room = text(values, "room");
     if (text(values, "token") || mode === "create") body.token = text(values, "token");
   }
   return body;
+}
+
+/** `Name: value` lines as a headers object (a line without a colon becomes a name the API refuses). */
+function headersOf(text: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    const colon = line.indexOf(":");
+    if (colon < 0) headers[line.trim()] = "";
+    else headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
+  }
+  return headers;
 }
 
 /** The add or edit form; each field shows the API's message for it, linked for screen readers. */
@@ -237,6 +274,46 @@ ${stateError ? html`<p class="field-error" id="states-error">${stateError}</p>` 
 ${field("environments", "Environments", textInput("environments"), "Comma-separated names with * wildcards: main, pr-*")}
 ${field("excluded_environments", "Except environments", textInput("excluded_environments"), "Never sent, even when listed above.")}
 ${field("timeout_ms", "Timeout (ms)", textInput("timeout_ms", html`inputmode="numeric"`), "How long the receiver has to answer: 100 to 60000.")}
+<details${[...errors.keys()].some((name) => ["retry_schedule", "ordering", "concurrency", "headers", "insecure_ssl"].includes(name)) ? html` open` : ""}>
+<summary>Delivery settings</summary>
+${field(
+  "retry_schedule",
+  "Retry schedule (seconds)",
+  textInput("retry_schedule", html`placeholder="5, 300, 1800, 7200, 18000, 36000, 36000"`),
+  "Seconds to wait after each failure, 5 to 20 of them; empty keeps the default (or the current one).",
+)}
+${field(
+  "ordering",
+  "Order",
+  (attributes) =>
+    html`<select ${attributes}>${ORDERINGS.map(
+      (option) =>
+        html`<option value="${option}"${option === (text(values, "ordering") || "environment") ? html` selected` : ""}>${option}</option>`,
+    )}</select>`,
+  "environment: each environment's deliveries in turn, environments in parallel; integration: all in turn; none: any order.",
+)}
+${field("concurrency", "Deliveries in flight at once", textInput("concurrency", html`inputmode="numeric"`), "1 to 64; empty keeps the type's default.")}
+${
+  type === "webhook" || mode === "create"
+    ? html`${field(
+        "headers",
+        "Extra headers (webhook)",
+        (attributes) => html`<textarea rows="3" ${attributes}>${text(values, "headers")}</textarea>`,
+        mode === "create"
+          ? "One per line: Name: value"
+          : `One per line: Name: value; empty keeps the current ones${
+              options.integration?.headers && Object.keys(options.integration.headers).length > 0
+                ? ` (${Object.keys(options.integration.headers).join(", ")})`
+                : ""
+            }.`,
+      )}
+<div class="field"><label><input type="checkbox" id="insecure_ssl" name="insecure_ssl" value="on"${
+        text(values, "insecure_ssl") === "on" ? html` checked` : ""
+      }${errors.has("insecure_ssl") ? html` aria-invalid="true" aria-describedby="insecure_ssl-error"` : ""} /> Skip TLS certificate checks for this receiver (webhook)</label>
+${errors.has("insecure_ssl") ? html`<p class="field-error" id="insecure_ssl-error">${errors.get("insecure_ssl")}</p>` : ""}</div>`
+    : ""
+}
+</details>
 <button type="submit" class="primary">${mode === "create" ? "Add the integration" : "Save"}</button>
 </form>`;
 }
