@@ -339,6 +339,22 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
     },
   );
 
+  it.skipIf(kind.skip)("sets up an integration for a repository before its first event", async () => {
+    const before = await operator.get("/projects/acme/future");
+    expect(before.status).toBe(200);
+    expect(await before.text()).toContain("envhooks has received no event from acme/future yet");
+    const added = await operator.post("/projects/acme/future/integrations", {
+      type: "webhook",
+      url: receiver.url,
+      states: "complete",
+    });
+    expect(await added.text()).toContain("Integration added");
+    const page = await (await operator.get("/projects/acme/future")).text();
+    expect(page).toContain(receiver.url);
+    const [integration] = await (await envhooks.api("/api/projects/acme/future/integrations")).json();
+    await operator.post(`/projects/acme/future/integrations/${integration.id}/delete`);
+  });
+
   it.skipIf(kind.skip)("refuses a form without the session's CSRF token", async () => {
     const response = await operator.post(`${PROJECT}/environments/master/redeploy`, {}, { csrf: false });
     expect(response.status).toBe(403);

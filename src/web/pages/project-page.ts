@@ -63,6 +63,7 @@ export async function projectPage(deps: WebDeps, c: Context) {
   const activitiesBefore = cursorParam(c.req.query("activities_before"));
   const eventsBefore = cursorParam(c.req.query("events_before"));
   const overview = await callApi<ProjectSummary>(deps, c, base);
+  if (!overview.ok && overview.status === 404) return projectBeforeFirstEvent(deps, c, `${owner}/${repo}`);
   if (!overview.ok) return errorPage(c, overview);
   const [environments, activities, integrations, events] = await Promise.all([
     callApi<EnvironmentJson[]>(deps, c, `${base}/environments`),
@@ -316,5 +317,34 @@ export function projectStream(deps: WebDeps, c: Context) {
       html: String(await environmentsTable(environments.body, recent, overview.body, writable, c, path)),
     });
     return { patches };
+  });
+}
+
+/**
+ * A project envhooks has no event from yet: its integrations can be set up already (they are kept
+ * by the repository's name), so that the first activity is relayed.
+ */
+async function projectBeforeFirstEvent(deps: WebDeps, c: Context, name: string) {
+  const base = apiProjectPath(...(name.split("/") as [string, string]));
+  const integrations = await callApi<IntegrationJson[]>(deps, c, `${base}/integrations`);
+  if (!integrations.ok) return errorPage(c, integrations);
+  const principal = c.get("principal");
+  const writable = principal ? canWrite(principal, name) : false;
+  const path = projectPath(name);
+  const flash = DONE_MESSAGES[c.req.query("done") ?? ""];
+  return renderPage(c, {
+    title: name,
+    current: "projects",
+    crumbs: [{ href: "/", label: "Projects" }],
+    body: html`<h1>${name}</h1>
+${flash ? html`<p class="notice ok" role="status">${flash}</p>` : ""}
+<p class="notice">envhooks has received no event from ${name} yet: its environments and activities appear
+with the first one (install the GitHub App on the repository, then push). Integrations set up now
+receive its first activities.</p>
+<section aria-labelledby="integrations-heading">
+<h2 id="integrations-heading">Integrations</h2>
+${writable ? html`<p><a class="button" href="${path}/integrations/new">Add an integration</a></p>` : ""}
+${integrationsTable(integrations.body, [], writable, c, path)}
+</section>`,
   });
 }
