@@ -8,6 +8,8 @@ import {
   releaseIntegrationLease,
   takeIntegrationLease,
 } from "../../src/store/integrations.ts";
+import { listMigrations, migrate } from "../../src/store/migrate.ts";
+import { openPglite } from "../../src/store/open-pglite.ts";
 import { createSecretBox } from "../../src/store/secret-box.ts";
 import { pushCreatingMaster, pushToBranch, REPO } from "../fixtures/github-events.ts";
 import { type Received, Receiver } from "../helpers/receiver.ts";
@@ -409,5 +411,58 @@ describe.each(STORES)("the relay's store, lane by lane, on $name", { timeout: 12
     expect(kept).toMatchObject({ released: false, dueAfterRelease: false });
     expect((await summary())?.owner).toBe("one");
     expect(await releaseIntegrationLease(db, integrationId, "one")).toBe(false);
+  });
+});
+
+describe("migration 010 on pglite", { timeout: 120_000 }, () => {
+  it("gives pending deliveries their activity's environment and integrations the defaults", async () => {
+    const db = await openPglite();
+    try {
+      await migrate(
+        db,
+        listMigrations().filter((migration) => migration.version < 10),
+      );
+      await db.query(
+        `INSERT INTO projects (key, full_name, default_branch) VALUES ('acme/shop', 'acme/shop', 'main')`,
+      );
+      await db.query(
+        `INSERT INTO activities (id, project_id, environment, type, state, body, created_at, updated_at)
+         SELECT id, (SELECT id FROM projects), environment, 'environment.push', 'complete', '{}', now(), now()
+         FROM (VALUES ('act-main', 'main'), ('act-none', NULL)) AS a(id, environment)`,
+      );
+      for (const [id, type] of [
+        ["whookwhookwho", "webhook"],
+        ["slackslacksla", "slack"],
+      ] as const) {
+        await db.query(
+          `INSERT INTO integrations (id, project_key, type, config) VALUES ($1, 'acme/shop', $2, '{"timeout_ms": 1000}')`,
+          [id, type],
+        );
+      }
+      await db.query(
+        `INSERT INTO deliveries (id, integration_id, activity_id, event, body, state)
+         VALUES ('msg_1', 'whookwhookwho', 'act-main', 'e', '{}', 'pending'),
+                ('msg_2', 'whookwhookwho', 'act-none', 'e', '{}', 'pending'),
+                ('msg_3', 'whookwhookwho', 'act-main', 'e', '{}', 'delivered')`,
+      );
+      expect(await migrate(db)).toContain(10);
+      const deliveries = await db.query<{ id: string; orderKey: string }>(
+        `SELECT id, order_key AS "orderKey" FROM deliveries ORDER BY id`,
+      );
+      expect(deliveries.rows).toEqual([
+        { id: "msg_1", orderKey: "main" },
+        { id: "msg_2", orderKey: "" },
+        { id: "msg_3", orderKey: "" },
+      ]);
+      const integrations = await db.query<{ id: string; config: Record<string, unknown> }>(
+        "SELECT id, config FROM integrations ORDER BY id",
+      );
+      expect(integrations.rows).toEqual([
+        { id: "slackslacksla", config: { timeout_ms: 1000, ordering: "environment", concurrency: 1 } },
+        { id: "whookwhookwho", config: { timeout_ms: 1000, ordering: "environment", concurrency: 16 } },
+      ]);
+    } finally {
+      await db.close();
+    }
   });
 });
