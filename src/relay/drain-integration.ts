@@ -92,7 +92,11 @@ export async function drainIntegration(deps: DrainIntegrationDeps, integrationId
     deps.owner,
     async (lease) => {
       const stopped = () => !lease.held || Boolean(deps.signal?.aborted);
-      const limit = () => (integration ? deliveryOrder(integration).concurrency : 1);
+      // Requests in flight at once, at most: one with `integration` ordering.
+      const limit = () => {
+        const order = integration && deliveryOrder(integration);
+        return order?.ordering === "integration" ? 1 : (order?.concurrency ?? 1);
+      };
       // Reasons to read again before REREAD_MS: a lane ran dry, or its head failed.
       let dirty = false;
       let readAt = Date.now();

@@ -37,13 +37,15 @@ export type WebhookIntegration = Extract<Integration, { type: "webhook" }>;
 
 /**
  * How the integration's deliveries leave: its `ordering` and `concurrency`, or the defaults for
- * settings stored before they existed. With `integration` ordering, one at a time.
+ * settings stored before they existed. (With `integration` ordering, one goes at a time whatever
+ * `concurrency` says.)
  */
 export function deliveryOrder(integration: Pick<Integration, "type" | "config">): {
   ordering: Ordering;
   concurrency: number;
 } {
-  const ordering = integration.config.ordering ?? "environment";
-  const concurrency = integration.config.concurrency ?? DEFAULT_CONCURRENCY[integration.type];
-  return { ordering, concurrency: ordering === "integration" ? 1 : concurrency };
+  return {
+    ordering: integration.config.ordering ?? "environment",
+    concurrency: integration.config.concurrency ?? DEFAULT_CONCURRENCY[integration.type],
+  };
 }

@@ -154,6 +154,13 @@ describe.each(STORES)("delivery ordering on $name", { timeout: 120_000 }, (kind)
       body: { ordering: "none", concurrency: 4 },
     });
     expect(await changed.json()).toMatchObject({ ordering: "none", concurrency: 4 });
+    // As set, though `integration` sends one at a time whatever it says.
+    const strict = await envhooks.api(`${base}/${webhook.id}`, {
+      method: "PATCH",
+      body: { ordering: "integration" },
+    });
+    expect(await strict.json()).toMatchObject({ ordering: "integration", concurrency: 4 });
+    await envhooks.api(`${base}/${webhook.id}`, { method: "PATCH", body: { ordering: "none" } });
     const shown = await (await envhooks.api(`${base}/${webhook.id}`)).json();
     expect(shown).toMatchObject({ ordering: "none", concurrency: 4 });
     // Nothing else was created by the refused bodies.
@@ -187,7 +194,7 @@ describe.each(STORES)("delivery ordering on $name", { timeout: 120_000 }, (kind)
 
   it("integration: one at a time, in the order written", async () => {
     answerWith(() => 5 + Math.floor(Math.random() * 20));
-    const integration = await addWebhook({ ordering: "integration" });
+    const integration = await addWebhook({ ordering: "integration", concurrency: 8 });
     const envs = environments(4);
     const count = await writeDeliveries(integration.id, envs, 5);
     await allDelivered(integration.id, count);
