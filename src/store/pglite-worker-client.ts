@@ -1,4 +1,4 @@
-import { type ResourceLimits, Worker } from "node:worker_threads";
+import { MessageChannel, type ResourceLimits, receiveMessageOnPort, Worker } from "node:worker_threads";
 import {
   fromWireError,
   type Lane,
@@ -18,6 +18,15 @@ export interface PgliteWorkerClient {
   close(): Promise<void>;
 }
 
+/**
+ * How long a transaction's statement is waited for without leaving the event loop's turn. The work
+ * of a transaction runs here, one statement after another; were each answer to wait for this
+ * thread's next turn (behind every request and timer ready by then), a transaction would hold the
+ * database — and the acknowledgements behind it — many times longer than its statements take.
+ * Longer statements are waited for as any other, and a thread that dies is noticed.
+ */
+const TRANSACTION_WAIT_MS = 20;
+
 interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
@@ -28,12 +37,14 @@ interface Pending {
  * thread's JavaScript heap (PGlite's WebAssembly memory is apart from it).
  */
 export async function startPgliteWorker(
-  init: WorkerInit,
+  init: Omit<WorkerInit, "answers" | "signal">,
   resourceLimits?: ResourceLimits,
 ): Promise<PgliteWorkerClient> {
+  const answers = new MessageChannel();
+  const signal = new Int32Array(new SharedArrayBuffer(4));
   const worker = new Worker(new URL("./pglite-worker.ts", import.meta.url), {
-    workerData: init,
-    transferList: init.loadDataDir ? [init.loadDataDir] : [],
+    workerData: { ...init, answers: answers.port2, signal } satisfies WorkerInit,
+    transferList: [answers.port2, ...(init.loadDataDir ? [init.loadDataDir] : [])],
     ...(resourceLimits ? { resourceLimits } : {}),
   });
   const pending = new Map<number, Pending>();
@@ -52,16 +63,20 @@ export async function startPgliteWorker(
     return waiter;
   };
 
+  const answer = (message: WorkerMessage) => {
+    if (!("id" in message)) return;
+    const waiter = settle(message.id);
+    if (message.error) waiter?.reject(fromWireError(message.error as WireError));
+    else waiter?.resolve(message.value);
+  };
+  answers.port1.on("message", answer);
+  answers.port1.unref();
   const opened = new Promise<void>((resolve, reject) => {
     worker.on("message", (message: WorkerMessage) => {
       if ("ready" in message) resolve();
       else if ("failed" in message) reject(fromWireError(message.failed));
       else if ("notification" in message) notify(message.notification.channel, message.notification.payload);
-      else {
-        const waiter = settle(message.id);
-        if (message.error) waiter?.reject(fromWireError(message.error as WireError));
-        else waiter?.resolve(message.value);
-      }
+      else answer(message);
     });
     worker.on("error", (error) => {
       crash = error;
@@ -89,6 +104,7 @@ export async function startPgliteWorker(
       if (pending.size === 1) worker.ref();
       try {
         worker.postMessage({ ...operation, ...lane, id });
+        if (lane.tx !== undefined) waitInTurn(id);
       } catch (error) {
         // A value structured clone cannot copy (a function, a class instance with private state).
         settle(id);
@@ -97,6 +113,24 @@ export async function startPgliteWorker(
         );
       }
     });
+  }
+
+  /** Takes the answer to `id` as soon as it comes, for up to TRANSACTION_WAIT_MS, in this turn. */
+  function waitInTurn(id: number) {
+    const until = performance.now() + TRANSACTION_WAIT_MS;
+    for (;;) {
+      const seen = Atomics.load(signal, 0);
+      for (
+        let message = receiveMessageOnPort(answers.port1);
+        message;
+        message = receiveMessageOnPort(answers.port1)
+      ) {
+        answer(message.message as WorkerMessage);
+      }
+      const left = until - performance.now();
+      if (!pending.has(id) || left <= 0) return;
+      Atomics.wait(signal, 0, seen, left);
+    }
   }
 
   return {
@@ -112,6 +146,7 @@ export async function startPgliteWorker(
         await call({ op: "close" });
       } finally {
         await worker.terminate();
+        answers.port1.close();
       }
     },
   };

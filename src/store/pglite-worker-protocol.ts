@@ -1,6 +1,7 @@
 // The messages between openPglite (main thread) and pglite-worker.ts (the thread that runs PGlite).
 // Values travel by structured clone, which keeps what PGlite's parsers return (Date, bigint,
 // Uint8Array, parsed jsonb). Errors do not keep their own fields that way, so they travel as data.
+import type { MessagePort } from "node:worker_threads";
 
 /** What the worker opens: given as workerData. */
 export interface WorkerInit {
@@ -9,6 +10,10 @@ export interface WorkerInit {
   /** A dump from `dumpDataDir()` to start from. */
   loadDataDir?: ArrayBuffer;
   postgresqlconf: string[];
+  /** Where the answers to a transaction's own requests go (see startPgliteWorker). */
+  answers: MessagePort;
+  /** Counted up after each answer on `answers` (a SharedArrayBuffer). */
+  signal: Int32Array;
 }
 
 /** What a request asks the worker to do. */

@@ -13,13 +13,24 @@ function post(message: WorkerMessage) {
   port.postMessage(message);
 }
 
-/** Answers a request; a dump's bytes are moved, not copied. */
-function reply(id: number, value: unknown) {
+/**
+ * Answers a request; a dump's bytes are moved, not copied. A transaction's own requests are
+ * answered on `init.answers`, with `init.signal` counted up: openPglite waits for those without
+ * giving up its turn of the event loop (see startPgliteWorker).
+ */
+function reply(id: number, outcome: { value?: unknown; error?: unknown }, inTransaction = false) {
+  const target = inTransaction ? init.answers : port;
+  const message: WorkerMessage =
+    "error" in outcome ? { id, error: toWireError(outcome.error) } : { id, value: outcome.value };
   try {
-    port.postMessage({ id, value } satisfies WorkerMessage, value instanceof ArrayBuffer ? [value] : []);
+    target.postMessage(message, outcome.value instanceof ArrayBuffer ? [outcome.value] : []);
   } catch (error) {
     // A value structured clone cannot copy: the request fails, the worker goes on.
-    post({ id, error: toWireError(error) });
+    target.postMessage({ id, error: toWireError(error) } satisfies WorkerMessage);
+  }
+  if (inTransaction) {
+    Atomics.add(init.signal, 0, 1);
+    Atomics.notify(init.signal, 0);
   }
 }
 
@@ -60,7 +71,7 @@ port.on("message", (request: Request) => {
     open.waiting.push(request);
     open.wake?.();
   } else {
-    post({ id: request.id, error: toWireError(new Error(`transaction ${request.tx} is not open`)) });
+    reply(request.id, { error: new Error(`transaction ${request.tx} is not open`) }, true);
   }
 });
 post({ ready: true });
@@ -79,9 +90,9 @@ async function serve() {
 async function run(request: Request) {
   if (request.op === "begin") return runTransaction(request.id);
   try {
-    reply(request.id, await runOne(pglite, request));
+    reply(request.id, { value: await runOne(pglite, request) });
   } catch (error) {
-    post({ id: request.id, error: toWireError(error) });
+    reply(request.id, { error });
     // A failed multi-statement block (pg-boss sends BEGIN … COMMIT in one exec) leaves the one
     // connection inside an aborted transaction, which would fail every later statement.
     if (pglite.isInTransaction()) await pglite.exec("ROLLBACK").catch(() => {});
@@ -132,7 +143,7 @@ async function runTransaction(id: number) {
     await pglite.transaction(async (tx) => {
       open = transaction;
       began = true;
-      reply(id, id);
+      reply(id, { value: id });
       for (;;) {
         const next = await nextOf(transaction);
         if (next.op === "commit" || next.op === "rollback") {
@@ -141,20 +152,20 @@ async function runTransaction(id: number) {
           return;
         }
         try {
-          reply(next.id, await runOne(tx, next));
+          reply(next.id, { value: await runOne(tx, next) }, true);
         } catch (error) {
-          post({ id: next.id, error: toWireError(error) });
+          reply(next.id, { error }, true);
         }
       }
     });
-    if (end) post({ id: end.id });
+    if (end) reply(end.id, {}, true);
   } catch (error) {
-    const to = end?.id ?? (began ? undefined : id);
-    if (to !== undefined) post({ id: to, ...(error === ROLLBACK ? {} : { error: toWireError(error) }) });
+    if (end) reply(end.id, error === ROLLBACK ? {} : { error }, true);
+    else if (!began) reply(id, { error });
   } finally {
     open = undefined;
     for (const request of transaction.waiting) {
-      post({ id: request.id, error: toWireError(new Error(`transaction ${id} has ended`)) });
+      reply(request.id, { error: new Error(`transaction ${id} has ended`) }, true);
     }
   }
 }
