@@ -279,10 +279,16 @@ describe.skipIf(browserSkipReason())("the dashboard in a browser", { timeout: 18
     await page.waitForURL(/\/deliveries\/msg_/);
     expect(await page.locator(".attempts").textContent()).toContain("Attempt 1");
     await signedIn.screenshot("delivery");
+    // A slow answer: the page opens while the delivery is pending again.
+    receiver.answer = () => ({ status: 200, body: "ok", delayMs: 1500 });
     await page.getByRole("button", { name: "Redeliver" }).click();
     await expect
       .poll(() => page.getByRole("status").first().textContent())
       .toContain("Queued to be sent again");
+    // Its new attempt appears while the page is open.
+    await expect
+      .poll(() => page.locator(".attempts").textContent(), { timeout: 20_000 })
+      .toContain("Attempt 2");
     signedIn.expectClean();
   });
 
@@ -309,7 +315,8 @@ describe.skipIf(browserSkipReason())("the dashboard in a browser", { timeout: 18
       .poll(() => page.locator("#redeliver-count").textContent())
       .toContain("This will send 2 failed");
     await signedIn.screenshot("redeliver-count");
-    failing.answer = () => ({ status: 200, body: "back" });
+    // Back, slowly: the progress page opens before they are all sent.
+    failing.answer = () => ({ status: 200, body: "back", delayMs: 2000 });
     await page.getByRole("button", { name: "Redeliver 2 deliveries" }).click();
     await page.waitForURL(/redeliver\/progress/);
     await expect

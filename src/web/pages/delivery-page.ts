@@ -5,6 +5,7 @@ import type { WebDeps } from "../web-routes.ts";
 import { callApi } from "./call-api.ts";
 import { errorPage } from "./error-page.ts";
 import { badge, deliveryBadge, prettyJson, when } from "./format.ts";
+import { pollStream, SentMarkup } from "./live-stream.ts";
 
 export interface AttemptJson {
   attempt: number;
@@ -98,7 +99,20 @@ ${queued ? html`<p class="notice ok" role="status">Queued to be sent again, with
 <form method="post" action="/deliveries/${delivery.id}/redeliver">
 ${csrfInput(c)}<button type="submit">Redeliver</button>
 </form>
-${deliveryDetails(delivery)}`,
+<div data-live="/deliveries/${delivery.id}/live"><div id="delivery-details">${deliveryDetails(delivery)}</div></div>`,
+  });
+}
+
+/** The delivery page, live while the delivery is pending (its attempts appear as they are made). */
+export function deliveryStream(deps: WebDeps, c: Context) {
+  const id = c.req.param("id") ?? "";
+  const sent = new SentMarkup();
+  return pollStream(c, async () => {
+    const answer = await callApi<DeliveryJson>(deps, c, `/api/deliveries/${encodeURIComponent(id)}`);
+    if (!answer.ok) return { patches: [], done: true };
+    const markup = String(await html`<div id="delivery-details">${deliveryDetails(answer.body)}</div>`);
+    const patch = sent.changed({ id: "delivery-details", html: markup });
+    return { patches: patch ? [patch] : [], done: answer.body.state !== "pending" };
   });
 }
 

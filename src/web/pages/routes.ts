@@ -2,7 +2,7 @@ import { type Context, Hono } from "hono";
 import { requireSignedIn, verifyCsrf } from "../access/session.ts";
 import type { WebDeps } from "../web-routes.ts";
 import { activityPage, activityStream } from "./activity-page.ts";
-import { deliveryPage, redeliverOne } from "./delivery-page.ts";
+import { deliveryPage, deliveryStream, redeliverOne } from "./delivery-page.ts";
 import { githubEventPage, redeploy } from "./github-event-page.ts";
 import {
   createIntegration,
@@ -61,6 +61,7 @@ export function pageRoutes(deps: WebDeps): Hono {
   get("/activities/:id", activityPage);
   get("/activities/:id/live", activityStream);
   get("/deliveries/:id", deliveryPage);
+  get("/deliveries/:id/live", deliveryStream);
   post("/deliveries/:id/redeliver", redeliverOne);
   get("/tokens", tokensPage);
   post("/tokens", createToken);
