@@ -26,10 +26,12 @@ export const GITHUB_EVENTS_QUEUE: KeyedQueue = { name: "github-events", concurre
 
 /**
  * Outbound deliveries, keyed by integration. Their retries follow each integration's own schedule
- * (kept in the deliveries table). `concurrency` integrations are drained at once so that a slow
- * receiver holds up only its own.
+ * (kept in the deliveries table). A drain mostly waits on its receivers, so many integrations are
+ * drained at once: with 16, sixteen slow or hanging receivers held every other integration up, and
+ * 100 ms receivers capped a process near 160 deliveries/s. What they ask of the database is
+ * bounded by its pool (PostgreSQL) or its one connection (PGlite), not by this.
  */
-export const DELIVERIES_QUEUE: KeyedQueue = { name: "deliveries", concurrency: 16 };
+export const DELIVERIES_QUEUE: KeyedQueue = { name: "deliveries", concurrency: 256 };
 
 /** After a failure of envhooks itself (its database out of reach), a key is drained again this much later. */
 export const INTERNAL_RETRY_MS = 5_000;
