@@ -36,12 +36,18 @@ export interface ActivityUser {
 }
 
 /**
+ * Failure alerts: activities about work envhooks could not do — an integration disabled, a
+ * delivery whose retries ran out, a deploy runner that never reported.
+ */
+export type AlertType = "integration.disabled" | "integration.delivery.failed" | "environment.runner.timeout";
+
+/**
  * An activity as envhooks stores, serves and relays it: Platform.sh's generic-webhook JSON,
  * field for field, plus `text` and the `github` extension.
  */
 export interface Activity {
   id: string;
-  type: ActivityType | "integration.github.config";
+  type: ActivityType | "integration.github.config" | AlertType;
   state: ActivityState;
   result: ActivityResult | null;
   completion_percent: number;

@@ -73,6 +73,7 @@ function integrationFields(options: Row): Row {
     secret: options.secret,
     events: options.events,
     states: options.states,
+    results: options.results,
     environments: options.environments,
     excluded_environments: options.excludedEnvironments,
     format: options.format,
@@ -90,6 +91,7 @@ function withIntegrationOptions(command: Command): Command {
     .option("--secret <secret>", "webhook signing secret (generated when omitted)")
     .option("--events <types>", "activity types, comma separated, * globs", list)
     .option("--states <states>", "pending, in_progress, complete, cancelled", list)
+    .option("--results <results>", "success, failure (failure: a failures-only channel)", list)
     .option("--environments <names>", "environment names, * globs", list)
     .option("--excluded-environments <names>", "environment names never sent", list)
     .option("--format <format>", "platformsh, dockership, kudu, divshot or shipway")

@@ -1,5 +1,6 @@
 import type { Activity } from "../activity/activity.ts";
 import type { RepoConfig } from "../config/repo-config.schema.ts";
+import type { GithubEvent } from "../lifecycle/github-event.ts";
 import type { GithubRequest } from "../lifecycle/transition.ts";
 import type { Queryable } from "../store/database.ts";
 import { insertGithubTask, insertGithubTasks } from "../store/github-tasks.ts";
@@ -7,8 +8,42 @@ import { insertGithubTask, insertGithubTasks } from "../store/github-tasks.ts";
 /** What the repository lets envhooks show on GitHub (`github:` in `.github/envhooks.yml`). */
 export type GithubOptions = RepoConfig["github"];
 
+/** A commit status of envhooks' own (not an environment's): `envhooks/config` for the options. */
+export interface CommitStatusRequest {
+  kind: "commit-status";
+  sha: string;
+  context: string;
+  state: "success" | "failure";
+  description: string;
+}
+
 /** The tasks a GitHub sync worker runs. */
-export type GithubTaskBody = { kind: "activity"; activity: Activity; options: GithubOptions } | GithubRequest;
+export type GithubTaskBody =
+  | { kind: "activity"; activity: Activity; options: GithubOptions }
+  | GithubRequest
+  | CommitStatusRequest;
+
+/**
+ * The failing `envhooks/config` status an invalid `.github/envhooks.yml` sets on the default
+ * branch's head, with the first problem: only for a push to the default branch, whose head is the
+ * commit the options were read from (other events would need one more request to find it).
+ */
+export function configStatusTask(
+  event: GithubEvent,
+  problems: readonly string[],
+): CommitStatusRequest | undefined {
+  if (event.name !== "push") return undefined;
+  const push = event.payload;
+  if (push.deleted || push.ref !== `refs/heads/${push.repository.default_branch}`) return undefined;
+  const first = problems[0] ?? "invalid";
+  return {
+    kind: "commit-status",
+    sha: push.after,
+    context: "envhooks/config",
+    state: "failure",
+    description: `.github/envhooks.yml: ${first}`,
+  };
+}
 
 /**
  * Where what envhooks tells GitHub waits: written in the transaction that changes an environment,

@@ -1,5 +1,5 @@
 import type { Activity } from "../activity/activity.ts";
-import type { GithubOptions, GithubTaskBody } from "./github-outbox.ts";
+import type { CommitStatusRequest, GithubOptions, GithubTaskBody } from "./github-outbox.ts";
 
 /** A task waiting to be sent to GitHub, as the planner sees it. */
 export interface PendingUpdate {
@@ -30,7 +30,8 @@ export type UpdateStep =
     }
   | { kind: "comment"; pullRequest: number; body: string; covers: number[] }
   | { kind: "reply"; pullRequest: number; body: string; covers: number[] }
-  | { kind: "remove-label"; pullRequest: number; label: string; covers: number[] };
+  | { kind: "remove-label"; pullRequest: number; label: string; covers: number[] }
+  | (CommitStatusRequest & { covers: number[] });
 
 export interface UpdatePlan {
   steps: UpdateStep[];

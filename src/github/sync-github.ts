@@ -244,6 +244,16 @@ async function runStep(context: TaskContext, step: UpdateStep): Promise<"sent" |
         body: step.body,
       });
       return "sent";
+    case "commit-status":
+      await octokit.rest.repos.createCommitStatus({
+        owner,
+        repo,
+        sha: step.sha,
+        state: step.state,
+        context: step.context,
+        description: description(step.description),
+      });
+      return "sent";
     case "remove-label":
       try {
         await octokit.rest.issues.removeLabel({

@@ -8,7 +8,12 @@ import {
   repoConfigSchema,
 } from "../config/repo-config.schema.ts";
 import type { ConfigResult } from "../config/validate-repo-config.ts";
-import { type GithubOutbox, writeActivityTask, writeTask } from "../github/github-outbox.ts";
+import {
+  configStatusTask,
+  type GithubOutbox,
+  writeActivityTask,
+  writeTask,
+} from "../github/github-outbox.ts";
 import { renderEnvironmentUrl } from "../lifecycle/environment-url.ts";
 import type { GithubEvent, GithubUser } from "../lifecycle/github-event.ts";
 import { machineName, machineNameCandidates } from "../lifecycle/machine-name.ts";
@@ -114,6 +119,11 @@ export async function applyEvent(
     if (!config.ok) {
       const activity = invalidConfigActivity(project, event, config.problems, at, source);
       await recordActivity(tx, deps, project, activity, { deliveryId, runnerDeadline: null, wakes });
+      const status = deps.github && configStatusTask(event, config.problems);
+      if (status) {
+        await writeTask(tx, project.key, status);
+        wakes.github.add(project.key);
+      }
       await finish(tx, deliveryId, invalidConfigOutcome(config.problems));
       return { applied: true, activities: [activity], notes: config.problems };
     }

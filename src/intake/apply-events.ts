@@ -1,6 +1,6 @@
 import type { Activity, ActivityEnvironment } from "../activity/activity.ts";
 import type { ConfigResult } from "../config/validate-repo-config.ts";
-import { activityTask, type GithubTaskBody, writeTasks } from "../github/github-outbox.ts";
+import { activityTask, configStatusTask, type GithubTaskBody, writeTasks } from "../github/github-outbox.ts";
 import type { GithubEvent } from "../lifecycle/github-event.ts";
 import { machineNameCandidates } from "../lifecycle/machine-name.ts";
 import { concernedEnvironments, planTransitions } from "../lifecycle/plan-transitions.ts";
@@ -106,9 +106,10 @@ function applyInMemory(
   const source = sourceOf(event, deliveryId);
   if (!config.ok) {
     const activity = invalidConfigActivity(project, event, config.problems, at, source);
+    const status = github && configStatusTask(event, config.problems);
     return {
       recorded: [{ activity, githubDeliveryId: deliveryId, runnerDeadline: null }],
-      tasks: [],
+      tasks: status ? [status] : [],
       outcome: invalidConfigOutcome(config.problems),
     };
   }

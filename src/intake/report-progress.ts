@@ -1,10 +1,18 @@
 import type { Activity, ActivityResult } from "../activity/activity.ts";
 import { durationMs } from "../config/repo-config.schema.ts";
 import { writeActivityTask } from "../github/github-outbox.ts";
-import { activitiesPastRunnerDeadline, lockActivity, updateActivity } from "../store/activities.ts";
+import { alertActivity } from "../relay/alert-activity.ts";
+import {
+  activitiesPastRunnerDeadline,
+  insertActivity,
+  type LockedActivity,
+  lockActivity,
+  updateActivity,
+} from "../store/activities.ts";
+import type { Queryable } from "../store/database.ts";
 import { setEnvironmentUrl } from "../store/environments.ts";
 import { findProjectByKey } from "../store/projects.ts";
-import { type ApplyDeps, inTransaction, Refused, storedConfig } from "./apply-event.ts";
+import { type ApplyDeps, inTransaction, Refused, storedConfig, type Wakes } from "./apply-event.ts";
 
 /** What a deploy runner reports about an activity (`POST /api/activities/{id}/progress`). */
 export interface ProgressReport {
@@ -30,6 +38,8 @@ export async function reportProgress(
   activityId: string,
   report: ProgressReport,
   authorize: (projectKey: string) => void = () => {},
+  /** More to record in the same transaction once the report is applied (the runner-timeout alert). */
+  andThen?: (tx: Queryable, locked: LockedActivity, next: Activity, wakes: Wakes) => Promise<void>,
 ): Promise<Activity> {
   const now = (deps.now ?? (() => new Date()))();
   return inTransaction(deps, async (tx, wakes) => {
@@ -80,6 +90,7 @@ export async function reportProgress(
         wakes.github.add(locked.projectKey);
       }
     }
+    await andThen?.(tx, locked, next, wakes);
     return next;
   });
 }
@@ -92,11 +103,17 @@ export async function completeOverdueActivities(deps: ApplyDeps, now: Date): Pro
   const completed: Activity[] = [];
   for (const id of await activitiesPastRunnerDeadline(deps.db, now)) {
     try {
-      const activity = await reportProgress(deps, id, {
-        state: "complete",
-        result: "failure",
-        log: "No report from the deploy runner within runner_timeout: envhooks completed this activity as failed.",
-      });
+      const activity = await reportProgress(
+        deps,
+        id,
+        {
+          state: "complete",
+          result: "failure",
+          log: "No report from the deploy runner within runner_timeout: envhooks completed this activity as failed.",
+        },
+        undefined,
+        (tx, locked, next, wakes) => recordTimeoutAlert(deps, tx, locked, next, wakes, now),
+      );
       completed.push(activity);
     } catch (error) {
       // The runner finished it meanwhile.
@@ -104,4 +121,36 @@ export async function completeOverdueActivities(deps: ApplyDeps, now: Date): Pro
     }
   }
   return completed;
+}
+
+/**
+ * The `environment.runner.timeout` alert, recorded and relayed with the timed-out activity's
+ * completion (after it, in the environment's order).
+ */
+async function recordTimeoutAlert(
+  deps: ApplyDeps,
+  tx: Queryable,
+  locked: LockedActivity,
+  timedOut: Activity,
+  wakes: Wakes,
+  at: Date,
+): Promise<void> {
+  const project = await findProjectByKey(tx, locked.projectKey);
+  const timeout = storedConfig(project?.config).runner_timeout;
+  const environment = timedOut.parameters.environment;
+  const alert = alertActivity(
+    {
+      type: "environment.runner.timeout",
+      project: timedOut.project,
+      environment: timedOut.payload.environment,
+      text: `The deploy runner did not report on ${timedOut.type} ${timedOut.id}${environment ? ` (environment ${environment})` : ""} within ${timeout}: envhooks completed it as failed.`,
+      log: `Activity ${timedOut.id} (${timedOut.type}) had no report from its deploy runner for runner_timeout (${timeout}).\nCheck the runner, then redeploy the environment.`,
+    },
+    at,
+  );
+  const { sequence } = await insertActivity(tx, locked.projectId, alert, null);
+  wakes.activities.push(alert);
+  for (const id of (await deps.outbox?.write(tx, locked.projectKey, [{ activity: alert, sequence }])) ?? []) {
+    wakes.integrations.add(id);
+  }
 }

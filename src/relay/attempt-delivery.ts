@@ -6,6 +6,7 @@ import { setIntegrationStatus } from "../store/integrations.ts";
 import { type RecordAttempt, recordEachAttempt } from "./attempt-recorder.ts";
 import { deliveryRequest } from "./delivery-request.ts";
 import type { Integration } from "./integration.ts";
+import type { RaiseDeliveryAlert } from "./raise-alert.ts";
 import { nextRetryDelayMs, parseRetryAfter } from "./retry-schedule.ts";
 import type { Sender } from "./send-delivery.ts";
 
@@ -22,6 +23,8 @@ export interface AttemptDeps {
   metrics?: Metrics | undefined;
   /** How attempts are recorded (the relay records its drains' attempts together); by default each alone. */
   recordAttempt?: RecordAttempt;
+  /** Records failure alerts (an integration disabled, a delivery failed for good); none without it. */
+  alerts?: RaiseDeliveryAlert | undefined;
 }
 
 export interface AttemptOutcome {
@@ -121,6 +124,7 @@ export async function attemptDelivery(
     disabled = "every delivery failed for 5 days";
   }
   if (disabled) await setIntegrationStatus(deps.db, integration.id, "disabled", disabled);
+  await raiseAlerts(deps, integration, delivery, { disabled, failed: state === "failed", result });
 
   const type = integration.type;
   // An interrupted attempt's duration is the shutdown's, not the receiver's.
@@ -165,5 +169,42 @@ function retryAfterInBody(body: string | null): string | undefined {
     return typeof seconds === "number" && seconds >= 0 ? String(Math.ceil(seconds)) : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** A delivery that failed for good, and an integration just disabled, each become an alert. */
+async function raiseAlerts(
+  deps: AttemptDeps,
+  integration: Integration,
+  delivery: Delivery,
+  outcome: {
+    disabled: string | undefined;
+    failed: boolean;
+    result: { error: string | null; statusCode: number | null };
+  },
+): Promise<void> {
+  if (!deps.alerts) return;
+  try {
+    if (outcome.failed) {
+      await deps.alerts({
+        kind: "failed",
+        integration,
+        deliveryId: delivery.id,
+        activityId: delivery.activityId,
+        attempts: delivery.failures + 1,
+        error: outcome.result.error ?? `HTTP ${outcome.result.statusCode}`,
+      });
+    }
+    if (outcome.disabled) {
+      await deps.alerts({
+        kind: "disabled",
+        integration,
+        activityId: delivery.activityId,
+        reason: outcome.disabled,
+      });
+    }
+  } catch (error) {
+    // The attempt is recorded already: a lost alert must not send the delivery again.
+    deps.log.error({ err: error, integration: integration.id }, "could not record a failure alert");
   }
 }

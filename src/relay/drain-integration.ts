@@ -8,6 +8,7 @@ import { INTEGRATION_LEASE } from "../store/leases.ts";
 import type { SecretBox } from "../store/secret-box.ts";
 import { type AttemptDeps, attemptDelivery } from "./attempt-delivery.ts";
 import { deliveryOrder, type Integration } from "./integration.ts";
+import { deliveryAlerts } from "./raise-alert.ts";
 
 export interface DrainIntegrationDeps extends AttemptDeps {
   boss: PgBoss;
@@ -62,7 +63,12 @@ const REREAD_MS = 250;
  * delivery (`none`). A delivery waiting for its retry holds back only its lane: a job wakes the
  * integration when the retry is due.
  */
-export async function drainIntegration(deps: DrainIntegrationDeps, integrationId: string): Promise<number> {
+export async function drainIntegration(
+  drainDeps: DrainIntegrationDeps,
+  integrationId: string,
+): Promise<number> {
+  // Failure alerts are recorded in this store and woken through its deliveries queue.
+  const deps = { ...drainDeps, alerts: drainDeps.alerts ?? deliveryAlerts(drainDeps.db, drainDeps.boss) };
   let integration: Integration | undefined;
   // What may go, read ahead, by lane, oldest first; the first read comes with the lease.
   const lanes = new Map<string, SendableDelivery[]>();

@@ -41,6 +41,7 @@ const UPDATABLE: Record<Integration["type"], ReadonlySet<keyof UpdateIntegration
   const common = [
     "events",
     "states",
+    "results",
     "environments",
     "excluded_environments",
     "timeout_ms",

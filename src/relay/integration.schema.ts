@@ -32,6 +32,7 @@ const headerName = z
   .refine((name) => !RESERVED_HEADER.test(name), "is set by envhooks and cannot be overridden");
 
 export const ACTIVITY_STATES = ["pending", "in_progress", "complete", "cancelled"] as const;
+export const ACTIVITY_RESULTS = ["success", "failure"] as const;
 
 /**
  * Which deliveries of an integration must leave in turn: `environment`, each environment's in
@@ -78,6 +79,11 @@ const webhookFields = {
   events: patterns.min(1),
   /** Activity states to send. */
   states: z.array(z.enum(ACTIVITY_STATES)).min(1),
+  /**
+   * Activity results to send (`["failure"]` for a failures-only channel); unset, every result. An
+   * activity with no result yet (pending, in progress) does not match a `results` filter.
+   */
+  results: z.array(z.enum(ACTIVITY_RESULTS)).min(1),
   /** Environment names to send, with `*` globs (`feature/*`, `pr-*`). */
   environments: patterns.min(1),
   /** Environment names never to send, with `*` globs; wins over `environments`. */
@@ -113,6 +119,7 @@ const webhookFields = {
 const commonFields = {
   events: webhookFields.events.default(["*"]),
   states: webhookFields.states.default(["complete"]),
+  results: webhookFields.results.optional(),
   environments: webhookFields.environments.default(["*"]),
   excluded_environments: webhookFields.excluded_environments.default([]),
   timeout_ms: webhookFields.timeout_ms.default(15_000),
@@ -194,6 +201,7 @@ export type CreateIntegration = z.infer<typeof createIntegrationSchema>;
 export interface ChatConfig {
   events: string[];
   states: Array<(typeof ACTIVITY_STATES)[number]>;
+  results?: Array<(typeof ACTIVITY_RESULTS)[number]> | undefined;
   environments: string[];
   excluded_environments: string[];
   timeout_ms: number;
@@ -216,6 +224,7 @@ export const updateIntegrationSchema = z
     url: webhookFields.url,
     events: webhookFields.events,
     states: webhookFields.states,
+    results: webhookFields.results,
     environments: webhookFields.environments,
     excluded_environments: webhookFields.excluded_environments,
     format: webhookFields.format,

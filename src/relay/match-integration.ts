@@ -35,16 +35,19 @@ export function globMatches(pattern: string, value: string): boolean {
 }
 
 /**
- * Whether an activity goes to an integration: its type is in `events`, its state in `states`, and
+ * Whether an activity goes to an integration: its type is in `events`, its state in `states`, its
+ * result in `results` (when set), and
  * its environment in `environments` but not in `excluded_environments`. An activity with no
  * environment (a config error) matches `environments: ["*"]` only.
  */
 export function matchesIntegration(
-  filters: Pick<WebhookConfig, "events" | "states" | "environments" | "excluded_environments">,
-  activity: Pick<Activity, "type" | "state" | "environments">,
+  filters: Pick<WebhookConfig, "events" | "states" | "results" | "environments" | "excluded_environments">,
+  activity: Pick<Activity, "type" | "state" | "result" | "environments">,
 ): boolean {
   if (!filters.events.some((pattern) => globMatches(pattern, activity.type))) return false;
   if (!filters.states.includes(activity.state)) return false;
+  if (filters.results && !(activity.result !== null && filters.results.includes(activity.result)))
+    return false;
   const environments = activity.environments;
   if (environments.length === 0) return filters.environments.includes("*");
   return environments.some(

@@ -20,6 +20,8 @@ export type WriteDeliveries = (
   tx: Queryable,
   projectKey: string,
   activities: readonly StoredActivity[],
+  /** `except`: an integration an alert is about, which never receives it. */
+  options?: { except?: string },
 ) => Promise<string[]>;
 
 /**
@@ -28,13 +30,14 @@ export type WriteDeliveries = (
  * are read once and the deliveries written in one statement, in the activities' order. Paused
  * integrations collect deliveries and send them on resume.
  */
-export const writeDeliveries: WriteDeliveries = async (tx, projectKey, activities) => {
+export const writeDeliveries: WriteDeliveries = async (tx, projectKey, activities, options = {}) => {
   if (activities.length === 0) return [];
   const toWake = new Set<string>();
   const deliveries = [];
   const integrations = await listReceivingIntegrations(tx, projectKey);
   for (const { activity, sequence } of activities) {
     for (const integration of integrations) {
+      if (integration.id === options.except) continue;
       if (!matchesIntegration(integration.config, activity)) continue;
       const formatted = formatForIntegration(integration, activity, { sequence });
       if (!formatted) continue;

@@ -1,3 +1,4 @@
+import type { Activity } from "../activity/activity.ts";
 import type { AttemptResult } from "../relay/send-delivery.ts";
 import { type Queryable, RELAXED_COMMIT } from "./database.ts";
 
@@ -369,4 +370,26 @@ export async function redeliver(
           [where.integrationId, where.state ?? null, where.since ?? null],
         );
   return rows;
+}
+
+/** Where a delivery's activity belongs, for an alert about the delivery. */
+export interface DeliverySubject {
+  projectId: number;
+  projectKey: string;
+  /** The activity as stored. */
+  activity: Activity;
+}
+
+/** The project and activity a delivery was written for; undefined when the activity is gone. */
+export async function findDeliverySubject(
+  db: Queryable,
+  activityId: string,
+): Promise<DeliverySubject | undefined> {
+  const { rows } = await db.query<{ projectId: string; projectKey: string; body: Activity }>(
+    `SELECT a.project_id AS "projectId", p.key AS "projectKey", a.body
+     FROM activities a JOIN projects p ON p.id = a.project_id WHERE a.id = $1`,
+    [activityId],
+  );
+  const row = rows[0];
+  return row && { projectId: Number(row.projectId), projectKey: row.projectKey, activity: row.body };
 }

@@ -47,6 +47,9 @@ const VERBS: Record<Activity["type"], string> = {
   "environment.deactivate": "Environment deactivated",
   "environment.redeploy": "Environment redeployed",
   "integration.github.config": "Invalid .github/envhooks.yml",
+  "integration.disabled": "Integration disabled",
+  "integration.delivery.failed": "Delivery failed",
+  "environment.runner.timeout": "Deploy runner timed out",
 };
 
 const OUTCOME_LABELS: Record<Outcome, string> = {
