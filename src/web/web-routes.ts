@@ -13,6 +13,8 @@ export interface WebDeps {
   log: Logger;
   /** ENVHOOKS_PUBLIC_URL: where people reach envhooks (links, OAuth callback, manifest's webhook URL). */
   publicUrl?: string | undefined;
+  /** GitHub's web root for links to commits and pull requests: GHE_HOST's, or github.com. */
+  githubWebUrl?: string | undefined;
   /**
    * Calls envhooks' own HTTP API in this process, through every middleware the API has: the
    * dashboard's actions go through exactly the code the API runs (validation messages included).

@@ -87,6 +87,7 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
     const activity = await (await operator.get(`/activities/${activityId}`)).text();
     expect(activity).toContain("environment.branch");
     expect(activity).toContain('id="activity-log"');
+    expect(activity).toContain(`href="https://github.com/${REPO}/commit/`);
     const event = await operator.get(`${PROJECT}/github-events/d-feature`);
     expect(event.status).toBe(200);
     expect(await event.text()).toContain("refs/heads/feature/x");

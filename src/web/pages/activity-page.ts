@@ -6,12 +6,20 @@ import type { WebDeps } from "../web-routes.ts";
 import { callApi } from "./call-api.ts";
 import { attemptList, type DeliveryJson } from "./delivery-page.ts";
 import { errorPage } from "./error-page.ts";
-import { activityBadge, commitLink, deliveryBadge, projectPath, pullRequestLink, when } from "./format.ts";
+import {
+  activityBadge,
+  commitLink,
+  deliveryBadge,
+  githubWeb,
+  projectPath,
+  pullRequestLink,
+  when,
+} from "./format.ts";
 import { pollStream, SentMarkup } from "./live-stream.ts";
 
 const FINAL = new Set(["complete", "cancelled"]);
 
-function summary(activity: Activity): Markup {
+function summary(web: string, activity: Activity): Markup {
   const environment = activity.payload.environment;
   return html`<section id="activity-summary" aria-labelledby="summary-heading">
 <h2 id="summary-heading" class="visually-hidden">Summary</h2>
@@ -23,10 +31,10 @@ function summary(activity: Activity): Markup {
 <dt>Project</dt><dd><a href="${projectPath(activity.project)}">${activity.project}</a></dd>
 <dt>Environment</dt><dd>${activity.parameters.environment ?? "—"}${
     environment?.url ? html` · <a href="${environment.url}">${environment.url}</a>` : ""
-  }${environment?.pull_request ? html` · pull request ${pullRequestLink(activity.project, environment.pull_request)}` : ""}</dd>
-<dt>Commit</dt><dd>${commitLink(activity.project, activity.parameters.new_commit)}${
+  }${environment?.pull_request ? html` · pull request ${pullRequestLink(web, activity.project, environment.pull_request)}` : ""}</dd>
+<dt>Commit</dt><dd>${commitLink(web, activity.project, activity.parameters.new_commit)}${
     activity.parameters.old_commit
-      ? html` <span class="muted">from</span> ${commitLink(activity.project, activity.parameters.old_commit)}`
+      ? html` <span class="muted">from</span> ${commitLink(web, activity.project, activity.parameters.old_commit)}`
       : ""
   }</dd>
 <dt>By</dt><dd>${activity.payload.user?.display_name ?? activity.parameters.user ?? "—"}</dd>
@@ -37,12 +45,12 @@ ${activity.log_url ? html`<dt>Deploy log</dt><dd><a href="${activity.log_url}">$
 </section>`;
 }
 
-function commits(activity: Activity): Markup {
+function commits(web: string, activity: Activity): Markup {
   if (activity.payload.commits.length === 0) return html``;
   return html`<h2>Commits</h2>
 <ul>${activity.payload.commits.map(
     (commit) =>
-      html`<li>${commitLink(activity.project, commit.sha)} ${commit.message.split("\n")[0]} <span class="muted">— ${commit.author.name}</span></li>`,
+      html`<li>${commitLink(web, activity.project, commit.sha)} ${commit.message.split("\n")[0]} <span class="muted">— ${commit.author.name}</span></li>`,
   )}</ul>`;
 }
 
@@ -89,8 +97,8 @@ export async function activityPage(deps: WebDeps, c: Context) {
     ],
     body: html`<h1>${activity.type} <code>${activity.id}</code></h1>
 <div data-live="/activities/${activity.id}/live">
-${summary(activity)}
-${commits(activity)}
+${summary(githubWeb(deps), activity)}
+${commits(githubWeb(deps), activity)}
 <h2>Log</h2>
 ${log(activity)}
 <h2>Deliveries</h2>
@@ -141,7 +149,7 @@ export function activityStream(deps: WebDeps, c: Context) {
       );
     }
     const patches = [
-      { id: "activity-summary", html: String(await summary(activity.body)) },
+      { id: "activity-summary", html: String(await summary(githubWeb(deps), activity.body)) },
       { id: "activity-log", html: String(await log(activity.body)) },
       { id: "activity-deliveries", html: String(await deliveries(items)) },
     ].flatMap((patch) => sent.changed(patch) ?? []);

@@ -50,16 +50,16 @@ export function projectPath(fullName: string): string {
   return `/projects/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}`;
 }
 
-/** A commit, shortened, linked to GitHub. */
-export function commitLink(project: string, sha: string | null | undefined): Markup {
+/** A commit, shortened, linked to GitHub (`web`: GitHub's web root, GHE_HOST's or github.com). */
+export function commitLink(web: string, project: string, sha: string | null | undefined): Markup {
   if (!sha) return html`<span class="muted">—</span>`;
-  return html`<a class="mono" href="https://github.com/${project}/commit/${sha}">${sha.slice(0, 7)}</a>`;
+  return html`<a class="mono" href="${web}/${project}/commit/${sha}">${sha.slice(0, 7)}</a>`;
 }
 
 /** A pull request, linked to GitHub. */
-export function pullRequestLink(project: string, number: number | null | undefined): Markup {
+export function pullRequestLink(web: string, project: string, number: number | null | undefined): Markup {
   if (!number) return html`<span class="muted">—</span>`;
-  return html`<a href="https://github.com/${project}/pull/${number}">#${number}</a>`;
+  return html`<a href="${web}/${project}/pull/${number}">#${number}</a>`;
 }
 
 /** Pretty JSON for a `<pre>`; text that is not JSON as it is. */
@@ -76,3 +76,7 @@ export function prettyJson(text: string | unknown): string {
 export function cursorParam(value: string | undefined): number | undefined {
   return value && /^[1-9]\d{0,15}$/.test(value) ? Number(value) : undefined;
 }
+
+/** GitHub's web root for links: GHE_HOST's, or github.com. */
+export const githubWeb = (deps: { githubWebUrl?: string | undefined }) =>
+  (deps.githubWebUrl ?? "https://github.com").replace(/\/+$/, "");

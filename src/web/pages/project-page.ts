@@ -13,6 +13,7 @@ import {
   commitLink,
   cursorParam,
   eventBadge,
+  githubWeb,
   integrationBadge,
   projectPath,
   pullRequestLink,
@@ -111,11 +112,11 @@ ${flash ? html`<p class="notice ok" role="status">${flash}</p>` : ""}
       project.environment_ttl
         ? html` · environments with no activity for ${project.environment_ttl} are deleted`
         : ""
-    } · <a href="https://github.com/${project.project}">on GitHub</a></p>
+    } · <a href="${githubWeb(deps)}/${project.project}">on GitHub</a></p>
 
 <section aria-labelledby="environments-heading">
 <h2 id="environments-heading">Environments</h2>
-${environmentsTable(environments.ok ? environments.body : [], recent, project, writable, c, path)}
+${environmentsTable(environments.ok ? environments.body : [], recent, project, writable, c, path, githubWeb(deps))}
 </section>
 
 <section aria-labelledby="activity-heading">
@@ -161,8 +162,9 @@ function environmentsTable(
   writable: boolean,
   c: Context,
   path: string,
+  web: string,
 ): Markup {
-  return html`<div id="environments">${environmentsMarkup(environments, recent, project, writable, c, path)}</div>`;
+  return html`<div id="environments">${environmentsMarkup(environments, recent, project, writable, c, path, web)}</div>`;
 }
 
 function environmentsMarkup(
@@ -172,6 +174,7 @@ function environmentsMarkup(
   writable: boolean,
   c: Context,
   path: string,
+  web: string,
 ): Markup {
   if (environments.length === 0) return html`<p class="muted">No environment yet.</p>`;
   const byId = new Map(recent.map((activity) => [activity.id, activity]));
@@ -188,8 +191,8 @@ function environmentsMarkup(
 <th scope="row">${environment.title}${environment.is_main ? html` ${badge("info", "default branch")}` : ""}</th>
 <td>${environment.status === "active" ? badge("ok", "active") : badge("none", environment.status)}</td>
 <td>${environment.url ? html`<a href="${environment.url}">${environment.url}</a>` : html`<span class="muted">—</span>`}</td>
-<td>${pullRequestLink(project.project, environment.pull_request)}</td>
-<td>${commitLink(project.project, environment.head_commit)}</td>
+<td>${pullRequestLink(web, project.project, environment.pull_request)}</td>
+<td>${commitLink(web, project.project, environment.head_commit)}</td>
 <td>${
       environment.last_activity_id
         ? html`<a href="/activities/${environment.last_activity_id}">${last?.type ?? environment.last_activity_id}</a>
@@ -314,7 +317,9 @@ export function projectStream(deps: WebDeps, c: Context) {
     const writable = principal ? canWrite(principal, overview.body.project) : false;
     add({
       id: "environments",
-      html: String(await environmentsTable(environments.body, recent, overview.body, writable, c, path)),
+      html: String(
+        await environmentsTable(environments.body, recent, overview.body, writable, c, path, githubWeb(deps)),
+      ),
     });
     return { patches };
   });
