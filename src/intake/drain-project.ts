@@ -55,6 +55,8 @@ export async function drainProject(deps: DrainDeps, projectKey: string): Promise
         const applied = await deps.applyBatch(run);
         log.debug({ events: applied, pending: pending.length }, "applied events together");
         done += applied;
+        // A short read that was all applied was all there was: one accepted since wakes the project again.
+        if (applied === pending.length && pending.length < BATCH) return done;
         if (applied > 0) continue;
       } catch (error) {
         // Which event failed is for the one-at-a-time path to find: each gets its own retries.
@@ -67,7 +69,7 @@ export async function drainProject(deps: DrainDeps, projectKey: string): Promise
     }
     const { applied, finished } = await drainOneByOne(deps, log, projectKey, alone);
     done += applied;
-    if (!finished) return done;
+    if (!finished || (alone.length === pending.length && pending.length < BATCH)) return done;
   }
   return done;
 }
