@@ -1,6 +1,6 @@
 // Run in a worker thread by openPglite: PGlite's statements are synchronous WebAssembly, and here
 // they keep this thread busy instead of the event loop that answers GitHub. Requests are served one
-// at a time: urgent ones before the others; an open transaction's own statements only, until it ends.
+// at a time: urgent ones before the others (but not always: see take); an open transaction's own statements only, until it ends.
 import { parentPort, workerData } from "node:worker_threads";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import { type Request, toWireError, type WorkerInit, type WorkerMessage } from "./pglite-worker-protocol.ts";
@@ -76,9 +76,27 @@ port.on("message", (request: Request) => {
 });
 post({ ready: true });
 
+/**
+ * Urgent operations served in a row while others wait. Urgent ones go first so that storing a
+ * delivery is answered at once, but not always first: during a long burst of deliveries the work
+ * they bring (applying them, sending their deliveries) would otherwise wait for the burst to end.
+ */
+const URGENT_IN_A_ROW = 4;
+let urgentInARow = 0;
+
+/** The next operation: urgent ones first, but one waiting operation after URGENT_IN_A_ROW urgent ones. */
+function take(): Request | undefined {
+  if (urgent.length > 0 && (urgentInARow < URGENT_IN_A_ROW || waiting.length === 0)) {
+    urgentInARow++;
+    return urgent.shift();
+  }
+  urgentInARow = 0;
+  return waiting.shift();
+}
+
 async function serve() {
   serving = true;
-  for (let next = urgent.shift() ?? waiting.shift(); next; next = urgent.shift() ?? waiting.shift()) {
+  for (let next = take(); next; next = take()) {
     await run(next);
     // A turn of this thread's event loop between two operations: requests posted meanwhile are
     // read, so an urgent one goes before what was already waiting.

@@ -61,6 +61,37 @@ describe("the embedded database in its worker thread", { timeout: 120_000 }, () 
     expect(rows.map((row) => row.text)).toEqual(["tx 1", "tx 2", "urgent", "queued"]);
   });
 
+  it("during a long run of urgent work, waiting work still gets its turn", async () => {
+    const db = await open();
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let inside!: () => void;
+    const entered = new Promise<void>((resolve) => {
+      inside = resolve;
+    });
+    // Holds the database while twenty urgent inserts and one ordinary one queue behind it.
+    const holding = db.transaction(async (tx) => {
+      inside();
+      await released;
+      await tx.query("SELECT 1");
+    });
+    await entered;
+    const urgent = Array.from({ length: 20 }, (_, n) =>
+      db.urgent.query(`INSERT INTO notes (text) VALUES ('urgent ${n}')`),
+    );
+    const waiting = db.query("INSERT INTO notes (text) VALUES ('waiting')");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    release();
+    await Promise.all([holding, waiting, ...urgent]);
+    const { rows } = await db.query<{ text: string }>("SELECT text FROM notes ORDER BY n");
+    const position = rows.findIndex((row) => row.text === "waiting");
+    // Urgent first, but not all twenty before it: a burst of deliveries does not stop their work.
+    expect(position).toBeGreaterThan(0);
+    expect(position).toBeLessThan(20);
+  });
+
   it("rolls back when the work throws, and the statements it sent are gone", async () => {
     const db = await open();
     await expect(
