@@ -1,6 +1,7 @@
 // Run in a worker thread by openPglite: PGlite's statements are synchronous WebAssembly, and here
 // they keep this thread busy instead of the event loop that answers GitHub. Requests are served one
-// at a time: urgent ones before the others (but not always: see take); an open transaction's own statements only, until it ends.
+// at a time: urgent ones mostly before the others (see take); an open transaction's own statements
+// only, until it ends.
 import { parentPort, workerData } from "node:worker_threads";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import { type Request, toWireError, type WorkerInit, type WorkerMessage } from "./pglite-worker-protocol.ts";
