@@ -2,7 +2,13 @@ import type { Probot } from "probot";
 import { type ApplyDeps, applyEvent } from "./intake/apply-event.ts";
 import { synchronizeCommits } from "./intake/pull-request-commits.ts";
 import type { RepoOptions } from "./intake/repo-options.ts";
-import { type GithubEvent, type IssueCommentPayload, isEnvhooksCommand } from "./lifecycle/github-event.ts";
+import { applyRepositoryEvent } from "./intake/repository-events.ts";
+import {
+  type GithubEvent,
+  type IssueCommentPayload,
+  isEnvhooksCommand,
+  type RepositoryPayload,
+} from "./lifecycle/github-event.ts";
 
 /** GitHub's permission levels that may push (`maintain` is reported as `write`). */
 const WRITE_PERMISSIONS = new Set(["admin", "write"]);
@@ -27,6 +33,10 @@ export function envhooksApp(deps: ApplyDeps, options: RepoOptions) {
         event = { ...event, commits: await synchronizeCommits(lookup, context.octokit, event.payload) };
       }
       await applyEvent(deps, context.id, event, installationId, config);
+    });
+    // A rename or transfer moves the project; a deleted repository deactivates it (issue 18).
+    app.on(["repository.renamed", "repository.transferred", "repository.deleted"], async (context) => {
+      await applyRepositoryEvent(deps, context.id, context.payload as unknown as RepositoryPayload);
     });
     app.on("issue_comment.created", async (context) => {
       const payload = context.payload as unknown as IssueCommentPayload;

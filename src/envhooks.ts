@@ -19,7 +19,9 @@ import { type ApplyDeps, applyEvent, expireEnvironments, type Outbox } from "./i
 import { drainProject, type ReceiveEvent } from "./intake/drain-project.ts";
 import { createRepoOptions, type RepoOptions } from "./intake/repo-options.ts";
 import { completeOverdueActivities } from "./intake/report-progress.ts";
-import type { GithubEvent } from "./lifecycle/github-event.ts";
+import { applyRepositoryEvent, handleInstallation } from "./intake/repository-events.ts";
+import { createResyncQueue, type ResyncDeps, resyncRepository } from "./intake/resync.ts";
+import type { GithubEvent, RepositoryPayload } from "./lifecycle/github-event.ts";
 import { createMetrics } from "./metrics.ts";
 import { startBackgroundJob } from "./queue/background-job.ts";
 import { createKeyedDispatcher } from "./queue/keyed-dispatcher.ts";
@@ -159,6 +161,9 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     githubOutbox,
   );
   const apply: ApplyDeps = { db, outbox, now, metrics, ...(octokitFor ? { github: githubOutbox } : {}) };
+  // Issue 18: resync a repository with GitHub (the API, and repositories the App is installed on).
+  const resyncDeps: ResyncDeps | undefined =
+    repoOptions && octokitFor ? { apply, options: repoOptions, octokitFor, log } : undefined;
   const wakeAt = (queue: KeyedQueue) => (key: string, startAfter: Date) =>
     enqueueKey(boss, queue, key, { startAfter });
   const applying = dispatcher(GITHUB_EVENTS_QUEUE, (projectKey) =>
@@ -282,7 +287,13 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     apiToken: options.apiToken,
     metricsToken: options.metricsToken,
     accept: acceptDelivery(db, (projectKey) => wake(GITHUB_EVENTS_QUEUE, projectKey)),
-    onInstallation: repoOptions?.onInstallation,
+    onInstallation: handleInstallation({
+      db,
+      log,
+      markStale: repoOptions?.onInstallation,
+      resyncLater: resyncDeps && createResyncQueue(resyncDeps),
+    }),
+    resync: resyncDeps && ((fullName, { dryRun }) => resyncRepository(resyncDeps, fullName, { dryRun })),
     apply,
     isReady: () => ready,
     relay: { ...relay, allowPrivateUrls: options.allowPrivateUrls },
@@ -413,6 +424,10 @@ async function createReceiver(
     octokitFor: undefined,
     applyBatch: createBatchApplier({ apply: deps, log: options.log }),
     receive: async ({ id, name, payload }) => {
+      if (name === "repository") {
+        await applyRepositoryEvent(deps, id, payload as RepositoryPayload);
+        return;
+      }
       // Without GitHub, nobody can be asked whether a commenter may write: commands are refused.
       const event = { name, payload, canWrite: false } as GithubEvent;
       await applyEvent(deps, id, event, null, {

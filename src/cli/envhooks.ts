@@ -216,6 +216,37 @@ for (const [verb, action] of [
 }
 
 program
+  .command("resync")
+  .argument("[owner/repo]", "the repository (default: --project, or this checkout's GitHub origin)")
+  .description(
+    "Resync a project with GitHub: create, rebuild or delete environments to match its branches and open pull requests",
+  )
+  .option("--dry-run", "show the plan without changing anything")
+  .option("--json", "print JSON")
+  .action(async (repository: string | undefined, options: { dryRun?: boolean; json?: boolean }) => {
+    const target = resolveProject(repository ?? program.opts<{ project?: string }>().project);
+    const result = await api()<Row & { plan: Row[]; notes: string[] }>(
+      `/api/projects/${target}/resync${options.dryRun ? "?dry_run=true" : ""}`,
+      { method: "POST" },
+    );
+    if (options.json) {
+      console.log(JSON.stringify(result, null, 2));
+      return;
+    }
+    const pulls =
+      result.pull_requests === null
+        ? "pull requests not listed"
+        : `${result.pull_requests} open pull requests`;
+    console.log(
+      `${options.dryRun ? "Plan for" : "Resynced"} ${result.project}: ${result.branches} branches, ${pulls} (${result.github_requests} GitHub requests).`,
+    );
+    print(result.plan, ["action", "environment", "reason"], false);
+    for (const note of result.notes) console.log(`- ${note}`);
+    if (options.dryRun && result.plan.length > 0)
+      console.log("Nothing was changed: run it without --dry-run to apply.");
+  });
+
+program
   .command("environment:list")
   .alias("environments")
   .description("List the project's environments")

@@ -23,7 +23,12 @@ import { type GithubWebhookDeps, githubWebhookRoutes } from "./routes/github-web
 import { healthRoutes } from "./routes/health.ts";
 import { type IntegrationRouteDeps, integrationRoutes } from "./routes/integrations.ts";
 import { kuduRoutes } from "./routes/kudu.ts";
-import { projectRoutes } from "./routes/projects.ts";
+import {
+  projectResyncRoutes,
+  projectRoutes,
+  type ResyncRouteDeps,
+  redirectMovedProject,
+} from "./routes/projects.ts";
 import { runnerRoutes } from "./routes/runner.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
 
@@ -39,6 +44,8 @@ export interface ServerDeps {
   onInstallation?: GithubWebhookDeps["onInstallation"];
   /** How activities are changed outside GitHub events (progress reports, redeploys). */
   apply: ApplyDeps;
+  /** With GitHub App credentials: `POST /api/projects/{owner}/{repo}/resync`. */
+  resync?: ResyncRouteDeps["resync"];
   isReady: () => boolean;
   relay: Omit<IntegrationRouteDeps, "db">;
   metrics: Metrics;
@@ -96,7 +103,13 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
   app.use("/api/*", async function limitBody(c, next) {
     return c.req.path === "/api/github/webhooks" ? next() : limitApiBody(c, next);
   });
-  app.use("/api/projects/*", auth, authorizeProjectInPath(/^\/api\/projects\/([^/]+)\/([^/]+)/));
+  app.use(
+    "/api/projects/*",
+    auth,
+    // A renamed project's old name points to the new one (before its own authorization).
+    redirectMovedProject(deps.db),
+    authorizeProjectInPath(/^\/api\/projects\/([^/]+)\/([^/]+)/),
+  );
   app.use("/api/activities/*", auth);
   app.use("/api/deliveries/*", auth);
   app.use("/api/hooks", auth);
@@ -120,6 +133,7 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
     }),
   );
   app.route("/", projectRoutes(deps.db));
+  app.route("/", projectResyncRoutes({ resync: deps.resync }));
   app.route("/", dashboardApiRoutes(deps.db));
   app.route("/", runnerRoutes(deps.apply));
   app.route("/", integrationRoutes({ ...deps.relay, db: deps.db }));

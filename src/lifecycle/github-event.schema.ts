@@ -47,7 +47,12 @@ const user = z.looseObject({ id: z.number().int(), login: name });
 
 const fullName = name.regex(/^[^/]+\/[^/]+$/, "expected owner/name");
 
+/** GitHub's repository id: a project follows it through renames and transfers. */
+const repositoryId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
 const repository = z.looseObject({
+  /** Optional for deliveries simulated without one; GitHub always sends it. */
+  id: repositoryId.optional(),
   full_name: fullName,
   name,
   owner: z.looseObject({ login: name }),
@@ -113,10 +118,43 @@ const issueComment = z.looseObject({
   comment: z.looseObject({ id: z.number().int(), body: z.string().nullable(), user }),
 });
 
-/** The App's own events: envhooks reads the installation, and the repositories added to it. */
+/** A repository as installation events list it. */
+const listedRepository = z.looseObject({ id: repositoryId.optional(), full_name: fullName });
+
+/**
+ * The App's own events: envhooks reads the installation, and the repositories it names (on
+ * `created`, those it was installed on; added to it; removed from it).
+ */
 const installation = z.looseObject({
+  action: z.string().optional(),
   installation: z.looseObject({ id: z.number().int().nonnegative() }),
-  repositories_added: z.array(z.looseObject({ full_name: fullName })).optional(),
+  repositories: z.array(listedRepository).nullish(),
+  repositories_added: z.array(listedRepository).optional(),
+  repositories_removed: z.array(listedRepository).optional(),
+});
+
+/**
+ * `repository` events envhooks acts on: `renamed` and `transferred` move the project, `deleted`
+ * deactivates it. The repository's id is required: it is how the project is found again.
+ */
+const repositoryEvent = z.looseObject({
+  action: z.string(),
+  repository: repository.extend({ id: repositoryId }),
+  sender: user,
+  installation: common.installation,
+  changes: z
+    .looseObject({
+      repository: z.looseObject({ name: z.looseObject({ from: name }) }).optional(),
+      owner: z
+        .looseObject({
+          from: z.looseObject({
+            user: z.looseObject({ login: name }).optional(),
+            organization: z.looseObject({ login: name }).optional(),
+          }),
+        })
+        .optional(),
+    })
+    .optional(),
 });
 
 /**
@@ -131,6 +169,7 @@ export const GITHUB_EVENT_SCHEMAS: Readonly<Record<string, z.ZodType<Record<stri
   issue_comment: issueComment,
   installation,
   installation_repositories: installation,
+  repository: repositoryEvent,
 };
 
 /** Why a payload was refused: each problem as `path: message`, and the first path. */

@@ -9,6 +9,8 @@ export interface GithubUser {
 }
 
 export interface GithubRepository {
+  /** GitHub's repository id (always sent by GitHub; missing only in hand-made deliveries). */
+  id?: number;
   full_name: string;
   default_branch: string;
   html_url?: string;
@@ -89,7 +91,32 @@ export const HANDLED_EVENTS: ReadonlySet<string> = new Set([
   "delete",
   "pull_request",
   "issue_comment",
+  "repository",
 ]);
+
+/** A `repository` event envhooks acts on: the project moves with a rename or transfer, or is deactivated. */
+export interface RepositoryPayload {
+  action: string;
+  repository: GithubRepository & { id: number; name: string; owner: { login: string } };
+  sender: GithubUser;
+  installation?: { id: number };
+  /** The name (`renamed`) or owner (`transferred`) before. */
+  changes?: {
+    repository?: { name: { from: string } };
+    owner?: { from: { user?: { login: string }; organization?: { login: string } } };
+  };
+}
+
+/** The `repository` actions envhooks stores; the others (edited, publicized, …) change nothing it keeps. */
+export const REPOSITORY_ACTIONS: ReadonlySet<string> = new Set(["renamed", "transferred", "deleted"]);
+
+/** The name a renamed or transferred repository had before, when the event says it. */
+export function formerFullName(payload: RepositoryPayload): string | undefined {
+  const { repository, changes } = payload;
+  if (changes?.repository?.name.from) return `${repository.owner.login}/${changes.repository.name.from}`;
+  const owner = changes?.owner?.from.organization?.login ?? changes?.owner?.from.user?.login;
+  return owner ? `${owner}/${repository.name}` : undefined;
+}
 
 /** The command that redeploys a pull request's environment, as the first word(s) of a comment. */
 export const REDEPLOY_COMMAND = /^\/envhooks\s+redeploy\b/i;

@@ -324,7 +324,7 @@ function describePullRequestAction(payload: PullRequestPayload, subject: string)
   }
 }
 
-interface Refusal {
+export interface Refusal {
   reason: string;
   /** The refusal comes from an opt-in or opt-out label. */
   byLabel?: boolean;
@@ -333,7 +333,7 @@ interface Refusal {
 }
 
 /** Why a pull request gets no environment (now), or undefined when it should have one. */
-function whyNotBuilt(payload: PullRequestPayload, options: RepoConfig): Refusal | undefined {
+export function whyNotBuilt(payload: PullRequestPayload, options: RepoConfig): Refusal | undefined {
   const pr = payload.pull_request;
   if (!options.build_pull_requests) return { reason: "build_pull_requests is false" };
   if (pr.draft && !options.build_draft_pull_requests)

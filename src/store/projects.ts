@@ -19,25 +19,229 @@ export interface ProjectRef {
   fullName: string;
   defaultBranch: string;
   installationId: number | null;
+  /** GitHub's repository id (`repository.id`): the project follows it through renames and transfers. */
+  repositoryId?: number | null | undefined;
 }
 
 /**
  * Creates or refreshes a project and locks its row until the transaction ends, so that one
  * project's events are applied one at a time even across instances. Its options are kept apart
  * (`saveOptions`), by whoever read them.
+ *
+ * The project is the repository's (`repositoryId`): one found under another name is moved to the
+ * event's name first (a rename or transfer, `moveProject`), unless that name is one it had before:
+ * an event from before a rename (a late redelivery) is applied to the project under its name now.
+ * `renamed`: the event is GitHub's `repository.renamed` or `transferred`, which always moves it
+ * (renaming back to a former name included). Any event reactivates a deactivated project.
  */
-export async function lockProject(tx: Queryable, project: ProjectRef): Promise<Project> {
+export async function lockProject(
+  tx: Queryable,
+  project: ProjectRef,
+  { renamed = false }: { renamed?: boolean } = {},
+): Promise<Project> {
+  const key = projectKey(project.fullName);
+  const repositoryId = project.repositoryId ?? null;
+  // The repository's project and the one holding the name: the same row, but for a move.
+  const { rows: held } = await tx.query<{
+    id: number;
+    key: string;
+    fullName: string;
+    repositoryId: string | null;
+  }>(
+    `SELECT id, key, full_name AS "fullName", repository_id AS "repositoryId" FROM projects
+     WHERE key = $1 OR repository_id = $2 ORDER BY id FOR UPDATE`,
+    [key, repositoryId],
+  );
+  const byName = held.find((row) => row.key === key);
+  const byRepository =
+    repositoryId === null ? undefined : held.find((row) => Number(row.repositoryId) === repositoryId);
+  if (byRepository && byRepository.key !== key) {
+    if (!renamed && (await isFormerName(tx, byRepository.id, key))) {
+      return refreshProject(tx, byRepository.id, project);
+    }
+    await moveProject(tx, byRepository.id, project.fullName);
+  } else if (
+    byName &&
+    byName.repositoryId !== null &&
+    repositoryId !== null &&
+    Number(byName.repositoryId) !== repositoryId
+  ) {
+    // Another repository held this name before (deleted, or renamed while envhooks missed it): its
+    // project steps aside, under a name of its own, until its own events say where it went.
+    await moveProject(tx, byName.id, `${byName.fullName}~${byName.repositoryId}`, { keepName: false });
+  }
   const { rows } = await tx.query<Project>(
-    `INSERT INTO projects (key, full_name, default_branch, installation_id) VALUES ($1, $2, $3, $4)
+    `INSERT INTO projects (key, full_name, default_branch, installation_id, repository_id) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (key) DO UPDATE SET full_name = excluded.full_name, default_branch = excluded.default_branch,
-       installation_id = COALESCE(excluded.installation_id, projects.installation_id), updated_at = now()
+       installation_id = COALESCE(excluded.installation_id, projects.installation_id),
+       repository_id = COALESCE(excluded.repository_id, projects.repository_id),
+       ${REACTIVATE}, updated_at = now()
      RETURNING ${COLUMNS}`,
-    [projectKey(project.fullName), project.fullName, project.defaultBranch, project.installationId],
+    [key, project.fullName, project.defaultBranch, project.installationId, repositoryId],
   );
   // INSERT … ON CONFLICT DO UPDATE holds the row lock until the transaction ends.
   const row = rows[0];
   if (!row) throw new Error(`project ${project.fullName} could not be stored`);
+  // A new project under a name another one had: the name no longer points to that one.
+  if (!byName && !byRepository) await tx.query("DELETE FROM project_former_names WHERE key = $1", [key]);
   return row;
+}
+
+const REACTIVATE = "status = 'active', deactivated_at = NULL, deactivated_reason = NULL";
+
+async function isFormerName(tx: Queryable, projectId: number, key: string): Promise<boolean> {
+  const { rows } = await tx.query("SELECT 1 FROM project_former_names WHERE key = $1 AND project_id = $2", [
+    key,
+    projectId,
+  ]);
+  return rows.length > 0;
+}
+
+async function refreshProject(tx: Queryable, id: number, project: ProjectRef): Promise<Project> {
+  const { rows } = await tx.query<Project>(
+    `UPDATE projects SET installation_id = COALESCE($2, installation_id), ${REACTIVATE}, updated_at = now()
+     WHERE id = $1 RETURNING ${COLUMNS}`,
+    [id, project.installationId],
+  );
+  const row = rows[0];
+  if (!row) throw new Error(`project ${project.fullName} could not be stored`);
+  return row;
+}
+
+/**
+ * The tables that name a project by its key (integrations and tokens can exist before its first
+ * event): a move updates each of them. Activities and environments refer to the project's id.
+ */
+const KEYED_TABLES = [
+  "integrations",
+  "api_tokens",
+  "github_events",
+  "github_tasks",
+  "github_deployments",
+  "github_comments",
+  "push_commits",
+] as const;
+
+/**
+ * Moves a project to a new name, in the caller's transaction: its row, and every row that names it
+ * (integrations, tokens, GitHub deliveries and updates, comments). The old name is remembered
+ * (`keepName`), so the API can point from it to the new one. A project already under the new name
+ * (another repository's) steps aside first.
+ */
+export async function moveProject(
+  tx: Queryable,
+  id: number,
+  toFullName: string,
+  { keepName = true }: { keepName?: boolean } = {},
+): Promise<{ from: string; to: string } | undefined> {
+  const to = projectKey(toFullName);
+  const { rows } = await tx.query<{ key: string; fullName: string; repositoryId: string | null }>(
+    `SELECT key, full_name AS "fullName", repository_id AS "repositoryId" FROM projects WHERE id = $1 FOR UPDATE`,
+    [id],
+  );
+  const current = rows[0];
+  if (!current || current.key === to) return undefined;
+  const holder = await tx.query<{ id: number; fullName: string; repositoryId: string | null }>(
+    `SELECT id, full_name AS "fullName", repository_id AS "repositoryId" FROM projects WHERE key = $1 FOR UPDATE`,
+    [to],
+  );
+  const other = holder.rows[0];
+  // A row with nothing but options read for the new name (an event under it came first) gives way.
+  if (other && other.id !== id && other.repositoryId === null) {
+    await tx.query(
+      `DELETE FROM projects p WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM environments WHERE project_id = p.id)
+         AND NOT EXISTS (SELECT 1 FROM activities WHERE project_id = p.id)`,
+      [other.id],
+    );
+  }
+  const still = other && (await tx.query("SELECT 1 FROM projects WHERE id = $1", [other.id])).rows.length > 0;
+  if (other && still && other.id !== id) {
+    await moveProject(tx, other.id, `${other.fullName}~${other.repositoryId ?? other.id}`, {
+      keepName: false,
+    });
+  }
+  // Its options name the files they came from by the old name: they are read again at its next event.
+  await tx.query(
+    `UPDATE projects SET key = $2, full_name = $3, ${MARK_STALE}, updated_at = now() WHERE id = $1`,
+    [id, to, toFullName],
+  );
+  for (const table of KEYED_TABLES) {
+    await tx.query(`UPDATE ${table} SET project_key = $2 WHERE project_key = $1`, [current.key, to]);
+  }
+  await tx.query("DELETE FROM project_former_names WHERE key = $1", [to]);
+  if (keepName) {
+    await tx.query(
+      `INSERT INTO project_former_names (key, full_name, project_id) VALUES ($1, $2, $3)
+       ON CONFLICT (key) DO UPDATE SET full_name = excluded.full_name, project_id = excluded.project_id, moved_at = now()`,
+      [current.key, current.fullName, id],
+    );
+  }
+  return { from: current.key, to };
+}
+
+/** The project a former name points to now (none while a project holds the name). */
+export async function findMovedProject(
+  db: Queryable,
+  fullName: string,
+): Promise<{ fullName: string } | undefined> {
+  const { rows } = await db.query<{ fullName: string }>(
+    `SELECT p.full_name AS "fullName" FROM project_former_names n JOIN projects p ON p.id = n.project_id
+     WHERE n.key = $1 AND NOT EXISTS (SELECT 1 FROM projects WHERE key = $1)`,
+    [projectKey(fullName)],
+  );
+  return rows[0];
+}
+
+/**
+ * Gives a project stored before repository ids were kept (none yet) its repository's id, unless
+ * another project has it already.
+ */
+export async function fillRepositoryId(db: Queryable, fullName: string, repositoryId: number): Promise<void> {
+  await db.query(
+    `UPDATE projects SET repository_id = $2
+     WHERE key = $1 AND repository_id IS NULL AND NOT EXISTS (SELECT 1 FROM projects WHERE repository_id = $2)`,
+    [projectKey(fullName), repositoryId],
+  );
+}
+
+/** A project found by its repository id, or else by its name (one stored before ids were kept). */
+export async function findProjectOfRepository(
+  db: Queryable,
+  repositoryId: number | null,
+  fullName: string,
+): Promise<(Project & { status: string }) | undefined> {
+  const { rows } = await db.query<Project & { status: string }>(
+    `SELECT ${COLUMNS}, status FROM projects
+     WHERE repository_id = $1 OR (key = $2 AND (repository_id IS NULL OR $1::bigint IS NULL))
+     ORDER BY repository_id = $1 DESC NULLS LAST LIMIT 1`,
+    [repositoryId, projectKey(fullName)],
+  );
+  return rows[0];
+}
+
+/**
+ * Deactivates projects (their repository was deleted or left the App's installation): nothing of
+ * their history goes, and their next event reactivates them. Returns the keys deactivated.
+ */
+export async function deactivateProjects(
+  db: Queryable,
+  which: { installationId: number } | { repositoryIds: number[]; keys: string[] },
+  reason: string,
+): Promise<string[]> {
+  const { rows } =
+    "installationId" in which
+      ? await db.query<{ key: string }>(
+          `UPDATE projects SET status = 'inactive', deactivated_at = now(), deactivated_reason = $2
+           WHERE installation_id = $1 AND status = 'active' RETURNING key`,
+          [which.installationId, reason],
+        )
+      : await db.query<{ key: string }>(
+          `UPDATE projects SET status = 'inactive', deactivated_at = now(), deactivated_reason = $3
+           WHERE (repository_id = ANY($1::bigint[]) OR (repository_id IS NULL AND key = ANY($2::text[])))
+             AND status = 'active' RETURNING key`,
+          [which.repositoryIds, which.keys, reason],
+        );
+  return rows.map((row) => row.key);
 }
 
 /** A project as work not started by a GitHub event sees it: with its options and installation. */
@@ -45,6 +249,8 @@ export interface ProjectWithConfig extends Project {
   /** The last valid `.github/envhooks.yml` options, or null before the first one was read. */
   config: unknown;
   installationId: number | null;
+  /** `inactive` once its repository was deleted or left the installation (until its next event). */
+  status: "active" | "inactive";
 }
 
 /** Locks an existing project's row, like `lockProject`, and returns its stored options. */
@@ -62,17 +268,17 @@ async function projectWithConfig(
   lock: "FOR UPDATE" | "",
 ): Promise<ProjectWithConfig | undefined> {
   const { rows } = await db.query<ProjectWithConfig>(
-    `SELECT ${COLUMNS}, config, installation_id AS "installationId" FROM projects WHERE key = $1 ${lock}`,
+    `SELECT ${COLUMNS}, config, installation_id AS "installationId", status FROM projects WHERE key = $1 ${lock}`,
     [key],
   );
   const row = rows[0];
   return row && { ...row, installationId: row.installationId === null ? null : Number(row.installationId) };
 }
 
-/** Projects whose options set an `environment_ttl`. */
+/** Active projects whose options set an `environment_ttl`. */
 export async function projectsWithTtl(db: Queryable): Promise<string[]> {
   const { rows } = await db.query<{ key: string }>(
-    "SELECT key FROM projects WHERE config ? 'environment_ttl' ORDER BY key",
+    "SELECT key FROM projects WHERE config ? 'environment_ttl' AND status = 'active' ORDER BY key",
   );
   return rows.map((row) => row.key);
 }
@@ -154,7 +360,9 @@ export async function saveOptions(
   await db.query(
     `INSERT INTO projects (key, full_name, default_branch, installation_id, config, config_problems,
        config_sources, config_checked_at, config_stale)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false)
+     SELECT $1::text, $2::text, $3::text, $4::bigint, $5::jsonb, $6::jsonb, $7::jsonb, $8::timestamptz, false
+     -- A name a project had before a rename is no new project (an event from before the rename).
+     WHERE NOT EXISTS (SELECT 1 FROM project_former_names WHERE key = $1)
      ON CONFLICT (key) DO UPDATE SET config = COALESCE(excluded.config, projects.config),
        config_problems = excluded.config_problems, config_sources = excluded.config_sources,
        config_checked_at = excluded.config_checked_at, config_stale = projects.config_generation <> $9,

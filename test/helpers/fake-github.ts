@@ -87,6 +87,17 @@ export interface FakeRegisteredApp {
  * A delivery of the App's webhook as GitHub keeps it (3 days), with the fields
  * `GET /app/hook/deliveries` lists: https://docs.github.com/en/rest/apps/webhooks#list-deliveries-for-an-app-webhook
  */
+/** A repository a resync lists: its branches and open pull requests (GitHub's shapes). */
+export interface FakeRepository {
+  id: number;
+  /** The name GitHub has for it now, when it is asked for under another (a rename). */
+  full_name?: string;
+  default_branch: string;
+  branches: Array<{ name: string; sha: string }>;
+  /** Open pull requests, as `GET /repos/{owner}/{repo}/pulls` lists them. */
+  pulls: Array<Record<string, any>>;
+}
+
 export interface FakeHookDelivery {
   id: number;
   guid: string;
@@ -152,6 +163,11 @@ export class FakeGithub {
   oauthClient: { clientId: string; clientSecret: string } | undefined;
   /** Apps registered through the manifest flow, in order. */
   readonly registeredApps: FakeRegisteredApp[] = [];
+  /**
+   * Repositories for a resync, by `owner/repo` as asked (a renamed one under its old name too):
+   * `GET /repos/{owner}/{repo}`, its branches and its open pull requests, paginated as GitHub does.
+   */
+  readonly repositories = new Map<string, FakeRepository>();
   /** The App's webhook deliveries (`GET /app/hook/deliveries`), in the order they were made. */
   readonly hookDeliveries: FakeHookDelivery[] = [];
   /**
@@ -374,6 +390,8 @@ export class FakeGithub {
     if (web) return web;
     const hook = await this.#hookDeliveries(method, path, query);
     if (hook) return hook;
+    const listed = this.#listings(method, path, query);
+    if (listed) return listed;
     const repository = /^\/api\/v3\/repos\/[^/]+\/[^/]+(\/.*)$/.exec(path)?.[1] ?? "";
     const answer = this.#repository(method, repository, query, body);
     if (answer) return { status: answer[0], json: answer[1] };
@@ -742,5 +760,58 @@ export class FakeGithub {
       return [200, { permission, role_name: permission, user: { login: collaborator[1] } }];
     }
     return undefined;
+  }
+
+  /**
+   * A repository, its branches and its open pull requests, 100 a page at most (`per_page`, `page`),
+   * with GitHub's Link header: https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api
+   */
+  #listings(method: string, path: string, query: URLSearchParams): Answer | undefined {
+    const match = /^\/api\/v3\/repos\/([^/]+\/[^/]+)(\/branches(?:\/(.+))?|\/pulls)?$/.exec(path);
+    const repository = match && method === "GET" ? this.repositories.get(match[1] ?? "") : undefined;
+    if (!match || !repository) return undefined;
+    const [, name = "", listing, branch] = match;
+    const fullName = repository.full_name ?? name;
+    if (!listing) {
+      const [owner = "", repo = ""] = fullName.split("/");
+      return {
+        status: 200,
+        json: {
+          id: repository.id,
+          name: repo,
+          full_name: fullName,
+          owner: { login: owner },
+          default_branch: repository.default_branch,
+        },
+      };
+    }
+    const asBranch = (b: { name: string; sha: string }) => ({
+      name: b.name,
+      commit: { sha: b.sha },
+      protected: false,
+    });
+    if (branch !== undefined) {
+      const found = repository.branches.find((b) => b.name === branch);
+      return found
+        ? { status: 200, json: asBranch(found) }
+        : { status: 404, json: { message: "Branch not found" } };
+    }
+    const items =
+      listing === "/pulls"
+        ? query.get("state") === "closed"
+          ? []
+          : repository.pulls
+        : repository.branches.map(asBranch);
+    const perPage = Math.min(Number(query.get("per_page") ?? 30), 100);
+    const page = Number(query.get("page") ?? 1);
+    const pages = Math.max(1, Math.ceil(items.length / perPage));
+    const link = (n: number, rel: string) => {
+      const next = new URLSearchParams(query);
+      next.set("page", String(n));
+      return `<${this.baseUrl}/repos/${name}${listing}?${next}>; rel="${rel}"`;
+    };
+    const headers: Record<string, string> =
+      page < pages ? { link: `${link(page + 1, "next")}, ${link(pages, "last")}` } : {};
+    return { status: 200, headers, json: items.slice((page - 1) * perPage, page * perPage) };
   }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { findEvent } from "../../src/store/github-events.ts";
-import { pullRequest, pushToBranch, REPO } from "../fixtures/github-events.ts";
+import { pullRequest, pushToBranch, REPO, repositoryIdOf } from "../fixtures/github-events.ts";
 import { FakeGithub } from "../helpers/fake-github.ts";
 import { Receiver } from "../helpers/receiver.ts";
 import { STORES } from "../helpers/stores.ts";
@@ -17,7 +17,12 @@ function pushChanging(branch: string, files: string[], n: number, repo = REPO) {
   const payload = pushToBranch(branch, { before: sha(n), after: sha(n + 1) });
   payload.commits[0] = { ...payload.commits[0], added: [], removed: [], modified: files };
   if (repo !== REPO)
-    payload.repository = { ...payload.repository, full_name: repo, name: repo.split("/")[1] };
+    payload.repository = {
+      ...payload.repository,
+      id: repositoryIdOf(repo),
+      full_name: repo,
+      name: repo.split("/")[1],
+    };
   return payload;
 }
 

@@ -4,9 +4,14 @@ import { bodyLimit } from "hono/body-limit";
 import type { RequestIdVariables } from "hono/request-id";
 import type { Logger } from "pino";
 import type { Delivery } from "../../intake/accept-delivery.ts";
-import type { InstallationPayload } from "../../intake/repo-options.ts";
+import type { InstallationEvent } from "../../intake/repository-events.ts";
 import { InvalidPayload, parseGithubPayload } from "../../lifecycle/github-event.schema.ts";
-import { HANDLED_EVENTS, type IssueCommentPayload, isEnvhooksCommand } from "../../lifecycle/github-event.ts";
+import {
+  HANDLED_EVENTS,
+  type IssueCommentPayload,
+  isEnvhooksCommand,
+  REPOSITORY_ACTIONS,
+} from "../../lifecycle/github-event.ts";
 import type { Metrics } from "../../metrics.ts";
 import { errorResponse, HttpError } from "../http-error.ts";
 
@@ -21,10 +26,12 @@ export interface GithubWebhookDeps {
   log: Logger;
   metrics?: Metrics | undefined;
   /**
-   * An `installation` or `installation_repositories` delivery (with GitHub App credentials): the
-   * options of the repositories it names may have changed. Nothing is stored in the inbox for it.
+   * An `installation` or `installation_repositories` delivery: the options of the repositories it
+   * names may have changed, those removed (or all, when it is deleted) are deactivated, and those
+   * added are resynced. Nothing is stored in the inbox for it; it resolves once what it changes in
+   * the store is committed.
    */
-  onInstallation?: ((payload: InstallationPayload) => Promise<unknown>) | undefined;
+  onInstallation?: ((payload: InstallationEvent) => Promise<unknown>) | undefined;
 }
 
 /**
@@ -95,13 +102,14 @@ export function githubWebhookRoutes({ secret, accept, log, metrics, onInstallati
     // Only now is the header known to come from GitHub: a label from it cannot grow /metrics at will.
     c.set("metricsEvent", METRIC_EVENTS.has(name) ? name : OTHER);
     if (onInstallation && INSTALLATION_EVENTS.has(name)) {
-      const payload = parsePayload(name, body) as unknown as InstallationPayload;
+      const payload = parsePayload(name, body) as unknown as InstallationEvent;
       await onInstallation(payload).catch((error: unknown) => {
         throw new HttpError(503, "store_unavailable", "The event could not be recorded. Retry later.", null, {
           cause: error,
         });
       });
-      const message = "The options of the repositories it names will be read again at their next event.";
+      const message =
+        "The repositories it names are followed: options read again, those removed deactivated, those added resynced.";
       return {
         outcome: "accepted",
         response: c.json({ status: "accepted", delivery: deliveryId, message }, 202),
@@ -114,6 +122,10 @@ export function githubWebhookRoutes({ secret, accept, log, metrics, onInstallati
     const payload = parsePayload(name, body);
     if (name === "issue_comment" && !isEnvhooksCommand(payload as unknown as IssueCommentPayload)) {
       const message = "The comment is not an envhooks command.";
+      return { outcome: "ignored", response: c.json({ status: "ignored", message }, 202) };
+    }
+    if (name === "repository" && !REPOSITORY_ACTIONS.has(String(payload.action))) {
+      const message = `envhooks acts on repository ${[...REPOSITORY_ACTIONS].join(", ")}, not ${String(payload.action)}.`;
       return { outcome: "ignored", response: c.json({ status: "ignored", message }, 202) };
     }
     const outcome = await accept({

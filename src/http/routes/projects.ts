@@ -1,12 +1,14 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { toActivityEnvironment } from "../../intake/apply-event.ts";
+import type { MiddlewareHandler } from "hono";
+import { Refused, toActivityEnvironment } from "../../intake/apply-event.ts";
+import type { ResyncResult } from "../../intake/resync.ts";
 import { getActivity, listActivities } from "../../store/activities.ts";
 import type { Database } from "../../store/database.ts";
 import { listEnvironments } from "../../store/environments.ts";
 import { listEvents } from "../../store/github-events.ts";
-import { findProject, projectKey } from "../../store/projects.ts";
+import { findMovedProject, findProject, projectKey } from "../../store/projects.ts";
 import { HttpError } from "../http-error.ts";
-import { authorizeProject } from "../require-api-token.ts";
+import { authorizeProject, canRead } from "../require-api-token.ts";
 import { rejectInvalid } from "../validation.ts";
 
 const ProjectParams = z.object({
@@ -148,4 +150,124 @@ async function requireProject(db: Database, fullName: string) {
     );
   }
   return project;
+}
+
+const resyncRoute = createRoute({
+  method: "post",
+  path: "/api/projects/{owner}/{repo}/resync",
+  summary:
+    "Resync a project with GitHub: environments for its branches and open pull requests, as the options say",
+  description:
+    "Lists the repository's branches and open pull requests on GitHub and creates, rebuilds or deletes environments to match `.github/envhooks.yml`, through the same path as GitHub's events (activities, deliveries, GitHub updates). With `dry_run=true` it answers the plan and changes nothing. Needs write access and the GitHub App's credentials.",
+  request: {
+    params: ProjectParams,
+    query: z.object({
+      dry_run: z
+        .enum(["true", "false"])
+        .optional()
+        .describe("`true`: answer the plan without changing anything"),
+    }),
+  },
+  responses: {
+    200: {
+      description:
+        "The plan (each change with its action, environment and reason), what GitHub was asked, and the activities recorded (none on a dry run)",
+      content: {
+        "application/json": {
+          schema: z.object({
+            project: z.string(),
+            dry_run: z.boolean(),
+            github_requests: z.number(),
+            branches: z.number(),
+            pull_requests: z.number().nullable(),
+            plan: z.array(z.object({ action: z.string(), environment: z.string(), reason: z.string() })),
+            notes: z.array(z.string()),
+            activities: z.array(Json),
+          }),
+        },
+      },
+    },
+  },
+});
+
+export interface ResyncRouteDeps {
+  /** With GitHub App credentials: resyncs a repository (`resyncRepository`); unset, the route answers 503. */
+  resync?: ((fullName: string, options: { dryRun: boolean }) => Promise<ResyncResult>) | undefined;
+}
+
+/** `POST /api/projects/{owner}/{repo}/resync` (the project's write access is checked by the server). */
+export function projectResyncRoutes({ resync }: ResyncRouteDeps) {
+  const app = new OpenAPIHono({ defaultHook: rejectInvalid });
+  app.openapi(resyncRoute, async (c) => {
+    const { owner, repo } = c.req.valid("param");
+    const dryRun = c.req.valid("query").dry_run === "true";
+    if (!resync) {
+      throw new HttpError(
+        503,
+        "github_not_configured",
+        "Resync lists the repository on GitHub: set the GitHub App's APP_ID and PRIVATE_KEY.",
+      );
+    }
+    let result: ResyncResult;
+    try {
+      result = await resync(`${owner}/${repo}`, { dryRun });
+    } catch (error) {
+      if (error instanceof Refused) throw new HttpError(error.status, error.code, error.message);
+      const status = (error as { status?: unknown }).status;
+      if (typeof status === "number") {
+        throw new HttpError(
+          502,
+          "github_failed",
+          `GitHub answered ${status} while listing ${owner}/${repo}; nothing was changed. Try again later.`,
+        );
+      }
+      throw error;
+    }
+    return c.json(
+      {
+        project: result.project,
+        dry_run: result.dryRun,
+        github_requests: result.githubRequests,
+        branches: result.branches,
+        pull_requests: result.pullRequests,
+        plan: result.plan,
+        notes: result.notes,
+        activities: result.activities as unknown as Array<Record<string, unknown>>,
+      },
+      200,
+    );
+  });
+  return app;
+}
+
+/**
+ * A renamed or transferred project's old name keeps answering: a request to
+ * `/api/projects/{old owner}/{old repo}/…` is redirected (307, any method, body kept) to the same
+ * path under the new name, with `{"moved_to": "owner/repo"}` for clients that do not follow
+ * redirects. 307, not GitHub's 301: another repository may take the old name at any time (the
+ * pointer then ends), so a client must not cache it. Only for callers who may read the project now.
+ */
+export function redirectMovedProject(db: Database): MiddlewareHandler {
+  return async function movedProject(c, next) {
+    const match = /^\/api\/projects\/([^/]+)\/([^/]+)(.*)$/.exec(c.req.path);
+    if (!match?.[1] || !match[2]) return next();
+    const moved = await findMovedProject(
+      db,
+      `${decodeURIComponent(match[1])}/${decodeURIComponent(match[2])}`,
+    );
+    if (!moved || !canRead(c.get("principal"), moved.fullName)) return next();
+    const [owner = "", repo = ""] = moved.fullName.split("/");
+    const url = new URL(c.req.url);
+    const location = `/api/projects/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}${match[3] ?? ""}${url.search}`;
+    c.header("Location", location);
+    c.header("Cache-Control", "no-store");
+    return c.json(
+      {
+        moved_to: moved.fullName,
+        location,
+        message: `Project ${decodeURIComponent(match[1])}/${decodeURIComponent(match[2])} is now ${moved.fullName} (renamed or transferred on GitHub): use the new name.`,
+      },
+      307,
+    );
+  };
 }

@@ -1,0 +1,207 @@
+import type { Logger } from "pino";
+import type { ProbotOctokit } from "probot";
+import type { Activity } from "../activity/activity.ts";
+import type { RepoConfig } from "../config/repo-config.schema.ts";
+import type { GithubEvent } from "../lifecycle/github-event.ts";
+import {
+  type ListedBranch,
+  type ListedPullRequest,
+  planResync,
+  type RepositoryListing,
+} from "../lifecycle/plan-resync.ts";
+import type { Plan } from "../lifecycle/transition.ts";
+import { listEnvironments } from "../store/environments.ts";
+import { findProjectByKey, lockProject, projectKey } from "../store/projects.ts";
+import { type ApplyDeps, applyPlan, INACTIVE, inTransaction, Refused } from "./apply-event.ts";
+import type { RepoOptions } from "./repo-options.ts";
+
+type Octokit = InstanceType<typeof ProbotOctokit>;
+
+/** GitHub's largest page: https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api */
+const PER_PAGE = 100;
+
+export interface ResyncDeps {
+  apply: ApplyDeps;
+  options: RepoOptions;
+  octokitFor(installationId: number): Promise<Octokit>;
+  log: Logger;
+}
+
+/** What a resync found and planned, and (unless a dry run) the activities it recorded. */
+export interface ResyncResult {
+  project: string;
+  dryRun: boolean;
+  /** The requests GitHub was asked for the listing (the options aside). */
+  githubRequests: number;
+  branches: number;
+  /** Open pull requests listed; null when the options build none (not listed). */
+  pullRequests: number | null;
+  plan: Array<{ action: string; environment: string; reason: string }>;
+  notes: string[];
+  activities: Activity[];
+}
+
+/**
+ * Resyncs a repository with GitHub: lists its branches and open pull requests (100 a page, the
+ * listings the options need and no more), plans against the environments envhooks keeps
+ * (`planResync`) and, unless `dryRun`, applies the plan through the same path as GitHub's events,
+ * so activities, deliveries and GitHub updates follow. The plan is made again inside the
+ * transaction, against the environments as they are then (an event may have changed them since).
+ *
+ * `installationId`: given when the App was just installed on the repository (its project may not
+ * exist yet); otherwise the project's own. A deactivated project is refused unless it is given.
+ */
+export async function resyncRepository(
+  deps: ResyncDeps,
+  fullName: string,
+  { dryRun = false, installationId }: { dryRun?: boolean; installationId?: number } = {},
+): Promise<ResyncResult> {
+  const stored = await findProjectByKey(deps.apply.db, projectKey(fullName));
+  if (stored?.status === "inactive" && installationId === undefined) {
+    throw new Refused(409, "project_inactive", `Project ${stored.fullName} is inactive: ${INACTIVE}`);
+  }
+  const installation = installationId ?? stored?.installationId ?? null;
+  if (installation === null) {
+    throw new Refused(
+      404,
+      "not_found",
+      `envhooks knows no installation of the GitHub App for ${fullName}: install the App on it (that resyncs it) or wait for its first event.`,
+    );
+  }
+  const octokit = await deps.octokitFor(installation);
+  const [owner = "", repo = ""] = (stored?.fullName ?? fullName).split("/");
+  const { data: repository } = await octokit.request("GET /repos/{owner}/{repo}", { owner, repo });
+  const ref = {
+    fullName: repository.full_name,
+    defaultBranch: repository.default_branch,
+    installationId: installation,
+    repositoryId: Number(repository.id),
+  };
+  const event = {
+    name: "create",
+    payload: { repository, sender: { id: 0, login: "envhooks" } },
+  } as unknown as GithubEvent;
+  // The options as an event would be applied with them (read from GitHub only if they may have changed).
+  const config = await deps.options.forEvent(event, installation, octokit);
+  if (!config.ok) {
+    throw new Refused(
+      409,
+      "invalid_config",
+      `.github/envhooks.yml in ${repository.full_name} is invalid, so nothing was resynced; fix it first: ${config.problems.join("; ")}`,
+    );
+  }
+  const { listing, requests } = await listRepository(octokit, repository, config.config);
+  const result = (plan: Plan, activities: Activity[]): ResyncResult => ({
+    project: repository.full_name,
+    dryRun,
+    githubRequests: requests,
+    branches: listing.branches.length,
+    pullRequests: listing.pullRequests?.length ?? null,
+    plan: plan.transitions.flatMap((t) =>
+      t.action === "track-head"
+        ? []
+        : [
+            {
+              action: t.action,
+              environment: typeof t.environment === "string" ? t.environment : t.environment.name,
+              reason: t.reason,
+            },
+          ],
+    ),
+    notes: plan.notes,
+    activities,
+  });
+
+  if (dryRun) {
+    const current = stored ? await listEnvironments(deps.apply.db, stored.id) : [];
+    return result(planResync(listing, config.config, current), []);
+  }
+  const now = deps.apply.now ?? (() => new Date());
+  const { plan, activities } = await inTransaction(deps.apply, async (tx, wakes) => {
+    const project = await lockProject(tx, ref);
+    const planned = planResync(listing, config.config, await listEnvironments(tx, project.id));
+    const context = { user: null, at: now(), source: null, config: config.config, deliveryId: null };
+    return { plan: planned, activities: await applyPlan(tx, deps.apply, project, planned, context, wakes) };
+  });
+  deps.log.info(
+    { project: repository.full_name, changes: activities.length, githubRequests: requests },
+    "resynced with GitHub",
+  );
+  return result(plan, activities);
+}
+
+/**
+ * The branches and open pull requests the options need, in as few requests as GitHub allows: all
+ * branches only when `fetch_branches` or `prune_branches` needs them (else the default branch
+ * alone), pull requests only when `build_pull_requests`.
+ */
+async function listRepository(
+  octokit: Octokit,
+  repository: { full_name: string; default_branch: string; name: string; owner: { login: string } },
+  options: RepoConfig,
+): Promise<{ listing: RepositoryListing; requests: number }> {
+  let requests = 1; // GET /repos/{owner}/{repo}
+  const target = { owner: repository.owner.login, repo: repository.name };
+  const allBranches = options.fetch_branches || options.prune_branches;
+  const branches: ListedBranch[] = [];
+  if (allBranches) {
+    const pages = octokit.paginate.iterator("GET /repos/{owner}/{repo}/branches", {
+      ...target,
+      per_page: PER_PAGE,
+    });
+    for await (const page of pages) {
+      requests++;
+      for (const branch of page.data) branches.push({ name: branch.name, sha: branch.commit.sha });
+    }
+  } else {
+    const { data } = await octokit.request("GET /repos/{owner}/{repo}/branches/{branch}", {
+      ...target,
+      branch: repository.default_branch,
+    });
+    requests++;
+    branches.push({ name: data.name, sha: data.commit.sha });
+  }
+  let pullRequests: ListedPullRequest[] | null = null;
+  if (options.build_pull_requests) {
+    pullRequests = [];
+    const pages = octokit.paginate.iterator("GET /repos/{owner}/{repo}/pulls", {
+      ...target,
+      state: "open",
+      per_page: PER_PAGE,
+    });
+    for await (const page of pages) {
+      requests++;
+      pullRequests.push(...(page.data as unknown as ListedPullRequest[]));
+    }
+  }
+  return {
+    listing: {
+      fullName: repository.full_name,
+      defaultBranch: repository.default_branch,
+      branches,
+      allBranches,
+      pullRequests,
+    },
+    requests,
+  };
+}
+
+/**
+ * Resyncs repositories the App was just given, one at a time in the background (the installation
+ * event is answered at once). A failure is logged; `envhooks resync` runs it again by hand.
+ */
+export function createResyncQueue(deps: ResyncDeps) {
+  let tail: Promise<unknown> = Promise.resolve();
+  return function resyncLater(installationId: number, repositories: Array<{ full_name: string }>): void {
+    for (const { full_name } of repositories) {
+      tail = tail.then(() =>
+        resyncRepository(deps, full_name, { installationId }).catch((error: unknown) => {
+          deps.log.warn(
+            { err: error, project: full_name, installation: installationId },
+            "resync after installation failed; run `envhooks resync` to try again",
+          );
+        }),
+      );
+    }
+  };
+}

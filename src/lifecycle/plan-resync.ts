@@ -1,0 +1,175 @@
+import type { RepoConfig } from "../config/repo-config.schema.ts";
+import type { PullRequestPayload } from "./github-event.ts";
+import { branchEnvironmentName, pullRequestEnvironment, whyNotBuilt } from "./plan-transitions.ts";
+import type { EnvironmentState, Plan, Transition } from "./transition.ts";
+
+/** A branch as GitHub lists it: https://docs.github.com/en/rest/branches/branches#list-branches */
+export interface ListedBranch {
+  name: string;
+  sha: string;
+}
+
+/** An open pull request as GitHub lists it: https://docs.github.com/en/rest/pulls/pulls#list-pull-requests */
+export type ListedPullRequest = PullRequestPayload["pull_request"];
+
+/** What a resync found on GitHub. */
+export interface RepositoryListing {
+  fullName: string;
+  defaultBranch: string;
+  /** Every branch; or only the default branch when the options need no other (`complete` false). */
+  branches: ListedBranch[];
+  /** Whether `branches` is every branch of the repository (a branch missing from it is gone). */
+  allBranches: boolean;
+  /** Every open pull request; null when the options need none listed (`build_pull_requests` false). */
+  pullRequests: ListedPullRequest[] | null;
+}
+
+/**
+ * A resync: what GitHub has now against the environments envhooks keeps, as Platform.sh's resync
+ * does it. Branches get the environments their events would have given them (the default branch
+ * always; the others with `fetch_branches`), and environments of branches that are gone are deleted
+ * with `prune_branches`; open pull requests that the options build get theirs, and the environments
+ * of pull requests no longer open (or that the options no longer build) are deleted. An environment
+ * whose head is behind GitHub's is rebuilt. Pure: the same answer for the same input.
+ */
+export function planResync(
+  listing: RepositoryListing,
+  options: RepoConfig,
+  environments: readonly EnvironmentState[],
+): Plan {
+  const plan: Plan = { transitions: [], notes: [] };
+  const byName = new Map(environments.map((environment) => [environment.name, environment]));
+  const branches = new Map(listing.branches.map((branch) => [branch.name, branch]));
+  const defaultName = branchEnvironmentName(listing.defaultBranch);
+
+  // Branches first: pull requests' environments name them as their parents.
+  for (const branch of listing.branches) {
+    const name = branchEnvironmentName(branch.name);
+    const existing = byName.get(name);
+    const isMain = branch.name === listing.defaultBranch;
+    if (existing && existing.kind !== "branch") continue;
+    if (!existing) {
+      if (!isMain && !options.fetch_branches) continue;
+      plan.transitions.push({
+        action: "create",
+        environment: {
+          name,
+          kind: "branch",
+          pullRequest: null,
+          parent: isMain ? null : defaultName,
+          headCommit: branch.sha,
+          isMain,
+          cloneParentData: false,
+        },
+        oldCommit: null,
+        newCommit: branch.sha,
+        commits: [],
+        reason: `found branch ${branch.name} on GitHub (resync)`,
+      });
+    } else if (existing.status === "active" && existing.headCommit !== branch.sha) {
+      plan.transitions.push(
+        rebuild(existing, branch.sha, `found branch ${branch.name} at a newer commit (resync)`),
+      );
+    }
+  }
+
+  const open = new Map((listing.pullRequests ?? []).map((pr) => [pr.number, pr]));
+  for (const pr of listing.pullRequests ?? []) {
+    const name = pullRequestEnvironment(pr.number);
+    const existing = byName.get(name);
+    if (existing && existing.kind !== "pull_request") {
+      plan.notes.push(
+        `environment ${name} belongs to a branch: pull request #${pr.number} gets none while it exists`,
+      );
+      continue;
+    }
+    const refusal = whyNotBuilt(asPayload(pr, listing), options);
+    if (refusal) {
+      // A label or option that opts it out takes its environment away, as the label event would;
+      // a draft or a fork awaiting approval keeps the one it has.
+      if (existing && (refusal.byLabel || !options.build_pull_requests)) {
+        plan.transitions.push({
+          action: "delete",
+          environment: name,
+          reason: `found pull request #${pr.number} no longer built: ${refusal.reason} (resync)`,
+        });
+      } else if (!existing) {
+        plan.notes.push(`pull request #${pr.number}: ${refusal.reason}`);
+      }
+      continue;
+    }
+    if (!existing) {
+      plan.transitions.push({
+        action: "create",
+        environment: {
+          name,
+          kind: "pull_request",
+          pullRequest: pr.number,
+          parent: branchEnvironmentName(pr.base.ref),
+          headCommit: pr.head.sha,
+          isMain: false,
+          cloneParentData: options.pull_requests_clone_parent_data,
+        },
+        oldCommit: null,
+        newCommit: pr.head.sha,
+        commits: [],
+        reason: `found pull request #${pr.number} open on GitHub (resync)`,
+      });
+    } else if (existing.status === "active" && existing.headCommit !== pr.head.sha) {
+      plan.transitions.push(
+        rebuild(existing, pr.head.sha, `found pull request #${pr.number} at a newer commit (resync)`),
+      );
+    }
+  }
+
+  // Then what GitHub no longer has.
+  for (const environment of environments) {
+    if (environment.isMain) continue;
+    if (environment.kind === "branch") {
+      const branch = environment.name.replace(/^branch:/, "");
+      if (!listing.allBranches || branches.has(branch)) continue;
+      if (!options.prune_branches) {
+        plan.notes.push(
+          `branch ${branch} is gone from GitHub; prune_branches is false, its environment stays`,
+        );
+        continue;
+      }
+      plan.transitions.push({
+        action: "delete",
+        environment: environment.name,
+        reason: `found branch ${branch} gone from GitHub (resync)`,
+      });
+    } else if (environment.pullRequest !== null && !open.has(environment.pullRequest)) {
+      const why = listing.pullRequests === null ? "build_pull_requests is false" : "not open on GitHub";
+      plan.transitions.push({
+        action: "delete",
+        environment: environment.name,
+        reason: `found pull request #${environment.pullRequest} ${why} (resync)`,
+      });
+    }
+  }
+  if (plan.transitions.length === 0) plan.notes.push("every environment matches GitHub");
+  return plan;
+}
+
+function rebuild(existing: EnvironmentState, sha: string, reason: string): Transition {
+  return {
+    action: "rebuild",
+    environment: existing.name,
+    oldCommit: existing.headCommit,
+    newCommit: sha,
+    commits: [],
+    reason,
+  };
+}
+
+/** A listed pull request in the shape the lifecycle rules read (as if it had just been opened). */
+function asPayload(pr: ListedPullRequest, listing: RepositoryListing): PullRequestPayload {
+  return {
+    action: "opened",
+    number: pr.number,
+    pull_request: pr,
+    repository: { full_name: listing.fullName, default_branch: listing.defaultBranch },
+    sender: { id: 0, login: "envhooks" },
+  };
+}

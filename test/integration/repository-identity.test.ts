@@ -1,0 +1,205 @@
+import examples from "@octokit/webhooks-examples/api.github.com/index.json" with { type: "json" };
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { pushCreatingMaster, pushTo, REPO } from "../fixtures/github-events.ts";
+import { FakeGithub } from "../helpers/fake-github.ts";
+import { Receiver } from "../helpers/receiver.ts";
+import { STORES, type TestStore } from "../helpers/stores.ts";
+import { eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
+
+/** The id of the repository the fixtures' pushes come from (Codertocat/Hello-World). */
+const REPOSITORY_ID = 186853002;
+const RENAMED = "Codertocat/Renamed-World";
+const TRANSFERRED = "acme/Renamed-World";
+
+type Payload = Record<string, any>;
+
+/** A push to master of the fixtures' repository under the name `fullName` (GitHub's id kept). */
+function pushAs(fullName: string, n: number): Payload {
+  const payload = pushTo(fullName, n);
+  payload.repository.id = REPOSITORY_ID;
+  return payload;
+}
+
+/** The real `repository` example for `action`, about the fixtures' repository under `fullName`. */
+function repositoryEvent(action: string, fullName: string, changes?: Payload): Payload {
+  const group = (examples as Array<{ name: string; examples: Payload[] }>).find(
+    (e) => e.name === "repository",
+  );
+  const example = structuredClone(
+    group?.examples.find((e) => e.action === (action === "deleted" ? "renamed" : action)),
+  ) as Payload;
+  const [owner = "", name = ""] = fullName.split("/");
+  example.action = action;
+  example.repository = {
+    ...example.repository,
+    id: REPOSITORY_ID,
+    name,
+    full_name: fullName,
+    owner: { ...example.repository.owner, login: owner },
+    default_branch: "master",
+  };
+  if (changes) example.changes = changes;
+  else delete example.changes;
+  return example;
+}
+
+describe.each(STORES)("repository identity on $name", { timeout: 120_000 }, (kind) => {
+  let github: FakeGithub;
+  let store: TestStore;
+  let envhooks: TestEnvhooks | undefined;
+  let receiver: Receiver;
+
+  beforeEach(async ({ skip }) => {
+    if (kind.skip) skip(kind.skip);
+    github = await new FakeGithub().start();
+    for (const name of [REPO, RENAMED, TRANSFERRED]) github.configFiles.set(name, "");
+    receiver = await new Receiver().start();
+    store = await kind.open();
+    envhooks = await startTestEnvhooks(kind, { github, store });
+  });
+  afterEach(async () => {
+    await envhooks?.close();
+    envhooks = undefined;
+    await receiver?.stop();
+    await github?.stop();
+    await store?.close();
+  });
+
+  async function projectRow(): Promise<{ key: string; status: string; repository_id: string | null }> {
+    const { rows } = await store.db.query<{ key: string; status: string; repository_id: string | null }>(
+      "SELECT key, status, repository_id::text FROM projects",
+    );
+    expect(rows).toHaveLength(1);
+    return rows[0] as { key: string; status: string; repository_id: string | null };
+  }
+
+  /** Delivers and waits until the inbox has applied it. */
+  async function applied(event: string, payload: Payload): Promise<string> {
+    const app = envhooks as TestEnvhooks;
+    const deliveryId = crypto.randomUUID();
+    expect((await app.deliver(event, payload, { deliveryId })).status).toBe(202);
+    return eventually(async () => {
+      const { rows } = await store.db.query<{ state: string; outcome: string }>(
+        "SELECT state, outcome FROM github_events WHERE delivery_id = $1",
+        [deliveryId],
+      );
+      return rows[0]?.state === "processed" ? rows[0].outcome : undefined;
+    });
+  }
+
+  it("a rename keeps every integration working, and the old name points to the new one", async () => {
+    const app = envhooks as TestEnvhooks;
+    expect(
+      (await app.api(`/api/projects/${REPO}/integrations`, { body: { type: "webhook", url: receiver.url } }))
+        .status,
+    ).toBe(201);
+    const created = await app.api("/api/tokens", { body: { project: REPO, access: "write", name: "ci" } });
+    const { token } = await created.json();
+    await applied("push", pushCreatingMaster());
+    await eventually(async () => receiver.received.length === 1);
+    expect((await projectRow()).repository_id).toBe(String(REPOSITORY_ID));
+
+    // Renamed on GitHub: the project moves, with its environments, integration and token.
+    const outcome = await applied(
+      "repository",
+      repositoryEvent("renamed", RENAMED, { repository: { name: { from: "Hello-World" } } }),
+    );
+    expect(outcome).toBe(`repository renamed: project ${REPO} moved to ${RENAMED}`);
+    expect((await projectRow()).key).toBe(RENAMED.toLowerCase());
+    const environments = await (await app.api(`/api/projects/${RENAMED}/environments`)).json();
+    expect(environments.map((e: { name: string }) => e.name)).toEqual(["master"]);
+    const integrations = await (await app.api(`/api/projects/${RENAMED}/integrations`)).json();
+    expect(integrations).toHaveLength(1);
+    const withToken = await app.app.request(`/api/projects/${RENAMED}/environments`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(withToken.status).toBe(200);
+
+    // The old name answers with a pointer to the new one, for reads and writes alike.
+    const old = await app.api(`/api/projects/${REPO}/environments?x=1`);
+    expect(old.status).toBe(307);
+    expect(old.headers.get("location")).toBe(`/api/projects/Codertocat/Renamed-World/environments?x=1`);
+    expect(await old.json()).toMatchObject({ moved_to: RENAMED });
+    const oldWrite = await app.api(`/api/projects/${REPO}/integrations`, {
+      body: { type: "webhook", url: receiver.url },
+    });
+    expect(oldWrite.status).toBe(307);
+    expect(oldWrite.headers.get("location")).toBe(`/api/projects/Codertocat/Renamed-World/integrations`);
+
+    // Events under the new name reach the same integration, naming the project as it is now.
+    await applied("push", pushAs(RENAMED, 1));
+    const second = await eventually(async () => receiver.bodies()[1]);
+    expect(second.project).toBe(RENAMED);
+
+    // A late redelivery of an event from before the rename does not move the project back.
+    await applied("push", pushAs(REPO, 2));
+    expect((await projectRow()).key).toBe(RENAMED.toLowerCase());
+    expect((await app.api(`/api/projects/${REPO}/environments`)).status).toBe(307);
+    await eventually(async () => receiver.received.length === 3);
+
+    // Transferred to another owner: the same again; both former names point to the project.
+    await applied(
+      "repository",
+      repositoryEvent("transferred", TRANSFERRED, { owner: { from: { user: { login: "Codertocat" } } } }),
+    );
+    expect((await projectRow()).key).toBe(TRANSFERRED.toLowerCase());
+    for (const former of [REPO, RENAMED]) {
+      const response = await app.api(`/api/projects/${former}/activities`);
+      expect(response.status).toBe(307);
+      expect(response.headers.get("location")).toBe("/api/projects/acme/Renamed-World/activities");
+    }
+    await applied("push", pushAs(TRANSFERRED, 3));
+    const fourth = await eventually(async () => receiver.bodies()[3]);
+    expect(fourth.project).toBe(TRANSFERRED);
+    expect(receiver.received).toHaveLength(4);
+  });
+
+  it("a rename envhooks missed is followed at the repository's next event", async () => {
+    const app = envhooks as TestEnvhooks;
+    await applied("push", pushCreatingMaster());
+    // No repository.renamed came (envhooks was down): the next push names the repository anew.
+    await applied("push", pushAs(RENAMED, 1));
+    expect((await projectRow()).key).toBe(RENAMED.toLowerCase());
+    const environments = await (await app.api(`/api/projects/${RENAMED}/environments`)).json();
+    expect(environments.map((e: { name: string }) => e.name)).toEqual(["master"]);
+    expect((await app.api(`/api/projects/${REPO}/environments`)).status).toBe(307);
+  });
+
+  it("a deleted or uninstalled repository is deactivated with its history, and its next event reactivates it", async () => {
+    const app = envhooks as TestEnvhooks;
+    await applied("push", pushCreatingMaster());
+    const redeploy = () =>
+      app.api(`/api/projects/${REPO}/environments/master/redeploy`, { method: "POST", body: {} });
+
+    expect(await applied("repository", repositoryEvent("deleted", REPO))).toContain("deactivated");
+    expect((await projectRow()).status).toBe("inactive");
+    const refused = await redeploy();
+    expect(refused.status).toBe(409);
+    expect((await refused.json()).error.code).toBe("project_inactive");
+    // Its history stays readable.
+    expect((await (await app.api(`/api/projects/${REPO}/activities`)).json()).items).toHaveLength(1);
+
+    await applied("push", pushAs(REPO, 1));
+    expect((await projectRow()).status).toBe("active");
+    expect((await redeploy()).status).toBe(202);
+
+    // Removed from the installation (named by id), then the App uninstalled.
+    const removed = await app.deliver("installation_repositories", {
+      action: "removed",
+      installation: { id: 1 },
+      repositories_added: [],
+      repositories_removed: [{ id: REPOSITORY_ID, full_name: "someone/else-named" }],
+    });
+    expect(removed.status).toBe(202);
+    expect((await projectRow()).status).toBe("inactive");
+    await applied("push", pushAs(REPO, 2));
+    expect((await projectRow()).status).toBe("active");
+    const uninstalled = await app.deliver("installation", {
+      action: "deleted",
+      installation: { id: 1 },
+      repositories: [],
+    });
+    expect(uninstalled.status).toBe(202);
+    expect((await projectRow()).status).toBe("inactive");
+  });
+});

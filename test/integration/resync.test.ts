@@ -1,0 +1,241 @@
+import { execFile } from "node:child_process";
+import type { AddressInfo } from "node:net";
+import { type ServerType, serve } from "@hono/node-server";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  createBranch,
+  DEFAULT_BRANCH,
+  pullRequest,
+  pushCreatingMaster,
+  REPO,
+} from "../fixtures/github-events.ts";
+import { FakeGithub } from "../helpers/fake-github.ts";
+import { Receiver } from "../helpers/receiver.ts";
+import { STORES, type TestStore } from "../helpers/stores.ts";
+import { API_TOKEN, eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
+
+const CLI = new URL("../../src/cli/envhooks.ts", import.meta.url).pathname;
+
+/** Runs the CLI in its own process against `url`; never throws. */
+function cli(url: string, args: string[]) {
+  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env: { PATH: process.env.PATH, ENVHOOKS_URL: url, ENVHOOKS_TOKEN: API_TOKEN } },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const REPOSITORY_ID = 186853002;
+const sha = (n: number) => n.toString(16).padStart(40, "b");
+/** More branches than one page of 100 holds. */
+const FEATURES = Array.from({ length: 120 }, (_, n) => `feature-${n}`);
+
+describe.each(STORES)("resync with GitHub on $name", { timeout: 120_000 }, (kind) => {
+  let github: FakeGithub;
+  let store: TestStore;
+  let envhooks: TestEnvhooks | undefined;
+  let receiver: Receiver;
+
+  beforeEach(async ({ skip }) => {
+    if (kind.skip) skip(kind.skip);
+    github = await new FakeGithub().start();
+    github.configFiles.set(REPO, "");
+    receiver = await new Receiver().start();
+    store = await kind.open();
+    envhooks = await startTestEnvhooks(kind, { github, store });
+  });
+  afterEach(async () => {
+    await envhooks?.close();
+    envhooks = undefined;
+    await receiver?.stop();
+    await github?.stop();
+    await store?.close();
+  });
+
+  async function environments(repo = REPO): Promise<Array<{ name: string; head_commit: string | null }>> {
+    const response = await (envhooks as TestEnvhooks).api(`/api/projects/${repo}/environments`);
+    expect(response.status).toBe(200);
+    return response.json();
+  }
+
+  /** What GitHub has: master moved on, 120 branches (two pages), pull request #7 open; #2 and `stale` gone. */
+  function githubHas() {
+    github.repositories.set(REPO, {
+      id: REPOSITORY_ID,
+      default_branch: DEFAULT_BRANCH,
+      branches: [
+        { name: DEFAULT_BRANCH, sha: sha(1) },
+        ...FEATURES.map((name, n) => ({ name, sha: sha(100 + n) })),
+      ],
+      pulls: [
+        {
+          number: 7,
+          title: "Add feature-0",
+          draft: false,
+          labels: [],
+          head: { ref: "feature-0", sha: sha(100), repo: { full_name: REPO } },
+          base: { ref: DEFAULT_BRANCH, sha: sha(1), repo: { full_name: REPO } },
+        },
+      ],
+    });
+  }
+
+  it("creates and deletes environments as planned, the plan shown first by a dry run", async () => {
+    const app = envhooks as TestEnvhooks;
+    const hook = await app.api(`/api/projects/${REPO}/integrations`, {
+      body: { type: "webhook", url: receiver.url },
+    });
+    expect(hook.status).toBe(201);
+    // What envhooks knows: master, a branch `stale` and pull request #2 (both gone from GitHub since).
+    for (const [event, payload] of [
+      ["push", pushCreatingMaster()],
+      ["create", createBranch("stale")],
+      ["pull_request", pullRequest("opened")],
+    ] as const) {
+      expect((await app.deliver(event, payload)).status).toBe(202);
+    }
+    await eventually(async () => (await environments()).length === 3);
+    const before = (await environments()).map((e) => e.name).sort();
+    expect(before).toEqual(["master", "pr-2", "stale"]);
+    githubHas();
+
+    const dry = await app.api(`/api/projects/${REPO}/resync?dry_run=true`, { method: "POST" });
+    expect(dry.status).toBe(200);
+    const planned = await dry.json();
+    expect(planned.dry_run).toBe(true);
+    expect(planned.activities).toEqual([]);
+    const byAction = (plan: Array<{ action: string; environment: string }>, action: string) =>
+      plan
+        .filter((step) => step.action === action)
+        .map((step) => step.environment)
+        .sort();
+    expect(byAction(planned.plan, "create")).toEqual([...FEATURES, "pr-7"].sort());
+    expect(byAction(planned.plan, "delete")).toEqual(["pr-2", "stale"]);
+    expect(byAction(planned.plan, "rebuild")).toEqual(["master"]);
+    // The dry run changed nothing.
+    expect((await environments()).map((e) => e.name).sort()).toEqual(before);
+    // The repository, two pages of branches, one of pull requests: 100 a page.
+    expect(planned.github_requests).toBe(4);
+    const listings = github.callsTo(/\/repos\/Codertocat\/Hello-World\/(branches|pulls)$/);
+    expect(listings.map((call) => new URLSearchParams(call.query).get("per_page"))).toEqual(
+      listings.map(() => "100"),
+    );
+    expect(github.callsTo(/\/branches$/)).toHaveLength(2);
+    expect(github.callsTo(/\/pulls$/)).toHaveLength(1);
+    expect(github.callsTo(/\/pulls$/)[0]?.query).toContain("state=open");
+
+    const applied = await app.api(`/api/projects/${REPO}/resync`, { method: "POST" });
+    expect(applied.status).toBe(200);
+    const done = await applied.json();
+    expect(done.plan).toEqual(planned.plan);
+    expect(done.activities).toHaveLength(planned.plan.length);
+
+    const after = await environments();
+    expect(after.map((e) => e.name).sort()).toEqual([DEFAULT_BRANCH, ...FEATURES, "pr-7"].sort());
+    expect(after.find((e) => e.name === DEFAULT_BRANCH)?.head_commit).toBe(sha(1));
+    expect(after.find((e) => e.name === "pr-7")?.head_commit).toBe(sha(100));
+    // Each change is an activity, relayed like any other.
+    const recorded = async (type: string) =>
+      (await (await app.api(`/api/projects/${REPO}/activities?limit=100&type=${type}`)).json()).items
+        .filter((activity: { text: string }) => activity.text.includes("(resync)"))
+        .map((activity: { environments: string[] }) => activity.environments[0])
+        .sort();
+    expect(await recorded("environment.delete")).toEqual(["pr-2", "stale"]);
+    expect(await recorded("environment.push")).toEqual(["master"]);
+    expect(await recorded("environment.branch")).toHaveLength(100); // one page of the 121
+    expect(done.activities.filter((a: { type: string }) => a.type === "environment.branch")).toHaveLength(
+      FEATURES.length + 1,
+    );
+    await eventually(
+      async () =>
+        receiver.bodies().filter((body) => body.text?.includes("(resync)")).length === done.plan.length,
+      30_000,
+    );
+
+    // Nothing left to do.
+    const again = await (
+      await app.api(`/api/projects/${REPO}/resync?dry_run=true`, { method: "POST" })
+    ).json();
+    expect(again.plan).toEqual([]);
+    expect(again.notes).toContain("every environment matches GitHub");
+  });
+
+  it("envhooks resync shows the plan with --dry-run, then applies it", async () => {
+    const app = envhooks as TestEnvhooks;
+    await app.deliver("push", pushCreatingMaster());
+    await eventually(async () => (await environments()).length === 1);
+    githubHas();
+    const server = await new Promise<ServerType>((resolve) => {
+      const started = serve({ fetch: app.app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(started));
+    });
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const dry = await cli(url, ["resync", REPO, "--dry-run"]);
+      expect(dry.stderr).toBe("");
+      expect(dry.code).toBe(0);
+      expect(dry.stdout).toContain(
+        `Plan for ${REPO}: 121 branches, 1 open pull requests (4 GitHub requests).`,
+      );
+      expect(dry.stdout).toContain("found pull request #7 open on GitHub (resync)");
+      expect(dry.stdout).toContain("Nothing was changed");
+      expect(await environments()).toHaveLength(1);
+      const done = await cli(url, ["resync", REPO, "--json"]);
+      expect(done.code).toBe(0);
+      expect(JSON.parse(done.stdout).activities).toHaveLength(FEATURES.length + 2);
+      expect(await environments()).toHaveLength(FEATURES.length + 2);
+      const usage = await cli(url, ["resync", "not-a-repo"]);
+      expect(usage.code).toBe(2);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it("resyncs a repository added to the installation, and refuses what it cannot do", async () => {
+    const app = envhooks as TestEnvhooks;
+    github.configFiles.set("acme/fresh", "fetch_branches: false\n");
+    github.repositories.set("acme/fresh", {
+      id: 4242,
+      default_branch: "main",
+      branches: [
+        { name: "main", sha: sha(1) },
+        { name: "topic", sha: sha(2) },
+      ],
+      pulls: [
+        {
+          number: 3,
+          title: "Topic",
+          draft: false,
+          labels: [],
+          head: { ref: "topic", sha: sha(2), repo: { full_name: "acme/fresh" } },
+          base: { ref: "main", sha: sha(1), repo: { full_name: "acme/fresh" } },
+        },
+      ],
+    });
+    const added = await app.deliver("installation_repositories", {
+      action: "added",
+      installation: { id: 7 },
+      repositories_added: [{ id: 4242, full_name: "acme/fresh" }],
+      repositories_removed: [],
+    });
+    expect(added.status).toBe(202);
+    // fetch_branches: false — the default branch and the pull request, not `topic`.
+    const names = await eventually(async () => {
+      const response = await app.api("/api/projects/acme/fresh/environments");
+      if (response.status !== 200) return undefined;
+      const list = (await response.json()).map((e: { name: string }) => e.name).sort();
+      return list.length === 2 ? list : undefined;
+    });
+    expect(names).toEqual(["main", "pr-3"]);
+    // prune_branches (on by default) needs every branch listed: one page.
+    expect(github.callsTo(/\/repos\/acme\/fresh\/branches$/)).toHaveLength(1);
+
+    const invalid = await app.api("/api/projects/acme/fresh/resync?dry_run=maybe", { method: "POST" });
+    expect(invalid.status).toBe(400);
+    expect((await invalid.json()).error.message).toContain("dry_run");
+    const unknown = await app.api("/api/projects/acme/unknown/resync", { method: "POST" });
+    expect(unknown.status).toBe(404);
+  });
+});
