@@ -72,6 +72,8 @@ export interface Activity {
   log: string;
   /** envhooks: where the deploy runner's own log is, once it reported one. */
   log_url?: string;
+  /** envhooks: the newer activity of the same environment that cancelled this pending one. */
+  superseded_by?: string;
   /** One plain sentence saying what happened. */
   text: string;
   /** envhooks: where the activity came from on GitHub. */

@@ -273,14 +273,15 @@ async function runStep(context: TaskContext, step: UpdateStep): Promise<"sent" |
 /** Deployment status for an activity's state: GitHub's `queued` → `in_progress` → `success`/`failure`. */
 export function deploymentState(
   activity: Activity,
-): "queued" | "in_progress" | "success" | "failure" | "error" {
+): "queued" | "in_progress" | "success" | "failure" | "error" | "inactive" {
   switch (activity.state) {
     case "pending":
       return "queued";
     case "in_progress":
       return "in_progress";
     case "cancelled":
-      return "error";
+      // A pending deployment a newer one replaced: GitHub's word for it is `inactive`.
+      return activity.superseded_by ? "inactive" : "error";
     case "complete":
       return activity.result === "failure" ? "failure" : "success";
   }
@@ -288,6 +289,7 @@ export function deploymentState(
 
 function commitState(activity: Activity): "pending" | "success" | "failure" | "error" {
   const state = deploymentState(activity);
+  if (state === "inactive") return "error";
   return state === "queued" || state === "in_progress" ? "pending" : state;
 }
 

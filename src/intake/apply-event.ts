@@ -35,6 +35,7 @@ import {
 import { markEventProcessed } from "../store/github-events.ts";
 import { lockProject, lockProjectByKey, type Project, projectsWithTtl } from "../store/projects.ts";
 import { insertPushCommits } from "../store/push-commits.ts";
+import { cancelSuperseded } from "./cancel-superseded.ts";
 
 export interface ApplyDeps {
   db: Database;
@@ -108,7 +109,6 @@ export async function applyEvent(
       fullName: repository.full_name,
       defaultBranch: repository.default_branch,
       installationId,
-      repositoryId: repository.id ?? null,
     });
     // A pull request's `synchronize` to the same head takes its commits from here.
     if (deps.github && event.name === "push" && !event.payload.deleted && event.payload.commits.length > 0) {
@@ -223,9 +223,6 @@ export async function redeployEnvironment(
     const project = await lockProjectByKey(tx, projectKey);
     if (!project)
       throw new Refused(404, "not_found", `No project ${projectKey}: envhooks has had no event from it.`);
-    if (project.status === "inactive") {
-      throw new Refused(409, "project_inactive", `Project ${project.fullName} is inactive: ${INACTIVE}`);
-    }
     const [environment] = await findEnvironments(tx, project.id, { names: [name], basedOn: null });
     if (!environment)
       throw new Refused(404, "not_found", `Project ${project.fullName} has no environment ${name}.`);
@@ -284,10 +281,6 @@ export async function expireEnvironments(deps: ApplyDeps, now: Date): Promise<Ac
   return expired;
 }
 
-/** Why an inactive project changes no more, and what brings it back. */
-export const INACTIVE =
-  "its repository was deleted or removed from the App's installation. Its next GitHub event reactivates it.";
-
 /** The options stored with a project; the defaults before any were read (or if they no longer parse). */
 export function storedConfig(config: unknown): RepoConfig {
   const parsed = repoConfigSchema.safeParse(config ?? {});
@@ -304,7 +297,7 @@ export interface TransitionContext {
 }
 
 /** Applies a plan's transitions and GitHub requests in the caller's transaction. */
-export async function applyPlan(
+async function applyPlan(
   tx: Queryable,
   deps: ApplyDeps,
   project: Project,
@@ -317,6 +310,7 @@ export async function applyPlan(
     const transitioned = await applyTransition(tx, project, transition, context);
     if (!transitioned) continue;
     const applied = transitioned.activity;
+    await cancelSuperseded(tx, deps, project, applied, context.config.github, wakes);
     await recordActivity(tx, deps, project, applied, {
       deliveryId: context.deliveryId,
       runnerDeadline: runnerDeadlineOf(context.config, context.at),

@@ -4,6 +4,7 @@ import { activityTask, configStatusTask, type GithubTaskBody, writeTasks } from 
 import type { GithubEvent } from "../lifecycle/github-event.ts";
 import { machineNameCandidates } from "../lifecycle/machine-name.ts";
 import { concernedEnvironments, planTransitions } from "../lifecycle/plan-transitions.ts";
+import type { StoredActivity } from "../relay/write-deliveries.ts";
 import { insertActivities, type NewActivity } from "../store/activities.ts";
 import type { Queryable } from "../store/database.ts";
 import {
@@ -27,6 +28,7 @@ import {
   transitionActivity,
   type Wakes,
 } from "./apply-event.ts";
+import { cancelSupersededInBatch } from "./cancel-superseded.ts";
 import { EnvironmentChanges } from "./environment-changes.ts";
 
 /** A stored GitHub delivery ready to apply: checked, with the options to apply it with. */
@@ -64,7 +66,6 @@ export async function applyEvents(deps: ApplyDeps, events: readonly ReadyEvent[]
       fullName: repository.full_name,
       defaultBranch: repository.default_branch,
       installationId,
-      repositoryId: repository.id ?? null,
     });
     if (deps.github) await keepPushCommits(tx, locked.key, events);
 
@@ -82,7 +83,9 @@ export async function applyEvents(deps: ApplyDeps, events: readonly ReadyEvent[]
     await deleteEnvironments(tx, locked.id, environments.removed);
     await writeEnvironments(tx, locked.id, environments.written);
     const sequences = await insertActivities(tx, locked.id, recorded);
-    await recordWrites(tx, deps, locked, recorded, sequences, tasks, wakes);
+    const added = recorded.map(({ activity }, n) => ({ activity, sequence: sequences[n] ?? 0 }));
+    const writes = await cancelSupersededInBatch(tx, locked.id, added, tasks);
+    await recordWrites(tx, deps, locked, writes.stored, writes.tasks, wakes);
     if ((await markEventsProcessed(tx, outcomes)) !== outcomes.length) {
       throw new BatchAppliedAlready(`some of ${outcomes.length} events were applied already`);
     }
@@ -151,12 +154,10 @@ async function recordWrites(
   tx: Queryable,
   deps: ApplyDeps,
   project: Project,
-  recorded: ReadonlyArray<{ activity: Activity }>,
-  sequences: number[],
+  stored: StoredActivity[],
   tasks: GithubTaskBody[],
   wakes: Wakes,
 ): Promise<void> {
-  const stored = recorded.map(({ activity }, n) => ({ activity, sequence: sequences[n] ?? 0 }));
   for (const { activity } of stored) wakes.activities.push(activity);
   for (const id of (await deps.outbox?.write(tx, project.key, stored)) ?? []) wakes.integrations.add(id);
   if (tasks.length > 0) {

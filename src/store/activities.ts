@@ -206,3 +206,22 @@ export async function activitiesPastRunnerDeadline(db: Queryable, now: Date): Pr
   );
   return rows.map((row) => row.id);
 }
+
+/**
+ * A project's `pending` activities of these environments, oldest first, locked until the
+ * transaction ends (a runner's report about one waits, then finds it cancelled).
+ */
+export async function lockPendingActivities(
+  tx: Queryable,
+  projectId: number,
+  environments: readonly string[],
+): Promise<Array<{ sequence: number; activity: Activity }>> {
+  if (environments.length === 0) return [];
+  const { rows } = await tx.query<{ sequence: string; body: Activity }>(
+    `SELECT seq AS sequence, body FROM activities
+     WHERE project_id = $1 AND environment = ANY($2::text[]) AND state = 'pending'
+     ORDER BY seq FOR UPDATE`,
+    [projectId, environments],
+  );
+  return rows.map((row) => ({ sequence: Number(row.sequence), activity: row.body }));
+}

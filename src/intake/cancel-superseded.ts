@@ -1,0 +1,118 @@
+import type { Activity } from "../activity/activity.ts";
+import {
+  activityTask,
+  type GithubOptions,
+  type GithubTaskBody,
+  writeActivityTask,
+} from "../github/github-outbox.ts";
+import type { StoredActivity } from "../relay/write-deliveries.ts";
+import { lockPendingActivities, updateActivity } from "../store/activities.ts";
+import type { Queryable } from "../store/database.ts";
+import type { Project } from "../store/projects.ts";
+import type { ApplyDeps, Wakes } from "./apply-event.ts";
+
+/**
+ * An activity cancelled because a newer one of its environment came before its deploy runner
+ * started it: what Platform.sh does with a pending activity another one supersedes.
+ */
+export function supersede(activity: Activity, by: Activity): Activity {
+  const environment = activity.parameters.environment ?? "the project";
+  return {
+    ...activity,
+    state: "cancelled",
+    result: "failure",
+    updated_at: by.created_at,
+    completed_at: by.created_at,
+    text: `envhooks cancelled ${activity.type} on ${environment}: superseded by ${by.id} (${by.type}).`,
+    log: [
+      activity.log,
+      `Superseded by activity ${by.id} (${by.type}) before the deploy runner started it: cancelled.`,
+    ]
+      .filter(Boolean)
+      .join("\n"),
+    superseded_by: by.id,
+  };
+}
+
+/**
+ * With `runner: external`, a new activity cancels its environment's older `pending` ones (one a
+ * runner has started, `in_progress`, runs to its end). Called in the transaction that records
+ * `activity`, before it is stored: they are cancelled, relayed and shown on GitHub as superseded,
+ * in the environment's order before the new one.
+ */
+export async function cancelSuperseded(
+  tx: Queryable,
+  deps: ApplyDeps,
+  project: Pick<Project, "id" | "key">,
+  activity: Activity,
+  github: GithubOptions,
+  wakes: Wakes,
+): Promise<void> {
+  const environment = activity.parameters.environment;
+  if (activity.state !== "pending" || environment === null) return;
+  const cancelled = (await lockPendingActivities(tx, project.id, [environment])).map((older) => ({
+    sequence: older.sequence,
+    activity: supersede(older.activity, activity),
+  }));
+  if (cancelled.length === 0) return;
+  for (const { activity: done } of cancelled) {
+    await updateActivity(tx, done, null);
+    wakes.activities.push(done);
+    if (deps.github && (await writeActivityTask(tx, project.key, done, github)))
+      wakes.github.add(project.key);
+  }
+  for (const id of (await deps.outbox?.write(tx, project.key, cancelled)) ?? []) wakes.integrations.add(id);
+}
+
+/**
+ * `cancelSuperseded` for a batch of activities just stored (`added`, in order, with their GitHub
+ * `tasks`): the same rows, deliveries and tasks, in the same order, as applying them one at a
+ * time. Each pending activity cancels the pending ones before it of its environment, stored
+ * earlier or earlier in the batch; their cancelled states are relayed, and their tasks written,
+ * just before it. Returns the activities to relay and the tasks to write, in order.
+ */
+export async function cancelSupersededInBatch(
+  tx: Queryable,
+  projectId: number,
+  added: readonly StoredActivity[],
+  tasks: readonly GithubTaskBody[],
+): Promise<{ stored: StoredActivity[]; tasks: GithubTaskBody[] }> {
+  const environments = new Set<string>();
+  for (const { activity } of added) {
+    if (activity.state === "pending" && activity.parameters.environment !== null) {
+      environments.add(activity.parameters.environment);
+    }
+  }
+  if (environments.size === 0) return { stored: [...added], tasks: [...tasks] };
+  const ids = new Set(added.map(({ activity }) => activity.id));
+  const pending = new Map<string, StoredActivity[]>();
+  for (const older of await lockPendingActivities(tx, projectId, [...environments])) {
+    const environment = older.activity.parameters.environment ?? "";
+    if (!ids.has(older.activity.id)) pending.set(environment, [...(pending.get(environment) ?? []), older]);
+  }
+  const stored: StoredActivity[] = [];
+  const written = [...tasks];
+  const cancelled = new Map<string, Activity>();
+  for (const entry of added) {
+    const { activity } = entry;
+    const environment = activity.parameters.environment;
+    if (activity.state === "pending" && environment !== null) {
+      // Its task (the same object the batch built) says which options show it on GitHub.
+      const at = written.findIndex((task) => task.kind === "activity" && task.activity === activity);
+      const options = at === -1 ? undefined : (written[at] as { options: GithubOptions }).options;
+      const before: GithubTaskBody[] = [];
+      for (const older of pending.get(environment) ?? []) {
+        const done = supersede(older.activity, activity);
+        cancelled.set(done.id, done);
+        stored.push({ sequence: older.sequence, activity: done });
+        const task = options && activityTask(done, options);
+        if (task) before.push(task);
+      }
+      if (at !== -1) written.splice(at, 0, ...before);
+      pending.set(environment, [entry]);
+    }
+    stored.push(entry);
+  }
+  for (const done of cancelled.values()) await updateActivity(tx, done, null);
+  return { stored, tasks: written };
+}
