@@ -9,6 +9,7 @@ import {
   pushCreatingMaster,
   REPO,
 } from "../fixtures/github-events.ts";
+import { DashboardClient } from "../helpers/dashboard-session.ts";
 import { FakeGithub } from "../helpers/fake-github.ts";
 import { Receiver } from "../helpers/receiver.ts";
 import { STORES, type TestStore } from "../helpers/stores.ts";
@@ -191,6 +192,31 @@ describe.each(STORES)("resync with GitHub on $name", { timeout: 120_000 }, (kind
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+
+  it("the dashboard's project page resyncs: the plan first, then applied", async () => {
+    const app = envhooks as TestEnvhooks;
+    await app.deliver("push", pushCreatingMaster());
+    await eventually(async () => (await environments()).length === 1);
+    githubHas();
+    const person = new DashboardClient(app.app);
+    await person.signIn(API_TOKEN);
+    const page = await (await person.get(`/projects/${REPO}`)).text();
+    expect(page).toContain(`href="/projects/${REPO}/resync"`);
+
+    const preview = await person.get(`/projects/${REPO}/resync`);
+    expect(preview.status).toBe(200);
+    const plan = await preview.text();
+    expect(plan).toContain("found pull request #7 open on GitHub (resync)");
+    expect(plan).toContain(`Apply ${FEATURES.length + 2} changes`);
+    expect(await environments()).toHaveLength(1);
+
+    const done = await person.post(`/projects/${REPO}/resync`);
+    expect(done.status).toBe(200);
+    expect(await done.text()).toContain(`Resynced: ${FEATURES.length + 2} changes applied`);
+    expect(await environments()).toHaveLength(FEATURES.length + 2);
+    // A form without the session's CSRF token changes nothing.
+    expect((await person.post(`/projects/${REPO}/resync`, {}, { csrf: false })).status).toBe(403);
   });
 
   it("resyncs a repository added to the installation, and refuses what it cannot do", async () => {

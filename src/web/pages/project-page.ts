@@ -117,6 +117,7 @@ ${flash ? html`<p class="notice ok" role="status">${flash}</p>` : ""}
 <section aria-labelledby="environments-heading">
 <h2 id="environments-heading">Environments</h2>
 ${environmentsTable(environments.ok ? environments.body : [], recent, project, writable, c, path, githubWeb(deps))}
+${writable ? html`<p><a class="button" href="${path}/resync">Resync with GitHub…</a></p>` : ""}
 </section>
 
 <section aria-labelledby="activity-heading">

@@ -19,6 +19,7 @@ import {
 } from "./integration-pages.ts";
 import { projectPage, projectStream } from "./project-page.ts";
 import { projectsPage, projectsStream } from "./projects-page.ts";
+import { resyncPreview, resyncRun } from "./resync-page.ts";
 import { serveApiReference } from "./serve-api-reference.ts";
 import { assetRoutes } from "./serve-assets.ts";
 import { createToken, revokeToken, tokensPage } from "./tokens-page.ts";
@@ -45,6 +46,8 @@ export function pageRoutes(deps: WebDeps): Hono {
   get(`${project}/live`, projectStream);
   get(`${project}/github-events/:delivery`, githubEventPage);
   post(`${project}/environments/:name/redeploy`, redeploy);
+  get(`${project}/resync`, resyncPreview);
+  post(`${project}/resync`, resyncRun);
   get(`${project}/integrations/new`, newIntegrationPage);
   post(`${project}/integrations`, createIntegration);
   get(integration, integrationPage);
