@@ -109,6 +109,7 @@ export async function applyEvent(
       fullName: repository.full_name,
       defaultBranch: repository.default_branch,
       installationId,
+      repositoryId: repository.id ?? null,
     });
     // A pull request's `synchronize` to the same head takes its commits from here.
     if (deps.github && event.name === "push" && !event.payload.deleted && event.payload.commits.length > 0) {
@@ -223,6 +224,9 @@ export async function redeployEnvironment(
     const project = await lockProjectByKey(tx, projectKey);
     if (!project)
       throw new Refused(404, "not_found", `No project ${projectKey}: envhooks has had no event from it.`);
+    if (project.status === "inactive") {
+      throw new Refused(409, "project_inactive", `Project ${project.fullName} is inactive: ${INACTIVE}`);
+    }
     const [environment] = await findEnvironments(tx, project.id, { names: [name], basedOn: null });
     if (!environment)
       throw new Refused(404, "not_found", `Project ${project.fullName} has no environment ${name}.`);
@@ -281,6 +285,10 @@ export async function expireEnvironments(deps: ApplyDeps, now: Date): Promise<Ac
   return expired;
 }
 
+/** Why an inactive project changes no more, and what brings it back. */
+export const INACTIVE =
+  "its repository was deleted or removed from the App's installation. Its next GitHub event reactivates it.";
+
 /** The options stored with a project; the defaults before any were read (or if they no longer parse). */
 export function storedConfig(config: unknown): RepoConfig {
   const parsed = repoConfigSchema.safeParse(config ?? {});
@@ -297,7 +305,7 @@ export interface TransitionContext {
 }
 
 /** Applies a plan's transitions and GitHub requests in the caller's transaction. */
-async function applyPlan(
+export async function applyPlan(
   tx: Queryable,
   deps: ApplyDeps,
   project: Project,

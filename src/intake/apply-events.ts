@@ -66,6 +66,7 @@ export async function applyEvents(deps: ApplyDeps, events: readonly ReadyEvent[]
       fullName: repository.full_name,
       defaultBranch: repository.default_branch,
       installationId,
+      repositoryId: repository.id ?? null,
     });
     if (deps.github) await keepPushCommits(tx, locked.key, events);
 
