@@ -25,6 +25,12 @@ const program = new Command("envhooks")
       "ENVHOOKS_PROJECT",
     ),
   )
+  .addOption(
+    new Option(
+      "--owner <owner>",
+      "integration:* and delivery:list act on this GitHub owner's owner-wide integrations (operator token)",
+    ),
+  )
   .showHelpAfterError()
   .exitOverride();
 
@@ -36,7 +42,12 @@ function connection() {
 }
 const api = (): Api => apiClient(connection());
 const project = () => resolveProject(program.opts<{ project?: string }>().project);
-const integrations = () => `/api/projects/${project()}/integrations`;
+const integrations = () => {
+  const owner = program.opts<{ owner?: string }>().owner;
+  return owner
+    ? `/api/owners/${encodeURIComponent(owner)}/integrations`
+    : `/api/projects/${project()}/integrations`;
+};
 
 /** Prints rows as a table, or as JSON with --json. */
 function print(rows: Row[], columns: string[], json: boolean | undefined) {
@@ -74,6 +85,7 @@ function integrationFields(options: Row): Row {
     events: options.events,
     states: options.states,
     results: options.results,
+    projects: options.projects,
     environments: options.environments,
     excluded_environments: options.excludedEnvironments,
     format: options.format,
@@ -92,6 +104,7 @@ function withIntegrationOptions(command: Command): Command {
     .option("--events <types>", "activity types, comma separated, * globs", list)
     .option("--states <states>", "pending, in_progress, complete, cancelled", list)
     .option("--results <results>", "success, failure (failure: a failures-only channel)", list)
+    .option("--projects <names>", "with --owner: repositories to receive, * globs (api-*)", list)
     .option("--environments <names>", "environment names, * globs", list)
     .option("--excluded-environments <names>", "environment names never sent", list)
     .option("--format <format>", "platformsh, dockership, kudu, divshot or shipway")

@@ -23,6 +23,7 @@ import { type GithubWebhookDeps, githubWebhookRoutes } from "./routes/github-web
 import { healthRoutes } from "./routes/health.ts";
 import { type IntegrationRouteDeps, integrationRoutes } from "./routes/integrations.ts";
 import { kuduRoutes } from "./routes/kudu.ts";
+import { ownerIntegrationRoutes } from "./routes/owner-integrations.ts";
 import {
   projectResyncRoutes,
   projectRoutes,
@@ -110,6 +111,10 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
     redirectMovedProject(deps.db),
     authorizeProjectInPath(/^\/api\/projects\/([^/]+)\/([^/]+)/),
   );
+  app.use("/api/owners/*", auth, async function ownerWide(c, next) {
+    authorizeOperator(c, "manage owner-wide integrations");
+    return next();
+  });
   app.use("/api/activities/*", auth);
   app.use("/api/deliveries/*", auth);
   app.use("/api/hooks", auth);
@@ -137,6 +142,7 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
   app.route("/", dashboardApiRoutes(deps.db));
   app.route("/", runnerRoutes(deps.apply));
   app.route("/", integrationRoutes({ ...deps.relay, db: deps.db }));
+  app.route("/", ownerIntegrationRoutes({ ...deps.relay, db: deps.db }));
   app.route("/", dockershipRoutes(deps.db));
   app.route("/", tokenRoutes(deps.db));
   app.route("/", kuduRoutes({ ...deps.relay, db: deps.db }));

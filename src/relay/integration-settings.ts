@@ -42,6 +42,7 @@ const UPDATABLE: Record<Integration["type"], ReadonlySet<keyof UpdateIntegration
     "events",
     "states",
     "results",
+    "projects",
     "environments",
     "excluded_environments",
     "timeout_ms",

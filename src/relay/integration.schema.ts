@@ -84,6 +84,11 @@ const webhookFields = {
    * activity with no result yet (pending, in progress) does not match a `results` filter.
    */
   results: z.array(z.enum(ACTIVITY_RESULTS)).min(1),
+  /**
+   * Owner-wide integrations: the repositories to send, with `*` globs — a repository name
+   * (`api-*`), or `owner/name` when the pattern has a slash. Unset, every repository.
+   */
+  projects: patterns.min(1),
   /** Environment names to send, with `*` globs (`feature/*`, `pr-*`). */
   environments: patterns.min(1),
   /** Environment names never to send, with `*` globs; wins over `environments`. */
@@ -120,6 +125,7 @@ const commonFields = {
   events: webhookFields.events.default(["*"]),
   states: webhookFields.states.default(["complete"]),
   results: webhookFields.results.optional(),
+  projects: webhookFields.projects.optional(),
   environments: webhookFields.environments.default(["*"]),
   excluded_environments: webhookFields.excluded_environments.default([]),
   timeout_ms: webhookFields.timeout_ms.default(15_000),
@@ -202,6 +208,7 @@ export interface ChatConfig {
   events: string[];
   states: Array<(typeof ACTIVITY_STATES)[number]>;
   results?: Array<(typeof ACTIVITY_RESULTS)[number]> | undefined;
+  projects?: string[] | undefined;
   environments: string[];
   excluded_environments: string[];
   timeout_ms: number;
@@ -225,6 +232,7 @@ export const updateIntegrationSchema = z
     events: webhookFields.events,
     states: webhookFields.states,
     results: webhookFields.results,
+    projects: webhookFields.projects,
     environments: webhookFields.environments,
     excluded_environments: webhookFields.excluded_environments,
     format: webhookFields.format,

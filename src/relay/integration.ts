@@ -11,7 +11,10 @@ export type IntegrationType = Integration["type"];
 
 interface StoredIntegration {
   id: string;
+  /** The project's key (`owner/repo`, lower case); `owner/*` for an owner-wide integration. */
   projectKey: string;
+  /** An owner-wide integration's owner (lower case): it receives every repository's activities. */
+  owner: string | null;
   /**
    * Webhooks: the signing secret. Chat: what grants posting, so it is never shown again: the
    * channel's webhook URL, or HipChat's room token.

@@ -56,3 +56,17 @@ export function matchesIntegration(
       !filters.excluded_environments.some((pattern) => globMatches(pattern, name)),
   );
 }
+
+/**
+ * Whether an owner-wide integration's `projects` filter lets a project's activities through: a
+ * pattern with a slash is matched against `owner/repo`, one without against the repository's
+ * name, both in lower case (as project keys are). No filter: every project.
+ */
+export function matchesProjects(patterns: readonly string[] | undefined, projectKey: string): boolean {
+  if (!patterns) return true;
+  const name = projectKey.slice(projectKey.indexOf("/") + 1);
+  return patterns.some((pattern) => {
+    const lower = pattern.toLowerCase();
+    return globMatches(lower, lower.includes("/") ? projectKey : name);
+  });
+}

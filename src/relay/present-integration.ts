@@ -15,6 +15,7 @@ export function presentIntegration(integration: Integration) {
     id: integration.id,
     type: integration.type,
     project: integration.projectKey,
+    ...(integration.owner ? { owner: integration.owner } : {}),
     ...presentSettings(integration),
     ...deliveryOrder(integration),
     status: integration.status,

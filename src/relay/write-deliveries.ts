@@ -4,7 +4,7 @@ import { insertDeliveries } from "../store/deliveries.ts";
 import { listReceivingIntegrations } from "../store/integrations.ts";
 import { newDeliveryId } from "./delivery-id.ts";
 import { formatForIntegration } from "./dialects/format-delivery.ts";
-import { matchesIntegration } from "./match-integration.ts";
+import { matchesIntegration, matchesProjects } from "./match-integration.ts";
 
 /** An activity as stored, with its position in the project's activities (`seq`). */
 export interface StoredActivity {
@@ -34,7 +34,9 @@ export const writeDeliveries: WriteDeliveries = async (tx, projectKey, activitie
   if (activities.length === 0) return [];
   const toWake = new Set<string>();
   const deliveries = [];
-  const integrations = await listReceivingIntegrations(tx, projectKey);
+  const integrations = (await listReceivingIntegrations(tx, projectKey)).filter(
+    (integration) => integration.owner === null || matchesProjects(integration.config.projects, projectKey),
+  );
   for (const { activity, sequence } of activities) {
     for (const integration of integrations) {
       if (integration.id === options.except) continue;
@@ -45,7 +47,11 @@ export const writeDeliveries: WriteDeliveries = async (tx, projectKey, activitie
         id: newDeliveryId(),
         integrationId: integration.id,
         activityId: activity.id,
-        orderKey: activity.parameters.environment,
+        // An owner-wide integration keeps each project's environments apart.
+        orderKey:
+          integration.owner === null
+            ? activity.parameters.environment
+            : `${projectKey}:${activity.parameters.environment ?? ""}`,
         event: formatted.event,
         body: JSON.stringify(formatted.body),
       });

@@ -6,7 +6,7 @@ import { openIntegration, sealConfig, sealSecret } from "./integration-secrets.t
 import { INTEGRATION_LEASE, takeable } from "./leases.ts";
 import type { SecretBox } from "./secret-box.ts";
 
-const COLUMNS = `id, project_key AS "projectKey", type, config, secret, previous_secret AS "previousSecret",
+const COLUMNS = `id, project_key AS "projectKey", owner, type, config, secret, previous_secret AS "previousSecret",
   previous_secret_until AS "previousSecretUntil", status, disabled_reason AS "disabledReason",
   failing_since AS "failingSince", last_datetime AS "lastDatetime", last_status AS "lastStatus",
   last_reason AS "lastReason", last_context AS "lastContext", created_at AS "createdAt", updated_at AS "updatedAt"`;
@@ -17,19 +17,22 @@ export async function insertIntegration(
   integration: {
     id: string;
     projectKey: string;
+    /** An owner-wide integration's owner (lower case); its projectKey is `owner/*`. */
+    owner?: string | undefined;
     type: Integration["type"];
     config: WebhookConfig | ChatConfig;
     secret: string;
   },
 ): Promise<Integration> {
   const { rows } = await db.query<Integration>(
-    `INSERT INTO integrations (id, project_key, type, config, secret) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
+    `INSERT INTO integrations (id, project_key, type, config, secret, owner) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
     [
       integration.id,
       integration.projectKey,
       integration.type,
       JSON.stringify(sealConfig(secrets, integration.config)),
       sealSecret(secrets, integration.secret),
+      integration.owner ?? null,
     ],
   );
   return openIntegration(secrets, rows[0] as Integration);
@@ -58,16 +61,32 @@ export async function listIntegrations(
 }
 
 /**
- * Integrations that collect deliveries: active and paused ones (paused ones send them on resume).
+ * Integrations that collect a project's deliveries: active and paused ones (paused ones send them on
+ * resume), the project's own and its owner's (whose `projects` filter is the caller's to apply).
  * For matching and formatting only: their secrets, URL and header values stay as stored
  * (encrypted), since neither needs them; getIntegration opens one for sending.
  */
 export async function listReceivingIntegrations(db: Queryable, projectKey: string): Promise<Integration[]> {
   const { rows } = await db.query<Integration>(
-    `SELECT ${COLUMNS} FROM integrations WHERE project_key = $1 AND status IN ('active', 'paused') ORDER BY id`,
+    `SELECT ${COLUMNS} FROM integrations
+     WHERE (project_key = $1 OR (owner = split_part($1, '/', 1) AND owner IS NOT NULL))
+       AND status IN ('active', 'paused') ORDER BY id`,
     [projectKey],
   );
   return rows;
+}
+
+/** An owner's owner-wide integrations, oldest first. */
+export async function listOwnerIntegrations(
+  db: Queryable,
+  secrets: SecretBox,
+  owner: string,
+): Promise<Integration[]> {
+  const { rows } = await db.query<Integration>(
+    `SELECT ${COLUMNS} FROM integrations WHERE owner = $1 ORDER BY created_at, id`,
+    [owner],
+  );
+  return rows.map((row) => openIntegration(secrets, row));
 }
 
 /**

@@ -38,9 +38,6 @@ export interface IntegrationRouteDeps extends AttemptDeps {
 
 const Json = z.record(z.string(), z.unknown());
 const ProjectParams = z.object({ owner: z.string().min(1).max(100), repo: z.string().min(1).max(100) });
-const IntegrationParams = ProjectParams.extend({
-  id: z.string().regex(/^[a-z2-7]{13}$/, "must be an integration id"),
-});
 const DeliveryParams = z.object({
   id: z.string().regex(/^msg_[0-9a-z]{26}$/, "must be a delivery id (msg_…)"),
 });
@@ -51,28 +48,28 @@ const Page = z.object({
   status: DeliveryState.optional(),
 });
 
-const integrationPath = "/api/projects/{owner}/{repo}/integrations/{id}";
-
 /** Integrations (Platform.sh's model) and their delivery log. */
 export function integrationRoutes(deps: IntegrationRouteDeps) {
   const { db, secrets } = deps;
   const app = new OpenAPIHono({ defaultHook: rejectInvalid });
 
-  async function requireIntegration(params: {
-    owner: string;
-    repo: string;
-    id: string;
-  }): Promise<Integration> {
-    const integration = await getIntegration(db, secrets, params.id);
-    if (!integration || integration.projectKey !== projectKey(`${params.owner}/${params.repo}`)) {
-      throw new HttpError(
-        404,
-        "integration_not_found",
-        `No integration ${params.id} in ${params.owner}/${params.repo}.`,
-      );
-    }
-    return integration;
-  }
+  addIntegrationRoutes(app, deps, {
+    collection: "/api/projects/{owner}/{repo}/integrations",
+    params: ProjectParams,
+    noun: "an integration",
+    whose: "a project's",
+    key: (params) => projectKey(`${params.owner}/${params.repo}`),
+    name: (params) => `${params.owner}/${params.repo}`,
+    list: (params) => listIntegrations(db, secrets, projectKey(`${params.owner}/${params.repo}`)),
+    refuse(body) {
+      if ("projects" in body && body.projects !== undefined) {
+        const message = "is a filter of owner-wide integrations (/api/owners/{owner}/integrations)";
+        throw new HttpError(400, "invalid_parameters", `Invalid projects (${message}).`, {
+          fields: [{ field: "projects", message }],
+        });
+      }
+    },
+  });
 
   /** A delivery the caller may see: 404 when there is none, 403 when it is another project's. */
   async function requireDelivery(c: Context, id: string) {
@@ -82,193 +79,6 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
     authorizeProject(c, integration.projectKey);
     return delivery;
   }
-
-  const checkUrl = (url: string | undefined) => checkIntegrationUrl(url, deps.allowPrivateUrls);
-
-  app.openapi(
-    createRoute({
-      method: "post",
-      path: "/api/projects/{owner}/{repo}/integrations",
-      summary: "Add an integration",
-      request: {
-        params: ProjectParams,
-        body: { content: { "application/json": { schema: createIntegrationSchema } }, required: true },
-      },
-      responses: { 201: jsonContent(Json, "The integration; `secret` in clear this once") },
-    }),
-    async (c) => {
-      const { owner, repo } = c.req.valid("param");
-      const settings = newSettings(c.req.valid("json"));
-      await checkUrl(settings.url);
-      const integration = await insertIntegration(db, secrets, {
-        id: newActivityId(),
-        projectKey: projectKey(`${owner}/${repo}`),
-        type: settings.type,
-        config: settings.config,
-        secret: settings.secret,
-      });
-      const presented = presentIntegration(integration);
-      return c.json(settings.reveal ? { ...presented, secret: settings.reveal } : presented, 201);
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: "get",
-      path: "/api/projects/{owner}/{repo}/integrations",
-      summary: "List a project's integrations",
-      request: { params: ProjectParams },
-      responses: { 200: jsonContent(z.array(Json), "Every integration, oldest first") },
-    }),
-    async (c) => {
-      const { owner, repo } = c.req.valid("param");
-      const integrations = await listIntegrations(db, secrets, projectKey(`${owner}/${repo}`));
-      return c.json(integrations.map(presentIntegration), 200);
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: "get",
-      path: integrationPath,
-      summary: "One integration, with Kudu's summary of its last attempt",
-      request: { params: IntegrationParams },
-      responses: { 200: jsonContent(Json, "The integration") },
-    }),
-    async (c) => c.json(presentIntegration(await requireIntegration(c.req.valid("param"))), 200),
-  );
-
-  app.openapi(
-    createRoute({
-      method: "patch",
-      path: integrationPath,
-      summary: "Change an integration; a new `secret` is signed with alongside the old one for 24 h",
-      request: {
-        params: IntegrationParams,
-        body: { content: { "application/json": { schema: updateIntegrationSchema } }, required: true },
-      },
-      responses: { 200: jsonContent(Json, "The integration") },
-    }),
-    async (c) => {
-      const integration = await requireIntegration(c.req.valid("param"));
-      const change = c.req.valid("json");
-      const foreign = foreignFields(integration.type, change);
-      if (foreign.length > 0) {
-        const message = `not a setting of ${integration.type} integrations`;
-        throw new HttpError(400, "invalid_parameters", `Invalid ${foreign.join(", ")} (${message}).`, {
-          fields: foreign.map((field) => ({ field, message })),
-        });
-      }
-      const next = changedSettings(integration, change);
-      await checkUrl(next.url);
-      const updated = await updateIntegration(db, secrets, integration, next);
-      if (!updated) throw new HttpError(404, "integration_not_found", `No integration ${integration.id}.`);
-      return c.json(presentIntegration(updated), 200);
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: "delete",
-      path: integrationPath,
-      summary: "Delete an integration and its delivery log",
-      request: { params: IntegrationParams },
-      responses: { 200: jsonContent(Json, "What was deleted") },
-    }),
-    async (c) => {
-      const integration = await requireIntegration(c.req.valid("param"));
-      await deleteIntegration(db, integration.id);
-      return c.json({ deleted: integration.id }, 200);
-    },
-  );
-
-  for (const [action, status] of [
-    ["pause", "paused"],
-    ["resume", "active"],
-  ] as const) {
-    app.openapi(
-      createRoute({
-        method: "post",
-        path: `${integrationPath}/${action}`,
-        summary:
-          action === "pause"
-            ? "Pause: deliveries are kept, not sent"
-            : "Resume (or re-enable): kept deliveries are sent, oldest first",
-        request: { params: IntegrationParams },
-        responses: { 200: jsonContent(Json, "The integration") },
-      }),
-      async (c) => {
-        const integration = await requireIntegration(c.req.valid("param"));
-        await setIntegrationStatus(db, integration.id, status);
-        if (status === "active") await enqueueKey(deps.boss, DELIVERIES_QUEUE, integration.id);
-        const updated = await getIntegration(db, secrets, integration.id);
-        return c.json(presentIntegration(updated ?? integration), 200);
-      },
-    );
-  }
-
-  app.openapi(
-    createRoute({
-      method: "post",
-      path: `${integrationPath}/test`,
-      summary: "Send a sample activity now and return the attempt",
-      request: { params: IntegrationParams },
-      responses: { 200: jsonContent(Json, "The test delivery with its attempt") },
-    }),
-    async (c) => {
-      const integration = await requireIntegration(c.req.valid("param"));
-      const { delivery, attempts } = await sendSample(deps, integration);
-      return c.json(presentDelivery(delivery, attempts), 200);
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: "get",
-      path: `${integrationPath}/deliveries`,
-      summary: "An integration's deliveries, newest first",
-      request: { params: IntegrationParams, query: Page },
-      responses: {
-        200: jsonContent(z.object({ items: z.array(Json), next_cursor: z.number().nullable() }), "One page"),
-      },
-    }),
-    async (c) => {
-      const integration = await requireIntegration(c.req.valid("param"));
-      const { limit, cursor, status } = c.req.valid("query");
-      const page = await listDeliveries(db, integration.id, { limit, before: cursor, state: status });
-      return c.json(
-        { items: page.deliveries.map((d) => presentDelivery(d)), next_cursor: page.next ?? null },
-        200,
-      );
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: "post",
-      path: `${integrationPath}/redeliver`,
-      summary: "Send deliveries again (by default the failed ones), oldest first",
-      request: {
-        params: IntegrationParams,
-        query: z.object({
-          status: z.enum(["delivered", "failed"]).default("failed"),
-          since: z.iso.datetime({ offset: true }).optional(),
-        }),
-      },
-      responses: { 202: jsonContent(z.object({ redelivered: z.number() }), "How many were queued") },
-    }),
-    async (c) => {
-      const integration = await requireIntegration(c.req.valid("param"));
-      const { status, since } = c.req.valid("query");
-      const reset = await redeliver(db, {
-        integrationId: integration.id,
-        state: status,
-        since: since ? new Date(since) : undefined,
-      });
-      if (reset.length > 0) await enqueueKey(deps.boss, DELIVERIES_QUEUE, integration.id);
-      return c.json({ redelivered: reset.length }, 202);
-    },
-  );
 
   app.openapi(
     createRoute({
@@ -305,6 +115,244 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
   );
 
   return app;
+}
+
+/** Path parameters, as validated. */
+type Params = Record<string, string>;
+
+/** Where integrations live: a project's, or an owner's (owner-wide). */
+export interface IntegrationScope {
+  /** The collection's path, e.g. `/api/projects/{owner}/{repo}/integrations`. */
+  collection: string;
+  /** Its path parameters. */
+  params: z.ZodObject<Record<string, z.ZodString>>;
+  /** "an integration", "an owner-wide integration". */
+  noun: string;
+  /** "a project's", "an owner's". */
+  whose: string;
+  /** The stored project key of the scope's integrations. */
+  key(params: Params): string;
+  /** Owner-wide: the owner (lower case). */
+  owner?(params: Params): string;
+  /** The scope's name in messages. */
+  name(params: Params): string;
+  list(params: Params): Promise<Integration[]>;
+  /** Refuses (throws) a body field the scope does not take. */
+  refuse?(body: object): void;
+}
+
+/**
+ * The routes of one scope's integrations: add, list, get, change, delete, pause and resume, test,
+ * deliveries and redeliver. Project and owner-wide integrations share them (and their behaviour).
+ */
+export function addIntegrationRoutes(app: OpenAPIHono, deps: IntegrationRouteDeps, scope: IntegrationScope) {
+  const { db, secrets } = deps;
+  const itemPath = `${scope.collection}/{id}`;
+  const itemParams = scope.params.extend({
+    id: z.string().regex(/^[a-z2-7]{13}$/, "must be an integration id"),
+  });
+
+  async function requireIntegration(params: Params): Promise<Integration> {
+    const integration = await getIntegration(db, secrets, params.id ?? "");
+    if (!integration || integration.projectKey !== scope.key(params)) {
+      throw new HttpError(
+        404,
+        "integration_not_found",
+        `No integration ${params.id} in ${scope.name(params)}.`,
+      );
+    }
+    return integration;
+  }
+
+  const checkUrl = (url: string | undefined) => checkIntegrationUrl(url, deps.allowPrivateUrls);
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: scope.collection,
+      summary: `Add ${scope.noun}`,
+      request: {
+        params: scope.params,
+        body: { content: { "application/json": { schema: createIntegrationSchema } }, required: true },
+      },
+      responses: { 201: jsonContent(Json, "The integration; `secret` in clear this once") },
+    }),
+    async (c) => {
+      const params = c.req.valid("param") as Params;
+      const body = c.req.valid("json");
+      scope.refuse?.(body);
+      const settings = newSettings(body);
+      await checkUrl(settings.url);
+      const integration = await insertIntegration(db, secrets, {
+        id: newActivityId(),
+        projectKey: scope.key(params),
+        owner: scope.owner?.(params),
+        type: settings.type,
+        config: settings.config,
+        secret: settings.secret,
+      });
+      const presented = presentIntegration(integration);
+      return c.json(settings.reveal ? { ...presented, secret: settings.reveal } : presented, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: scope.collection,
+      summary: `List ${scope.whose} integrations`,
+      request: { params: scope.params },
+      responses: { 200: jsonContent(z.array(Json), "Every integration, oldest first") },
+    }),
+    async (c) => {
+      const integrations = await scope.list(c.req.valid("param") as Params);
+      return c.json(integrations.map(presentIntegration), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: itemPath,
+      summary: "One integration, with Kudu's summary of its last attempt",
+      request: { params: itemParams },
+      responses: { 200: jsonContent(Json, "The integration") },
+    }),
+    async (c) => c.json(presentIntegration(await requireIntegration(c.req.valid("param") as Params)), 200),
+  );
+
+  app.openapi(
+    createRoute({
+      method: "patch",
+      path: itemPath,
+      summary: "Change an integration; a new `secret` is signed with alongside the old one for 24 h",
+      request: {
+        params: itemParams,
+        body: { content: { "application/json": { schema: updateIntegrationSchema } }, required: true },
+      },
+      responses: { 200: jsonContent(Json, "The integration") },
+    }),
+    async (c) => {
+      const integration = await requireIntegration(c.req.valid("param") as Params);
+      const change = c.req.valid("json");
+      scope.refuse?.(change);
+      const foreign = foreignFields(integration.type, change);
+      if (foreign.length > 0) {
+        const message = `not a setting of ${integration.type} integrations`;
+        throw new HttpError(400, "invalid_parameters", `Invalid ${foreign.join(", ")} (${message}).`, {
+          fields: foreign.map((field) => ({ field, message })),
+        });
+      }
+      const next = changedSettings(integration, change);
+      await checkUrl(next.url);
+      const updated = await updateIntegration(db, secrets, integration, next);
+      if (!updated) throw new HttpError(404, "integration_not_found", `No integration ${integration.id}.`);
+      return c.json(presentIntegration(updated), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "delete",
+      path: itemPath,
+      summary: "Delete an integration and its delivery log",
+      request: { params: itemParams },
+      responses: { 200: jsonContent(Json, "What was deleted") },
+    }),
+    async (c) => {
+      const integration = await requireIntegration(c.req.valid("param") as Params);
+      await deleteIntegration(db, integration.id);
+      return c.json({ deleted: integration.id }, 200);
+    },
+  );
+
+  for (const [action, status] of [
+    ["pause", "paused"],
+    ["resume", "active"],
+  ] as const) {
+    app.openapi(
+      createRoute({
+        method: "post",
+        path: `${itemPath}/${action}`,
+        summary:
+          action === "pause"
+            ? "Pause: deliveries are kept, not sent"
+            : "Resume (or re-enable): kept deliveries are sent, oldest first",
+        request: { params: itemParams },
+        responses: { 200: jsonContent(Json, "The integration") },
+      }),
+      async (c) => {
+        const integration = await requireIntegration(c.req.valid("param") as Params);
+        await setIntegrationStatus(db, integration.id, status);
+        if (status === "active") await enqueueKey(deps.boss, DELIVERIES_QUEUE, integration.id);
+        const updated = await getIntegration(db, secrets, integration.id);
+        return c.json(presentIntegration(updated ?? integration), 200);
+      },
+    );
+  }
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: `${itemPath}/test`,
+      summary: "Send a sample activity now and return the attempt",
+      request: { params: itemParams },
+      responses: { 200: jsonContent(Json, "The test delivery with its attempt") },
+    }),
+    async (c) => {
+      const integration = await requireIntegration(c.req.valid("param") as Params);
+      const { delivery, attempts } = await sendSample(deps, integration);
+      return c.json(presentDelivery(delivery, attempts), 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: `${itemPath}/deliveries`,
+      summary: "An integration's deliveries, newest first",
+      request: { params: itemParams, query: Page },
+      responses: {
+        200: jsonContent(z.object({ items: z.array(Json), next_cursor: z.number().nullable() }), "One page"),
+      },
+    }),
+    async (c) => {
+      const integration = await requireIntegration(c.req.valid("param") as Params);
+      const { limit, cursor, status } = c.req.valid("query");
+      const page = await listDeliveries(db, integration.id, { limit, before: cursor, state: status });
+      return c.json(
+        { items: page.deliveries.map((d) => presentDelivery(d)), next_cursor: page.next ?? null },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: `${itemPath}/redeliver`,
+      summary: "Send deliveries again (by default the failed ones), oldest first",
+      request: {
+        params: itemParams,
+        query: z.object({
+          status: z.enum(["delivered", "failed"]).default("failed"),
+          since: z.iso.datetime({ offset: true }).optional(),
+        }),
+      },
+      responses: { 202: jsonContent(z.object({ redelivered: z.number() }), "How many were queued") },
+    }),
+    async (c) => {
+      const integration = await requireIntegration(c.req.valid("param") as Params);
+      const { status, since } = c.req.valid("query");
+      const reset = await redeliver(db, {
+        integrationId: integration.id,
+        state: status,
+        since: since ? new Date(since) : undefined,
+      });
+      if (reset.length > 0) await enqueueKey(deps.boss, DELIVERIES_QUEUE, integration.id);
+      return c.json({ redelivered: reset.length }, 202);
+    },
+  );
 }
 
 /** Refuses (400) a URL on a non-public address, unless ENVHOOKS_ALLOW_PRIVATE_URLS. */
