@@ -332,16 +332,34 @@ describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
         "/\\evil.example",
         "javascript:alert(1)",
         "/%0d%0a",
+        // Paths the URL parser normalises to `//evil.example`.
+        "/.//evil.example/phish",
+        "/..//evil.example",
+        "/a/..//evil.example",
+        "/%2e%2e//evil.example",
+        "/%2E//evil.example",
       ]) {
         const jar = await signInWithToken(harness.envhooks.app, API_TOKEN, "/");
         // Already signed in, /login sends on at once.
         const answer = await jar.request(`/login?next=${encodeURIComponent(next)}`);
         expect(answer.status).toBe(303);
         const location = answer.headers.get("location") ?? "";
+        expect(location, next).toBe(next.includes("evil") || !next.startsWith("/") ? "/" : location);
         expect(location.startsWith("/") && !location.startsWith("//") && !location.startsWith("/\\")).toBe(
           true,
         );
         expect(new URL(location, "http://envhooks.test").origin).toBe("http://envhooks.test");
+
+        // Signing in through the form carries `next` in a hidden field: the same check applies.
+        const fresh = new CookieJar(harness.envhooks.app);
+        const page = await fresh.request(`/login?next=${encodeURIComponent(next)}`);
+        const signedIn = await fresh.request("/login", {
+          method: "POST",
+          form: { _csrf: CookieJar.csrfOf(await page.text()), token: API_TOKEN, next },
+        });
+        expect(signedIn.status).toBe(303);
+        const after = signedIn.headers.get("location") ?? "";
+        expect(new URL(after, "http://envhooks.test").origin, next).toBe("http://envhooks.test");
       }
     });
 

@@ -422,7 +422,10 @@ signed in again.</p>
   );
 }
 
-/** A `next` parameter as a same-origin path; anything else (another origin, `//host`, `/\\host`) is "/". */
+/**
+ * A `next` parameter as a same-origin path; anything else (another origin, `//host`, `/\\host`,
+ * or a path that normalises to one) is "/".
+ */
 export function safeNext(next: string | undefined | null): string {
   if (!next?.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return "/";
   // Control characters and backslashes let some browsers read the path as another origin.
@@ -431,7 +434,11 @@ export function safeNext(next: string | undefined | null): string {
   try {
     const url = new URL(next, "http://envhooks.invalid");
     if (url.origin !== "http://envhooks.invalid") return "/";
-    return url.pathname + url.search + url.hash;
+    // The parser normalises the path (`/.//evil`, `/..//evil`, `/%2e%2e//evil` become `//evil`):
+    // what comes out is checked again, as a browser would read it.
+    const path = url.pathname + url.search + url.hash;
+    if (path.startsWith("//") || path.startsWith("/\\")) return "/";
+    return path;
   } catch {
     return "/";
   }
