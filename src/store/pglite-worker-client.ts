@@ -19,13 +19,15 @@ export interface PgliteWorkerClient {
 }
 
 /**
- * How long a transaction's statement is waited for without leaving the event loop's turn. The work
- * of a transaction runs here, one statement after another; were each answer to wait for this
- * thread's next turn (behind every request and timer ready by then), a transaction would hold the
- * database — and the acknowledgements behind it — many times longer than its statements take.
- * Longer statements are waited for as any other, and a thread that dies is noticed.
+ * How long transactions' statements are waited for, in all, without leaving the event loop's turn.
+ * The work of a transaction runs here, one statement after another; were each answer to wait for
+ * this thread's next turn (behind every request and timer ready by then), a transaction would hold
+ * the database — and the acknowledgements behind it — many times longer than its statements take.
+ * But a turn that kept waiting would hold this thread as long as the transaction (a batch of 50
+ * events: ~100 ms with no request read, no timer fired): past this budget, answers are awaited like
+ * any other, and the next turn has a budget of its own. A thread that dies is noticed either way.
  */
-const TRANSACTION_WAIT_MS = 20;
+const TURN_WAIT_BUDGET_MS = 4;
 
 interface Pending {
   resolve(value: unknown): void;
@@ -115,9 +117,17 @@ export async function startPgliteWorker(
     });
   }
 
-  /** Takes the answer to `id` as soon as it comes, for up to TRANSACTION_WAIT_MS, in this turn. */
+  // When this turn of the event loop began waiting for answers; reset once the loop has turned.
+  let turnStart: number | undefined;
+  /** Takes the answer to `id` as soon as it comes, within this turn's TURN_WAIT_BUDGET_MS. */
   function waitInTurn(id: number) {
-    const until = performance.now() + TRANSACTION_WAIT_MS;
+    if (turnStart === undefined) {
+      turnStart = performance.now();
+      setImmediate(() => {
+        turnStart = undefined;
+      });
+    }
+    const until = turnStart + TURN_WAIT_BUDGET_MS;
     for (;;) {
       const seen = Atomics.load(signal, 0);
       for (

@@ -61,6 +61,28 @@ describe("the embedded database in its worker thread", { timeout: 120_000 }, () 
     expect(rows.map((row) => row.text)).toEqual(["tx 1", "tx 2", "urgent", "queued"]);
   });
 
+  it("a long transaction leaves the event loop turns to read requests and fire timers", async () => {
+    const db = await open();
+    let turns = 0;
+    let finished = false;
+    const transaction = db.transaction(async (tx) => {
+      // Registered once the transaction runs: each counts only if the loop turns before it ends.
+      const tick = () => {
+        if (finished) return;
+        turns++;
+        setImmediate(tick);
+      };
+      setImmediate(tick);
+      for (let n = 0; n < 500; n++) await tx.query("INSERT INTO notes (text) VALUES ($1)", [`row ${n}`]);
+    });
+    await transaction;
+    finished = true;
+    // Five hundred statements take far longer than one turn's budget for waiting in turn.
+    expect(turns).toBeGreaterThan(0);
+    const { rows } = await db.query<{ count: number }>("SELECT count(*)::int AS count FROM notes");
+    expect(rows[0]?.count).toBe(500);
+  });
+
   it("during a long run of urgent work, waiting work still gets its turn", async () => {
     const db = await open();
     let release!: () => void;
