@@ -10,6 +10,7 @@ import {
   type StoredEvent,
 } from "../store/github-events.ts";
 import { type ApplyBatch, BATCHED_EVENTS } from "./apply-batch.ts";
+import { BatchAppliedAlready } from "./apply-events.ts";
 
 /** Hands one stored delivery to the app (Probot's `receive`, or the local handler). */
 export type ReceiveEvent = (event: { id: string; name: string; payload: unknown }) => Promise<void>;
@@ -59,6 +60,8 @@ export async function drainProject(deps: DrainDeps, projectKey: string): Promise
         if (applied === pending.length && pending.length < BATCH) return done;
         if (applied > 0) continue;
       } catch (error) {
+        // Another instance applied some of them meanwhile: read again what is still pending.
+        if (error instanceof BatchAppliedAlready) continue;
         // Which event failed is for the one-at-a-time path to find: each gets its own retries.
         log.warn(
           { err: error, events: run.length },
