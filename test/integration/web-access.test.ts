@@ -526,6 +526,73 @@ describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
       expect(rows).toHaveLength(0);
     });
 
+    it("fails closed when GitHub will not list the user's installations (403): the session ends", async () => {
+      const app = harness.envhooks.app;
+      const user = github.addUser({
+        login: "demoted",
+        id: 17,
+        installations: [
+          {
+            id: 11,
+            account: "Codertocat",
+            repositories: [{ full_name: PROJECT, permissions: repositoryPermissions("push") }],
+          },
+        ],
+      });
+      const jar = await signInWithGithub(app, github, "demoted");
+      expect((await jar.request(`/api/projects/${PROJECT}/integrations`)).status).toBe(200);
+      // Removed from the repository, and GitHub answers 403 (SSO enforcement, a spent rate limit).
+      user.installations[0]?.repositories.splice(0);
+      github.fail("GET", /\/user\/installations$/, 403, 1);
+      github.calls.length = 0;
+      harness.advance(11 * MINUTE);
+      expect((await jar.request(`/api/projects/${PROJECT}/integrations`)).status).toBe(401);
+      expect(github.callsTo(/^\/api\/v3\/user\/installations$/)[0]?.status).toBe(403);
+      const { rows } = await store.db.query("SELECT 1 FROM web_sessions WHERE login = 'demoted'");
+      expect(rows).toHaveLength(0);
+    });
+
+    it("while GitHub cannot be asked: permissions last 20 minutes after GitHub confirmed them, then nothing; asked again 30 s apart", async () => {
+      const app = harness.envhooks.app;
+      github.addUser({
+        login: "outage",
+        id: 18,
+        installations: [
+          {
+            id: 12,
+            account: "Codertocat",
+            repositories: [{ full_name: PROJECT, permissions: repositoryPermissions("push") }],
+          },
+        ],
+      });
+      const jar = await signInWithGithub(app, github, "outage");
+      const read = async () => (await jar.request(`/api/projects/${PROJECT}/integrations`)).status;
+      const asked = () => github.callsTo(/^\/api\/v3\/user\/installations$/).length;
+      github.fail("GET", /\/user\/installations$/, 502, 3);
+      github.calls.length = 0;
+      harness.advance(11 * MINUTE);
+      expect(await read()).toBe(200); // confirmed 11 minutes ago: kept
+      expect(asked()).toBe(1);
+      // Not asked again at each request: 30 s apart.
+      expect(await read()).toBe(200);
+      harness.advance(10_000);
+      expect(await read()).toBe(200);
+      expect(asked()).toBe(1);
+      harness.advance(25_000);
+      expect(await read()).toBe(200);
+      expect(asked()).toBe(2);
+      // 20 minutes without GitHub confirming: no access, though the session stays open.
+      harness.advance(9 * MINUTE);
+      expect(await read()).toBe(403);
+      expect(asked()).toBe(3);
+      const { rows } = await store.db.query("SELECT 1 FROM web_sessions WHERE login = 'outage'");
+      expect(rows).toHaveLength(1);
+      // GitHub answers again: access is back.
+      harness.advance(31_000);
+      expect(await read()).toBe(200);
+      expect(asked()).toBe(4);
+    });
+
     it("refreshes an expiring user token, so the session outlives GitHub's 8-hour token; a refused refresh ends it", async () => {
       const app = harness.envhooks.app;
       github.userTokensExpire = true;

@@ -15,7 +15,10 @@ export interface GithubOAuth {
 
 export type ProjectsAnswer =
   | { kind: "ok"; projects: Record<string, "read" | "write"> }
-  /** GitHub refused the token (401): revoked, expired, or the app was uninstalled for this user. */
+  /**
+   * GitHub refused the token (401), or would not list the user's installations (403, 404): revoked,
+   * expired, blocked (SSO, rate or abuse limits), or the app was uninstalled for this user.
+   */
   | { kind: "refused" }
   | { kind: "unavailable"; error: unknown };
 
@@ -43,6 +46,9 @@ export interface UserProjects {
    */
   projectsOf(token: string): Promise<ProjectsAnswer>;
 }
+
+/** How long one call to GitHub's REST API may take. */
+export const REQUEST_TIMEOUT_MS = 5_000;
 
 /** GitHub's answer to a refused OAuth exchange, shown to the person. */
 export class OAuthError extends Error {}
@@ -85,13 +91,23 @@ export function githubUserAccess(oauth: GithubOAuth): UserProjects {
   }
 
   const Octokit = oauth.Octokit ?? ProbotOctokit;
-  const client = (token: string) =>
-    new Octokit({
+
+  const client = (token: string) => {
+    const octokit = new Octokit({
       auth: { token },
       baseUrl: oauth.apiUrl,
       throttle: { enabled: false },
       retry: { enabled: false },
     });
+    // Each call to GitHub is given REQUEST_TIMEOUT_MS: a check that hangs must not hold the page.
+    octokit.hook.wrap("request", (request, options) =>
+      request({
+        ...options,
+        request: { ...options.request, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) },
+      }),
+    );
+    return octokit;
+  };
   return {
     oauth,
     authorizeUrl(redirectUri, state) {
@@ -132,7 +148,8 @@ export function githubUserAccess(oauth: GithubOAuth): UserProjects {
         return { kind: "ok", projects };
       } catch (error) {
         const status = (error as { status?: number }).status;
-        if (status === 401) return { kind: "refused" };
+        // 403 and 404 fail closed too: an answer that is not the list is no permission.
+        if (status === 401 || status === 403 || status === 404) return { kind: "refused" };
         return { kind: "unavailable", error };
       }
     },

@@ -50,6 +50,13 @@ export const SESSION_IDLE_MS = 8 * 3600_000;
 export const SESSION_MAX_MS = 7 * 24 * 3600_000;
 /** A GitHub user's repositories and permissions are asked again after this long (on the next request). */
 export const RECHECK_MS = 10 * 60_000;
+/**
+ * Permissions GitHub has not confirmed for this long are not used: the session reads nothing
+ * until GitHub answers again (it stays open, so access comes back with GitHub).
+ */
+export const CONFIRMED_FOR_MS = 2 * RECHECK_MS;
+/** After GitHub could not be asked, it is not asked again for this session before this long. */
+export const RECHECK_BACKOFF_MS = 30_000;
 /** last_seen_at is written at most this often per session. */
 const TOUCH_EVERY_MS = 60_000;
 
@@ -105,6 +112,15 @@ export function createSessions(options: SessionsOptions): Sessions {
   const now = options.now ?? (() => new Date());
   let cookieKey: Promise<string> | undefined;
   const rechecks = new Map<string, Promise<WebSession | undefined>>();
+  /** Sessions whose last check could not reach GitHub: when it failed (ms). */
+  const failedChecks = new Map<string, number>();
+  const checkFailed = (sessionId: string) => {
+    const at = now().getTime();
+    if (failedChecks.size > 10_000) {
+      for (const [id, when] of failedChecks) if (at - when >= RECHECK_BACKOFF_MS) failedChecks.delete(id);
+    }
+    failedChecks.set(sessionId, at);
+  };
 
   /**
    * The cookie-signing key: generated once, kept in the database (web_settings) sealed with the
@@ -144,13 +160,16 @@ export function createSessions(options: SessionsOptions): Sessions {
     c.req.header("x-forwarded-proto") === "https" ||
     Boolean(options.publicUrl?.startsWith("https:"));
 
-  function principalOf(session: WebSession): Principal | undefined {
+  function principalOf(session: WebSession, at: Date): Principal | undefined {
     if (session.kind === "operator") return { kind: "operator" };
     if (session.kind === "user") {
+      const checked = session.checkedAt ? new Date(session.checkedAt).getTime() : 0;
+      // Permissions GitHub has not confirmed lately (it could not be asked) give no access.
+      const confirmed = at.getTime() - checked < CONFIRMED_FOR_MS;
       return {
         kind: "user",
         login: session.login ?? "",
-        projects: new Map(Object.entries(session.projects)),
+        projects: new Map(confirmed ? Object.entries(session.projects) : []),
       };
     }
     return undefined;
@@ -161,6 +180,7 @@ export function createSessions(options: SessionsOptions): Sessions {
     const github = options.userProjects?.();
     const end = async (why: string) => {
       log.info({ login: session.login }, `${why}: the session ends`);
+      failedChecks.delete(session.id);
       await deleteWebSession(db, session.id);
       return undefined;
     };
@@ -204,24 +224,33 @@ export function createSessions(options: SessionsOptions): Sessions {
     if (expires !== undefined && expires - 60_000 <= now().getTime()) {
       const outcome = await refresh();
       if (outcome === false) return end("the user's token expired and GitHub refused its refresh token");
-      if (outcome === "unavailable") return session;
+      if (outcome === "unavailable") {
+        checkFailed(session.id);
+        return current;
+      }
     }
     let answer = await github.projectsOf(token);
     if (answer.kind === "refused") {
       const outcome = await refresh();
       if (outcome === false) return end("GitHub refused the user's token");
-      if (outcome === "unavailable") return session;
+      if (outcome === "unavailable") {
+        checkFailed(session.id);
+        return current;
+      }
       answer = await github.projectsOf(token);
       if (answer.kind === "refused") return end("GitHub refused the user's refreshed token");
     }
     if (answer.kind === "unavailable") {
-      // GitHub is out of reach: the permissions last seen stay until it answers (asked on the next request).
+      // GitHub is out of reach: the permissions last seen stay for 20 minutes after GitHub last
+      // confirmed them (principalOf), and GitHub is asked again 30 s later at the soonest.
       log.warn(
         { login: session.login, err: answer.error },
         "could not ask GitHub for the user's permissions",
       );
+      checkFailed(session.id);
       return current;
     }
+    failedChecks.delete(session.id);
     const checkedAt = now();
     await recheckedWebSession(db, session.id, answer.projects, checkedAt);
     return { ...current, projects: answer.projects, checkedAt };
@@ -256,7 +285,12 @@ export function createSessions(options: SessionsOptions): Sessions {
         }
         principal = { kind: "project", tokenId: live.id, projectKey: live.projectKey, access: live.access };
       } else {
-        if (!session.checkedAt || at.getTime() - new Date(session.checkedAt).getTime() >= RECHECK_MS) {
+        const failedAt = failedChecks.get(session.id);
+        const backingOff = failedAt !== undefined && at.getTime() - failedAt < RECHECK_BACKOFF_MS;
+        if (
+          !backingOff &&
+          (!session.checkedAt || at.getTime() - new Date(session.checkedAt).getTime() >= RECHECK_MS)
+        ) {
           const current = session;
           let pending = rechecks.get(current.id);
           if (!pending) {
@@ -266,7 +300,7 @@ export function createSessions(options: SessionsOptions): Sessions {
           session = await pending;
           if (!session) return undefined;
         }
-        principal = principalOf(session);
+        principal = principalOf(session, at);
       }
       if (!principal) return undefined;
       if (at.getTime() - new Date(session.lastSeenAt).getTime() >= TOUCH_EVERY_MS) {
