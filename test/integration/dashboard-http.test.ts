@@ -361,6 +361,22 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
     expect(response.status).toBe(403);
   });
 
+  it.skipIf(kind.skip)(
+    "reads at most 1 MB from a dashboard form: 413 naming the limit, nothing made",
+    async () => {
+      const before = await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json();
+      const response = await operator.post(`${PROJECT}/integrations`, {
+        type: "webhook",
+        url: `${receiver.url}/hook`,
+        name: "x".repeat(2 * 1024 * 1024),
+      });
+      expect(response.status).toBe(413);
+      expect(await response.text()).toMatch(/at most 1 MB here/);
+      const after = await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json();
+      expect(after).toHaveLength(before.length);
+    },
+  );
+
   it.skipIf(kind.skip)("streams the activity page as server-sent events", async () => {
     const response = await operator.get(`/activities/${activityId}/live`);
     expect(response.headers.get("content-type")).toContain("text/event-stream");

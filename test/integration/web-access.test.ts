@@ -312,6 +312,41 @@ describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
       expect((await signedIn.request(`/api/projects/${PROJECT}/integrations`)).status).toBe(200);
     });
 
+    it("reads at most 64 KB from the anonymous login form (413 naming the limit), and a token of at most 1024 characters", async () => {
+      const jar = new CookieJar(harness.envhooks.app);
+      const page = await jar.request("/login");
+      const csrf = CookieJar.csrfOf(await page.text());
+      const big = await jar.request("/login", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: `_csrf=${csrf}&token=${"A".repeat(5 * 1024 * 1024)}`,
+      });
+      expect(big.status).toBe(413);
+      expect(big.headers.get("cache-control")).toBe("no-store");
+      expect(await big.text()).toMatch(/at most 64 KB here/);
+      // Without content-length (a chunked body) the limit holds as it is read.
+      const chunks = new ReadableStream({
+        start(controller) {
+          for (let n = 0; n < 40; n++) controller.enqueue(new TextEncoder().encode("A".repeat(4096)));
+          controller.close();
+        },
+      });
+      const streamed = await jar.request("/login", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: chunks,
+        duplex: "half",
+      } as RequestInit);
+      expect(streamed.status).toBe(413);
+      const long = await jar.request("/login", {
+        method: "POST",
+        form: { _csrf: csrf, token: "A".repeat(1025) },
+      });
+      expect(long.status).toBe(401);
+      expect(await long.text()).toMatch(/That token is too long \(over 1024 characters\)/);
+      expect(jar.cookies.has("envhooks_session")).toBe(false);
+    });
+
     it("logs out: the session is gone from the store, and its cookie no longer works", async () => {
       const jar = await signInWithToken(harness.envhooks.app, API_TOKEN);
       const stolen = jar.cookies.get("envhooks_session") ?? "";

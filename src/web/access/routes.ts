@@ -23,6 +23,8 @@ const LOGIN_CSRF_COOKIE = "envhooks_login_csrf";
 /** The OAuth round trip's state and where to go afterwards. */
 const OAUTH_COOKIE = "envhooks_oauth";
 const OAUTH_MAX_AGE_S = 600;
+/** The longest `token` the login form takes. */
+const MAX_TOKEN_LENGTH = 1024;
 
 /** Setup, sign-in and sign-out: who may open the dashboard. */
 export function accessRoutes(deps: WebDeps): Hono {
@@ -74,7 +76,7 @@ GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET). Sign in with a token:</p>`
   <input type="hidden" name="_csrf" value="${csrf}" />
   <input type="hidden" name="next" value="${next}" />
   <label for="token">Operator token (ENVHOOKS_API_TOKEN) or project token (<code>${PROJECT_TOKEN_PREFIX}…</code>)</label>
-  <input id="token" name="token" type="password" autocomplete="current-password" required
+  <input id="token" name="token" type="password" autocomplete="current-password" required maxlength="${MAX_TOKEN_LENGTH}"
     ${problem ? html`aria-describedby="login-problem" aria-invalid="true"` : ""} />
   <button type="submit">Sign in</button>
 </form>`,
@@ -93,6 +95,13 @@ GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET). Sign in with a token:</p>`
     if (!expected || !sameSecret(await formField(c, "_csrf"), expected)) return csrfRefused(c);
     const token = (await formField(c, "token"))?.trim() ?? "";
     const next = safeNext(await formField(c, "next"));
+    if (token.length > MAX_TOKEN_LENGTH) {
+      return loginPage(
+        c,
+        401,
+        `That token is too long (over ${MAX_TOKEN_LENGTH} characters): paste the operator token (ENVHOOKS_API_TOKEN) or a project token.`,
+      );
+    }
     const apiToken = deps.apiToken();
     if (
       apiToken &&
