@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findEvent } from "../../src/store/github-events.ts";
+import { MAX_STREAMS_PER_SESSION, openStreams } from "../../src/web/pages/live-stream.ts";
 import { pushCreatingMaster, pushToBranch, REPO } from "../fixtures/github-events.ts";
 import { DashboardClient } from "../helpers/dashboard-session.ts";
 import { Receiver } from "../helpers/receiver.ts";
@@ -374,6 +375,43 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
       expect(await response.text()).toMatch(/at most 1 MB here/);
       const after = await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json();
       expect(after).toHaveLength(before.length);
+    },
+  );
+
+  it.skipIf(kind.skip)(
+    "holds at most 8 live streams per session: the 9th is 429 (the page works without), others' still open",
+    async () => {
+      const client = new DashboardClient(envhooks.app);
+      await client.signIn(API_TOKEN);
+      const { rows } = await envhooks.store.db.query<{ id: string }>(
+        "SELECT id FROM web_sessions WHERE csrf = $1",
+        [client.csrf],
+      );
+      const sessionId = rows[0]?.id;
+      const open = async (who: DashboardClient) => {
+        const response = await who.get(`${PROJECT}/live`);
+        return { response, reader: response.status === 200 ? response.body?.getReader() : undefined };
+      };
+      const streams = [];
+      for (let n = 0; n < MAX_STREAMS_PER_SESSION; n++) streams.push(await open(client));
+      expect(streams.map((s) => s.response.status)).toEqual(Array(MAX_STREAMS_PER_SESSION).fill(200));
+      const refused = await open(client);
+      expect(refused.response.status).toBe(429);
+      expect(await refused.response.text()).toMatch(
+        /Too many live updates open for this session \(at most 8\)/,
+      );
+      // Another session is not held back by this one.
+      const other = await open(operator);
+      expect(other.response.status).toBe(200);
+      await other.reader?.cancel();
+      // A stream that ends is counted out: one more may open.
+      await streams[0]?.reader?.cancel();
+      await eventually(async () => openStreams(sessionId) < MAX_STREAMS_PER_SESSION);
+      const again = await open(client);
+      expect(again.response.status).toBe(200);
+      await again.reader?.cancel();
+      for (const stream of streams.slice(1)) await stream.reader?.cancel();
+      await eventually(async () => openStreams(sessionId) === 0);
     },
   );
 

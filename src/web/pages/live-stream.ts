@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { streamSSE } from "hono/streaming";
+import { type SSEStreamingApi, streamSSE } from "hono/streaming";
 
 /** One change to a page: the element with `id` is replaced, or the markup is put into `into`. */
 export interface Patch {
@@ -14,6 +14,27 @@ export const POLL_MS = 1000;
 /** A stream ends after this long; the browser's EventSource opens it again. */
 const MAX_STREAM_MS = 15 * 60_000;
 
+/** Live streams one session may hold open at once (a few tabs' worth). */
+export const MAX_STREAMS_PER_SESSION = 8;
+/** Live streams this process holds open at once, every session together. */
+export const MAX_STREAMS = 200;
+
+/** Open live streams: in all, and per session id. */
+const open = { total: 0, perSession: new Map<string, number>() };
+
+/** Open live streams of a session (tests read it to see that ended streams are counted out). */
+export const openStreams = (sessionId?: string) =>
+  sessionId === undefined ? open.total : (open.perSession.get(sessionId) ?? 0);
+
+/**
+ * 429 when the session or the process holds too many live streams. The browser's EventSource
+ * stops on an answer other than 200 (it does not retry): the page works, without live updates.
+ */
+function tooManyStreams(c: Context, why: string) {
+  c.header("cache-control", "no-store");
+  return c.text(`Too many live updates open ${why}: close other envhooks tabs, then reload the page.`, 429);
+}
+
 /**
  * A server-sent event stream that asks `poll` every second for what changed and sends each change
  * as a `patch` event (live.js applies them). Polling the store, rather than listening inside this
@@ -25,30 +46,60 @@ export function pollStream(
   poll: () => Promise<{ patches: Patch[]; done?: boolean }>,
   intervalMs = POLL_MS,
 ) {
+  const sessionId = c.get("session")?.id ?? "";
+  const mine = open.perSession.get(sessionId) ?? 0;
+  if (mine >= MAX_STREAMS_PER_SESSION) {
+    return tooManyStreams(c, `for this session (at most ${MAX_STREAMS_PER_SESSION})`);
+  }
+  if (open.total >= MAX_STREAMS) return tooManyStreams(c, `on this envhooks (at most ${MAX_STREAMS})`);
+  open.total++;
+  open.perSession.set(sessionId, mine + 1);
+  let counted = true;
+  const release = () => {
+    if (!counted) return;
+    counted = false;
+    open.total--;
+    const left = (open.perSession.get(sessionId) ?? 1) - 1;
+    if (left > 0) open.perSession.set(sessionId, left);
+    else open.perSession.delete(sessionId);
+  };
   return streamSSE(c, async (stream) => {
-    const deadline = Date.now() + MAX_STREAM_MS;
-    let aborted = false;
-    stream.onAbort(() => {
-      aborted = true;
-    });
-    while (!aborted && Date.now() < deadline) {
-      let answer: { patches: Patch[]; done?: boolean };
-      try {
-        answer = await poll();
-      } catch {
-        // The store is unavailable (or envhooks is stopping): end this stream; the browser's
-        // EventSource opens it again after its retry delay.
-        return;
-      }
-      const { patches, done } = answer;
-      for (const patch of patches) await stream.writeSSE({ event: "patch", data: JSON.stringify(patch) });
-      if (done) {
-        await stream.writeSSE({ event: "done", data: "" });
-        return;
-      }
-      await stream.sleep(intervalMs);
+    stream.onAbort(release);
+    try {
+      await pollUntilDone(stream, poll, intervalMs);
+    } finally {
+      release();
     }
   });
+}
+
+async function pollUntilDone(
+  stream: SSEStreamingApi,
+  poll: () => Promise<{ patches: Patch[]; done?: boolean }>,
+  intervalMs: number,
+) {
+  const deadline = Date.now() + MAX_STREAM_MS;
+  let aborted = false;
+  stream.onAbort(() => {
+    aborted = true;
+  });
+  while (!aborted && Date.now() < deadline) {
+    let answer: { patches: Patch[]; done?: boolean };
+    try {
+      answer = await poll();
+    } catch {
+      // The store is unavailable (or envhooks is stopping): end this stream; the browser's
+      // EventSource opens it again after its retry delay.
+      return;
+    }
+    const { patches, done } = answer;
+    for (const patch of patches) await stream.writeSSE({ event: "patch", data: JSON.stringify(patch) });
+    if (done) {
+      await stream.writeSSE({ event: "done", data: "" });
+      return;
+    }
+    await stream.sleep(intervalMs);
+  }
 }
 
 /** Remembers what was sent, so only what changed is sent again. */
