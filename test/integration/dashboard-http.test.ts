@@ -449,4 +449,29 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
     expect(page).toContain("/api/projects/{owner}/{repo}/integrations");
     expect(page).not.toMatch(/https?:\/\/cdn/);
   });
+
+  it.skipIf(kind.skip)(
+    "shows a read-only person an integration URL's origin only (its path may be the credential); writers see it",
+    async () => {
+      const made = await envhooks.api(`/api/projects/${REPO}/integrations`, {
+        body: { type: "webhook", url: `${receiver.url}/hooks/catch/123456/abcdEFGHsecret/` },
+      });
+      expect(made.status).toBe(201);
+      const { id } = await made.json();
+      const origin = new URL(receiver.url).origin;
+      const created = await (
+        await envhooks.api("/api/tokens", { body: { project: REPO, access: "read" } })
+      ).json();
+      const reader = new DashboardClient(envhooks.app);
+      await reader.signIn(created.token);
+      for (const path of [PROJECT, `${PROJECT}/integrations/${id}`]) {
+        const page = await (await reader.get(path)).text();
+        expect(page, path).toContain(`<code>${origin}/…</code>`);
+        expect(page, path).not.toContain("abcdEFGHsecret");
+        const written = await (await operator.get(path)).text();
+        expect(written, path).toContain("/hooks/catch/123456/abcdEFGHsecret/");
+      }
+      await envhooks.api(`/api/projects/${REPO}/integrations/${id}`, { method: "DELETE" });
+    },
+  );
 });

@@ -80,3 +80,17 @@ export function cursorParam(value: string | undefined): number | undefined {
 /** GitHub's web root for links: GHE_HOST's, or github.com. */
 export const githubWeb = (deps: { githubWebUrl?: string | undefined }) =>
   (deps.githubWebUrl ?? "https://github.com").replace(/\/+$/, "");
+
+/**
+ * An integration's URL as the page shows it: in full (masked by the API) to those who may change
+ * the integration; only its origin to those who may only read, since a webhook URL's path is often
+ * the credential itself (Zapier, Slack, Discord hooks).
+ */
+export function integrationUrl(url: string, writable: boolean): string {
+  if (writable) return url;
+  try {
+    return `${new URL(url).origin}/…`;
+  } catch {
+    return "…";
+  }
+}

@@ -6,7 +6,7 @@ import type { WebDeps } from "../web-routes.ts";
 import { apiProjectPath, callApi, fieldErrors } from "./call-api.ts";
 import { type DeliveryJson, deliveryDetails } from "./delivery-page.ts";
 import { errorPage } from "./error-page.ts";
-import { cursorParam, deliveryBadge, integrationBadge, projectPath, when } from "./format.ts";
+import { cursorParam, deliveryBadge, integrationBadge, integrationUrl, projectPath, when } from "./format.ts";
 import {
   bodyOf,
   type FormValues,
@@ -228,7 +228,7 @@ export async function integrationPage(deps: WebDeps, c: Context) {
     body: html`<h1>${integration.type} integration <code>${integration.id}</code></h1>
 <dl class="facts">
 <dt>Status</dt><dd>${integrationBadge(integration)} ${integration.disabled_reason ?? ""}</dd>
-<dt>URL</dt><dd><code>${integration.url}</code></dd>
+<dt>URL</dt><dd><code>${integrationUrl(integration.url, writable)}</code></dd>
 ${integration.format ? html`<dt>Format</dt><dd>${integration.format}</dd>` : ""}
 <dt>Events</dt><dd>${integration.events.join(", ")}</dd>
 <dt>States</dt><dd>${integration.states.join(", ")}</dd>

@@ -15,6 +15,7 @@ import {
   eventBadge,
   githubWeb,
   integrationBadge,
+  integrationUrl,
   projectPath,
   pullRequestLink,
   when,
@@ -238,7 +239,7 @@ function integrationsTable(
     const done = counts ? counts.delivered + counts.failed : 0;
     const href = `${path}/integrations/${integration.id}`;
     return html`<tr id="integration-${integration.id}">
-<th scope="row"><a href="${href}">${integration.type}</a>${integration.format ? html` <span class="muted">(${integration.format})</span>` : ""}<br /><code>${integration.url}</code></th>
+<th scope="row"><a href="${href}">${integration.type}</a>${integration.format ? html` <span class="muted">(${integration.format})</span>` : ""}<br /><code>${integrationUrl(integration.url, writable)}</code></th>
 <td><span class="muted">events</span> ${integration.events.join(", ")}<br />
 <span class="muted">states</span> ${integration.states.join(", ")}<br />
 <span class="muted">environments</span> ${integration.environments.join(", ")}${
