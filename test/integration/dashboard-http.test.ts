@@ -415,6 +415,27 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
     },
   );
 
+  it.skipIf(kind.skip)(
+    "runs no resync dry run for a link opened from another site: a CSRF-checked form does",
+    async () => {
+      const crossSite = await operator.get(`${PROJECT}/resync`, { "sec-fetch-site": "cross-site" });
+      expect(crossSite.status).toBe(200);
+      const page = await crossSite.text();
+      expect(page).toContain("This link was opened from another site");
+      expect(page).toContain(`<form method="post" action="${PROJECT}/resync">`);
+      expect(page).toContain('name="dry_run" value="1"');
+      // The same dry run, as a form: refused without the session's CSRF token...
+      const forged = await operator.post(`${PROJECT}/resync`, { dry_run: "1" }, { csrf: false });
+      expect(forged.status).toBe(403);
+      // ...and with it, answered as the link from envhooks' own page is.
+      const direct = await operator.get(`${PROJECT}/resync`, { "sec-fetch-site": "same-origin" });
+      const confirmed = await operator.post(`${PROJECT}/resync`, { dry_run: "1" });
+      expect(confirmed.status).toBe(direct.status);
+      const title = (text: string) => /<h1>[^]*?<\/h1>/.exec(text)?.[0];
+      expect(title(await confirmed.text())).toBe(title(await direct.text()));
+    },
+  );
+
   it.skipIf(kind.skip)("streams the activity page as server-sent events", async () => {
     const response = await operator.get(`/activities/${activityId}/live`);
     expect(response.headers.get("content-type")).toContain("text/event-stream");

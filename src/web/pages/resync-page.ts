@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { html } from "hono/html";
+import { formField } from "../access/session.ts";
 import { csrfInput, type Markup, renderPage } from "../layout.ts";
 import type { WebDeps } from "../web-routes.ts";
 import { apiProjectPath, callApi } from "./call-api.ts";
@@ -17,14 +18,33 @@ interface ResyncJson {
   activities: unknown[];
 }
 
-/** Resync with GitHub, step one: the plan (a dry run), with a button to apply it. */
+/**
+ * Resync with GitHub, step one: the plan (a dry run), with a button to apply it. The dry run
+ * spends GitHub requests, so a navigation from another site (Sec-Fetch-Site cross-site or
+ * same-site: the Lax cookie goes along) does not run it: it gets a form that does, CSRF-checked.
+ */
 export function resyncPreview(deps: WebDeps, c: Context) {
+  const site = c.req.header("sec-fetch-site");
+  if (site === "cross-site" || site === "same-site") return confirmPreview(c);
   return resyncPage(deps, c, true);
 }
 
-/** Resync with GitHub, step two: applied, and what it changed. */
-export function resyncRun(deps: WebDeps, c: Context) {
-  return resyncPage(deps, c, false);
+/** Resync with GitHub, step two: applied, and what it changed (`dry_run=1`: the plan, as step one). */
+export async function resyncRun(deps: WebDeps, c: Context) {
+  return resyncPage(deps, c, (await formField(c, "dry_run")) === "1");
+}
+
+function confirmPreview(c: Context) {
+  const path = projectPath(`${c.req.param("owner") ?? ""}/${c.req.param("repo") ?? ""}`);
+  return renderPage(c, {
+    title: "Resync with GitHub",
+    current: "projects",
+    crumbs: [{ href: "/", label: "Projects" }],
+    body: html`<h1>Resync with GitHub</h1>
+<p>This link was opened from another site: envhooks asks GitHub for the plan only when you confirm.</p>
+<form method="post" action="${path}/resync">${csrfInput(c)}<input type="hidden" name="dry_run" value="1" /><button type="submit">Show the plan</button></form>
+<p><a href="${path}">Back to the project</a></p>`,
+  });
 }
 
 async function resyncPage(deps: WebDeps, c: Context, dryRun: boolean) {
