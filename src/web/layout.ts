@@ -121,5 +121,7 @@ export function renderPage(
   c.header("content-security-policy", CONTENT_SECURITY_POLICY);
   c.header("x-content-type-options", "nosniff");
   c.header("referrer-policy", "same-origin");
+  // Pages show what only the signed-in person may see (a new token, once): no cache keeps them.
+  c.header("cache-control", "no-store");
   return c.html(layout(c, options), status);
 }

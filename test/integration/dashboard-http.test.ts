@@ -431,7 +431,7 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
       const direct = await operator.get(`${PROJECT}/resync`, { "sec-fetch-site": "same-origin" });
       const confirmed = await operator.post(`${PROJECT}/resync`, { dry_run: "1" });
       expect(confirmed.status).toBe(direct.status);
-      const title = (text: string) => /<h1>[^]*?<\/h1>/.exec(text)?.[0];
+      const title = (text: string) => /<h1>[\s\S]*?<\/h1>/.exec(text)?.[0];
       expect(title(await confirmed.text())).toBe(title(await direct.text()));
     },
   );
@@ -461,6 +461,17 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
     expect(page).toContain(`id="activity-${activityId}"`);
     expect(page).not.toContain("data-live=");
     expect(page).toContain("Newest activities");
+  });
+
+  it.skipIf(kind.skip)("keeps no dashboard page in a cache (Cache-Control: no-store)", async () => {
+    for (const path of ["/", PROJECT, "/tokens", `/activities/${activityId}`, "/activities/nonexistent"]) {
+      const response = await operator.get(path);
+      expect(response.headers.get("cache-control"), path).toBe("no-store");
+    }
+    // The page that shows a new token, once.
+    const created = await operator.post("/tokens", { project: REPO, name: "cache", access: "read" });
+    expect(created.status).toBe(200);
+    expect(created.headers.get("cache-control")).toBe("no-store");
   });
 
   it.skipIf(kind.skip)("serves the API reference from envhooks, with no script", async () => {
