@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type Envhooks, startEnvhooks } from "../../src/envhooks.ts";
 import { hashToken } from "../../src/http/require-api-token.ts";
 import { createSecretBox, type SecretBox } from "../../src/store/secret-box.ts";
+import { updateEnvFile } from "../../src/web/access/env-file.ts";
 import { type EnvhooksHost, hostEnvhooks } from "../../src/web/access/envhooks-host.ts";
 import type { SetupDeps } from "../../src/web/access/setup.ts";
 import { createSmeeChannel, forwardWebhookProxy } from "../../src/web/access/webhook-proxy.ts";
@@ -1066,6 +1067,25 @@ async function signInWithGithub(
   expect(jar.cookies.has("envhooks_session")).toBe(true);
   return jar;
 }
+
+describe("the .env file setup writes", () => {
+  it("keeps every variable of writes made at once, mode 600, no draft left behind", async () => {
+    const folder = mkdtempSync(join(tmpdir(), "envhooks-env-"));
+    try {
+      const path = join(folder, ".env");
+      await updateEnvFile(path, { KEPT: "from before" });
+      const values = Array.from({ length: 20 }, (_, n) => ({ [`VAR_${n}`]: `value ${n}\nline two` }));
+      await Promise.all(values.map((value) => updateEnvFile(path, value)));
+      const written = parseEnv(readFileSync(path, "utf8"));
+      expect(written.KEPT).toBe("from before");
+      for (let n = 0; n < 20; n++) expect(written[`VAR_${n}`], `VAR_${n}`).toBe(`value ${n}\nline two`);
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      expect(readdirSync(folder)).toEqual([".env"]);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});
 
 describe("the host that reconnects envhooks after setup", () => {
   it("serves the new instance after a reconnect, and the old settings again when the new start fails", async () => {

@@ -1,4 +1,5 @@
-import { chmod, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { open, readFile, rename, rm } from "node:fs/promises";
 
 /** A value as a `.env` line holds it: plain when it can be, else double-quoted with `\n` for newlines. */
 export function envValue(value: string): string {
@@ -12,7 +13,17 @@ export function envValue(value: string): string {
  * end, every other line is kept. The file is written whole and renamed into place, readable and
  * writable by its owner only (mode 600: it holds the App's private key and secrets).
  */
-export async function updateEnvFile(path: string, values: Record<string, string>): Promise<void> {
+export function updateEnvFile(path: string, values: Record<string, string>): Promise<void> {
+  // One write at a time (in this process): each reads what the one before wrote, none is lost.
+  const run = writes.then(() => writeEnvFile(path, values));
+  writes = run.catch(() => {});
+  return run;
+}
+
+/** The writes of updateEnvFile, one after the other. */
+let writes: Promise<void> = Promise.resolve();
+
+async function writeEnvFile(path: string, values: Record<string, string>): Promise<void> {
   let text = "";
   try {
     text = await readFile(path, "utf8");
@@ -30,11 +41,19 @@ export async function updateEnvFile(path: string, values: Record<string, string>
   });
   const added = [...pending].map(([name, value]) => `${name}=${envValue(value)}`);
   if (added.length > 0 && kept.length > 0) added.unshift("", "# Written by envhooks' setup (/setup).");
-  const draft = `${path}.${process.pid}.tmp`;
+  // A name of its own, made by this write only ("wx" fails rather than reuse a file).
+  const draft = `${path}.${randomBytes(6).toString("hex")}.tmp`;
   try {
-    await writeFile(draft, `${[...kept, ...added].join("\n")}\n`, { mode: 0o600 });
-    // The mode of `writeFile` applies to a new file only, and the umask may narrow it: set it.
-    await chmod(draft, 0o600);
+    const file = await open(draft, "wx", 0o600);
+    try {
+      await file.writeFile(`${[...kept, ...added].join("\n")}\n`);
+      // The umask may narrow the mode given to `open`: set it.
+      await file.chmod(0o600);
+      // On disk before it replaces the file: a crash leaves the old file or the new, whole.
+      await file.sync();
+    } finally {
+      await file.close();
+    }
     await rename(draft, path);
   } finally {
     await rm(draft, { force: true });
