@@ -348,6 +348,30 @@ describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
       expect(jar.cookies.has("envhooks_session")).toBe(false);
     });
 
+    it("signing in again ends the browser's previous session (its row and its cookie)", async () => {
+      const jar = new CookieJar(harness.envhooks.app);
+      const page = await jar.request("/login");
+      const csrf = CookieJar.csrfOf(await page.text());
+      const loginCookie = jar.cookies.get("envhooks_login_csrf") ?? "";
+      expect(
+        (await jar.request("/login", { method: "POST", form: { _csrf: csrf, token: API_TOKEN } })).status,
+      ).toBe(303);
+      const first = jar.cookies.get("envhooks_session") ?? "";
+      const count = async () => (await store.db.query("SELECT 1 FROM web_sessions")).rows.length;
+      const before = await count();
+      // The sign-in form, still open in another tab, is sent again.
+      jar.cookies.set("envhooks_login_csrf", loginCookie);
+      expect(
+        (await jar.request("/login", { method: "POST", form: { _csrf: csrf, token: API_TOKEN } })).status,
+      ).toBe(303);
+      expect(jar.cookies.get("envhooks_session")).not.toBe(first);
+      expect(await count()).toBeLessThanOrEqual(before);
+      const replay = new CookieJar(harness.envhooks.app);
+      replay.cookies.set("envhooks_session", first);
+      expect((await replay.request(`/api/projects/${PROJECT}/integrations`)).status).toBe(401);
+      expect((await jar.request(`/api/projects/${PROJECT}/integrations`)).status).toBe(200);
+    });
+
     it("logs out: the session is gone from the store, and its cookie no longer works", async () => {
       const jar = await signInWithToken(harness.envhooks.app, API_TOKEN);
       const stolen = jar.cookies.get("envhooks_session") ?? "";

@@ -256,6 +256,12 @@ export function createSessions(options: SessionsOptions): Sessions {
     return { ...current, projects: answer.projects, checkedAt };
   }
 
+  /** The id of the session the request's cookie names, whatever it may access. */
+  async function sessionIdOfCookie(c: Context, at: Date): Promise<string | undefined> {
+    const token = await getSignedCookie(c, await key(), SESSION_COOKIE);
+    return token ? (await findWebSession(db, hashToken(token), at))?.id : undefined;
+  }
+
   const sessions: Sessions = {
     now,
     secure,
@@ -341,6 +347,9 @@ export function createSessions(options: SessionsOptions): Sessions {
         lastSeenAt: at,
         expiresAt: new Date(at.getTime() + SESSION_IDLE_MS),
       };
+      // Signing in again ends the session the browser had: its row does not outlive its cookie.
+      const previous = c.get("session")?.id ?? (await sessionIdOfCookie(c, at));
+      if (previous) await deleteWebSession(db, previous);
       // Sessions that expired are removed as new ones open (one indexed delete).
       await pruneWebSessions(db, at);
       await insertWebSession(db, { ...session, tokenHash: hashToken(token) });
