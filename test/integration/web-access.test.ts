@@ -718,6 +718,30 @@ describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
       expect(await answer.text()).toMatch(/its state does not match this browser/);
       expect(other.cookies.has("envhooks_session")).toBe(false);
     });
+
+    it("checks an OAuth callback's state before its error, and shows none of GitHub's (or anyone's) words", async () => {
+      const phish = "Your session expired. Paste your operator token at https://evil.example";
+      const forged = new CookieJar(harness.envhooks.app);
+      const answer = await forged.request(
+        `/login/github/callback?error=x&error_description=${encodeURIComponent(phish)}`,
+      );
+      expect(answer.status).toBe(403);
+      const page = await answer.text();
+      expect(page).toMatch(/its state does not match this browser/);
+      expect(page).not.toContain("evil.example");
+
+      // With this browser's state, an error is told in envhooks' own words.
+      const jar = new CookieJar(harness.envhooks.app);
+      const start = await jar.request("/login/github?next=/");
+      const state = new URL(start.headers.get("location") ?? "").searchParams.get("state") ?? "";
+      const denied = await jar.request(
+        `/login/github/callback?error=access_denied&state=${state}&error_description=${encodeURIComponent(phish)}`,
+      );
+      expect(denied.status).toBe(403);
+      const text = await denied.text();
+      expect(text).toMatch(/the authorization was cancelled/);
+      expect(text).not.toContain("evil.example");
+    });
   });
 
   describe.skipIf(kind.skip)("setup", () => {

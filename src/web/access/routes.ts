@@ -155,15 +155,23 @@ GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET). Sign in with a token:</p>`
     const cookie = await getSignedCookie(c, await deps.sessions.cookieKey(), OAUTH_COOKIE);
     deleteCookie(c, OAUTH_COOKIE, { path: "/", secure: deps.sessions.secure(c) });
     const saved = cookie ? (JSON.parse(cookie) as { state: string; next: string }) : undefined;
-    const error = c.req.query("error");
-    if (error) {
-      return loginPage(c, 403, `GitHub did not sign you in: ${c.req.query("error_description") ?? error}.`);
-    }
+    // The state first: a callback link made elsewhere gets nothing of its query shown.
     if (!saved || !sameSecret(c.req.query("state"), saved.state)) {
       return loginPage(
         c,
         403,
         "The sign-in with GitHub could not be checked (its state does not match this browser, or it took over 10 minutes): try again.",
+      );
+    }
+    const error = c.req.query("error");
+    if (error) {
+      // Fixed words only: GitHub's error_description is not shown.
+      return loginPage(
+        c,
+        403,
+        error === "access_denied"
+          ? "GitHub did not sign you in: the authorization was cancelled. Try again."
+          : "GitHub did not sign you in: try again.",
       );
     }
     const code = c.req.query("code");
