@@ -68,7 +68,10 @@ export async function drainIntegration(
   integrationId: string,
 ): Promise<number> {
   // Failure alerts are recorded in this store and woken through its deliveries queue.
-  const deps = { ...drainDeps, alerts: drainDeps.alerts ?? deliveryAlerts(drainDeps.db, drainDeps.boss) };
+  const deps = {
+    ...drainDeps,
+    alerts: drainDeps.alerts ?? deliveryAlerts(drainDeps.db, drainDeps.boss, drainDeps.metrics),
+  };
   let integration: Integration | undefined;
   // What may go, read ahead, by lane, oldest first; the first read comes with the lease.
   const lanes = new Map<string, SendableDelivery[]>();

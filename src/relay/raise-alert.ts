@@ -1,4 +1,6 @@
 import type { PgBoss } from "pg-boss";
+import type { Activity } from "../activity/activity.ts";
+import type { Metrics } from "../metrics.ts";
 import { enqueueKey } from "../queue/keyed-queue.ts";
 import { DELIVERIES_QUEUE } from "../queue/queues.ts";
 import { insertActivity } from "../store/activities.ts";
@@ -32,9 +34,11 @@ export type RaiseDeliveryAlert = (alert: DeliveryAlert) => Promise<void>;
 export function deliveryAlerts(
   db: Database,
   boss: PgBoss | undefined,
+  metrics?: Metrics | undefined,
   now = () => new Date(),
 ): RaiseDeliveryAlert {
   return async (alert) => {
+    let recorded: Activity | undefined;
     const toWake = await db.transaction(async (tx) => {
       const subject = await findDeliverySubject(tx, alert.activityId);
       if (!subject || (alert.kind === "failed" && isAlert(subject.activity))) return [];
@@ -59,8 +63,10 @@ export function deliveryAlerts(
         now(),
       );
       const { sequence } = await insertActivity(tx, subject.projectId, activity, null);
+      recorded = activity;
       return writeDeliveries(tx, subject.projectKey, [{ activity, sequence }], { except: integration.id });
     });
+    if (recorded) metrics?.activities.inc({ type: recorded.type, state: recorded.state });
     if (boss) for (const id of toWake) await enqueueKey(boss, DELIVERIES_QUEUE, id);
   };
 }

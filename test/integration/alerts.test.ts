@@ -65,6 +65,8 @@ describe.each(STORES)("failure alerts on $name", { timeout: 120_000 }, (kind) =>
     expect(await activityTypes()).toContain("integration.disabled");
     // The disabled webhook got its one delivery and none of the alerts about it.
     expect(failing.received).toHaveLength(1);
+    const metrics = await (await envhooks.app.request("/metrics")).text();
+    expect(metrics).toContain('envhooks_activities_total{type="integration.disabled",state="complete"} 1');
   });
 
   it("a delivery whose retry schedule ran out alerts a failures-only channel", async () => {
