@@ -54,6 +54,8 @@ const PER_LANE = 16;
  * lane runs dry or fails: a long lane never keeps a new environment waiting for the drain's end.
  */
 const REREAD_MS = 250;
+/** Reads that find nothing new space the next ones out, up to this: a hanging receiver costs little. */
+const MAX_REREAD_MS = 5_000;
 
 /**
  * Sends an integration's pending deliveries while it holds the integration's lease (in whichever
@@ -109,6 +111,14 @@ export async function drainIntegration(
       // Reasons to read again before REREAD_MS: a lane ran dry, or its head failed.
       let dirty = false;
       let readAt = Date.now();
+      // Reads in a row that found nothing to send: the next waits longer (REREAD_MS doubled each time).
+      let idleReads = 0;
+      const rereadMs = () => Math.min(MAX_REREAD_MS, REREAD_MS * 2 ** idleReads);
+      // What a lane is (an environment, the integration, a delivery) for the lanes read so far. When
+      // the integration's `ordering` changes, the lanes in flight mean something else than the new
+      // read's: nothing starts or is read until they have ended (regrouping), then all is read anew.
+      let laneOrdering = integration && deliveryOrder(integration).ordering;
+      let regrouping = false;
       // Paused, disabled, gone, or envhooks itself failed: nothing new starts.
       let halted = false;
       // The last send known is giving the lease up with its record: nothing new starts meanwhile.
@@ -120,6 +130,7 @@ export async function drainIntegration(
       let answered = () => {};
       const unlisten = deps.nudges?.listen(integrationId, () => {
         dirty = true;
+        idleReads = 0;
         answered();
       });
       const send = (lane: string, delivery: SendableDelivery, current: Integration) => {
@@ -136,7 +147,7 @@ export async function drainIntegration(
             // The last delivery known gives the lease up with its record, which says whether
             // something was written meanwhile (the drain then runs again).
             releaseLeaseOf: () => {
-              if (inFlight.size !== 1 || lanes.size > 0 || halted) return undefined;
+              if (inFlight.size !== 1 || lanes.size > 0 || halted || regrouping) return undefined;
               releasing = true;
               return deps.owner;
             },
@@ -181,15 +192,19 @@ export async function drainIntegration(
         }
       };
       const going = () =>
-        !released && !releasing && !halted && !stopped() && integration?.status === "active";
+        !released && !releasing && !halted && !regrouping && !stopped() && integration?.status === "active";
 
       try {
         for (;;) {
+          if (regrouping && inFlight.size === 0) {
+            regrouping = false;
+            dirty = true;
+          }
           if (going()) await startDue();
           // A slot free and nothing read ahead to fill it: look for more when a lane ran dry or
           // failed, or now and then for lanes written meanwhile.
           const free = going() && sending < limit() && ![...lanes.keys()].some((lane) => !inFlight.has(lane));
-          if (free && (dirty || Date.now() - readAt >= REREAD_MS)) {
+          if (free && (dirty || Date.now() - readAt >= rereadMs())) {
             const read = await readSendable(deps.db, deps.secrets, integrationId, {
               busy: [...inFlight.keys()],
               lanes: limit(),
@@ -198,7 +213,18 @@ export async function drainIntegration(
             readAt = Date.now();
             dirty = false;
             integration = read?.integration;
+            const ordering = integration && deliveryOrder(integration).ordering;
+            if (ordering && ordering !== laneOrdering) {
+              // The read's lanes exclude the old lanes in flight, not the deliveries they hold.
+              laneOrdering = ordering;
+              lanes.clear();
+              if (inFlight.size > 0) {
+                regrouping = true;
+                continue;
+              }
+            }
             fill(read?.deliveries ?? []);
+            idleReads = read?.deliveries.length ? 0 : idleReads + 1;
             if (lanes.size > 0) continue;
           }
           if (inFlight.size === 0) break;
@@ -210,7 +236,7 @@ export async function drainIntegration(
           let timer: NodeJS.Timeout | undefined;
           const wait = free
             ? new Promise<void>((resolve) => {
-                timer = setTimeout(resolve, Math.max(0, REREAD_MS - (Date.now() - readAt)));
+                timer = setTimeout(resolve, Math.max(0, rereadMs() - (Date.now() - readAt)));
               })
             : undefined;
           await Promise.race([...inFlight.values(), answer, ...(wait ? [wait] : [])]);

@@ -192,6 +192,49 @@ describe.each(STORES)("delivery ordering on $name", { timeout: 120_000 }, (kind)
     for (const sequence of sequences().values()) expect(sequence).toEqual(inOrder(3));
   });
 
+  it("a change of ordering while a send is in flight never sends a delivery twice", async () => {
+    answerWith((r) => (label(r).n === 0 && label(r).env === "main" ? 2000 : 5));
+    const integration = await addWebhook({ ordering: "integration" });
+    const count = await writeDeliveries(integration.id, ["main"], 2);
+    await eventually(async () => receiver.received.length >= 1);
+    const changed = await envhooks.api(`${base}/${integration.id}`, {
+      method: "PATCH",
+      body: { ordering: "environment" },
+    });
+    expect(changed.status).toBe(200);
+    await allDelivered(integration.id, count);
+    // A moment more, for a second copy to show up if one was sent.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(receiver.received.map(label)).toEqual([
+      { env: "main", n: 0 },
+      { env: "main", n: 1 },
+    ]);
+  });
+
+  it("while a receiver hangs, the drain looks for new deliveries less and less often", async () => {
+    const db = envhooks.store.db as { query: (...args: unknown[]) => Promise<unknown> };
+    const original = db.query.bind(db);
+    let reads = 0;
+    db.query = (text: unknown, values?: unknown) => {
+      if (
+        typeof text === "string" &&
+        text.includes("FROM integrations WHERE id = $1") &&
+        text.includes("AS pending")
+      )
+        reads++;
+      return original(text, values);
+    };
+    receiver.answer = () => ({ status: 200, delayMs: 6000 });
+    const integration = await addWebhook({ timeout_ms: 10000 });
+    await writeDeliveries(integration.id, ["main"], 1);
+    await eventually(async () => receiver.received.length >= 1);
+    const before = reads;
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    // Every 250 ms would be 20 reads; spaced out (250 ms doubling to 5 s), at most 5.
+    expect(reads - before).toBeGreaterThan(0);
+    expect(reads - before).toBeLessThan(8);
+  });
+
   it("integration: one at a time, in the order written", async () => {
     answerWith(() => 5 + Math.floor(Math.random() * 20));
     const integration = await addWebhook({ ordering: "integration", concurrency: 8 });
