@@ -1,6 +1,12 @@
 import type { Activity, ActivityEnvironment } from "../activity/activity.ts";
 import type { ConfigResult } from "../config/validate-repo-config.ts";
-import { activityTask, configStatusTask, type GithubTaskBody, writeTasks } from "../github/github-outbox.ts";
+import {
+  activityTask,
+  configStatusTask,
+  type GithubOptions,
+  type GithubTaskBody,
+  writeTasks,
+} from "../github/github-outbox.ts";
 import type { GithubEvent } from "../lifecycle/github-event.ts";
 import { machineNameCandidates } from "../lifecycle/machine-name.ts";
 import { concernedEnvironments, planTransitions } from "../lifecycle/plan-transitions.ts";
@@ -72,11 +78,13 @@ export async function applyEvents(deps: ApplyDeps, events: readonly ReadyEvent[]
 
     const environments = await readEnvironments(tx, locked.id, events);
     const recorded: NewActivity[] = [];
+    const shown: Array<{ github: GithubOptions | undefined; taskAt: number }> = [];
     const tasks: GithubTaskBody[] = [];
     const outcomes: Array<{ id: number; outcome: string }> = [];
     for (const item of events) {
       const applied = applyInMemory(environments, locked, item, now(), Boolean(deps.github));
       recorded.push(...applied.recorded);
+      shown.push(...applied.shown.map((show) => ({ ...show, taskAt: tasks.length + show.taskAt })));
       tasks.push(...applied.tasks);
       outcomes.push({ id: item.id, outcome: applied.outcome });
     }
@@ -84,7 +92,12 @@ export async function applyEvents(deps: ApplyDeps, events: readonly ReadyEvent[]
     await deleteEnvironments(tx, locked.id, environments.removed);
     await writeEnvironments(tx, locked.id, environments.written);
     const sequences = await insertActivities(tx, locked.id, recorded);
-    const added = recorded.map(({ activity }, n) => ({ activity, sequence: sequences[n] ?? 0 }));
+    const added = recorded.map(({ activity }, n) => ({
+      activity,
+      sequence: sequences[n] ?? 0,
+      github: shown[n]?.github,
+      taskAt: shown[n]?.taskAt ?? tasks.length,
+    }));
     const writes = await cancelSupersededInBatch(tx, locked.id, added, tasks);
     await recordWrites(tx, deps, locked, writes.stored, writes.tasks, wakes);
     if ((await markEventsProcessed(tx, outcomes)) !== outcomes.length) {
@@ -96,7 +109,9 @@ export async function applyEvents(deps: ApplyDeps, events: readonly ReadyEvent[]
 
 /**
  * One event applied to the environments in memory, as `applyEvent` applies it to the store: the
- * activities it records, its GitHub tasks (`github`: the App is configured) and its outcome.
+ * activities it records, its GitHub tasks (`github`: the App is configured) and its outcome. For
+ * each activity, `shown` has the options that show it on GitHub and where its task is (or would be)
+ * among the tasks: the activities it supersedes are shown there, with the same options.
  */
 function applyInMemory(
   environments: EnvironmentChanges,
@@ -104,7 +119,12 @@ function applyInMemory(
   { deliveryId, event, config }: ReadyEvent,
   at: Date,
   github: boolean,
-): { recorded: NewActivity[]; tasks: GithubTaskBody[]; outcome: string } {
+): {
+  recorded: NewActivity[];
+  shown: Array<{ github: GithubOptions | undefined; taskAt: number }>;
+  tasks: GithubTaskBody[];
+  outcome: string;
+} {
   // Each event names its project as it came (a rename between two events shows in their activities).
   const repository = event.payload.repository;
   const project = { ...locked, fullName: repository.full_name, defaultBranch: repository.default_branch };
@@ -114,6 +134,7 @@ function applyInMemory(
     const status = github && configStatusTask(event, config.problems);
     return {
       recorded: [{ activity, githubDeliveryId: deliveryId, runnerDeadline: null }],
+      shown: [{ github: undefined, taskAt: 0 }],
       tasks: status ? [status] : [],
       outcome: invalidConfigOutcome(config.problems),
     };
@@ -121,6 +142,7 @@ function applyInMemory(
   const plan = planTransitions(event, config.config, environments.concerned(concernedEnvironments(event)));
   const context = { user: event.payload.sender, at, source, config: config.config };
   const recorded: NewActivity[] = [];
+  const shown: Array<{ github: GithubOptions | undefined; taskAt: number }> = [];
   const tasks: GithubTaskBody[] = [];
   for (const transition of plan.transitions) {
     if (transition.action === "track-head") {
@@ -142,12 +164,13 @@ function applyInMemory(
       githubDeliveryId: deliveryId,
       runnerDeadline: runnerDeadlineOf(config.config, at),
     });
+    shown.push({ github: github ? config.config.github : undefined, taskAt: tasks.length });
     const task = github && activityTask(activity, config.config.github);
     if (task) tasks.push(task);
   }
   if (github) tasks.push(...(plan.github ?? []));
   const activities = recorded.map((item) => item.activity);
-  return { recorded, tasks, outcome: outcomeOf(activities, plan) };
+  return { recorded, shown, tasks, outcome: outcomeOf(activities, plan) };
 }
 
 /** Deliveries and GitHub tasks for what the batch recorded, and who to wake once it commits. */

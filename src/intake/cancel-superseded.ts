@@ -6,7 +6,7 @@ import {
   writeActivityTask,
 } from "../github/github-outbox.ts";
 import type { StoredActivity } from "../relay/write-deliveries.ts";
-import { lockPendingActivities, updateActivity } from "../store/activities.ts";
+import { lockPendingActivities, updateActivitiesAwaitingNothing } from "../store/activities.ts";
 import type { Queryable } from "../store/database.ts";
 import type { Project } from "../store/projects.ts";
 import type { ApplyDeps, Wakes } from "./apply-event.ts";
@@ -55,8 +55,11 @@ export async function cancelSuperseded(
     activity: supersede(older.activity, activity),
   }));
   if (cancelled.length === 0) return;
+  await updateActivitiesAwaitingNothing(
+    tx,
+    cancelled.map(({ activity: done }) => done),
+  );
   for (const { activity: done } of cancelled) {
-    await updateActivity(tx, done, null);
     wakes.activities.push(done);
     if (deps.github && (await writeActivityTask(tx, project.key, done, github)))
       wakes.github.add(project.key);
@@ -64,26 +67,36 @@ export async function cancelSuperseded(
   for (const id of (await deps.outbox?.write(tx, project.key, cancelled)) ?? []) wakes.integrations.add(id);
 }
 
+/** An activity a batch just stored, with what shows it on GitHub. */
+export interface BatchActivity extends StoredActivity {
+  /** Its event's options for GitHub; undefined when the App is not configured. */
+  github: GithubOptions | undefined;
+  /** Where its task is in the batch's tasks, or would be if it has none. */
+  taskAt: number;
+}
+
 /**
  * `cancelSuperseded` for a batch of activities just stored (`added`, in order, with their GitHub
  * `tasks`): the same rows, deliveries and tasks, in the same order, as applying them one at a
  * time. Each pending activity cancels the pending ones before it of its environment, stored
- * earlier or earlier in the batch; their cancelled states are relayed, and their tasks written,
- * just before it. Returns the activities to relay and the tasks to write, in order.
+ * earlier or earlier in the batch; their cancelled states are relayed, and their tasks written
+ * (with its event's options), just before it. The cancelled rows are written in one statement.
+ * Returns the activities to relay and the tasks to write, in order.
  */
 export async function cancelSupersededInBatch(
   tx: Queryable,
   projectId: number,
-  added: readonly StoredActivity[],
+  added: readonly BatchActivity[],
   tasks: readonly GithubTaskBody[],
 ): Promise<{ stored: StoredActivity[]; tasks: GithubTaskBody[] }> {
+  const storedOf = ({ sequence, activity }: StoredActivity): StoredActivity => ({ sequence, activity });
   const environments = new Set<string>();
   for (const { activity } of added) {
     if (activity.state === "pending" && activity.parameters.environment !== null) {
       environments.add(activity.parameters.environment);
     }
   }
-  if (environments.size === 0) return { stored: [...added], tasks: [...tasks] };
+  if (environments.size === 0) return { stored: added.map(storedOf), tasks: [...tasks] };
   const ids = new Set(added.map(({ activity }) => activity.id));
   const pending = new Map<string, StoredActivity[]>();
   for (const older of await lockPendingActivities(tx, projectId, [...environments])) {
@@ -92,27 +105,27 @@ export async function cancelSupersededInBatch(
   }
   const stored: StoredActivity[] = [];
   const written = [...tasks];
+  // How many cancelled activities' tasks were put before the rest of `tasks`.
+  let shift = 0;
   const cancelled = new Map<string, Activity>();
   for (const entry of added) {
-    const { activity } = entry;
+    const { activity, github } = entry;
     const environment = activity.parameters.environment;
     if (activity.state === "pending" && environment !== null) {
-      // Its task (the same object the batch built) says which options show it on GitHub.
-      const at = written.findIndex((task) => task.kind === "activity" && task.activity === activity);
-      const options = at === -1 ? undefined : (written[at] as { options: GithubOptions }).options;
       const before: GithubTaskBody[] = [];
       for (const older of pending.get(environment) ?? []) {
         const done = supersede(older.activity, activity);
         cancelled.set(done.id, done);
         stored.push({ sequence: older.sequence, activity: done });
-        const task = options && activityTask(done, options);
+        const task = github && activityTask(done, github);
         if (task) before.push(task);
       }
-      if (at !== -1) written.splice(at, 0, ...before);
-      pending.set(environment, [entry]);
+      written.splice(entry.taskAt + shift, 0, ...before);
+      shift += before.length;
+      pending.set(environment, [storedOf(entry)]);
     }
-    stored.push(entry);
+    stored.push(storedOf(entry));
   }
-  for (const done of cancelled.values()) await updateActivity(tx, done, null);
+  await updateActivitiesAwaitingNothing(tx, [...cancelled.values()]);
   return { stored, tasks: written };
 }

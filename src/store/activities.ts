@@ -198,6 +198,34 @@ export async function updateActivity(
   );
 }
 
+/**
+ * Stores activities' new states in one statement, as `updateActivity` does each (`runner_deadline`
+ * null: no report is awaited any more).
+ */
+export async function updateActivitiesAwaitingNothing(
+  tx: Queryable,
+  activities: readonly Activity[],
+): Promise<void> {
+  if (activities.length === 0) return;
+  await tx.query(
+    `UPDATE activities a SET state = x.state, result = x.result, body = x.body, updated_at = x.updated_at,
+       runner_deadline = NULL
+     FROM jsonb_to_recordset($1::jsonb) AS x(id text, state text, result text, body jsonb, updated_at timestamptz)
+     WHERE a.id = x.id`,
+    [
+      JSON.stringify(
+        activities.map((activity) => ({
+          id: activity.id,
+          state: activity.state,
+          result: activity.result,
+          body: activity,
+          updated_at: activity.updated_at,
+        })),
+      ),
+    ],
+  );
+}
+
 /** Activities whose deploy runner has not reported by its deadline. */
 export async function activitiesPastRunnerDeadline(db: Queryable, now: Date): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(

@@ -391,6 +391,38 @@ describe.each(STORES)("applying GitHub events in batches on $name", { timeout: 1
     },
   );
 
+  it.skipIf(kind.skip)(
+    "with runner: external, 50 pushes to one branch in one batch cancel 49 activities in a bounded number of statements",
+    async () => {
+      const count = async (config: RepoConfig) => {
+        const counter = countingStatements(await open());
+        const ready = await store(
+          counter.db,
+          Array.from({ length: 50 }, (_, n) => ({
+            name: "push",
+            payload: pushToBranch("feature/busy", { before: sha(200 + n), after: sha(201 + n) }),
+            config: { ok: true, config } as ConfigResult,
+          })),
+        );
+        const before = counter.count();
+        await applyEvents(applyDeps(counter.db), ready);
+        const statements = counter.count() - before;
+        const { rows } = await counter.db.query<{ state: string; n: number }>(
+          "SELECT state, count(*)::int AS n FROM activities GROUP BY state ORDER BY state",
+        );
+        return { statements, states: Object.fromEntries(rows.map((row) => [row.state, row.n])) };
+      };
+      const external = await count(CONFIG);
+      const plain = await count({ ...CONFIG, runner: "none" });
+      console.log(
+        `[batched apply, ${kind.name}] 50 pushes to one branch in one batch: ${external.statements} statements with runner: external, ${plain.statements} without`,
+      );
+      expect(external.states).toEqual({ cancelled: 49, pending: 1 });
+      // Locking the pending activities and writing the cancelled ones: not one statement per activity.
+      expect(external.statements).toBeLessThanOrEqual(plain.statements + 2);
+    },
+  );
+
   describe("with GitHub App credentials", () => {
     let github: FakeGithub | undefined;
     let envhooks: TestEnvhooks | undefined;
