@@ -300,6 +300,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     metrics,
     onlyProbes: role === "worker",
     publicUrl: options.publicUrl,
+    githubWebUrl: githubWebUrl(options.github),
     secrets,
     now,
     userProjects: signInWithGithub(options),

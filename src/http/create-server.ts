@@ -52,6 +52,8 @@ export interface ServerDeps {
   metrics: Metrics;
   /** ENVHOOKS_PUBLIC_URL: where people reach envhooks. */
   publicUrl?: string | undefined;
+  /** GitHub's web root (GHE_HOST's, or github.com): the dashboard's links to commits and pull requests. */
+  githubWebUrl?: string | undefined;
   /** A `worker` instance answers only health probes and metrics. */
   onlyProbes?: boolean;
   /** Seals what the dashboard keeps (a GitHub user's token, the cookie-signing key). */
@@ -153,6 +155,7 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
       db: deps.db,
       log: deps.log,
       publicUrl: deps.publicUrl,
+      githubWebUrl: deps.githubWebUrl,
       callApi: async (path, init) => app.request(path, init),
       sessions,
       apiToken: () => deps.apiToken,
