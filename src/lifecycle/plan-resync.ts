@@ -1,6 +1,11 @@
 import type { RepoConfig } from "../config/repo-config.schema.ts";
 import type { PullRequestPayload } from "./github-event.ts";
-import { branchEnvironmentName, pullRequestEnvironment, whyNotBuilt } from "./plan-transitions.ts";
+import {
+  branchEnvironmentName,
+  createPullRequestEnvironment,
+  pullRequestEnvironment,
+  whyNotBuilt,
+} from "./plan-transitions.ts";
 import type { EnvironmentState, Plan, Transition } from "./transition.ts";
 
 /** A branch as GitHub lists it: https://docs.github.com/en/rest/branches/branches#list-branches */
@@ -99,22 +104,9 @@ export function planResync(
       continue;
     }
     if (!existing) {
-      plan.transitions.push({
-        action: "create",
-        environment: {
-          name,
-          kind: "pull_request",
-          pullRequest: pr.number,
-          parent: branchEnvironmentName(pr.base.ref),
-          headCommit: pr.head.sha,
-          isMain: false,
-          cloneParentData: options.pull_requests_clone_parent_data,
-        },
-        oldCommit: null,
-        newCommit: pr.head.sha,
-        commits: [],
-        reason: `found pull request #${pr.number} open on GitHub (resync)`,
-      });
+      plan.transitions.push(
+        createPullRequestEnvironment(pr, options, `found pull request #${pr.number} open on GitHub (resync)`),
+      );
     } else if (existing.status === "active" && existing.headCommit !== pr.head.sha) {
       plan.transitions.push(
         rebuild(existing, pr.head.sha, `found pull request #${pr.number} at a newer commit (resync)`),

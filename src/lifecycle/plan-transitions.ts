@@ -266,24 +266,7 @@ function planPullRequest(
 
   if (!existing) {
     return {
-      transitions: [
-        {
-          action: "create",
-          environment: {
-            name,
-            kind: "pull_request",
-            pullRequest: pr.number,
-            parent: branchEnvironmentName(pr.base.ref),
-            headCommit: pr.head.sha,
-            isMain: false,
-            cloneParentData: options.pull_requests_clone_parent_data,
-          },
-          oldCommit: null,
-          newCommit: pr.head.sha,
-          commits: [],
-          reason,
-        },
-      ],
+      transitions: [createPullRequestEnvironment(pr, options, reason)],
       notes: [],
     };
   }
@@ -467,4 +450,28 @@ function ignore(note: string): Plan {
 
 function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+/** The transition that creates a pull request's environment, branched from its base branch's. */
+export function createPullRequestEnvironment(
+  pr: Pick<PullRequestPayload["pull_request"], "number" | "base" | "head">,
+  options: Pick<RepoConfig, "pull_requests_clone_parent_data">,
+  reason: string,
+): Transition {
+  return {
+    action: "create",
+    environment: {
+      name: pullRequestEnvironment(pr.number),
+      kind: "pull_request",
+      pullRequest: pr.number,
+      parent: branchEnvironmentName(pr.base.ref),
+      headCommit: pr.head.sha,
+      isMain: false,
+      cloneParentData: options.pull_requests_clone_parent_data,
+    },
+    oldCommit: null,
+    newCommit: pr.head.sha,
+    commits: [],
+    reason,
+  };
 }
