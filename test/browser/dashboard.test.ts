@@ -185,14 +185,18 @@ describe.skipIf(browserSkipReason())("the dashboard in a browser", { timeout: 18
   it("shows a new activity in the stream without a reload (server-sent events)", async () => {
     const { page } = signedIn;
     // The stream opens as the page loads: wait for it (its first answer) before pushing.
-    const streaming = page.waitForResponse((response) => response.url().endsWith(`${PROJECT}/live`));
+    const streaming = page.waitForResponse((response) => response.url().includes(`${PROJECT}/live`));
     await page.goto(`${origin}${PROJECT}`);
     await streaming;
     await page.evaluate("window.notReloaded = true");
-    await envhooks.deliver("push", pushToBranch("feature/live"));
+    await envhooks.deliver("push", pushToBranch("feature/live"), { deliveryId: "d-live-push" });
     await expect
       .poll(() => page.locator("#activity-rows").textContent(), { timeout: 20_000 })
       .toContain("feature/live");
+    // The GitHub events table, like GitHub's Recent Deliveries, takes the new delivery too.
+    await expect
+      .poll(() => page.locator("#github-events").textContent(), { timeout: 20_000 })
+      .toContain("d-live-push");
     expect(await page.evaluate("window.notReloaded")).toBe(true);
     signedIn.expectClean();
   });
@@ -208,7 +212,7 @@ describe.skipIf(browserSkipReason())("the dashboard in a browser", { timeout: 18
       .poll(() => page.locator("#project-cards").textContent(), { timeout: 20_000 })
       .toContain("newcomer/site");
 
-    const projectStream = page.waitForResponse((response) => response.url().endsWith(`${PROJECT}/live`));
+    const projectStream = page.waitForResponse((response) => response.url().includes(`${PROJECT}/live`));
     await page.goto(`${origin}${PROJECT}`);
     await projectStream;
     await page.evaluate("window.notReloaded = true");

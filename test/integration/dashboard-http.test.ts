@@ -83,7 +83,7 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
     expect(project).toContain('id="environment-master"');
     expect(project).toContain('id="environment-feature/x"');
     expect(project).toContain(`id="activity-${activityId}"`);
-    expect(project).toContain(`data-live="${PROJECT}/live"`);
+    expect(project).toContain(`data-live="${PROJECT}/live?events=1"`);
     expect(project).toContain("d-feature");
     const activity = await (await operator.get(`/activities/${activityId}`)).text();
     expect(activity).toContain("environment.branch");

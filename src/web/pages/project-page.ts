@@ -124,7 +124,7 @@ ${writable ? html`<p><a class="button" href="${path}/resync">Resync with GitHubâ
 <section aria-labelledby="activity-heading">
 <h2 id="activity-heading">Activity</h2>
 <p class="muted">Newest first; new activities appear here as they happen.</p>
-<div class="table-wrap"${activitiesBefore ? "" : html` data-live="${path}/live"`}>
+<div class="table-wrap"${activitiesBefore ? "" : html` data-live="${path}/live${eventsBefore ? "" : "?events=1"}"`}>
 <table>
 <caption class="visually-hidden">Activities</caption>
 <thead><tr><th scope="col">Activity</th><th scope="col">Environment</th><th scope="col">State</th><th scope="col">Progress</th><th scope="col">Created</th></tr></thead>
@@ -147,7 +147,7 @@ ${integrationsTable(integrationList, rates, writable, c, path)}
 
 <section aria-labelledby="events-heading">
 <h2 id="events-heading">GitHub events</h2>
-${eventsTable(events.ok ? events.body.items : [], path)}
+<div id="github-events">${eventsTable(events.ok ? events.body.items : [], path)}</div>
 ${
   events.ok && events.body.next_cursor
     ? html`<p><a href="${path}?events_before=${events.body.next_cursor}#events-heading">Older GitHub events</a></p>`
@@ -286,7 +286,10 @@ function eventsTable(events: EventJson[], path: string): Markup {
   )}</tbody></table></div>`;
 }
 
-/** The project page, live: new and changed activities, and the environments as they change. */
+/**
+ * The project page, live: new and changed activities, the environments as they change, and (with
+ * `?events=1`, when the page shows the newest) the GitHub events.
+ */
 export function projectStream(deps: WebDeps, c: Context) {
   const base = apiProjectPath(c.req.param("owner") ?? "", c.req.param("repo") ?? "");
   const path = projectPath(`${c.req.param("owner") ?? ""}/${c.req.param("repo") ?? ""}`);
@@ -295,11 +298,15 @@ export function projectStream(deps: WebDeps, c: Context) {
   let overview: Awaited<ReturnType<typeof callApi<ProjectSummary>>> | undefined;
   return pollStream(c, async () => {
     overview ??= await callApi<ProjectSummary>(deps, c, base);
-    const [environments, activities] = await Promise.all([
+    const withEvents = c.req.query("events") === "1";
+    const [environments, activities, events] = await Promise.all([
       callApi<EnvironmentJson[]>(deps, c, `${base}/environments`),
       callApi<{ items: Activity[] }>(deps, c, `${base}/activities?limit=20`),
+      withEvents ? callApi<{ items: EventJson[] }>(deps, c, `${base}/github-events?limit=20`) : undefined,
     ]);
-    if (!overview.ok || !environments.ok || !activities.ok) return { patches: [], done: true };
+    if (!overview.ok || !environments.ok || !activities.ok || events?.ok === false) {
+      return { patches: [], done: true };
+    }
     const recent = activities.body.items;
     const patches: Patch[] = [];
     const add = (patch: Patch) => {
@@ -323,6 +330,12 @@ export function projectStream(deps: WebDeps, c: Context) {
         await environmentsTable(environments.body, recent, overview.body, writable, c, path, githubWeb(deps)),
       ),
     });
+    if (events?.ok) {
+      add({
+        id: "github-events",
+        html: `<div id="github-events">${await eventsTable(events.body.items, path)}</div>`,
+      });
+    }
     return { patches };
   });
 }
