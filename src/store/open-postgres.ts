@@ -5,43 +5,26 @@ import type { Database, Queryable } from "./database.ts";
 // bigint (int8) columns come back as numbers: envhooks' ids and counts stay far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
-/** Connections for everything but `urgent`: applying events, relaying, the API. */
-export const POOL_SIZE = 28;
-/**
- * Connections kept for `urgent` statements (storing a GitHub delivery before it is answered), so
- * that an acknowledgement never waits for a connection behind applying and relaying: with one shared
- * pool, up to 87 statements were seen waiting when an acknowledgement's insert began.
- */
-const URGENT_POOL_SIZE = 4;
-
-/** Opens pools on PostgreSQL (`DATABASE_URL`): one for the work, a small one for `urgent` statements. */
+/** Opens a pool on PostgreSQL (`DATABASE_URL`). */
 export async function openPostgres(connectionString: string): Promise<Database & { pool: pg.Pool }> {
-  const open = (max: number) => {
-    const opened = new pg.Pool({
-      connectionString,
-      max,
-      application_name: "envhooks",
-      // While the server is down, a request waits this long for a connection, then fails (503).
-      connectionTimeoutMillis: 5_000,
-    });
-    // A pool error (server restart, network) surfaces on the next query; don't crash the process.
-    opened.on("error", ignore);
-    return opened;
-  };
-  const pool = open(POOL_SIZE);
-  const urgentPool = open(URGENT_POOL_SIZE);
-  // Fail at start, with the server's own message, when the URL is wrong.
-  const client = await pool.connect().catch(async (error: unknown) => {
-    await urgentPool.end();
-    throw error;
+  const pool = new pg.Pool({
+    connectionString,
+    max: 32,
+    application_name: "envhooks",
+    // While the server is down, a request waits this long for a connection, then fails (503).
+    connectionTimeoutMillis: 5_000,
   });
+  // A pool error (server restart, network) surfaces on the next query; don't crash the process.
+  pool.on("error", ignore);
+  // Fail at start, with the server's own message, when the URL is wrong.
+  const client = await pool.connect();
   client.release();
   const pooled = wrap(pool);
   return {
     kind: "postgres",
     pool,
     ...pooled,
-    urgent: wrap(urgentPool),
+    urgent: pooled,
     async transaction(work) {
       const connection = await pool.connect();
       // A connection that dies between two statements (the server restarted) emits an error with
@@ -60,9 +43,7 @@ export async function openPostgres(connectionString: string): Promise<Database &
         connection.release();
       }
     },
-    async close() {
-      await Promise.all([pool.end(), urgentPool.end()]);
-    },
+    close: () => pool.end(),
   };
 }
 

@@ -10,7 +10,6 @@ import {
   takeIntegrationLease,
 } from "../../src/store/integrations.ts";
 import { INTEGRATION_LEASE, releaseLease, takeLease } from "../../src/store/leases.ts";
-import { POOL_SIZE } from "../../src/store/open-postgres.ts";
 import { createSecretBox } from "../../src/store/secret-box.ts";
 import { STORES, type TestStore } from "../helpers/stores.ts";
 
@@ -35,46 +34,6 @@ describe.each(STORES)("store transactions on $name", (kind) => {
     await store?.close();
     store = undefined;
   });
-
-  // On PostgreSQL only: the embedded store runs one operation at a time (its urgent lane goes first).
-  it.skipIf(kind.skip || kind.name !== "postgres")(
-    "stores a GitHub delivery (urgent) while every other connection is held by work",
-    async () => {
-      store = await kind.open();
-      const db = store.db;
-      let release!: () => void;
-      const released = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      let holding = 0;
-      let allHeld!: () => void;
-      const held = new Promise<void>((resolve) => {
-        allHeld = resolve;
-      });
-      const work = Array.from({ length: POOL_SIZE }, () =>
-        db.transaction(async (tx) => {
-          await tx.query("SELECT 1");
-          if (++holding === POOL_SIZE) allHeld();
-          await released;
-        }),
-      );
-      await held;
-      try {
-        // With one shared pool this waited for a connection until its 5 s timeout, then failed.
-        const stored = await insertEvent(db.urgent, {
-          deliveryId: "urgent-while-busy",
-          name: "push",
-          action: null,
-          projectKey: "acme/busy",
-          payload: "{}",
-        });
-        expect(stored?.id).toBeGreaterThan(0);
-      } finally {
-        release();
-        await Promise.all(work);
-      }
-    },
-  );
 
   it.skipIf(kind.skip)(
     "commits, rolls back on a throw, and commits bookkeeping without waiting for the disk",
