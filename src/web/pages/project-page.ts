@@ -157,6 +157,7 @@ ${
   });
 }
 
+/** The environments, in the element the live stream replaces whole. */
 function environmentsTable(
   environments: EnvironmentJson[],
   recent: Activity[],
@@ -166,22 +167,12 @@ function environmentsTable(
   path: string,
   web: string,
 ): Markup {
-  return html`<div id="environments">${environmentsMarkup(environments, recent, project, writable, c, path, web)}</div>`;
-}
-
-function environmentsMarkup(
-  environments: EnvironmentJson[],
-  recent: Activity[],
-  project: ProjectSummary,
-  writable: boolean,
-  c: Context,
-  path: string,
-  web: string,
-): Markup {
-  if (environments.length === 0) return html`<p class="muted">No environment yet.</p>`;
+  if (environments.length === 0) {
+    return html`<div id="environments"><p class="muted">No environment yet.</p></div>`;
+  }
   const byId = new Map(recent.map((activity) => [activity.id, activity]));
   const ttlMs = project.environment_ttl ? durationMs(project.environment_ttl) : undefined;
-  return html`<div class="table-wrap"><table>
+  return html`<div id="environments"><div class="table-wrap"><table>
 <thead><tr><th scope="col">Environment</th><th scope="col">Status</th><th scope="col">URL</th><th scope="col">Pull request</th><th scope="col">Head</th><th scope="col">Last activity</th><th scope="col">Expires</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
 <tbody>${environments.map((environment) => {
     const last = environment.last_activity_id ? byId.get(environment.last_activity_id) : undefined;
@@ -210,7 +201,7 @@ function environmentsMarkup(
         : ""
     }</td>
 </tr>`;
-  })}</tbody></table></div>`;
+  })}</tbody></table></div></div>`;
 }
 
 /** One row of the activity stream (also what the live stream sends). */
