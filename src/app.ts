@@ -1,4 +1,6 @@
 import type { Probot } from "probot";
+import { followRun } from "./actions/follow-run.ts";
+import { runStatus } from "./actions/run-report.ts";
 import { type ApplyDeps, applyEvent } from "./intake/apply-event.ts";
 import { synchronizeCommits } from "./intake/pull-request-commits.ts";
 import type { RepoOptions } from "./intake/repo-options.ts";
@@ -8,7 +10,10 @@ import {
   type IssueCommentPayload,
   isEnvhooksCommand,
   type RepositoryPayload,
+  type WorkflowJobPayload,
+  type WorkflowRunPayload,
 } from "./lifecycle/github-event.ts";
+import { projectKey } from "./store/projects.ts";
 
 /** GitHub's permission levels that may push (`maintain` is reported as `write`). */
 const WRITE_PERMISSIONS = new Set(["admin", "write"]);
@@ -37,6 +42,31 @@ export function envhooksApp(deps: ApplyDeps, options: RepoOptions) {
     // A rename or transfer moves the project; a deleted repository deactivates it (issue 18).
     app.on(["repository.renamed", "repository.transferred", "repository.deleted"], async (context) => {
       await applyRepositoryEvent(deps, context.id, context.payload as unknown as RepositoryPayload);
+    });
+    // runner: github-actions: the runs envhooks started, followed from GitHub's own events (issue 24).
+    app.on("workflow_run", async (context) => {
+      const { workflow_run: run, repository } = context.payload as unknown as WorkflowRunPayload;
+      await followRun(
+        deps,
+        {
+          runId: run.id,
+          status: context.payload.action === "completed" ? "completed" : runStatus(run.status),
+          conclusion: run.conclusion,
+          htmlUrl: run.html_url,
+        },
+        { projectKey: projectKey(repository.full_name), deliveryId: context.id, runName: run.display_title },
+      );
+    });
+    app.on("workflow_job", async (context) => {
+      const { workflow_job: job, repository } = context.payload as unknown as WorkflowJobPayload;
+      await followRun(
+        deps,
+        {
+          runId: job.run_id,
+          job: { id: job.id, name: job.name, status: job.status, conclusion: job.conclusion },
+        },
+        { projectKey: projectKey(repository.full_name), deliveryId: context.id },
+      );
     });
     app.on("issue_comment.created", async (context) => {
       const payload = context.payload as unknown as IssueCommentPayload;

@@ -5,6 +5,7 @@ import type { PgBoss } from "pg-boss";
 import type { Logger } from "pino";
 import { Probot, ProbotOctokit } from "probot";
 import packageJson from "../package.json" with { type: "json" };
+import { QUIET_RUN_MS, readQuietRuns } from "./actions/read-quiet-runs.ts";
 import { envhooksApp } from "./app.ts";
 import type { Settings } from "./config/env.schema.ts";
 import { DEFAULT_REPO_CONFIG } from "./config/repo-config.schema.ts";
@@ -107,6 +108,11 @@ export interface Envhooks {
   recoverDeliveries(): Promise<RecoveryRun | undefined>;
   /** Purges what retention lets go (at start and every 10 minutes too); undefined: another instance is at it. */
   purge(): Promise<Record<Purged, number> | undefined>;
+  /**
+   * Reads the workflow runs of unfinished activities quiet for 10 minutes (every one at start; then
+   * every minute); undefined: another instance is at it, or no App.
+   */
+  readQuietRuns(): Promise<number | undefined>;
   role: Role;
   /** Turns readiness false (`/readyz` 503), first step of a graceful shutdown. */
   notReady(): void;
@@ -271,6 +277,24 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
         recoverDeliveries({ db, log, appOctokit, now, metrics, keepGoing }),
       )
     : undefined;
+  // Workflow runs whose events went missing (issue 24): every open one at start, then those quiet
+  // for 10 minutes, looked for every minute.
+  let readAllRuns = true;
+  const readingRuns =
+    octokitFor && role !== "web"
+      ? startBackgroundJob({
+          db,
+          log,
+          job: "read-quiet-runs",
+          owner,
+          everyMs: 60_000,
+          run: (keepGoing) => {
+            const quietSince = readAllRuns ? now() : new Date(now().getTime() - QUIET_RUN_MS);
+            readAllRuns = false;
+            return readQuietRuns({ apply, log, octokitFor, budget, keepGoing }, quietSince);
+          },
+        })
+      : undefined;
   const purging = background("retention", (keepGoing) =>
     purgeExpired(db, {
       retention: options.retention ?? DEFAULT_RETENTION,
@@ -315,6 +339,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     sweep,
     recoverDeliveries: async () => recovering?.runNow(),
     purge: async () => purging?.runNow(),
+    readQuietRuns: async () => readingRuns?.runNow(),
     notReady() {
       ready = false;
     },
@@ -324,7 +349,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
       // Drains stop after the item in flight; what is left stays pending for the next process.
       stopping.abort();
       await Promise.all([...dispatchers.values()].map((keys) => keys.stop(timeoutMs)));
-      await Promise.all([recovering?.stop(), purging?.stop()]);
+      await Promise.all([recovering?.stop(), purging?.stop(), readingRuns?.stop()]);
       // At the deadline, sends still waiting for their receiver are cut short and recorded as
       // interrupted: pending, they go again (same webhook-id) from the next process. Recording
       // them is one statement; a database out of reach does not hold the exit for longer.
@@ -429,6 +454,8 @@ async function createReceiver(
         await applyRepositoryEvent(deps, id, payload as RepositoryPayload);
         return;
       }
+      // Without the App no workflow run was started by envhooks: nothing to follow.
+      if (name === "workflow_run" || name === "workflow_job") return;
       // Without GitHub, nobody can be asked whether a commenter may write: commands are refused.
       const event = { name, payload, canWrite: false } as GithubEvent;
       await applyEvent(deps, id, event, null, {

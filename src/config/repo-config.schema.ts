@@ -39,6 +39,42 @@ export function durationMs(text: string): number {
   return ms(text as ms.StringValue);
 }
 
+/** `github_actions:` in `.github/envhooks.yml`. */
+const githubActions = z
+  .object({
+    /** A file in `.github/workflows` (`preview.yml`), or the workflow's numeric id. */
+    workflow: z
+      .union([
+        z
+          .string()
+          .regex(
+            /^[\w.-]+\.ya?ml$/,
+            "must be a file name in .github/workflows (preview.yml) or a numeric id",
+          ),
+        z.number().int().positive(),
+      ])
+      .describe("A file in `.github/workflows` (e.g. `preview.yml`), or the workflow's numeric id."),
+    /** `head`: the environment's branch (a pull request's base branch); `default`: the default branch. */
+    ref: z
+      .enum(["head", "default"])
+      .default("head")
+      .describe(
+        "The branch whose workflow file runs: `head`, the environment's branch (for a pull request, its base branch: a fork's branch is not in the repository), or `default`, the default branch. The commit to build is the `sha` input either way.",
+      ),
+    /** Cancel the run of an activity that a newer one superseded. */
+    cancel_superseded: z
+      .boolean()
+      .default(true)
+      .describe("Cancel the run of an activity that a newer one of its environment superseded."),
+    /** The activity fails when its run has not finished this long after it began. */
+    timeout: duration
+      .default("60m")
+      .describe(
+        "The activity completes as a failure when its run has not finished this long (e.g. `60m`) after it began.",
+      ),
+  })
+  .strict();
+
 export const repoConfigSchema = z
   .object({
     /** Create an environment for every branch pushed or created on GitHub (not only pull requests). */
@@ -124,12 +160,21 @@ export const repoConfigSchema = z
       .strict()
       .default({ deployments: true, statuses: true, comments: true })
       .describe("What envhooks shows on GitHub."),
-    /** `external`: activities start `pending` and a deploy system reports their progress. */
+    /**
+     * `external`: activities start `pending` and a deploy system reports their progress.
+     * `github-actions`: each activity starts a workflow (`github_actions`), followed from GitHub's events.
+     */
     runner: z
-      .enum(["none", "external"])
+      .enum(["none", "external", "github-actions"])
       .default("none")
       .describe(
-        "`external`: activities start `pending` and a deploy system reports their progress (POST /api/activities/{id}/progress).",
+        "`external`: activities start `pending` and a deploy system reports their progress (POST /api/activities/{id}/progress). `github-actions`: each activity starts the workflow `github_actions.workflow` and follows its run.",
+      ),
+    /** With `runner: github-actions`: the workflow each activity starts, and how its run is followed. */
+    github_actions: githubActions
+      .optional()
+      .describe(
+        "With `runner: github-actions`: the workflow each activity starts (workflow_dispatch), and how its run is followed.",
       ),
     /** With `runner: external`, an activity with no report for this long completes as a failure. */
     runner_timeout: duration
@@ -144,7 +189,11 @@ export const repoConfigSchema = z
         "Branch and pull request environments with no activity for this long (e.g. `7d`) are deleted; the default branch's never.",
       ),
   })
-  .strict();
+  .strict()
+  .refine((config) => config.runner !== "github-actions" || config.github_actions !== undefined, {
+    path: ["github_actions"],
+    message: "runner: github-actions needs github_actions.workflow (e.g. preview.yml)",
+  });
 
 /** The label a maintainer adds to a fork's pull request to let it have an environment. */
 export const APPROVE_LABEL = "envhooks:approve";

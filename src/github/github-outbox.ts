@@ -1,3 +1,4 @@
+import type { CancelRunRequest, DispatchWorkflowRequest } from "../actions/workflow-tasks.ts";
 import type { Activity } from "../activity/activity.ts";
 import type { RepoConfig } from "../config/repo-config.schema.ts";
 import type { GithubEvent } from "../lifecycle/github-event.ts";
@@ -21,7 +22,9 @@ export interface CommitStatusRequest {
 export type GithubTaskBody =
   | { kind: "activity"; activity: Activity; options: GithubOptions }
   | GithubRequest
-  | CommitStatusRequest;
+  | CommitStatusRequest
+  | DispatchWorkflowRequest
+  | CancelRunRequest;
 
 /**
  * The failing `envhooks/config` status an invalid `.github/envhooks.yml` sets on the default

@@ -1,3 +1,4 @@
+import type { CancelRunRequest, DispatchWorkflowRequest } from "../actions/workflow-tasks.ts";
 import type { Activity } from "../activity/activity.ts";
 import type { CommitStatusRequest, GithubOptions, GithubTaskBody } from "./github-outbox.ts";
 
@@ -31,7 +32,9 @@ export type UpdateStep =
   | { kind: "comment"; pullRequest: number; body: string; covers: number[] }
   | { kind: "reply"; pullRequest: number; body: string; covers: number[] }
   | { kind: "remove-label"; pullRequest: number; label: string; covers: number[] }
-  | (CommitStatusRequest & { covers: number[] });
+  | (CommitStatusRequest & { covers: number[] })
+  | (DispatchWorkflowRequest & { covers: number[] })
+  | (CancelRunRequest & { covers: number[] });
 
 export interface UpdatePlan {
   steps: UpdateStep[];

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
+import { cancelRuns, dispatchWorkflow } from "../actions/send-workflow-task.ts";
 import type { Activity } from "../activity/activity.ts";
 import type { Metrics } from "../metrics.ts";
 import { describeError } from "../queue/drain-in-order.ts";
@@ -254,6 +255,10 @@ async function runStep(context: TaskContext, step: UpdateStep): Promise<"sent" |
         description: description(step.description),
       });
       return "sent";
+    case "dispatch-workflow":
+      return dispatchWorkflow(context, step);
+    case "cancel-run":
+      return cancelRuns(context, step);
     case "remove-label":
       try {
         await octokit.rest.issues.removeLabel({

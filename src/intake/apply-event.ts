@@ -1,3 +1,4 @@
+import { dispatchTask } from "../actions/workflow-tasks.ts";
 import type { Activity, ActivityEnvironment } from "../activity/activity.ts";
 import { newActivityId } from "../activity/activity-id.ts";
 import { buildActivity, describeTransition, transitionLog } from "../activity/build-activity.ts";
@@ -185,9 +186,17 @@ export function invalidConfigOutcome(problems: string[]): string {
   return `invalid .github/envhooks.yml: ${problems.join("; ")}`;
 }
 
-/** When a deploy runner must have reported on an activity begun at `at` (none without runners). */
+/**
+ * When a deploy runner must have reported on an activity begun at `at` (none without runners): for
+ * `runner: github-actions`, when its run must have finished (`github_actions.timeout`).
+ */
 export function runnerDeadlineOf(config: RepoConfig, at: Date): Date | null {
-  return config.runner === "external" ? new Date(at.getTime() + durationMs(config.runner_timeout)) : null;
+  if (config.runner === "none") return null;
+  const timeout =
+    config.runner === "github-actions" && config.github_actions
+      ? config.github_actions.timeout
+      : config.runner_timeout;
+  return new Date(at.getTime() + durationMs(timeout));
 }
 
 /** Thrown inside the transaction to roll it back: the delivery was applied already, or never stored. */
@@ -318,7 +327,7 @@ export async function applyPlan(
     const transitioned = await applyTransition(tx, project, transition, context);
     if (!transitioned) continue;
     const applied = transitioned.activity;
-    await cancelSuperseded(tx, deps, project, applied, context.config.github, wakes);
+    await cancelSuperseded(tx, deps, project, applied, context.config, wakes);
     await recordActivity(tx, deps, project, applied, {
       deliveryId: context.deliveryId,
       runnerDeadline: runnerDeadlineOf(context.config, context.at),
@@ -326,6 +335,11 @@ export async function applyPlan(
       latestOf: transitioned.latestOf,
     });
     if (deps.github && (await writeActivityTask(tx, project.key, applied, context.config.github))) {
+      wakes.github.add(project.key);
+    }
+    const dispatch = deps.github && dispatchTask(applied, context.config, project.defaultBranch);
+    if (dispatch) {
+      await writeTask(tx, project.key, dispatch);
       wakes.github.add(project.key);
     }
     activities.push(applied);
@@ -449,7 +463,7 @@ export function transitionActivity(
     result: "success",
     at,
     github: source,
-    awaitingRunner: config.runner === "external",
+    awaitingRunner: config.runner !== "none",
   });
   return { activity, latestOf: status === "deleted" ? null : { environment: environment.name, url } };
 }

@@ -1,4 +1,6 @@
+import { dispatchTask } from "../actions/workflow-tasks.ts";
 import type { Activity, ActivityEnvironment } from "../activity/activity.ts";
+import type { RepoConfig } from "../config/repo-config.schema.ts";
 import type { ConfigResult } from "../config/validate-repo-config.ts";
 import {
   activityTask,
@@ -47,6 +49,13 @@ export interface ReadyEvent {
   config: ConfigResult;
 }
 
+/** How an activity of the batch is shown on GitHub: its event's options, and where its task is among the tasks. */
+interface Shown {
+  github: GithubOptions | undefined;
+  config: RepoConfig | undefined;
+  taskAt: number;
+}
+
 /** Thrown to roll a batch back when one of its events is not pending any more (another worker applied it). */
 export class BatchAppliedAlready extends Error {}
 
@@ -78,7 +87,7 @@ export async function applyEvents(deps: ApplyDeps, events: readonly ReadyEvent[]
 
     const environments = await readEnvironments(tx, locked.id, events);
     const recorded: NewActivity[] = [];
-    const shown: Array<{ github: GithubOptions | undefined; taskAt: number }> = [];
+    const shown: Shown[] = [];
     const tasks: GithubTaskBody[] = [];
     const outcomes: Array<{ id: number; outcome: string }> = [];
     for (const item of events) {
@@ -96,6 +105,7 @@ export async function applyEvents(deps: ApplyDeps, events: readonly ReadyEvent[]
       activity,
       sequence: sequences[n] ?? 0,
       github: shown[n]?.github,
+      config: shown[n]?.config,
       taskAt: shown[n]?.taskAt ?? tasks.length,
     }));
     const writes = await cancelSupersededInBatch(tx, locked.id, added, tasks);
@@ -121,7 +131,7 @@ function applyInMemory(
   github: boolean,
 ): {
   recorded: NewActivity[];
-  shown: Array<{ github: GithubOptions | undefined; taskAt: number }>;
+  shown: Shown[];
   tasks: GithubTaskBody[];
   outcome: string;
 } {
@@ -134,7 +144,7 @@ function applyInMemory(
     const status = github && configStatusTask(event, config.problems);
     return {
       recorded: [{ activity, githubDeliveryId: deliveryId, runnerDeadline: null }],
-      shown: [{ github: undefined, taskAt: 0 }],
+      shown: [{ github: undefined, config: undefined, taskAt: 0 }],
       tasks: status ? [status] : [],
       outcome: invalidConfigOutcome(config.problems),
     };
@@ -142,7 +152,7 @@ function applyInMemory(
   const plan = planTransitions(event, config.config, environments.concerned(concernedEnvironments(event)));
   const context = { user: event.payload.sender, at, source, config: config.config };
   const recorded: NewActivity[] = [];
-  const shown: Array<{ github: GithubOptions | undefined; taskAt: number }> = [];
+  const shown: Shown[] = [];
   const tasks: GithubTaskBody[] = [];
   for (const transition of plan.transitions) {
     if (transition.action === "track-head") {
@@ -164,9 +174,15 @@ function applyInMemory(
       githubDeliveryId: deliveryId,
       runnerDeadline: runnerDeadlineOf(config.config, at),
     });
-    shown.push({ github: github ? config.config.github : undefined, taskAt: tasks.length });
+    shown.push({
+      github: github ? config.config.github : undefined,
+      config: github ? config.config : undefined,
+      taskAt: tasks.length,
+    });
     const task = github && activityTask(activity, config.config.github);
     if (task) tasks.push(task);
+    const dispatch = github && dispatchTask(activity, config.config, project.defaultBranch);
+    if (dispatch) tasks.push(dispatch);
   }
   if (github) tasks.push(...(plan.github ?? []));
   const activities = recorded.map((item) => item.activity);

@@ -1,9 +1,12 @@
+import { cancelRunTask } from "../actions/workflow-tasks.ts";
 import type { Activity } from "../activity/activity.ts";
+import type { RepoConfig } from "../config/repo-config.schema.ts";
 import {
   activityTask,
   type GithubOptions,
   type GithubTaskBody,
   writeActivityTask,
+  writeTask,
 } from "../github/github-outbox.ts";
 import type { StoredActivity } from "../relay/write-deliveries.ts";
 import { lockPendingActivities, updateActivitiesAwaitingNothing } from "../store/activities.ts";
@@ -35,17 +38,18 @@ export function supersede(activity: Activity, by: Activity): Activity {
 }
 
 /**
- * With `runner: external`, a new activity cancels its environment's older `pending` ones (one a
+ * With a deploy runner, a new activity cancels its environment's older `pending` ones (one a
  * runner has started, `in_progress`, runs to its end). Called in the transaction that records
  * `activity`, before it is stored: they are cancelled, relayed and shown on GitHub as superseded,
- * in the environment's order before the new one.
+ * in the environment's order before the new one. With `runner: github-actions` and
+ * `cancel_superseded`, their workflow runs are cancelled too.
  */
 export async function cancelSuperseded(
   tx: Queryable,
   deps: ApplyDeps,
   project: Pick<Project, "id" | "key">,
   activity: Activity,
-  github: GithubOptions,
+  config: RepoConfig,
   wakes: Wakes,
 ): Promise<void> {
   const environment = activity.parameters.environment;
@@ -61,8 +65,13 @@ export async function cancelSuperseded(
   );
   for (const { activity: done } of cancelled) {
     wakes.activities.push(done);
-    if (deps.github && (await writeActivityTask(tx, project.key, done, github)))
+    if (deps.github && (await writeActivityTask(tx, project.key, done, config.github)))
       wakes.github.add(project.key);
+    const cancelRun = deps.github && cancelRunTask(done, config);
+    if (cancelRun) {
+      await writeTask(tx, project.key, cancelRun);
+      wakes.github.add(project.key);
+    }
   }
   for (const id of (await deps.outbox?.write(tx, project.key, cancelled)) ?? []) wakes.integrations.add(id);
 }
@@ -71,6 +80,8 @@ export async function cancelSuperseded(
 export interface BatchActivity extends StoredActivity {
   /** Its event's options for GitHub; undefined when the App is not configured. */
   github: GithubOptions | undefined;
+  /** Its event's options, for cancelling superseded workflow runs; undefined without the App. */
+  config: RepoConfig | undefined;
   /** Where its task is in the batch's tasks, or would be if it has none. */
   taskAt: number;
 }
@@ -109,7 +120,7 @@ export async function cancelSupersededInBatch(
   let shift = 0;
   const cancelled = new Map<string, Activity>();
   for (const entry of added) {
-    const { activity, github } = entry;
+    const { activity, github, config } = entry;
     const environment = activity.parameters.environment;
     if (activity.state === "pending" && environment !== null) {
       const before: GithubTaskBody[] = [];
@@ -119,6 +130,8 @@ export async function cancelSupersededInBatch(
         stored.push({ sequence: older.sequence, activity: done });
         const task = github && activityTask(done, github);
         if (task) before.push(task);
+        const cancelRun = config && cancelRunTask(done, config);
+        if (cancelRun) before.push(cancelRun);
       }
       written.splice(entry.taskAt + shift, 0, ...before);
       shift += before.length;

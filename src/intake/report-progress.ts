@@ -12,7 +12,14 @@ import {
 import type { Queryable } from "../store/database.ts";
 import { setEnvironmentUrl } from "../store/environments.ts";
 import { findProjectByKey } from "../store/projects.ts";
-import { type ApplyDeps, inTransaction, Refused, storedConfig, type Wakes } from "./apply-event.ts";
+import {
+  type ApplyDeps,
+  inTransaction,
+  Refused,
+  runnerDeadlineOf,
+  storedConfig,
+  type Wakes,
+} from "./apply-event.ts";
 
 /** What a deploy runner reports about an activity (`POST /api/activities/{id}/progress`). */
 export interface ProgressReport {
@@ -25,7 +32,7 @@ export interface ProgressReport {
   log_url?: string | undefined;
 }
 
-const FINISHED = new Set(["complete", "cancelled"]);
+export const FINISHED: ReadonlySet<string> = new Set(["complete", "cancelled"]);
 
 /**
  * Applies a deploy runner's report: `pending` → `in_progress` → `complete` or `cancelled`, with
@@ -54,45 +61,68 @@ export async function reportProgress(
         `Activity ${activityId} is ${current.state} already: it cannot move to ${report.state ?? "another state"}.`,
       );
     }
-    const project = await findProjectByKey(tx, locked.projectKey);
-    const config = storedConfig(project?.config);
-    const state = report.state ?? current.state;
-    const finished = FINISHED.has(state);
-    const at = now.toISOString();
-    const environment = current.payload.environment;
-    const url = report.environment_url ?? environment?.url ?? null;
-    const next: Activity = {
-      ...current,
-      state,
-      updated_at: at,
-      started_at: current.started_at ?? (state === "pending" ? null : at),
-      completed_at: finished ? at : null,
-      result: finished ? (report.result ?? (state === "complete" ? "success" : "failure")) : null,
-      completion_percent:
-        state === "complete" ? 100 : (report.completion_percent ?? current.completion_percent),
-      log: report.log ? [current.log, report.log.replace(/\n$/, "")].filter(Boolean).join("\n") : current.log,
-      payload: { ...current.payload, environment: environment && { ...environment, url } },
-      ...(report.log_url ? { log_url: report.log_url } : {}),
-    };
-    const deadline = finished ? null : new Date(now.getTime() + durationMs(config.runner_timeout));
-    await updateActivity(tx, next, deadline);
-    if (report.environment_url && environment && environment.status !== "deleted") {
-      await setEnvironmentUrl(tx, locked.projectId, environment.name, report.environment_url);
-    }
-    if (state !== current.state) {
-      wakes.activities.push(next);
-      for (const id of (await deps.outbox?.write(tx, locked.projectKey, [
-        { activity: next, sequence: locked.sequence },
-      ])) ?? []) {
-        wakes.integrations.add(id);
-      }
-      if (deps.github && (await writeActivityTask(tx, locked.projectKey, next, config.github))) {
-        wakes.github.add(locked.projectKey);
-      }
-    }
+    const next = await applyProgress(deps, tx, wakes, locked, report, now);
     await andThen?.(tx, locked, next, wakes);
     return next;
   });
+}
+
+/**
+ * Applies a report to an activity locked (and not finished) in the caller's transaction: the path
+ * every runner's progress takes, the progress API's and GitHub Actions' runs alike.
+ */
+export async function applyProgress(
+  deps: ApplyDeps,
+  tx: Queryable,
+  wakes: Wakes,
+  locked: LockedActivity,
+  report: ProgressReport,
+  now: Date,
+): Promise<Activity> {
+  const current = locked.activity;
+  const project = await findProjectByKey(tx, locked.projectKey);
+  const config = storedConfig(project?.config);
+  const state = report.state ?? current.state;
+  const finished = FINISHED.has(state);
+  const at = now.toISOString();
+  const environment = current.payload.environment;
+  const url = report.environment_url ?? environment?.url ?? null;
+  const next: Activity = {
+    ...current,
+    state,
+    updated_at: at,
+    started_at: current.started_at ?? (state === "pending" ? null : at),
+    completed_at: finished ? at : null,
+    result: finished ? (report.result ?? (state === "complete" ? "success" : "failure")) : null,
+    completion_percent:
+      state === "complete" ? 100 : (report.completion_percent ?? current.completion_percent),
+    log: report.log ? [current.log, report.log.replace(/\n$/, "")].filter(Boolean).join("\n") : current.log,
+    payload: { ...current.payload, environment: environment && { ...environment, url } },
+    ...(report.log_url ? { log_url: report.log_url } : {}),
+  };
+  // A workflow run must finish by its timeout however often it reports; other runners must report
+  // within runner_timeout of their last report.
+  const deadline = finished
+    ? null
+    : config.runner === "github-actions"
+      ? runnerDeadlineOf(config, new Date(current.created_at))
+      : new Date(now.getTime() + durationMs(config.runner_timeout));
+  await updateActivity(tx, next, deadline);
+  if (report.environment_url && environment && environment.status !== "deleted") {
+    await setEnvironmentUrl(tx, locked.projectId, environment.name, report.environment_url);
+  }
+  if (state !== current.state) {
+    wakes.activities.push(next);
+    for (const id of (await deps.outbox?.write(tx, locked.projectKey, [
+      { activity: next, sequence: locked.sequence },
+    ])) ?? []) {
+      wakes.integrations.add(id);
+    }
+    if (deps.github && (await writeActivityTask(tx, locked.projectKey, next, config.github))) {
+      wakes.github.add(locked.projectKey);
+    }
+  }
+  return next;
 }
 
 /**

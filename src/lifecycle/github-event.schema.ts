@@ -157,6 +157,36 @@ const repositoryEvent = z.looseObject({
     .optional(),
 });
 
+/** A run id, a job id: GitHub's ids grow past 2^31. */
+const runId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+/** `workflow_run`: a run of a workflow (envhooks follows those it dispatched, `runner: github-actions`). */
+const workflowRun = z.looseObject({
+  ...common,
+  action: z.string(),
+  workflow_run: z.looseObject({
+    id: runId,
+    display_title: text.optional(),
+    status: z.string().nullable(),
+    conclusion: z.string().nullable(),
+    html_url: z.string().url(),
+    event: z.string(),
+  }),
+});
+
+/** `workflow_job`: a job of a run; its name and conclusion go into the activity's log. */
+const workflowJob = z.looseObject({
+  ...common,
+  action: z.string(),
+  workflow_job: z.looseObject({
+    id: runId,
+    run_id: runId,
+    name: text,
+    status: z.string(),
+    conclusion: z.string().nullable(),
+  }),
+});
+
 /**
  * One schema per event envhooks reads: each handled event (HANDLED_EVENTS; one without a schema
  * is refused) and the App's installation events.
@@ -170,6 +200,8 @@ export const GITHUB_EVENT_SCHEMAS: Readonly<Record<string, z.ZodType<Record<stri
   installation,
   installation_repositories: installation,
   repository: repositoryEvent,
+  workflow_run: workflowRun,
+  workflow_job: workflowJob,
 };
 
 /** Why a payload was refused: each problem as `path: message`, and the first path. */

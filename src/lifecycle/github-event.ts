@@ -92,7 +92,31 @@ export const HANDLED_EVENTS: ReadonlySet<string> = new Set([
   "pull_request",
   "issue_comment",
   "repository",
+  // The runs of `runner: github-actions` (only those started by workflow_dispatch are kept).
+  "workflow_run",
+  "workflow_job",
 ]);
+
+/** A `workflow_run` event, as envhooks reads it. */
+export interface WorkflowRunPayload {
+  action: string;
+  workflow_run: {
+    id: number;
+    display_title?: string | undefined;
+    status: string | null;
+    conclusion: string | null;
+    html_url: string;
+    event: string;
+  };
+  repository: GithubRepository;
+}
+
+/** A `workflow_job` event, as envhooks reads it. */
+export interface WorkflowJobPayload {
+  action: string;
+  workflow_job: { id: number; run_id: number; name: string; status: string; conclusion: string | null };
+  repository: GithubRepository;
+}
 
 /** A `repository` event envhooks acts on: the project moves with a rename or transfer, or is deactivated. */
 export interface RepositoryPayload {

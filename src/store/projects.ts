@@ -120,6 +120,7 @@ const KEYED_TABLES = [
   "github_deployments",
   "github_comments",
   "push_commits",
+  "workflow_runs",
 ] as const;
 
 /**

@@ -24,6 +24,20 @@ export interface FakeDeployment {
   statuses: Array<{ state: string; environment_url?: string; log_url?: string; description?: string }>;
 }
 
+/** A workflow run started through `workflow_dispatch`. */
+export interface FakeWorkflowRun {
+  id: number;
+  repository: string;
+  workflow: string;
+  ref: string;
+  inputs: Record<string, string>;
+  status: "queued" | "in_progress" | "completed";
+  conclusion: string | null;
+  html_url: string;
+  /** Whether a cancel was asked for (GitHub cancels a run asynchronously). */
+  cancelRequested: boolean;
+}
+
 export interface FakeGithubOptions {
   /** Every answer is delayed by this much (GitHub answers in ~100 ms from most places). */
   latencyMs?: number;
@@ -143,6 +157,13 @@ export class FakeGithub {
   failContents = 0;
   /** Holds every contents request until this promise settles. */
   holdContents: Promise<void> | undefined;
+  /** Runs started with `workflow_dispatch`, in order. */
+  readonly workflowRuns: FakeWorkflowRun[] = [];
+  /**
+   * Whether `return_run_details` is understood: false answers 400 to it, as GitHub Enterprise
+   * Server did before 3.21.
+   */
+  returnRunDetails = true;
   /** Deployments made through the API, with their statuses. */
   readonly deployments: FakeDeployment[] = [];
   /** Commit statuses by sha. */
@@ -392,6 +413,8 @@ export class FakeGithub {
     if (hook) return hook;
     const listed = this.#listings(method, path, query);
     if (listed) return listed;
+    const actions = this.#actions(method, path, body, request);
+    if (actions) return actions;
     const repository = /^\/api\/v3\/repos\/[^/]+\/[^/]+(\/.*)$/.exec(path)?.[1] ?? "";
     const answer = this.#repository(method, repository, query, body);
     if (answer) return { status: answer[0], json: answer[1] };
@@ -666,6 +689,71 @@ export class FakeGithub {
         url: `${this.baseUrl}/repos/${repository}/contents/${file}`,
       },
     };
+  }
+
+  /**
+   * Actions: `workflow_dispatch` (200 with the run's id when asked for, 204 otherwise), cancelling a
+   * run (202; 409 once completed), and reading one, conditionally (ETag, 304).
+   * https://docs.github.com/en/rest/actions/workflows#create-a-workflow-dispatch-event
+   */
+  #actions(method: string, path: string, body: any, request: IncomingMessage): Answer | undefined {
+    const match = /^\/api\/v3\/repos\/([^/]+\/[^/]+)\/actions\/(.+)$/.exec(path);
+    if (!match) return undefined;
+    const [, repository = "", rest = ""] = match;
+    const dispatch = /^workflows\/([^/]+)\/dispatches$/.exec(rest);
+    if (method === "POST" && dispatch) {
+      if (body?.return_run_details !== undefined && !this.returnRunDetails) {
+        return {
+          status: 400,
+          json: { message: "Invalid request: return_run_details is not a permitted key." },
+        };
+      }
+      const id = this.#nextId++;
+      const run: FakeWorkflowRun = {
+        id,
+        repository,
+        workflow: dispatch[1] ?? "",
+        ref: body.ref,
+        inputs: body.inputs ?? {},
+        status: "queued",
+        conclusion: null,
+        html_url: `${this.webUrl}/${repository}/actions/runs/${id}`,
+        cancelRequested: false,
+      };
+      this.workflowRuns.push(run);
+      if (!body.return_run_details) return { status: 204 };
+      return {
+        status: 200,
+        json: {
+          workflow_run_id: id,
+          run_url: `${this.baseUrl}/repos/${repository}/actions/runs/${id}`,
+          html_url: run.html_url,
+        },
+      };
+    }
+    const runMatch = /^runs\/(\d+)(\/cancel)?$/.exec(rest);
+    const run = runMatch && this.workflowRuns.find((r) => r.id === Number(runMatch[1]));
+    if (!runMatch) return undefined;
+    if (!run) return { status: 404, json: { message: "Not Found" } };
+    if (method === "POST" && runMatch[2]) {
+      if (run.status === "completed")
+        return { status: 409, json: { message: "Cannot cancel a workflow run that is completed." } };
+      run.cancelRequested = true;
+      return { status: 202, json: {} };
+    }
+    if (method === "GET" && !runMatch[2]) {
+      const json = {
+        id: run.id,
+        status: run.status,
+        conclusion: run.conclusion,
+        html_url: run.html_url,
+        event: "workflow_dispatch",
+      };
+      const etag = `"${createHash("sha1").update(JSON.stringify(json)).digest("hex")}"`;
+      if (request.headers["if-none-match"] === etag) return { status: 304, headers: { etag } };
+      return { status: 200, json, headers: { etag } };
+    }
+    return undefined;
   }
 
   /** Deployments, statuses, comments, labels, permissions and compare, answered as GitHub does. */

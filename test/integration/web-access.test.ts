@@ -786,13 +786,22 @@ describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
           callback_urls: [`${publicUrl}/login/github/callback`],
           request_oauth_on_install: false,
           public: false,
-          default_events: ["create", "delete", "issue_comment", "pull_request", "push"],
+          default_events: [
+            "create",
+            "delete",
+            "issue_comment",
+            "pull_request",
+            "push",
+            "workflow_run",
+            "workflow_job",
+          ],
           default_permissions: {
             contents: "read",
             deployments: "write",
             statuses: "write",
             pull_requests: "write",
             metadata: "read",
+            actions: "write",
           },
         });
         // An organisation's form goes to the organisation's settings.

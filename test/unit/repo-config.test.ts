@@ -64,6 +64,47 @@ describe(".github/envhooks.yml", () => {
     });
   });
 
+  it("accepts runner: github-actions with its workflow, and fills in the defaults", () => {
+    const result = validateRepoConfig({
+      runner: "github-actions",
+      github_actions: { workflow: "preview.yml" },
+    });
+    expect(result).toEqual({
+      ok: true,
+      config: {
+        ...DEFAULT_REPO_CONFIG,
+        runner: "github-actions",
+        github_actions: { workflow: "preview.yml", ref: "head", cancel_superseded: true, timeout: "60m" },
+      },
+    });
+    expect(validateRepoConfig({ runner: "github-actions", github_actions: { workflow: 1234 } }).ok).toBe(
+      true,
+    );
+  });
+
+  it("names what is missing or wrong in github_actions", () => {
+    const problems = (input: unknown) => {
+      const result = validateRepoConfig(input);
+      return result.ok ? [] : result.problems;
+    };
+    expect(problems({ runner: "github-actions" })).toEqual([
+      "github_actions: runner: github-actions needs github_actions.workflow (e.g. preview.yml)",
+    ]);
+    expect(
+      problems({
+        runner: "github-actions",
+        github_actions: { workflow: "../evil.sh", ref: "main", timeout: "5s", cancel: true },
+      }),
+    ).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^github_actions\.workflow: /),
+        expect.stringMatching(/^github_actions\.ref: /),
+        expect.stringMatching(/^github_actions\.timeout: must be a duration of at least a minute/),
+        expect.stringMatching(/^cancel: unknown option/),
+      ]),
+    );
+  });
+
   it("uses the defaults when the repository has no file", async () => {
     expect(validateRepoConfig(null)).toEqual({ ok: true, config: DEFAULT_REPO_CONFIG });
   });

@@ -124,6 +124,11 @@ export function githubWebhookRoutes({ secret, accept, log, metrics, onInstallati
       const message = "The comment is not an envhooks command.";
       return { outcome: "ignored", response: c.json({ status: "ignored", message }, 202) };
     }
+    const run = payload.workflow_run as { event?: string } | undefined;
+    if (name === "workflow_run" && run?.event !== "workflow_dispatch") {
+      const message = "envhooks follows only the runs it starts (workflow_dispatch).";
+      return { outcome: "ignored", response: c.json({ status: "ignored", message }, 202) };
+    }
     if (name === "repository" && !REPOSITORY_ACTIONS.has(String(payload.action))) {
       const message = `envhooks acts on repository ${[...REPOSITORY_ACTIONS].join(", ")}, not ${String(payload.action)}.`;
       return { outcome: "ignored", response: c.json({ status: "ignored", message }, 202) };

@@ -1,0 +1,109 @@
+import { writeTask } from "../github/github-outbox.ts";
+import { type ApplyDeps, inTransaction, storedConfig } from "../intake/apply-event.ts";
+import { applyProgress, FINISHED } from "../intake/report-progress.ts";
+import { lockActivity } from "../store/activities.ts";
+import type { Queryable } from "../store/database.ts";
+import { markEventProcessed } from "../store/github-events.ts";
+import { findProjectByKey } from "../store/projects.ts";
+import {
+  lockWorkflowRun,
+  recordWorkflowRun,
+  saveWorkflowRun,
+  type WorkflowRun,
+} from "../store/workflow-runs.ts";
+import { type RunUpdate, runReport } from "./run-report.ts";
+import { cancelRunTask } from "./workflow-tasks.ts";
+
+/** Where an update of a run came from: a GitHub delivery (marked processed with it), or a read. */
+export interface RunSource {
+  projectKey: string;
+  /** The delivery to mark processed in the same transaction; none for a read of the run. */
+  deliveryId?: string | undefined;
+  /** The run's `run-name` (`display_title`), for a run whose dispatch gave no id (204). */
+  runName?: string | undefined;
+  /** The ETag of the read that brought the update. */
+  etag?: string | undefined;
+}
+
+/**
+ * The activity id in a run's `run-name`: the workflow names its runs
+ * `run-name: "envhooks ${{ inputs.envhooks_activity }} …"`, so that a run whose dispatch did not
+ * return its id (GitHub Enterprise Server before 3.21) is found from its first event.
+ */
+export function activityIdInRunName(runName: string | undefined): string | undefined {
+  return runName ? /\benvhooks ([a-z2-7]{13})\b/.exec(runName)?.[1] : undefined;
+}
+
+/** Thrown to roll the transaction back: the delivery was applied already. */
+class AppliedAlready extends Error {}
+
+/**
+ * Applies what GitHub said about a workflow run to the activity that started it, through the
+ * progress path every runner takes (`applyProgress`): in one transaction with the run's record and,
+ * for a delivery, its processed mark. An update about a run that envhooks did not start changes
+ * nothing; one about an activity finished already changes nothing either, except that the run of
+ * a superseded activity is cancelled (`cancel_superseded`). Returns the outcome, as the inbox keeps it.
+ */
+export async function followRun(deps: ApplyDeps, update: RunUpdate, source: RunSource): Promise<string> {
+  const now = (deps.now ?? (() => new Date()))();
+  const outcome = await inTransaction(deps, async (tx, wakes) => {
+    const run = await findRun(tx, update.runId, source, now);
+    let outcome: string;
+    if (!run) outcome = `workflow run ${update.runId} was not started by envhooks`;
+    else {
+      const locked = await lockActivity(tx, run.activityId);
+      if (!locked) outcome = `activity ${run.activityId} is gone`;
+      else {
+        const { report, run: seen } = runReport(locked.activity, run, update);
+        const changed = seen.status !== run.status || JSON.stringify(seen.jobs) !== JSON.stringify(run.jobs);
+        await saveWorkflowRun(
+          tx,
+          { ...run, ...seen, htmlUrl: update.htmlUrl ?? null, etag: source.etag ?? run.etag },
+          changed || source.etag !== undefined ? now : null,
+        );
+        if (FINISHED.has(locked.activity.state)) {
+          outcome = `activity ${run.activityId} is ${locked.activity.state} already`;
+          const config = storedConfig((await findProjectByKey(tx, locked.projectKey))?.config);
+          const cancel = deps.github && seen.status !== "completed" && cancelRunTask(locked.activity, config);
+          if (cancel) {
+            await writeTask(tx, locked.projectKey, cancel);
+            wakes.github.add(locked.projectKey);
+            outcome += `: its run ${run.runId} is cancelled`;
+          }
+        } else if (report) {
+          const next = await applyProgress(deps, tx, wakes, locked, report, now);
+          outcome = `activity ${next.id} is ${next.state}${next.result ? ` (${next.result})` : ""}`;
+        } else outcome = `activity ${run.activityId} unchanged`;
+      }
+    }
+    if (source.deliveryId && !(await markEventProcessed(tx, { deliveryId: source.deliveryId }, outcome))) {
+      throw new AppliedAlready(source.deliveryId);
+    }
+    return outcome;
+  }).catch((error: unknown) => {
+    if (error instanceof AppliedAlready) return "applied already";
+    throw error;
+  });
+  if (source.deliveryId) deps.settled?.add(source.deliveryId);
+  return outcome;
+}
+
+/**
+ * The run, locked: as recorded when it was dispatched, or found now by the activity id in its
+ * `run-name` (an activity of the same repository).
+ */
+async function findRun(
+  tx: Queryable,
+  runId: number,
+  source: RunSource,
+  now: Date,
+): Promise<WorkflowRun | undefined> {
+  const recorded = await lockWorkflowRun(tx, runId);
+  if (recorded) return recorded;
+  const activityId = activityIdInRunName(source.runName);
+  if (!activityId) return undefined;
+  const activity = await lockActivity(tx, activityId);
+  if (!activity || activity.projectKey !== source.projectKey) return undefined;
+  await recordWorkflowRun(tx, { runId, activityId, projectKey: source.projectKey, htmlUrl: null }, now);
+  return lockWorkflowRun(tx, runId);
+}

@@ -1,0 +1,76 @@
+import type { ProbotOctokit } from "probot";
+import { getActivity } from "../store/activities.ts";
+import type { Database } from "../store/database.ts";
+import { findShownActivity } from "../store/github-tasks.ts";
+import { recordWorkflowRun, runsOfActivity } from "../store/workflow-runs.ts";
+import type { CancelRunRequest, DispatchWorkflowRequest } from "./workflow-tasks.ts";
+
+type Octokit = InstanceType<typeof ProbotOctokit>;
+
+/** What sending a workflow task needs: the project's repository, and where its runs are recorded. */
+export interface WorkflowTaskContext {
+  octokit: Octokit;
+  owner: string;
+  repo: string;
+  db: Database;
+  projectKey: string;
+}
+
+/**
+ * Starts an activity's workflow run (`workflow_dispatch`), unless the activity is no longer
+ * pending (a newer one superseded it before its turn: no run is started for it). Asks for the run's
+ * id (`return_run_details`) and records it; GitHub Enterprise Server before 3.21 answers 400 to that
+ * field, and the dispatch is sent again without it (204): the run is then found from its first
+ * event by the activity id in its `run-name`.
+ * https://docs.github.com/en/rest/actions/workflows#create-a-workflow-dispatch-event
+ */
+export async function dispatchWorkflow(
+  context: WorkflowTaskContext,
+  task: DispatchWorkflowRequest,
+): Promise<"sent" | "superseded"> {
+  const { octokit, owner, repo, db, projectKey } = context;
+  const activity = await getActivity(db, task.activityId);
+  if (activity?.state !== "pending") return "superseded";
+  // A dispatch that reached GitHub once is not sent again (its answer was recorded).
+  if ((await runsOfActivity(db, task.activityId)).length > 0) return "sent";
+  const deploymentId = (await findShownActivity(db, task.activityId))?.deploymentId;
+  const inputs = deploymentId ? { ...task.inputs, deployment_id: String(deploymentId) } : task.inputs;
+  const request = { owner, repo, workflow_id: task.workflow, ref: task.ref, inputs };
+  let answer: Awaited<ReturnType<typeof octokit.rest.actions.createWorkflowDispatch>>;
+  try {
+    answer = await octokit.rest.actions.createWorkflowDispatch({ ...request, return_run_details: true });
+  } catch (error) {
+    if ((error as { status?: unknown }).status !== 400) throw error;
+    await octokit.rest.actions.createWorkflowDispatch(request);
+    return "sent";
+  }
+  const details = answer.data as { workflow_run_id?: number; html_url?: string } | undefined;
+  if (details?.workflow_run_id) {
+    const run = {
+      runId: details.workflow_run_id,
+      activityId: task.activityId,
+      projectKey,
+      htmlUrl: details.html_url ?? null,
+    };
+    await recordWorkflowRun(db, run, new Date());
+  }
+  return "sent";
+}
+
+/**
+ * Cancels the runs of an activity a newer one superseded. One not known yet (its dispatch gave no
+ * id) is cancelled when its first event names it (`followRun`); one that has finished answers 409.
+ * https://docs.github.com/en/rest/actions/workflow-runs#cancel-a-workflow-run
+ */
+export async function cancelRuns(context: WorkflowTaskContext, task: CancelRunRequest): Promise<"sent"> {
+  const { octokit, owner, repo, db } = context;
+  for (const run of await runsOfActivity(db, task.activityId)) {
+    if (run.status === "completed") continue;
+    try {
+      await octokit.rest.actions.cancelWorkflowRun({ owner, repo, run_id: run.runId });
+    } catch (error) {
+      if ((error as { status?: unknown }).status !== 409) throw error;
+    }
+  }
+  return "sent";
+}

@@ -1,0 +1,285 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  pullRequest,
+  pullRequestFromFork,
+  pullRequestSynchronized,
+  REPO,
+  workflowJob,
+  workflowRun,
+} from "../fixtures/github-events.ts";
+import { FakeGithub, type FakeWorkflowRun } from "../helpers/fake-github.ts";
+import { Receiver } from "../helpers/receiver.ts";
+import { STORES } from "../helpers/stores.ts";
+import { eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
+
+type Activity = Record<string, any>;
+
+const CONFIG = "runner: github-actions\ngithub_actions:\n  workflow: preview.yml\n";
+const HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
+
+describe.each(STORES)("runner: github-actions on $name", { timeout: 120_000 }, (kind) => {
+  let github: FakeGithub;
+  let envhooks: TestEnvhooks;
+  let receiver: Receiver;
+
+  beforeEach(async ({ skip }) => {
+    if (kind.skip) skip(kind.skip);
+    github = await new FakeGithub().start();
+    receiver = await new Receiver().start();
+  });
+  afterEach(async () => {
+    await envhooks?.close();
+    await github?.stop();
+    await receiver?.stop();
+  });
+
+  async function start(config = CONFIG) {
+    github.configFiles.set(REPO, config);
+    envhooks = await startTestEnvhooks(kind, { github });
+    const added = await envhooks.api(`/api/projects/${REPO}/integrations`, {
+      body: {
+        type: "webhook",
+        url: receiver.url,
+        states: ["pending", "in_progress", "complete", "cancelled"],
+      },
+    });
+    expect(added.status).toBe(201);
+  }
+  async function send(name: string, payload: unknown) {
+    expect((await envhooks.deliver(name, payload)).status).toBe(202);
+  }
+  /** The project's activities, oldest first, once there are `count`. */
+  async function activities(count: number): Promise<Activity[]> {
+    return eventually(async () => {
+      const response = await envhooks.api(`/api/projects/${REPO}/activities?limit=100`);
+      const items = ((await response.json()) as { items: Activity[] }).items.reverse();
+      return items.length === count ? items : undefined;
+    });
+  }
+  async function activity(id: string): Promise<Activity> {
+    return (await envhooks.api(`/api/activities/${id}`)).json() as Promise<Activity>;
+  }
+  async function settled() {
+    await eventually(async () => {
+      const events = await envhooks.store.db.query("SELECT 1 FROM github_events WHERE state = 'pending'");
+      const tasks = await envhooks.store.db.query("SELECT 1 FROM github_tasks WHERE state = 'pending'");
+      return events.rows.length === 0 && tasks.rows.length === 0;
+    });
+  }
+  async function runOf(activityId: string): Promise<FakeWorkflowRun> {
+    return eventually(async () => github.workflowRuns.find((r) => r.inputs.envhooks_activity === activityId));
+  }
+  const dispatches = () => github.callsTo(/\/actions\/workflows\/.*\/dispatches$/);
+  const relayed = (id: string) =>
+    receiver
+      .bodies()
+      .filter((body) => body.id === id)
+      .map((body) => body.state);
+
+  it("dispatches the workflow with the activity's inputs and follows its run to success on the activity, its integrations and GitHub", async () => {
+    await start();
+    await send("pull_request", pullRequest("opened"));
+    const [created] = await activities(1);
+    expect(created).toMatchObject({ type: "environment.branch", state: "pending" });
+    const run = await runOf(created?.id);
+    // A pull request runs its base branch's workflow file; the commit to build is `sha`.
+    expect(run).toMatchObject({
+      workflow: "preview.yml",
+      ref: "master",
+      inputs: {
+        envhooks_activity: created?.id,
+        environment: "pr-2",
+        machine_name: "pr-2",
+        action: "create",
+        sha: HEAD,
+        pr: "2",
+      },
+    });
+    expect(dispatches()[0]?.body).toMatchObject({ return_run_details: true });
+    await settled();
+
+    await send("workflow_run", workflowRun("requested", run));
+    await send("workflow_run", workflowRun("in_progress", run));
+    await send("workflow_job", workflowJob("queued", { id: 1, runId: run.id, name: "build" }));
+    await send("workflow_job", workflowJob("queued", { id: 2, runId: run.id, name: "deploy" }));
+    await send("workflow_job", workflowJob("completed", { id: 1, runId: run.id, name: "build" }));
+    await settled();
+    expect(await activity(created?.id)).toMatchObject({
+      state: "in_progress",
+      completion_percent: 50,
+      log_url: run.html_url,
+    });
+
+    await send("workflow_job", workflowJob("completed", { id: 2, runId: run.id, name: "deploy" }));
+    await send("workflow_run", workflowRun("completed", { ...run, conclusion: "success" }));
+    await settled();
+    const done = await activity(created?.id);
+    expect(done).toMatchObject({ state: "complete", result: "success", completion_percent: 100 });
+    expect(done.log).toContain("Job build: success");
+    expect(done.log).toContain("Job deploy: success");
+    expect(done.log).toContain(`Workflow run ${run.id} completed: success`);
+
+    await eventually(async () => relayed(created?.id).length === 3);
+    expect(relayed(created?.id)).toEqual(["pending", "in_progress", "complete"]);
+    const deployment = github.deployments.find((d) => d.environment === "pr-2");
+    const states = deployment?.statuses.map((s) => s.state) ?? [];
+    expect(states.at(-1)).toBe("success");
+    expect(states.filter((s) => !["queued", "in_progress", "success"].includes(s))).toEqual([]);
+    expect(deployment?.statuses.at(-1)?.log_url).toBe(run.html_url);
+    expect(github.comments.get(2)?.[0]?.body).toContain(run.html_url);
+    expect(github.commitStatuses.get(HEAD)?.at(-1)).toMatchObject({
+      state: "success",
+      context: "envhooks/pr-2",
+    });
+    // One dispatch, and nothing else about Actions.
+    expect(dispatches()).toHaveLength(1);
+    expect(github.callsTo(/\/actions\/runs\//)).toEqual([]);
+  });
+
+  it("maps a timed-out run to failure and a cancelled one to cancelled", async () => {
+    await start();
+    await send("pull_request", pullRequest("opened"));
+    const [first] = await activities(1);
+    const run = await runOf(first?.id);
+    await send("workflow_run", workflowRun("in_progress", run));
+    await send("workflow_run", workflowRun("completed", { ...run, conclusion: "timed_out" }));
+    await settled();
+    expect(await activity(first?.id)).toMatchObject({ state: "complete", result: "failure" });
+
+    await send("pull_request", pullRequestSynchronized(HEAD, "f".repeat(40)));
+    const [, second] = await activities(2);
+    const again = await runOf(second?.id);
+    expect(again.inputs).toMatchObject({ action: "rebuild", sha: "f".repeat(40) });
+    await send("workflow_run", workflowRun("completed", { ...again, conclusion: "cancelled" }));
+    await settled();
+    expect(await activity(second?.id)).toMatchObject({ state: "cancelled", result: "failure" });
+  });
+
+  it("falls back to the 204 dispatch when GitHub refuses return_run_details, and finds the run by its run-name", async () => {
+    github.returnRunDetails = false;
+    await start();
+    await send("pull_request", pullRequest("opened"));
+    const [created] = await activities(1);
+    const run = await runOf(created?.id);
+    await settled();
+    expect(dispatches().map((call) => [call.status, call.body.return_run_details])).toEqual([
+      [400, true],
+      [204, undefined],
+    ]);
+    // A run of another activity id, or none in its run-name, is not followed.
+    await send("workflow_run", workflowRun("requested", { id: 999, html_url: "https://example.com/other" }));
+    const runName = `create pr-2 (envhooks ${created?.id})`;
+    await send("workflow_run", workflowRun("requested", { ...run, display_title: runName }));
+    await send("workflow_run", workflowRun("completed", { ...run, conclusion: "failure" }));
+    await settled();
+    expect(await activity(created?.id)).toMatchObject({
+      state: "complete",
+      result: "failure",
+      log_url: run.html_url,
+    });
+    const outcomes = await envhooks.store.db.query<{ outcome: string }>(
+      "SELECT outcome FROM github_events WHERE name = 'workflow_run' ORDER BY id",
+    );
+    expect(outcomes.rows.map((row) => row.outcome)).toEqual([
+      "workflow run 999 was not started by envhooks",
+      `activity ${created?.id} is pending`,
+      `activity ${created?.id} is complete (failure)`,
+    ]);
+  });
+
+  it("cancels the run of a superseded activity, and never dispatches one superseded before its turn", async () => {
+    await start();
+    await send("pull_request", pullRequest("opened"));
+    const [first] = await activities(1);
+    const run = await runOf(first?.id);
+    await settled();
+
+    await send("pull_request", pullRequestSynchronized(HEAD, "1".repeat(40)));
+    const [cancelled, second] = await activities(2);
+    expect(cancelled).toMatchObject({ state: "cancelled", superseded_by: second?.id });
+    await runOf(second?.id);
+    await settled();
+    expect(run.cancelRequested).toBe(true);
+    expect(github.callsTo(new RegExp(`/actions/runs/${run.id}/cancel$`))).toHaveLength(1);
+    // GitHub's answer to the cancel changes nothing more on the activity.
+    await send("workflow_run", workflowRun("completed", { ...run, conclusion: "cancelled" }));
+    await settled();
+    expect(await activity(first?.id)).toMatchObject({ state: "cancelled", superseded_by: second?.id });
+
+    // The next dispatch fails once; meanwhile a newer push supersedes its activity: it is never sent.
+    github.fail("POST", /\/dispatches$/, 500, 1);
+    await send("pull_request", pullRequestSynchronized("1".repeat(40), "2".repeat(40)));
+    const [, , third] = await activities(3);
+    await eventually(async () => dispatches().some((call) => call.status === 500));
+    await send("pull_request", pullRequestSynchronized("2".repeat(40), "3".repeat(40)));
+    const [, , skipped, fourth] = await activities(4);
+    expect(skipped).toMatchObject({ id: third?.id, state: "cancelled" });
+    await runOf(fourth?.id);
+    await settled();
+    expect(github.workflowRuns.map((r) => r.inputs.envhooks_activity)).toEqual([
+      first?.id,
+      second?.id,
+      fourth?.id,
+    ]);
+  });
+
+  it("reads a run whose events went missing: every open one at start, then those quiet for 10 minutes, conditionally", async () => {
+    let clock = Date.now();
+    const now = () => new Date(clock);
+    github.configFiles.set(REPO, CONFIG);
+    envhooks = await startTestEnvhooks(kind, { github, now });
+    await send("pull_request", pullRequest("opened"));
+    const [created] = await activities(1);
+    const run = await runOf(created?.id);
+    await send("workflow_run", workflowRun("in_progress", run));
+    await settled();
+    const reads = () => github.callsTo(new RegExp(`/actions/runs/${run.id}$`));
+
+    // Not quiet yet: not read.
+    await envhooks.readQuietRuns();
+    expect(reads()).toEqual([]);
+    clock += 11 * 60_000;
+    expect(await envhooks.readQuietRuns()).toBe(1);
+    expect(await activity(created?.id)).toMatchObject({ state: "in_progress" });
+    // Quiet again: read with the ETag; GitHub answers 304, which costs no rate limit.
+    const installation = reads()[0]?.installationId ?? 0;
+    const remaining = github.rateLimitRemaining(installation);
+    clock += 11 * 60_000;
+    expect(await envhooks.readQuietRuns()).toBe(1);
+    expect(reads().map((call) => call.status)).toEqual([200, 304]);
+    expect(github.rateLimitRemaining(installation)).toBe(remaining);
+
+    // The run completes while envhooks is down: its event is lost. The next start reads the run.
+    const store = envhooks.store;
+    await envhooks.stop();
+    Object.assign(run, { status: "completed", conclusion: "success" });
+    envhooks = await startTestEnvhooks(kind, { github, now, store });
+    try {
+      await eventually(async () => (await activity(created?.id)).state === "complete");
+      expect(await activity(created?.id)).toMatchObject({ result: "success", log_url: run.html_url });
+      expect(reads().map((call) => call.status)).toEqual([200, 304, 200]);
+    } finally {
+      await envhooks.close();
+      await store.close();
+      envhooks = undefined as unknown as TestEnvhooks;
+    }
+  });
+
+  it("dispatches a fork's pull request only once a maintainer approved it, with the base branch's workflow", async () => {
+    await start(`${CONFIG}build_forks: approve\n`);
+    await send("pull_request", pullRequestFromFork("opened"));
+    await settled();
+    expect(dispatches()).toEqual([]);
+
+    const approved = pullRequestFromFork("labeled");
+    approved.label = { ...approved.label, name: "envhooks:approve" };
+    approved.pull_request.labels = [approved.label];
+    await send("pull_request", approved);
+    const created = await eventually(async () => {
+      const response = await envhooks.api(`/api/projects/${REPO}/activities?type=environment.branch`);
+      return ((await response.json()) as { items: Activity[] }).items[0];
+    });
+    const run = await runOf(created?.id);
+    expect(run).toMatchObject({ ref: "master", inputs: { sha: HEAD, pr: "2" } });
+  });
+});
