@@ -54,7 +54,12 @@ export function envhooksApp(deps: ApplyDeps, options: RepoOptions) {
           conclusion: run.conclusion,
           htmlUrl: run.html_url,
         },
-        { projectKey: projectKey(repository.full_name), deliveryId: context.id, runName: run.display_title },
+        {
+          projectKey: projectKey(repository.full_name),
+          deliveryId: context.id,
+          runName: run.display_title,
+          ref: run.head_branch,
+        },
       );
     });
     app.on("workflow_job", async (context) => {

@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import { Probot, ProbotOctokit } from "probot";
 import packageJson from "../package.json" with { type: "json" };
 import { QUIET_RUN_MS, readQuietRuns } from "./actions/read-quiet-runs.ts";
+import { actionsOidcIssuer } from "./actions/verify-actions-token.ts";
 import { envhooksApp } from "./app.ts";
 import type { Settings } from "./config/env.schema.ts";
 import { DEFAULT_REPO_CONFIG } from "./config/repo-config.schema.ts";
@@ -324,6 +325,16 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     metrics,
     onlyProbes: role === "worker",
     publicUrl: options.publicUrl,
+    actionsOidc:
+      options.publicUrl && octokitFor
+        ? {
+            issuer:
+              options.github.actionsOidcIssuer ??
+              // github.com's, or GHE_HOST's (its REST root is set then).
+              actionsOidcIssuer(options.github.baseUrl ? githubWebUrl(options.github) : undefined),
+            audience: options.publicUrl,
+          }
+        : undefined,
     githubWebUrl: githubWebUrl(options.github),
     secrets,
     now,

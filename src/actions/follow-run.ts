@@ -21,6 +21,8 @@ export interface RunSource {
   deliveryId?: string | undefined;
   /** The run's `run-name` (`display_title`), for a run whose dispatch gave no id (204). */
   runName?: string | undefined;
+  /** The run's branch (`head_branch`), recorded with a run found by its run-name. */
+  ref?: string | null | undefined;
   /** The ETag of the read that brought the update. */
   etag?: string | undefined;
 }
@@ -104,6 +106,7 @@ async function findRun(
   if (!activityId) return undefined;
   const activity = await lockActivity(tx, activityId);
   if (!activity || activity.projectKey !== source.projectKey) return undefined;
-  await recordWorkflowRun(tx, { runId, activityId, projectKey: source.projectKey, htmlUrl: null }, now);
+  const run = { runId, activityId, projectKey: source.projectKey, htmlUrl: null, ref: source.ref ?? null };
+  await recordWorkflowRun(tx, run, now);
   return lockWorkflowRun(tx, runId);
 }

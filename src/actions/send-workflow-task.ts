@@ -51,6 +51,7 @@ export async function dispatchWorkflow(
       activityId: task.activityId,
       projectKey,
       htmlUrl: details.html_url ?? null,
+      ref: task.ref,
     };
     await recordWorkflowRun(db, run, new Date());
   }

@@ -138,6 +138,8 @@ export interface Settings {
     baseUrl: string | undefined;
     /** Web root, e.g. https://github.com or https://ghe.example.com: app registration and OAuth. */
     webUrl?: string | undefined;
+    /** GitHub Actions' OIDC issuer, when not github.com's or GHE_HOST's (a local issuer in tests). */
+    actionsOidcIssuer?: string | undefined;
     /** The App's OAuth client (sign in with GitHub). */
     clientId?: string | undefined;
     clientSecret?: string | undefined;

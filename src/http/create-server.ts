@@ -3,6 +3,7 @@ import type { Context, Next } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import type { Logger } from "pino";
+import { acceptActionsToken } from "../actions/verify-actions-token.ts";
 import type { Delivery } from "../intake/accept-delivery.ts";
 import type { ApplyDeps } from "../intake/apply-event.ts";
 import type { Metrics } from "../metrics.ts";
@@ -63,6 +64,11 @@ export interface ServerDeps {
   /** Setup in the browser, while the GitHub App is not configured. */
   setup?: SetupDeps | undefined;
   now?: () => Date;
+  /**
+   * GitHub Actions OIDC (`runner: github-actions`): a workflow's progress report may authenticate
+   * with its run's token, issued by `issuer` for `audience` (ENVHOOKS_PUBLIC_URL). Off without it.
+   */
+  actionsOidc?: { issuer: string; audience: string } | undefined;
 }
 
 /** The largest request body the API reads; GitHub's webhook route has its own limit (25 MB). */
@@ -117,7 +123,11 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
     authorizeOperator(c, "manage owner-wide integrations");
     return next();
   });
-  app.use("/api/activities/*", auth);
+  // A workflow's progress report may carry its run's OIDC token instead of an API token.
+  if (deps.actionsOidc) app.use("/api/activities/:id/progress", acceptActionsToken(deps.actionsOidc));
+  app.use("/api/activities/*", async function apiTokenOrRun(c, next) {
+    return c.get("actionsRun") ? next() : auth(c, next);
+  });
   app.use("/api/deliveries/*", auth);
   app.use("/api/hooks", auth);
   app.use("/api/hooks/*", auth);

@@ -171,6 +171,7 @@ const workflowRun = z.looseObject({
     conclusion: z.string().nullable(),
     html_url: z.string().url(),
     event: z.string(),
+    head_branch: z.string().nullish(),
   }),
 });
 

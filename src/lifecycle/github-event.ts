@@ -107,6 +107,7 @@ export interface WorkflowRunPayload {
     conclusion: string | null;
     html_url: string;
     event: string;
+    head_branch?: string | null | undefined;
   };
   repository: GithubRepository;
 }

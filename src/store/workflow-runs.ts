@@ -13,6 +13,8 @@ export interface WorkflowRun {
   activityId: string;
   projectKey: string;
   htmlUrl: string | null;
+  /** The branch the run was dispatched on; null when not known. */
+  ref: string | null;
   status: string | null;
   jobs: Record<string, RunJob>;
   etag: string | null;
@@ -21,7 +23,7 @@ export interface WorkflowRun {
 
 /** The columns of `workflow_runs` (aliased `r`) as a `WorkflowRun`. */
 const COLUMNS = `r.run_id AS "runId", r.activity_id AS "activityId", r.project_key AS "projectKey",
-  r.html_url AS "htmlUrl", r.status, r.jobs, r.etag, r.changed_at AS "changedAt"`;
+  r.html_url AS "htmlUrl", r.ref, r.status, r.jobs, r.etag, r.changed_at AS "changedAt"`;
 
 function toRun(row: WorkflowRun): WorkflowRun {
   return { ...row, runId: Number(row.runId), changedAt: new Date(row.changedAt) };
@@ -30,13 +32,13 @@ function toRun(row: WorkflowRun): WorkflowRun {
 /** Records the run an activity started; a run recorded already (its event came first) is kept. */
 export async function recordWorkflowRun(
   db: Queryable,
-  run: { runId: number; activityId: string; projectKey: string; htmlUrl: string | null },
+  run: { runId: number; activityId: string; projectKey: string; htmlUrl: string | null; ref: string | null },
   at: Date,
 ): Promise<void> {
   await db.query(
-    `INSERT INTO workflow_runs (run_id, activity_id, project_key, html_url, changed_at)
-     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (run_id) DO NOTHING`,
-    [run.runId, run.activityId, run.projectKey, run.htmlUrl, at.toISOString()],
+    `INSERT INTO workflow_runs (run_id, activity_id, project_key, html_url, ref, changed_at)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id) DO NOTHING`,
+    [run.runId, run.activityId, run.projectKey, run.htmlUrl, run.ref, at.toISOString()],
   );
 }
 

@@ -55,6 +55,8 @@ export async function startTestEnvhooks(
     publicUrl?: string;
     /** The App's OAuth client (GITHUB_CLIENT_ID/SECRET): "Sign in with GitHub" against `github`. */
     oauthClient?: { clientId: string; clientSecret: string };
+    /** GitHub Actions' OIDC issuer (a local one); used with `publicUrl` as the audience. */
+    actionsOidcIssuer?: string;
   } = {},
 ): Promise<TestEnvhooks> {
   const store = options.store ?? (await kind.open());
@@ -84,6 +86,7 @@ export async function startTestEnvhooks(
       appId: options.github ? "1" : undefined,
       privateKey: options.github?.privateKey,
       baseUrl: options.github?.baseUrl,
+      actionsOidcIssuer: options.actionsOidcIssuer,
       ...(options.oauthClient ?? {}),
     },
     // A function, so it sees (and overrides) the throttle options Probot sets on every instance:

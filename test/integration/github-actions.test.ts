@@ -1,3 +1,4 @@
+import { generateKeyPair } from "jose";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   pullRequest,
@@ -8,6 +9,7 @@ import {
   workflowRun,
 } from "../fixtures/github-events.ts";
 import { FakeGithub, type FakeWorkflowRun } from "../helpers/fake-github.ts";
+import { OidcIssuer } from "../helpers/oidc-issuer.ts";
 import { Receiver } from "../helpers/receiver.ts";
 import { STORES } from "../helpers/stores.ts";
 import { eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
@@ -262,6 +264,61 @@ describe.each(STORES)("runner: github-actions on $name", { timeout: 120_000 }, (
       await envhooks.close();
       await store.close();
       envhooks = undefined as unknown as TestEnvhooks;
+    }
+  });
+
+  it("accepts a workflow's report with its run's OIDC token, and refuses another repository's, run's or branch's, an expired one and a stranger's", async () => {
+    const issuer = await new OidcIssuer().start();
+    try {
+      const publicUrl = "https://envhooks.example.com";
+      github.configFiles.set(REPO, CONFIG);
+      envhooks = await startTestEnvhooks(kind, { github, publicUrl, actionsOidcIssuer: issuer.url });
+      await send("pull_request", pullRequest("opened"));
+      const [created] = await activities(1);
+      const run = await runOf(created?.id);
+      await settled();
+      const claims = { repository: REPO, run_id: String(run.id), ref: "refs/heads/master" };
+      const report = async (token: string, body: unknown = { log: "Deployed" }) =>
+        envhooks.app.request(`/api/activities/${created?.id}/progress`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+      const token = (overrides: Partial<typeof claims> = {}, options = {}) =>
+        issuer.token({ ...claims, ...overrides }, { audience: publicUrl, ...options });
+
+      const url = "https://pr-2.preview.example.com";
+      const accepted = await report(await token(), { log: "URL known", environment_url: url });
+      expect(accepted.status).toBe(200);
+      expect(await accepted.json()).toMatchObject({ payload: { environment: { url } } });
+      expect((await activity(created?.id)).log).toContain("URL known");
+
+      const refusals: Array<[string, Response, number]> = [
+        ["another repository", await report(await token({ repository: "octo-org/octo-repo" })), 403],
+        ["another run", await report(await token({ run_id: String(run.id + 1) })), 403],
+        ["another branch", await report(await token({ ref: "refs/heads/evil" })), 403],
+        ["expired", await report(await token({}, { expiresInSeconds: -120 })), 401],
+        [
+          "another audience",
+          await report(await token({}, { audience: "https://elsewhere.example.com" })),
+          401,
+        ],
+        [
+          "signed by a stranger",
+          await report(await token({}, { signWith: (await generateKeyPair("RS256")).privateKey })),
+          401,
+        ],
+      ];
+      expect(refusals.map(([what, response]) => [what, response.status])).toEqual(
+        refusals.map(([what, , status]) => [what, status]),
+      );
+      const expired = (await refusals[3]?.[1].json()) as { error: { message: string } } | undefined;
+      expect(expired?.error.message).toMatch(/exp/);
+      // The keys were fetched once and kept.
+      expect(issuer.jwksRequests).toBe(1);
+      expect((await activity(created?.id)).log.match(/Deployed/g)).toBeNull();
+    } finally {
+      await issuer.stop();
     }
   });
 

@@ -1,7 +1,10 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { ActionsRunClaims } from "../../actions/verify-actions-token.ts";
 import { type ApplyDeps, Refused, redeployEnvironment } from "../../intake/apply-event.ts";
 import { reportProgress } from "../../intake/report-progress.ts";
+import type { Queryable } from "../../store/database.ts";
 import { projectKey } from "../../store/projects.ts";
+import { runsOfActivity } from "../../store/workflow-runs.ts";
 import { HttpError } from "../http-error.ts";
 import { authorizeProject } from "../require-api-token.ts";
 import { jsonContent, rejectInvalid } from "../validation.ts";
@@ -82,8 +85,11 @@ export function runnerRoutes(apply: ApplyDeps) {
     async (c) => {
       const { id } = c.req.valid("param");
       const report = c.req.valid("json");
+      const run = c.get("actionsRun");
+      // A workflow's OIDC token reports only on the activity its run was started for.
+      if (run) await authorizeRun(apply.db, id, run);
       const activity = await answerRefusals(
-        reportProgress(apply, id, report, (key) => authorizeProject(c, key)),
+        reportProgress(apply, id, report, run ? () => {} : (key) => authorizeProject(c, key)),
       );
       return c.json(activity, 200);
     },
@@ -108,6 +114,27 @@ export function runnerRoutes(apply: ApplyDeps) {
   );
 
   return app;
+}
+
+/**
+ * A GitHub Actions OIDC token may report on an activity only if its run was started for it: the
+ * same run id, repository and branch as its claims. Any other is 403.
+ */
+async function authorizeRun(db: Queryable, activityId: string, claims: ActionsRunClaims): Promise<void> {
+  const runs = await runsOfActivity(db, activityId);
+  const matches = runs.some(
+    (run) =>
+      run.runId === claims.runId &&
+      run.projectKey === projectKey(claims.repository) &&
+      (run.ref === null || `refs/heads/${run.ref}` === claims.ref),
+  );
+  if (!matches) {
+    throw new HttpError(
+      403,
+      "forbidden",
+      `This OIDC token is run ${claims.runId}'s of ${claims.repository} at ${claims.ref}: activity ${activityId} was not started by that run.`,
+    );
+  }
 }
 
 /** A refusal becomes the HTTP answer it stands for; anything else is left to the error handler. */

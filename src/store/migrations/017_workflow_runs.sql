@@ -5,6 +5,8 @@ CREATE TABLE workflow_runs (
   activity_id text NOT NULL,
   project_key text NOT NULL,
   html_url text,
+  -- The branch whose workflow file runs (the dispatch's ref): an OIDC token must name it.
+  ref text,
   -- The run's status as last seen (queued, in_progress, completed), and its jobs by id:
   -- {"<job id>": {"name", "status", "conclusion"}}.
   status text,
