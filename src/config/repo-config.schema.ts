@@ -28,6 +28,16 @@ const urlTemplate = z
     }
   });
 
+/** The environment activity types (`environment.push`, …), as `notify.repository_dispatch` names them. */
+export const ACTIVITY_TYPE_NAMES = [
+  "environment.branch",
+  "environment.push",
+  "environment.delete",
+  "environment.deactivate",
+  "environment.activate",
+  "environment.redeploy",
+] as const;
+
 /** A duration such as `90m`, `12h`, `7d` (the `ms` package's syntax), kept as written. */
 const duration = z.string().refine((text) => {
   const value = ms(text as ms.StringValue);
@@ -182,6 +192,19 @@ export const repoConfigSchema = z
       .describe(
         "With `runner: external`, an activity with no report for this long (e.g. `1h`) completes as a failure.",
       ),
+    /** What envhooks tells the repository itself. */
+    notify: z
+      .object({
+        repository_dispatch: z
+          .union([z.boolean(), z.array(z.enum(ACTIVITY_TYPE_NAMES)).min(1)])
+          .default(false)
+          .describe(
+            "Send a `repository_dispatch` event `envhooks.<activity type>` when an activity completes: `true` for every environment activity, or a list of activity types (e.g. `[environment.push]`).",
+          ),
+      })
+      .strict()
+      .optional()
+      .describe("What envhooks tells the repository itself (repository_dispatch events for its workflows)."),
     /** Branch and pull request environments with no activity for this long are deleted. */
     environment_ttl: duration
       .optional()

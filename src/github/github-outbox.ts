@@ -1,3 +1,4 @@
+import type { RepositoryDispatchRequest } from "../actions/repository-dispatch.ts";
 import type { CancelRunRequest, DispatchWorkflowRequest } from "../actions/workflow-tasks.ts";
 import type { Activity } from "../activity/activity.ts";
 import type { RepoConfig } from "../config/repo-config.schema.ts";
@@ -24,7 +25,8 @@ export type GithubTaskBody =
   | GithubRequest
   | CommitStatusRequest
   | DispatchWorkflowRequest
-  | CancelRunRequest;
+  | CancelRunRequest
+  | RepositoryDispatchRequest;
 
 /**
  * The failing `envhooks/config` status an invalid `.github/envhooks.yml` sets on the default

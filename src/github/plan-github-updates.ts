@@ -1,3 +1,4 @@
+import type { RepositoryDispatchRequest } from "../actions/repository-dispatch.ts";
 import type { CancelRunRequest, DispatchWorkflowRequest } from "../actions/workflow-tasks.ts";
 import type { Activity } from "../activity/activity.ts";
 import type { CommitStatusRequest, GithubOptions, GithubTaskBody } from "./github-outbox.ts";
@@ -34,7 +35,8 @@ export type UpdateStep =
   | { kind: "remove-label"; pullRequest: number; label: string; covers: number[] }
   | (CommitStatusRequest & { covers: number[] })
   | (DispatchWorkflowRequest & { covers: number[] })
-  | (CancelRunRequest & { covers: number[] });
+  | (CancelRunRequest & { covers: number[] })
+  | (RepositoryDispatchRequest & { covers: number[] });
 
 export interface UpdatePlan {
   steps: UpdateStep[];

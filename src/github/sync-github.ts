@@ -259,6 +259,14 @@ async function runStep(context: TaskContext, step: UpdateStep): Promise<"sent" |
       return dispatchWorkflow(context, step);
     case "cancel-run":
       return cancelRuns(context, step);
+    case "repository-dispatch":
+      await octokit.rest.repos.createDispatchEvent({
+        owner,
+        repo,
+        event_type: step.eventType,
+        client_payload: step.clientPayload,
+      });
+      return "sent";
     case "remove-label":
       try {
         await octokit.rest.issues.removeLabel({

@@ -1,3 +1,4 @@
+import { repositoryDispatchTask } from "../actions/repository-dispatch.ts";
 import { dispatchTask } from "../actions/workflow-tasks.ts";
 import type { Activity, ActivityEnvironment } from "../activity/activity.ts";
 import { newActivityId } from "../activity/activity-id.ts";
@@ -338,8 +339,10 @@ export async function applyPlan(
       wakes.github.add(project.key);
     }
     const dispatch = deps.github && dispatchTask(applied, context.config, project.defaultBranch);
-    if (dispatch) {
-      await writeTask(tx, project.key, dispatch);
+    const notify = deps.github && repositoryDispatchTask(applied, context.config);
+    for (const task of [dispatch, notify]) {
+      if (!task) continue;
+      await writeTask(tx, project.key, task);
       wakes.github.add(project.key);
     }
     activities.push(applied);

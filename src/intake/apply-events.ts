@@ -1,3 +1,4 @@
+import { repositoryDispatchTask } from "../actions/repository-dispatch.ts";
 import { dispatchTask } from "../actions/workflow-tasks.ts";
 import type { Activity, ActivityEnvironment } from "../activity/activity.ts";
 import type { RepoConfig } from "../config/repo-config.schema.ts";
@@ -183,6 +184,8 @@ function applyInMemory(
     if (task) tasks.push(task);
     const dispatch = github && dispatchTask(activity, config.config, project.defaultBranch);
     if (dispatch) tasks.push(dispatch);
+    const notify = github && repositoryDispatchTask(activity, config.config);
+    if (notify) tasks.push(notify);
   }
   if (github) tasks.push(...(plan.github ?? []));
   const activities = recorded.map((item) => item.activity);

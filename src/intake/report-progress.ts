@@ -1,6 +1,7 @@
+import { repositoryDispatchTask } from "../actions/repository-dispatch.ts";
 import type { Activity, ActivityResult } from "../activity/activity.ts";
 import { durationMs } from "../config/repo-config.schema.ts";
-import { writeActivityTask } from "../github/github-outbox.ts";
+import { writeActivityTask, writeTask } from "../github/github-outbox.ts";
 import { alertActivity } from "../relay/alert-activity.ts";
 import {
   activitiesPastRunnerDeadline,
@@ -119,6 +120,11 @@ export async function applyProgress(
       wakes.integrations.add(id);
     }
     if (deps.github && (await writeActivityTask(tx, locked.projectKey, next, config.github))) {
+      wakes.github.add(locked.projectKey);
+    }
+    const notify = deps.github && repositoryDispatchTask(next, config);
+    if (notify) {
+      await writeTask(tx, locked.projectKey, notify);
       wakes.github.add(locked.projectKey);
     }
   }

@@ -157,6 +157,8 @@ export class FakeGithub {
   failContents = 0;
   /** Holds every contents request until this promise settles. */
   holdContents: Promise<void> | undefined;
+  /** `repository_dispatch` events created (`POST /repos/{owner}/{repo}/dispatches`), in order. */
+  readonly repositoryDispatches: Array<{ repository: string; event_type: string; client_payload: any }> = [];
   /** Runs started with `workflow_dispatch`, in order. */
   readonly workflowRuns: FakeWorkflowRun[] = [];
   /**
@@ -697,6 +699,22 @@ export class FakeGithub {
    * https://docs.github.com/en/rest/actions/workflows#create-a-workflow-dispatch-event
    */
   #actions(method: string, path: string, body: any, request: IncomingMessage): Answer | undefined {
+    const target = /^\/api\/v3\/repos\/([^/]+\/[^/]+)\/dispatches$/.exec(path);
+    if (method === "POST" && target) {
+      // GitHub's limits: https://docs.github.com/en/rest/repos/repos#create-a-repository-dispatch-event
+      const keys = Object.keys(body?.client_payload ?? {});
+      if (typeof body?.event_type !== "string" || body.event_type.length > 100 || keys.length > 10) {
+        return {
+          status: 422,
+          json: { message: "Invalid request: event_type or client_payload is too big." },
+        };
+      }
+      if (JSON.stringify(body.client_payload ?? {}).length >= 64 * 1024) {
+        return { status: 422, json: { message: "client_payload is too large." } };
+      }
+      this.repositoryDispatches.push({ repository: target[1] ?? "", ...body });
+      return { status: 204 };
+    }
     const match = /^\/api\/v3\/repos\/([^/]+\/[^/]+)\/actions\/(.+)$/.exec(path);
     if (!match) return undefined;
     const [, repository = "", rest = ""] = match;

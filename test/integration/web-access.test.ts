@@ -796,7 +796,7 @@ describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
             "workflow_job",
           ],
           default_permissions: {
-            contents: "read",
+            contents: "write",
             deployments: "write",
             statuses: "write",
             pull_requests: "write",

@@ -105,6 +105,13 @@ describe(".github/envhooks.yml", () => {
     );
   });
 
+  it("accepts notify.repository_dispatch as true or a list of activity types, and names a wrong type", () => {
+    expect(validateRepoConfig({ notify: { repository_dispatch: true } }).ok).toBe(true);
+    expect(validateRepoConfig({ notify: { repository_dispatch: ["environment.push"] } }).ok).toBe(true);
+    const result = validateRepoConfig({ notify: { repository_dispatch: ["environment.pushed"] } });
+    expect(result.ok ? [] : result.problems).toEqual([expect.stringMatching(/^notify\.repository_dispatch/)]);
+  });
+
   it("uses the defaults when the repository has no file", async () => {
     expect(validateRepoConfig(null)).toEqual({ ok: true, config: DEFAULT_REPO_CONFIG });
   });
