@@ -14,11 +14,16 @@ export type FakeGithubMessage =
   | { type: "listening"; port: number; privateKey: string }
   | { type: "ok" }
   | { type: "calls"; calls: AnsweredCall[] }
-  | { type: "budgets"; remaining: Record<number, number> };
+  | { type: "budgets"; remaining: Record<number, number> }
+  | {
+      type: "runs";
+      runs: Array<{ id: number; activity: string; environment: string; sha: string; html_url: string }>;
+    };
 export type FakeGithubRequest =
   | { type: "config"; repos: string[]; text: string }
   | { type: "calls" }
-  | { type: "budgets"; installations: number[] };
+  | { type: "budgets"; installations: number[] }
+  | { type: "runs" };
 
 const github = await new FakeGithub({
   latencyMs: Number(process.env.BENCH_GITHUB_LATENCY_MS ?? 100),
@@ -66,6 +71,18 @@ process.on("message", (message: FakeGithubRequest) => {
     );
     process.send?.({ type: "budgets", remaining } satisfies FakeGithubMessage);
   }
+});
+process.on("message", (message: FakeGithubRequest) => {
+  if (message.type !== "runs") return;
+  // The workflow runs started with workflow_dispatch, with the activity each was started for.
+  const runs = github.workflowRuns.map((run) => ({
+    id: run.id,
+    activity: run.inputs.envhooks_activity ?? "",
+    environment: run.inputs.environment ?? "",
+    sha: run.inputs.sha ?? "",
+    html_url: run.html_url,
+  }));
+  process.send?.({ type: "runs", runs } satisfies FakeGithubMessage);
 });
 process.on("disconnect", () => void github.stop().then(() => process.exit(0)));
 process.send?.({ type: "listening", port, privateKey: github.privateKey } satisfies FakeGithubMessage);

@@ -10,12 +10,15 @@
 //    its final state (commit status, deployment status and comment for the last commit);
 // 3. 200 pushes/s over 50 repositories in 10 installations for 10 s: the time until every
 //    environment's final state is on GitHub after the last push, writes and rate-limit budget per
-//    installation.
+//    installation;
+// 4. `runner: github-actions`: a pull request opened, then pushed to 10 times 1 s apart: workflow
+//    dispatches, cancels and GitHub writes, and the time from the last run's `completed` event until
+//    GitHub shows its final state.
 // What GitHub shows is read off the fake's calls, each stamped (Date.now()) when it was answered.
 import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { pullRequest, pushTo, pushToBranch } from "../test/fixtures/github-events.ts";
+import { pullRequest, pushTo, pushToBranch, workflowRun } from "../test/fixtures/github-events.ts";
 import {
   api,
   askChild,
@@ -84,6 +87,18 @@ export interface GithubResult {
     reads: number;
     final_state: Shown;
   };
+  actions_runner: {
+    events: number;
+    /** workflow_dispatch calls, and the activities they were for (each once if none was sent twice). */
+    dispatches: number;
+    dispatched_activities: number;
+    /** Runs of superseded activities cancelled. */
+    cancels: number;
+    /** Every GitHub write for the pull request (deployments, statuses, comment, dispatches, cancels). */
+    writes: number;
+    /** From the last run's `completed` event until GitHub showed its final state. */
+    final_state: Shown;
+  };
   many_installations: {
     pushes: number;
     per_s: number;
@@ -141,6 +156,11 @@ class FakeGithubProcess {
   async update(): Promise<AnsweredCall[]> {
     this.calls.push(...(await this.ask({ type: "calls" }, "calls")).calls);
     return this.calls;
+  }
+
+  /** The workflow runs started so far, with the activity and commit each was started for. */
+  async runs(): Promise<Extract<FakeGithubMessage, { type: "runs" }>["runs"]> {
+    return (await this.ask({ type: "runs" }, "runs")).runs;
   }
 
   async remaining(installations: number[]): Promise<Record<number, number>> {
@@ -423,6 +443,81 @@ async function onePullRequest({ server, github }: Phase, prefix: string) {
   } satisfies GithubResult["pull_request"];
 }
 
+/**
+ * Phase 4: `runner: github-actions`. A pull request opened, then pushed to 10 times 1 s apart; the
+ * newest run goes in_progress and completes (its events sent as GitHub would) once envhooks has
+ * started it. Superseded activities' runs are cancelled, and one superseded before its turn is
+ * never dispatched.
+ */
+async function actionsRunner({ server, github }: Phase, prefix: string) {
+  const installation = 13;
+  const opened = forInstallation(pullRequest("opened"), installation);
+  const repo: string = opened.repository.full_name;
+  const number: number = opened.pull_request.number;
+  const branch: string = opened.pull_request.head.ref;
+  const environment = `pr-${number}`;
+  await github.config([repo], `${CONFIG}runner: github-actions\ngithub_actions:\n  workflow: preview.yml\n`);
+  const send = async (delivery: Signed) => {
+    await atFixedRate(server.url, [delivery], 0, 1);
+  };
+  await send(signed(`${prefix}-actions-opened`, opened, "pull_request"));
+  let head: string = opened.pull_request.head.sha;
+  for (let n = 1; n <= 10; n++) {
+    await sleep(1000);
+    const after = commit(n, "e");
+    const push = forInstallation(pushToBranch(branch, { before: head, after }), installation);
+    const synchronize = forInstallation(pullRequest("synchronize"), installation);
+    Object.assign(synchronize, { before: head, after });
+    synchronize.pull_request.head.sha = after;
+    await send(signed(`${prefix}-actions-push-${n}`, push));
+    await send(signed(`${prefix}-actions-sync-${n}`, synchronize, "pull_request"));
+    head = after;
+  }
+  // The newest activity's run, once envhooks has started it.
+  const deadline = Date.now() + FINAL_WAIT_MS;
+  let run: Awaited<ReturnType<FakeGithubProcess["runs"]>>[number] | undefined;
+  while (!run && Date.now() < deadline) {
+    run = (await github.runs()).find((r) => r.sha === head && r.environment === environment);
+    if (!run) await sleep(100);
+  }
+  if (!run) throw new Error("envhooks never dispatched the newest activity's workflow");
+  await send(
+    signed(
+      `${prefix}-actions-run`,
+      forInstallation(workflowRun("in_progress", run), installation),
+      "workflow_run",
+    ),
+  );
+  const completedAt = Date.now();
+  await send(
+    signed(
+      `${prefix}-actions-done`,
+      forInstallation(workflowRun("completed", { ...run, conclusion: "success" }), installation),
+      "workflow_run",
+    ),
+  );
+  const final_state = await waitUntilShown(
+    github,
+    [{ repo, environment, sha: head, pullRequest: number }],
+    completedAt,
+  );
+  const runs = await github.runs();
+  const calls = github.calls.filter((call) => call.installationId === installation);
+  const forPullRequest = (call: AnsweredCall) =>
+    call.body?.environment === environment ||
+    call.body?.context === `envhooks/${environment}` ||
+    call.deployment?.environment === environment ||
+    /\/issues\/(\d+\/)?comments|\/actions\//.test(call.path);
+  return {
+    events: 23,
+    dispatches: calls.filter((call) => call.method === "POST" && call.path.endsWith("/dispatches")).length,
+    dispatched_activities: new Set(runs.map((r) => r.activity)).size,
+    cancels: calls.filter((call) => call.method === "POST" && call.path.endsWith("/cancel")).length,
+    writes: calls.filter(isWrite).filter(forPullRequest).length,
+    final_state,
+  } satisfies GithubResult["actions_runner"];
+}
+
 /** Phase 3: 200 pushes/s over 50 repositories in 10 installations (5 each) for 10 s, to their default branch. */
 async function manyInstallations({ server, github }: Phase, prefix: string) {
   const rate = 200;
@@ -501,6 +596,9 @@ export async function measureGithub(
     many_installations: await phase("50 repositories in 10 installations, 200 pushes/s", (p) =>
       manyInstallations(p, prefix),
     ),
+    actions_runner: await phase("runner: github-actions, a pull request pushed to 10 times", (p) =>
+      actionsRunner(p, prefix),
+    ),
   };
 }
 
@@ -547,6 +645,15 @@ export function githubTable(results: GithubResult[]): string {
         `${r.many_installations.writes_per_installation_mean} / ${r.many_installations.writes_per_installation_max}`,
     ],
     [
+      "runner: github-actions, a pull request pushed to 10 times: dispatches (activities) / cancels / writes",
+      (r) =>
+        `${r.actions_runner.dispatches} (${r.actions_runner.dispatched_activities}) / ${r.actions_runner.cancels} / ${r.actions_runner.writes}`,
+    ],
+    [
+      "… its final state on GitHub after the run's completed event",
+      (r) => seconds(r.actions_runner.final_state),
+    ],
+    [
       "… rate-limit budget used by the busiest installation; 403/429 answers",
       (r) =>
         `${r.many_installations.budget_used_max} of ${r.many_installations.budget_limit}; ${r.many_installations.rate_limited_answers}`,
@@ -564,6 +671,7 @@ export function evaluateGithub(results: GithubResult[]): Target[] {
     const store = r.peer;
     const pr = r.pull_request;
     const many = r.many_installations.final_state;
+    const actions = r.actions_runner;
     return [
       target(
         "githubP95",
@@ -585,6 +693,14 @@ export function evaluateGithub(results: GithubResult[]): Target[] {
         pr.final_state.after_ms !== null && pr.final_state.after_ms <= 10_000,
       ),
       target("manyShown", store, seconds(many), many.after_ms !== null && many.after_ms <= 30_000),
+      target(
+        "actionsShown",
+        store,
+        `${seconds(actions.final_state)}; ${actions.dispatches} dispatches for ${actions.dispatched_activities} activities`,
+        actions.final_state.after_ms !== null &&
+          actions.final_state.after_ms <= 2_000 &&
+          actions.dispatches === actions.dispatched_activities,
+      ),
     ];
   });
 }

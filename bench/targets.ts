@@ -33,6 +33,11 @@ export const FIGURES = {
       "50 repositories in 10 installations at 200 pushes/s: every final state on GitHub after the last push",
     target: "≤ 30 s",
   },
+  actionsShown: {
+    figure:
+      "runner: github-actions, a pull request pushed to 10 times: final state on GitHub after the run's completed event; one dispatch per activity dispatched",
+    target: "≤ 2 s; dispatches = activities",
+  },
 } as const;
 
 export type Figure = keyof typeof FIGURES;
