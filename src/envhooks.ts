@@ -17,10 +17,16 @@ import { drainGithub } from "./github/sync-github.ts";
 import { createServer } from "./http/create-server.ts";
 import { acceptDelivery } from "./intake/accept-delivery.ts";
 import { type ApplyBatch, createBatchApplier } from "./intake/apply-batch.ts";
-import { type ApplyDeps, applyEvent, expireEnvironments, type Outbox } from "./intake/apply-event.ts";
+import {
+  type ApplyDeps,
+  applyEvent,
+  expireEnvironments,
+  type Outbox,
+  Refused,
+} from "./intake/apply-event.ts";
 import { drainProject, type ReceiveEvent } from "./intake/drain-project.ts";
 import { createRepoOptions, type RepoOptions } from "./intake/repo-options.ts";
-import { completeOverdueActivities } from "./intake/report-progress.ts";
+import { completeOverdueActivities, reportProgress } from "./intake/report-progress.ts";
 import { applyRepositoryEvent, handleInstallation } from "./intake/repository-events.ts";
 import { createResyncQueue, type ResyncDeps, resyncRepository } from "./intake/resync.ts";
 import type { GithubEvent, RepositoryPayload } from "./lifecycle/github-event.ts";
@@ -213,6 +219,13 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
         retry,
         budget,
         resting,
+        failActivity: async (activityId, reason) => {
+          const report = { state: "complete" as const, result: "failure" as const, log: reason };
+          // Finished meanwhile (superseded, or a report came): nothing to fail.
+          await reportProgress(apply, activityId, report).catch((error: unknown) => {
+            if (!(error instanceof Refused)) throw error;
+          });
+        },
         wakeAt: wakeAt(GITHUB_UPDATES_QUEUE),
       },
       projectKey,

@@ -66,7 +66,11 @@ export async function followRun(deps: ApplyDeps, update: RunUpdate, source: RunS
         if (FINISHED.has(locked.activity.state)) {
           outcome = `activity ${run.activityId} is ${locked.activity.state} already`;
           const config = storedConfig((await findProjectByKey(tx, locked.projectKey))?.config);
-          const cancel = deps.github && seen.status !== "completed" && cancelRunTask(locked.activity, config);
+          // Once, at the run's first news (a run started before its activity was superseded, whose
+          // id the dispatch did not give): later events of it need no second cancel.
+          const firstNews = run.status === null && update.status !== undefined;
+          const cancel =
+            deps.github && firstNews && seen.status !== "completed" && cancelRunTask(locked.activity, config);
           if (cancel) {
             await writeTask(tx, locked.projectKey, cancel);
             wakes.github.add(locked.projectKey);

@@ -14,7 +14,15 @@ export interface WorkflowTaskContext {
   repo: string;
   db: Database;
   projectKey: string;
+  /**
+   * Completes an activity as failed, with `reason` in its log, when GitHub refuses to start its
+   * workflow (the work cannot start, so nobody would report on it before its timeout).
+   */
+  failActivity?: ((activityId: string, reason: string) => Promise<void>) | undefined;
 }
+
+/** GitHub's answers that no retry changes: the workflow or ref is not there (404), or refuses the inputs (422). */
+const REFUSED = new Set([404, 422]);
 
 /**
  * Starts an activity's workflow run (`workflow_dispatch`), unless the activity is no longer
@@ -36,15 +44,26 @@ export async function dispatchWorkflow(
   const deploymentId = (await findShownActivity(db, task.activityId))?.deploymentId;
   const inputs = deploymentId ? { ...task.inputs, deployment_id: String(deploymentId) } : task.inputs;
   const request = { owner, repo, workflow_id: task.workflow, ref: task.ref, inputs };
-  let answer: Awaited<ReturnType<typeof octokit.rest.actions.createWorkflowDispatch>>;
+  let answer: Awaited<ReturnType<typeof octokit.rest.actions.createWorkflowDispatch>> | undefined;
   try {
-    answer = await octokit.rest.actions.createWorkflowDispatch({ ...request, return_run_details: true });
+    try {
+      answer = await octokit.rest.actions.createWorkflowDispatch({ ...request, return_run_details: true });
+    } catch (error) {
+      if ((error as { status?: unknown }).status !== 400) throw error;
+      await octokit.rest.actions.createWorkflowDispatch(request);
+      return "sent";
+    }
   } catch (error) {
-    if ((error as { status?: unknown }).status !== 400) throw error;
-    await octokit.rest.actions.createWorkflowDispatch(request);
+    const status = (error as { status?: unknown }).status;
+    if (typeof status !== "number" || !REFUSED.has(status) || !context.failActivity) throw error;
+    const message = (error as { response?: { data?: { message?: string } } }).response?.data?.message;
+    await context.failActivity(
+      task.activityId,
+      `GitHub refused to start the workflow ${task.workflow} on ${task.ref} (${status}${message ? `: ${message}` : ""}). Check that it exists on that branch, has on: workflow_dispatch, and declares every input envhooks sends.`,
+    );
     return "sent";
   }
-  const details = answer.data as { workflow_run_id?: number; html_url?: string } | undefined;
+  const details = answer?.data as { workflow_run_id?: number; html_url?: string } | undefined;
   if (details?.workflow_run_id) {
     const run = {
       runId: details.workflow_run_id,

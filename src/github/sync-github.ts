@@ -44,6 +44,8 @@ export interface GithubSyncDeps {
   metrics?: Metrics | undefined;
   /** The installations' rate-limit budgets, shared by every drain of this process. */
   budget?: RateBudget | undefined;
+  /** `runner: github-actions`: fails an activity whose workflow GitHub refuses to start. */
+  failActivity?: ((activityId: string, reason: string) => Promise<void>) | undefined;
   /**
    * Per project, until when a drain that found nothing to send now need not look again: during a
    * burst every new update wakes the drain, and reading and planning them all each time would load

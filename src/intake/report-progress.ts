@@ -145,7 +145,7 @@ export async function completeOverdueActivities(deps: ApplyDeps, now: Date): Pro
         {
           state: "complete",
           result: "failure",
-          log: "No report from the deploy runner within runner_timeout: envhooks completed this activity as failed.",
+          log: "No report from the deploy runner within runner_timeout (github_actions.timeout for a GitHub Actions run): envhooks completed this activity as failed.",
         },
         undefined,
         (tx, locked, next, wakes) => recordTimeoutAlert(deps, tx, locked, next, wakes, now),

@@ -138,6 +138,20 @@ describe.each(STORES)("runner: github-actions on $name", { timeout: 120_000 }, (
     expect(github.callsTo(/\/actions\/runs\//)).toEqual([]);
   });
 
+  it("fails the activity at once when GitHub refuses to start its workflow (422: an input it does not declare)", async () => {
+    await start();
+    github.fail("POST", /\/dispatches$/, 422, 1);
+    await send("pull_request", pullRequest("opened"));
+    const [created] = await activities(1);
+    await settled();
+    const failed = await activity(created?.id);
+    expect(failed).toMatchObject({ state: "complete", result: "failure" });
+    expect(failed.log).toContain("GitHub refused to start the workflow preview.yml on master (422");
+    expect(github.workflowRuns).toEqual([]);
+    await eventually(async () => relayed(created?.id).length === 2);
+    expect(relayed(created?.id)).toEqual(["pending", "complete"]);
+  });
+
   it("maps a timed-out run to failure and a cancelled one to cancelled", async () => {
     await start();
     await send("pull_request", pullRequest("opened"));
@@ -187,6 +201,31 @@ describe.each(STORES)("runner: github-actions on $name", { timeout: 120_000 }, (
       `activity ${created?.id} is pending`,
       `activity ${created?.id} is complete (failure)`,
     ]);
+  });
+
+  it("without the run's id from the dispatch, cancels a superseded activity's run at its first event", async () => {
+    github.returnRunDetails = false;
+    await start();
+    await send("pull_request", pullRequest("opened"));
+    const [first] = await activities(1);
+    const run = await runOf(first?.id);
+    await settled();
+    await send("pull_request", pullRequestSynchronized(HEAD, "4".repeat(40)));
+    const [cancelled, second] = await activities(2);
+    expect(cancelled).toMatchObject({ state: "cancelled", superseded_by: second?.id });
+    await runOf(second?.id);
+    await settled();
+    // Its run was not known yet: nothing to cancel until GitHub names it.
+    expect(github.callsTo(/\/cancel$/)).toEqual([]);
+    const runName = `create pr-2 (envhooks ${first?.id})`;
+    await send("workflow_run", workflowRun("requested", { ...run, display_title: runName }));
+    await send("workflow_run", workflowRun("in_progress", { ...run, display_title: runName }));
+    await settled();
+    expect(run.cancelRequested).toBe(true);
+    expect(github.callsTo(/\/cancel$/).map((call) => call.path)).toEqual([
+      `/api/v3/repos/${REPO}/actions/runs/${run.id}/cancel`,
+    ]);
+    expect(await activity(first?.id)).toMatchObject({ state: "cancelled" });
   });
 
   it("cancels the run of a superseded activity, and never dispatches one superseded before its turn", async () => {
