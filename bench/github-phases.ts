@@ -481,6 +481,23 @@ async function actionsRunner({ server, github }: Phase, prefix: string) {
     if (!run) await sleep(100);
   }
   if (!run) throw new Error("envhooks never dispatched the newest activity's workflow");
+  // A real run takes a while between its events: each is sent once GitHub shows the state before it
+  // (the deployment's queued, then in_progress), so that what is timed is the completed event's own way.
+  const shows = async (state: string) => {
+    const until = Date.now() + 30_000;
+    while (Date.now() < until) {
+      const calls = await github.update();
+      const shown = calls.some(
+        (call) =>
+          call.deployment?.environment === environment &&
+          call.deployment.ref === head &&
+          call.body?.state === state,
+      );
+      if (shown) return;
+      await sleep(100);
+    }
+  };
+  await shows("queued");
   await send(
     signed(
       `${prefix}-actions-run`,
@@ -488,6 +505,7 @@ async function actionsRunner({ server, github }: Phase, prefix: string) {
       "workflow_run",
     ),
   );
+  await shows("in_progress");
   const completedAt = Date.now();
   await send(
     signed(
