@@ -152,6 +152,28 @@ describe.each(STORES)("runner: github-actions on $name", { timeout: 120_000 }, (
     expect(relayed(created?.id)).toEqual(["pending", "complete"]);
   });
 
+  it("fails an activity whose run has not finished github_actions.timeout after it began, however often it reported", async () => {
+    let clock = Date.now();
+    github.configFiles.set(REPO, `${CONFIG}  timeout: 30m\n`);
+    envhooks = await startTestEnvhooks(kind, { github, now: () => new Date(clock) });
+    await send("pull_request", pullRequest("opened"));
+    const [created] = await activities(1);
+    const run = await runOf(created?.id);
+    clock += 20 * 60_000;
+    await send("workflow_run", workflowRun("in_progress", run));
+    await send("workflow_job", workflowJob("queued", { id: 1, runId: run.id, name: "build" }));
+    await settled();
+    // 29 minutes after it began (9 after its last news): still running.
+    clock += 9 * 60_000;
+    await envhooks.sweep();
+    expect(await activity(created?.id)).toMatchObject({ state: "in_progress" });
+    clock += 2 * 60_000;
+    await envhooks.sweep();
+    const failed = await activity(created?.id);
+    expect(failed).toMatchObject({ state: "complete", result: "failure" });
+    expect(failed.log).toContain("github_actions.timeout");
+  });
+
   it("maps a timed-out run to failure and a cancelled one to cancelled", async () => {
     await start();
     await send("pull_request", pullRequest("opened"));
