@@ -75,7 +75,7 @@ export function runnerRoutes(apply: ApplyDeps) {
       path: "/api/activities/{id}/progress",
       summary: "Report a deploy runner's progress on an activity",
       description:
-        "`pending` → `in_progress` → `complete` or `cancelled`. Each change of state is relayed to integrations whose `states` match and mirrored on GitHub. A finished activity cannot move again (409).",
+        "`pending` → `in_progress` → `complete` or `cancelled`. Each change of state is relayed to integrations whose `states` match and mirrored on GitHub. A finished activity cannot move again (409). Authorization: a token that may write the activity's project, or, with `runner: github-actions`, the GitHub Actions OIDC token (audience ENVHOOKS_PUBLIC_URL) of the run started for this activity (403 for another run).",
       request: {
         params: ActivityParams,
         body: { content: { "application/json": { schema: progressSchema } }, required: true },
