@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ServerType, serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pushTo, REPO } from "../fixtures/github-events.ts";
 import { Receiver } from "../helpers/receiver.ts";
 import { STORES } from "../helpers/stores.ts";
 import {
@@ -141,6 +142,30 @@ describe("the envhooks CLI against a running server", () => {
     expect(bulk.code, bulk.stderr).toBe(0);
     expect(bulk.stdout).toContain("Redelivered 0 of 0 failed deliveries");
     expect((await cli(["redeliver", "-p", PROJECT], env)).code).toBe(2);
+  });
+
+  it("simulating a repository after a real event of another leaves two projects (issue 22)", async () => {
+    // GitHub's example repository (Codertocat/Hello-World, id 186853002) sends an event…
+    const real = await envhooks.deliver("push", pushTo(REPO, 1));
+    expect(real.status).toBe(202);
+    await eventually(async () => (await envhooks.api(`/api/projects/${REPO}/environments`)).status === 200);
+    // …then `simulate` sends one for acme/web, built from the same example payload.
+    const pushed = await cli(["simulate", "push", "--repo", PROJECT, "--branch", "feature-w"], env);
+    expect(pushed.code, pushed.stderr).toBe(0);
+    const listed = await eventually(async () => {
+      const names = JSON.parse((await cli(["environments", "--json", "-p", PROJECT], env)).stdout) as Array<{
+        name: string;
+      }>;
+      return names.some((e) => e.name === "feature-w") ? names : undefined;
+    });
+    expect(listed.map((e) => e.name)).not.toContain("master");
+    const projects = (await (await envhooks.api("/api/projects")).json()) as Array<{ project: string }>;
+    expect(projects.map((p) => p.project).sort()).toEqual([PROJECT, REPO].sort());
+    // Each keeps what it had: Hello-World its master, acme/web its hook.
+    const master = await envhooks.api(`/api/projects/${REPO}/environments`);
+    expect(master.status).toBe(200);
+    expect((await master.json()).map((e: { name: string }) => e.name)).toEqual(["master"]);
+    expect(JSON.parse((await cli(["hooks", "--json", "-p", PROJECT], env)).stdout)).toHaveLength(1);
   });
 
   it("login saves the server and token for later commands, readable by this user only", async () => {
