@@ -11,6 +11,7 @@ import { createSecretBox, type SecretBox } from "../store/secret-box.ts";
 import type { UserProjects } from "../web/access/github-user.ts";
 import { createSessions } from "../web/access/session.ts";
 import type { SetupDeps } from "../web/access/setup.ts";
+import { errorPage } from "../web/pages/error-page.ts";
 import { webRoutes } from "../web/web-routes.ts";
 import { handleErrors, notFound } from "./handle-errors.ts";
 import { errorResponse, HttpError } from "./http-error.ts";
@@ -32,6 +33,7 @@ import {
 } from "./routes/projects.ts";
 import { runnerRoutes } from "./routes/runner.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
+import { refuseNulCharacters } from "./validation.ts";
 
 export interface ServerDeps {
   db: Database;
@@ -98,6 +100,15 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
   app.onError(handleErrors(deps.log));
   app.notFound(notFound);
   app.use(refuseMalformedPath);
+  app.use(
+    refuseNulCharacters({
+      page: (c, error) =>
+        errorPage(c, {
+          status: error.status,
+          error: { code: error.code, message: error.message, details: null },
+        }),
+    }),
+  );
   app.route("/", healthRoutes(deps.isReady));
   app.get("/metrics", requireMetricsToken(deps.metricsToken), async (c) =>
     c.body(await deps.metrics.registry.metrics(), 200, { "Content-Type": deps.metrics.registry.contentType }),

@@ -15,6 +15,16 @@ export function handleErrors(log: Logger): ErrorHandler {
     if (error instanceof URIError) {
       return errorResponse(c, 400, "invalid_encoding", "The request has a malformed percent-encoding.");
     }
+    // PostgreSQL refusing NUL (U+0000) in a value the client sent (a body field): the client's
+    // input, not a failure of ours. Paths and queries are checked before this (refuseNulCharacters).
+    if (NUL_REFUSED.has(String((error as { code?: unknown }).code))) {
+      return errorResponse(
+        c,
+        400,
+        "invalid_characters",
+        "The request holds a NUL character (\\u0000 or %00), which envhooks cannot store: remove it.",
+      );
+    }
     if (error instanceof HTTPException) {
       return errorResponse(c, error.status as 400, "http_error", error.message || "The request was refused.");
     }
@@ -25,6 +35,9 @@ export function handleErrors(log: Logger): ErrorHandler {
     return errorResponse(c, 500, "internal_error", "Something went wrong on our side; it was logged.");
   };
 }
+
+/** PostgreSQL's codes for NUL in text (22021) and in jsonb (22P05, `\\u0000`). */
+const NUL_REFUSED: ReadonlySet<string> = new Set(["22021", "22P05"]);
 
 export const notFound: NotFoundHandler = (c) =>
   errorResponse(c, 404, "not_found", `Nothing at ${c.req.method} ${c.req.path}.`);
