@@ -136,7 +136,9 @@ const server = serve(
       `envhooks listening on http://${settings.host ?? "localhost"}:${info.port}`,
     );
     if (setup) {
-      const base = settings.publicUrl ?? `http://${settings.host ?? "localhost"}:${info.port}`;
+      // Without a public URL, /setup answers on a loopback name only: HOST=0.0.0.0 is logged as localhost.
+      const local = !settings.host || settings.host === "0.0.0.0" || settings.host === "::";
+      const base = settings.publicUrl ?? `http://${local ? "localhost" : settings.host}:${info.port}`;
       log.info(`Open ${setupUrl(base, setup.key)} to register the GitHub App`);
     }
   },

@@ -34,7 +34,8 @@ class CookieJar {
   readonly app: { request: (path: string, init?: RequestInit) => Response | Promise<Response> };
   readonly origin: string;
 
-  constructor(app: CookieJar["app"], origin = "http://envhooks.test") {
+  /** The origin requests go to: a loopback one by default, as in local development (no ENVHOOKS_PUBLIC_URL). */
+  constructor(app: CookieJar["app"], origin = "http://localhost:3000") {
     this.app = app;
     this.origin = origin;
   }
@@ -83,13 +84,17 @@ interface Harness {
 async function start(
   store: TestStore,
   github: FakeGithub | undefined,
-  { secrets = createSecretBox([TEST_SECRET_KEY]) }: { secrets?: SecretBox } = {},
+  {
+    secrets = createSecretBox([TEST_SECRET_KEY]),
+    publicUrl,
+  }: { secrets?: SecretBox; publicUrl?: string } = {},
 ): Promise<Harness> {
   const log = testLog();
   let clock = Date.now();
   const envhooks = await startEnvhooks({
     ...commonOptions(store, log.log, secrets, () => new Date(clock)),
     apiToken: API_TOKEN,
+    publicUrl,
     github: {
       webhookSecret: WEBHOOK_SECRET,
       appId: github ? "1" : undefined,
@@ -742,6 +747,50 @@ describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
       expect(text).toMatch(/the authorization was cancelled/);
       expect(text).not.toContain("evil.example");
     });
+
+    it("without ENVHOOKS_PUBLIC_URL, takes the OAuth redirect_uri from a loopback Host only: another Host is refused, naming the variable", async () => {
+      const app = harness.envhooks.app;
+      for (const origin of ["http://evil.example", "http://10.0.0.5:3000", "http://localhost.evil.example"]) {
+        const jar = new CookieJar(app, origin);
+        const refused = await jar.request("/login/github?next=/");
+        expect(refused.status, origin).toBe(421);
+        expect(refused.headers.get("location")).toBeNull();
+        expect(await refused.text()).toMatch(/Set ENVHOOKS_PUBLIC_URL/);
+        // A callback reached by that name exchanges nothing with GitHub either.
+        const state = jar.cookies.get("envhooks_oauth");
+        expect(state).toBeUndefined();
+        expect((await jar.request("/login/github/callback?code=x&state=y")).status).toBe(421);
+      }
+      expect(github.callsTo(/^\/login\/oauth\/access_token$/)).toHaveLength(0);
+      for (const origin of ["http://localhost:3000", "http://127.0.0.1:8080", "http://[::1]:3000"]) {
+        const jar = new CookieJar(app, origin);
+        const start = await jar.request("/login/github?next=/");
+        expect(start.status, origin).toBe(302);
+        const authorize = new URL(start.headers.get("location") ?? "");
+        expect(authorize.searchParams.get("redirect_uri")).toBe(`${origin}/login/github/callback`);
+      }
+    });
+  });
+
+  describe.skipIf(kind.skip)("with ENVHOOKS_PUBLIC_URL", () => {
+    it("takes the OAuth redirect_uri from ENVHOOKS_PUBLIC_URL, whatever the Host header says", async () => {
+      const store = await kind.open();
+      const github = await new FakeGithub().start();
+      github.oauthClient = CLIENT;
+      const publicUrl = "https://envhooks.example.test";
+      const harness = await start(store, github, { publicUrl });
+      try {
+        const jar = new CookieJar(harness.envhooks.app, "http://evil.example");
+        const started = await jar.request("/login/github?next=/");
+        expect(started.status).toBe(302);
+        const authorize = new URL(started.headers.get("location") ?? "");
+        expect(authorize.searchParams.get("redirect_uri")).toBe(`${publicUrl}/login/github/callback`);
+      } finally {
+        await harness.close();
+        await github.stop();
+        await store.close();
+      }
+    });
   });
 
   describe.skipIf(kind.skip)("setup", () => {
@@ -918,12 +967,20 @@ describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
         return url;
       };
       try {
-        const jar = new CookieJar({ request: (path, init) => running.host.fetch(new Request(path, init)) });
+        const served = {
+          request: (path: string, init?: RequestInit) => running.host.fetch(new Request(path, init)),
+        };
+        // Reached by another name than localhost, setup would build the manifest from the Host header: refused.
+        const elsewhere = new CookieJar(served, "http://evil.example");
+        const misdirected = await elsewhere.request(`/setup?key=${running.setup.key}`);
+        expect(misdirected.status).toBe(421);
+        expect(await misdirected.text()).toMatch(/Set ENVHOOKS_PUBLIC_URL/);
+        const jar = new CookieJar(served);
         // Until the App is registered, /login says where to go.
         expect(await (await jar.request("/login")).text()).toMatch(/open the <code>\/setup<\/code>\s+link/);
         await jar.request(`/setup?key=${running.setup.key}`);
         const page = await (await jar.request("/setup")).text();
-        expect(page).toMatch(/GitHub cannot reach <code>http:\/\/envhooks.test<\/code>/);
+        expect(page).toMatch(/GitHub cannot reach <code>http:\/\/localhost:3000<\/code>/);
         expect((await jar.request("/setup/webhook-proxy", { method: "POST", form: {} })).status).toBe(403);
         const made = await jar.request("/setup/webhook-proxy", {
           method: "POST",

@@ -6,6 +6,7 @@ import { hashToken, PROJECT_TOKEN_PREFIX, sameSecret } from "../../http/require-
 import { findApiToken } from "../../store/api-tokens.ts";
 import type { WebDeps } from "../web-routes.ts";
 import { OAuthError, type UserToken } from "./github-user.ts";
+import { hostRefused, publicOrigin } from "./public-origin.ts";
 import {
   accessPage,
   csrfRefused,
@@ -131,12 +132,20 @@ GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET). Sign in with a token:</p>`
     return c.redirect("/login", 303);
   });
 
-  /** The OAuth callback envhooks registers with GitHub (app.yml's callback_url). */
-  const callbackUrl = (c: Context) => `${deps.publicUrl ?? new URL(c.req.url).origin}/login/github/callback`;
+  /**
+   * The OAuth callback envhooks registers with GitHub (app.yml's callback_url): under
+   * ENVHOOKS_PUBLIC_URL, or a loopback origin; undefined for any other Host.
+   */
+  const callbackUrl = (c: Context) => {
+    const origin = publicOrigin(c, deps.publicUrl);
+    return origin && `${origin}/login/github/callback`;
+  };
 
   app.get("/login/github", async (c) => {
     const github = deps.userProjects;
     if (!github) return loginPage(c, 403, "Sign in with GitHub is not set up here: sign in with a token.");
+    const redirectUri = callbackUrl(c);
+    if (!redirectUri) return hostRefused(c);
     const state = randomToken();
     const next = safeNext(c.req.query("next"));
     await setSignedCookie(
@@ -146,12 +155,14 @@ GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET). Sign in with a token:</p>`
       await deps.sessions.cookieKey(),
       cookieOptions(c, OAUTH_MAX_AGE_S),
     );
-    return c.redirect(github.authorizeUrl(callbackUrl(c), state), 302);
+    return c.redirect(github.authorizeUrl(redirectUri, state), 302);
   });
 
   app.get("/login/github/callback", async (c) => {
     const github = deps.userProjects;
     if (!github) return loginPage(c, 403, "Sign in with GitHub is not set up here: sign in with a token.");
+    const redirectUri = callbackUrl(c);
+    if (!redirectUri) return hostRefused(c);
     const cookie = await getSignedCookie(c, await deps.sessions.cookieKey(), OAUTH_COOKIE);
     deleteCookie(c, OAUTH_COOKIE, { path: "/", secure: deps.sessions.secure(c) });
     const saved = cookie ? (JSON.parse(cookie) as { state: string; next: string }) : undefined;
@@ -178,7 +189,7 @@ GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET). Sign in with a token:</p>`
     if (!code) return loginPage(c, 403, "GitHub sent no code back: try again.");
     let granted: UserToken;
     try {
-      granted = await github.exchangeCode(code, callbackUrl(c), deps.sessions.now());
+      granted = await github.exchangeCode(code, redirectUri, deps.sessions.now());
     } catch (problem) {
       if (!(problem instanceof OAuthError)) deps.log.warn({ err: problem }, "OAuth code exchange failed");
       return loginPage(

@@ -7,6 +7,7 @@ import { parse } from "yaml";
 import { sameSecret } from "../../http/require-api-token.ts";
 import type { WebDeps } from "../web-routes.ts";
 import { envValue, updateEnvFile } from "./env-file.ts";
+import { hostRefused, publicOrigin } from "./public-origin.ts";
 import { accessPage, csrfRefused, formField, randomToken } from "./session.ts";
 
 /** What registering the GitHub App gives back, as kept in .env. */
@@ -88,7 +89,6 @@ export async function buildManifest(
 /** /setup: registers the GitHub App from app.yml through GitHub's manifest flow. */
 export function setupRoutes(deps: WebDeps): Hono {
   const app = new Hono();
-  const base = (c: Context) => deps.publicUrl ?? new URL(c.req.url).origin;
   const cookieOptions = (c: Context, maxAge: number) => ({
     path: "/setup",
     httpOnly: true,
@@ -133,6 +133,9 @@ register the App.</p>`,
   app.get("/setup", async (c) => {
     const setup = deps.setup;
     if (!setup?.needed()) return notNeeded(c);
+    // The manifest's URLs (webhook, redirect, OAuth callback) never follow a Host header.
+    const base = publicOrigin(c, deps.publicUrl);
+    if (!base) return hostRefused(c);
     const given = c.req.query("key");
     if (given !== undefined) {
       if (!sameSecret(given, setup.key)) return refused(c);
@@ -156,13 +159,13 @@ register the App.</p>`,
       state = randomToken();
       await setSignedCookie(c, STATE_COOKIE, state, await deps.sessions.cookieKey(), cookieOptions(c, 3600));
     }
-    const built = await buildManifest(setup.manifestFile, base(c), setup.webhookProxyUrl);
+    const built = await buildManifest(setup.manifestFile, base, setup.webhookProxyUrl);
     const manifest = JSON.stringify(built);
     const permissions = Object.entries((built.default_permissions ?? {}) as Record<string, string>);
     const events = (built.default_events ?? []) as string[];
     const target = (owner: string | undefined) =>
       `${setup.webUrl}${owner ? `/organizations/${encodeURIComponent(owner)}` : ""}/settings/apps/new?state=${encodeURIComponent(state)}`;
-    const hookUrl = setup.webhookProxyUrl ?? `${base(c)}/api/github/webhooks`;
+    const hookUrl = setup.webhookProxyUrl ?? `${base}/api/github/webhooks`;
     const local = !deps.publicUrl && !setup.webhookProxyUrl;
     return page(
       c,
@@ -173,7 +176,7 @@ sends you to GitHub to confirm, and connects it when GitHub sends you back: no r
 <dl>
   <dt>GitHub</dt><dd><code>${setup.webUrl}</code></dd>
   <dt>Webhook URL</dt><dd><code id="webhook-url">${hookUrl}</code></dd>
-  <dt>Sign-in callback</dt><dd><code>${base(c)}/login/github/callback</code></dd>
+  <dt>Sign-in callback</dt><dd><code>${base}/login/github/callback</code></dd>
   <dt>Credentials are written to</dt><dd><code>${setup.envFile}</code> (mode 600)</dd>
   <dt>Permissions</dt><dd id="permissions">${permissions.map(
     ([name, access], n) => html`${n > 0 ? ", " : ""}<code>${name}: ${access}</code>`,
@@ -182,7 +185,7 @@ sends you to GitHub to confirm, and connects it when GitHub sends you back: no r
 </dl>
 ${
   local
-    ? html`<div class="notice bad" role="note"><p>GitHub cannot reach <code>${base(c)}</code> unless it is
+    ? html`<div class="notice bad" role="note"><p>GitHub cannot reach <code>${base}</code> unless it is
 public. Set <code>ENVHOOKS_PUBLIC_URL</code> to envhooks' public address (and restart), or, for local
 development, let GitHub send to a <a href="https://smee.io">smee.io</a> channel that envhooks forwards
 here (kept as <code>WEBHOOK_PROXY_URL</code>).</p>
