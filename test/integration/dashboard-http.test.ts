@@ -1,13 +1,33 @@
+import examples from "@octokit/webhooks-examples/api.github.com/index.json" with { type: "json" };
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findEvent } from "../../src/store/github-events.ts";
 import { MAX_STREAMS_PER_SESSION, openStreams } from "../../src/web/pages/live-stream.ts";
-import { pushCreatingMaster, pushToBranch, REPO } from "../fixtures/github-events.ts";
+import { pushCreatingMaster, pushTo, pushToBranch, REPO } from "../fixtures/github-events.ts";
 import { DashboardClient } from "../helpers/dashboard-session.ts";
 import { Receiver } from "../helpers/receiver.ts";
 import { STORES } from "../helpers/stores.ts";
 import { API_TOKEN, eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
 
 const PROJECT = `/projects/${REPO}`;
+
+/** GitHub's real `repository.renamed` example, about `repository` now named `fullName`. */
+function renamedEvent(repository: Record<string, any>, fullName: string): Record<string, any> {
+  const group = (examples as Array<{ name: string; examples: Array<Record<string, any>> }>).find(
+    (e) => e.name === "repository",
+  );
+  const example = structuredClone(group?.examples.find((e) => e.action === "renamed")) as Record<string, any>;
+  const [owner = "", name = ""] = fullName.split("/");
+  example.repository = {
+    ...example.repository,
+    id: repository.id,
+    name,
+    full_name: fullName,
+    owner: { ...example.repository.owner, login: owner },
+    default_branch: "master",
+  };
+  example.changes = { repository: { name: { from: repository.name } } };
+  return example;
+}
 
 // The dashboard at HTTP level, on both stores: every page answers through the API as the signed-in
 // person, and forms show the API's refusals next to their fields.
@@ -356,6 +376,36 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
     const [integration] = await (await envhooks.api("/api/projects/acme/future/integrations")).json();
     await operator.post(`/projects/acme/future/integrations/${integration.id}/delete`);
   });
+
+  it.skipIf(kind.skip)(
+    "sends a renamed project's old dashboard URLs to the new name, as the API does",
+    async () => {
+      const [before, after] = ["acme/old-shop", "acme/new-shop"];
+      await envhooks.deliver("push", pushTo(before, 1), { deliveryId: "d-old-shop" });
+      await eventually(async () => (await findEvent(envhooks.store.db, "d-old-shop"))?.state === "processed");
+      const renamed = renamedEvent(pushTo(before, 1).repository, after);
+      await envhooks.deliver("repository", renamed, { deliveryId: "d-renamed-shop" });
+      await eventually(
+        async () => (await findEvent(envhooks.store.db, "d-renamed-shop"))?.state === "processed",
+      );
+      expect((await envhooks.api(`/api/projects/${before}`)).status).toBe(307);
+
+      const page = await operator.get(`/projects/${before}?done=saved`);
+      expect(page.status).toBe(307);
+      expect(page.headers.get("location")).toBe(`/projects/${after}?done=saved`);
+      const followed = await operator.get(page.headers.get("location") ?? "");
+      expect(followed.status).toBe(200);
+      expect(await followed.text()).toContain(after);
+      // A form posted to the old name goes on to the new one (307 keeps the method and the body).
+      const added = await operator.post(`/projects/${before}/integrations`, {
+        type: "webhook",
+        url: receiver.url,
+      });
+      expect(added.status).toBe(307);
+      expect(added.headers.get("location")).toBe(`/projects/${after}/integrations`);
+      expect(await (await envhooks.api(`/api/projects/${after}/integrations`)).json()).toEqual([]);
+    },
+  );
 
   it.skipIf(kind.skip)("refuses a form without the session's CSRF token", async () => {
     const response = await operator.post(`${PROJECT}/environments/master/redeploy`, {}, { csrf: false });
