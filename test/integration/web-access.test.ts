@@ -155,8 +155,11 @@ async function startUnconfigured(
   setup: SetupDeps;
   envFile: string;
   logs: string[];
+  /** Moves the clock setup (the key's expiry) and sessions read. */
+  advance(ms: number): void;
   close(): Promise<void>;
 }> {
+  let clock = Date.now();
   const folder = mkdtempSync(join(tmpdir(), "envhooks-setup-"));
   const envFile = join(envFileIn ?? folder, ".env");
   const { log, logs } = testLog();
@@ -185,7 +188,7 @@ async function startUnconfigured(
   const host: EnvhooksHost = await hostEnvhooks(
     (githubSettings) =>
       startEnvhooks({
-        ...commonOptions(store, log, createSecretBox([TEST_SECRET_KEY]), () => new Date()),
+        ...commonOptions(store, log, createSecretBox([TEST_SECRET_KEY]), () => new Date(clock)),
         apiToken,
         github: githubSettings,
         publicUrl,
@@ -198,6 +201,9 @@ async function startUnconfigured(
     setup,
     envFile,
     logs,
+    advance(ms) {
+      clock += ms;
+    },
     async close() {
       apiToken = undefined;
       await host.current().stop();
@@ -901,6 +907,94 @@ describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
         expect(await (await jar.request(back.pathname + back.search)).text()).not.toContain(
           "generated-operator-token",
         );
+      } finally {
+        await running.close();
+        await github.stop();
+        await store.close();
+      }
+    });
+  });
+
+  describe.skipIf(kind.skip)("the setup key", () => {
+    /** Opens the key's link in `jar` and walks to GitHub's confirmation: the callback's path. */
+    async function confirmOnGithub(jar: CookieJar, github: FakeGithub): Promise<string> {
+      const page = await (await jar.request("/setup")).text();
+      const action =
+        /<form method="post" action="([^"]*settings\/apps\/new[^"]*)">/
+          .exec(page)?.[1]
+          ?.replaceAll("&amp;", "&") ?? "";
+      const manifest = /name="manifest" value="([^"]+)"/.exec(page)?.[1]?.replaceAll("&quot;", '"') ?? "";
+      expect(action.startsWith(github.webUrl)).toBe(true);
+      const confirmed = await fetch(action, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ manifest }).toString(),
+        redirect: "manual",
+      });
+      const back = new URL(confirmed.headers.get("location") ?? "");
+      return back.pathname + back.search;
+    }
+
+    it("is bound to the first browser that opens it, and ends an hour after envhooks logged it", async () => {
+      const store = await kind.open();
+      const github = await new FakeGithub().start();
+      const running = await startUnconfigured(store, github);
+      try {
+        const served = {
+          request: (path: string, init?: RequestInit) => running.host.fetch(new Request(path, init)),
+        };
+        const first = new CookieJar(served);
+        expect((await first.request(`/setup?key=${running.setup.key}`)).status).toBe(303);
+        expect((await first.request("/setup")).status).toBe(200);
+        // Another browser with the same link (read from the log, or over a shoulder) gets nothing.
+        const second = new CookieJar(served);
+        const refused = await second.request(`/setup?key=${running.setup.key}`);
+        expect(refused.status).toBe(403);
+        expect(await refused.text()).toMatch(/already opened in another browser/);
+        expect((await second.request("/setup")).status).toBe(403);
+        // Copying the first browser's cookie is no way round: it is the binding, not the key, that counts.
+        const copied = new CookieJar(served);
+        copied.cookies.set("envhooks_setup", "forged");
+        expect((await copied.request("/setup")).status).toBe(403);
+        // The first browser may open the link again.
+        expect((await first.request(`/setup?key=${running.setup.key}`)).status).toBe(303);
+        expect((await first.request("/setup")).status).toBe(200);
+
+        // An hour after it was logged, the key ends for everyone: a restart logs a new one.
+        running.advance(61 * MINUTE);
+        const expired = await first.request("/setup");
+        expect(expired.status).toBe(403);
+        expect(await expired.text()).toMatch(/expired[\s\S]*Restart\s+envhooks/);
+        const late = new CookieJar(served);
+        const lateAnswer = await late.request(`/setup?key=${running.setup.key}`);
+        expect(lateAnswer.status).toBe(403);
+        expect(await lateAnswer.text()).toMatch(/expired/);
+        expect(github.callsTo(/conversions$/)).toHaveLength(0);
+      } finally {
+        await running.close();
+        await github.stop();
+        await store.close();
+      }
+    });
+
+    it("lets one /setup/callback run at a time: of two at once, one registers the App and shows the operator token", async () => {
+      const store = await kind.open();
+      const github = await new FakeGithub().start();
+      const running = await startUnconfigured(store, github);
+      try {
+        const jar = new CookieJar({
+          request: (path, init) => running.host.fetch(new Request(path, init)),
+        });
+        await jar.request(`/setup?key=${running.setup.key}`);
+        const callback = await confirmOnGithub(jar, github);
+        const answers = await Promise.all([jar.request(callback), jar.request(callback)]);
+        const pages = await Promise.all(answers.map((answer) => answer.text()));
+        expect(answers.map((answer) => answer.status).sort()).toEqual([200, 409]);
+        const shown = pages.filter((page) => page.includes("generated-operator-token-0123456789abcdef"));
+        expect(shown).toHaveLength(1);
+        expect(pages.find((_, n) => answers[n]?.status === 409)).toMatch(/already being finished/);
+        expect(github.callsTo(/^\/api\/v3\/app-manifests\/[^/]+\/conversions$/)).toHaveLength(1);
+        expect(github.registeredApps).toHaveLength(1);
       } finally {
         await running.close();
         await github.stop();
