@@ -17,6 +17,7 @@ import { acceptDelivery } from "./intake/accept-delivery.ts";
 import { type ApplyBatch, createBatchApplier } from "./intake/apply-batch.ts";
 import { type ApplyDeps, applyEvent, expireEnvironments, type Outbox } from "./intake/apply-event.ts";
 import { drainProject, type ReceiveEvent } from "./intake/drain-project.ts";
+import { limitResync } from "./intake/limit-resync.ts";
 import { createRepoOptions, type RepoOptions } from "./intake/repo-options.ts";
 import { completeOverdueActivities } from "./intake/report-progress.ts";
 import { applyRepositoryEvent, handleInstallation } from "./intake/repository-events.ts";
@@ -230,6 +231,8 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     return createKeyedDispatcher({
       concurrency: queue.concurrency,
       drain,
+      // Not at once for a wake-up that came meanwhile: a failure that repeats never hot-loops.
+      restMs: INTERNAL_RETRY_MS,
       onError(key, error) {
         log.error({ err: error, queue: queue.name, key }, "draining failed; trying again shortly");
         wakeAt(queue)(key, new Date(Date.now() + INTERNAL_RETRY_MS)).catch(() => {
@@ -293,7 +296,12 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
       markStale: repoOptions?.onInstallation,
       resyncLater: resyncDeps && createResyncQueue(resyncDeps),
     }),
-    resync: resyncDeps && ((fullName, { dryRun }) => resyncRepository(resyncDeps, fullName, { dryRun })),
+    // Issue 22: limited per project and by the installation's GitHub budget (which resyncs count in).
+    resync:
+      resyncDeps &&
+      limitResync({ db, now, budgetLeft: (id, at) => budget.left(id, at) }, (fullName, { dryRun }) =>
+        resyncRepository({ ...resyncDeps, budget }, fullName, { dryRun }),
+      ),
     apply,
     isReady: () => ready,
     relay: { ...relay, allowPrivateUrls: options.allowPrivateUrls },

@@ -25,6 +25,8 @@ export interface ResyncDeps {
   options: RepoOptions;
   octokitFor(installationId: number): Promise<Octokit>;
   log: Logger;
+  /** Told of GitHub's rate-limit headers on every answer, so resyncs are counted in the budget. */
+  budget?: { watch(octokit: Octokit, installationId: number): void } | undefined;
 }
 
 /** What a resync found and planned, and (unless a dry run) the activities it recorded. */
@@ -39,6 +41,10 @@ export interface ResyncResult {
   plan: Array<{ action: string; environment: string; reason: string }>;
   notes: string[];
   activities: Activity[];
+  /** When the plan was made: a dry run may answer one made shortly before (`limitResync`). */
+  plannedAt?: Date;
+  /** True when the answer is an earlier dry run's, GitHub not asked again. */
+  reused?: boolean;
 }
 
 /**
@@ -69,6 +75,7 @@ export async function resyncRepository(
     );
   }
   const octokit = await deps.octokitFor(installation);
+  deps.budget?.watch(octokit, installation);
   const [owner = "", repo = ""] = (stored?.fullName ?? fullName).split("/");
   const { data: repository } = await octokit.request("GET /repos/{owner}/{repo}", { owner, repo });
   const ref = {

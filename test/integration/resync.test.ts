@@ -219,6 +219,106 @@ describe.each(STORES)("resync with GitHub on $name", { timeout: 120_000 }, (kind
     expect((await person.post(`/projects/${REPO}/resync`, {}, { csrf: false })).status).toBe(403);
   });
 
+  /** Envhooks again, on the same store and GitHub, with a clock the test moves (issue 22). */
+  async function withClock(start = new Date()) {
+    await envhooks?.close();
+    const clock = { at: start };
+    envhooks = await startTestEnvhooks(kind, { github, store, now: () => clock.at });
+    return {
+      app: envhooks,
+      advance: (ms: number) => {
+        clock.at = new Date(clock.at.getTime() + ms);
+      },
+    };
+  }
+
+  const repositoryReads = () => github.callsTo(/\/repos\/Codertocat\/Hello-World$/).length;
+
+  it("limits resyncs per project: one at a time, a cooldown with Retry-After, dry runs reuse a plan for a minute", async () => {
+    const { app, advance } = await withClock();
+    await app.deliver("push", pushCreatingMaster());
+    await eventually(async () => (await environments()).length === 1);
+    githubHas();
+    const dryRun = () => app.api(`/api/projects/${REPO}/resync?dry_run=true`, { method: "POST" });
+
+    // Ten dry runs at once: one asks GitHub; the others wait for it (429) or reuse its plan.
+    const together = await Promise.all(Array.from({ length: 10 }, dryRun));
+    expect(repositoryReads()).toBe(1);
+    for (const answer of together) {
+      expect([200, 429]).toContain(answer.status);
+      if (answer.status === 429) {
+        expect(Number(answer.headers.get("retry-after"))).toBeGreaterThan(0);
+        expect((await answer.json()).error.code).toBe("resync_running");
+      }
+    }
+    expect(together.filter((answer) => answer.status === 200).length).toBeGreaterThanOrEqual(1);
+    // Many more in the same minute: the same plan, GitHub not asked again.
+    for (let n = 0; n < 20; n++) {
+      const again = await dryRun();
+      expect(again.status).toBe(200);
+      const body = await again.json();
+      expect(body.reused).toBe(true);
+      expect(body.plan.length).toBe(FEATURES.length + 2);
+    }
+    expect(repositoryReads()).toBe(1);
+    // A minute later the plan is made again.
+    advance(61_000);
+    expect((await (await dryRun()).json()).reused).toBe(false);
+    expect(repositoryReads()).toBe(2);
+
+    // Applied, then applied again at once: 429 with Retry-After, nothing asked of GitHub.
+    const applied = await app.api(`/api/projects/${REPO}/resync`, { method: "POST" });
+    expect(applied.status).toBe(200);
+    expect(await environments()).toHaveLength(FEATURES.length + 2);
+    const reads = repositoryReads();
+    const refused = await app.api(`/api/projects/${REPO}/resync`, { method: "POST" });
+    expect(refused.status).toBe(429);
+    const retryAfter = Number(refused.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    const error = (await refused.json()).error;
+    expect(error.code).toBe("resync_cooldown");
+    expect(error.message).toContain(`try again in ${retryAfter} seconds`);
+    expect(repositoryReads()).toBe(reads);
+    // The dashboard's form says so too.
+    const person = new DashboardClient(app.app);
+    await person.signIn(API_TOKEN);
+    const page = await person.post(`/projects/${REPO}/resync`);
+    expect(page.status).toBe(429);
+    expect(page.headers.get("retry-after")).toBeTruthy();
+    expect(await page.text()).toContain("try again in");
+    // The plan kept from before the resync was applied is not shown again: it is stale.
+    const fresh = await (await dryRun()).json();
+    expect(fresh.reused).toBe(false);
+    expect(fresh.plan).toEqual([]);
+
+    // After the cooldown it runs.
+    advance(61_000);
+    expect((await app.api(`/api/projects/${REPO}/resync`, { method: "POST" })).status).toBe(200);
+  });
+
+  it("refuses a resync that would take the installation's GitHub budget below the reserve", async () => {
+    await github.stop();
+    // 503 requests an hour: the first resync leaves fewer than the reserve (500) and another.
+    github = await new FakeGithub({ rateLimit: 503 }).start();
+    github.configFiles.set(REPO, "");
+    const { app, advance } = await withClock();
+    await app.deliver("push", pushCreatingMaster());
+    await eventually(async () => (await environments()).length === 1);
+    githubHas();
+    const dryRun = () => app.api(`/api/projects/${REPO}/resync?dry_run=true`, { method: "POST" });
+    expect((await dryRun()).status).toBe(200);
+    advance(61_000);
+    const reads = repositoryReads();
+    const refused = await dryRun();
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(60);
+    const error = (await refused.json()).error;
+    expect(error.code).toBe("github_budget_low");
+    expect(error.message).toContain("requests left");
+    expect(repositoryReads()).toBe(reads);
+  });
+
   it("resyncs a repository added to the installation, and refuses what it cannot do", async () => {
     const app = envhooks as TestEnvhooks;
     github.configFiles.set("acme/fresh", "fetch_branches: false\n");

@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { Refused, toActivityEnvironment } from "../../intake/apply-event.ts";
+import { ResyncLimited } from "../../intake/limit-resync.ts";
 import type { ResyncResult } from "../../intake/resync.ts";
 import { getActivity, listActivities } from "../../store/activities.ts";
 import type { Database } from "../../store/database.ts";
@@ -158,7 +159,7 @@ const resyncRoute = createRoute({
   summary:
     "Resync a project with GitHub: environments for its branches and open pull requests, as the options say",
   description:
-    "Lists the repository's branches and open pull requests on GitHub and creates, rebuilds or deletes environments to match `.github/envhooks.yml`, through the same path as GitHub's events (activities, deliveries, GitHub updates). With `dry_run=true` it answers the plan and changes nothing. Needs write access and the GitHub App's credentials.",
+    "Lists the repository's branches and open pull requests on GitHub and creates, rebuilds or deletes environments to match `.github/envhooks.yml`, through the same path as GitHub's events (activities, deliveries, GitHub updates). With `dry_run=true` it answers the plan and changes nothing. Needs write access and the GitHub App's credentials. To spare the installation's GitHub rate limit, one resync of a project runs at a time, applied resyncs start a minute apart, a dry run reuses a plan made in the last minute, and a resync that would leave the installation fewer than 500 requests is refused: each refusal answers 429 with Retry-After.",
   request: {
     params: ProjectParams,
     query: z.object({
@@ -183,6 +184,12 @@ const resyncRoute = createRoute({
             plan: z.array(z.object({ action: z.string(), environment: z.string(), reason: z.string() })),
             notes: z.array(z.string()),
             activities: z.array(Json),
+            planned_at: z.string().describe("When the plan was made"),
+            reused: z
+              .boolean()
+              .describe(
+                "`true`: a dry run answered with the plan another made in the last minute, without asking GitHub",
+              ),
           }),
         },
       },
@@ -213,6 +220,10 @@ export function projectResyncRoutes({ resync }: ResyncRouteDeps) {
       result = await resync(`${owner}/${repo}`, { dryRun });
     } catch (error) {
       if (error instanceof Refused) throw new HttpError(error.status, error.code, error.message);
+      if (error instanceof ResyncLimited) {
+        c.header("Retry-After", String(error.retryAfterSeconds));
+        throw new HttpError(429, error.code, error.message, { retry_after_seconds: error.retryAfterSeconds });
+      }
       const status = (error as { status?: unknown }).status;
       if (typeof status === "number") {
         throw new HttpError(
@@ -233,6 +244,8 @@ export function projectResyncRoutes({ resync }: ResyncRouteDeps) {
         plan: result.plan,
         notes: result.notes,
         activities: result.activities as unknown as Array<Record<string, unknown>>,
+        planned_at: (result.plannedAt ?? new Date()).toISOString(),
+        reused: result.reused ?? false,
       },
       200,
     );

@@ -3,7 +3,7 @@ import { html } from "hono/html";
 import { formField } from "../access/session.ts";
 import { csrfInput, type Markup, renderPage } from "../layout.ts";
 import type { WebDeps } from "../web-routes.ts";
-import { apiProjectPath, callApi } from "./call-api.ts";
+import { type ApiError, apiProjectPath, callApi } from "./call-api.ts";
 import { errorPage } from "./error-page.ts";
 import { projectPath } from "./format.ts";
 
@@ -56,7 +56,7 @@ async function resyncPage(deps: WebDeps, c: Context, dryRun: boolean) {
     `${apiProjectPath(owner, repo)}/resync${dryRun ? "?dry_run=true" : ""}`,
     { method: "POST" },
   );
-  if (!answer.ok) return errorPage(c, answer);
+  if (!answer.ok) return answer.status === 429 ? tooSoonPage(c, answer.error) : errorPage(c, answer);
   const result = answer.body;
   const path = projectPath(result.project);
   const pulls =
@@ -85,6 +85,26 @@ ${
     : html`<p><a href="${path}">Back to ${result.project}</a></p>`
 }`,
   });
+}
+
+/**
+ * The API refused the resync to spare GitHub's rate limit (429): the page says why and when to try
+ * again, and answers 429 with the API's Retry-After.
+ */
+async function tooSoonPage(c: Context, error: ApiError) {
+  const path = projectPath(`${c.req.param("owner") ?? ""}/${c.req.param("repo") ?? ""}`);
+  const retryAfter = (error.details as { retry_after_seconds?: unknown } | null)?.retry_after_seconds;
+  const page = await renderPage(c, {
+    title: "Resync: not now",
+    current: "projects",
+    crumbs: [{ href: "/", label: "Projects" }],
+    body: html`<h1>Resync: not now</h1>
+<p class="notice bad" role="alert">${error.message}</p>
+<p><a href="${path}">Back to the project</a></p>`,
+  });
+  const headers = Object.fromEntries(page.headers);
+  if (typeof retryAfter === "number") headers["retry-after"] = String(retryAfter);
+  return c.body(await page.text(), 429, headers);
 }
 
 function planTable(result: ResyncJson): Markup | string {
