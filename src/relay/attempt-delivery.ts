@@ -1,7 +1,12 @@
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics.ts";
 import type { Database } from "../store/database.ts";
-import type { Delivery } from "../store/deliveries.ts";
+import {
+  type AttemptRecord,
+  type Delivery,
+  type RecordedAttempt,
+  settleUnrecordedAttempt,
+} from "../store/deliveries.ts";
 import { setIntegrationStatus } from "../store/integrations.ts";
 import { type RecordAttempt, recordEachAttempt } from "./attempt-recorder.ts";
 import { deliveryRequest } from "./delivery-request.ts";
@@ -102,8 +107,7 @@ export async function attemptDelivery(
   const url = request.loggedUrl;
   const requestHeaders = request.headers;
 
-  const record = deps.recordAttempt ?? recordEachAttempt(deps.db);
-  const { state, failingSince, released, dueAfterRelease } = await record({
+  const attempt: AttemptRecord = {
     delivery,
     startedAt,
     url,
@@ -113,7 +117,8 @@ export async function attemptDelivery(
     reason: result.ok ? `HTTP ${result.statusCode}` : (result.error ?? "failed"),
     retryAt,
     releaseLeaseOf: releasing,
-  });
+  };
+  const { state, failingSince, released, dueAfterRelease } = await recordOrSettle(deps, attempt);
   let disabled: string | undefined;
   if (gone) disabled = "the receiver answered 410 Gone";
   else if (
@@ -159,6 +164,32 @@ export async function attemptDelivery(
     dueAfterRelease,
     retryAt,
   };
+}
+
+/**
+ * Records the attempt; when the log refuses it (for whatever reason), the delivery still moves on
+ * as the attempt says (delivered, or due at its retry): left as it was, it would be due at once
+ * and sent again and again, holding back its lane. Only when even that fails does the error reach
+ * the drain, which stops (and is tried again later).
+ */
+async function recordOrSettle(deps: AttemptDeps, attempt: AttemptRecord): Promise<RecordedAttempt> {
+  const record = deps.recordAttempt ?? recordEachAttempt(deps.db);
+  try {
+    return await record(attempt);
+  } catch (error) {
+    const log = deps.log.child({
+      delivery: attempt.delivery.id,
+      integration: attempt.delivery.integrationId,
+    });
+    log.error({ err: error }, "could not record a delivery attempt; the delivery moves on without it");
+    const why = `envhooks could not record this attempt (${attempt.reason}): ${(error as Error)?.message ?? error}`;
+    try {
+      return await settleUnrecordedAttempt(deps.db, attempt, why);
+    } catch (settling) {
+      log.error({ err: settling }, "could not settle a delivery after its attempt");
+      throw error;
+    }
+  }
 }
 
 /** Discord says how long to wait in its JSON answer too: `{ "retry_after": 1.5 }` (seconds). */

@@ -214,6 +214,7 @@ export interface RecordedAttempt {
  * commit does not wait for the disk (RELAXED_COMMIT).
  */
 export async function recordAttempts(db: Queryable, records: AttemptRecord[]): Promise<RecordedAttempt[]> {
+  records = records.map(storable);
   const states = records.map(
     ({ result, retryAt }): DeliveryState => (result.ok ? "delivered" : retryAt ? "pending" : "failed"),
   );
@@ -318,6 +319,55 @@ export async function recordAttempts(db: Queryable, records: AttemptRecord[]): P
       dueAfterRelease: released && row?.dueAfterRelease === true,
     };
   });
+}
+
+/**
+ * PostgreSQL's text and jsonb refuse U+0000, which a receiver may answer with: it is left out of
+ * everything an attempt brings from outside (the answer, the error, headers, the URL).
+ */
+const withoutNul = (text: string) => text.replaceAll("\u0000", "");
+const headersWithoutNul = (headers: Record<string, string>) =>
+  Object.fromEntries(Object.entries(headers).map(([name, value]) => [withoutNul(name), withoutNul(value)]));
+
+function storable(record: AttemptRecord): AttemptRecord {
+  const { result } = record;
+  return {
+    ...record,
+    url: withoutNul(record.url),
+    requestHeaders: headersWithoutNul(record.requestHeaders),
+    reason: withoutNul(record.reason),
+    result: {
+      ...result,
+      responseHeaders: result.responseHeaders && headersWithoutNul(result.responseHeaders),
+      responseBody: result.responseBody === null ? null : withoutNul(result.responseBody),
+      error: result.error === null ? null : withoutNul(result.error),
+    },
+  };
+}
+
+/**
+ * What follows from an attempt the log refused (recordAttempts failed): the delivery delivered,
+ * retried at `retryAt` or failed for good, as recordAttempts would have it, with `why` as its last
+ * error; no attempt row, the integration's summary and lease untouched. Without it, the delivery
+ * would stay due and go again at once.
+ */
+export async function settleUnrecordedAttempt(
+  db: Queryable,
+  record: AttemptRecord,
+  why: string,
+): Promise<RecordedAttempt> {
+  const { result, retryAt, rateLimited } = record;
+  const state: DeliveryState = result.ok ? "delivered" : retryAt ? "pending" : "failed";
+  const failed = !result.ok && !rateLimited && result.interrupted !== true;
+  await db.query(
+    `UPDATE deliveries SET state = $2, attempts = attempts + 1,
+       failures = failures + CASE WHEN $3::boolean THEN 1 ELSE 0 END,
+       next_attempt_at = COALESCE($4::timestamptz, next_attempt_at), last_status = $5, last_error = $6,
+       updated_at = now()
+     WHERE id = $1`,
+    [record.delivery.id, state, failed, retryAt ?? null, result.statusCode, withoutNul(why).slice(0, 2000)],
+  );
+  return { state, failingSince: null, released: false, dueAfterRelease: false };
 }
 
 export interface DeliveryFilter {
