@@ -126,7 +126,7 @@ export function setupRoutes(deps: WebDeps): Hono {
     c: Context,
     title: string,
     body: ReturnType<typeof html>,
-    status: 200 | 403 | 404 | 502 = 200,
+    status: 200 | 403 | 404 | 409 | 502 = 200,
     formAction?: string,
   ) => accessPage(c, { title, body }, status, formAction);
 
