@@ -215,6 +215,67 @@ describe.each(STORES)("webhook intake refuses bad input and loses nothing on $na
     expect(await storedEvents()).toBe(1);
   });
 
+  it("reads at most 4 bodies over 1 MB at once: another gets 503 with Retry-After, small ones still 202", async () => {
+    const MB = 1024 * 1024;
+    const unsigned = (deliveryId: string, length?: number) => ({
+      "x-github-event": "push",
+      "x-github-delivery": deliveryId,
+      "x-hub-signature-256": "sha256=00",
+      ...(length === undefined ? {} : { "content-length": String(length) }),
+    });
+    /** A request whose body is sent in part (2 MB of the 10 MB it announces) and then stalls. */
+    function stalledPost(deliveryId: string) {
+      let controller!: ReadableStreamDefaultController<Uint8Array>;
+      const body = new ReadableStream<Uint8Array>({ start: (c) => (controller = c) });
+      controller.enqueue(new Uint8Array(2 * MB).fill(0x20));
+      const response = envhooks.app.request("/api/github/webhooks", {
+        method: "POST",
+        body,
+        duplex: "half",
+        headers: unsigned(deliveryId, 10 * MB),
+      } as RequestInit);
+      return { controller, response };
+    }
+    const stalled = [1, 2, 3, 4].map((n) => stalledPost(`stalled-${n}`));
+    // Once the four are being read, a fifth large body is refused before it is read.
+    const large = " ".repeat(2 * MB);
+    const refused = await eventually(async () => {
+      const response = await post(large, unsigned("fifth", Buffer.byteLength(large)));
+      return response.status === 503 && response;
+    }, 20_000);
+    expect(refused.headers.get("retry-after")).toMatch(/^\d+$/);
+    expect((await refused.json()).error.code).toBe("busy");
+    // Without Content-Length too: refused once it passes 1 MB.
+    const chunked = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new Uint8Array(2 * MB).fill(0x20));
+        c.close();
+      },
+    });
+    const unannounced = await envhooks.app.request("/api/github/webhooks", {
+      method: "POST",
+      body: chunked,
+      duplex: "half",
+      headers: unsigned("sixth"),
+    } as RequestInit);
+    expect(unannounced.status).toBe(503);
+    // Deliveries of an ordinary size are accepted meanwhile.
+    const small = await envhooks.deliver("push", pushToBranch("small"), { deliveryId: "small" });
+    expect(small.status).toBe(202);
+
+    // The stalled ones end (refused: wrong signature), and large bodies are read again.
+    for (const { controller } of stalled) controller.close();
+    expect((await Promise.all(stalled.map((s) => s.response))).map((r) => r.status)).toEqual([
+      401, 401, 401, 401,
+    ]);
+    const padded = { ...pushToBranch("large"), padding: " ".repeat(2 * MB) };
+    const accepted = await envhooks.deliver("push", padded, { deliveryId: "large" });
+    expect(accepted.status).toBe(202);
+    expect(await findEvent(envhooks.store.db, "small")).toBeDefined();
+    expect(await findEvent(envhooks.store.db, "large")).toBeDefined();
+    expect(await findEvent(envhooks.store.db, "fifth")).toBeUndefined();
+  });
+
   it("an event envhooks does not handle gets 202 and is not stored", async () => {
     const response = await envhooks.deliver("issues", { action: "opened", repository: { full_name: "a/b" } });
     expect(response.status).toBe(202);

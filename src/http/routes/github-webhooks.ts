@@ -1,6 +1,5 @@
 import { verify } from "@octokit/webhooks-methods";
 import { type Context, Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { RequestIdVariables } from "hono/request-id";
 import type { Logger } from "pino";
 import type { Delivery } from "../../intake/accept-delivery.ts";
@@ -13,10 +12,16 @@ import {
   REPOSITORY_ACTIONS,
 } from "../../lifecycle/github-event.ts";
 import type { Metrics } from "../../metrics.ts";
-import { errorResponse, HttpError } from "../http-error.ts";
+import { HttpError } from "../http-error.ts";
 
 /** GitHub caps webhook payloads at 25 MB: https://docs.github.com/en/webhooks/webhook-events-and-payloads */
 export const MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
+/** A body over this is large: only a few of them are read at once (most deliveries are far smaller). */
+export const LARGE_WEBHOOK_BYTES = 1024 * 1024;
+/** How many large bodies are read and checked at once, process-wide (4 × 25 MB at most). */
+export const MAX_LARGE_WEBHOOK_BODIES = 4;
+/** The Retry-After of a large body refused while the others are read (seconds). */
+const BUSY_RETRY_AFTER_SECONDS = 10;
 
 export interface GithubWebhookDeps {
   /** WEBHOOK_SECRET; the route answers 503 while it is unset. */
@@ -42,25 +47,21 @@ export interface GithubWebhookDeps {
 export function githubWebhookRoutes({ secret, accept, log, metrics, onInstallation }: GithubWebhookDeps) {
   // The series an unchecked request can add exist from the start, so none ever appears.
   for (const outcome of Object.values(OUTCOMES)) metrics?.githubEvents.inc({ event: OTHER, outcome }, 0);
-  return new Hono<Env>().post(
-    "/api/github/webhooks",
-    bodyLimit({
-      maxSize: MAX_WEBHOOK_BYTES,
-      onError: (c) => errorResponse(c, 413, "payload_too_large", "GitHub sends at most 25 MB per delivery."),
-    }),
-    async function receiveGithubWebhook(c) {
-      try {
-        const { outcome, response } = await receive(c);
-        metrics?.githubEvents.inc({ event: c.get("metricsEvent") ?? OTHER, outcome });
-        return response;
-      } catch (error) {
-        const status = error instanceof HttpError ? error.status : 500;
-        const outcome = OUTCOMES[status] ?? "error";
-        metrics?.githubEvents.inc({ event: c.get("metricsEvent") ?? OTHER, outcome });
-        throw error;
-      }
-    },
-  );
+  // Anyone can post a body: until its signature is checked it is a stranger's, so what a stranger
+  // can make the process hold is bounded (twelve 25 MB bodies at once doubled the RSS).
+  const largeBodies = new Slots(MAX_LARGE_WEBHOOK_BODIES);
+  return new Hono<Env>().post("/api/github/webhooks", async function receiveGithubWebhook(c) {
+    try {
+      const { outcome, response } = await receive(c);
+      metrics?.githubEvents.inc({ event: c.get("metricsEvent") ?? OTHER, outcome });
+      return response;
+    } catch (error) {
+      const status = error instanceof HttpError ? error.status : 500;
+      const outcome = OUTCOMES[status] ?? "error";
+      metrics?.githubEvents.inc({ event: c.get("metricsEvent") ?? OTHER, outcome });
+      throw error;
+    }
+  });
 
   async function receive(c: Context<Env>): Promise<{ outcome: string; response: Response }> {
     if (!secret) {
@@ -86,19 +87,22 @@ export function githubWebhookRoutes({ secret, accept, log, metrics, onInstallati
         "X-Hub-Signature-256 is missing: sign deliveries with WEBHOOK_SECRET.",
       );
     }
-    const body = await c.req.text();
-    if (!(await verify(secret, body, signature).catch(() => false))) {
-      // The delivery id and event name only: a refused payload is never logged.
-      log.warn(
-        { requestId: c.get("requestId"), delivery: deliveryId, event: name },
-        "webhook refused: signature does not match",
-      );
-      throw new HttpError(
-        401,
-        "signature_mismatch",
-        "X-Hub-Signature-256 does not match the body and WEBHOOK_SECRET.",
-      );
-    }
+    const body = await readVerified(c, secret, signature, largeBodies).catch((error: unknown) => {
+      if (error instanceof HttpError && error.code === "signature_mismatch") {
+        // The delivery id and event name only: a refused payload is never logged.
+        log.warn(
+          { requestId: c.get("requestId"), delivery: deliveryId, event: name },
+          "webhook refused: signature does not match",
+        );
+      }
+      if (error instanceof HttpError && error.code === "busy") {
+        log.warn(
+          { requestId: c.get("requestId"), delivery: deliveryId, event: name },
+          "webhook refused for now: other large bodies are being read",
+        );
+      }
+      throw error;
+    });
     // Only now is the header known to come from GitHub: a label from it cannot grow /metrics at will.
     c.set("metricsEvent", METRIC_EVENTS.has(name) ? name : OTHER);
     if (onInstallation && INSTALLATION_EVENTS.has(name)) {
@@ -148,6 +152,79 @@ export function githubWebhookRoutes({ secret, accept, log, metrics, onInstallati
 }
 
 type Env = { Variables: RequestIdVariables & { metricsEvent?: string } };
+
+/** A count of places taken without waiting: one is free or the caller is refused. */
+class Slots {
+  #free: number;
+  constructor(size: number) {
+    this.#free = size;
+  }
+  /** A place, with the function that gives it back (once); undefined when none is free. */
+  take(): (() => void) | undefined {
+    if (this.#free === 0) return undefined;
+    this.#free -= 1;
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      this.#free += 1;
+    };
+  }
+}
+
+/**
+ * Reads the body and checks its signature. A body over 1 MB (announced by Content-Length, or
+ * found while reading) needs one of the few large places until its signature is checked; none
+ * free, it is refused with 503 and Retry-After, the rest of it unread. GitHub marks the delivery
+ * failed, and envhooks asks GitHub to send failed deliveries again (see github-redeliveries).
+ */
+async function readVerified(c: Context<Env>, secret: string, signature: string, large: Slots) {
+  const busy = () => {
+    c.header("Retry-After", String(BUSY_RETRY_AFTER_SECONDS));
+    return new HttpError(
+      503,
+      "busy",
+      `Other large deliveries are being read: envhooks reads at most ${MAX_LARGE_WEBHOOK_BODIES} over 1 MB at once. Retry later.`,
+    );
+  };
+  const tooLarge = () => new HttpError(413, "payload_too_large", "GitHub sends at most 25 MB per delivery.");
+  const announced = Number(c.req.header("content-length") ?? Number.NaN);
+  if (announced > MAX_WEBHOOK_BYTES) throw tooLarge();
+  let release = announced > LARGE_WEBHOOK_BYTES ? large.take() : undefined;
+  if (announced > LARGE_WEBHOOK_BYTES && !release) throw busy();
+  try {
+    const chunks: Uint8Array[] = [];
+    let length = 0;
+    const reader = c.req.raw.body?.getReader();
+    for (;;) {
+      const next = await reader?.read();
+      if (!next || next.done) break;
+      length += next.value.byteLength;
+      let refusal: HttpError | undefined;
+      if (length > MAX_WEBHOOK_BYTES) refusal = tooLarge();
+      else if (length > LARGE_WEBHOOK_BYTES && !release) {
+        release = large.take();
+        if (!release) refusal = busy();
+      }
+      if (refusal) {
+        await reader?.cancel().catch(() => undefined);
+        throw refusal;
+      }
+      chunks.push(next.value);
+    }
+    const body = Buffer.concat(chunks, length).toString("utf8");
+    if (!(await verify(secret, body, signature).catch(() => false))) {
+      throw new HttpError(
+        401,
+        "signature_mismatch",
+        "X-Hub-Signature-256 does not match the body and WEBHOOK_SECRET.",
+      );
+    }
+    return body;
+  } finally {
+    release?.();
+  }
+}
 
 /** The App's own events: envhooks reads their installation (and the repositories added) only. */
 const INSTALLATION_EVENTS: ReadonlySet<string> = new Set(["installation", "installation_repositories"]);
