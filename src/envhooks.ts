@@ -158,7 +158,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
   const settled = new Set<string>();
   const { receive, applyBatch, githubConnected, octokitFor, appOctokit, repoOptions } = await createReceiver(
     options,
-    { db, outbox, now, metrics, settled },
+    { db, outbox, now, metrics, settled, log },
     githubOutbox,
   );
   const apply: ApplyDeps = { db, outbox, now, metrics, ...(octokitFor ? { github: githubOutbox } : {}) };

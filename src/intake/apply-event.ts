@@ -1,3 +1,4 @@
+import type { Logger } from "pino";
 import type { Activity, ActivityEnvironment } from "../activity/activity.ts";
 import { newActivityId } from "../activity/activity-id.ts";
 import { buildActivity, describeTransition, transitionLog } from "../activity/build-activity.ts";
@@ -53,6 +54,8 @@ export interface ApplyDeps {
    * event over need not mark it processed. It takes each id out again.
    */
   settled?: Set<string> | undefined;
+  /** Where a project kept apart from another's repository id is logged (`Project.conflict`). */
+  log?: Logger | undefined;
 }
 
 export interface Outbox {
@@ -111,6 +114,8 @@ export async function applyEvent(
       installationId,
       repositoryId: repository.id ?? null,
     });
+    if (project.conflict)
+      deps.log?.warn({ project: project.fullName, delivery: deliveryId }, project.conflict);
     // A pull request's `synchronize` to the same head takes its commits from here.
     if (deps.github && event.name === "push" && !event.payload.deleted && event.payload.commits.length > 0) {
       await insertPushCommits(tx, project.key, event.payload.after, event.payload.commits);
@@ -134,7 +139,8 @@ export async function applyEvent(
     const plan = planTransitions(event, config.config, environments);
     const context = { user: event.payload.sender, at, source, config: config.config, deliveryId };
     const activities = await applyPlan(tx, deps, project, plan, context, wakes);
-    await finish(tx, deliveryId, outcomeOf(activities, plan));
+    const outcome = outcomeOf(activities, plan);
+    await finish(tx, deliveryId, project.conflict ? `${outcome} (${project.conflict})` : outcome);
     return { applied: true, activities, notes: plan.notes };
   }).catch((error: unknown) => {
     if (error instanceof AppliedAlready) return { applied: false, activities: [], notes: [] };

@@ -74,6 +74,7 @@ export async function applyEvents(deps: ApplyDeps, events: readonly ReadyEvent[]
       installationId,
       repositoryId: repository.id ?? null,
     });
+    if (locked.conflict) deps.log?.warn({ project: locked.fullName, events: events.length }, locked.conflict);
     if (deps.github) await keepPushCommits(tx, locked.key, events);
 
     const environments = await readEnvironments(tx, locked.id, events);
@@ -86,7 +87,8 @@ export async function applyEvents(deps: ApplyDeps, events: readonly ReadyEvent[]
       recorded.push(...applied.recorded);
       shown.push(...applied.shown.map((show) => ({ ...show, taskAt: tasks.length + show.taskAt })));
       tasks.push(...applied.tasks);
-      outcomes.push({ id: item.id, outcome: applied.outcome });
+      const outcome = locked.conflict ? `${applied.outcome} (${locked.conflict})` : applied.outcome;
+      outcomes.push({ id: item.id, outcome });
     }
 
     await deleteEnvironments(tx, locked.id, environments.removed);

@@ -5,7 +5,21 @@ export interface Project {
   key: string;
   fullName: string;
   defaultBranch: string;
+  /**
+   * Set by `lockProject` when the event named a repository id another project has, and that
+   * project was kept where it is (see `RENAME_QUIET_MS`): what happened, for the log and outcome.
+   */
+  conflict?: string;
 }
+
+/**
+ * A rename seen only at an event (no `repository.renamed` came) moves the project only when its
+ * name has had no event of its own for this long, and no project with a history holds the new name.
+ * Otherwise the two names both send events with one id (a replayed or hand-made payload): the
+ * project stays, the event gets a project of its own under its name, and the conflict is logged.
+ * A resync shows GitHub's answer and settles it (`planIdentity`).
+ */
+export const RENAME_QUIET_MS = 60 * 60_000;
 
 const COLUMNS = `id, key, full_name AS "fullName", default_branch AS "defaultBranch"`;
 
@@ -59,6 +73,11 @@ export async function lockProject(
     if (!renamed && (await isFormerName(tx, byRepository.id, key))) {
       return refreshProject(tx, byRepository.id, project);
     }
+    if (!renamed && (await stillInUse(tx, byRepository.key, byName))) {
+      const conflict = `repository id ${repositoryId} is project ${byRepository.fullName}'s, whose name still gets events of its own: ${project.fullName} was not taken for a rename of it and is kept apart (a resync of either shows what GitHub says)`;
+      const row = await upsertProject(tx, key, { ...project, repositoryId: null });
+      return { ...row, conflict };
+    }
     await moveProject(tx, byRepository.id, project.fullName);
   } else if (
     byName &&
@@ -70,6 +89,13 @@ export async function lockProject(
     // project steps aside, under a name of its own, until its own events say where it went.
     await moveProject(tx, byName.id, `${byName.fullName}~${byName.repositoryId}`, { keepName: false });
   }
+  const row = await upsertProject(tx, key, project);
+  // A new project under a name another one had: the name no longer points to that one.
+  if (!byName && !byRepository) await tx.query("DELETE FROM project_former_names WHERE key = $1", [key]);
+  return row;
+}
+
+async function upsertProject(tx: Queryable, key: string, project: ProjectRef): Promise<Project> {
   const { rows } = await tx.query<Project>(
     `INSERT INTO projects (key, full_name, default_branch, installation_id, repository_id) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (key) DO UPDATE SET full_name = excluded.full_name, default_branch = excluded.default_branch,
@@ -77,14 +103,30 @@ export async function lockProject(
        repository_id = COALESCE(excluded.repository_id, projects.repository_id),
        ${REACTIVATE}, updated_at = now()
      RETURNING ${COLUMNS}`,
-    [key, project.fullName, project.defaultBranch, project.installationId, repositoryId],
+    [key, project.fullName, project.defaultBranch, project.installationId, project.repositoryId ?? null],
   );
   // INSERT … ON CONFLICT DO UPDATE holds the row lock until the transaction ends.
   const row = rows[0];
   if (!row) throw new Error(`project ${project.fullName} could not be stored`);
-  // A new project under a name another one had: the name no longer points to that one.
-  if (!byName && !byRepository) await tx.query("DELETE FROM project_former_names WHERE key = $1", [key]);
   return row;
+}
+
+/**
+ * Whether a project's name is still in use, so an event naming its repository id under another
+ * name is no rename of it: its name had an event in the last `RENAME_QUIET_MS`, or the other name
+ * is a project with a history of its own (kept apart by an earlier conflict).
+ */
+async function stillInUse(
+  tx: Queryable,
+  currentKey: string,
+  other: { id: number } | undefined,
+): Promise<boolean> {
+  const { rows } = await tx.query(
+    `SELECT 1 FROM github_events WHERE project_key = $1 AND received_at > now() - make_interval(secs => $2)
+     UNION ALL SELECT 1 FROM activities WHERE project_id = $3 LIMIT 1`,
+    [currentKey, RENAME_QUIET_MS / 1000, other?.id ?? null],
+  );
+  return rows.length > 0;
 }
 
 const REACTIVATE = "status = 'active', deactivated_at = NULL, deactivated_reason = NULL";

@@ -157,12 +157,56 @@ describe.each(STORES)("repository identity on $name", { timeout: 120_000 }, (kin
   it("a rename envhooks missed is followed at the repository's next event", async () => {
     const app = envhooks as TestEnvhooks;
     await applied("push", pushCreatingMaster());
-    // No repository.renamed came (envhooks was down): the next push names the repository anew.
+    // Its name has had no event for a while (RENAME_QUIET_MS)…
+    await store.db.query("UPDATE github_events SET received_at = received_at - interval '2 hours'");
+    // …and no repository.renamed came (envhooks was down): the next push names the repository anew.
     await applied("push", pushAs(RENAMED, 1));
     expect((await projectRow()).key).toBe(RENAMED.toLowerCase());
     const environments = await (await app.api(`/api/projects/${RENAMED}/environments`)).json();
     expect(environments.map((e: { name: string }) => e.name)).toEqual(["master"]);
     expect((await app.api(`/api/projects/${REPO}/environments`)).status).toBe(307);
+  });
+
+  it("an event under another name does not move a project whose name still gets events: both kept, the conflict logged", async () => {
+    const app = envhooks as TestEnvhooks;
+    const OTHER = "acme/web";
+    expect(
+      (await app.api(`/api/projects/${OTHER}/integrations`, { body: { type: "webhook", url: receiver.url } }))
+        .status,
+    ).toBe(201);
+    await applied("push", pushCreatingMaster());
+    // A payload for acme/web carrying Hello-World's id (a replayed or hand-made one).
+    const outcome = await applied("push", pushAs(OTHER, 1));
+    expect(outcome).toContain("still gets events of its own");
+    const projects = async () =>
+      (
+        await store.db.query<{ key: string; repository_id: string | null }>(
+          "SELECT key, repository_id::text FROM projects ORDER BY key",
+        )
+      ).rows;
+    expect(await projects()).toEqual([
+      { key: OTHER, repository_id: null },
+      { key: REPO.toLowerCase(), repository_id: String(REPOSITORY_ID) },
+    ]);
+    expect(app.logs.some((line) => line.includes("still gets events of its own"))).toBe(true);
+    // Each keeps its own: Hello-World its master, acme/web its environment and its integration.
+    const names = async (repo: string) =>
+      (await (await app.api(`/api/projects/${repo}/environments`)).json()).map(
+        (e: { name: string }) => e.name,
+      );
+    expect(await names(REPO)).toEqual(["master"]);
+    expect(await names(OTHER)).toEqual(["master"]);
+    await eventually(async () => receiver.received.length === 1);
+    expect(receiver.bodies()[0]?.project).toBe(OTHER);
+    // Later events of either, even once Hello-World has been quiet for long, change nothing of that.
+    await applied("push", pushAs(REPO, 2));
+    await store.db.query("UPDATE github_events SET received_at = received_at - interval '2 hours'");
+    expect(await applied("push", pushAs(OTHER, 3))).toContain("kept apart");
+    expect(await projects()).toEqual([
+      { key: OTHER, repository_id: null },
+      { key: REPO.toLowerCase(), repository_id: String(REPOSITORY_ID) },
+    ]);
+    expect((await app.api(`/api/projects/${REPO}/environments`)).status).toBe(200);
   });
 
   it("a deleted or uninstalled repository is deactivated with its history, and its next event reactivates it", async () => {
