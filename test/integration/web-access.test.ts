@@ -359,21 +359,119 @@ describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
       expect(jar.cookies.has("envhooks_session")).toBe(false);
     });
 
+    /** One token sign-in as a browser does it (the form, then its POST) from `address` behind a proxy. */
+    async function attemptSignIn(jar: CookieJar, token: string, address: string): Promise<Response> {
+      const headers = { "x-forwarded-for": address };
+      const page = await jar.request("/login", { headers });
+      return jar.request("/login", {
+        method: "POST",
+        headers,
+        form: { _csrf: CookieJar.csrfOf(await page.text()), token },
+      });
+    }
+
+    it("throttles token sign-in per client address: 10 failures, then 429 with Retry-After for any token; each failure logged without the token", async () => {
+      const app = harness.envhooks.app;
+      const address = "203.0.113.7";
+      const jar = new CookieJar(app);
+      const logged = harness.logs.length;
+      for (let n = 0; n < 10; n++) {
+        const wrong = await attemptSignIn(jar, `ehk_guess${n}-${crypto.randomUUID()}`, address);
+        expect(wrong.status, `attempt ${n + 1}`).toBe(401);
+      }
+      // Even the right token waits now: the throttle does not tell a guess that worked.
+      const refused = await attemptSignIn(jar, API_TOKEN, address);
+      expect(refused.status).toBe(429);
+      const retryAfter = Number(refused.headers.get("retry-after"));
+      expect(retryAfter).toBeGreaterThan(0);
+      expect(retryAfter).toBeLessThanOrEqual(300);
+      expect(await refused.text()).toMatch(
+        /Too many failed sign-ins from your address: try again in \d+ minutes?/,
+      );
+      expect(jar.cookies.has("envhooks_session")).toBe(false);
+      // Another address is not held back.
+      expect((await attemptSignIn(new CookieJar(app), API_TOKEN, "198.51.100.9")).status).toBe(303);
+
+      const lines = harness.logs.slice(logged);
+      expect(
+        lines.filter((line) => /token sign-in failed/.test(line) && line.includes(address)),
+      ).toHaveLength(10);
+      expect(lines.filter((line) => /token sign-in throttled/.test(line))).toHaveLength(1);
+      expect(lines.some((line) => line.includes("ehk_guess") || line.includes(API_TOKEN))).toBe(false);
+
+      // Once the window has passed, the address may sign in.
+      harness.advance(5 * MINUTE + 1000);
+      expect((await attemptSignIn(jar, API_TOKEN, address)).status).toBe(303);
+    });
+
+    it("throttles token sign-in per token prefix, from any address: 5 failures, then 429 for that prefix only", async () => {
+      const app = harness.envhooks.app;
+      const known = "ehk_Kn0wnPre"; // the first 12 characters: the prefix counted
+      for (let n = 0; n < 5; n++) {
+        const wrong = await attemptSignIn(
+          new CookieJar(app),
+          `${known}${n}-${crypto.randomUUID()}`,
+          `192.0.2.${n + 1}`,
+        );
+        expect(wrong.status, `attempt ${n + 1}`).toBe(401);
+      }
+      const refused = await attemptSignIn(
+        new CookieJar(app),
+        `${known}x-${crypto.randomUUID()}`,
+        "192.0.2.50",
+      );
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect(await refused.text()).toMatch(/Too many failed sign-ins with this token/);
+      // From that address, another token is checked as usual.
+      expect((await attemptSignIn(new CookieJar(app), "ehk_other-token", "192.0.2.50")).status).toBe(401);
+    });
+
+    it("rotates the sign-in form's CSRF value at each attempt: a used pair is refused", async () => {
+      const jar = new CookieJar(harness.envhooks.app);
+      const page = await jar.request("/login");
+      const csrf = CookieJar.csrfOf(await page.text());
+      const cookie = jar.cookies.get("envhooks_login_csrf") ?? "";
+      const wrong = await jar.request("/login", {
+        method: "POST",
+        form: { _csrf: csrf, token: "ehk_wrong-1" },
+      });
+      expect(wrong.status).toBe(401);
+      const next = CookieJar.csrfOf(await wrong.text());
+      expect(next).not.toBe(csrf);
+      expect(jar.cookies.get("envhooks_login_csrf")).not.toBe(cookie);
+      // The same pair again (a script replaying it) is refused.
+      const replay = new CookieJar(harness.envhooks.app);
+      replay.cookies.set("envhooks_login_csrf", cookie);
+      const replayed = await replay.request("/login", {
+        method: "POST",
+        form: { _csrf: csrf, token: "ehk_wrong-2" },
+      });
+      expect(replayed.status).toBe(403);
+      // The new pair works, once.
+      const again = await jar.request("/login", { method: "POST", form: { _csrf: next, token: API_TOKEN } });
+      expect(again.status).toBe(303);
+    });
+
     it("signing in again ends the browser's previous session (its row and its cookie)", async () => {
       const jar = new CookieJar(harness.envhooks.app);
       const page = await jar.request("/login");
       const csrf = CookieJar.csrfOf(await page.text());
-      const loginCookie = jar.cookies.get("envhooks_login_csrf") ?? "";
+      // A second sign-in form, opened in another tab before the first was sent (its own CSRF pair:
+      // the cookie is the last one the tabs received).
+      const tab = new CookieJar(harness.envhooks.app);
+      const second = CookieJar.csrfOf(await (await tab.request("/login")).text());
+      const secondCookie = tab.cookies.get("envhooks_login_csrf") ?? "";
       expect(
         (await jar.request("/login", { method: "POST", form: { _csrf: csrf, token: API_TOKEN } })).status,
       ).toBe(303);
       const first = jar.cookies.get("envhooks_session") ?? "";
       const count = async () => (await store.db.query("SELECT 1 FROM web_sessions")).rows.length;
       const before = await count();
-      // The sign-in form, still open in another tab, is sent again.
-      jar.cookies.set("envhooks_login_csrf", loginCookie);
+      // The other tab's form is sent.
+      jar.cookies.set("envhooks_login_csrf", secondCookie);
       expect(
-        (await jar.request("/login", { method: "POST", form: { _csrf: csrf, token: API_TOKEN } })).status,
+        (await jar.request("/login", { method: "POST", form: { _csrf: second, token: API_TOKEN } })).status,
       ).toBe(303);
       expect(jar.cookies.get("envhooks_session")).not.toBe(first);
       expect(await count()).toBeLessThanOrEqual(before);
