@@ -14,6 +14,7 @@ import { openPglite } from "./store/open-pglite.ts";
 import { openPostgres } from "./store/open-postgres.ts";
 import { createSecretBox, SecretKeyError } from "./store/secret-box.ts";
 import { embeddedStoreKeys } from "./store/secret-key-file.ts";
+import { DataDirAccessError } from "./store/secure-data-dir.ts";
 import { updateEnvFile } from "./web/access/env-file.ts";
 import { hostEnvhooks } from "./web/access/envhooks-host.ts";
 import { type SetupDeps, setupUrl } from "./web/access/setup.ts";
@@ -38,6 +39,10 @@ try {
     db = await openPostgres(settings.database.url);
     queue = { kind: "postgres", url: settings.database.url };
   } else {
+    // What this process writes is its owner's only, as PostgreSQL's postmaster does (umask 077):
+    // the data folder and the secret key; the .env file is written 0600 anyway. The umask is the
+    // whole process's, and nothing it writes is meant for other users.
+    process.umask(0o077);
     const embedded = await openPglite({
       dataDir: settings.database.dataDir,
       lock: { log },
@@ -47,7 +52,7 @@ try {
     secretKeys = await embeddedStoreKeys(settings.database.dataDir, secretKeys);
   }
 } catch (error) {
-  if (error instanceof DataDirLockedError) {
+  if (error instanceof DataDirLockedError || error instanceof DataDirAccessError) {
     log.fatal(error.message);
     process.exit(1);
   }
