@@ -22,10 +22,11 @@ LABEL org.opencontainers.image.title="envhooks" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="UNLICENSED"
 
-# A fixed uid, so volumes and Kubernetes' runAsUser agree with the image.
+# A fixed uid, so volumes and Kubernetes' runAsUser agree with the image. /data is the user's
+# only (700): envhooks refuses a data folder other users can open, and a new volume copies it.
 RUN groupadd --gid 10001 envhooks \
  && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin envhooks \
- && mkdir /data && chown 10001:10001 /data
+ && mkdir -m 700 /data && chown 10001:10001 /data
 
 WORKDIR /app
 # Dependencies first: the largest layer, rebuilt only when the lockfile changes.
