@@ -17,6 +17,11 @@ import { updateEnvFile } from "../../src/web/access/env-file.ts";
 import { type EnvhooksHost, hostEnvhooks } from "../../src/web/access/envhooks-host.ts";
 import type { SetupDeps } from "../../src/web/access/setup.ts";
 import { createSmeeChannel, forwardWebhookProxy } from "../../src/web/access/webhook-proxy.ts";
+import {
+  MAX_STREAMS_PER_PRINCIPAL,
+  MAX_STREAMS_PER_SESSION,
+  openStreams,
+} from "../../src/web/pages/live-stream.ts";
 import { pushToBranch } from "../fixtures/github-events.ts";
 import { FakeGithub, repositoryPermissions } from "../helpers/fake-github.ts";
 import { STORES, type TestStore } from "../helpers/stores.ts";
@@ -451,6 +456,59 @@ describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
       // The new pair works, once.
       const again = await jar.request("/login", { method: "POST", form: { _csrf: next, token: API_TOKEN } });
       expect(again.status).toBe(303);
+    });
+
+    it("caps live streams per principal across its sessions: the next is 429 saying whose, another principal still gets one", async () => {
+      const app = harness.envhooks.app;
+      const open = async (jar: CookieJar) => {
+        const response = await jar.request("/projects/live");
+        return { response, reader: response.status === 200 ? response.body?.getReader() : undefined };
+      };
+      const streams: Array<Awaited<ReturnType<typeof open>>> = [];
+      const before = openStreams();
+      try {
+        // Sessions are free to open: signing in again and again must not add streams.
+        const sessions: CookieJar[] = [];
+        for (let n = 0; n <= MAX_STREAMS_PER_PRINCIPAL / MAX_STREAMS_PER_SESSION; n++) {
+          sessions.push(await signInWithToken(app, API_TOKEN));
+        }
+        for (const jar of sessions.slice(0, -1)) {
+          for (let n = 0; n < MAX_STREAMS_PER_SESSION; n++) streams.push(await open(jar));
+        }
+        expect(streams.map((stream) => stream.response.status)).toEqual(
+          Array(MAX_STREAMS_PER_PRINCIPAL).fill(200),
+        );
+        const last = sessions.at(-1) as CookieJar;
+        const refused = await open(last);
+        expect(refused.response.status).toBe(429);
+        expect(await refused.response.text()).toMatch(
+          new RegExp(
+            `Too many live updates open for the operator across all sessions \\(at most ${MAX_STREAMS_PER_PRINCIPAL}\\)`,
+          ),
+        );
+
+        // Another principal (a project token) is not held back by this one.
+        const operator = sessions[0] as CookieJar;
+        const created = await operator.request("/api/tokens", {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-envhooks-csrf": await sessionCsrf(operator) },
+          body: JSON.stringify({ project: PROJECT, access: "read" }),
+        });
+        const { token } = (await created.json()) as { token: string };
+        const other = await open(await signInWithToken(app, token));
+        streams.push(other);
+        expect(other.response.status).toBe(200);
+
+        // A stream that ends is counted out: the principal may open one more.
+        await streams[0]?.reader?.cancel();
+        await eventually(async () => openStreams() < before + MAX_STREAMS_PER_PRINCIPAL + 1);
+        const again = await open(last);
+        streams.push(again);
+        expect(again.response.status).toBe(200);
+      } finally {
+        for (const stream of streams) await stream.reader?.cancel().catch(() => undefined);
+        await eventually(async () => openStreams() === before);
+      }
     });
 
     it("signing in again ends the browser's previous session (its row and its cookie)", async () => {
