@@ -169,6 +169,7 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
       githubWebUrl: deps.githubWebUrl,
       callApi: async (path, init) => app.request(path, init),
       sessions,
+      secrets: deps.secrets ?? createSecretBox([]),
       apiToken: () => deps.apiToken,
       userProjects: deps.userProjects,
       setup: deps.setup,

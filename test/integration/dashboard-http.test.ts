@@ -136,6 +136,46 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
     },
   );
 
+  it.skipIf(kind.skip)(
+    "redirects after adding an integration: its secret shows once, to this session only, and a reload adds nothing",
+    async () => {
+      const before = await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json();
+      const added = await operator.post(`${PROJECT}/integrations`, {
+        type: "webhook",
+        url: receiver.url,
+        states: "complete",
+      });
+      expect(added.status).toBe(303);
+      const location = added.headers.get("location") ?? "";
+      const integrations = await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json();
+      expect(integrations).toHaveLength(before.length + 1);
+      const integration = integrations.at(-1);
+      expect(location).toMatch(new RegExp(`^${PROJECT}/integrations/${integration.id}\\?flash=[\\w-]+$`));
+
+      // Another session opening the link sees no secret, and leaves it for the one that made it.
+      const other = new DashboardClient(envhooks.app);
+      await other.signIn(API_TOKEN);
+      const foreign = await (await other.get(location)).text();
+      expect(foreign).not.toContain('id="integration-secret"');
+
+      const page = await (await operator.get(location)).text();
+      expect(page).toContain("Integration added");
+      const secret = /<p class="secret" id="integration-secret">(whsec_[^<]+)<\/p>/.exec(page)?.[1];
+      expect(secret).toBeTruthy();
+      const { rows } = await envhooks.store.db.query<{ body: string }>("SELECT body FROM web_flashes");
+      expect(rows.map((row) => row.body).join("")).not.toContain(secret);
+
+      // A reload is a GET: the secret is gone and nothing is added.
+      const reloaded = await (await operator.get(location)).text();
+      expect(reloaded).not.toContain("Integration added");
+      expect(reloaded).not.toContain(secret);
+      expect(await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json()).toHaveLength(
+        before.length + 1,
+      );
+      await envhooks.api(`/api/projects/${REPO}/integrations/${integration.id}`, { method: "DELETE" });
+    },
+  );
+
   it.skipIf(kind.skip)("adds, tests, pauses, resumes, edits and deletes an integration", async () => {
     const added = await operator.post(`${PROJECT}/integrations`, {
       type: "webhook",
@@ -143,9 +183,10 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
       states: ["complete", "in_progress"],
       secret: "a-secret-of-sixteen-chars",
     });
-    expect(added.status).toBe(200);
-    const addedPage = await added.text();
-    expect(addedPage).toContain("Integration added");
+    expect(added.status).toBe(303);
+    expect(await (await operator.get(added.headers.get("location") ?? "")).text()).toContain(
+      "Integration added",
+    );
     const [integration] = await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json();
     expect(integration).toMatchObject({ type: "webhook", states: ["complete", "in_progress"] });
     const base = `${PROJECT}/integrations/${integration.id}`;
@@ -206,7 +247,7 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
         headers: "X-Team: platform\nAuthorization: Bearer sekrit-value",
         insecure_ssl: "on",
       });
-      expect(added.status).toBe(200);
+      expect(added.status).toBe(303);
       const integrations = await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json();
       const integration = integrations.at(-1);
       expect(integration).toMatchObject({
@@ -315,9 +356,14 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
     "creates a token shown once, lists it and revokes it; a project token may not",
     async () => {
       const created = await operator.post("/tokens", { project: REPO, name: "ci", access: "write" });
-      const page = await created.text();
+      expect(created.status).toBe(303);
+      const shown = created.headers.get("location") ?? "";
+      expect(shown).toMatch(/^\/tokens\?flash=/);
+      const page = await (await operator.get(shown)).text();
       const token = /<p class="secret" id="new-token">(ehk_[^<]+)<\/p>/.exec(page)?.[1];
       expect(token).toBeTruthy();
+      // Shown once: a reload neither shows it again nor creates another.
+      expect(await (await operator.get(shown)).text()).not.toContain(token);
       const list = await (await operator.get("/tokens")).text();
       expect(list).toContain("ci");
       expect(list).not.toContain(token);
@@ -370,7 +416,9 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
       url: receiver.url,
       states: "complete",
     });
-    expect(await added.text()).toContain("Integration added");
+    expect(await (await operator.get(added.headers.get("location") ?? "")).text()).toContain(
+      "Integration added",
+    );
     const page = await (await operator.get("/projects/acme/future")).text();
     expect(page).toContain(receiver.url);
     const [integration] = await (await envhooks.api("/api/projects/acme/future/integrations")).json();
@@ -520,8 +568,10 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
     }
     // The page that shows a new token, once.
     const created = await operator.post("/tokens", { project: REPO, name: "cache", access: "read" });
-    expect(created.status).toBe(200);
-    expect(created.headers.get("cache-control")).toBe("no-store");
+    expect(created.status).toBe(303);
+    const shown = await operator.get(created.headers.get("location") ?? "");
+    expect(await shown.text()).toContain('id="new-token"');
+    expect(shown.headers.get("cache-control")).toBe("no-store");
   });
 
   it.skipIf(kind.skip)("serves the API reference from envhooks, with no script", async () => {

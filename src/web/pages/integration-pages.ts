@@ -6,6 +6,7 @@ import type { WebDeps } from "../web-routes.ts";
 import { apiProjectPath, callApi, fieldErrors } from "./call-api.ts";
 import { type DeliveryJson, deliveryDetails } from "./delivery-page.ts";
 import { errorPage } from "./error-page.ts";
+import { type Flash, leaveFlash, takeFlash } from "./flash.ts";
 import { cursorParam, deliveryBadge, integrationBadge, integrationUrl, projectPath, when } from "./format.ts";
 import {
   bodyOf,
@@ -102,26 +103,32 @@ export async function createIntegration(deps: WebDeps, c: Context) {
     });
   }
   const integration = answer.body;
-  return renderPage(c, {
-    title: `Integration added · ${project.name}`,
-    current: "projects",
-    crumbs: [
-      { href: "/", label: "Projects" },
-      { href: project.path, label: project.name },
-    ],
-    body: html`<h1>Integration added</h1>
-<p class="notice ok" role="status">The ${integration.type} integration <code>${integration.id}</code> is active.</p>
+  // POST/redirect/GET: the integration's page says it was added and shows its secret once (a
+  // one-time message of this session); reloading that page adds nothing.
+  const flash = await leaveFlash(deps, c, {
+    kind: "integration-added",
+    integrationId: integration.id,
+    type: integration.type,
+    ...(integration.secret && integration.secret !== "********" ? { secret: integration.secret } : {}),
+  });
+  return c.redirect(`${project.path}/integrations/${integration.id}?${flash}`, 303);
+}
+
+/** The notice of an integration just added, with its signing secret (shown this once). */
+function addedNotice(flash: Flash | undefined, integration: IntegrationJson): Markup | string {
+  if (flash?.kind !== "integration-added" || flash.integrationId !== integration.id) return "";
+  return html`<section class="notice ok" role="status" aria-labelledby="added-heading">
+<h2 id="added-heading">Integration added</h2>
+<p>The ${integration.type} integration <code>${integration.id}</code> is ${integration.status}.</p>
 ${
-  integration.secret && integration.secret !== "********"
-    ? html`<h2>Its signing secret, shown this once</h2>
+  flash.secret
+    ? html`<h3>Its signing secret, shown this once</h3>
 <p>Receivers verify <code>X-Envhooks-Signature-256</code> and <code>webhook-signature</code> with it. Copy it now:
 envhooks never shows it again.</p>
-<p class="secret" id="integration-secret">${integration.secret}</p>`
+<p class="secret" id="integration-secret">${flash.secret}</p>`
     : ""
 }
-<p><a href="${project.path}/integrations/${integration.id}">See the integration</a> ·
-<a href="${project.path}">Back to ${project.name}</a></p>`,
-  });
+</section>`;
 }
 
 async function loadIntegration(deps: WebDeps, c: Context) {
@@ -218,6 +225,7 @@ export async function integrationPage(deps: WebDeps, c: Context) {
   const principal = c.get("principal");
   const writable = principal ? canWrite(principal, project.name) : false;
   const href = `${project.path}/integrations/${id}`;
+  const flash = await takeFlash(deps, c);
   return renderPage(c, {
     title: `${integration.type} integration · ${project.name}`,
     current: "projects",
@@ -226,6 +234,7 @@ export async function integrationPage(deps: WebDeps, c: Context) {
       { href: project.path, label: project.name },
     ],
     body: html`<h1>${integration.type} integration <code>${integration.id}</code></h1>
+${addedNotice(flash, integration)}
 <dl class="facts">
 <dt>Status</dt><dd>${integrationBadge(integration)} ${integration.disabled_reason ?? ""}</dd>
 <dt>URL</dt><dd><code>${integrationUrl(integration.url, writable)}</code></dd>
