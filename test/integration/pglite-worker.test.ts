@@ -1,6 +1,9 @@
+import { execFile } from "node:child_process";
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import type { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
 import { isPermanentFailure } from "../../src/intake/drain-project.ts";
@@ -8,6 +11,10 @@ import type { Database } from "../../src/store/database.ts";
 import { type EmbeddedPglite, openPglite } from "../../src/store/open-pglite.ts";
 import { startPgliteWorker } from "../../src/store/pglite-worker-client.ts";
 import { openTestPglite, type TestStore } from "../helpers/stores.ts";
+
+const HUNG_WORKER_PROCESS = fileURLToPath(
+  new URL("../helpers/hung-pglite-worker-process.ts", import.meta.url),
+);
 
 // The embedded database runs PGlite in a worker thread; these are the promises its protocol keeps.
 describe("the embedded database in its worker thread", { timeout: 120_000 }, () => {
@@ -247,19 +254,15 @@ describe("the embedded database in its worker thread", { timeout: 120_000 }, () 
   });
 
   it("a thread that does not end after close() is terminated once the close timeout has passed", async () => {
-    const exitCode = exitCodeOfNextThread();
-    const worker = await startPgliteWorker({ postgresqlconf: [] }, { closeTimeoutMs: 1_000 });
-    // The thread is busy for an hour: it can neither answer the close nor end.
-    const stuck = worker
-      .call({ op: "query", text: "SELECT pg_sleep(3600)" })
-      .catch((error: unknown) => error);
-    await worker.close();
-    // terminate() ends a thread with exit code 1.
-    expect(await exitCode).toBe(1);
-    expect(await stuck).toMatchObject({ message: "the embedded database is closed" });
-    await expect(worker.call({ op: "query", text: "SELECT 1" })).rejects.toThrow(
-      "the embedded database is closed",
-    );
+    const { stdout } = await promisify(execFile)(process.execPath, [HUNG_WORKER_PROCESS], {
+      timeout: 100_000,
+    });
+    expect(JSON.parse(stdout)).toEqual({
+      // terminate() ends a thread with exit code 1.
+      exitCode: 1,
+      stuck: "the embedded database is closed",
+      later: "the embedded database is closed",
+    });
   });
 
   it("a crashed worker fails the pending calls and every later one with a clear error", async () => {
