@@ -64,6 +64,7 @@ export function presentDelivery(delivery: Delivery, attempts?: DeliveryAttempt[]
     last_error: delivery.lastError,
     created_at: iso(delivery.createdAt),
     updated_at: iso(delivery.updatedAt),
+    test: delivery.test === true,
     ...(attempts
       ? {
           body: delivery.body,

@@ -102,7 +102,7 @@ export async function listActivityDeliveries(
   );
 }
 
-/** An integration's deliveries created since `since` (all, when undefined), counted by state. */
+/** An integration's deliveries created since `since` (all, when undefined), counted by state; tests are not. */
 export async function countDeliveries(
   db: Queryable,
   integrationId: string,
@@ -110,7 +110,8 @@ export async function countDeliveries(
 ): Promise<{ pending: number; delivered: number; failed: number }> {
   const { rows } = await db.query<{ state: string; count: number }>(
     `SELECT state, count(*)::int AS count FROM deliveries
-     WHERE integration_id = $1 AND ($2::timestamptz IS NULL OR created_at >= $2) GROUP BY state`,
+     WHERE integration_id = $1 AND NOT test AND ($2::timestamptz IS NULL OR created_at >= $2)
+     GROUP BY state`,
     [integrationId, since ?? null],
   );
   const counts = { pending: 0, delivered: 0, failed: 0 };

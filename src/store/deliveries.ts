@@ -20,6 +20,8 @@ export interface Delivery {
   lastError: string | null;
   createdAt: Date;
   updatedAt: Date;
+  /** A test (`…/test`, Kudu's publish): kept in the log, counted nowhere, never redelivered in bulk. */
+  test: boolean;
 }
 
 export interface DeliveryAttempt {
@@ -38,7 +40,7 @@ export interface DeliveryAttempt {
 export const DELIVERY_COLUMNS = `id, integration_id AS "integrationId", activity_id AS "activityId", order_key AS "orderKey",
   event, body, state, attempts,
   failures, next_attempt_at AS "nextAttemptAt", last_status AS "lastStatus", last_error AS "lastError",
-  created_at AS "createdAt", updated_at AS "updatedAt"`;
+  created_at AS "createdAt", updated_at AS "updatedAt", test`;
 
 /**
  * Writes deliveries in one statement; those of one integration and order key are sent in the
@@ -70,6 +72,21 @@ export async function insertDeliveries(
       deliveries.map((d) => d.event),
       deliveries.map((d) => d.body),
     ],
+  );
+}
+
+/**
+ * Writes a test delivery (a sample activity sent at once by `…/test`): in the log like any
+ * other, marked as a test so that no count and no bulk redeliver takes it.
+ */
+export async function insertTestDelivery(
+  db: Queryable,
+  delivery: { id: string; integrationId: string; activityId: string; event: string; body: string },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO deliveries (id, integration_id, activity_id, order_key, event, body, test)
+     VALUES ($1, $2, $3, '', $4, $5, true)`,
+    [delivery.id, delivery.integrationId, delivery.activityId, delivery.event, delivery.body],
   );
 }
 
@@ -397,7 +414,7 @@ export async function listDeliveries(
 
 /**
  * Sends deliveries again, from the start of the retry schedule and with the same webhook-id.
- * One by id, or in bulk by integration, state and age. Returns the ids reset.
+ * One by id, or in bulk by integration, state and age (tests left out). Returns the ids reset.
  */
 export async function redeliver(
   db: Queryable,
@@ -414,7 +431,7 @@ export async function redeliver(
         )
       : await db.query<{ id: string; integrationId: string }>(
           `UPDATE deliveries SET state = 'pending', failures = 0, next_attempt_at = now(), updated_at = now()
-           WHERE integration_id = $1 AND state <> 'pending' AND ($2::text IS NULL OR state = $2)
+           WHERE integration_id = $1 AND state <> 'pending' AND NOT test AND ($2::text IS NULL OR state = $2)
              AND ($3::timestamptz IS NULL OR created_at >= $3)
            RETURNING id, integration_id AS "integrationId"`,
           [where.integrationId, where.state ?? null, where.since ?? null],

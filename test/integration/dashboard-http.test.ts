@@ -192,8 +192,10 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
     const base = `${PROJECT}/integrations/${integration.id}`;
 
     const tested = await operator.post(`${base}/test`);
-    expect(tested.status).toBe(200);
-    expect(await tested.text()).toContain("succeeded, 200");
+    expect(tested.status).toBe(303);
+    expect(await (await operator.get(tested.headers.get("location") ?? "")).text()).toContain(
+      "succeeded, 200",
+    );
     expect(receiver.received.length).toBeGreaterThan(0);
 
     expect((await operator.post(`${base}/pause`)).headers.get("location")).toBe(`${PROJECT}?done=paused`);
@@ -339,6 +341,54 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
 
       const one = await operator.post(`/deliveries/${failed[0].id}/redeliver`);
       expect(one.headers.get("location")).toBe(`/deliveries/${failed[0].id}?done=redelivered`);
+    },
+  );
+
+  it.skipIf(kind.skip)(
+    "keeps test deliveries apart: shown inline, marked in the log, not counted, never redelivered in bulk",
+    async () => {
+      receiver.answer = () => ({ status: 500, body: "down" });
+      const integration = await (
+        await envhooks.api(`/api/projects/${REPO}/integrations`, {
+          body: { type: "webhook", url: receiver.url, states: ["complete"], retry_schedule: [0, 0, 0, 0, 0] },
+        })
+      ).json();
+      const api = `/api/projects/${REPO}/integrations/${integration.id}`;
+      const base = `${PROJECT}/integrations/${integration.id}`;
+      const since = encodeURIComponent(new Date(Date.now() - 60_000).toISOString());
+
+      // The test's POST redirects to the integration's page, which shows the result inline.
+      const tested = await operator.post(`${base}/test`);
+      expect(tested.status).toBe(303);
+      const location = tested.headers.get("location") ?? "";
+      const id = new RegExp(`^${base}\\?test=([a-z0-9_-]+)#test-result$`, "i").exec(location)?.[1];
+      expect(id, location).toBeTruthy();
+      const page = await (await operator.get(location)).text();
+      expect(page).toContain('id="test-result"');
+      expect(page).toContain("failed, 500");
+      const [logged] = (await (await envhooks.api(`${api}/deliveries`)).json()).items;
+      expect(logged).toMatchObject({ id, test: true, state: "failed" });
+      // The sample activity is not stored: nothing links to it (it would be a 404).
+      expect(page).not.toContain(`/activities/${logged.activity_id}`);
+      const deliveryPage = await (await operator.get(`/deliveries/${id}`)).text();
+      expect(deliveryPage).not.toContain(`/activities/${logged.activity_id}`);
+      expect(deliveryPage).toContain("test delivery");
+
+      // Not counted: neither in the counts (the success rate, the bulk redeliver's) nor sent again in bulk.
+      expect(await (await envhooks.api(`${api}/delivery-counts?since=${since}`)).json()).toEqual({
+        pending: 0,
+        delivered: 0,
+        failed: 0,
+      });
+      const preview = await (await operator.get(`${base}/redeliver?since=${since}`)).text();
+      expect(preview).toContain("No failed delivery");
+      const bulk = await envhooks.api(`${api}/redeliver?status=failed&since=${since}`, { method: "POST" });
+      expect((await bulk.json()).redelivered).toBe(0);
+      expect((await (await envhooks.api(`/api/deliveries/${id}`)).json()).state).toBe("failed");
+      const project = await (await operator.get(PROJECT)).text();
+      expect(project).toMatch(new RegExp(`id="integration-${integration.id}"[\\s\\S]*?no delivery`));
+      receiver.answer = () => ({ status: 200, body: "ok" });
+      await envhooks.api(api, { method: "DELETE" });
     },
   );
 

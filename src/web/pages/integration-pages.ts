@@ -4,10 +4,18 @@ import { canWrite } from "../../http/require-api-token.ts";
 import { csrfInput, type Markup, renderPage } from "../layout.ts";
 import type { WebDeps } from "../web-routes.ts";
 import { apiProjectPath, callApi, fieldErrors } from "./call-api.ts";
-import { type DeliveryJson, deliveryDetails } from "./delivery-page.ts";
+import { attemptList, type DeliveryJson } from "./delivery-page.ts";
 import { errorPage } from "./error-page.ts";
 import { type Flash, leaveFlash, takeFlash } from "./flash.ts";
-import { cursorParam, deliveryBadge, integrationBadge, integrationUrl, projectPath, when } from "./format.ts";
+import {
+  badge,
+  cursorParam,
+  deliveryBadge,
+  integrationBadge,
+  integrationUrl,
+  projectPath,
+  when,
+} from "./format.ts";
 import {
   bodyOf,
   type FormValues,
@@ -183,7 +191,7 @@ export function integrationAction(action: "pause" | "resume" | "delete") {
   };
 }
 
-/** Sends a sample now and shows the attempt. */
+/** Sends a sample now; the integration's page then shows the attempt (POST/redirect/GET). */
 export async function testIntegration(deps: WebDeps, c: Context) {
   const project = projectOf(c);
   const id = encodeURIComponent(c.req.param("id") ?? "");
@@ -191,21 +199,31 @@ export async function testIntegration(deps: WebDeps, c: Context) {
     method: "POST",
   });
   if (!answer.ok) return errorPage(c, answer);
-  const delivery = answer.body;
-  return renderPage(c, {
-    title: `Test delivery · ${project.name}`,
-    current: "projects",
-    crumbs: [
-      { href: "/", label: "Projects" },
-      { href: project.path, label: project.name },
-      { href: `${project.path}/integrations/${id}`, label: "Integration" },
-    ],
-    body: html`<h1>Test delivery</h1>
-<p class="notice ${delivery.state === "delivered" ? "ok" : "bad"}" role="status">The sample activity was ${
-      delivery.state === "delivered" ? "delivered" : "not delivered"
-    }: ${deliveryBadge(delivery.state)}</p>
-${deliveryDetails(delivery)}`,
-  });
+  const delivery = encodeURIComponent(answer.body.id);
+  return c.redirect(`${project.path}/integrations/${id}?test=${delivery}#test-result`, 303);
+}
+
+/** The test delivery named by `?test=`, if it is one of this integration's tests. */
+async function testResult(deps: WebDeps, c: Context, integrationId: string) {
+  const id = c.req.query("test");
+  if (!id || !/^[\w-]{1,64}$/.test(id)) return undefined;
+  const answer = await callApi<DeliveryJson>(deps, c, `/api/deliveries/${encodeURIComponent(id)}`);
+  if (!answer.ok || !answer.body.test || answer.body.integration_id !== integrationId) return undefined;
+  return answer.body;
+}
+
+/** A test's outcome, inline on the integration's page. */
+function testNotice(delivery: DeliveryJson | undefined): Markup | string {
+  if (!delivery) return "";
+  const delivered = delivery.state === "delivered";
+  return html`<section id="test-result" aria-labelledby="test-heading">
+<h2 id="test-heading">Test delivery</h2>
+<p class="notice ${delivered ? "ok" : "bad"}" role="status">The sample activity was ${
+    delivered ? "delivered" : "not delivered"
+  }: ${deliveryBadge(delivery.state)}. A test stays in the log below, marked as one; it counts in no
+success rate and no bulk redeliver sends it again.</p>
+${attemptList(delivery)}
+</section>`;
 }
 
 /** One integration: its settings, its deliveries (newest first) and bulk redeliver. */
@@ -226,6 +244,7 @@ export async function integrationPage(deps: WebDeps, c: Context) {
   const writable = principal ? canWrite(principal, project.name) : false;
   const href = `${project.path}/integrations/${id}`;
   const flash = await takeFlash(deps, c);
+  const tested = await testResult(deps, c, integration.id);
   return renderPage(c, {
     title: `${integration.type} integration · ${project.name}`,
     current: "projects",
@@ -235,6 +254,7 @@ export async function integrationPage(deps: WebDeps, c: Context) {
     ],
     body: html`<h1>${integration.type} integration <code>${integration.id}</code></h1>
 ${addedNotice(flash, integration)}
+${testNotice(tested)}
 <dl class="facts">
 <dt>Status</dt><dd>${integrationBadge(integration)} ${integration.disabled_reason ?? ""}</dd>
 <dt>URL</dt><dd><code>${integrationUrl(integration.url, writable)}</code></dd>
@@ -286,7 +306,11 @@ function deliveryTable(deliveries: DeliveryJson[]): Markup {
 <tbody>${deliveries.map(
     (delivery) => html`<tr>
 <td><a class="mono" href="/deliveries/${delivery.id}">${delivery.id}</a></td>
-<td><a href="/activities/${delivery.activity_id}">${delivery.event}</a></td>
+<td>${
+      delivery.test
+        ? html`${delivery.event} ${badge("info", "test")}`
+        : html`<a href="/activities/${delivery.activity_id}">${delivery.event}</a>`
+    }</td>
 <td>${deliveryBadge(delivery.state)}</td>
 <td>${delivery.attempts}</td>
 <td>${delivery.last_status ?? ""} ${delivery.last_error ?? ""}</td>
