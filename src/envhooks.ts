@@ -38,6 +38,7 @@ import {
 } from "./queue/queues.ts";
 import { recordAttemptsTogether } from "./relay/attempt-recorder.ts";
 import { createDrainNudges, drainIntegration } from "./relay/drain-integration.ts";
+import { deliveryAlerts } from "./relay/raise-alert.ts";
 import { createSender } from "./relay/send-delivery.ts";
 import { writeDeliveries } from "./relay/write-deliveries.ts";
 import type { BackgroundJob } from "./store/background-jobs.ts";
@@ -186,6 +187,8 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     signal,
     metrics,
     recordAttempt: recordAttemptsTogether(db),
+    // Failure alerts on envhooks' clock: one per integration and type in 10 minutes.
+    alerts: deliveryAlerts(db, boss, metrics, now),
     secrets,
     again: (integrationId: string) => relaying.wake(integrationId),
     nudges,

@@ -18,6 +18,7 @@ import { errorResponse, HttpError } from "./http-error.ts";
 import { describeApi } from "./openapi.ts";
 import { authorizeOperator, authorizeProjectInPath, requireApiToken } from "./require-api-token.ts";
 import { requireMetricsToken } from "./require-metrics-token.ts";
+import { alertRoutes } from "./routes/alerts.ts";
 import { dashboardApiRoutes } from "./routes/dashboard-api.ts";
 import { dockershipRoutes } from "./routes/dockership.ts";
 import { type GithubWebhookDeps, githubWebhookRoutes } from "./routes/github-webhooks.ts";
@@ -129,6 +130,7 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
     return next();
   });
   app.use("/api/activities/*", auth);
+  app.use("/api/alerts", auth);
   app.use("/api/deliveries/*", auth);
   app.use("/api/hooks", auth);
   app.use("/api/hooks/*", auth);
@@ -156,6 +158,7 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
   app.route("/", runnerRoutes(deps.apply));
   app.route("/", integrationRoutes({ ...deps.relay, db: deps.db }));
   app.route("/", ownerIntegrationRoutes({ ...deps.relay, db: deps.db }));
+  app.route("/", alertRoutes(deps.db));
   app.route("/", dockershipRoutes(deps.db));
   app.route("/", tokenRoutes(deps.db));
   app.route("/", kuduRoutes({ ...deps.relay, db: deps.db }));

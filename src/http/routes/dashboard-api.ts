@@ -58,7 +58,8 @@ export function dashboardApiRoutes(db: Database) {
     createRoute({
       method: "get",
       path: "/api/projects",
-      summary: "Projects the caller may see, with the newest activity and counts that need attention",
+      summary:
+        "Projects the caller may see, with the newest activity that is no alert (`last_activity`) and counts that need attention",
       responses: { 200: jsonContent(z.array(Json), "Every visible project, by name") },
     }),
     async (c) => {

@@ -23,6 +23,12 @@ const ActivityQuery = z.object({
   type: z.string().min(1).optional().describe("Only this activity type, e.g. environment.push"),
   state: z.enum(["pending", "in_progress", "complete", "cancelled"]).optional().describe("Only this state"),
   environment: z.string().min(1).optional().describe("Only activities of this environment"),
+  alerts: z
+    .enum(["only", "exclude"])
+    .optional()
+    .describe(
+      "`only`: alerts alone (integration.disabled, integration.delivery.failed, environment.runner.timeout, integration.github.config); `exclude`: everything else",
+    ),
 });
 
 const Json = z.record(z.string(), z.unknown());

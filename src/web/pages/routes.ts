@@ -2,6 +2,7 @@ import { type Context, Hono } from "hono";
 import { requireSignedIn, verifyCsrf } from "../access/session.ts";
 import type { WebDeps } from "../web-routes.ts";
 import { activityPage, activityStream } from "./activity-page.ts";
+import { alertsPage } from "./alerts-page.ts";
 import { deliveryPage, deliveryStream, redeliverOne } from "./delivery-page.ts";
 import { githubEventPage, redeploy } from "./github-event-page.ts";
 import {
@@ -66,6 +67,7 @@ export function pageRoutes(deps: WebDeps): Hono {
   get("/deliveries/:id", deliveryPage);
   get("/deliveries/:id/live", deliveryStream);
   post("/deliveries/:id/redeliver", redeliverOne);
+  get("/alerts", alertsPage);
   get("/tokens", tokensPage);
   post("/tokens", createToken);
   post("/tokens/:id/revoke", revokeToken);
