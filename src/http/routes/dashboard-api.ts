@@ -13,7 +13,7 @@ import {
 import type { Database } from "../../store/database.ts";
 import { projectKey } from "../../store/projects.ts";
 import { HttpError } from "../http-error.ts";
-import { authorizeProject, visibleProjectKeys } from "../require-api-token.ts";
+import { authorizeProject, callerAccess, visibleProjectKeys } from "../require-api-token.ts";
 import { jsonContent, rejectInvalid } from "../validation.ts";
 
 const Json = z.record(z.string(), z.unknown());
@@ -135,7 +135,9 @@ export function dashboardApiRoutes(db: Database) {
         await integrationIdsOf(db, projectKey(activity.project)),
       );
       return c.json(
-        deliveries.map(({ delivery, attempts }) => presentDelivery(delivery, attempts)),
+        deliveries.map(({ delivery, attempts }) =>
+          presentDelivery(delivery, attempts, callerAccess(c, activity.project)),
+        ),
         200,
       );
     },

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { newActivityId } from "../../activity/activity-id.ts";
+import { maskUrl } from "../../relay/delivery-request.ts";
 import { DEFAULT_RETRY_SCHEDULE } from "../../relay/integration.schema.ts";
 import type { Integration, WebhookIntegration } from "../../relay/integration.ts";
 import { maskUrlCredentials } from "../../relay/mask-secrets.ts";
@@ -13,7 +14,7 @@ import {
   listIntegrations,
 } from "../../store/integrations.ts";
 import { HttpError } from "../http-error.ts";
-import { authorizeProject } from "../require-api-token.ts";
+import { authorizeProject, callerAccess } from "../require-api-token.ts";
 import { jsonContent, rejectInvalid } from "../validation.ts";
 import { checkIntegrationUrl, type IntegrationRouteDeps } from "./integrations.ts";
 
@@ -40,9 +41,10 @@ const HookParams = z.object({ id: z.string().regex(/^[a-z2-7]{13}$/, "must be a 
 const isKuduHook = (integration: Integration): integration is WebhookIntegration =>
   integration.type === "webhook" && integration.config.format === "kudu";
 
-const present = (hook: WebhookIntegration) => ({
+/** A hook as Kudu shows it; a read-only token sees its URL's origin only (the rest may be a capability). */
+const present = (hook: WebhookIntegration, access: "read" | "write" = "write") => ({
   id: hook.id,
-  url: maskUrlCredentials(hook.config.url),
+  url: access === "write" ? maskUrlCredentials(hook.config.url) : maskUrl(hook.config.url),
   event: "PostDeployment",
   insecure_ssl: hook.config.insecure_ssl === true,
   last_datetime: hook.lastDatetime ? new Date(hook.lastDatetime).toISOString() : null,
@@ -139,7 +141,14 @@ export function kuduRoutes(deps: IntegrationRouteDeps) {
       summary: "Kudu: the project's hooks",
       responses: { 200: jsonContent(z.array(Hook), "Every hook, oldest first") },
     }),
-    async (c) => c.json((await projectHooks(tokenProject(c))).map(present), 200),
+    async (c) => {
+      const project = tokenProject(c);
+      const access = callerAccess(c, project);
+      return c.json(
+        (await projectHooks(project)).map((hook) => present(hook, access)),
+        200,
+      );
+    },
   );
 
   app.openapi(
@@ -150,7 +159,10 @@ export function kuduRoutes(deps: IntegrationRouteDeps) {
       request: { params: HookParams },
       responses: { 200: jsonContent(Hook, "The hook") },
     }),
-    async (c) => c.json(present(await requireHook(c, c.req.valid("param").id)), 200),
+    async (c) => {
+      const hook = await requireHook(c, c.req.valid("param").id);
+      return c.json(present(hook, callerAccess(c, hook.projectKey)), 200);
+    },
   );
 
   app.openapi(
