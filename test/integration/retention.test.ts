@@ -140,6 +140,7 @@ describe.each(STORES)("retention on $name", { timeout: 120_000 }, (kind) => {
       attempt_bodies: 0,
       github_tasks: 0,
       activities: 0,
+      alerts: 0,
     });
     expect(await census()).toEqual(start);
 
@@ -153,6 +154,7 @@ describe.each(STORES)("retention on $name", { timeout: 120_000 }, (kind) => {
       attempt_bodies: start.pending,
       github_tasks: start.tasks,
       activities: 0,
+      alerts: 0,
     });
     const month = await census();
     expect(month).toEqual({
@@ -191,7 +193,10 @@ describe.each(STORES)("retention on $name", { timeout: 120_000 }, (kind) => {
     );
     const keep = new Set([...lasts, ...pendingOf].map((row) => row.id));
     expect(keep.size).toBeLessThan(start.activities);
-    expect(await purgeAt(366)).toMatchObject({ activities: start.activities - keep.size });
+    // The failing integration's alert window goes with the activities' retention too.
+    expect(await purgeAt(366)).toMatchObject({ activities: start.activities - keep.size, alerts: 1 });
+    const { rows: windows } = await envhooks.store.db.query("SELECT 1 FROM integration_alerts");
+    expect(windows).toEqual([]);
     const { rows: left } = await envhooks.store.db.query<{ id: string }>("SELECT id FROM activities");
     expect(new Set(left.map((row) => row.id))).toEqual(keep);
     const { rows: orphans } = await envhooks.store.db.query(
