@@ -369,7 +369,14 @@ describe.skipIf(browserSkipReason())("the dashboard in a browser", { timeout: 18
     const { page } = signedIn;
     const [integration] = await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json();
     await page.goto(`${origin}${PROJECT}`);
-    await page.getByRole("button", { name: `Delete webhook integration ${integration.id}` }).click();
+    await page.getByRole("link", { name: `Delete webhook integration ${integration.id}` }).click();
+    // A page asks first, naming the integration and what goes with it; keeping it is a link away.
+    await expect
+      .poll(() => page.getByRole("heading", { level: 1 }).textContent())
+      .toBe(`Delete the webhook integration ${integration.id}?`);
+    expect(await page.locator("#delete-what").textContent()).toMatch(/delivery log: \d+ deliver/);
+    await signedIn.screenshot("integration-delete");
+    await page.getByRole("button", { name: /^Delete the integration and its \d+ deliver/ }).click();
     await expect.poll(() => page.getByRole("status").first().textContent()).toContain("deleted");
     expect(await page.locator(`#integration-${integration.id}`).count()).toBe(0);
     signedIn.expectClean();

@@ -232,9 +232,51 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
       timeout_ms: 5000,
     });
 
-    expect((await operator.post(`${base}/delete`)).status).toBe(303);
+    expect((await operator.post(`${base}/delete`, { confirm: integration.id })).status).toBe(303);
     expect(await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json()).toEqual([]);
   });
+
+  it.skipIf(kind.skip)(
+    "deletes an integration only once a page naming it and its deliveries is confirmed",
+    async () => {
+      const integration = await (
+        await envhooks.api(`/api/projects/${REPO}/integrations`, {
+          body: { type: "webhook", url: `${receiver.url}/to-delete`, states: ["complete"] },
+        })
+      ).json();
+      const api = `/api/projects/${REPO}/integrations/${integration.id}`;
+      const base = `${PROJECT}/integrations/${integration.id}`;
+      await envhooks.deliver(
+        "push",
+        pushToBranch("feature/x", { before: "3".repeat(40), after: "4".repeat(40) }),
+      );
+      await eventually(
+        async () => (await (await envhooks.api(`${api}/delivery-counts`)).json()).delivered === 1,
+      );
+
+      // The project page's Delete is a link to a page that asks, not a form that deletes.
+      const project = await (await operator.get(PROJECT)).text();
+      expect(project).toContain(`href="${base}/delete"`);
+      expect(project).not.toContain(`action="${base}/delete"`);
+      const asked = await operator.get(`${base}/delete`);
+      expect(asked.status).toBe(200);
+      const page = await asked.text();
+      expect(page).toContain(integration.id);
+      expect(page).toContain(`${receiver.url}/to-delete`);
+      expect(page).toMatch(/<strong>1<\/strong> delivery/);
+      expect(page).toContain(`action="${base}/delete"`);
+
+      // A POST without the confirmation (an old page's one-click form) deletes nothing.
+      const unconfirmed = await operator.post(`${base}/delete`);
+      expect(unconfirmed.status).toBe(303);
+      expect(unconfirmed.headers.get("location")).toBe(`${base}/delete`);
+      expect((await envhooks.api(api)).status).toBe(200);
+
+      const confirmed = await operator.post(`${base}/delete`, { confirm: integration.id });
+      expect(confirmed.headers.get("location")).toBe(`${PROJECT}?done=deleted`);
+      expect((await envhooks.api(api)).status).toBe(404);
+    },
+  );
 
   it.skipIf(kind.skip)(
     "sets delivery settings and headers; an edit that leaves the headers empty keeps them",
@@ -285,7 +327,7 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
         insecure_ssl: false,
         headers: { "X-Team": "platform" },
       });
-      await operator.post(`${base}/delete`);
+      await operator.post(`${base}/delete`, { confirm: integration.id });
     },
   );
 
@@ -472,7 +514,9 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
     const page = await (await operator.get("/projects/acme/future")).text();
     expect(page).toContain(receiver.url);
     const [integration] = await (await envhooks.api("/api/projects/acme/future/integrations")).json();
-    await operator.post(`/projects/acme/future/integrations/${integration.id}/delete`);
+    await operator.post(`/projects/acme/future/integrations/${integration.id}/delete`, {
+      confirm: integration.id,
+    });
   });
 
   it.skipIf(kind.skip)(

@@ -176,11 +176,21 @@ export async function saveIntegration(deps: WebDeps, c: Context) {
   return c.redirect(`${project.path}?done=saved`, 303);
 }
 
-/** Pause, resume or delete, then back to the project with what happened. */
+/**
+ * Pause, resume or delete, then back to the project with what happened. A delete needs the
+ * confirmation page's `confirm` field (the integration's id): without it (a form of an older
+ * page, a one-click post), nothing is deleted and the person is sent to that page.
+ */
 export function integrationAction(action: "pause" | "resume" | "delete") {
   return async function runIntegrationAction(deps: WebDeps, c: Context) {
     const project = projectOf(c);
     const id = encodeURIComponent(c.req.param("id") ?? "");
+    if (action === "delete") {
+      const values = await readForm(c);
+      if (values.confirm !== c.req.param("id")) {
+        return c.redirect(`${project.path}/integrations/${id}/delete`, 303);
+      }
+    }
     const answer =
       action === "delete"
         ? await callApi(deps, c, `${project.api}/integrations/${id}`, { method: "DELETE" })
@@ -189,6 +199,50 @@ export function integrationAction(action: "pause" | "resume" | "delete") {
     const done = { pause: "paused", resume: "resumed", delete: "deleted" }[action];
     return c.redirect(`${project.path}?done=${done}`, 303);
   };
+}
+
+/**
+ * Delete, step 1: what goes — the integration named by its type, id and URL, its settings and
+ * secret, and its delivery log with the number of deliveries — and a button that deletes it.
+ */
+export async function deleteIntegrationPage(deps: WebDeps, c: Context) {
+  const { project, id, answer } = await loadIntegration(deps, c);
+  if (!answer.ok) return errorPage(c, answer);
+  const counts = await callApi<Counts>(deps, c, `${project.api}/integrations/${id}/delivery-counts`);
+  if (!counts.ok) return errorPage(c, counts);
+  const integration = answer.body;
+  const { pending, delivered, failed } = counts.body;
+  const total = pending + delivered + failed;
+  const principal = c.get("principal");
+  const writable = principal ? canWrite(principal, project.name) : false;
+  const href = `${project.path}/integrations/${id}`;
+  const deliveries = (n: number) => (n === 1 ? "delivery" : "deliveries");
+  return renderPage(c, {
+    title: `Delete the integration · ${project.name}`,
+    current: "projects",
+    crumbs: [
+      { href: "/", label: "Projects" },
+      { href: project.path, label: project.name },
+      { href, label: "Integration" },
+    ],
+    body: html`<h1>Delete the ${integration.type} integration <code>${integration.id}</code>?</h1>
+<dl class="facts">
+<dt>URL</dt><dd><code>${integrationUrl(integration.url, writable)}</code></dd>
+<dt>Events</dt><dd>${integration.events.join(", ")}</dd>
+<dt>Status</dt><dd>${integrationBadge(integration)}</dd>
+</dl>
+<p id="delete-what" class="notice bad">This deletes the integration, its settings and signing secret, and its
+delivery log: <strong>${total}</strong> ${deliveries(total)} with every attempt (${delivered} delivered,
+${failed} failed${
+      pending > 0 ? html`, <strong>${pending}</strong> pending that will never be sent` : ""
+    }), and its test deliveries. It cannot be undone: pausing keeps everything instead.</p>
+<form method="post" action="${href}/delete" class="actions">
+${csrfInput(c)}
+<input type="hidden" name="confirm" value="${integration.id}" />
+<button type="submit" class="danger" aria-describedby="delete-what">Delete the integration and its ${total} ${deliveries(total)}</button>
+<a class="button" href="${href}">Keep it</a>
+</form>`,
+  });
 }
 
 /** Sends a sample now; the integration's page then shows the attempt (POST/redirect/GET). */
@@ -268,7 +322,7 @@ ${integration.format ? html`<dt>Format</dt><dd>${integration.format}</dd>` : ""}
     }</dd>
 <dt>Last attempt</dt><dd>${when(integration.last_datetime)} ${integration.last_status ?? ""} ${integration.last_reason ?? ""}</dd>
 </dl>
-${writable ? html`<p><a class="button" href="${href}/edit">Edit</a></p>` : ""}
+${writable ? html`<p class="actions"><a class="button" href="${href}/edit">Edit</a> <a class="button danger" href="${href}/delete">Delete…</a></p>` : ""}
 
 <h2 id="deliveries-heading">Deliveries</h2>
 <nav aria-label="Filter deliveries" class="actions">

@@ -269,7 +269,7 @@ function integrationActions(integration: IntegrationJson, c: Context, href: stri
 <a class="button" href="${href}/edit" aria-label="Edit ${integration.type} integration ${integration.id}">Edit</a>
 ${button("test", "Test")}
 ${integration.status === "active" ? button("pause", "Pause") : button("resume", "Resume")}
-${button("delete", "Delete", "danger")}
+<a class="button danger" href="${href}/delete" aria-label="Delete ${integration.type} integration ${integration.id}">Delete</a>
 </div>`;
 }
 

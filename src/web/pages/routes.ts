@@ -7,6 +7,7 @@ import { deliveryPage, deliveryStream, redeliverOne } from "./delivery-page.ts";
 import { githubEventPage, redeploy } from "./github-event-page.ts";
 import {
   createIntegration,
+  deleteIntegrationPage,
   editIntegrationPage,
   integrationAction,
   integrationPage,
@@ -57,6 +58,7 @@ export function pageRoutes(deps: WebDeps): Hono {
   post(`${integration}/test`, testIntegration);
   post(`${integration}/pause`, integrationAction("pause"));
   post(`${integration}/resume`, integrationAction("resume"));
+  get(`${integration}/delete`, deleteIntegrationPage);
   post(`${integration}/delete`, integrationAction("delete"));
   get(`${integration}/redeliver`, redeliverPreview);
   post(`${integration}/redeliver`, redeliverRun);
