@@ -302,8 +302,8 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     // Issue 22: limited per project and by the installation's GitHub budget (which resyncs count in).
     resync:
       resyncDeps &&
-      limitResync({ db, now, budgetLeft: (id, at) => budget.left(id, at) }, (fullName, { dryRun }) =>
-        resyncRepository({ ...resyncDeps, budget }, fullName, { dryRun }),
+      limitResync({ db, now, budgetLeft: (id, at) => budget.left(id, at) }, (fullName, options) =>
+        resyncRepository({ ...resyncDeps, budget }, fullName, options),
       ),
     apply,
     isReady: () => ready,

@@ -253,6 +253,8 @@ program
     console.log(
       `${options.dryRun ? "Plan for" : "Resynced"} ${result.project}: ${result.branches} branches, ${pulls} (${result.github_requests} GitHub requests).`,
     );
+    const identity = result.identity as { description: string } | null;
+    if (identity) console.log(`Identity change: ${identity.description}`);
     print(result.plan, ["action", "environment", "reason"], false);
     for (const note of result.notes) console.log(`- ${note}`);
     if (options.dryRun && result.plan.length > 0)

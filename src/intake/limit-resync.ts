@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Window } from "../github/rate-budget.ts";
 import type { Queryable } from "../store/database.ts";
 import { findProjectByKey, projectKey } from "../store/projects.ts";
-import { findResyncRun, finishResyncRun, takeResyncRun } from "../store/resync-runs.ts";
+import { findResyncRun, finishResyncRun, type ResyncRun, takeResyncRun } from "../store/resync-runs.ts";
 import type { ResyncResult } from "./resync.ts";
 
 /** Applied resyncs of one project start at least this far apart. */
@@ -40,7 +40,10 @@ export interface ResyncLimits {
   reserve?: number;
 }
 
-type Resync = (fullName: string, options: { dryRun: boolean }) => Promise<ResyncResult>;
+type Resync = (
+  fullName: string,
+  options: { dryRun: boolean; expectedRepositoryId?: number | undefined },
+) => Promise<ResyncResult>;
 
 /**
  * Resyncs that one user cannot turn into a drain of the installation's GitHub rate limit (which
@@ -58,13 +61,17 @@ export function limitResync(limits: ResyncLimits, resync: Resync): Resync {
     planReusedMs = PLAN_REUSED_MS,
     reserve = RESYNC_RESERVE,
   } = limits;
-  return async function limitedResync(fullName, { dryRun }) {
+  return async function limitedResync(fullName, options) {
+    const { dryRun } = options;
     const key = projectKey(fullName);
     const at = now();
+    const reusable = (run: ResyncRun | undefined): ResyncResult | undefined =>
+      dryRun && run?.plan && run.plannedAt && at.getTime() - run.plannedAt.getTime() < planReusedMs
+        ? { ...(run.plan as ResyncResult), plannedAt: run.plannedAt, reused: true }
+        : undefined;
     const run = await findResyncRun(db, key);
-    if (dryRun && run?.plan && run.plannedAt && at.getTime() - run.plannedAt.getTime() < planReusedMs) {
-      return { ...(run.plan as ResyncResult), plannedAt: run.plannedAt, reused: true };
-    }
+    const kept = reusable(run);
+    if (kept) return kept;
     if (!dryRun && run?.appliedAt && at.getTime() - run.appliedAt.getTime() < cooldownMs) {
       const wait = secondsUntil(run.appliedAt.getTime() + cooldownMs, at);
       throw new ResyncLimited(
@@ -95,7 +102,10 @@ export function limitResync(limits: ResyncLimits, resync: Resync): Resync {
     }
     let result: ResyncResult | undefined;
     try {
-      result = await resync(fullName, { dryRun });
+      // A run that ended between the look above and taking the project may have made the plan.
+      const made = reusable(await findResyncRun(db, key));
+      if (made) return made;
+      result = await resync(fullName, options);
       return { ...result, plannedAt: at, reused: false };
     } finally {
       await finishResyncRun(db, key, owner, {

@@ -246,6 +246,37 @@ export async function fillRepositoryId(db: Queryable, fullName: string, reposito
   );
 }
 
+/** A project's name and repository id, found by its key or by the id. */
+export async function findProjectIdentity(
+  db: Queryable,
+  where: { key: string } | { repositoryId: number },
+): Promise<{ fullName: string; repositoryId: number | null } | undefined> {
+  const { rows } = await db.query<{ fullName: string; repositoryId: string | null }>(
+    `SELECT full_name AS "fullName", repository_id::text AS "repositoryId" FROM projects
+     WHERE ${"key" in where ? "key = $1" : "repository_id = $1"}`,
+    ["key" in where ? where.key : where.repositoryId],
+  );
+  const row = rows[0];
+  return (
+    row && {
+      fullName: row.fullName,
+      repositoryId: row.repositoryId === null ? null : Number(row.repositoryId),
+    }
+  );
+}
+
+/**
+ * Gives the project `key` the repository id GitHub reports for its name (a resync's identity
+ * change), taking it from another project that had it: that one keeps its name and history.
+ */
+export async function takeRepositoryId(tx: Queryable, key: string, repositoryId: number): Promise<void> {
+  await tx.query("UPDATE projects SET repository_id = NULL WHERE repository_id = $2 AND key <> $1", [
+    key,
+    repositoryId,
+  ]);
+  await tx.query("UPDATE projects SET repository_id = $2 WHERE key = $1", [key, repositoryId]);
+}
+
 /** A project found by its repository id, or else by its name (one stored before ids were kept). */
 export async function findProjectOfRepository(
   db: Queryable,

@@ -173,6 +173,15 @@ const resyncRoute = createRoute({
         .enum(["true", "false"])
         .optional()
         .describe("`true`: answer the plan without changing anything"),
+      expected_repository_id: z.coerce
+        .number()
+        .int()
+        .positive()
+        .max(Number.MAX_SAFE_INTEGER)
+        .optional()
+        .describe(
+          "Applied only if GitHub still reports this repository id for the name (the `repository_id` the plan showed); otherwise 409 `identity_changed`",
+        ),
     }),
   },
   responses: {
@@ -190,6 +199,22 @@ const resyncRoute = createRoute({
             plan: z.array(z.object({ action: z.string(), environment: z.string(), reason: z.string() })),
             notes: z.array(z.string()),
             activities: z.array(Json),
+            repository_id: z.number().describe("The repository id GitHub reports for the name"),
+            identity: z
+              .object({
+                kind: z.enum(["renamed", "identity"]),
+                project: z.string(),
+                from_repository_id: z.number().nullable(),
+                to_repository_id: z.number(),
+                to_name: z.string(),
+                released: z.string().nullable(),
+                displaced: z.string().nullable(),
+                description: z.string(),
+              })
+              .nullable()
+              .describe(
+                "What changes of which project is which repository: GitHub renamed it (`renamed`), or reports another id for this name (`identity`); null when GitHub agrees",
+              ),
             planned_at: z.string().describe("When the plan was made"),
             reused: z
               .boolean()
@@ -205,7 +230,12 @@ const resyncRoute = createRoute({
 
 export interface ResyncRouteDeps {
   /** With GitHub App credentials: resyncs a repository (`resyncRepository`); unset, the route answers 503. */
-  resync?: ((fullName: string, options: { dryRun: boolean }) => Promise<ResyncResult>) | undefined;
+  resync?:
+    | ((
+        fullName: string,
+        options: { dryRun: boolean; expectedRepositoryId?: number | undefined },
+      ) => Promise<ResyncResult>)
+    | undefined;
 }
 
 /** `POST /api/projects/{owner}/{repo}/resync` (the project's write access is checked by the server). */
@@ -213,7 +243,8 @@ export function projectResyncRoutes({ resync }: ResyncRouteDeps) {
   const app = new OpenAPIHono({ defaultHook: rejectInvalid });
   app.openapi(resyncRoute, async (c) => {
     const { owner, repo } = c.req.valid("param");
-    const dryRun = c.req.valid("query").dry_run === "true";
+    const query = c.req.valid("query");
+    const dryRun = query.dry_run === "true";
     if (!resync) {
       throw new HttpError(
         503,
@@ -223,7 +254,10 @@ export function projectResyncRoutes({ resync }: ResyncRouteDeps) {
     }
     let result: ResyncResult;
     try {
-      result = await resync(`${owner}/${repo}`, { dryRun });
+      result = await resync(`${owner}/${repo}`, {
+        dryRun,
+        expectedRepositoryId: query.expected_repository_id,
+      });
     } catch (error) {
       if (error instanceof Refused) throw new HttpError(error.status, error.code, error.message);
       if (error instanceof ResyncLimited) {
@@ -250,6 +284,17 @@ export function projectResyncRoutes({ resync }: ResyncRouteDeps) {
         plan: result.plan,
         notes: result.notes,
         activities: result.activities as unknown as Array<Record<string, unknown>>,
+        repository_id: result.repositoryId,
+        identity: result.identity && {
+          kind: result.identity.kind,
+          project: result.identity.project,
+          from_repository_id: result.identity.fromId,
+          to_repository_id: result.identity.toId,
+          to_name: result.identity.toName,
+          released: result.identity.released,
+          displaced: result.identity.displaced,
+          description: result.identity.description,
+        },
         planned_at: (result.plannedAt ?? new Date()).toISOString(),
         reused: result.reused ?? false,
       },

@@ -16,6 +16,8 @@ interface ResyncJson {
   plan: Array<{ action: string; environment: string; reason: string }>;
   notes: string[];
   activities: unknown[];
+  repository_id: number;
+  identity: { kind: string; description: string } | null;
 }
 
 /**
@@ -31,7 +33,8 @@ export function resyncPreview(deps: WebDeps, c: Context) {
 
 /** Resync with GitHub, step two: applied, and what it changed (`dry_run=1`: the plan, as step one). */
 export async function resyncRun(deps: WebDeps, c: Context) {
-  return resyncPage(deps, c, (await formField(c, "dry_run")) === "1");
+  const expected = await formField(c, "expected_repository_id");
+  return resyncPage(deps, c, (await formField(c, "dry_run")) === "1", expected);
 }
 
 function confirmPreview(c: Context) {
@@ -47,22 +50,25 @@ function confirmPreview(c: Context) {
   });
 }
 
-async function resyncPage(deps: WebDeps, c: Context, dryRun: boolean) {
+async function resyncPage(deps: WebDeps, c: Context, dryRun: boolean, expected?: string) {
   const owner = c.req.param("owner") ?? "";
   const repo = c.req.param("repo") ?? "";
-  const answer = await callApi<ResyncJson>(
-    deps,
-    c,
-    `${apiProjectPath(owner, repo)}/resync${dryRun ? "?dry_run=true" : ""}`,
-    { method: "POST" },
-  );
+  // Applied as the plan showed it: the API refuses if GitHub now names another repository.
+  const query = dryRun
+    ? "?dry_run=true"
+    : expected
+      ? `?expected_repository_id=${encodeURIComponent(expected)}`
+      : "";
+  const answer = await callApi<ResyncJson>(deps, c, `${apiProjectPath(owner, repo)}/resync${query}`, {
+    method: "POST",
+  });
   if (!answer.ok) return answer.status === 429 ? tooSoonPage(c, answer.error) : errorPage(c, answer);
   const result = answer.body;
   const path = projectPath(result.project);
   const pulls =
     result.pull_requests === null ? "pull requests not listed" : `${result.pull_requests} open pull requests`;
   const summary = `${result.branches} branches, ${pulls} on GitHub (${result.github_requests} requests).`;
-  const changes = result.plan.length;
+  const changes = result.plan.length + (result.identity ? 1 : 0);
   return renderPage(c, {
     title: `Resync ${result.project}`,
     current: "projects",
@@ -77,11 +83,16 @@ ${
     ? html`<p class="muted">The plan below changes nothing until it is applied.</p>`
     : html`<p class="notice ok" role="status">Resynced: ${changes} ${changes === 1 ? "change" : "changes"} applied, each an activity on the <a href="${path}">project page</a>.</p>`
 }
+${
+  result.identity
+    ? html`<p class="notice bad" role="status"><strong>Identity change:</strong> ${result.identity.description}</p>`
+    : ""
+}
 ${planTable(result)}
 ${result.notes.length > 0 ? html`<ul>${result.notes.map((note) => html`<li>${note}</li>`)}</ul>` : ""}
 ${
   dryRun && changes > 0
-    ? html`<form method="post" action="${path}/resync">${csrfInput(c)}<button type="submit">Apply ${changes} ${changes === 1 ? "change" : "changes"}</button></form>`
+    ? html`<form method="post" action="${path}/resync">${csrfInput(c)}<input type="hidden" name="expected_repository_id" value="${String(result.repository_id)}" /><button type="submit">Apply ${changes} ${changes === 1 ? "change" : "changes"}</button></form>`
     : html`<p><a href="${path}">Back to ${result.project}</a></p>`
 }`,
   });

@@ -1,0 +1,83 @@
+/** A project as envhooks keeps it, for a resync's identity check. */
+export interface KnownProject {
+  fullName: string;
+  /** The GitHub repository id envhooks has for it (null: none yet, or kept apart by a conflict). */
+  repositoryId: number | null;
+}
+
+/** What GitHub answered for the name a resync asked about (it follows renames and transfers). */
+export interface GithubRepository {
+  id: number;
+  fullName: string;
+}
+
+/**
+ * What a resync changes of which project is which repository, shown in its plan and applied as shown:
+ * - `renamed`: GitHub has the repository under another name; its project moves there.
+ * - `identity`: GitHub reports another id for this name than envhooks had: the project takes
+ *   GitHub's id, and another project holding that id (`released`) keeps its name and history without it.
+ */
+export interface IdentityChange {
+  kind: "renamed" | "identity";
+  /** The project the change is about: its name and id before. */
+  project: string;
+  fromId: number | null;
+  toId: number;
+  /** The project's name after (GitHub's). */
+  toName: string;
+  /** Another project that had GitHub's id and loses it. */
+  released: string | null;
+  /** A project under the new name (another repository's, or none) that steps aside for the move. */
+  displaced: string | null;
+  /** One sentence, as the preview shows it. */
+  description: string;
+}
+
+const key = (fullName: string) => fullName.toLowerCase();
+
+/**
+ * The identity change a resync makes, or null when GitHub agrees with envhooks. `asked`: the project
+ * under the name resynced (none: a repository just added to the installation); `holder`: the
+ * project that has GitHub's id, if any; `atNewName`: the project under GitHub's name, if it differs.
+ * Pure: the dry run and the applied run compute it alike.
+ */
+export function planIdentity(
+  asked: KnownProject | null,
+  holder: KnownProject | null,
+  atNewName: KnownProject | null,
+  github: GithubRepository,
+): IdentityChange | null {
+  const subject = asked ?? holder;
+  if (!subject) return null;
+  const takesId = asked !== null && asked.repositoryId !== github.id;
+  // A project holding the id that is not the one asked about: released when the asked one takes it.
+  const released = takesId && holder && key(holder.fullName) !== key(asked.fullName) ? holder.fullName : null;
+  const moves = key(subject.fullName) !== key(github.fullName);
+  const displaced = moves && atNewName && atNewName.repositoryId !== github.id ? atNewName.fullName : null;
+  if (!takesId && !moves) return null;
+  // A project from before envhooks kept ids simply gets its id: nothing to show.
+  if (takesId && asked.repositoryId === null && !released && !moves) return null;
+  const parts: string[] = [];
+  if (takesId) {
+    parts.push(
+      asked.repositoryId === null
+        ? `GitHub reports repository id ${github.id} for ${asked.fullName}: the project takes it`
+        : `GitHub reports repository id ${github.id} for ${asked.fullName}, not ${asked.repositoryId} (another repository's): the project takes ${github.id}`,
+    );
+  }
+  if (released)
+    parts.push(`project ${released}, which had id ${github.id}, keeps its name and history without it`);
+  if (moves)
+    parts.push(`GitHub names the repository ${github.fullName}: project ${subject.fullName} moves there`);
+  if (displaced) parts.push(`project ${displaced}, under that name, steps aside`);
+  return {
+    kind: takesId ? "identity" : "renamed",
+    project: subject.fullName,
+    fromId: subject.repositoryId,
+    toId: github.id,
+    toName: github.fullName,
+    released,
+    displaced,
+    description: `${parts.join("; ")}.`,
+  };
+}
