@@ -151,6 +151,12 @@ describe("HTTP input limits", () => {
       const text = await page.text();
       expect(text, path).toContain(`Invalid ${field}`);
     }
+    // In a body, PostgreSQL's refusal is the client's error too, and nothing is stored.
+    const before = (await (await envhooks.api(integrations)).json()).length;
+    const named = await envhooks.api(integrations, { body: { ...webhook, environments: ["main\u0000"] } });
+    expect(named.status).toBe(400);
+    expect((await errorOf(named)).message).toContain("NUL");
+    expect(await (await envhooks.api(integrations)).json()).toHaveLength(before);
     const logs = envhooks.logs.join("");
     expect(logs).not.toContain("request failed");
     expect(logs).not.toContain("0x00");
