@@ -135,15 +135,20 @@ export async function getActivity(db: Queryable, id: string): Promise<Activity |
   return rows[0]?.body;
 }
 
-/** The newest activity of each environment of a project, by environment name. */
+/**
+ * The newest activity of each environment of a project that is no alert, by environment name: an
+ * integration's failed delivery says nothing of the environment (a timed-out runner's activity is
+ * failed itself).
+ */
 export async function latestActivityByEnvironment(
   db: Queryable,
   projectId: number,
 ): Promise<Map<string, Activity>> {
   const { rows } = await db.query<{ environment: string; body: Activity }>(
     `SELECT DISTINCT ON (environment) environment, body FROM activities
-     WHERE project_id = $1 AND environment IS NOT NULL ORDER BY environment, seq DESC`,
-    [projectId],
+     WHERE project_id = $1 AND environment IS NOT NULL AND type <> ALL($2::text[])
+     ORDER BY environment, seq DESC`,
+    [projectId, ALERT_TYPES],
   );
   return new Map(rows.map((row) => [row.environment, row.body]));
 }

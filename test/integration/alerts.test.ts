@@ -125,6 +125,9 @@ describe.each(STORES)("failure alerts on $name", { timeout: 120_000 }, (kind) =>
     expect((await list("&alerts=exclude")).map((a) => a.type)).toEqual(Array(3).fill("environment.branch"));
     const projects = (await (await envhooks.api("/api/projects")).json()) as Array<Record<string, any>>;
     expect(projects[0]?.last_activity?.type).toBe("environment.branch");
+    // So does Dockership's status of the environment whose delivery failed first.
+    const status = (await (await envhooks.api(`/rest/status/${REPO}`)).json()) as Record<string, any>;
+    expect(status.environments["feature/a"]?.last_activity?.type).toBe("environment.branch");
     const operator = new DashboardClient(envhooks.app);
     await operator.signIn(API_TOKEN);
     const page = await (await operator.get(`/projects/${REPO}?alerts=only`)).text();
