@@ -3,6 +3,7 @@ import type { Window } from "../github/rate-budget.ts";
 import type { Queryable } from "../store/database.ts";
 import { findProjectByKey, projectKey } from "../store/projects.ts";
 import { findResyncRun, finishResyncRun, type ResyncRun, takeResyncRun } from "../store/resync-runs.ts";
+import { Refused } from "./apply-event.ts";
 import type { ResyncResult } from "./resync.ts";
 
 /** Applied resyncs of one project start at least this far apart. */
@@ -65,20 +66,29 @@ export function limitResync(limits: ResyncLimits, resync: Resync): Resync {
     const { dryRun } = options;
     const key = projectKey(fullName);
     const at = now();
-    const reusable = (run: ResyncRun | undefined): ResyncResult | undefined =>
-      dryRun && run?.plan && run.plannedAt && at.getTime() - run.plannedAt.getTime() < planReusedMs
-        ? { ...(run.plan as ResyncResult), plannedAt: run.plannedAt, reused: true }
-        : undefined;
+    // A dry run that failed is remembered too (its error, thrown again): an invalid
+    // .github/envhooks.yml or GitHub's 404 comes after GitHub was asked, and would cost that each time.
+    const reusable = (run: ResyncRun | undefined): ResyncResult | undefined => {
+      if (!dryRun || !run?.plan || !run.plannedAt || at.getTime() - run.plannedAt.getTime() >= planReusedMs) {
+        return undefined;
+      }
+      const failed = (run.plan as { failed?: FailedRun }).failed;
+      if (failed) throw failureOf(failed);
+      return { ...(run.plan as ResyncResult), plannedAt: run.plannedAt, reused: true };
+    };
     const run = await findResyncRun(db, key);
     const kept = reusable(run);
     if (kept) return kept;
-    if (!dryRun && run?.appliedAt && at.getTime() - run.appliedAt.getTime() < cooldownMs) {
-      const wait = secondsUntil(run.appliedAt.getTime() + cooldownMs, at);
-      throw new ResyncLimited(
+    const coolingDown = (appliedAt: Date) => {
+      const wait = secondsUntil(appliedAt.getTime() + cooldownMs, at);
+      return new ResyncLimited(
         "resync_cooldown",
         wait,
         `${fullName} was resynced less than ${Math.round(cooldownMs / 1000)} seconds ago: try again in ${wait} seconds.`,
       );
+    };
+    if (!dryRun && run?.appliedAt && at.getTime() - run.appliedAt.getTime() < cooldownMs) {
+      throw coolingDown(run.appliedAt);
     }
     const installationId = (await findProjectByKey(db, key))?.installationId ?? null;
     const left = installationId === null ? undefined : budgetLeft?.(installationId, at.getTime());
@@ -93,7 +103,10 @@ export function limitResync(limits: ResyncLimits, resync: Resync): Resync {
     }
     const owner = randomUUID();
     const until = new Date(at.getTime() + RUN_LEASE_MS);
-    if (!(await takeResyncRun(db, key, { owner, at, until, applying: !dryRun }))) {
+    // The cooldown is checked again as the project is taken: an applied run may have ended since.
+    const take = await takeResyncRun(db, key, { owner, at, until, applying: !dryRun, cooldownMs });
+    if (!take.taken) {
+      if (take.cooldownFrom) throw coolingDown(take.cooldownFrom);
       throw new ResyncLimited(
         "resync_running",
         RUNNING_RETRY_SECONDS,
@@ -101,21 +114,49 @@ export function limitResync(limits: ResyncLimits, resync: Resync): Resync {
       );
     }
     let result: ResyncResult | undefined;
+    let failed: FailedRun | undefined;
     try {
       // A run that ended between the look above and taking the project may have made the plan.
       const made = reusable(await findResyncRun(db, key));
       if (made) return made;
-      result = await resync(fullName, options);
+      result = await resync(fullName, options).catch((error: unknown) => {
+        failed = failedRun(error);
+        throw error;
+      });
       return { ...result, plannedAt: at, reused: false };
     } finally {
       await finishResyncRun(db, key, owner, {
         githubRequests: result?.githubRequests ?? null,
-        plan: dryRun && result ? result : null,
+        plan: dryRun ? (result ?? (failed && { failed }) ?? null) : null,
         plannedAt: at,
         applied: !dryRun && result !== undefined,
       });
     }
   };
+}
+
+/** A failed dry run as kept: a refusal (`Refused`) or GitHub's error status. */
+interface FailedRun {
+  status: number;
+  code: string | null;
+  message: string;
+}
+
+/** What of a dry run's error is kept; errors that are neither a refusal nor GitHub's are not. */
+function failedRun(error: unknown): FailedRun | undefined {
+  if (error instanceof ResyncLimited) return undefined;
+  if (error instanceof Refused) return { status: error.status, code: error.code, message: error.message };
+  const status = (error as { status?: unknown }).status;
+  if (typeof status !== "number") return undefined;
+  return { status, code: null, message: error instanceof Error ? error.message : String(error) };
+}
+
+/** The kept error, thrown again as the dry run threw it (the route answers it the same way). */
+function failureOf(failed: FailedRun): Error {
+  if (failed.code !== null && (failed.status === 404 || failed.status === 409)) {
+    return new Refused(failed.status, failed.code, failed.message);
+  }
+  return Object.assign(new Error(failed.message), { status: failed.status });
 }
 
 function secondsUntil(when: number, at: Date): number {

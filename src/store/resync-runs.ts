@@ -25,24 +25,37 @@ export async function findResyncRun(db: Queryable, key: string): Promise<ResyncR
 
 /**
  * Takes the project's resync for `owner` until `until`, unless another run holds it (its lease has
- * not run out at `at`). An applied run (`applying`) starts the cooldown at `at`. False: another
- * run holds it.
+ * not run out at `at`) or, for an applied run (`applying`), the last applied one started less than
+ * `cooldownMs` before `at`: checked in the same statement, so a run that finished between the
+ * caller's look and this one still counts. An applied run starts the cooldown at `at`. Answers
+ * whether it was taken and, when the cooldown refused it, when the last applied run started.
  */
 export async function takeResyncRun(
   db: Queryable,
   key: string,
-  { owner, at, until, applying }: { owner: string; at: Date; until: Date; applying: boolean },
-): Promise<boolean> {
+  {
+    owner,
+    at,
+    until,
+    applying,
+    cooldownMs,
+  }: { owner: string; at: Date; until: Date; applying: boolean; cooldownMs: number },
+): Promise<{ taken: true } | { taken: false; cooldownFrom: Date | null }> {
   const { rows } = await db.query(
     `INSERT INTO resync_runs (project_key, lease_owner, lease_until, applied_at)
      VALUES ($1, $2, $3, CASE WHEN $5 THEN $4::timestamptz END)
      ON CONFLICT (project_key) DO UPDATE SET lease_owner = excluded.lease_owner,
        lease_until = excluded.lease_until, applied_at = COALESCE(excluded.applied_at, resync_runs.applied_at)
-     WHERE resync_runs.lease_until IS NULL OR resync_runs.lease_until <= $4
+     WHERE (resync_runs.lease_until IS NULL OR resync_runs.lease_until <= $4)
+       AND NOT ($5 AND resync_runs.applied_at IS NOT NULL
+         AND resync_runs.applied_at > $4::timestamptz - make_interval(secs => $6::double precision))
      RETURNING 1`,
-    [key, owner, until, at, applying],
+    [key, owner, until, at, applying, cooldownMs / 1000],
   );
-  return rows.length === 1;
+  if (rows.length === 1) return { taken: true };
+  const appliedAt = applying ? (await findResyncRun(db, key))?.appliedAt : undefined;
+  const cooling = appliedAt && at.getTime() - appliedAt.getTime() < cooldownMs;
+  return { taken: false, cooldownFrom: cooling ? appliedAt : null };
 }
 
 /**

@@ -2,6 +2,10 @@ import { execFile } from "node:child_process";
 import type { AddressInfo } from "node:net";
 import { type ServerType, serve } from "@hono/node-server";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { limitResync } from "../../src/intake/limit-resync.ts";
+import type { ResyncResult } from "../../src/intake/resync.ts";
+import type { Queryable } from "../../src/store/database.ts";
+import { markOptionsStale } from "../../src/store/projects.ts";
 import {
   createBranch,
   DEFAULT_BRANCH,
@@ -212,9 +216,17 @@ describe.each(STORES)("resync with GitHub on $name", { timeout: 120_000 }, (kind
     expect(plan).toContain(`Apply ${FEATURES.length + 2} changes`);
     expect(await environments()).toHaveLength(1);
 
+    // POST/redirect/GET: the result shows once; a reload runs no second resync.
     const done = await person.post(`/projects/${REPO}/resync`);
-    expect(done.status).toBe(200);
-    expect(await done.text()).toContain(`Resynced: ${FEATURES.length + 2} changes applied`);
+    expect(done.status).toBe(303);
+    const result = done.headers.get("location") ?? "";
+    expect(result).toMatch(new RegExp(`^/projects/${REPO}/resync/result\\?flash=`));
+    expect(await (await person.get(result)).text()).toContain(
+      `Resynced: ${FEATURES.length + 2} changes applied`,
+    );
+    const reloaded = await person.get(result);
+    expect(reloaded.status).toBe(303);
+    expect(reloaded.headers.get("location")).toBe(`/projects/${REPO}`);
     expect(await environments()).toHaveLength(FEATURES.length + 2);
     // A form without the session's CSRF token changes nothing.
     expect((await person.post(`/projects/${REPO}/resync`, {}, { csrf: false })).status).toBe(403);
@@ -323,6 +335,82 @@ describe.each(STORES)("resync with GitHub on $name", { timeout: 120_000 }, (kind
     expect(repositoryReads()).toBe(reads);
   });
 
+  it("remembers a dry run that failed after asking GitHub: the same answer within the minute, GitHub not asked again", async () => {
+    const { app, advance } = await withClock();
+    await app.deliver("push", pushCreatingMaster());
+    await eventually(async () => (await environments()).length === 1);
+    githubHas();
+    github.configFiles.set(REPO, "fetch_branches: sometimes\n");
+    await markOptionsStale(store.db, { keys: [REPO.toLowerCase()] });
+    const dryRun = () => app.api(`/api/projects/${REPO}/resync?dry_run=true`, { method: "POST" });
+    // An invalid .github/envhooks.yml: found after GET /repos, so a 409 that cost GitHub requests.
+    for (let n = 0; n < 20; n++) {
+      const answer = await dryRun();
+      expect(answer.status).toBe(409);
+      expect((await answer.json()).error.code).toBe("invalid_config");
+    }
+    expect(repositoryReads()).toBe(1);
+    // A minute later GitHub is asked again; it no longer knows the repository (404): remembered too.
+    advance(61_000);
+    github.repositories.delete(REPO);
+    for (let n = 0; n < 20; n++) {
+      const answer = await dryRun();
+      expect(answer.status).toBe(502);
+      expect((await answer.json()).error.code).toBe("github_failed");
+    }
+    expect(repositoryReads()).toBe(2);
+    // A minute later the answer is GitHub's again.
+    advance(61_000);
+    github.configFiles.set(REPO, "");
+    await markOptionsStale(store.db, { keys: [REPO.toLowerCase()] });
+    githubHas();
+    expect((await dryRun()).status).toBe(200);
+    expect(repositoryReads()).toBe(3);
+  });
+
+  it("an applied resync that took the project after another finished waits for the cooldown (checked when it takes the project)", async () => {
+    const clock = { at: new Date() };
+    const now = () => clock.at;
+    let runs = 0;
+    const resync = async (fullName: string) => {
+      runs++;
+      return { project: fullName, githubRequests: 2 } as unknown as ResyncResult;
+    };
+    // B has read the project's runs (none applied) and is about to take it, held there…
+    let reachedTake!: () => void;
+    const atTake = new Promise<void>((resolve) => {
+      reachedTake = resolve;
+    });
+    let releaseTake!: () => void;
+    const released = new Promise<void>((resolve) => {
+      releaseTake = resolve;
+    });
+    const heldDb: Queryable = {
+      query: (async (text: string, values?: unknown[]) => {
+        if (text.includes("INSERT INTO resync_runs")) {
+          reachedTake();
+          await released;
+        }
+        return store.db.query(text, values);
+      }) as Queryable["query"],
+      exec: (text) => store.db.exec(text),
+    };
+    const a = limitResync({ db: store.db, now }, resync);
+    const b = limitResync({ db: heldDb, now }, resync);
+    const second = b(REPO, { dryRun: false });
+    await atTake;
+    // …while A runs an applied resync from start to end.
+    await a(REPO, { dryRun: false });
+    expect(runs).toBe(1);
+    releaseTake();
+    await expect(second).rejects.toMatchObject({ status: 429, code: "resync_cooldown" });
+    expect(runs).toBe(1);
+    // After the cooldown it runs.
+    clock.at = new Date(clock.at.getTime() + 61_000);
+    await b(REPO, { dryRun: false });
+    expect(runs).toBe(2);
+  });
+
   it("the plan shows an identity change (GitHub reports another id for this name), and applying does exactly that", async () => {
     const { app, advance } = await withClock();
     // acme/web's project was made by an event carrying Hello-World's id (the simulator did that).
@@ -377,8 +465,10 @@ describe.each(STORES)("resync with GitHub on $name", { timeout: 120_000 }, (kind
     advance(61_000);
 
     const applied = await person.post("/projects/acme/web/resync", { expected_repository_id: "4242" });
-    expect(applied.status).toBe(200);
-    expect(await applied.text()).toContain("Identity change:");
+    expect(applied.status).toBe(303);
+    expect(await (await person.get(applied.headers.get("location") ?? "")).text()).toContain(
+      "Identity change:",
+    );
     expect(await idOf("acme/web")).toBe("4242");
     expect(app.logs.some((line) => line.includes("GitHub reports repository id 4242 for acme/web"))).toBe(
       true,
