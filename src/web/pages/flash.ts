@@ -7,7 +7,8 @@ import type { WebDeps } from "../web-routes.ts";
 /** What a form's POST leaves for the page its redirect opens, to be shown there once. */
 export type Flash =
   | { kind: "integration-added"; integrationId: string; type: string; secret?: string | undefined }
-  | { kind: "token-created"; token: Record<string, unknown> };
+  | { kind: "token-created"; token: Record<string, unknown> }
+  | { kind: "resync"; dryRun: boolean; result: Record<string, unknown> };
 
 /**
  * Keeps `flash` for this browser session (sealed: it may hold a secret) and returns the query that

@@ -5,6 +5,7 @@ import { csrfInput, type Markup, renderPage } from "../layout.ts";
 import type { WebDeps } from "../web-routes.ts";
 import { type ApiError, apiProjectPath, callApi } from "./call-api.ts";
 import { errorPage } from "./error-page.ts";
+import { leaveFlash, takeFlash } from "./flash.ts";
 import { projectPath } from "./format.ts";
 
 /** What `POST /api/projects/{owner}/{repo}/resync` answers. */
@@ -31,10 +32,30 @@ export function resyncPreview(deps: WebDeps, c: Context) {
   return resyncPage(deps, c, true);
 }
 
-/** Resync with GitHub, step two: applied, and what it changed (`dry_run=1`: the plan, as step one). */
+/**
+ * Resync with GitHub, step two: applied (`dry_run=1`: the plan, as step one), then a redirect to
+ * what it changed (POST/redirect/GET: a reload does not resync again), kept as a one-time message.
+ */
 export async function resyncRun(deps: WebDeps, c: Context) {
   const expected = await formField(c, "expected_repository_id");
-  return resyncPage(deps, c, (await formField(c, "dry_run")) === "1", expected);
+  const dryRun = (await formField(c, "dry_run")) === "1";
+  const answer = await callResync(deps, c, dryRun, expected);
+  if (!answer.ok) return answer.status === 429 ? tooSoonPage(c, answer.error) : errorPage(c, answer);
+  const flash = await leaveFlash(deps, c, {
+    kind: "resync",
+    dryRun,
+    result: answer.body as unknown as Record<string, unknown>,
+  });
+  return c.redirect(`${projectPath(answer.body.project)}/resync/result?${flash}`, 303);
+}
+
+/** Resync, step three: what the POST did, shown once; a reload goes to the project page. */
+export async function resyncResult(deps: WebDeps, c: Context) {
+  const flash = await takeFlash(deps, c);
+  if (flash?.kind !== "resync") {
+    return c.redirect(projectPath(`${c.req.param("owner") ?? ""}/${c.req.param("repo") ?? ""}`), 303);
+  }
+  return resultPage(c, flash.result as unknown as ResyncJson, flash.dryRun);
 }
 
 function confirmPreview(c: Context) {
@@ -50,7 +71,13 @@ function confirmPreview(c: Context) {
   });
 }
 
-async function resyncPage(deps: WebDeps, c: Context, dryRun: boolean, expected?: string) {
+async function resyncPage(deps: WebDeps, c: Context, dryRun: boolean) {
+  const answer = await callResync(deps, c, dryRun);
+  if (!answer.ok) return answer.status === 429 ? tooSoonPage(c, answer.error) : errorPage(c, answer);
+  return resultPage(c, answer.body, dryRun);
+}
+
+function callResync(deps: WebDeps, c: Context, dryRun: boolean, expected?: string) {
   const owner = c.req.param("owner") ?? "";
   const repo = c.req.param("repo") ?? "";
   // Applied as the plan showed it: the API refuses if GitHub now names another repository.
@@ -59,11 +86,12 @@ async function resyncPage(deps: WebDeps, c: Context, dryRun: boolean, expected?:
     : expected
       ? `?expected_repository_id=${encodeURIComponent(expected)}`
       : "";
-  const answer = await callApi<ResyncJson>(deps, c, `${apiProjectPath(owner, repo)}/resync${query}`, {
+  return callApi<ResyncJson>(deps, c, `${apiProjectPath(owner, repo)}/resync${query}`, {
     method: "POST",
   });
-  if (!answer.ok) return answer.status === 429 ? tooSoonPage(c, answer.error) : errorPage(c, answer);
-  const result = answer.body;
+}
+
+function resultPage(c: Context, result: ResyncJson, dryRun: boolean) {
   const path = projectPath(result.project);
   const pulls =
     result.pull_requests === null ? "pull requests not listed" : `${result.pull_requests} open pull requests`;

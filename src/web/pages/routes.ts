@@ -21,7 +21,7 @@ import {
 } from "./integration-pages.ts";
 import { projectPage, projectStream } from "./project-page.ts";
 import { projectsPage, projectsStream } from "./projects-page.ts";
-import { resyncPreview, resyncRun } from "./resync-page.ts";
+import { resyncPreview, resyncResult, resyncRun } from "./resync-page.ts";
 import { serveApiReference } from "./serve-api-reference.ts";
 import { assetRoutes } from "./serve-assets.ts";
 import { createToken, revokeToken, tokensPage } from "./tokens-page.ts";
@@ -50,6 +50,7 @@ export function pageRoutes(deps: WebDeps): Hono {
   post(`${project}/environments/:name/redeploy`, redeploy);
   get(`${project}/resync`, resyncPreview);
   post(`${project}/resync`, resyncRun);
+  get(`${project}/resync/result`, resyncResult);
   get(`${project}/integrations/new`, newIntegrationPage);
   post(`${project}/integrations`, createIntegration);
   get(integration, integrationPage);
