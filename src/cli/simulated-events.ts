@@ -1,14 +1,12 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { SIMULATED_ID_BASE } from "../store/projects.ts";
 
 type Json = Record<string, unknown>;
 
 /** The events `envhooks simulate` can send, shaped as GitHub sends them. */
 export const SIMULATED_EVENTS = ["push", "pull_request", "create", "delete"] as const;
 export type SimulatedEvent = (typeof SIMULATED_EVENTS)[number];
-
-/** Where simulated repository ids start: 2^52, far above any id GitHub has given (about 2^30 now). */
-export const SIMULATED_ID_BASE = 2 ** 52;
 
 /**
  * A stable repository id for a simulated `owner/repo`: 2^52 plus 48 bits of the SHA-256 of its

@@ -113,6 +113,7 @@ export async function applyEvent(
       defaultBranch: repository.default_branch,
       installationId,
       repositoryId: repository.id ?? null,
+      simulated: isSimulated(event),
     });
     if (project.conflict)
       deps.log?.warn({ project: project.fullName, delivery: deliveryId }, project.conflict);
@@ -180,6 +181,11 @@ export function invalidConfigActivity(
     at,
     github: source,
   });
+}
+
+/** Whether `envhooks simulate` made the event (GitHub never sends `envhooks_simulated`). */
+export function isSimulated(event: GithubEvent): boolean {
+  return (event.payload as { envhooks_simulated?: unknown }).envhooks_simulated === true;
 }
 
 /** What the inbox keeps as an event's outcome. */

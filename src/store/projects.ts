@@ -35,6 +35,26 @@ export interface ProjectRef {
   installationId: number | null;
   /** GitHub's repository id (`repository.id`): the project follows it through renames and transfers. */
   repositoryId?: number | null | undefined;
+  /** The event was made by `envhooks simulate` (`envhooks_simulated` in the payload). */
+  simulated?: boolean | undefined;
+}
+
+/**
+ * Where the ids `envhooks simulate` gives repositories start: 2^52, far above any id GitHub has
+ * given (about 2^30 now). A project with such an id is a simulated repository's.
+ */
+export const SIMULATED_ID_BASE = 2 ** 52;
+
+/** A simulated project is kept under its name with this suffix when a GitHub repository's project holds the name. */
+const SIMULATED_SUFFIX = "~simulated";
+
+function isSimulatedId(id: number | string | null): boolean {
+  return id !== null && Number(id) >= SIMULATED_ID_BASE;
+}
+
+/** A project with a repository id GitHub gave (not a simulated one). */
+function hasGithubId(row: { repositoryId: string | null }): boolean {
+  return row.repositoryId !== null && !isSimulatedId(row.repositoryId);
 }
 
 /**
@@ -69,6 +89,27 @@ export async function lockProject(
   const byName = held.find((row) => row.key === key);
   const byRepository =
     repositoryId === null ? undefined : held.find((row) => Number(row.repositoryId) === repositoryId);
+  if (project.simulated || isSimulatedId(repositoryId)) {
+    // A simulated event never moves or renames a GitHub repository's project: under a name one
+    // holds, it is applied to a project of its own (`owner/repo~simulated`); carrying one's id
+    // (`--repository-id`) under another name, it is no rename of it.
+    if (byName && hasGithubId(byName) && Number(byName.repositoryId) !== repositoryId) {
+      const marked = `${project.fullName}${SIMULATED_SUFFIX}`;
+      const row = await lockProject(tx, { ...project, fullName: marked, simulated: true });
+      const conflict = `name held by a GitHub repository: ${project.fullName} is repository ${byName.repositoryId}'s project, so this simulated event was applied to ${marked}`;
+      return { ...row, conflict: row.conflict ? `${conflict}; ${row.conflict}` : conflict };
+    }
+    if (byRepository && byRepository.key !== key && hasGithubId(byRepository)) {
+      const conflict = `repository id ${repositoryId} is project ${byRepository.fullName}'s, a GitHub repository's: a simulated event under ${project.fullName} does not rename it`;
+      return { ...(await upsertProject(tx, key, { ...project, repositoryId: null })), conflict };
+    }
+  } else if (byName && isSimulatedId(byName.repositoryId) && byRepository && byRepository.key !== key) {
+    // A simulated project took this GitHub repository's name (as envhooks did before simulated
+    // events were kept apart) and the repository's project was set aside: it takes its name back.
+    await moveProject(tx, byName.id, `${byName.fullName}${SIMULATED_SUFFIX}`, { keepName: false });
+    await moveProject(tx, byRepository.id, project.fullName, { keepName: false });
+    return upsertProject(tx, key, project);
+  }
   if (byRepository && byRepository.key !== key) {
     if (!renamed && (await isFormerName(tx, byRepository.id, key))) {
       return refreshProject(tx, byRepository.id, project);
@@ -87,7 +128,8 @@ export async function lockProject(
   ) {
     // Another repository held this name before (deleted, or renamed while envhooks missed it): its
     // project steps aside, under a name of its own, until its own events say where it went.
-    await moveProject(tx, byName.id, `${byName.fullName}~${byName.repositoryId}`, { keepName: false });
+    const aside = isSimulatedId(byName.repositoryId) ? SIMULATED_SUFFIX : `~${byName.repositoryId}`;
+    await moveProject(tx, byName.id, `${byName.fullName}${aside}`, { keepName: false });
   }
   const row = await upsertProject(tx, key, project);
   // A new project under a name another one had: the name no longer points to that one.

@@ -1,5 +1,6 @@
 import examples from "@octokit/webhooks-examples/api.github.com/index.json" with { type: "json" };
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { simulatedPayload, simulatedRepositoryId } from "../../src/cli/simulated-events.ts";
 import { pushCreatingMaster, pushTo, REPO } from "../fixtures/github-events.ts";
 import { FakeGithub } from "../helpers/fake-github.ts";
 import { Receiver } from "../helpers/receiver.ts";
@@ -207,6 +208,87 @@ describe.each(STORES)("repository identity on $name", { timeout: 120_000 }, (kin
       { key: REPO.toLowerCase(), repository_id: String(REPOSITORY_ID) },
     ]);
     expect((await app.api(`/api/projects/${REPO}/environments`)).status).toBe(200);
+  });
+
+  it("a simulated event never moves a GitHub repository's project: it gets a project of its own, and real events still reach the integrations", async () => {
+    const app = envhooks as TestEnvhooks;
+    const SIMULATED = `${REPO}~simulated`;
+    expect(
+      (await app.api(`/api/projects/${REPO}/integrations`, { body: { type: "webhook", url: receiver.url } }))
+        .status,
+    ).toBe(201);
+    await applied("push", pushCreatingMaster());
+    await eventually(async () => receiver.received.length === 1);
+    // `envhooks simulate push --repo Codertocat/Hello-World`: its own id (2^52 and up), marked simulated.
+    const simulated = simulatedPayload("push", { repo: REPO, branch: "feature-s", pr: 1, action: "opened" });
+    expect(await applied("push", simulated)).toContain("name held by a GitHub repository");
+    // `--repository-id` with the real repository's id, under another name, once Hello-World is quiet.
+    await store.db.query("UPDATE github_events SET received_at = received_at - interval '2 hours'");
+    const borrowed = simulatedPayload("push", {
+      repo: "acme/web",
+      branch: "feature-b",
+      pr: 1,
+      action: "opened",
+      repositoryId: REPOSITORY_ID,
+    });
+    await applied("push", borrowed);
+    const projects = (
+      await store.db.query<{ key: string; repository_id: string | null }>(
+        "SELECT key, repository_id::text FROM projects ORDER BY key",
+      )
+    ).rows;
+    expect(projects).toEqual([
+      { key: "acme/web", repository_id: null },
+      { key: REPO.toLowerCase(), repository_id: String(REPOSITORY_ID) },
+      { key: SIMULATED.toLowerCase(), repository_id: String(simulatedRepositoryId(REPO)) },
+    ]);
+    const names = async (repo: string) =>
+      (await (await app.api(`/api/projects/${repo}/environments`)).json()).map(
+        (e: { name: string }) => e.name,
+      );
+    expect(await names(REPO)).toEqual(["master"]);
+    expect(await names(SIMULATED)).toEqual(["feature-s"]);
+    expect(await (await app.api(`/api/projects/${REPO}/integrations`)).json()).toHaveLength(1);
+    // The next real event is Hello-World's, and its integration receives it.
+    await applied("push", pushAs(REPO, 2));
+    await eventually(async () => receiver.received.length === 2);
+    expect(receiver.bodies().map((body) => body.project)).toEqual([REPO, REPO]);
+  });
+
+  it("a real event takes its name back from a simulated project that took it (before simulated events were kept apart)", async () => {
+    const app = envhooks as TestEnvhooks;
+    expect(
+      (await app.api(`/api/projects/${REPO}/integrations`, { body: { type: "webhook", url: receiver.url } }))
+        .status,
+    ).toBe(201);
+    await applied("push", pushCreatingMaster());
+    await eventually(async () => receiver.received.length === 1);
+    // What an earlier envhooks did at a simulated event: Hello-World set aside, the simulated one in its place.
+    const aside = `${REPO.toLowerCase()}~${REPOSITORY_ID}`;
+    await store.db.query("UPDATE projects SET key = $1, full_name = $2", [aside, `${REPO}~${REPOSITORY_ID}`]);
+    for (const table of ["integrations", "github_events", "github_tasks"]) {
+      await store.db.query(`UPDATE ${table} SET project_key = $1 WHERE project_key = $2`, [
+        aside,
+        REPO.toLowerCase(),
+      ]);
+    }
+    await applied(
+      "push",
+      simulatedPayload("push", { repo: REPO, branch: "feature-s", pr: 1, action: "opened" }),
+    );
+    // A real event: Hello-World is back under its name, with its integration; the simulated one aside.
+    await applied("push", pushAs(REPO, 2));
+    const projects = (
+      await store.db.query<{ key: string; repository_id: string | null }>(
+        "SELECT key, repository_id::text FROM projects ORDER BY key",
+      )
+    ).rows;
+    expect(projects).toEqual([
+      { key: REPO.toLowerCase(), repository_id: String(REPOSITORY_ID) },
+      { key: `${REPO.toLowerCase()}~simulated`, repository_id: String(simulatedRepositoryId(REPO)) },
+    ]);
+    expect(await (await app.api(`/api/projects/${REPO}/integrations`)).json()).toHaveLength(1);
+    await eventually(async () => receiver.received.length === 2);
   });
 
   it("a deleted or uninstalled repository is deactivated with its history, and its next event reactivates it", async () => {
