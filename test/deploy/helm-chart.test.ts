@@ -53,12 +53,19 @@ describe("the Helm chart", () => {
     expect(web.spec.replicas).toBe(1);
     expect(web.spec.strategy.type).toBe("Recreate");
     expect(envOf(web).ENVHOOKS_ROLE).toBe("all");
+    // The image test runs the embedded store on a volume mounted this way (step 6).
+    expect(envOf(web).ENVHOOKS_DATA_DIR).toBe("/data/envhooks");
     const pod = web.spec.template.spec;
     expect(pod.volumes.find((v: { name: string }) => v.name === "data").persistentVolumeClaim.claimName).toBe(
       "ci-envhooks",
     );
     const container = pod.containers[0];
-    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001 });
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      fsGroup: 10001,
+      fsGroupChangePolicy: "OnRootMismatch",
+    });
     expect(container.securityContext).toEqual({
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,

@@ -17,9 +17,22 @@ const PUBLIC_URL = "https://envhooks.example.test";
 const logs = (container: string) => podman(["logs", container]);
 
 afterAll(async () => {
-  await podman(["rm", "-f", NAME]).catch(() => {});
-  await podman(["volume", "rm", "-f", VOLUME]).catch(() => {});
+  for (const name of [NAME, `${NAME}-claim`]) {
+    await podman(["rm", "-f", name]).catch(() => {});
+    await podman(["volume", "rm", "-f", `${name}-data`]).catch(() => {});
+  }
 });
+
+/** podman run as the Helm chart runs it: a read-only root, /tmp writable, no capabilities. */
+const HARDENED = [
+  "--read-only",
+  "--tmpfs",
+  "/tmp",
+  "--cap-drop",
+  "ALL",
+  "--security-opt",
+  "no-new-privileges",
+];
 
 // Steps of one run, in order; each one's time is vitest's time for it.
 describe("the image", { timeout: 1_800_000 }, () => {
@@ -63,14 +76,7 @@ describe("the image", { timeout: 1_800_000 }, () => {
       "-d",
       "--name",
       NAME,
-      // As the Helm chart runs it: a read-only root, /tmp writable, no capabilities.
-      "--read-only",
-      "--tmpfs",
-      "/tmp",
-      "--cap-drop",
-      "ALL",
-      "--security-opt",
-      "no-new-privileges",
+      ...HARDENED,
       "-v",
       `${VOLUME}:/data`,
       "-p",
@@ -142,5 +148,41 @@ describe("the image", { timeout: 1_800_000 }, () => {
     // The same token, read back from /data/.env: nothing was set on the container but the secret.
     expect(await activities(url, token)).toEqual(before);
     await podman(["stop", "-t", "30", NAME]);
+  });
+
+  it("6. runs on a claim as Kubernetes mounts it with fsGroup (root-owned, group 10001, 2770)", async () => {
+    const claim = `${NAME}-claim`;
+    await podman([
+      "run",
+      "--rm",
+      "--user",
+      "0",
+      "-v",
+      `${claim}-data:/data`,
+      IMAGE,
+      "sh",
+      "-c",
+      "chown 0:10001 /data && chmod 2770 /data",
+    ]);
+    // ENVHOOKS_DATA_DIR as deploy/helm/envhooks sets it: envhooks refuses /data itself, open to the group.
+    await podman([
+      "run",
+      "-d",
+      "--name",
+      claim,
+      ...HARDENED,
+      "-e",
+      "ENVHOOKS_DATA_DIR=/data/envhooks",
+      "-v",
+      `${claim}-data:/data`,
+      "-p",
+      "127.0.0.1::3000",
+      IMAGE,
+    ]);
+    await ready(claim);
+    expect((await podman(["exec", claim, "stat", "-c", "%a", "/data/envhooks"])).trim()).toMatch(/^2?700$/);
+    await podman(["stop", "-t", "30", claim]);
+    const [state] = JSON.parse(await podman(["inspect", claim]));
+    expect(state.State.ExitCode).toBe(0);
   });
 });

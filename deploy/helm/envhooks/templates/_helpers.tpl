@@ -99,6 +99,12 @@ spec:
       env:
         - name: ENVHOOKS_ROLE
           value: {{ .role | quote }}
+        {{- if eq $values.database.kind "embedded" }}
+        # A folder of its own on the claim: fsGroup leaves the claim's root open to the group
+        # (2770), and envhooks refuses a data folder others can open; the folder it makes is 0700.
+        - name: ENVHOOKS_DATA_DIR
+          value: /data/envhooks
+        {{- end }}
         {{- if eq .role "web" "all" }}
         - name: ENVHOOKS_SHUTDOWN_DELAY_MS
           value: {{ $values.web.shutdownDelayMs | quote }}
