@@ -19,6 +19,7 @@ import {
   lockProject,
   projectKey,
   takeRepositoryId,
+  wasKeptApart,
 } from "../store/projects.ts";
 import { type ApplyDeps, applyPlan, INACTIVE, inTransaction, Refused } from "./apply-event.ts";
 import type { RepoOptions } from "./repo-options.ts";
@@ -181,12 +182,15 @@ async function identityOf(
   askedKey: string | null,
   github: { id: number; fullName: string },
 ): Promise<IdentityChange | null> {
-  const asked = askedKey === null ? undefined : await findProjectIdentity(db, { key: askedKey });
+  // Kept apart from the repository's project (`lockProject`): a move onto it merges it.
+  const known = async (where: { key: string }) => {
+    const found = await findProjectIdentity(db, where);
+    return found && { ...found, keptApart: await wasKeptApart(db, where.key, github.id) };
+  };
+  const asked = askedKey === null ? undefined : await known({ key: askedKey });
   const holder = await findProjectIdentity(db, { repositoryId: github.id });
   const atNewName =
-    projectKey(github.fullName) === askedKey
-      ? undefined
-      : await findProjectIdentity(db, { key: projectKey(github.fullName) });
+    projectKey(github.fullName) === askedKey ? undefined : await known({ key: projectKey(github.fullName) });
   return planIdentity(asked ?? null, holder ?? null, atNewName ?? null, github);
 }
 

@@ -3,6 +3,11 @@ export interface KnownProject {
   fullName: string;
   /** The GitHub repository id envhooks has for it (null: none yet, or kept apart by a conflict). */
   repositoryId: number | null;
+  /**
+   * Kept apart from the project of GitHub's id: it has no id, and events under its name carried
+   * that id (a rename seen at an event before `repository.renamed`). A move onto it merges it.
+   */
+  keptApart?: boolean | undefined;
 }
 
 /** What GitHub answered for the name a resync asked about (it follows renames and transfers). */
@@ -47,13 +52,35 @@ export function planIdentity(
   atNewName: KnownProject | null,
   github: GithubRepository,
 ): IdentityChange | null {
+  // The name asked about was kept apart from the repository's project under another name: GitHub
+  // confirms the rename, so that project moves here and the one kept apart merges into it.
+  if (
+    asked?.keptApart &&
+    asked.repositoryId === null &&
+    holder &&
+    key(holder.fullName) !== key(asked.fullName) &&
+    key(github.fullName) === key(asked.fullName)
+  ) {
+    return {
+      kind: "renamed",
+      project: holder.fullName,
+      fromId: holder.repositoryId,
+      toId: github.id,
+      toName: github.fullName,
+      released: null,
+      displaced: null,
+      description: `GitHub names repository ${github.id} ${github.fullName}: project ${holder.fullName} moves there, and project ${asked.fullName}, kept apart under that name, is merged into it (its environments, activities and integrations).`,
+    };
+  }
   const subject = asked ?? holder;
   if (!subject) return null;
   const takesId = asked !== null && asked.repositoryId !== github.id;
   // A project holding the id that is not the one asked about: released when the asked one takes it.
   const released = takesId && holder && key(holder.fullName) !== key(asked.fullName) ? holder.fullName : null;
   const moves = key(subject.fullName) !== key(github.fullName);
-  const displaced = moves && atNewName && atNewName.repositoryId !== github.id ? atNewName.fullName : null;
+  const merged = moves && atNewName?.keptApart === true && atNewName.repositoryId === null;
+  const displaced =
+    moves && atNewName && atNewName.repositoryId !== github.id && !merged ? atNewName.fullName : null;
   if (!takesId && !moves) return null;
   // A project from before envhooks kept ids simply gets its id: nothing to show.
   if (takesId && asked.repositoryId === null && !released && !moves) return null;
@@ -70,6 +97,11 @@ export function planIdentity(
   if (moves)
     parts.push(`GitHub names the repository ${github.fullName}: project ${subject.fullName} moves there`);
   if (displaced) parts.push(`project ${displaced}, under that name, steps aside`);
+  if (merged && atNewName) {
+    parts.push(
+      `project ${atNewName.fullName}, kept apart under that name, is merged into it (its environments, activities and integrations)`,
+    );
+  }
   return {
     kind: takesId ? "identity" : "renamed",
     project: subject.fullName,

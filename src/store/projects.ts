@@ -10,6 +10,8 @@ export interface Project {
    * project was kept where it is (see `RENAME_QUIET_MS`): what happened, for the log and outcome.
    */
   conflict?: string;
+  /** Set by `lockProject` when a move merged a project kept apart under the new name (`moveProject`). */
+  merged?: string;
 }
 
 /**
@@ -119,7 +121,8 @@ export async function lockProject(
       const row = await upsertProject(tx, key, { ...project, repositoryId: null });
       return { ...row, conflict };
     }
-    await moveProject(tx, byRepository.id, project.fullName);
+    const moved = await moveProject(tx, byRepository.id, project.fullName);
+    if (moved?.merged) return { ...(await upsertProject(tx, key, project)), merged: moved.merged };
   } else if (
     byName &&
     byName.repositoryId !== null &&
@@ -217,7 +220,7 @@ export async function moveProject(
   id: number,
   toFullName: string,
   { keepName = true }: { keepName?: boolean } = {},
-): Promise<{ from: string; to: string } | undefined> {
+): Promise<{ from: string; to: string; merged?: string } | undefined> {
   const to = projectKey(toFullName);
   const { rows } = await tx.query<{ key: string; fullName: string; repositoryId: string | null }>(
     `SELECT key, full_name AS "fullName", repository_id AS "repositoryId" FROM projects WHERE id = $1 FOR UPDATE`,
@@ -239,7 +242,11 @@ export async function moveProject(
     );
   }
   const still = other && (await tx.query("SELECT 1 FROM projects WHERE id = $1", [other.id])).rows.length > 0;
-  if (other && still && other.id !== id) {
+  let merged: string | undefined;
+  if (other && still && other.id !== id && (await wasKeptApart(tx, to, current.repositoryId))) {
+    await mergeProject(tx, other.id, { id, key: current.key }, to);
+    merged = `the project kept apart under ${toFullName} (its events carried repository id ${current.repositoryId}: a rename seen before repository.renamed) was merged into it`;
+  } else if (other && still && other.id !== id) {
     await moveProject(tx, other.id, `${other.fullName}~${other.repositoryId ?? other.id}`, {
       keepName: false,
     });
@@ -260,7 +267,62 @@ export async function moveProject(
       [current.key, current.fullName, id],
     );
   }
-  return { from: current.key, to };
+  return merged ? { from: current.key, to, merged } : { from: current.key, to };
+}
+
+/**
+ * Whether the project without a repository id under `key` was kept apart from `repositoryId`'s
+ * (`lockProject`'s conflict: an event under its name carried that id), so a move of that
+ * repository's project to `key` is the rename its events showed.
+ */
+export async function wasKeptApart(
+  tx: Queryable,
+  key: string,
+  repositoryId: string | number | null,
+): Promise<boolean> {
+  if (repositoryId === null) return false;
+  const { rows } = await tx.query(
+    `SELECT 1 FROM projects p WHERE p.key = $1 AND p.repository_id IS NULL
+       AND EXISTS (SELECT 1 FROM github_events WHERE project_key = $1 AND payload IS NOT NULL
+         AND payload::jsonb #>> '{repository,id}' = $2::text)`,
+    [key, String(repositoryId)],
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Merges the project `fromId` (under `key`) into the project `into` (about to move to `key`), in
+ * the caller's transaction: its environments (they replace the other's of the same name: they
+ * come from the newer events), activities and former names go to `into`; rows named by key stay
+ * under `key`, where `into`'s own follow (`KEYED_TABLES`), those of `into` that would clash giving
+ * way. Then the project `fromId` is deleted.
+ */
+async function mergeProject(
+  tx: Queryable,
+  fromId: number,
+  into: { id: number; key: string },
+  key: string,
+): Promise<void> {
+  await tx.query(
+    `DELETE FROM environments e WHERE e.project_id = $1 AND EXISTS (SELECT 1 FROM environments f
+       WHERE f.project_id = $2 AND (f.name = e.name OR f.machine_name = e.machine_name))`,
+    [into.id, fromId],
+  );
+  for (const table of ["environments", "activities", "project_former_names"]) {
+    await tx.query(`UPDATE ${table} SET project_id = $1 WHERE project_id = $2`, [into.id, fromId]);
+  }
+  // Rows keyed by (project_key, …) that both have: the newer project's stay.
+  await tx.query(
+    `DELETE FROM github_comments c WHERE c.project_key = $1
+       AND EXISTS (SELECT 1 FROM github_comments d WHERE d.project_key = $2 AND d.pull_request = c.pull_request)`,
+    [into.key, key],
+  );
+  await tx.query(
+    `DELETE FROM push_commits c WHERE c.project_key = $1
+       AND EXISTS (SELECT 1 FROM push_commits d WHERE d.project_key = $2 AND d.head_sha = c.head_sha)`,
+    [into.key, key],
+  );
+  await tx.query("DELETE FROM projects WHERE id = $1", [fromId]);
 }
 
 /** The project a former name points to now (none while a project holds the name). */

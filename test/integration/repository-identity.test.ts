@@ -210,6 +210,45 @@ describe.each(STORES)("repository identity on $name", { timeout: 120_000 }, (kin
     expect((await app.api(`/api/projects/${REPO}/environments`)).status).toBe(200);
   });
 
+  it("a redelivered repository.renamed merges the project kept apart under the new name into the renamed one", async () => {
+    const app = envhooks as TestEnvhooks;
+    expect(
+      (await app.api(`/api/projects/${REPO}/integrations`, { body: { type: "webhook", url: receiver.url } }))
+        .status,
+    ).toBe(201);
+    await applied("push", pushCreatingMaster());
+    await eventually(async () => receiver.received.length === 1);
+    // Renamed on GitHub while envhooks was down: the first event under the new name comes within the
+    // hour of the old name's last one, so it is kept apart (a project of its own, without the id).
+    expect(await applied("push", pushAs(RENAMED, 1))).toContain("still gets events of its own");
+    // GitHub's repository.renamed, redelivered: one project, under the new name, with everything.
+    const outcome = await applied(
+      "repository",
+      repositoryEvent("renamed", RENAMED, { repository: { name: { from: "Hello-World" } } }),
+    );
+    expect(outcome).toContain(`project ${REPO} moved to ${RENAMED}`);
+    expect(outcome).toContain("merged");
+    expect(await projectRow()).toEqual({
+      key: RENAMED.toLowerCase(),
+      status: "active",
+      repository_id: String(REPOSITORY_ID),
+    });
+    const environments = await (await app.api(`/api/projects/${RENAMED}/environments`)).json();
+    expect(environments.map((e: { name: string }) => e.name)).toEqual(["master"]);
+    // Both projects' activities (the push before the rename, the one kept apart after it) are its own.
+    const { rows: activities } = await store.db.query<{ key: string }>(
+      "SELECT p.key FROM activities a JOIN projects p ON p.id = a.project_id",
+    );
+    expect(activities.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(activities.map((a) => a.key))).toEqual(new Set([RENAMED.toLowerCase()]));
+    expect(await (await app.api(`/api/projects/${RENAMED}/integrations`)).json()).toHaveLength(1);
+    expect((await app.api(`/api/projects/${REPO}/environments`)).status).toBe(307);
+    // The integration receives the new name's events again.
+    await applied("push", pushAs(RENAMED, 3));
+    await eventually(async () => receiver.received.length === 2);
+    expect(receiver.bodies()[1]?.project).toBe(RENAMED);
+  });
+
   it("a simulated event never moves a GitHub repository's project: it gets a project of its own, and real events still reach the integrations", async () => {
     const app = envhooks as TestEnvhooks;
     const SIMULATED = `${REPO}~simulated`;

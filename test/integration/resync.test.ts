@@ -481,6 +481,52 @@ describe.each(STORES)("resync with GitHub on $name", { timeout: 120_000 }, (kind
     expect((await environments("acme/web")).map((e) => e.name)).toEqual([DEFAULT_BRANCH]);
   });
 
+  it("a resync of a name kept apart from its repository's project (a rename seen before repository.renamed) merges the two, as its plan says", async () => {
+    const app = envhooks as TestEnvhooks;
+    const RENAMED = "Codertocat/Renamed-World";
+    expect(
+      (await app.api(`/api/projects/${REPO}/integrations`, { body: { type: "webhook", url: receiver.url } }))
+        .status,
+    ).toBe(201);
+    await app.deliver("push", pushCreatingMaster());
+    await eventually(async () => receiver.received.length === 1);
+    // Renamed while envhooks was down: an event under the new name within the hour is kept apart.
+    const renamedPush = pushTo(RENAMED, 1);
+    renamedPush.repository.id = REPOSITORY_ID;
+    await app.deliver("push", renamedPush);
+    await eventually(async () => (await environments(RENAMED)).length === 1);
+    github.configFiles.set(RENAMED, "");
+    github.repositories.set(RENAMED, {
+      id: REPOSITORY_ID,
+      default_branch: DEFAULT_BRANCH,
+      branches: [{ name: DEFAULT_BRANCH, sha: sha(1) }],
+      pulls: [],
+    });
+
+    const preview = await app.api(`/api/projects/${RENAMED}/resync?dry_run=true`, { method: "POST" });
+    expect(preview.status).toBe(200);
+    const planned = await preview.json();
+    expect(planned.identity).toMatchObject({
+      kind: "renamed",
+      project: REPO,
+      to_name: RENAMED,
+      displaced: null,
+    });
+    expect(planned.identity.description).toContain(
+      `project ${RENAMED}, kept apart under that name, is merged into it`,
+    );
+    const applied = await app.api(`/api/projects/${RENAMED}/resync?expected_repository_id=${REPOSITORY_ID}`, {
+      method: "POST",
+    });
+    expect(applied.status).toBe(200);
+    const projects = await store.db.query<{ key: string; id: string | null }>(
+      "SELECT key, repository_id::text AS id FROM projects",
+    );
+    expect(projects.rows).toEqual([{ key: RENAMED.toLowerCase(), id: String(REPOSITORY_ID) }]);
+    expect(await (await app.api(`/api/projects/${RENAMED}/integrations`)).json()).toHaveLength(1);
+    expect((await app.api(`/api/projects/${REPO}/environments`)).status).toBe(307);
+  });
+
   it("resyncs a repository added to the installation, and refuses what it cannot do", async () => {
     const app = envhooks as TestEnvhooks;
     github.configFiles.set("acme/fresh", "fetch_branches: false\n");

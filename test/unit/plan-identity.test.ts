@@ -63,6 +63,32 @@ describe("planIdentity: what a resync changes of which project is which reposito
     });
   });
 
+  it("a name kept apart from the repository's project (a rename seen at an event): that project moves there and merges it", () => {
+    const holder = { fullName: "acme/old", repositoryId: 42 };
+    const keptApart = { fullName: "acme/web", repositoryId: null, keptApart: true };
+    const merged = {
+      kind: "renamed",
+      project: "acme/old",
+      fromId: 42,
+      toId: 42,
+      toName: "acme/web",
+      released: null,
+      displaced: null,
+    };
+    // Resynced under the new name, or under the old one: the same change.
+    expect(planIdentity(keptApart, holder, null, GITHUB)).toMatchObject(merged);
+    expect(planIdentity(keptApart, holder, null, GITHUB)?.description).toContain(
+      "project acme/web, kept apart under that name, is merged into it",
+    );
+    expect(planIdentity(holder, holder, keptApart, GITHUB)).toMatchObject(merged);
+    expect(planIdentity(holder, holder, keptApart, GITHUB)?.description).toContain(
+      "project acme/web, kept apart under that name, is merged into it",
+    );
+    // Without events carrying the id, a project under the new name steps aside as before.
+    const other = { fullName: "acme/web", repositoryId: null };
+    expect(planIdentity(holder, holder, other, GITHUB)).toMatchObject({ displaced: "acme/web" });
+  });
+
   it("a repository just added, whose id a project has under an old name: that project moves", () => {
     const holder = { fullName: "acme/old", repositoryId: 42 };
     expect(planIdentity(null, holder, null, GITHUB)).toMatchObject({
