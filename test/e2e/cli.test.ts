@@ -168,6 +168,33 @@ describe("the envhooks CLI against a running server", () => {
     expect(JSON.parse((await cli(["hooks", "--json", "-p", PROJECT], env)).stdout)).toHaveLength(1);
   });
 
+  it("simulating a GitHub repository's own name leaves its project, hooks and history where they are (issue 22)", async () => {
+    // Hello-World has a project from a real event (the test above) and a hook of its own.
+    const own = await new Receiver().start();
+    try {
+      expect((await cli(["hooks:add", own.url, "-p", REPO], env)).code).toBe(0);
+      const pushed = await cli(["simulate", "push", "--repo", REPO, "--branch", "feature-sim"], env);
+      expect(pushed.code, pushed.stderr).toBe(0);
+      // The simulated push goes to a project of its own…
+      const simulated = `${REPO}~simulated`;
+      await eventually(async () => {
+        const listed = await cli(["environments", "--json", "-p", simulated], env);
+        return listed.code === 0 && listed.stdout.includes("feature-sim");
+      });
+      // …and the next real event is Hello-World's: its hook receives it.
+      expect((await envhooks.deliver("push", pushTo(REPO, 7))).status).toBe(202);
+      await eventually(async () => own.received.length === 1);
+      expect(JSON.parse(own.received[0]?.body ?? "{}").project).toBe(REPO);
+      expect(JSON.parse((await cli(["hooks", "--json", "-p", REPO], env)).stdout)).toHaveLength(1);
+      const names = JSON.parse((await cli(["environments", "--json", "-p", REPO], env)).stdout) as Array<{
+        name: string;
+      }>;
+      expect(names.map((e) => e.name)).not.toContain("feature-sim");
+    } finally {
+      await own.stop();
+    }
+  });
+
   it("login saves the server and token for later commands, readable by this user only", async () => {
     const home = mkdtempSync(join(tmpdir(), "envhooks-cli-"));
     try {
