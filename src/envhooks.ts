@@ -13,6 +13,7 @@ import { RateBudget } from "./github/rate-budget.ts";
 import { type RecoveryRun, recoverDeliveries } from "./github/recover-deliveries.ts";
 import { drainGithub } from "./github/sync-github.ts";
 import { createServer } from "./http/create-server.ts";
+import type { WebhookLimits } from "./http/routes/github-webhooks.ts";
 import { acceptDelivery } from "./intake/accept-delivery.ts";
 import { type ApplyBatch, createBatchApplier } from "./intake/apply-batch.ts";
 import { type ApplyDeps, applyEvent, expireEnvironments, type Outbox } from "./intake/apply-event.ts";
@@ -90,6 +91,8 @@ export interface EnvhooksOptions {
   setup?: SetupDeps;
   /** ENVHOOKS_RETENTION and ENVHOOKS_ACTIVITY_RETENTION (30 days and a year by default). */
   retention?: Retention;
+  /** What unverified webhook bodies may hold and how long they may take (tests make them small). */
+  webhookLimits?: Partial<WebhookLimits>;
 }
 
 export type Role = "all" | "web" | "worker";
@@ -290,6 +293,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     db,
     log,
     webhookSecret: options.github.webhookSecret,
+    webhookLimits: options.webhookLimits,
     apiToken: options.apiToken,
     metricsToken: options.metricsToken,
     accept: acceptDelivery(db, (projectKey) => wake(GITHUB_EVENTS_QUEUE, projectKey)),

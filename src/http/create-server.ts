@@ -46,6 +46,8 @@ export interface ServerDeps {
   accept: (delivery: Delivery) => Promise<"accepted" | "duplicate">;
   /** With GitHub App credentials: installation events mark their repositories' options to be read again. */
   onInstallation?: GithubWebhookDeps["onInstallation"];
+  /** What unverified webhook bodies may hold and how long they may take; production's by default. */
+  webhookLimits?: GithubWebhookDeps["limits"];
   /** How activities are changed outside GitHub events (progress reports, redeploys). */
   apply: ApplyDeps;
   /** With GitHub App credentials: `POST /api/projects/{owner}/{repo}/resync`. */
@@ -150,6 +152,7 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
       log: deps.log,
       metrics: deps.metrics,
       onInstallation: deps.onInstallation,
+      limits: deps.webhookLimits,
     }),
   );
   app.route("/", projectRoutes(deps.db));

@@ -3,7 +3,7 @@ import { Writable } from "node:stream";
 import { sign } from "@octokit/webhooks-methods";
 import { pino } from "pino";
 import { ProbotOctokit } from "probot";
-import { type Envhooks, type Role, startEnvhooks } from "../../src/envhooks.ts";
+import { type Envhooks, type EnvhooksOptions, type Role, startEnvhooks } from "../../src/envhooks.ts";
 import { createSecretBox, type SecretBox } from "../../src/store/secret-box.ts";
 import type { FakeGithub } from "./fake-github.ts";
 import type { StoreKind, TestStore } from "./stores.ts";
@@ -55,6 +55,8 @@ export async function startTestEnvhooks(
     publicUrl?: string;
     /** The App's OAuth client (GITHUB_CLIENT_ID/SECRET): "Sign in with GitHub" against `github`. */
     oauthClient?: { clientId: string; clientSecret: string };
+    /** What unverified webhook bodies may hold and how long they may take (production's by default). */
+    webhookLimits?: EnvhooksOptions["webhookLimits"];
   } = {},
 ): Promise<TestEnvhooks> {
   const store = options.store ?? (await kind.open());
@@ -95,6 +97,7 @@ export async function startTestEnvhooks(
     })),
     ...(options.now ? { now: options.now } : {}),
     ...(options.role ? { role: options.role } : {}),
+    ...(options.webhookLimits ? { webhookLimits: options.webhookLimits } : {}),
   });
   return {
     ...envhooks,
