@@ -105,7 +105,12 @@ export async function lockProject(
       const conflict = `repository id ${repositoryId} is project ${byRepository.fullName}'s, a GitHub repository's: a simulated event under ${project.fullName} does not rename it`;
       return { ...(await upsertProject(tx, key, { ...project, repositoryId: null })), conflict };
     }
-  } else if (byName && isSimulatedId(byName.repositoryId) && byRepository && byRepository.key !== key) {
+  } else if (
+    byName &&
+    isSimulatedId(byName.repositoryId) &&
+    byRepository &&
+    byRepository.key === `${key}~${byRepository.repositoryId}`
+  ) {
     // A simulated project took this GitHub repository's name (as envhooks did before simulated
     // events were kept apart) and the repository's project was set aside: it takes its name back.
     await moveProject(tx, byName.id, `${byName.fullName}${SIMULATED_SUFFIX}`, { keepName: false });
@@ -116,7 +121,9 @@ export async function lockProject(
     if (!renamed && (await isFormerName(tx, byRepository.id, key))) {
       return refreshProject(tx, byRepository.id, project);
     }
-    if (!renamed && (await stillInUse(tx, byRepository.key, byName))) {
+    // A simulated project's history never makes a name "in use" against a GitHub repository's id.
+    const other = byName && !isSimulatedId(byName.repositoryId) ? byName : undefined;
+    if (!renamed && (await stillInUse(tx, byRepository.key, other))) {
       const conflict = `repository id ${repositoryId} is project ${byRepository.fullName}'s, whose name still gets events of its own: ${project.fullName} was not taken for a rename of it and is kept apart (a resync of either shows what GitHub says)`;
       const row = await upsertProject(tx, key, { ...project, repositoryId: null });
       return { ...row, conflict };
@@ -247,9 +254,8 @@ export async function moveProject(
     await mergeProject(tx, other.id, { id, key: current.key }, to);
     merged = `the project kept apart under ${toFullName} (its events carried repository id ${current.repositoryId}: a rename seen before repository.renamed) was merged into it`;
   } else if (other && still && other.id !== id) {
-    await moveProject(tx, other.id, `${other.fullName}~${other.repositoryId ?? other.id}`, {
-      keepName: false,
-    });
+    const aside = isSimulatedId(other.repositoryId) ? SIMULATED_SUFFIX : `~${other.repositoryId ?? other.id}`;
+    await moveProject(tx, other.id, `${other.fullName}${aside}`, { keepName: false });
   }
   // Its options name the files they came from by the old name: they are read again at its next event.
   await tx.query(

@@ -330,6 +330,25 @@ describe.each(STORES)("repository identity on $name", { timeout: 120_000 }, (kin
     await eventually(async () => receiver.received.length === 2);
   });
 
+  it("a missed rename onto a name a simulated project holds is followed: the simulated one's history does not count", async () => {
+    await applied("push", pushCreatingMaster());
+    await applied(
+      "push",
+      simulatedPayload("push", { repo: RENAMED, branch: "feature-s", pr: 1, action: "opened" }),
+    );
+    await store.db.query("UPDATE github_events SET received_at = received_at - interval '2 hours'");
+    await applied("push", pushAs(RENAMED, 1));
+    const projects = (
+      await store.db.query<{ key: string; repository_id: string | null }>(
+        "SELECT key, repository_id::text FROM projects ORDER BY key",
+      )
+    ).rows;
+    expect(projects).toEqual([
+      { key: RENAMED.toLowerCase(), repository_id: String(REPOSITORY_ID) },
+      { key: `${RENAMED.toLowerCase()}~simulated`, repository_id: String(simulatedRepositoryId(RENAMED)) },
+    ]);
+  });
+
   it("a deleted or uninstalled repository is deactivated with its history, and its next event reactivates it", async () => {
     const app = envhooks as TestEnvhooks;
     await applied("push", pushCreatingMaster());
