@@ -80,6 +80,8 @@ export interface EnvhooksOptions {
   Octokit?: typeof ProbotOctokit;
   /** ENVHOOKS_PUBLIC_URL: where envhooks is reached, for links on GitHub. */
   publicUrl?: string | undefined;
+  /** ENVHOOKS_TRUSTED_PROXIES: the reverse proxies whose X-Forwarded-For sign-in throttling believes. */
+  trustedProxies?: readonly string[] | undefined;
   /** The clock for expiry and runner timeouts (tests move it). */
   now?: () => Date;
   /**
@@ -315,6 +317,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     metrics,
     onlyProbes: role === "worker",
     publicUrl: options.publicUrl,
+    trustedProxies: options.trustedProxies,
     githubWebUrl: githubWebUrl(options.github),
     secrets,
     now,

@@ -118,6 +118,7 @@ const start = (github: Settings["github"]) =>
     metricsToken: settings.metricsToken,
     allowPrivateUrls: settings.allowPrivateUrls,
     publicUrl: settings.publicUrl,
+    trustedProxies: settings.trustedProxies,
     role: settings.role,
     retention: settings.retention,
     secrets: createSecretBox(secretKeys),

@@ -57,6 +57,8 @@ export interface ServerDeps {
   metrics: Metrics;
   /** ENVHOOKS_PUBLIC_URL: where people reach envhooks. */
   publicUrl?: string | undefined;
+  /** ENVHOOKS_TRUSTED_PROXIES: the reverse proxies whose X-Forwarded-For sign-in throttling believes. */
+  trustedProxies?: readonly string[] | undefined;
   /** GitHub's web root (GHE_HOST's, or github.com): the dashboard's links to commits and pull requests. */
   githubWebUrl?: string | undefined;
   /** A `worker` instance answers only health probes and metrics. */
@@ -172,6 +174,7 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
       db: deps.db,
       log: deps.log,
       publicUrl: deps.publicUrl,
+      trustedProxies: deps.trustedProxies,
       githubWebUrl: deps.githubWebUrl,
       callApi: async (path, init) => app.request(path, init),
       sessions,

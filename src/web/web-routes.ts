@@ -16,6 +16,8 @@ export interface WebDeps {
   log: Logger;
   /** ENVHOOKS_PUBLIC_URL: where people reach envhooks (links, OAuth callback, manifest's webhook URL). */
   publicUrl?: string | undefined;
+  /** ENVHOOKS_TRUSTED_PROXIES: the reverse proxies whose X-Forwarded-For sign-in throttling believes. */
+  trustedProxies?: readonly string[] | undefined;
   /** GitHub's web root for links to commits and pull requests: GHE_HOST's, or github.com. */
   githubWebUrl?: string | undefined;
   /**

@@ -19,7 +19,7 @@ import {
   verifyCsrf,
 } from "./session.ts";
 import { setupRoutes } from "./setup.ts";
-import { clientAddress, SignInThrottle, type Throttled } from "./throttle-sign-in.ts";
+import { clientAddress, SignInThrottle, type Throttled, trustedProxies } from "./throttle-sign-in.ts";
 
 /** The login form's CSRF token, in a cookie of its own (there is no session yet). */
 const LOGIN_CSRF_COOKIE = "envhooks_login_csrf";
@@ -36,6 +36,7 @@ export function accessRoutes(deps: WebDeps): Hono {
   app.route("/", setupRoutes(deps));
   const loginCsrf = new LoginCsrf();
   const throttle = new SignInThrottle();
+  const isTrustedProxy = trustedProxies(deps.trustedProxies ?? []);
 
   const cookieOptions = (c: Context, maxAge: number) => ({
     path: "/",
@@ -128,7 +129,7 @@ GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET). Sign in with a token:</p>`
     }
     const token = (await formField(c, "token"))?.trim() ?? "";
     const next = safeNext(await formField(c, "next"));
-    const address = clientAddress(c);
+    const address = clientAddress(c, isTrustedProxy);
     // Checked before the token: while waiting, even the right token is not told apart.
     const wait = throttle.wait(address, token, at);
     if (wait) return throttled(c, wait);

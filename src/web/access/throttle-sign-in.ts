@@ -96,17 +96,63 @@ export class SignInThrottle {
 const prefixKey = (token: string) =>
   createHash("sha256").update(token.slice(0, PREFIX_LENGTH)).digest("base64url");
 
-const PROXY_RANGES = new Set(["loopback", "private", "uniqueLocal", "linkLocal"]);
+/** Whether an address is one of the reverse proxies whose `X-Forwarded-For` entries are believed. */
+export type IsTrustedProxy = (address: ipaddr.IPv4 | ipaddr.IPv6) => boolean;
 
 /**
- * The client's address: the connection's peer, unless that peer is on this machine or a private
- * network (a reverse proxy, an ingress): then the last `X-Forwarded-For` entry, the one that proxy
- * added. Express's `trust proxy: "loopback, linklocal, uniquelocal"` does the same.
+ * ENVHOOKS_TRUSTED_PROXIES as a test: each entry an address or a CIDR range (`10.0.0.0/8`,
+ * `fd00::/8`). Throws naming an entry that is neither.
  */
-export function clientAddress(c: Context): string {
+export function trustedProxies(entries: readonly string[]): IsTrustedProxy {
+  const ranges = entries.map((entry): [ipaddr.IPv4 | ipaddr.IPv6, number] => {
+    try {
+      if (entry.includes("/")) return ipaddr.parseCIDR(entry);
+      const address = ipaddr.process(entry);
+      return [address, address.kind() === "ipv4" ? 32 : 128];
+    } catch {
+      throw new Error(`${entry} is neither an IP address nor a CIDR range (such as 10.0.0.0/8)`);
+    }
+  });
+  return (address) =>
+    ranges.some(([range, bits]) => range.kind() === address.kind() && address.match(range, bits));
+}
+
+/** An address as IPv4 when it is one mapped into IPv6; undefined when it is no address. */
+const parseAddress = (text: string | undefined) =>
+  text && ipaddr.isValid(text.trim()) ? ipaddr.process(text.trim()) : undefined;
+
+/** The key failures are counted under: the address, or an IPv6 address's /64 (a host usually has a whole /64). */
+function addressKey(address: ipaddr.IPv4 | ipaddr.IPv6): string {
+  if (address.kind() === "ipv4") return address.toString();
+  const parts = (address as ipaddr.IPv6).parts.slice(0, 4).concat([0, 0, 0, 0]);
+  return `${new ipaddr.IPv6(parts).toString()}/64`;
+}
+
+/**
+ * The client's address: the connection's peer, unless that peer is a reverse proxy listed in
+ * ENVHOOKS_TRUSTED_PROXIES. Then `X-Forwarded-For` is read from the right, past every listed proxy,
+ * and the first entry that is not one is the client (entries further left are whatever the client
+ * sent). Nothing is believed from a peer not listed, loopback or private ones included: anyone on
+ * the network could otherwise name any address. Express's `trust proxy` with a list does the same.
+ * An IPv6 client is counted by its /64. Without a connection (an in-process request): the header.
+ */
+export function clientAddress(c: Context, isTrusted: IsTrustedProxy): string {
   const env = c.env as { incoming?: IncomingMessage } | undefined;
-  const peer = env?.incoming?.socket?.remoteAddress;
-  if (peer && ipaddr.isValid(peer) && !PROXY_RANGES.has(ipaddr.process(peer).range())) return peer;
-  const forwarded = c.req.header("x-forwarded-for")?.split(",").at(-1)?.trim();
-  return forwarded || peer || "unknown";
+  const rawPeer = env?.incoming?.socket?.remoteAddress;
+  const peer = parseAddress(rawPeer);
+  if (rawPeer && !peer) return rawPeer;
+  if (peer && !isTrusted(peer)) return addressKey(peer);
+  const forwarded = (c.req.header("x-forwarded-for") ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  let client = peer ? addressKey(peer) : "unknown";
+  for (const entry of forwarded.reverse()) {
+    const address = parseAddress(entry);
+    // What no listed proxy vouches for as an address is the client's own say: it ends here.
+    if (!address) return client === "unknown" ? entry : client;
+    client = addressKey(address);
+    if (!isTrusted(address)) return client;
+  }
+  return client;
 }
