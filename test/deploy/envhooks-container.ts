@@ -11,21 +11,13 @@ export const IMAGE = "localhost/envhooks:latest";
 
 /** The project's Dockerfile, unchanged, on the stand-in base. */
 export async function buildImage(): Promise<void> {
+  const idOf = () => podman(["image", "inspect", "--format", "{{.Id}}", IMAGE]).then((id) => id.trim());
+  const before = await idOf().catch(() => "");
   // Docker's image format keeps the HEALTHCHECK (OCI's has no field for it).
-  await podman(
-    [
-      "build",
-      "--format",
-      "docker",
-      "--pull=never",
-      "--build-arg",
-      `BASE_IMAGE=${NODE_IMAGE}`,
-      "-t",
-      IMAGE,
-      ROOT,
-    ],
-    { timeoutMs: 1_200_000 },
-  );
+  const build = ["build", "--format", "docker", "--pull=never", "--build-arg", `BASE_IMAGE=${NODE_IMAGE}`];
+  await podman([...build, "-t", IMAGE, ROOT], { timeoutMs: 1_200_000 });
+  // The image this build replaced, untagged now: removed by its id, never a prune of everyone's.
+  if (before && before !== (await idOf())) await podman(["rmi", before]).catch(() => {});
 }
 
 /** Sends a real example payload, signed as GitHub signs it, to envhooks' webhook endpoint. */
