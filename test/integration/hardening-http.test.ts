@@ -242,4 +242,32 @@ describe("the error handler", () => {
       await store.close();
     }
   });
+
+  it("answers PostgreSQL refusing a value the request did not carry (22021) with a logged 500, not the client's 400", async () => {
+    const store = await kind.open();
+    try {
+      const app = new Hono();
+      const logged: string[] = [];
+      app.onError(handleErrors(pino({ level: "error" }, { write: (line: string) => logged.push(line) })));
+      // A value of the server's own (bytes stored or computed), not the client's: invalid UTF-8 and NUL.
+      app.post("/", async (c) => {
+        await c.req.json();
+        await store.db.query("SELECT convert_from('\\xc328'::bytea, 'UTF8') AS name");
+        return c.text("ok");
+      });
+      app.get("/", async (c) => {
+        await store.db.query("SELECT convert_from('\\x6100'::bytea, 'UTF8') AS name");
+        return c.text("ok");
+      });
+      const post = await app.request("/", { method: "POST", body: JSON.stringify({ name: "fine" }) });
+      expect(post.status).toBe(500);
+      expect((await errorOf(post)).code).toBe("internal_error");
+      const get = await app.request("/");
+      expect(get.status).toBe(500);
+      expect(logged).toHaveLength(2);
+      expect(logged[0]).toContain("22021");
+    } finally {
+      await store.close();
+    }
+  });
 });
