@@ -57,6 +57,8 @@ export async function startTestEnvhooks(
     oauthClient?: { clientId: string; clientSecret: string };
     /** What unverified webhook bodies may hold and how long they may take (production's by default). */
     webhookLimits?: EnvhooksOptions["webhookLimits"];
+    /** ENVHOOKS_TRUSTED_PROXIES: whose X-Forwarded-For sign-in throttling believes. */
+    trustedProxies?: string[];
   } = {},
 ): Promise<TestEnvhooks> {
   const store = options.store ?? (await kind.open());
@@ -98,6 +100,7 @@ export async function startTestEnvhooks(
     ...(options.now ? { now: options.now } : {}),
     ...(options.role ? { role: options.role } : {}),
     ...(options.webhookLimits ? { webhookLimits: options.webhookLimits } : {}),
+    ...(options.trustedProxies ? { trustedProxies: options.trustedProxies } : {}),
   });
   return {
     ...envhooks,
