@@ -997,7 +997,7 @@ describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
           callback_urls: [`${publicUrl}/login/github/callback`],
           request_oauth_on_install: false,
           public: false,
-          default_events: ["create", "delete", "issue_comment", "pull_request", "push"],
+          default_events: ["create", "delete", "issue_comment", "pull_request", "push", "repository"],
           default_permissions: {
             contents: "read",
             deployments: "write",
