@@ -51,7 +51,8 @@ const NUL_REFUSED: ReadonlySet<string> = new Set(["22021", "22P05"]);
 async function bodyHoldsNul(c: Context): Promise<boolean> {
   if (c.req.method === "GET" || c.req.method === "HEAD") return false;
   try {
-    return /\u0000|\\u0000|%00/i.test(await c.req.text());
+    const body = await c.req.text();
+    return body.includes("\0") || /\\u0000|%00/i.test(body);
   } catch {
     return false;
   }
