@@ -85,7 +85,9 @@ export async function attemptDelivery(
   const releasing = releaseLeaseOf?.();
   onAnswered?.();
 
-  const gone = result.statusCode === 410;
+  // A test (`…/test`, Kudu's publish) only reports: it neither disables the integration nor counts.
+  const test = delivery.test === true;
+  const gone = result.statusCode === 410 && !test;
   // A rate limit is the receiver asking to wait, not failing: it moves neither the schedule nor
   // the five-day clock, and the attempt after it comes when the receiver said.
   const rateLimited = result.statusCode === 429;
@@ -96,13 +98,16 @@ export async function attemptDelivery(
     result.retryAfter ?? retryAfterInBody(result.responseBody),
     Date.now(),
   );
-  const delay = interrupted
-    ? 0
-    : result.ok || gone || !retry
-      ? undefined
-      : rateLimited
-        ? nextRetryDelayMs(1, schedule, { retryAfterMs })
-        : nextRetryDelayMs(delivery.failures + 1, schedule, { retryAfterMs });
+  // Without retries (a test), an interrupted attempt is not sent again either: nobody waits for it.
+  const delay = !retry
+    ? undefined
+    : interrupted
+      ? 0
+      : result.ok || gone
+        ? undefined
+        : rateLimited
+          ? nextRetryDelayMs(1, schedule, { retryAfterMs })
+          : nextRetryDelayMs(delivery.failures + 1, schedule, { retryAfterMs });
   const retryAt = delay === undefined ? undefined : new Date(Date.now() + delay);
   const url = request.loggedUrl;
   const requestHeaders = request.headers;
@@ -122,6 +127,7 @@ export async function attemptDelivery(
   let disabled: string | undefined;
   if (gone) disabled = "the receiver answered 410 Gone";
   else if (
+    !test &&
     !interrupted &&
     failingSince &&
     Date.now() - new Date(failingSince).getTime() > DISABLE_AFTER_FAILING_MS
@@ -129,24 +135,25 @@ export async function attemptDelivery(
     disabled = "every delivery failed for 5 days";
   }
   if (disabled) await setIntegrationStatus(deps.db, integration.id, "disabled", disabled);
-  await raiseAlerts(deps, integration, delivery, { disabled, failed: state === "failed", result });
+  if (!test) await raiseAlerts(deps, integration, delivery, { disabled, failed: state === "failed", result });
 
   const type = integration.type;
   // An interrupted attempt's duration is the shutdown's, not the receiver's.
-  if (!interrupted)
+  if (!interrupted && !test)
     deps.metrics?.attemptSeconds.observe({ integration_type: type }, result.durationMs / 1000);
-  deps.metrics?.deliveries.inc({
-    integration_type: type,
-    outcome: result.ok
-      ? "delivered"
-      : interrupted
-        ? "interrupted"
-        : rateLimited
-          ? "rate_limited"
-          : state === "failed"
-            ? "failed"
-            : "retrying",
-  });
+  if (!test)
+    deps.metrics?.deliveries.inc({
+      integration_type: type,
+      outcome: result.ok
+        ? "delivered"
+        : interrupted
+          ? "interrupted"
+          : rateLimited
+            ? "rate_limited"
+            : state === "failed"
+              ? "failed"
+              : "retrying",
+    });
   const log = deps.log.child({ delivery: delivery.id, integration: integration.id });
   if (interrupted)
     log.warn({ ms: result.durationMs }, "delivery attempt interrupted by the shutdown; sent again later");

@@ -77,15 +77,17 @@ export async function insertDeliveries(
 
 /**
  * Writes a test delivery (a sample activity sent at once by `…/test`): in the log like any
- * other, marked as a test so that no count and no bulk redeliver takes it.
+ * other, marked as a test so that no count and no bulk redeliver takes it. It is written settled
+ * (failed, until its attempt says otherwise), never pending: the integration's drains take pending
+ * deliveries, and would send it again, with retries, while the test waits for the receiver.
  */
 export async function insertTestDelivery(
   db: Queryable,
   delivery: { id: string; integrationId: string; activityId: string; event: string; body: string },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO deliveries (id, integration_id, activity_id, order_key, event, body, test)
-     VALUES ($1, $2, $3, '', $4, $5, true)`,
+    `INSERT INTO deliveries (id, integration_id, activity_id, order_key, event, body, test, state, last_error)
+     VALUES ($1, $2, $3, '', $4, $5, true, 'failed', 'a test: sent once, its answer not recorded')`,
     [delivery.id, delivery.integrationId, delivery.activityId, delivery.event, delivery.body],
   );
 }
@@ -198,7 +200,8 @@ export async function listAttempts(db: Queryable, deliveryId: string): Promise<D
 
 /** One attempt to record, with what follows from it. */
 export interface AttemptRecord {
-  delivery: Pick<Delivery, "id" | "attempts" | "integrationId" | "body">;
+  /** With `test`, a test delivery: its attempt leaves the integration's summary and failing spell alone. */
+  delivery: Pick<Delivery, "id" | "attempts" | "integrationId" | "body"> & { test?: boolean };
   startedAt: Date;
   url: string;
   requestHeaders: Record<string, string>;
@@ -227,7 +230,9 @@ export interface RecordedAttempt {
  * Records attempts — several of one integration as well — and what follows from each: the
  * delivery delivered, retried at `retryAt` or failed for good; the integration's summary of its
  * last attempt (Kudu's) and its failing spell; its lease given up when asked, unless the delivery
- * waits for a retry (the holder then decides what else may go). One statement for all, whose
+ * waits for a retry (the holder then decides what else may go). A test delivery's attempt is
+ * logged and settles its delivery, but says nothing about the integration's health (its summary,
+ * its failing spell and so the five-day clock). One statement for all, whose
  * commit does not wait for the disk (RELAXED_COMMIT).
  */
 export async function recordAttempts(db: Queryable, records: AttemptRecord[]): Promise<RecordedAttempt[]> {
@@ -256,10 +261,10 @@ export async function recordAttempts(db: Queryable, records: AttemptRecord[]): P
        SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::int[], $5::text[], $6::jsonb[],
          $7::int[], $8::jsonb[], $9::text[], $10::text[], $11::boolean[], $12::text[], $13::boolean[],
          $14::timestamptz[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
-         $20::boolean[]) WITH ORDINALITY
+         $20::boolean[], $21::boolean[]) WITH ORDINALITY
        AS i(delivery_id, attempt, started_at, duration_ms, url, request_headers, status_code, response_headers,
          response_body, error, ok, state, rate_limited, retry_at, integration_id, summary, reason, context,
-         release_owner, interrupted, n)),
+         release_owner, interrupted, test, n)),
      logged AS (
        INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, url, request_headers,
          status_code, response_headers, response_body, error, succeeded)
@@ -274,11 +279,12 @@ export async function recordAttempts(db: Queryable, records: AttemptRecord[]): P
        FROM input i WHERE d.id = i.delivery_id),
      per_integration AS (
        SELECT integration_id,
-         (array_agg(summary ORDER BY n DESC) FILTER (WHERE NOT interrupted))[1] AS summary,
-         (array_agg(reason ORDER BY n DESC) FILTER (WHERE NOT interrupted))[1] AS reason,
-         (array_agg(context ORDER BY n DESC) FILTER (WHERE NOT interrupted))[1] AS context,
-         (array_agg(ok ORDER BY n DESC) FILTER (WHERE NOT rate_limited AND NOT interrupted))[1] AS last_ok,
-         COALESCE(bool_or(ok) FILTER (WHERE NOT rate_limited AND NOT interrupted), false) AS any_ok,
+         (array_agg(summary ORDER BY n DESC) FILTER (WHERE NOT interrupted AND NOT test))[1] AS summary,
+         (array_agg(reason ORDER BY n DESC) FILTER (WHERE NOT interrupted AND NOT test))[1] AS reason,
+         (array_agg(context ORDER BY n DESC) FILTER (WHERE NOT interrupted AND NOT test))[1] AS context,
+         (array_agg(ok ORDER BY n DESC) FILTER (WHERE NOT rate_limited AND NOT interrupted AND NOT test))[1]
+           AS last_ok,
+         COALESCE(bool_or(ok) FILTER (WHERE NOT rate_limited AND NOT interrupted AND NOT test), false) AS any_ok,
          max(release_owner) AS release_owner,
          bool_or(release_owner IS NOT NULL AND state = 'pending') AS keep_lease,
          COALESCE(array_agg(delivery_id) FILTER (WHERE state <> 'pending'), '{}') AS settled
@@ -323,6 +329,7 @@ export async function recordAttempts(db: Queryable, records: AttemptRecord[]): P
       column((r) => r.delivery.body.slice(0, 4096)),
       column((r) => r.releaseLeaseOf ?? null),
       column((r) => r.result.interrupted === true),
+      column((r) => r.delivery.test === true),
     ],
   );
   const byIntegration = new Map(rows.map((row) => [row.integrationId, row]));

@@ -7,6 +7,7 @@ import { DEFAULT_RETRY_SCHEDULE } from "../../relay/integration.schema.ts";
 import type { Integration, WebhookIntegration } from "../../relay/integration.ts";
 import { maskUrlCredentials } from "../../relay/mask-secrets.ts";
 import { sendSample } from "../../relay/send-sample.ts";
+import type { Delivery } from "../../store/deliveries.ts";
 import {
   deleteIntegration,
   getIntegration,
@@ -52,6 +53,21 @@ const present = (hook: WebhookIntegration, access: "read" | "write" = "write") =
   last_reason: hook.lastReason,
   last_context: hook.lastContext,
 });
+
+/**
+ * A hook as publish answers it: Kudu's summary of the attempt publish just made. The sample is a
+ * test, so the hook's stored summary (GET) stays the last real delivery's.
+ */
+const afterPublish = (hook: WebhookIntegration, sample: Delivery) => {
+  const delivered = sample.state === "delivered";
+  return {
+    ...present(hook),
+    last_datetime: new Date(sample.updatedAt).toISOString(),
+    last_status: delivered ? "OK" : sample.lastStatus === 429 ? "RateLimited" : "Failed",
+    last_reason: delivered ? `HTTP ${sample.lastStatus}` : (sample.lastError ?? "failed"),
+    last_context: sample.body.slice(0, 4096),
+  };
+};
 
 /**
  * Kudu's hooks API, for the project of the project token used: each hook is a webhook
@@ -192,9 +208,8 @@ export function kuduRoutes(deps: IntegrationRouteDeps) {
       const project = tokenProject(c);
       const published = [];
       for (const hook of await projectHooks(project)) {
-        await sendSample(deps, hook);
-        const after = await getIntegration(db, secrets, hook.id);
-        published.push(present((after ?? hook) as WebhookIntegration));
+        const { delivery } = await sendSample(deps, hook);
+        published.push(afterPublish(hook, delivery));
       }
       return c.json({ published }, 200);
     },
