@@ -38,10 +38,12 @@ import {
   type RetryPolicy,
 } from "./queue/queues.ts";
 import { recordAttemptsTogether } from "./relay/attempt-recorder.ts";
+import { maskUrl } from "./relay/delivery-request.ts";
 import { createDrainNudges, drainIntegration } from "./relay/drain-integration.ts";
 import { deliveryAlerts } from "./relay/raise-alert.ts";
 import { createSender } from "./relay/send-delivery.ts";
 import { writeDeliveries } from "./relay/write-deliveries.ts";
+import { maskAttemptUrls } from "./store/attempt-urls.ts";
 import type { BackgroundJob } from "./store/background-jobs.ts";
 import type { Database } from "./store/database.ts";
 import { projectsWithPendingEvents } from "./store/github-events.ts";
@@ -290,6 +292,11 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
       onPurged: (what, count) => metrics.purged.inc({ what }, count),
     }),
   );
+  // Attempts logged before the log kept a webhook's URL as its origin (migration 019), rewritten
+  // in batches; once done, the job's row is gone and its runs find no lease to take.
+  const maskingUrls = background("mask-attempt-urls", (keepGoing) =>
+    maskAttemptUrls(db, maskUrl, { keepGoing }),
+  );
 
   const app = createServer({
     db,
@@ -342,7 +349,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
       // Drains stop after the item in flight; what is left stays pending for the next process.
       stopping.abort();
       await Promise.all([...dispatchers.values()].map((keys) => keys.stop(timeoutMs)));
-      await Promise.all([recovering?.stop(), purging?.stop()]);
+      await Promise.all([recovering?.stop(), purging?.stop(), maskingUrls?.stop()]);
       // At the deadline, sends still waiting for their receiver are cut short and recorded as
       // interrupted: pending, they go again (same webhook-id) from the next process. Recording
       // them is one statement; a database out of reach does not hold the exit for longer.

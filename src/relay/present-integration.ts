@@ -64,7 +64,8 @@ function presentSettings(integration: Integration, access: Access) {
 /**
  * A delivery in the log; with `attempts`, each attempt as sent and answered (signatures masked).
  * The log keeps a webhook's URL as its origin and a masked path; readers see every attempt's URL
- * so (attempts logged before it did, too).
+ * so, and so does everyone an attempt logged before then that the background rewrite has not
+ * reached yet (src/store/attempt-urls.ts).
  */
 export function presentDelivery(delivery: Delivery, attempts?: DeliveryAttempt[], access: Access = "write") {
   return {
@@ -87,7 +88,10 @@ export function presentDelivery(delivery: Delivery, attempts?: DeliveryAttempt[]
             attempt: attempt.attempt,
             started_at: iso(attempt.startedAt),
             duration_ms: attempt.durationMs,
-            url: access === "write" ? maskUrlCredentials(attempt.url) : maskUrl(attempt.url),
+            url:
+              access === "write" && !attempt.mayHoldFullUrl
+                ? maskUrlCredentials(attempt.url)
+                : maskUrl(attempt.url),
             request_headers: maskCredentialHeaders(attempt.requestHeaders),
             status_code: attempt.statusCode,
             response_headers: attempt.responseHeaders,

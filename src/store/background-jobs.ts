@@ -1,7 +1,7 @@
 import type { Queryable } from "./database.ts";
 
-/** The background jobs (migration 014), each run by one instance at a time. */
-export type BackgroundJob = "recover-github-deliveries" | "retention";
+/** The background jobs (migrations 014 and 019), each run by one instance at a time. */
+export type BackgroundJob = "recover-github-deliveries" | "retention" | "mask-attempt-urls";
 
 /** What the job remembered at the end of its last run ({} before its first). */
 export async function readJobState<State extends object>(

@@ -1,5 +1,6 @@
 import type { Activity } from "../activity/activity.ts";
 import type { AttemptResult } from "../relay/send-delivery.ts";
+import { attemptMayHoldFullUrlSql } from "./attempt-urls.ts";
 import { type Queryable, RELAXED_COMMIT } from "./database.ts";
 
 export type DeliveryState = "pending" | "delivered" | "failed";
@@ -35,6 +36,11 @@ export interface DeliveryAttempt {
   responseBody: string | null;
   error: string | null;
   succeeded: boolean;
+  /**
+   * Logged before the log kept a webhook's URL as its origin, and not rewritten yet (migration
+   * 019's background step): the URL may be a capability, shown to nobody.
+   */
+  mayHoldFullUrl?: boolean;
 }
 
 export const DELIVERY_COLUMNS = `id, integration_id AS "integrationId", activity_id AS "activityId", order_key AS "orderKey",
@@ -191,8 +197,8 @@ export async function listAttempts(db: Queryable, deliveryId: string): Promise<D
   const { rows } = await db.query<DeliveryAttempt>(
     `SELECT attempt, started_at AS "startedAt", duration_ms AS "durationMs", url, request_headers AS "requestHeaders",
        status_code AS "statusCode", response_headers AS "responseHeaders", response_body AS "responseBody", error,
-       succeeded
-     FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt`,
+       succeeded, ${attemptMayHoldFullUrlSql("a")} AS "mayHoldFullUrl"
+     FROM delivery_attempts a WHERE delivery_id = $1 ORDER BY attempt`,
     [deliveryId],
   );
   return rows;

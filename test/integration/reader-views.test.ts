@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { findEvent } from "../../src/store/github-events.ts";
 import { pushCreatingMaster, REPO } from "../fixtures/github-events.ts";
@@ -8,7 +7,6 @@ import { Receiver } from "../helpers/receiver.ts";
 import { STORES } from "../helpers/stores.ts";
 import { eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
 
-const MIGRATION = new URL("../../src/store/migrations/019_attempt_url_origin.sql", import.meta.url);
 const CLIENT = { clientId: "Iv1.readerclient", clientSecret: "reader-client-secret" };
 /** What a capability URL and custom headers hold that a reader must not see. */
 const SECRET_PATH = "/hooks/T0SECRET/B0PATH";
@@ -106,17 +104,6 @@ describe.each(STORES)("what readers see of integrations and attempts, on $name",
     expect((await writer(`/api/deliveries/${delivery.id}`)).attempt_log[0].url).toBe(masked);
     const { rows } = await envhooks.store.db.query<{ url: string }>("SELECT url FROM delivery_attempts");
     expect(rows).toEqual([{ url: masked }]);
-  });
-
-  it("migration 019 keeps the origin of URLs logged in full before", async () => {
-    const { delivery } = await deliveredWebhook();
-    await envhooks.store.db.query("UPDATE delivery_attempts SET url = $1", [
-      capabilityUrl().replace("://", "://user:pw@"),
-    ]);
-    await envhooks.store.db.query(readFileSync(MIGRATION, "utf8"));
-    const { rows } = await envhooks.store.db.query<{ url: string }>("SELECT url FROM delivery_attempts");
-    expect(rows).toEqual([{ url: `${origin()}/********` }]);
-    expect((await (await envhooks.api(`/api/deliveries/${delivery.id}`)).json()).attempt_log).toHaveLength(1);
   });
 
   it("Kudu's hooks API shows a read token the origin only", async () => {
