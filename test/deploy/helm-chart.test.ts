@@ -73,6 +73,8 @@ describe("the Helm chart", () => {
     });
     expect(container.readinessProbe.httpGet.path).toBe("/readyz");
     expect(container.livenessProbe.httpGet.path).toBe("/healthz");
+    // A pod busy on one core still answers /healthz within 5 s; 1 s (Kubernetes' default) restarts it.
+    expect(container.livenessProbe.timeoutSeconds).toBe(5);
     expect(
       container.startupProbe.periodSeconds * container.startupProbe.failureThreshold,
     ).toBeGreaterThanOrEqual(300);
@@ -101,6 +103,18 @@ describe("the Helm chart", () => {
     expect([web.spec.replicas, envOf(web).ENVHOOKS_ROLE]).toEqual([2, "web"]);
     expect([worker.spec.replicas, envOf(worker).ENVHOOKS_ROLE]).toEqual([2, "worker"]);
     expect(envOf(web).ENVHOOKS_PUBLIC_URL).toBe("https://envhooks.example.com");
+    // Behind the Ingress every request comes from the controller: its X-Forwarded-For is believed.
+    expect(envOf(web).ENVHOOKS_TRUSTED_PROXIES).toBe("10.0.0.0/8");
+    expect(find(objects, "Ingress", "ci-envhooks").metadata.annotations).toMatchObject({
+      "nginx.ingress.kubernetes.io/proxy-body-size": "25m",
+    });
+    // One pod of each may be drained at a time.
+    for (const role of ["web", "worker"]) {
+      expect(find(objects, "PodDisruptionBudget", `ci-envhooks-${role}`).spec).toMatchObject({
+        maxUnavailable: 1,
+        selector: { matchLabels: { "app.kubernetes.io/component": role } },
+      });
+    }
     expect(find(objects, "Secret", "ci-envhooks").stringData).toMatchObject({
       DATABASE_URL: "postgres://envhooks:password@postgres.example.internal:5432/envhooks",
       ENVHOOKS_API_TOKEN: "0123456789abcdef0123456789abcdef",
@@ -117,16 +131,42 @@ describe("the Helm chart", () => {
     });
   });
 
-  it("fails the check on a value of the wrong type (replicas: two)", async () => {
-    await expect(renderValid("-f", POSTGRES_VALUES, "--set", "web.replicas=two")).rejects.toThrow(
-      /Deployment ci-envhooks-web: .*replicas/,
+  it("renders no PodDisruptionBudget for a role with one pod: kubectl drain would wait forever", async () => {
+    const objects = await renderValid(
+      "-f",
+      POSTGRES_VALUES,
+      "--set",
+      "web.replicas=1",
+      "--set",
+      "worker.replicas=1",
+    );
+    expect(objects.filter((o) => o.kind === "PodDisruptionBudget")).toEqual([]);
+    expect(find(objects, "Deployment", "ci-envhooks-worker").spec.replicas).toBe(1);
+  });
+
+  it("refuses values of the wrong type or out of range (values.schema.json), for web and workers", async () => {
+    for (const value of ["web.replicas=two", "worker.replicas=two", "worker.replicas=-1"]) {
+      await expect(template("-f", POSTGRES_VALUES, "--set", value)).rejects.toThrow(/replicas/);
+      await expect(lint("-f", POSTGRES_VALUES, "--set", value)).rejects.toThrow(/replicas/);
+    }
+    await expect(template("--set", "database.kind=mysql")).rejects.toThrow(/kind/);
+    await expect(template("--set", "terminationGracePeriodSeconds=soon")).rejects.toThrow(
+      /terminationGracePeriodSeconds/,
     );
   });
 
   it("refuses the embedded store with two replicas, with workers, or without a claim", async () => {
-    await expect(template("--set", "web.replicas=2")).rejects.toThrow(/web\.replicas must be 1/);
+    await expect(template("--set", "web.replicas=2")).rejects.toThrow(/web\.replicas must be 0 or 1/);
+    // Scaled to none (the store kept on its claim, nothing running) is fine.
+    expect(
+      find(await renderValid("--set", "web.replicas=0"), "Deployment", "ci-envhooks-web").spec.replicas,
+    ).toBe(0);
     await expect(template("--set", "worker.replicas=1")).rejects.toThrow(/worker\.replicas must be 0/);
     await expect(template("--set", "persistence.enabled=false")).rejects.toThrow(/persistence\.enabled=true/);
     await expect(template("--set", "database.kind=postgres")).rejects.toThrow(/needs database\.url/);
+    // Kubernetes would kill pods still inside envhooks' drain deadline (shutdown delay + 20 s).
+    await expect(template("--set", "terminationGracePeriodSeconds=25")).rejects.toThrow(
+      /terminationGracePeriodSeconds \(25\) must be above/,
+    );
   });
 });

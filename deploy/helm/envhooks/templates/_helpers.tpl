@@ -47,8 +47,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- fail (printf "database.kind must be embedded or postgres, not %q" .Values.database.kind) -}}
 {{- end -}}
 {{- if eq .Values.database.kind "embedded" -}}
-{{- if ne (int .Values.web.replicas) 1 -}}
-{{- fail "database.kind=embedded serves one process: web.replicas must be 1 (two pods on one embedded database would corrupt it). Use database.kind=postgres to scale." -}}
+{{- if gt (int .Values.web.replicas) 1 -}}
+{{- fail "database.kind=embedded serves one process: web.replicas must be 0 or 1 (two pods on one embedded database would corrupt it). Use database.kind=postgres to scale." -}}
 {{- end -}}
 {{- if gt (int .Values.worker.replicas) 0 -}}
 {{- fail "database.kind=embedded serves one process: worker.replicas must be 0 (the one pod does the queue work). Use database.kind=postgres for workers." -}}
@@ -58,6 +58,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 {{- else if and (not .Values.database.url) (not .Values.existingSecret) -}}
 {{- fail "database.kind=postgres needs database.url (postgres://…), or existingSecret holding DATABASE_URL." -}}
+{{- end -}}
+{{- /* envhooks ends itself at its drain deadline: the shutdown delay + 20 s (src/main.ts). */ -}}
+{{- if le (int .Values.terminationGracePeriodSeconds) (add (div (int .Values.web.shutdownDelayMs) 1000) 20) -}}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must be above web.shutdownDelayMs/1000 + 20 s, envhooks' drain deadline, or Kubernetes kills pods still draining." (int .Values.terminationGracePeriodSeconds)) -}}
 {{- end -}}
 {{- end -}}
 
@@ -111,6 +115,10 @@ spec:
         {{- end }}
         {{- with $values.publicUrl }}
         - name: ENVHOOKS_PUBLIC_URL
+          value: {{ . | quote }}
+        {{- end }}
+        {{- with $values.trustedProxies }}
+        - name: ENVHOOKS_TRUSTED_PROXIES
           value: {{ . | quote }}
         {{- end }}
         {{- with $values.extraEnv }}
