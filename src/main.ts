@@ -68,11 +68,14 @@ if (setupNeeded && !settings.apiToken) {
   // First start: an operator token is generated, kept with the App's credentials, shown once by /setup.
   generatedApiToken = randomBytes(32).toString("hex");
   settings.apiToken = generatedApiToken;
-  await updateEnvFile(envFile, { ENVHOOKS_API_TOKEN: generatedApiToken }).catch((error) =>
-    log.warn(
-      { err: error, envFile },
-      "the generated operator token could not be kept: it lasts until a restart",
-    ),
+  await updateEnvFile(envFile, { ENVHOOKS_API_TOKEN: generatedApiToken }).then(
+    // Where to find it: the sign-in page asks for it, and only /setup shows it otherwise.
+    () => log.info({ envFile }, `generated an operator token (ENVHOOKS_API_TOKEN), kept in ${envFile}`),
+    (error) =>
+      log.warn(
+        { err: error, envFile },
+        "the generated operator token could not be kept: it lasts until a restart",
+      ),
   );
 }
 const setup: SetupDeps | undefined = setupNeeded
