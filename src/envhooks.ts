@@ -15,6 +15,7 @@ import { RateBudget } from "./github/rate-budget.ts";
 import { type RecoveryRun, recoverDeliveries } from "./github/recover-deliveries.ts";
 import { drainGithub } from "./github/sync-github.ts";
 import { createServer } from "./http/create-server.ts";
+import type { WebhookLimits } from "./http/routes/github-webhooks.ts";
 import { acceptDelivery } from "./intake/accept-delivery.ts";
 import { type ApplyBatch, createBatchApplier } from "./intake/apply-batch.ts";
 import {
@@ -25,6 +26,7 @@ import {
   Refused,
 } from "./intake/apply-event.ts";
 import { drainProject, type ReceiveEvent } from "./intake/drain-project.ts";
+import { limitResync } from "./intake/limit-resync.ts";
 import { createRepoOptions, type RepoOptions } from "./intake/repo-options.ts";
 import { completeOverdueActivities, reportProgress } from "./intake/report-progress.ts";
 import { applyRepositoryEvent, handleInstallation } from "./intake/repository-events.ts";
@@ -44,9 +46,12 @@ import {
   type RetryPolicy,
 } from "./queue/queues.ts";
 import { recordAttemptsTogether } from "./relay/attempt-recorder.ts";
+import { maskUrl } from "./relay/delivery-request.ts";
 import { createDrainNudges, drainIntegration } from "./relay/drain-integration.ts";
+import { deliveryAlerts } from "./relay/raise-alert.ts";
 import { createSender } from "./relay/send-delivery.ts";
 import { writeDeliveries } from "./relay/write-deliveries.ts";
+import { maskAttemptUrls } from "./store/attempt-urls.ts";
 import type { BackgroundJob } from "./store/background-jobs.ts";
 import type { Database } from "./store/database.ts";
 import { projectsWithPendingEvents } from "./store/github-events.ts";
@@ -85,6 +90,8 @@ export interface EnvhooksOptions {
   Octokit?: typeof ProbotOctokit;
   /** ENVHOOKS_PUBLIC_URL: where envhooks is reached, for links on GitHub. */
   publicUrl?: string | undefined;
+  /** ENVHOOKS_TRUSTED_PROXIES: the reverse proxies whose X-Forwarded-For sign-in throttling believes. */
+  trustedProxies?: readonly string[] | undefined;
   /** The clock for expiry and runner timeouts (tests move it). */
   now?: () => Date;
   /**
@@ -96,6 +103,8 @@ export interface EnvhooksOptions {
   setup?: SetupDeps;
   /** ENVHOOKS_RETENTION and ENVHOOKS_ACTIVITY_RETENTION (30 days and a year by default). */
   retention?: Retention;
+  /** What unverified webhook bodies may hold and how long they may take (tests make them small). */
+  webhookLimits?: Partial<WebhookLimits>;
 }
 
 export type Role = "all" | "web" | "worker";
@@ -170,7 +179,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
   const settled = new Set<string>();
   const { receive, applyBatch, githubConnected, octokitFor, appOctokit, repoOptions } = await createReceiver(
     options,
-    { db, outbox, now, metrics, settled },
+    { db, outbox, now, metrics, settled, log },
     githubOutbox,
   );
   const apply: ApplyDeps = { db, outbox, now, metrics, ...(octokitFor ? { github: githubOutbox } : {}) };
@@ -198,6 +207,8 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     signal,
     metrics,
     recordAttempt: recordAttemptsTogether(db),
+    // Failure alerts on envhooks' clock: one per integration and type in 10 minutes.
+    alerts: deliveryAlerts(db, boss, metrics, now),
     secrets,
     again: (integrationId: string) => relaying.wake(integrationId),
     nudges,
@@ -250,6 +261,8 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     return createKeyedDispatcher({
       concurrency: queue.concurrency,
       drain,
+      // Not at once for a wake-up that came meanwhile: a failure that repeats never hot-loops.
+      restMs: INTERNAL_RETRY_MS,
       onError(key, error) {
         log.error({ err: error, queue: queue.name, key }, "draining failed; trying again shortly");
         wakeAt(queue)(key, new Date(Date.now() + INTERNAL_RETRY_MS)).catch(() => {
@@ -317,11 +330,17 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
       onPurged: (what, count) => metrics.purged.inc({ what }, count),
     }),
   );
+  // Attempts logged before the log kept a webhook's URL as its origin (migration 019), rewritten
+  // in batches; once done, the job's row is gone and its runs find no lease to take.
+  const maskingUrls = background("mask-attempt-urls", (keepGoing) =>
+    maskAttemptUrls(db, maskUrl, { keepGoing }),
+  );
 
   const app = createServer({
     db,
     log,
     webhookSecret: options.github.webhookSecret,
+    webhookLimits: options.webhookLimits,
     apiToken: options.apiToken,
     metricsToken: options.metricsToken,
     accept: acceptDelivery(db, (projectKey) => wake(GITHUB_EVENTS_QUEUE, projectKey)),
@@ -331,7 +350,12 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
       markStale: repoOptions?.onInstallation,
       resyncLater: resyncDeps && createResyncQueue(resyncDeps),
     }),
-    resync: resyncDeps && ((fullName, { dryRun }) => resyncRepository(resyncDeps, fullName, { dryRun })),
+    // Issue 22: limited per project and by the installation's GitHub budget (which resyncs count in).
+    resync:
+      resyncDeps &&
+      limitResync({ db, now, budgetLeft: (id, at) => budget.left(id, at) }, (fullName, options) =>
+        resyncRepository({ ...resyncDeps, budget }, fullName, options),
+      ),
     apply,
     isReady: () => ready,
     relay: { ...relay, allowPrivateUrls: options.allowPrivateUrls },
@@ -348,6 +372,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
             audience: options.publicUrl,
           }
         : undefined,
+    trustedProxies: options.trustedProxies,
     githubWebUrl: githubWebUrl(options.github),
     secrets,
     now,
@@ -373,7 +398,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
       // Drains stop after the item in flight; what is left stays pending for the next process.
       stopping.abort();
       await Promise.all([...dispatchers.values()].map((keys) => keys.stop(timeoutMs)));
-      await Promise.all([recovering?.stop(), purging?.stop(), readingRuns?.stop()]);
+      await Promise.all([recovering?.stop(), purging?.stop(), maskingUrls?.stop(), readingRuns?.stop()]);
       // At the deadline, sends still waiting for their receiver are cut short and recorded as
       // interrupted: pending, they go again (same webhook-id) from the next process. Recording
       // them is one statement; a database out of reach does not hold the exit for longer.

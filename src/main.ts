@@ -14,6 +14,7 @@ import { openPglite } from "./store/open-pglite.ts";
 import { openPostgres } from "./store/open-postgres.ts";
 import { createSecretBox, SecretKeyError } from "./store/secret-box.ts";
 import { embeddedStoreKeys } from "./store/secret-key-file.ts";
+import { DataDirAccessError } from "./store/secure-data-dir.ts";
 import { updateEnvFile } from "./web/access/env-file.ts";
 import { hostEnvhooks } from "./web/access/envhooks-host.ts";
 import { type SetupDeps, setupUrl } from "./web/access/setup.ts";
@@ -38,6 +39,10 @@ try {
     db = await openPostgres(settings.database.url);
     queue = { kind: "postgres", url: settings.database.url };
   } else {
+    // What this process writes is its owner's only, as PostgreSQL's postmaster does (umask 077):
+    // the data folder and the secret key; the .env file is written 0600 anyway. The umask is the
+    // whole process's, and nothing it writes is meant for other users.
+    process.umask(0o077);
     const embedded = await openPglite({
       dataDir: settings.database.dataDir,
       lock: { log },
@@ -47,7 +52,7 @@ try {
     secretKeys = await embeddedStoreKeys(settings.database.dataDir, secretKeys);
   }
 } catch (error) {
-  if (error instanceof DataDirLockedError) {
+  if (error instanceof DataDirLockedError || error instanceof DataDirAccessError) {
     log.fatal(error.message);
     process.exit(1);
   }
@@ -63,11 +68,14 @@ if (setupNeeded && !settings.apiToken) {
   // First start: an operator token is generated, kept with the App's credentials, shown once by /setup.
   generatedApiToken = randomBytes(32).toString("hex");
   settings.apiToken = generatedApiToken;
-  await updateEnvFile(envFile, { ENVHOOKS_API_TOKEN: generatedApiToken }).catch((error) =>
-    log.warn(
-      { err: error, envFile },
-      "the generated operator token could not be kept: it lasts until a restart",
-    ),
+  await updateEnvFile(envFile, { ENVHOOKS_API_TOKEN: generatedApiToken }).then(
+    // Where to find it: the sign-in page asks for it, and only /setup shows it otherwise.
+    () => log.info({ envFile }, `generated an operator token (ENVHOOKS_API_TOKEN), kept in ${envFile}`),
+    (error) =>
+      log.warn(
+        { err: error, envFile },
+        "the generated operator token could not be kept: it lasts until a restart",
+      ),
   );
 }
 const setup: SetupDeps | undefined = setupNeeded
@@ -113,6 +121,7 @@ const start = (github: Settings["github"]) =>
     metricsToken: settings.metricsToken,
     allowPrivateUrls: settings.allowPrivateUrls,
     publicUrl: settings.publicUrl,
+    trustedProxies: settings.trustedProxies,
     role: settings.role,
     retention: settings.retention,
     secrets: createSecretBox(secretKeys),
@@ -136,7 +145,9 @@ const server = serve(
       `envhooks listening on http://${settings.host ?? "localhost"}:${info.port}`,
     );
     if (setup) {
-      const base = settings.publicUrl ?? `http://${settings.host ?? "localhost"}:${info.port}`;
+      // Without a public URL, /setup answers on a loopback name only: HOST=0.0.0.0 is logged as localhost.
+      const local = !settings.host || settings.host === "0.0.0.0" || settings.host === "::";
+      const base = settings.publicUrl ?? `http://${local ? "localhost" : settings.host}:${info.port}`;
       log.info(`Open ${setupUrl(base, setup.key)} to register the GitHub App`);
     }
   },

@@ -113,7 +113,7 @@ export function createMetrics(db: Queryable): Metrics {
   const gauges: Array<[string, string, keyof QueueState]> = [
     [
       "envhooks_deliveries_pending",
-      "Deliveries waiting to be sent (due now or waiting for a retry).",
+      "Deliveries waiting to be sent (due now or waiting for a retry); test deliveries are not counted.",
       "pending",
     ],
     [
@@ -152,8 +152,8 @@ interface QueueState {
 
 async function queueState(db: Queryable): Promise<QueueState> {
   const { rows } = await db.query<QueueState>(
-    `SELECT (SELECT count(*) FROM deliveries WHERE state = 'pending')::int AS pending,
-       COALESCE((SELECT extract(epoch FROM now() - min(created_at)) FROM deliveries WHERE state = 'pending'), 0)::float8
+    `SELECT (SELECT count(*) FROM deliveries WHERE state = 'pending' AND NOT test)::int AS pending,
+       COALESCE((SELECT extract(epoch FROM now() - min(created_at)) FROM deliveries WHERE state = 'pending' AND NOT test), 0)::float8
          AS "oldestAgeSeconds",
        (SELECT count(*) FROM github_events WHERE state = 'pending')::int AS "eventsPending",
        (SELECT count(*) FROM github_tasks WHERE state = 'pending')::int AS "updatesPending",

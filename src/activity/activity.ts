@@ -42,6 +42,27 @@ export interface ActivityUser {
 export type AlertType = "integration.disabled" | "integration.delivery.failed" | "environment.runner.timeout";
 
 /**
+ * Every alert's type, `.github/envhooks.yml` refused included: what the activity list's `alerts`
+ * filter takes. Migration 022's index on alerts names the same list: a new type needs a new index.
+ */
+export const ALERT_TYPES: readonly Activity["type"][] = [
+  "integration.disabled",
+  "integration.delivery.failed",
+  "environment.runner.timeout",
+  "integration.github.config",
+];
+
+/** envhooks: the alerts an integration's alert stands for (one per integration and type per 10 minutes). */
+export interface AlertWindow {
+  /** The integration the alert is about. */
+  integration: string;
+  /** How many alerts it counts: this one and those of its window after it. */
+  count: number;
+  first_at: string;
+  last_at: string;
+}
+
+/**
  * An activity as envhooks stores, serves and relays it: Platform.sh's generic-webhook JSON,
  * field for field, plus `text` and the `github` extension.
  */
@@ -74,6 +95,8 @@ export interface Activity {
   log_url?: string;
   /** envhooks: the newer activity of the same environment that cancelled this pending one. */
   superseded_by?: string;
+  /** envhooks: an integration's alert, with the count and span of the alerts it stands for. */
+  alert?: AlertWindow;
   /** One plain sentence saying what happened. */
   text: string;
   /** envhooks: where the activity came from on GitHub. */

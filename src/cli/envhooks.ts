@@ -2,7 +2,7 @@
 // The envhooks CLI: the API from a terminal, in Platform.sh's and Divshot's words.
 import { createHmac, randomUUID } from "node:crypto";
 import Table from "cli-table3";
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import packageJson from "../../package.json" with { type: "json" };
 import { type Api, apiClient, CliError, readConfig, resolveProject, writeConfig } from "./client.ts";
 import { SIMULATED_EVENTS, type SimulatedEvent, simulatedPayload } from "./simulated-events.ts";
@@ -253,6 +253,8 @@ program
     console.log(
       `${options.dryRun ? "Plan for" : "Resynced"} ${result.project}: ${result.branches} branches, ${pulls} (${result.github_requests} GitHub requests).`,
     );
+    const identity = result.identity as { description: string } | null;
+    if (identity) console.log(`Identity change: ${identity.description}`);
     print(result.plan, ["action", "environment", "reason"], false);
     for (const note of result.notes) console.log(`- ${note}`);
     if (options.dryRun && result.plan.length > 0)
@@ -376,8 +378,21 @@ async function followRedelivery(client: Api, path: string, total: number) {
 
 program
   .command("simulate <event>")
-  .description("Sign a realistic GitHub event with WEBHOOK_SECRET and post it, as GitHub would")
+  .description(
+    "Sign a realistic GitHub event with WEBHOOK_SECRET and post it, as GitHub would. The event is marked as simulated (`envhooks_simulated: true`) and its repository gets an id of its own, 2^52 or more (a range GitHub does not use): a hash of --repo, or --repository-id",
+  )
   .requiredOption("--repo <owner/repo>", "the repository")
+  .option(
+    "--repository-id <id>",
+    "the repository's id (default: a stable hash of --repo from 2^52 up); the project follows it",
+    (value) => {
+      const id = Number(value);
+      if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(id) || id < 1) {
+        throw new InvalidArgumentError("expected a positive whole number (at most 2^53 - 1)");
+      }
+      return id;
+    },
+  )
   .option("--branch <branch>", "the branch", "feature-x")
   .option("--pr <number>", "the pull request number (pull_request)", (value) => Number.parseInt(value, 10), 1)
   .option("--action <action>", "the pull_request action", "opened")
@@ -385,7 +400,14 @@ program
   .action(
     async (
       event: string,
-      options: { repo: string; branch: string; pr: number; action: string; secret?: string },
+      options: {
+        repo: string;
+        branch: string;
+        pr: number;
+        action: string;
+        repositoryId?: number;
+        secret?: string;
+      },
     ) => {
       if (!(SIMULATED_EVENTS as readonly string[]).includes(event)) {
         throw new CliError(`simulate sends ${SIMULATED_EVENTS.join(", ")}; not "${event}".`, 2);

@@ -1,5 +1,6 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { SIMULATED_ID_BASE } from "../store/projects.ts";
 
 type Json = Record<string, unknown>;
 
@@ -8,13 +9,44 @@ export const SIMULATED_EVENTS = ["push", "pull_request", "create", "delete"] as 
 export type SimulatedEvent = (typeof SIMULATED_EVENTS)[number];
 
 /**
+ * A stable repository id for a simulated `owner/repo`: 2^52 plus 48 bits of the SHA-256 of its
+ * lower-cased name (GitHub compares names case-insensitively). Projects follow repository ids, so
+ * each simulated repository needs one of its own: the example payload's id (186853002, GitHub's
+ * Codertocat/Hello-World) would make every simulated repository a rename of that one.
+ */
+export function simulatedRepositoryId(fullName: string): number {
+  const digest = createHash("sha256").update(fullName.toLowerCase()).digest();
+  return SIMULATED_ID_BASE + digest.readUIntBE(0, 6);
+}
+
+/**
  * A realistic GitHub payload for `event` on `repo`: the push is GitHub's own example
  * (`examples/push.json`) moved to the branch; the others carry the fields GitHub sends that
- * envhooks reads.
+ * envhooks reads. The repository gets `repositoryId` (by default `simulatedRepositoryId(repo)`),
+ * and the payload says it was simulated (`envhooks_simulated: true`; GitHub never sends it).
  */
 export function simulatedPayload(
   event: SimulatedEvent,
-  { repo, branch, pr, action }: { repo: string; branch: string; pr: number; action: string },
+  {
+    repo,
+    branch,
+    pr,
+    action,
+    repositoryId = simulatedRepositoryId(repo),
+  }: { repo: string; branch: string; pr: number; action: string; repositoryId?: number | undefined },
+): Json {
+  return { ...payloadOf(event, { repo, branch, pr, action, repositoryId }), envhooks_simulated: true };
+}
+
+function payloadOf(
+  event: SimulatedEvent,
+  {
+    repo,
+    branch,
+    pr,
+    action,
+    repositoryId,
+  }: { repo: string; branch: string; pr: number; action: string; repositoryId: number },
 ): Json {
   const example = JSON.parse(
     readFileSync(new URL("../../examples/push.json", import.meta.url), "utf8"),
@@ -22,6 +54,8 @@ export function simulatedPayload(
   const [owner = "", name = ""] = repo.split("/");
   const repository = {
     ...(example.repository as Json),
+    id: repositoryId,
+    node_id: Buffer.from(`simulated:${repositoryId}`).toString("base64"),
     full_name: repo,
     name,
     html_url: `https://github.com/${repo}`,

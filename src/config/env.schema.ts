@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import ipaddr from "ipaddr.js";
 import ms from "ms";
 import { z } from "zod";
 import { parseSecretKey } from "../store/secret-box.ts";
@@ -121,6 +122,27 @@ export const envSchema = z.object({
     .enum(["true", "false", "1", "0", ""])
     .default("false")
     .transform((value) => value === "true" || value === "1"),
+  /**
+   * The reverse proxies in front of envhooks, whose `X-Forwarded-For` entries sign-in throttling
+   * believes: addresses or CIDR ranges (`10.0.0.0/8`, `fd00::/8`), separated by commas or spaces.
+   * Empty (the default): the connection's peer is the client, whatever header it sends.
+   */
+  ENVHOOKS_TRUSTED_PROXIES: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      const entries = (text ?? "").split(/[\s,]+/).filter(Boolean);
+      for (const entry of entries) {
+        const valid = entry.includes("/") ? ipaddr.isValidCIDR(entry) : ipaddr.isValid(entry);
+        if (!valid) {
+          ctx.addIssue({
+            code: "custom",
+            message: `${entry} is neither an IP address nor a CIDR range (such as 10.0.0.0/8)`,
+          });
+        }
+      }
+      return entries;
+    }),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -155,6 +177,8 @@ export interface Settings {
   /** ENVHOOKS_SECRET_KEY: the first encrypts, all decrypt; empty when unset. */
   secretKeys: Buffer[];
   publicUrl: string | undefined;
+  /** ENVHOOKS_TRUSTED_PROXIES: addresses and CIDR ranges; empty when unset. */
+  trustedProxies: string[];
   role: Env["ENVHOOKS_ROLE"];
   shutdownDelayMs: number;
   /** ENVHOOKS_RETENTION and ENVHOOKS_ACTIVITY_RETENTION. */
@@ -200,6 +224,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     allowPrivateUrls: vars.ENVHOOKS_ALLOW_PRIVATE_URLS,
     secretKeys: vars.ENVHOOKS_SECRET_KEY,
     publicUrl: vars.ENVHOOKS_PUBLIC_URL?.replace(/\/+$/, ""),
+    trustedProxies: vars.ENVHOOKS_TRUSTED_PROXIES,
     role: vars.ENVHOOKS_ROLE,
     shutdownDelayMs: vars.ENVHOOKS_SHUTDOWN_DELAY_MS,
     retention: { storedMs: vars.ENVHOOKS_RETENTION, activitiesMs: vars.ENVHOOKS_ACTIVITY_RETENTION },

@@ -4,7 +4,7 @@ import type { Metrics } from "../metrics.ts";
 /** Below this many requests left in an installation's window, only final states are sent until it resets. */
 export const LOW_BUDGET = 100;
 
-interface Window {
+export interface Window {
   remaining: number;
   /** When GitHub resets the window (ms since the epoch). */
   resetAt: number;
@@ -40,6 +40,16 @@ export class RateBudget {
     if (!Number.isFinite(remaining) || headers["x-ratelimit-remaining"] === undefined) return;
     this.#windows.set(installationId, { remaining, resetAt: Number.isFinite(reset) ? reset * 1000 : 0 });
     this.#metrics?.githubRateLimitRemaining.set({ installation: String(installationId) }, remaining);
+  }
+
+  /**
+   * What GitHub last said is left of the installation's window, and when it resets; undefined when
+   * this process has not heard (or the window has reset since). Per process: each instance knows
+   * the answers it got itself.
+   */
+  left(installationId: number, now = Date.now()): Window | undefined {
+    const window = this.#windows.get(installationId);
+    return window && window.resetAt > now ? { ...window } : undefined;
   }
 
   /** Until when only final states go out for the installation (its budget is low); undefined: no limit. */

@@ -12,12 +12,14 @@ import { createSecretBox, type SecretBox } from "../store/secret-box.ts";
 import type { UserProjects } from "../web/access/github-user.ts";
 import { createSessions } from "../web/access/session.ts";
 import type { SetupDeps } from "../web/access/setup.ts";
+import { errorPage } from "../web/pages/error-page.ts";
 import { webRoutes } from "../web/web-routes.ts";
 import { handleErrors, notFound } from "./handle-errors.ts";
 import { errorResponse, HttpError } from "./http-error.ts";
 import { describeApi } from "./openapi.ts";
 import { authorizeOperator, authorizeProjectInPath, requireApiToken } from "./require-api-token.ts";
 import { requireMetricsToken } from "./require-metrics-token.ts";
+import { alertRoutes } from "./routes/alerts.ts";
 import { dashboardApiRoutes } from "./routes/dashboard-api.ts";
 import { dockershipRoutes } from "./routes/dockership.ts";
 import { type GithubWebhookDeps, githubWebhookRoutes } from "./routes/github-webhooks.ts";
@@ -33,6 +35,7 @@ import {
 } from "./routes/projects.ts";
 import { runnerRoutes } from "./routes/runner.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
+import { refuseNulCharacters } from "./validation.ts";
 
 export interface ServerDeps {
   db: Database;
@@ -44,6 +47,8 @@ export interface ServerDeps {
   accept: (delivery: Delivery) => Promise<"accepted" | "duplicate">;
   /** With GitHub App credentials: installation events mark their repositories' options to be read again. */
   onInstallation?: GithubWebhookDeps["onInstallation"];
+  /** What unverified webhook bodies may hold and how long they may take; production's by default. */
+  webhookLimits?: GithubWebhookDeps["limits"];
   /** How activities are changed outside GitHub events (progress reports, redeploys). */
   apply: ApplyDeps;
   /** With GitHub App credentials: `POST /api/projects/{owner}/{repo}/resync`. */
@@ -53,6 +58,8 @@ export interface ServerDeps {
   metrics: Metrics;
   /** ENVHOOKS_PUBLIC_URL: where people reach envhooks. */
   publicUrl?: string | undefined;
+  /** ENVHOOKS_TRUSTED_PROXIES: the reverse proxies whose X-Forwarded-For sign-in throttling believes. */
+  trustedProxies?: readonly string[] | undefined;
   /** GitHub's web root (GHE_HOST's, or github.com): the dashboard's links to commits and pull requests. */
   githubWebUrl?: string | undefined;
   /** A `worker` instance answers only health probes and metrics. */
@@ -104,6 +111,15 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
   app.onError(handleErrors(deps.log));
   app.notFound(notFound);
   app.use(refuseMalformedPath);
+  app.use(
+    refuseNulCharacters({
+      page: (c, error) =>
+        errorPage(c, {
+          status: error.status,
+          error: { code: error.code, message: error.message, details: null },
+        }),
+    }),
+  );
   app.route("/", healthRoutes(deps.isReady));
   app.get("/metrics", requireMetricsToken(deps.metricsToken), async (c) =>
     c.body(await deps.metrics.registry.metrics(), 200, { "Content-Type": deps.metrics.registry.contentType }),
@@ -128,6 +144,7 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
   app.use("/api/activities/*", async function apiTokenOrRun(c, next) {
     return c.get("actionsRun") ? next() : auth(c, next);
   });
+  app.use("/api/alerts", auth);
   app.use("/api/deliveries/*", auth);
   app.use("/api/hooks", auth);
   app.use("/api/hooks/*", auth);
@@ -147,6 +164,7 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
       log: deps.log,
       metrics: deps.metrics,
       onInstallation: deps.onInstallation,
+      limits: deps.webhookLimits,
     }),
   );
   app.route("/", projectRoutes(deps.db));
@@ -155,6 +173,7 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
   app.route("/", runnerRoutes(deps.apply));
   app.route("/", integrationRoutes({ ...deps.relay, db: deps.db }));
   app.route("/", ownerIntegrationRoutes({ ...deps.relay, db: deps.db }));
+  app.route("/", alertRoutes(deps.db));
   app.route("/", dockershipRoutes(deps.db));
   app.route("/", tokenRoutes(deps.db));
   app.route("/", kuduRoutes({ ...deps.relay, db: deps.db }));
@@ -165,9 +184,11 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
       db: deps.db,
       log: deps.log,
       publicUrl: deps.publicUrl,
+      trustedProxies: deps.trustedProxies,
       githubWebUrl: deps.githubWebUrl,
       callApi: async (path, init) => app.request(path, init),
       sessions,
+      secrets: deps.secrets ?? createSecretBox([]),
       apiToken: () => deps.apiToken,
       userProjects: deps.userProjects,
       setup: deps.setup,

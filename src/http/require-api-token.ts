@@ -114,6 +114,10 @@ export function accessTo(principal: Principal, project: string): "read" | "write
   return principal.projects.get(key);
 }
 
+/** The caller's access to a project it was let at (authorizeProject): what the answer may show. */
+export const callerAccess = (c: Context, project: string): "read" | "write" =>
+  accessTo(c.get("principal"), project) ?? "read";
+
 export const canRead = (principal: Principal, project: string) => accessTo(principal, project) !== undefined;
 export const canWrite = (principal: Principal, project: string) => accessTo(principal, project) === "write";
 

@@ -1,3 +1,4 @@
+import type { Logger } from "pino";
 import { repositoryDispatchTask } from "../actions/repository-dispatch.ts";
 import { dispatchTask } from "../actions/workflow-tasks.ts";
 import type { Activity, ActivityEnvironment } from "../activity/activity.ts";
@@ -55,6 +56,8 @@ export interface ApplyDeps {
    * event over need not mark it processed. It takes each id out again.
    */
   settled?: Set<string> | undefined;
+  /** Where a project kept apart from another's repository id is logged (`Project.conflict`). */
+  log?: Logger | undefined;
 }
 
 export interface Outbox {
@@ -112,7 +115,10 @@ export async function applyEvent(
       defaultBranch: repository.default_branch,
       installationId,
       repositoryId: repository.id ?? null,
+      simulated: isSimulated(event),
     });
+    if (project.conflict)
+      deps.log?.warn({ project: project.fullName, delivery: deliveryId }, project.conflict);
     // A pull request's `synchronize` to the same head takes its commits from here.
     if (deps.github && event.name === "push" && !event.payload.deleted && event.payload.commits.length > 0) {
       await insertPushCommits(tx, project.key, event.payload.after, event.payload.commits);
@@ -136,7 +142,8 @@ export async function applyEvent(
     const plan = planTransitions(event, config.config, environments);
     const context = { user: event.payload.sender, at, source, config: config.config, deliveryId };
     const activities = await applyPlan(tx, deps, project, plan, context, wakes);
-    await finish(tx, deliveryId, outcomeOf(activities, plan));
+    const outcome = outcomeOf(activities, plan);
+    await finish(tx, deliveryId, project.conflict ? `${outcome} (${project.conflict})` : outcome);
     return { applied: true, activities, notes: plan.notes };
   }).catch((error: unknown) => {
     if (error instanceof AppliedAlready) return { applied: false, activities: [], notes: [] };
@@ -176,6 +183,11 @@ export function invalidConfigActivity(
     at,
     github: source,
   });
+}
+
+/** Whether `envhooks simulate` made the event (GitHub never sends `envhooks_simulated`). */
+export function isSimulated(event: GithubEvent): boolean {
+  return (event.payload as { envhooks_simulated?: unknown }).envhooks_simulated === true;
 }
 
 /** What the inbox keeps as an event's outcome. */

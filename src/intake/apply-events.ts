@@ -30,6 +30,7 @@ import {
   inTransaction,
   invalidConfigActivity,
   invalidConfigOutcome,
+  isSimulated,
   outcomeOf,
   type RecordedTransition,
   runnerDeadlineOf,
@@ -78,12 +79,19 @@ export async function applyEvents(deps: ApplyDeps, events: readonly ReadyEvent[]
     const repository = last.event.payload.repository;
     // As each event's own lockProject would leave the row: the last names, the last installation known.
     const installationId = events.findLast((item) => item.installationId !== null)?.installationId ?? null;
+    // Simulated events may go to a project of their own (`lockProject`): never batched with real ones.
+    const simulated = isSimulated(last.event);
+    if (events.some((item) => isSimulated(item.event) !== simulated)) {
+      throw new Error("simulated and real events are applied one at a time");
+    }
     const locked = await lockProject(tx, {
       fullName: repository.full_name,
       defaultBranch: repository.default_branch,
       installationId,
       repositoryId: repository.id ?? null,
+      simulated,
     });
+    if (locked.conflict) deps.log?.warn({ project: locked.fullName, events: events.length }, locked.conflict);
     if (deps.github) await keepPushCommits(tx, locked.key, events);
 
     const environments = await readEnvironments(tx, locked.id, events);
@@ -96,7 +104,8 @@ export async function applyEvents(deps: ApplyDeps, events: readonly ReadyEvent[]
       recorded.push(...applied.recorded);
       shown.push(...applied.shown.map((show) => ({ ...show, taskAt: tasks.length + show.taskAt })));
       tasks.push(...applied.tasks);
-      outcomes.push({ id: item.id, outcome: applied.outcome });
+      const outcome = locked.conflict ? `${applied.outcome} (${locked.conflict})` : applied.outcome;
+      outcomes.push({ id: item.id, outcome });
     }
 
     await deleteEnvironments(tx, locked.id, environments.removed);

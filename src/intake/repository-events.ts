@@ -66,9 +66,10 @@ async function changeProject(tx: Queryable, payload: RepositoryPayload): Promise
     },
     { renamed: true },
   );
+  const merged = project.merged ? `; ${project.merged}` : "";
   return existing.fullName === project.fullName
-    ? `repository ${payload.action}: project ${project.fullName} already has this name`
-    : `repository ${payload.action}: project ${existing.fullName} moved to ${project.fullName}`;
+    ? `repository ${payload.action}: project ${project.fullName} already has this name${merged}`
+    : `repository ${payload.action}: project ${existing.fullName} moved to ${project.fullName}${merged}`;
 }
 
 /** A repository as installation events list it. */

@@ -3,6 +3,7 @@ import type { ProbotOctokit } from "probot";
 import type { Activity } from "../activity/activity.ts";
 import type { RepoConfig } from "../config/repo-config.schema.ts";
 import type { GithubEvent } from "../lifecycle/github-event.ts";
+import { type IdentityChange, planIdentity } from "../lifecycle/plan-identity.ts";
 import {
   type ListedBranch,
   type ListedPullRequest,
@@ -10,8 +11,16 @@ import {
   type RepositoryListing,
 } from "../lifecycle/plan-resync.ts";
 import type { Plan } from "../lifecycle/transition.ts";
+import type { Queryable } from "../store/database.ts";
 import { listEnvironments } from "../store/environments.ts";
-import { findProjectByKey, lockProject, projectKey } from "../store/projects.ts";
+import {
+  findProjectByKey,
+  findProjectIdentity,
+  lockProject,
+  projectKey,
+  takeRepositoryId,
+  wasKeptApart,
+} from "../store/projects.ts";
 import { type ApplyDeps, applyPlan, INACTIVE, inTransaction, Refused } from "./apply-event.ts";
 import type { RepoOptions } from "./repo-options.ts";
 
@@ -25,6 +34,8 @@ export interface ResyncDeps {
   options: RepoOptions;
   octokitFor(installationId: number): Promise<Octokit>;
   log: Logger;
+  /** Told of GitHub's rate-limit headers on every answer, so resyncs are counted in the budget. */
+  budget?: { watch(octokit: Octokit, installationId: number): void } | undefined;
 }
 
 /** What a resync found and planned, and (unless a dry run) the activities it recorded. */
@@ -39,6 +50,14 @@ export interface ResyncResult {
   plan: Array<{ action: string; environment: string; reason: string }>;
   notes: string[];
   activities: Activity[];
+  /** The repository id GitHub reports for the name. */
+  repositoryId: number;
+  /** What changes of which project is which repository (`planIdentity`); null: GitHub agrees. */
+  identity: IdentityChange | null;
+  /** When the plan was made: a dry run may answer one made shortly before (`limitResync`). */
+  plannedAt?: Date;
+  /** True when the answer is an earlier dry run's, GitHub not asked again. */
+  reused?: boolean;
 }
 
 /**
@@ -54,7 +73,11 @@ export interface ResyncResult {
 export async function resyncRepository(
   deps: ResyncDeps,
   fullName: string,
-  { dryRun = false, installationId }: { dryRun?: boolean; installationId?: number } = {},
+  {
+    dryRun = false,
+    installationId,
+    expectedRepositoryId,
+  }: { dryRun?: boolean; installationId?: number; expectedRepositoryId?: number | undefined } = {},
 ): Promise<ResyncResult> {
   const stored = await findProjectByKey(deps.apply.db, projectKey(fullName));
   if (stored?.status === "inactive" && installationId === undefined) {
@@ -69,6 +92,7 @@ export async function resyncRepository(
     );
   }
   const octokit = await deps.octokitFor(installation);
+  deps.budget?.watch(octokit, installation);
   const [owner = "", repo = ""] = (stored?.fullName ?? fullName).split("/");
   const { data: repository } = await octokit.request("GET /repos/{owner}/{repo}", { owner, repo });
   const ref = {
@@ -77,6 +101,16 @@ export async function resyncRepository(
     installationId: installation,
     repositoryId: Number(repository.id),
   };
+  // Applied as the preview showed it: refused if GitHub now names another repository.
+  if (!dryRun && expectedRepositoryId !== undefined && expectedRepositoryId !== ref.repositoryId) {
+    throw new Refused(
+      409,
+      "identity_changed",
+      `GitHub now reports repository id ${ref.repositoryId} for ${repository.full_name}, not ${expectedRepositoryId} as the plan showed; nothing was changed: look at the plan again.`,
+    );
+  }
+  const identityIn = (db: Queryable) =>
+    identityOf(db, stored?.key ?? null, { id: ref.repositoryId, fullName: ref.fullName });
   const event = {
     name: "create",
     payload: { repository, sender: { id: 0, login: "envhooks" } },
@@ -91,8 +125,10 @@ export async function resyncRepository(
     );
   }
   const { listing, requests } = await listRepository(octokit, repository, config.config);
-  const result = (plan: Plan, activities: Activity[]): ResyncResult => ({
+  const result = (plan: Plan, activities: Activity[], identity: IdentityChange | null): ResyncResult => ({
     project: repository.full_name,
+    repositoryId: ref.repositoryId,
+    identity,
     dryRun,
     githubRequests: requests,
     branches: listing.branches.length,
@@ -114,20 +150,48 @@ export async function resyncRepository(
 
   if (dryRun) {
     const current = stored ? await listEnvironments(deps.apply.db, stored.id) : [];
-    return result(planResync(listing, config.config, current), []);
+    return result(planResync(listing, config.config, current), [], await identityIn(deps.apply.db));
   }
   const now = deps.apply.now ?? (() => new Date());
-  const { plan, activities } = await inTransaction(deps.apply, async (tx, wakes) => {
-    const project = await lockProject(tx, ref);
+  const { plan, activities, identity } = await inTransaction(deps.apply, async (tx, wakes) => {
+    // The identity change as the dry run computes it, then applied as it says: the project takes
+    // GitHub's id (from another that had it), and follows GitHub's name (GitHub's answer is the
+    // truth here, as a repository.renamed event would be).
+    const change = await identityIn(tx);
+    if (change?.kind === "identity" && stored) await takeRepositoryId(tx, stored.key, ref.repositoryId);
+    const project = await lockProject(tx, ref, { renamed: true });
     const planned = planResync(listing, config.config, await listEnvironments(tx, project.id));
     const context = { user: null, at: now(), source: null, config: config.config, deliveryId: null };
-    return { plan: planned, activities: await applyPlan(tx, deps.apply, project, planned, context, wakes) };
+    return {
+      plan: planned,
+      activities: await applyPlan(tx, deps.apply, project, planned, context, wakes),
+      identity: change,
+    };
   });
+  if (identity) deps.log.warn({ project: repository.full_name, identity }, identity.description);
   deps.log.info(
     { project: repository.full_name, changes: activities.length, githubRequests: requests },
     "resynced with GitHub",
   );
-  return result(plan, activities);
+  return result(plan, activities, identity);
+}
+
+/** The identity change a resync of `askedKey` makes, given GitHub's answer (`planIdentity`). */
+async function identityOf(
+  db: Queryable,
+  askedKey: string | null,
+  github: { id: number; fullName: string },
+): Promise<IdentityChange | null> {
+  // Kept apart from the repository's project (`lockProject`): a move onto it merges it.
+  const known = async (where: { key: string }) => {
+    const found = await findProjectIdentity(db, where);
+    return found && { ...found, keptApart: await wasKeptApart(db, where.key, github.id) };
+  };
+  const asked = askedKey === null ? undefined : await known({ key: askedKey });
+  const holder = await findProjectIdentity(db, { repositoryId: github.id });
+  const atNewName =
+    projectKey(github.fullName) === askedKey ? undefined : await known({ key: projectKey(github.fullName) });
+  return planIdentity(asked ?? null, holder ?? null, atNewName ?? null, github);
 }
 
 /**

@@ -5,6 +5,10 @@
  *
  * The queue only says "work is waiting for this key"; the work itself is in envhooks' tables, so
  * a wake-up lost with the process is recovered by the sweep after a restart.
+ *
+ * A key whose drain failed rests `restMs` before it drains again, however often it is woken
+ * meanwhile: a failure that repeats (a delivery whose attempt the store refuses) never turns into a
+ * hot loop of drains.
  */
 export interface KeyedDispatcher {
   wake(key: string): void;
@@ -18,16 +22,35 @@ export function createKeyedDispatcher({
   concurrency,
   drain,
   onError,
+  restMs = 0,
 }: {
   concurrency: number;
   drain: (key: string) => Promise<unknown>;
   onError: (key: string, error: unknown) => void;
+  /** How long a key whose drain failed waits before it drains again. */
+  restMs?: number;
 }): KeyedDispatcher {
   const running = new Map<string, Promise<void>>();
   // Insertion order is the order keys get a free slot.
   const waiting = new Set<string>();
   const again = new Set<string>();
+  // Keys resting after a failed drain, with whether they were woken meanwhile.
+  const resting = new Map<string, { timer: NodeJS.Timeout; woken: boolean }>();
   let stopped = false;
+
+  function rest(key: string) {
+    const woken = again.delete(key);
+    const timer = setTimeout(() => {
+      const entry = resting.get(key);
+      resting.delete(key);
+      if (entry?.woken && !stopped) {
+        waiting.add(key);
+        start();
+      }
+    }, restMs);
+    timer.unref();
+    resting.set(key, { timer, woken });
+  }
 
   function start() {
     while (!stopped && running.size < concurrency) {
@@ -37,7 +60,10 @@ export function createKeyedDispatcher({
       const run = drain(key)
         .then(
           () => undefined,
-          (error: unknown) => onError(key, error),
+          (error: unknown) => {
+            onError(key, error);
+            if (restMs > 0) rest(key);
+          },
         )
         .finally(() => {
           running.delete(key);
@@ -51,7 +77,9 @@ export function createKeyedDispatcher({
   return {
     wake(key) {
       if (stopped) return;
-      if (running.has(key)) again.add(key);
+      const asleep = resting.get(key);
+      if (asleep) asleep.woken = true;
+      else if (running.has(key)) again.add(key);
       else waiting.add(key);
       start();
     },
@@ -60,6 +88,8 @@ export function createKeyedDispatcher({
     },
     async stop(timeoutMs) {
       stopped = true;
+      for (const { timer } of resting.values()) clearTimeout(timer);
+      resting.clear();
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, timeoutMs);

@@ -1,4 +1,4 @@
-import type { Activity, ActivityEnvironment, AlertType } from "../activity/activity.ts";
+import type { Activity, ActivityEnvironment, AlertType, AlertWindow } from "../activity/activity.ts";
 import { newActivityId } from "../activity/activity-id.ts";
 import { buildActivity } from "../activity/build-activity.ts";
 
@@ -12,6 +12,8 @@ export interface Alert {
   /** One plain sentence. */
   text: string;
   log: string;
+  /** An integration's alert: which, and the alerts it counts. */
+  alert?: AlertWindow;
 }
 
 /**
@@ -19,7 +21,7 @@ export interface Alert {
  * `states: ["complete"]` (the default) and `results: ["failure"]` receive it.
  */
 export function alertActivity(alert: Alert, at: Date): Activity {
-  return buildActivity({
+  const activity = buildActivity({
     id: newActivityId(),
     type: alert.type,
     project: alert.project,
@@ -34,6 +36,7 @@ export function alertActivity(alert: Alert, at: Date): Activity {
     at,
     github: null,
   });
+  return alert.alert ? { ...activity, alert: alert.alert } : activity;
 }
 
 /** Alerts are never raised about an alert's own delivery: a failing channel cannot feed itself. */

@@ -1,7 +1,12 @@
 import type { Logger } from "pino";
 import type { Metrics } from "../metrics.ts";
 import type { Database } from "../store/database.ts";
-import type { Delivery } from "../store/deliveries.ts";
+import {
+  type AttemptRecord,
+  type Delivery,
+  type RecordedAttempt,
+  settleUnrecordedAttempt,
+} from "../store/deliveries.ts";
 import { setIntegrationStatus } from "../store/integrations.ts";
 import { type RecordAttempt, recordEachAttempt } from "./attempt-recorder.ts";
 import { deliveryRequest } from "./delivery-request.ts";
@@ -80,7 +85,9 @@ export async function attemptDelivery(
   const releasing = releaseLeaseOf?.();
   onAnswered?.();
 
-  const gone = result.statusCode === 410;
+  // A test (`…/test`, Kudu's publish) only reports: it neither disables the integration nor counts.
+  const test = delivery.test === true;
+  const gone = result.statusCode === 410 && !test;
   // A rate limit is the receiver asking to wait, not failing: it moves neither the schedule nor
   // the five-day clock, and the attempt after it comes when the receiver said.
   const rateLimited = result.statusCode === 429;
@@ -91,19 +98,21 @@ export async function attemptDelivery(
     result.retryAfter ?? retryAfterInBody(result.responseBody),
     Date.now(),
   );
-  const delay = interrupted
-    ? 0
-    : result.ok || gone || !retry
-      ? undefined
-      : rateLimited
-        ? nextRetryDelayMs(1, schedule, { retryAfterMs })
-        : nextRetryDelayMs(delivery.failures + 1, schedule, { retryAfterMs });
+  // Without retries (a test), an interrupted attempt is not sent again either: nobody waits for it.
+  const delay = !retry
+    ? undefined
+    : interrupted
+      ? 0
+      : result.ok || gone
+        ? undefined
+        : rateLimited
+          ? nextRetryDelayMs(1, schedule, { retryAfterMs })
+          : nextRetryDelayMs(delivery.failures + 1, schedule, { retryAfterMs });
   const retryAt = delay === undefined ? undefined : new Date(Date.now() + delay);
   const url = request.loggedUrl;
   const requestHeaders = request.headers;
 
-  const record = deps.recordAttempt ?? recordEachAttempt(deps.db);
-  const { state, failingSince, released, dueAfterRelease } = await record({
+  const attempt: AttemptRecord = {
     delivery,
     startedAt,
     url,
@@ -113,10 +122,12 @@ export async function attemptDelivery(
     reason: result.ok ? `HTTP ${result.statusCode}` : (result.error ?? "failed"),
     retryAt,
     releaseLeaseOf: releasing,
-  });
+  };
+  const { state, failingSince, released, dueAfterRelease } = await recordOrSettle(deps, attempt);
   let disabled: string | undefined;
   if (gone) disabled = "the receiver answered 410 Gone";
   else if (
+    !test &&
     !interrupted &&
     failingSince &&
     Date.now() - new Date(failingSince).getTime() > DISABLE_AFTER_FAILING_MS
@@ -124,24 +135,25 @@ export async function attemptDelivery(
     disabled = "every delivery failed for 5 days";
   }
   if (disabled) await setIntegrationStatus(deps.db, integration.id, "disabled", disabled);
-  await raiseAlerts(deps, integration, delivery, { disabled, failed: state === "failed", result });
+  if (!test) await raiseAlerts(deps, integration, delivery, { disabled, failed: state === "failed", result });
 
   const type = integration.type;
   // An interrupted attempt's duration is the shutdown's, not the receiver's.
-  if (!interrupted)
+  if (!interrupted && !test)
     deps.metrics?.attemptSeconds.observe({ integration_type: type }, result.durationMs / 1000);
-  deps.metrics?.deliveries.inc({
-    integration_type: type,
-    outcome: result.ok
-      ? "delivered"
-      : interrupted
-        ? "interrupted"
-        : rateLimited
-          ? "rate_limited"
-          : state === "failed"
-            ? "failed"
-            : "retrying",
-  });
+  if (!test)
+    deps.metrics?.deliveries.inc({
+      integration_type: type,
+      outcome: result.ok
+        ? "delivered"
+        : interrupted
+          ? "interrupted"
+          : rateLimited
+            ? "rate_limited"
+            : state === "failed"
+              ? "failed"
+              : "retrying",
+    });
   const log = deps.log.child({ delivery: delivery.id, integration: integration.id });
   if (interrupted)
     log.warn({ ms: result.durationMs }, "delivery attempt interrupted by the shutdown; sent again later");
@@ -159,6 +171,32 @@ export async function attemptDelivery(
     dueAfterRelease,
     retryAt,
   };
+}
+
+/**
+ * Records the attempt; when the log refuses it (for whatever reason), the delivery still moves on
+ * as the attempt says (delivered, or due at its retry): left as it was, it would be due at once
+ * and sent again and again, holding back its lane. Only when even that fails does the error reach
+ * the drain, which stops (and is tried again later).
+ */
+async function recordOrSettle(deps: AttemptDeps, attempt: AttemptRecord): Promise<RecordedAttempt> {
+  const record = deps.recordAttempt ?? recordEachAttempt(deps.db);
+  try {
+    return await record(attempt);
+  } catch (error) {
+    const log = deps.log.child({
+      delivery: attempt.delivery.id,
+      integration: attempt.delivery.integrationId,
+    });
+    log.error({ err: error }, "could not record a delivery attempt; the delivery moves on without it");
+    const why = `envhooks could not record this attempt (${attempt.reason}): ${(error as Error)?.message ?? error}`;
+    try {
+      return await settleUnrecordedAttempt(deps.db, attempt, why);
+    } catch (settling) {
+      log.error({ err: settling }, "could not settle a delivery after its attempt");
+      throw error;
+    }
+  }
 }
 
 /** Discord says how long to wait in its JSON answer too: `{ "retry_after": 1.5 }` (seconds). */

@@ -37,7 +37,8 @@ export function deliveryRequest(
     const rotating = integration.previousSecretUntil && new Date(integration.previousSecretUntil) > now;
     return {
       url: integration.config.url,
-      loggedUrl: integration.config.url,
+      // Its path and query may be a capability (a secret path, a token): the log keeps the origin.
+      loggedUrl: maskUrl(integration.config.url),
       headers: {
         ...integration.config.headers,
         ...base,

@@ -6,17 +6,25 @@ import { MASK, maskCredentialHeaders, maskUrlCredentials } from "./mask-secrets.
 const iso = (date: Date | null) => (date ? new Date(date).toISOString() : null);
 
 /**
+ * What the caller may do with the project: a reader (a `pull` user, a read token) is shown where
+ * deliveries go, not the capability URL itself (a secret path, a token in the query) nor the
+ * values of custom headers.
+ */
+export type Access = "read" | "write";
+
+/**
  * An integration as the API shows it. Secrets never leave after creation: a webhook's signing
  * secret, header values and URL parts that look like credentials, a chat channel's URL (it holds
- * the channel's token) and HipChat's room token are masked.
+ * the channel's token) and HipChat's room token are masked. Readers see a webhook's URL as its
+ * origin only, and no header value.
  */
-export function presentIntegration(integration: Integration) {
+export function presentIntegration(integration: Integration, access: Access = "write") {
   return {
     id: integration.id,
     type: integration.type,
     project: integration.projectKey,
     ...(integration.owner ? { owner: integration.owner } : {}),
-    ...presentSettings(integration),
+    ...presentSettings(integration, access),
     ...deliveryOrder(integration),
     status: integration.status,
     disabled_reason: integration.disabledReason,
@@ -30,13 +38,16 @@ export function presentIntegration(integration: Integration) {
   };
 }
 
-function presentSettings(integration: Integration) {
+function presentSettings(integration: Integration, access: Access) {
   if (integration.type === "webhook") {
     const { headers, ...config } = integration.config;
     return {
       ...config,
-      url: maskUrlCredentials(config.url),
-      headers: maskCredentialHeaders(headers),
+      url: access === "write" ? maskUrlCredentials(config.url) : maskUrl(config.url),
+      headers:
+        access === "write"
+          ? maskCredentialHeaders(headers)
+          : Object.fromEntries(Object.keys(headers).map((name) => [name, MASK])),
       secret: integration.secret ? MASK : null,
       secret_rotation_ends_at:
         integration.previousSecretUntil && new Date(integration.previousSecretUntil) > new Date()
@@ -50,8 +61,13 @@ function presentSettings(integration: Integration) {
   return { url: maskUrl(integration.secret ?? ""), ...integration.config };
 }
 
-/** A delivery in the log; with `attempts`, each attempt as sent and answered (signatures masked). */
-export function presentDelivery(delivery: Delivery, attempts?: DeliveryAttempt[]) {
+/**
+ * A delivery in the log; with `attempts`, each attempt as sent and answered (signatures masked).
+ * The log keeps a webhook's URL as its origin and a masked path; readers see every attempt's URL
+ * so, and so does everyone an attempt logged before then that the background rewrite has not
+ * reached yet (src/store/attempt-urls.ts).
+ */
+export function presentDelivery(delivery: Delivery, attempts?: DeliveryAttempt[], access: Access = "write") {
   return {
     id: delivery.id,
     integration_id: delivery.integrationId,
@@ -64,6 +80,7 @@ export function presentDelivery(delivery: Delivery, attempts?: DeliveryAttempt[]
     last_error: delivery.lastError,
     created_at: iso(delivery.createdAt),
     updated_at: iso(delivery.updatedAt),
+    test: delivery.test === true,
     ...(attempts
       ? {
           body: delivery.body,
@@ -71,7 +88,10 @@ export function presentDelivery(delivery: Delivery, attempts?: DeliveryAttempt[]
             attempt: attempt.attempt,
             started_at: iso(attempt.startedAt),
             duration_ms: attempt.durationMs,
-            url: maskUrlCredentials(attempt.url),
+            url:
+              access === "write" && !attempt.mayHoldFullUrl
+                ? maskUrlCredentials(attempt.url)
+                : maskUrl(attempt.url),
             request_headers: maskCredentialHeaders(attempt.requestHeaders),
             status_code: attempt.statusCode,
             response_headers: attempt.responseHeaders,

@@ -2,7 +2,7 @@ import {
   type Delivery,
   type DeliveryAttempt,
   getDelivery,
-  insertDeliveries,
+  insertTestDelivery,
   listAttempts,
 } from "../store/deliveries.ts";
 import { type AttemptDeps, attemptDelivery } from "./attempt-delivery.ts";
@@ -13,7 +13,8 @@ import { sampleActivity } from "./sample-activity.ts";
 
 /**
  * Sends a sample activity to an integration now, once, and returns the delivery with its attempt:
- * how a user checks a URL at once (`…/test`, Kudu's `publish`). The delivery stays in the log.
+ * how a user checks a URL at once (`…/test`, Kudu's `publish`). The delivery stays in the log,
+ * marked as a test: no count or success rate includes it, and no bulk redeliver sends it again.
  */
 export async function sendSample(
   deps: AttemptDeps,
@@ -25,15 +26,13 @@ export async function sendSample(
     formatForIntegration(integration, activity, { sequence: 1 }) ??
     formatDelivery("platformsh", activity, { sequence: 1 });
   const id = newDeliveryId();
-  await insertDeliveries(deps.db, [
-    {
-      id,
-      integrationId: integration.id,
-      activityId: activity.id,
-      event: formatted?.event ?? activity.type,
-      body: JSON.stringify(formatted?.body ?? activity),
-    },
-  ]);
+  await insertTestDelivery(deps.db, {
+    id,
+    integrationId: integration.id,
+    activityId: activity.id,
+    event: formatted?.event ?? activity.type,
+    body: JSON.stringify(formatted?.body ?? activity),
+  });
   const delivery = await getDelivery(deps.db, id);
   if (!delivery) throw new Error("the sample delivery vanished");
   await attemptDelivery(deps, integration, delivery, { retry: false });

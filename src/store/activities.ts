@@ -1,4 +1,4 @@
-import type { Activity } from "../activity/activity.ts";
+import { type Activity, ALERT_TYPES } from "../activity/activity.ts";
 import type { Queryable } from "./database.ts";
 
 export async function insertActivity(
@@ -96,6 +96,8 @@ export interface ActivityFilter {
   type?: string | undefined;
   state?: string | undefined;
   environment?: string | undefined;
+  /** `only`: alerts alone; `exclude`: everything but alerts. */
+  alerts?: "only" | "exclude" | undefined;
 }
 
 /** A project's activities, newest first; `next` is the position to pass as `before` for the next page. */
@@ -108,6 +110,7 @@ export async function listActivities(
     `SELECT seq, body FROM activities
      WHERE project_id = $1 AND ($2::bigint IS NULL OR seq < $2) AND ($3::text IS NULL OR type = $3)
        AND ($4::text IS NULL OR state = $4) AND ($5::text IS NULL OR environment = $5)
+       AND ($7::text IS NULL OR (type = ANY($8::text[])) = ($7 = 'only'))
      ORDER BY seq DESC LIMIT $6`,
     [
       projectId,
@@ -116,6 +119,8 @@ export async function listActivities(
       filter.state ?? null,
       filter.environment ?? null,
       filter.limit + 1,
+      filter.alerts ?? null,
+      ALERT_TYPES,
     ],
   );
   const page = rows.slice(0, filter.limit);
@@ -130,15 +135,20 @@ export async function getActivity(db: Queryable, id: string): Promise<Activity |
   return rows[0]?.body;
 }
 
-/** The newest activity of each environment of a project, by environment name. */
+/**
+ * The newest activity of each environment of a project that is no alert, by environment name: an
+ * integration's failed delivery says nothing of the environment (a timed-out runner's activity is
+ * failed itself).
+ */
 export async function latestActivityByEnvironment(
   db: Queryable,
   projectId: number,
 ): Promise<Map<string, Activity>> {
   const { rows } = await db.query<{ environment: string; body: Activity }>(
     `SELECT DISTINCT ON (environment) environment, body FROM activities
-     WHERE project_id = $1 AND environment IS NOT NULL ORDER BY environment, seq DESC`,
-    [projectId],
+     WHERE project_id = $1 AND environment IS NOT NULL AND type <> ALL($2::text[])
+     ORDER BY environment, seq DESC`,
+    [projectId, ALERT_TYPES],
   );
   return new Map(rows.map((row) => [row.environment, row.body]));
 }

@@ -1,7 +1,11 @@
 import type { Queryable } from "./database.ts";
 
-/** The background jobs (migration 014), each run by one instance at a time. */
-export type BackgroundJob = "recover-github-deliveries" | "retention" | "read-quiet-runs";
+/** The background jobs (migrations 014, 019 and 023), each run by one instance at a time. */
+export type BackgroundJob =
+  | "recover-github-deliveries"
+  | "retention"
+  | "mask-attempt-urls"
+  | "read-quiet-runs";
 
 /** What the job remembered at the end of its last run ({} before its first). */
 export async function readJobState<State extends object>(

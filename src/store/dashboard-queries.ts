@@ -1,8 +1,13 @@
+import { ALERT_TYPES } from "../activity/activity.ts";
 import type { Queryable } from "./database.ts";
 import type { Delivery, DeliveryAttempt } from "./deliveries.ts";
 import { DELIVERY_COLUMNS, listAttempts } from "./deliveries.ts";
 
-/** A project as the dashboard's list shows it: its newest activity and the counts that need attention. */
+/**
+ * A project as the dashboard's list shows it: its newest activity that is no alert (the card
+ * follows the environments; alerts have the integrations' counts and the activity list) and the
+ * counts that need attention.
+ */
 export interface ProjectOverview {
   key: string;
   fullName: string;
@@ -54,7 +59,7 @@ export async function listProjectOverviews(
      FROM projects p
      LEFT JOIN LATERAL (
        SELECT id, type, state, result, created_at FROM activities
-       WHERE project_id = p.id ORDER BY seq DESC LIMIT 1) a ON true
+       WHERE project_id = p.id AND type <> ALL($2::text[]) ORDER BY seq DESC LIMIT 1) a ON true
      CROSS JOIN LATERAL (
        SELECT count(*)::int AS total,
          count(*) FILTER (WHERE failing_since IS NOT NULL AND status = 'active')::int AS failing,
@@ -63,7 +68,7 @@ export async function listProjectOverviews(
        FROM integrations WHERE project_key = p.key) i
      WHERE ($1::text[] IS NULL OR p.key = ANY($1::text[]))
      ORDER BY p.full_name`,
-    [keys === "all" ? null : keys],
+    [keys === "all" ? null : keys, ALERT_TYPES],
   );
   return rows.map(
     ({ activityId, activityType, activityState, activityResult, activityCreatedAt, ...row }) => ({
@@ -102,7 +107,7 @@ export async function listActivityDeliveries(
   );
 }
 
-/** An integration's deliveries created since `since` (all, when undefined), counted by state. */
+/** An integration's deliveries created since `since` (all, when undefined), counted by state; tests are not. */
 export async function countDeliveries(
   db: Queryable,
   integrationId: string,
@@ -110,7 +115,8 @@ export async function countDeliveries(
 ): Promise<{ pending: number; delivered: number; failed: number }> {
   const { rows } = await db.query<{ state: string; count: number }>(
     `SELECT state, count(*)::int AS count FROM deliveries
-     WHERE integration_id = $1 AND ($2::timestamptz IS NULL OR created_at >= $2) GROUP BY state`,
+     WHERE integration_id = $1 AND NOT test AND ($2::timestamptz IS NULL OR created_at >= $2)
+     GROUP BY state`,
     [integrationId, since ?? null],
   );
   const counts = { pending: 0, delivered: 0, failed: 0 };

@@ -1,5 +1,6 @@
 import type { Activity } from "../activity/activity.ts";
 import type { AttemptResult } from "../relay/send-delivery.ts";
+import { attemptMayHoldFullUrlSql } from "./attempt-urls.ts";
 import { type Queryable, RELAXED_COMMIT } from "./database.ts";
 
 export type DeliveryState = "pending" | "delivered" | "failed";
@@ -20,6 +21,8 @@ export interface Delivery {
   lastError: string | null;
   createdAt: Date;
   updatedAt: Date;
+  /** A test (`…/test`, Kudu's publish): kept in the log, counted nowhere, never redelivered in bulk. */
+  test: boolean;
 }
 
 export interface DeliveryAttempt {
@@ -33,12 +36,17 @@ export interface DeliveryAttempt {
   responseBody: string | null;
   error: string | null;
   succeeded: boolean;
+  /**
+   * Logged before the log kept a webhook's URL as its origin, and not rewritten yet (migration
+   * 019's background step): the URL may be a capability, shown to nobody.
+   */
+  mayHoldFullUrl?: boolean;
 }
 
 export const DELIVERY_COLUMNS = `id, integration_id AS "integrationId", activity_id AS "activityId", order_key AS "orderKey",
   event, body, state, attempts,
   failures, next_attempt_at AS "nextAttemptAt", last_status AS "lastStatus", last_error AS "lastError",
-  created_at AS "createdAt", updated_at AS "updatedAt"`;
+  created_at AS "createdAt", updated_at AS "updatedAt", test`;
 
 /**
  * Writes deliveries in one statement; those of one integration and order key are sent in the
@@ -70,6 +78,23 @@ export async function insertDeliveries(
       deliveries.map((d) => d.event),
       deliveries.map((d) => d.body),
     ],
+  );
+}
+
+/**
+ * Writes a test delivery (a sample activity sent at once by `…/test`): in the log like any
+ * other, marked as a test so that no count and no bulk redeliver takes it. It is written settled
+ * (failed, until its attempt says otherwise), never pending: the integration's drains take pending
+ * deliveries, and would send it again, with retries, while the test waits for the receiver.
+ */
+export async function insertTestDelivery(
+  db: Queryable,
+  delivery: { id: string; integrationId: string; activityId: string; event: string; body: string },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO deliveries (id, integration_id, activity_id, order_key, event, body, test, state, last_error)
+     VALUES ($1, $2, $3, '', $4, $5, true, 'failed', 'a test: sent once, its answer not recorded')`,
+    [delivery.id, delivery.integrationId, delivery.activityId, delivery.event, delivery.body],
   );
 }
 
@@ -172,8 +197,8 @@ export async function listAttempts(db: Queryable, deliveryId: string): Promise<D
   const { rows } = await db.query<DeliveryAttempt>(
     `SELECT attempt, started_at AS "startedAt", duration_ms AS "durationMs", url, request_headers AS "requestHeaders",
        status_code AS "statusCode", response_headers AS "responseHeaders", response_body AS "responseBody", error,
-       succeeded
-     FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt`,
+       succeeded, ${attemptMayHoldFullUrlSql("a")} AS "mayHoldFullUrl"
+     FROM delivery_attempts a WHERE delivery_id = $1 ORDER BY attempt`,
     [deliveryId],
   );
   return rows;
@@ -181,7 +206,8 @@ export async function listAttempts(db: Queryable, deliveryId: string): Promise<D
 
 /** One attempt to record, with what follows from it. */
 export interface AttemptRecord {
-  delivery: Pick<Delivery, "id" | "attempts" | "integrationId" | "body">;
+  /** With `test`, a test delivery: its attempt leaves the integration's summary and failing spell alone. */
+  delivery: Pick<Delivery, "id" | "attempts" | "integrationId" | "body"> & { test?: boolean };
   startedAt: Date;
   url: string;
   requestHeaders: Record<string, string>;
@@ -210,10 +236,13 @@ export interface RecordedAttempt {
  * Records attempts — several of one integration as well — and what follows from each: the
  * delivery delivered, retried at `retryAt` or failed for good; the integration's summary of its
  * last attempt (Kudu's) and its failing spell; its lease given up when asked, unless the delivery
- * waits for a retry (the holder then decides what else may go). One statement for all, whose
+ * waits for a retry (the holder then decides what else may go). A test delivery's attempt is
+ * logged and settles its delivery, but says nothing about the integration's health (its summary,
+ * its failing spell and so the five-day clock). One statement for all, whose
  * commit does not wait for the disk (RELAXED_COMMIT).
  */
 export async function recordAttempts(db: Queryable, records: AttemptRecord[]): Promise<RecordedAttempt[]> {
+  records = records.map(storable);
   const states = records.map(
     ({ result, retryAt }): DeliveryState => (result.ok ? "delivered" : retryAt ? "pending" : "failed"),
   );
@@ -238,10 +267,10 @@ export async function recordAttempts(db: Queryable, records: AttemptRecord[]): P
        SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::int[], $5::text[], $6::jsonb[],
          $7::int[], $8::jsonb[], $9::text[], $10::text[], $11::boolean[], $12::text[], $13::boolean[],
          $14::timestamptz[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[],
-         $20::boolean[]) WITH ORDINALITY
+         $20::boolean[], $21::boolean[]) WITH ORDINALITY
        AS i(delivery_id, attempt, started_at, duration_ms, url, request_headers, status_code, response_headers,
          response_body, error, ok, state, rate_limited, retry_at, integration_id, summary, reason, context,
-         release_owner, interrupted, n)),
+         release_owner, interrupted, test, n)),
      logged AS (
        INSERT INTO delivery_attempts (delivery_id, attempt, started_at, duration_ms, url, request_headers,
          status_code, response_headers, response_body, error, succeeded)
@@ -256,11 +285,12 @@ export async function recordAttempts(db: Queryable, records: AttemptRecord[]): P
        FROM input i WHERE d.id = i.delivery_id),
      per_integration AS (
        SELECT integration_id,
-         (array_agg(summary ORDER BY n DESC) FILTER (WHERE NOT interrupted))[1] AS summary,
-         (array_agg(reason ORDER BY n DESC) FILTER (WHERE NOT interrupted))[1] AS reason,
-         (array_agg(context ORDER BY n DESC) FILTER (WHERE NOT interrupted))[1] AS context,
-         (array_agg(ok ORDER BY n DESC) FILTER (WHERE NOT rate_limited AND NOT interrupted))[1] AS last_ok,
-         COALESCE(bool_or(ok) FILTER (WHERE NOT rate_limited AND NOT interrupted), false) AS any_ok,
+         (array_agg(summary ORDER BY n DESC) FILTER (WHERE NOT interrupted AND NOT test))[1] AS summary,
+         (array_agg(reason ORDER BY n DESC) FILTER (WHERE NOT interrupted AND NOT test))[1] AS reason,
+         (array_agg(context ORDER BY n DESC) FILTER (WHERE NOT interrupted AND NOT test))[1] AS context,
+         (array_agg(ok ORDER BY n DESC) FILTER (WHERE NOT rate_limited AND NOT interrupted AND NOT test))[1]
+           AS last_ok,
+         COALESCE(bool_or(ok) FILTER (WHERE NOT rate_limited AND NOT interrupted AND NOT test), false) AS any_ok,
          max(release_owner) AS release_owner,
          bool_or(release_owner IS NOT NULL AND state = 'pending') AS keep_lease,
          COALESCE(array_agg(delivery_id) FILTER (WHERE state <> 'pending'), '{}') AS settled
@@ -305,6 +335,7 @@ export async function recordAttempts(db: Queryable, records: AttemptRecord[]): P
       column((r) => r.delivery.body.slice(0, 4096)),
       column((r) => r.releaseLeaseOf ?? null),
       column((r) => r.result.interrupted === true),
+      column((r) => r.delivery.test === true),
     ],
   );
   const byIntegration = new Map(rows.map((row) => [row.integrationId, row]));
@@ -318,6 +349,55 @@ export async function recordAttempts(db: Queryable, records: AttemptRecord[]): P
       dueAfterRelease: released && row?.dueAfterRelease === true,
     };
   });
+}
+
+/**
+ * PostgreSQL's text and jsonb refuse U+0000, which a receiver may answer with: it is left out of
+ * everything an attempt brings from outside (the answer, the error, headers, the URL).
+ */
+const withoutNul = (text: string) => text.replaceAll("\u0000", "");
+const headersWithoutNul = (headers: Record<string, string>) =>
+  Object.fromEntries(Object.entries(headers).map(([name, value]) => [withoutNul(name), withoutNul(value)]));
+
+function storable(record: AttemptRecord): AttemptRecord {
+  const { result } = record;
+  return {
+    ...record,
+    url: withoutNul(record.url),
+    requestHeaders: headersWithoutNul(record.requestHeaders),
+    reason: withoutNul(record.reason),
+    result: {
+      ...result,
+      responseHeaders: result.responseHeaders && headersWithoutNul(result.responseHeaders),
+      responseBody: result.responseBody === null ? null : withoutNul(result.responseBody),
+      error: result.error === null ? null : withoutNul(result.error),
+    },
+  };
+}
+
+/**
+ * What follows from an attempt the log refused (recordAttempts failed): the delivery delivered,
+ * retried at `retryAt` or failed for good, as recordAttempts would have it, with `why` as its last
+ * error; no attempt row, the integration's summary and lease untouched. Without it, the delivery
+ * would stay due and go again at once.
+ */
+export async function settleUnrecordedAttempt(
+  db: Queryable,
+  record: AttemptRecord,
+  why: string,
+): Promise<RecordedAttempt> {
+  const { result, retryAt, rateLimited } = record;
+  const state: DeliveryState = result.ok ? "delivered" : retryAt ? "pending" : "failed";
+  const failed = !result.ok && !rateLimited && result.interrupted !== true;
+  await db.query(
+    `UPDATE deliveries SET state = $2, attempts = attempts + 1,
+       failures = failures + CASE WHEN $3::boolean THEN 1 ELSE 0 END,
+       next_attempt_at = COALESCE($4::timestamptz, next_attempt_at), last_status = $5, last_error = $6,
+       updated_at = now()
+     WHERE id = $1`,
+    [record.delivery.id, state, failed, retryAt ?? null, result.statusCode, withoutNul(why).slice(0, 2000)],
+  );
+  return { state, failingSince: null, released: false, dueAfterRelease: false };
 }
 
 export interface DeliveryFilter {
@@ -347,7 +427,7 @@ export async function listDeliveries(
 
 /**
  * Sends deliveries again, from the start of the retry schedule and with the same webhook-id.
- * One by id, or in bulk by integration, state and age. Returns the ids reset.
+ * One by id, or in bulk by integration, state and age (tests left out). Returns the ids reset.
  */
 export async function redeliver(
   db: Queryable,
@@ -364,7 +444,7 @@ export async function redeliver(
         )
       : await db.query<{ id: string; integrationId: string }>(
           `UPDATE deliveries SET state = 'pending', failures = 0, next_attempt_at = now(), updated_at = now()
-           WHERE integration_id = $1 AND state <> 'pending' AND ($2::text IS NULL OR state = $2)
+           WHERE integration_id = $1 AND state <> 'pending' AND NOT test AND ($2::text IS NULL OR state = $2)
              AND ($3::timestamptz IS NULL OR created_at >= $3)
            RETURNING id, integration_id AS "integrationId"`,
           [where.integrationId, where.state ?? null, where.since ?? null],

@@ -88,7 +88,7 @@ export async function lockDataDir(dataDir: string, options: LockOptions = {}): P
 function create(lockPath: string, content: string): boolean {
   let fd: number;
   try {
-    fd = openSync(lockPath, "wx");
+    fd = openSync(lockPath, "wx", 0o600);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
     throw error;

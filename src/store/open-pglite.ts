@@ -1,11 +1,12 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Database, Queryable, QueryResult } from "./database.ts";
 import { type LockOptions, lockDataDir } from "./lock-data-dir.ts";
 import { startPgliteWorker } from "./pglite-worker-client.ts";
 import type { Lane } from "./pglite-worker-protocol.ts";
+import { secureDataDir, tightenDataDir } from "./secure-data-dir.ts";
 
 /**
  * PGlite's default shared_buffers costs hundreds of MB of resident memory. With a tiny pool (128kB)
@@ -16,8 +17,8 @@ const LOW_MEMORY_SETTINGS = ["shared_buffers = 16MB", "work_mem = 1MB", "mainten
 
 export interface OpenPgliteOptions {
   /**
-   * envhooks' data folder (created when missing): the database lives in `pgdata/` inside it, beside
-   * the lock file. Omit for an in-memory database (tests).
+   * envhooks' data folder (created 0700 when missing, refused when other users can open it): the
+   * database lives in `pgdata/` inside it, beside the lock file. Omit for an in-memory database (tests).
    */
   dataDir?: string;
   /** A dump from `dumpDataDir()` to start from (tests clone a migrated template this way). */
@@ -48,14 +49,16 @@ export interface EmbeddedPglite {
 export async function openPglite(
   options: OpenPgliteOptions = {},
 ): Promise<Database & { pglite: EmbeddedPglite }> {
+  const dataDir = options.dataDir;
   let release = () => {};
-  if (options.dataDir) {
-    mkdirSync(options.dataDir, { recursive: true });
-    release = await lockDataDir(options.dataDir, options.lock);
+  if (dataDir) {
+    secureDataDir(dataDir);
+    release = await lockDataDir(dataDir, options.lock);
   }
   try {
-    const pgdata = options.dataDir ? join(options.dataDir, "pgdata") : undefined;
+    const pgdata = dataDir ? join(dataDir, "pgdata") : undefined;
     if (pgdata && !existsSync(join(pgdata, "PG_VERSION"))) await createDataDir(pgdata);
+    if (dataDir) tightenDataDir(dataDir);
     const worker = await startPgliteWorker({
       ...(pgdata ? { dataDir: pgdata } : {}),
       ...(options.loadDataDir ? { loadDataDir: await options.loadDataDir.arrayBuffer() } : {}),
@@ -114,6 +117,8 @@ export async function openPglite(
       async close() {
         try {
           await worker.close();
+          // What PGlite wrote while open with modes of its own (see tightenDataDir).
+          if (dataDir) tightenDataDir(dataDir);
         } finally {
           release();
         }

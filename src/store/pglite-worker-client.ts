@@ -14,9 +14,27 @@ export interface PgliteWorkerClient {
   call<T>(operation: Operation, lane?: Lane): Promise<T>;
   /** Called with each NOTIFY on a channel the worker listens to. */
   onNotification(callback: (channel: string, payload: string) => void): void;
-  /** Closes the database and ends the thread. */
+  /**
+   * Closes the database and lets the thread end by itself; a thread still running after
+   * `closeTimeoutMs` (a statement that never ends) is terminated.
+   */
   close(): Promise<void>;
 }
+
+export interface PgliteWorkerOptions {
+  /** Caps the thread's JavaScript heap (PGlite's WebAssembly memory is apart from it). */
+  resourceLimits?: ResourceLimits;
+  /** How long close() waits for the thread to end by itself before terminating it. */
+  closeTimeoutMs?: number;
+}
+
+/**
+ * Long enough for a busy machine to finish the statements queued before close() and PGlite's
+ * shutdown checkpoint; terminating a thread is the last resort: V8 once crashed a whole process
+ * (`Check failed: jit_page_->allocations_.erase(addr) == 1` in UnregisterWasmAllocation) when a
+ * PGlite thread was terminated while it tore down its WebAssembly.
+ */
+const CLOSE_TIMEOUT_MS = 30_000;
 
 /**
  * How long transactions' statements are waited for, in all, without leaving the event loop's turn.
@@ -34,13 +52,10 @@ interface Pending {
   reject(error: Error): void;
 }
 
-/**
- * Starts the worker thread and waits until PGlite is open in it. `resourceLimits` caps the
- * thread's JavaScript heap (PGlite's WebAssembly memory is apart from it).
- */
+/** Starts the worker thread and waits until PGlite is open in it. */
 export async function startPgliteWorker(
   init: Omit<WorkerInit, "answers" | "signal">,
-  resourceLimits?: ResourceLimits,
+  { resourceLimits, closeTimeoutMs = CLOSE_TIMEOUT_MS }: PgliteWorkerOptions = {},
 ): Promise<PgliteWorkerClient> {
   const answers = new MessageChannel();
   const signal = new Int32Array(new SharedArrayBuffer(4));
@@ -56,6 +71,7 @@ export async function startPgliteWorker(
   let stopped: Error | undefined;
   let closing = false;
   let crash: Error | undefined;
+  const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
 
   // The thread keeps the process alive only while an answer is awaited, as a socket would.
   const settle = (id: number) => {
@@ -152,12 +168,20 @@ export async function startPgliteWorker(
       if (stopped) return;
       closing = true;
       worker.ref();
+      // The thread ends by itself once it has answered (see pglite-worker.ts).
+      const closed = call({ op: "close" });
+      closed.catch(() => {});
+      const timeout = setTimeout(() => void worker.terminate(), closeTimeoutMs);
       try {
-        await call({ op: "close" });
+        await exited;
       } finally {
-        await worker.terminate();
+        clearTimeout(timeout);
         answers.port1.close();
       }
+      // PGlite's own failure to close, if it answered with one; not the thread's end.
+      await closed.catch((error: unknown) => {
+        if (error !== stopped) throw error;
+      });
     },
   };
 }

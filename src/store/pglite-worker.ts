@@ -64,7 +64,10 @@ try {
   process.exit(1);
 }
 
-port.on("message", (request: Request) => {
+port.on("message", receive);
+post({ ready: true });
+
+function receive(request: Request) {
   if (request.tx === undefined) {
     (request.urgent ? urgent : waiting).push(request);
     if (!serving) void serve();
@@ -74,8 +77,7 @@ port.on("message", (request: Request) => {
   } else {
     reply(request.id, { error: new Error(`transaction ${request.tx} is not open`) }, true);
   }
-});
-post({ ready: true });
+}
 
 /**
  * Urgent operations served in a row while others wait. Urgent ones go first so that storing a
@@ -108,6 +110,15 @@ async function serve() {
 
 async function run(request: Request) {
   if (request.op === "begin") return runTransaction(request.id);
+  if (request.op === "close") {
+    return endThread(
+      request.id,
+      await pglite.close().then(
+        () => ({}),
+        (error: unknown) => ({ error }),
+      ),
+    );
+  }
   try {
     reply(request.id, { value: await runOne(pglite, request) });
   } catch (error) {
@@ -140,13 +151,20 @@ async function runOne(target: PGlite | Transaction, request: Request): Promise<u
       const dump = await pglite.dumpDataDir(request.compression);
       return await dump.arrayBuffer();
     }
-    case "close":
-      // openPglite ends the thread once this is answered.
-      await pglite.close();
-      return undefined;
     default:
       throw new Error(`${request.op} is not a statement`);
   }
+}
+
+/**
+ * Answers the close and lets the thread end by itself: with nothing listening any more, its event
+ * loop empties and the thread exits (code 0). Requests sent after the close stay unanswered; the
+ * thread's exit fails them (see startPgliteWorker).
+ */
+function endThread(id: number, outcome: { error?: unknown }) {
+  port.off("message", receive);
+  reply(id, outcome);
+  init.answers.close();
 }
 
 /**

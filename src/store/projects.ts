@@ -5,7 +5,23 @@ export interface Project {
   key: string;
   fullName: string;
   defaultBranch: string;
+  /**
+   * Set by `lockProject` when the event named a repository id another project has, and that
+   * project was kept where it is (see `RENAME_QUIET_MS`): what happened, for the log and outcome.
+   */
+  conflict?: string;
+  /** Set by `lockProject` when a move merged a project kept apart under the new name (`moveProject`). */
+  merged?: string;
 }
+
+/**
+ * A rename seen only at an event (no `repository.renamed` came) moves the project only when its
+ * name has had no event of its own for this long, and no project with a history holds the new name.
+ * Otherwise the two names both send events with one id (a replayed or hand-made payload): the
+ * project stays, the event gets a project of its own under its name, and the conflict is logged.
+ * A resync shows GitHub's answer and settles it (`planIdentity`).
+ */
+export const RENAME_QUIET_MS = 60 * 60_000;
 
 const COLUMNS = `id, key, full_name AS "fullName", default_branch AS "defaultBranch"`;
 
@@ -21,6 +37,26 @@ export interface ProjectRef {
   installationId: number | null;
   /** GitHub's repository id (`repository.id`): the project follows it through renames and transfers. */
   repositoryId?: number | null | undefined;
+  /** The event was made by `envhooks simulate` (`envhooks_simulated` in the payload). */
+  simulated?: boolean | undefined;
+}
+
+/**
+ * Where the ids `envhooks simulate` gives repositories start: 2^52, far above any id GitHub has
+ * given (about 2^30 now). A project with such an id is a simulated repository's.
+ */
+export const SIMULATED_ID_BASE = 2 ** 52;
+
+/** A simulated project is kept under its name with this suffix when a GitHub repository's project holds the name. */
+const SIMULATED_SUFFIX = "~simulated";
+
+function isSimulatedId(id: number | string | null): boolean {
+  return id !== null && Number(id) >= SIMULATED_ID_BASE;
+}
+
+/** A project with a repository id GitHub gave (not a simulated one). */
+function hasGithubId(row: { repositoryId: string | null }): boolean {
+  return row.repositoryId !== null && !isSimulatedId(row.repositoryId);
 }
 
 /**
@@ -55,11 +91,45 @@ export async function lockProject(
   const byName = held.find((row) => row.key === key);
   const byRepository =
     repositoryId === null ? undefined : held.find((row) => Number(row.repositoryId) === repositoryId);
+  if (project.simulated || isSimulatedId(repositoryId)) {
+    // A simulated event never moves or renames a GitHub repository's project: under a name one
+    // holds, it is applied to a project of its own (`owner/repo~simulated`); carrying one's id
+    // (`--repository-id`) under another name, it is no rename of it.
+    if (byName && hasGithubId(byName) && Number(byName.repositoryId) !== repositoryId) {
+      const marked = `${project.fullName}${SIMULATED_SUFFIX}`;
+      const row = await lockProject(tx, { ...project, fullName: marked, simulated: true });
+      const conflict = `name held by a GitHub repository: ${project.fullName} is repository ${byName.repositoryId}'s project, so this simulated event was applied to ${marked}`;
+      return { ...row, conflict: row.conflict ? `${conflict}; ${row.conflict}` : conflict };
+    }
+    if (byRepository && byRepository.key !== key && hasGithubId(byRepository)) {
+      const conflict = `repository id ${repositoryId} is project ${byRepository.fullName}'s, a GitHub repository's: a simulated event under ${project.fullName} does not rename it`;
+      return { ...(await upsertProject(tx, key, { ...project, repositoryId: null })), conflict };
+    }
+  } else if (
+    byName &&
+    isSimulatedId(byName.repositoryId) &&
+    byRepository &&
+    byRepository.key === `${key}~${byRepository.repositoryId}`
+  ) {
+    // A simulated project took this GitHub repository's name (as envhooks did before simulated
+    // events were kept apart) and the repository's project was set aside: it takes its name back.
+    await moveProject(tx, byName.id, `${byName.fullName}${SIMULATED_SUFFIX}`, { keepName: false });
+    await moveProject(tx, byRepository.id, project.fullName, { keepName: false });
+    return upsertProject(tx, key, project);
+  }
   if (byRepository && byRepository.key !== key) {
     if (!renamed && (await isFormerName(tx, byRepository.id, key))) {
       return refreshProject(tx, byRepository.id, project);
     }
-    await moveProject(tx, byRepository.id, project.fullName);
+    // A simulated project's history never makes a name "in use" against a GitHub repository's id.
+    const other = byName && !isSimulatedId(byName.repositoryId) ? byName : undefined;
+    if (!renamed && (await stillInUse(tx, byRepository.key, other))) {
+      const conflict = `repository id ${repositoryId} is project ${byRepository.fullName}'s, whose name still gets events of its own: ${project.fullName} was not taken for a rename of it and is kept apart (a resync of either shows what GitHub says)`;
+      const row = await upsertProject(tx, key, { ...project, repositoryId: null });
+      return { ...row, conflict };
+    }
+    const moved = await moveProject(tx, byRepository.id, project.fullName);
+    if (moved?.merged) return { ...(await upsertProject(tx, key, project)), merged: moved.merged };
   } else if (
     byName &&
     byName.repositoryId !== null &&
@@ -68,8 +138,16 @@ export async function lockProject(
   ) {
     // Another repository held this name before (deleted, or renamed while envhooks missed it): its
     // project steps aside, under a name of its own, until its own events say where it went.
-    await moveProject(tx, byName.id, `${byName.fullName}~${byName.repositoryId}`, { keepName: false });
+    const aside = isSimulatedId(byName.repositoryId) ? SIMULATED_SUFFIX : `~${byName.repositoryId}`;
+    await moveProject(tx, byName.id, `${byName.fullName}${aside}`, { keepName: false });
   }
+  const row = await upsertProject(tx, key, project);
+  // A new project under a name another one had: the name no longer points to that one.
+  if (!byName && !byRepository) await tx.query("DELETE FROM project_former_names WHERE key = $1", [key]);
+  return row;
+}
+
+async function upsertProject(tx: Queryable, key: string, project: ProjectRef): Promise<Project> {
   const { rows } = await tx.query<Project>(
     `INSERT INTO projects (key, full_name, default_branch, installation_id, repository_id) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (key) DO UPDATE SET full_name = excluded.full_name, default_branch = excluded.default_branch,
@@ -77,14 +155,30 @@ export async function lockProject(
        repository_id = COALESCE(excluded.repository_id, projects.repository_id),
        ${REACTIVATE}, updated_at = now()
      RETURNING ${COLUMNS}`,
-    [key, project.fullName, project.defaultBranch, project.installationId, repositoryId],
+    [key, project.fullName, project.defaultBranch, project.installationId, project.repositoryId ?? null],
   );
   // INSERT … ON CONFLICT DO UPDATE holds the row lock until the transaction ends.
   const row = rows[0];
   if (!row) throw new Error(`project ${project.fullName} could not be stored`);
-  // A new project under a name another one had: the name no longer points to that one.
-  if (!byName && !byRepository) await tx.query("DELETE FROM project_former_names WHERE key = $1", [key]);
   return row;
+}
+
+/**
+ * Whether a project's name is still in use, so an event naming its repository id under another
+ * name is no rename of it: its name had an event in the last `RENAME_QUIET_MS`, or the other name
+ * is a project with a history of its own (kept apart by an earlier conflict).
+ */
+async function stillInUse(
+  tx: Queryable,
+  currentKey: string,
+  other: { id: number } | undefined,
+): Promise<boolean> {
+  const { rows } = await tx.query(
+    `SELECT 1 FROM github_events WHERE project_key = $1 AND received_at > now() - make_interval(secs => $2)
+     UNION ALL SELECT 1 FROM activities WHERE project_id = $3 LIMIT 1`,
+    [currentKey, RENAME_QUIET_MS / 1000, other?.id ?? null],
+  );
+  return rows.length > 0;
 }
 
 const REACTIVATE = "status = 'active', deactivated_at = NULL, deactivated_reason = NULL";
@@ -134,7 +228,7 @@ export async function moveProject(
   id: number,
   toFullName: string,
   { keepName = true }: { keepName?: boolean } = {},
-): Promise<{ from: string; to: string } | undefined> {
+): Promise<{ from: string; to: string; merged?: string } | undefined> {
   const to = projectKey(toFullName);
   const { rows } = await tx.query<{ key: string; fullName: string; repositoryId: string | null }>(
     `SELECT key, full_name AS "fullName", repository_id AS "repositoryId" FROM projects WHERE id = $1 FOR UPDATE`,
@@ -156,10 +250,13 @@ export async function moveProject(
     );
   }
   const still = other && (await tx.query("SELECT 1 FROM projects WHERE id = $1", [other.id])).rows.length > 0;
-  if (other && still && other.id !== id) {
-    await moveProject(tx, other.id, `${other.fullName}~${other.repositoryId ?? other.id}`, {
-      keepName: false,
-    });
+  let merged: string | undefined;
+  if (other && still && other.id !== id && (await wasKeptApart(tx, to, current.repositoryId))) {
+    await mergeProject(tx, other.id, { id, key: current.key }, to);
+    merged = `the project kept apart under ${toFullName} (its events carried repository id ${current.repositoryId}: a rename seen before repository.renamed) was merged into it`;
+  } else if (other && still && other.id !== id) {
+    const aside = isSimulatedId(other.repositoryId) ? SIMULATED_SUFFIX : `~${other.repositoryId ?? other.id}`;
+    await moveProject(tx, other.id, `${other.fullName}${aside}`, { keepName: false });
   }
   // Its options name the files they came from by the old name: they are read again at its next event.
   await tx.query(
@@ -177,7 +274,62 @@ export async function moveProject(
       [current.key, current.fullName, id],
     );
   }
-  return { from: current.key, to };
+  return merged ? { from: current.key, to, merged } : { from: current.key, to };
+}
+
+/**
+ * Whether the project without a repository id under `key` was kept apart from `repositoryId`'s
+ * (`lockProject`'s conflict: an event under its name carried that id), so a move of that
+ * repository's project to `key` is the rename its events showed.
+ */
+export async function wasKeptApart(
+  tx: Queryable,
+  key: string,
+  repositoryId: string | number | null,
+): Promise<boolean> {
+  if (repositoryId === null) return false;
+  const { rows } = await tx.query(
+    `SELECT 1 FROM projects p WHERE p.key = $1 AND p.repository_id IS NULL
+       AND EXISTS (SELECT 1 FROM github_events WHERE project_key = $1 AND payload IS NOT NULL
+         AND payload::jsonb #>> '{repository,id}' = $2::text)`,
+    [key, String(repositoryId)],
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Merges the project `fromId` (under `key`) into the project `into` (about to move to `key`), in
+ * the caller's transaction: its environments (they replace the other's of the same name: they
+ * come from the newer events), activities and former names go to `into`; rows named by key stay
+ * under `key`, where `into`'s own follow (`KEYED_TABLES`), those of `into` that would clash giving
+ * way. Then the project `fromId` is deleted.
+ */
+async function mergeProject(
+  tx: Queryable,
+  fromId: number,
+  into: { id: number; key: string },
+  key: string,
+): Promise<void> {
+  await tx.query(
+    `DELETE FROM environments e WHERE e.project_id = $1 AND EXISTS (SELECT 1 FROM environments f
+       WHERE f.project_id = $2 AND (f.name = e.name OR f.machine_name = e.machine_name))`,
+    [into.id, fromId],
+  );
+  for (const table of ["environments", "activities", "project_former_names"]) {
+    await tx.query(`UPDATE ${table} SET project_id = $1 WHERE project_id = $2`, [into.id, fromId]);
+  }
+  // Rows keyed by (project_key, …) that both have: the newer project's stay.
+  await tx.query(
+    `DELETE FROM github_comments c WHERE c.project_key = $1
+       AND EXISTS (SELECT 1 FROM github_comments d WHERE d.project_key = $2 AND d.pull_request = c.pull_request)`,
+    [into.key, key],
+  );
+  await tx.query(
+    `DELETE FROM push_commits c WHERE c.project_key = $1
+       AND EXISTS (SELECT 1 FROM push_commits d WHERE d.project_key = $2 AND d.head_sha = c.head_sha)`,
+    [into.key, key],
+  );
+  await tx.query("DELETE FROM projects WHERE id = $1", [fromId]);
 }
 
 /** The project a former name points to now (none while a project holds the name). */
@@ -203,6 +355,37 @@ export async function fillRepositoryId(db: Queryable, fullName: string, reposito
      WHERE key = $1 AND repository_id IS NULL AND NOT EXISTS (SELECT 1 FROM projects WHERE repository_id = $2)`,
     [projectKey(fullName), repositoryId],
   );
+}
+
+/** A project's name and repository id, found by its key or by the id. */
+export async function findProjectIdentity(
+  db: Queryable,
+  where: { key: string } | { repositoryId: number },
+): Promise<{ fullName: string; repositoryId: number | null } | undefined> {
+  const { rows } = await db.query<{ fullName: string; repositoryId: string | null }>(
+    `SELECT full_name AS "fullName", repository_id::text AS "repositoryId" FROM projects
+     WHERE ${"key" in where ? "key = $1" : "repository_id = $1"}`,
+    ["key" in where ? where.key : where.repositoryId],
+  );
+  const row = rows[0];
+  return (
+    row && {
+      fullName: row.fullName,
+      repositoryId: row.repositoryId === null ? null : Number(row.repositoryId),
+    }
+  );
+}
+
+/**
+ * Gives the project `key` the repository id GitHub reports for its name (a resync's identity
+ * change), taking it from another project that had it: that one keeps its name and history.
+ */
+export async function takeRepositoryId(tx: Queryable, key: string, repositoryId: number): Promise<void> {
+  await tx.query("UPDATE projects SET repository_id = NULL WHERE repository_id = $2 AND key <> $1", [
+    key,
+    repositoryId,
+  ]);
+  await tx.query("UPDATE projects SET repository_id = $2 WHERE key = $1", [key, repositoryId]);
 }
 
 /** A project found by its repository id, or else by its name (one stored before ids were kept). */

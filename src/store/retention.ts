@@ -13,7 +13,13 @@ const DAY_MS = 24 * 3600_000;
 export const DEFAULT_RETENTION: Retention = { storedMs: 30 * DAY_MS, activitiesMs: 365 * DAY_MS };
 
 /** What a purge step lets go: the `what` label of `envhooks_purged_total`. */
-export type Purged = "github_payloads" | "deliveries" | "attempt_bodies" | "github_tasks" | "activities";
+export type Purged =
+  | "github_payloads"
+  | "deliveries"
+  | "attempt_bodies"
+  | "github_tasks"
+  | "activities"
+  | "alerts";
 
 interface PurgeStep {
   what: Purged;
@@ -83,6 +89,16 @@ const STEPS: PurgeStep[] = [
       DELETE FROM github_deployments g USING doomed WHERE g.activity_id = doomed.id
     )
     DELETE FROM activities a USING doomed WHERE a.seq = doomed.seq
+    RETURNING 1`,
+  },
+  {
+    // Integrations' alert windows, kept as long as activities: an owner-wide integration's alert
+    // lives only here; a project's is its activity's count, long past its 10 minutes.
+    what: "alerts",
+    activities: true,
+    sql: `DELETE FROM integration_alerts WHERE seq IN (
+      SELECT seq FROM integration_alerts WHERE last_at < $1
+      ORDER BY last_at LIMIT $2 FOR UPDATE SKIP LOCKED)
     RETURNING 1`,
   },
 ];

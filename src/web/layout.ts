@@ -11,7 +11,7 @@ export interface LayoutOptions {
   /** What goes inside `<main>`. */
   body: Markup;
   /** Which nav entry is the current page (`aria-current`). */
-  current?: "projects" | "tokens" | "docs";
+  current?: "projects" | "tokens" | "alerts" | "docs";
   /** Breadcrumbs above the heading, e.g. the project of an activity. */
   crumbs?: Array<{ href: string; label: string }>;
 }
@@ -66,6 +66,7 @@ export function layout(c: Context, options: LayoutOptions): Markup {
       ? html`<nav aria-label="Main"><ul>
       ${navItem("projects", "/", "Projects")}
       ${isOperator ? navItem("tokens", "/tokens", "Tokens") : ""}
+      ${isOperator ? navItem("alerts", "/alerts", "Owner alerts") : ""}
       ${navItem("docs", "/docs", "API reference")}
     </ul></nav>
     <div class="who">

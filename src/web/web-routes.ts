@@ -3,6 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { html } from "hono/html";
 import type { Logger } from "pino";
 import type { Database } from "../store/database.ts";
+import type { SecretBox } from "../store/secret-box.ts";
 import type { UserProjects } from "./access/github-user.ts";
 import { accessRoutes } from "./access/routes.ts";
 import { accessPage, type Sessions } from "./access/session.ts";
@@ -15,6 +16,8 @@ export interface WebDeps {
   log: Logger;
   /** ENVHOOKS_PUBLIC_URL: where people reach envhooks (links, OAuth callback, manifest's webhook URL). */
   publicUrl?: string | undefined;
+  /** ENVHOOKS_TRUSTED_PROXIES: the reverse proxies whose X-Forwarded-For sign-in throttling believes. */
+  trustedProxies?: readonly string[] | undefined;
   /** GitHub's web root for links to commits and pull requests: GHE_HOST's, or github.com. */
   githubWebUrl?: string | undefined;
   /**
@@ -24,6 +27,8 @@ export interface WebDeps {
   callApi(path: string, init?: RequestInit): Promise<Response>;
   /** Browser sessions (the cookie, its principal and CSRF token). */
   sessions: Sessions;
+  /** Seals what the pages keep for a moment (a one-time message holding a new secret). */
+  secrets?: SecretBox | undefined;
   /** ENVHOOKS_API_TOKEN, when set. */
   apiToken(): string | undefined;
   /** Sign in with GitHub: the App's OAuth client; undefined when GITHUB_CLIENT_ID/SECRET are not set. */

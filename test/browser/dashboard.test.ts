@@ -239,9 +239,20 @@ describe.skipIf(browserSkipReason())("the dashboard in a browser", { timeout: 18
     await signedIn.screenshot("integration-form-error");
     await url.fill(receiver.url);
     await page.getByRole("button", { name: "Add the integration" }).click();
-    await expect.poll(() => page.getByRole("heading", { level: 1 }).textContent()).toBe("Integration added");
+    // The POST redirects to the integration's page, which shows the secret this once.
+    await expect.poll(() => page.locator("#added-heading").textContent()).toBe("Integration added");
     expect(await page.locator("#integration-secret").textContent()).toMatch(/^whsec_/);
     await signedIn.screenshot("integration-added");
+    // Reloading sends no form again: the same integration, its secret no longer shown.
+    const integrations = async () =>
+      (await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json()).length;
+    const added = await integrations();
+    await page.reload();
+    await expect
+      .poll(() => page.getByRole("heading", { level: 1 }).textContent())
+      .toMatch(/^webhook integration/);
+    expect(await page.locator("#integration-secret").count()).toBe(0);
+    expect(await integrations()).toBe(added);
     signedIn.expectClean({ statuses: [400] });
   });
 
@@ -358,7 +369,14 @@ describe.skipIf(browserSkipReason())("the dashboard in a browser", { timeout: 18
     const { page } = signedIn;
     const [integration] = await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json();
     await page.goto(`${origin}${PROJECT}`);
-    await page.getByRole("button", { name: `Delete webhook integration ${integration.id}` }).click();
+    await page.getByRole("link", { name: `Delete webhook integration ${integration.id}` }).click();
+    // A page asks first, naming the integration and what goes with it; keeping it is a link away.
+    await expect
+      .poll(() => page.getByRole("heading", { level: 1 }).textContent())
+      .toBe(`Delete the webhook integration ${integration.id}?`);
+    expect(await page.locator("#delete-what").textContent()).toMatch(/delivery log: \d+ deliver/);
+    await signedIn.screenshot("integration-delete");
+    await page.getByRole("button", { name: /^Delete the integration and its \d+ deliver/ }).click();
     await expect.poll(() => page.getByRole("status").first().textContent()).toContain("deleted");
     expect(await page.locator(`#integration-${integration.id}`).count()).toBe(0);
     signedIn.expectClean();

@@ -110,6 +110,15 @@ describe.skipIf(browserSkipReason())("setup and sign-in in a browser", { timeout
       .toBe("Register envhooks on GitHub");
     expect(await page.locator("#webhook-url").textContent()).toBe(`${server.origin}/api/github/webhooks`);
     await watched.screenshot("setup");
+    // Another browser with the same link (the key is bound to the first) is told so.
+    const elsewhere = await browser.newPage(server.origin);
+    await elsewhere.page.goto(`${server.origin}/setup?key=${setup.key}`);
+    expect(await elsewhere.page.getByRole("heading", { level: 1 }).textContent()).toBe(
+      "Setup is open in another browser",
+    );
+    // Chromium logs the 403 answer as a console error: that one only.
+    expect(elsewhere.errors).toEqual([expect.stringContaining("status of 403")]);
+    await elsewhere.context.close();
 
     await page.getByRole("button", { name: "Register on GitHub" }).click();
     await page.waitForURL(`${server.origin}/setup/callback?**`);

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ServerType, serve } from "@hono/node-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pushTo, REPO } from "../fixtures/github-events.ts";
 import { Receiver } from "../helpers/receiver.ts";
 import { STORES } from "../helpers/stores.ts";
 import {
@@ -141,6 +142,57 @@ describe("the envhooks CLI against a running server", () => {
     expect(bulk.code, bulk.stderr).toBe(0);
     expect(bulk.stdout).toContain("Redelivered 0 of 0 failed deliveries");
     expect((await cli(["redeliver", "-p", PROJECT], env)).code).toBe(2);
+  });
+
+  it("simulating a repository after a real event of another leaves two projects (issue 22)", async () => {
+    // GitHub's example repository (Codertocat/Hello-World, id 186853002) sends an event…
+    const real = await envhooks.deliver("push", pushTo(REPO, 1));
+    expect(real.status).toBe(202);
+    await eventually(async () => (await envhooks.api(`/api/projects/${REPO}/environments`)).status === 200);
+    // …then `simulate` sends one for acme/web, built from the same example payload.
+    const pushed = await cli(["simulate", "push", "--repo", PROJECT, "--branch", "feature-w"], env);
+    expect(pushed.code, pushed.stderr).toBe(0);
+    const listed = await eventually(async () => {
+      const names = JSON.parse((await cli(["environments", "--json", "-p", PROJECT], env)).stdout) as Array<{
+        name: string;
+      }>;
+      return names.some((e) => e.name === "feature-w") ? names : undefined;
+    });
+    expect(listed.map((e) => e.name)).not.toContain("master");
+    const projects = (await (await envhooks.api("/api/projects")).json()) as Array<{ project: string }>;
+    expect(projects.map((p) => p.project).sort()).toEqual([PROJECT, REPO].sort());
+    // Each keeps what it had: Hello-World its master, acme/web its hook.
+    const master = await envhooks.api(`/api/projects/${REPO}/environments`);
+    expect(master.status).toBe(200);
+    expect((await master.json()).map((e: { name: string }) => e.name)).toEqual(["master"]);
+    expect(JSON.parse((await cli(["hooks", "--json", "-p", PROJECT], env)).stdout)).toHaveLength(1);
+  });
+
+  it("simulating a GitHub repository's own name leaves its project, hooks and history where they are (issue 22)", async () => {
+    // Hello-World has a project from a real event (the test above) and a hook of its own.
+    const own = await new Receiver().start();
+    try {
+      expect((await cli(["hooks:add", own.url, "-p", REPO], env)).code).toBe(0);
+      const pushed = await cli(["simulate", "push", "--repo", REPO, "--branch", "feature-sim"], env);
+      expect(pushed.code, pushed.stderr).toBe(0);
+      // The simulated push goes to a project of its own…
+      const simulated = `${REPO}~simulated`;
+      await eventually(async () => {
+        const listed = await cli(["environments", "--json", "-p", simulated], env);
+        return listed.code === 0 && listed.stdout.includes("feature-sim");
+      });
+      // …and the next real event is Hello-World's: its hook receives it.
+      expect((await envhooks.deliver("push", pushTo(REPO, 7))).status).toBe(202);
+      await eventually(async () => own.received.length === 1);
+      expect(JSON.parse(own.received[0]?.body ?? "{}").project).toBe(REPO);
+      expect(JSON.parse((await cli(["hooks", "--json", "-p", REPO], env)).stdout)).toHaveLength(1);
+      const names = JSON.parse((await cli(["environments", "--json", "-p", REPO], env)).stdout) as Array<{
+        name: string;
+      }>;
+      expect(names.map((e) => e.name)).not.toContain("feature-sim");
+    } finally {
+      await own.stop();
+    }
   });
 
   it("login saves the server and token for later commands, readable by this user only", async () => {

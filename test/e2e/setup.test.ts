@@ -85,6 +85,10 @@ describe("a new user's first start", { timeout: 300_000 }, () => {
     const browser = new Browser(origin);
     expect((await browser.get("/setup")).status).toBe(403);
     expect((await browser.get(new URL(link).pathname + new URL(link).search)).status).toBe(303);
+    // The link is bound to the browser that opened it first: another one with the same link gets nothing.
+    const elsewhere = await new Browser(origin).get(new URL(link).pathname + new URL(link).search);
+    expect(elsewhere.status).toBe(403);
+    expect(await elsewhere.text()).toMatch(/already opened in another browser/);
     const page = await (await browser.get("/setup")).text();
     const action = decodeEntities(
       /<form method="post" action="([^"]*settings\/apps\/new[^"]*)">/.exec(page)?.[1] ?? "",

@@ -28,6 +28,16 @@ export class Receiver {
   #server: Server | undefined;
   #port = 0;
   #hanging: ServerResponse[] = [];
+  /** The address it listens on: loopback, or 0.0.0.0 for containers to reach it (test:deploy). */
+  readonly host: string;
+
+  constructor({ host = "127.0.0.1" }: { host?: string } = {}) {
+    this.host = host;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
 
   get url(): string {
     return `http://127.0.0.1:${this.#port}/hook`;
@@ -59,7 +69,7 @@ export class Receiver {
         }, answer.delayMs ?? 0);
       });
     });
-    await new Promise<void>((resolve) => this.#server?.listen(this.#port, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) => this.#server?.listen(this.#port, this.host, resolve));
     this.#port = (this.#server.address() as AddressInfo).port;
     return this;
   }

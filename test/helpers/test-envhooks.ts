@@ -3,7 +3,7 @@ import { Writable } from "node:stream";
 import { sign } from "@octokit/webhooks-methods";
 import { pino } from "pino";
 import { ProbotOctokit } from "probot";
-import { type Envhooks, type Role, startEnvhooks } from "../../src/envhooks.ts";
+import { type Envhooks, type EnvhooksOptions, type Role, startEnvhooks } from "../../src/envhooks.ts";
 import { createSecretBox, type SecretBox } from "../../src/store/secret-box.ts";
 import type { FakeGithub } from "./fake-github.ts";
 import type { StoreKind, TestStore } from "./stores.ts";
@@ -57,6 +57,10 @@ export async function startTestEnvhooks(
     oauthClient?: { clientId: string; clientSecret: string };
     /** GitHub Actions' OIDC issuer (a local one); used with `publicUrl` as the audience. */
     actionsOidcIssuer?: string;
+    /** What unverified webhook bodies may hold and how long they may take (production's by default). */
+    webhookLimits?: EnvhooksOptions["webhookLimits"];
+    /** ENVHOOKS_TRUSTED_PROXIES: whose X-Forwarded-For sign-in throttling believes. */
+    trustedProxies?: string[];
   } = {},
 ): Promise<TestEnvhooks> {
   const store = options.store ?? (await kind.open());
@@ -98,6 +102,8 @@ export async function startTestEnvhooks(
     })),
     ...(options.now ? { now: options.now } : {}),
     ...(options.role ? { role: options.role } : {}),
+    ...(options.webhookLimits ? { webhookLimits: options.webhookLimits } : {}),
+    ...(options.trustedProxies ? { trustedProxies: options.trustedProxies } : {}),
   });
   return {
     ...envhooks,

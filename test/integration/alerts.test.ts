@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { pullRequest, pushCreatingMaster, pushToBranch, REPO } from "../fixtures/github-events.ts";
+import { DashboardClient } from "../helpers/dashboard-session.ts";
 import { FakeGithub } from "../helpers/fake-github.ts";
 import { Receiver } from "../helpers/receiver.ts";
 import { STORES } from "../helpers/stores.ts";
-import { eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
+import { API_TOKEN, eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
 
 const FAST = [0, 0, 0, 0, 0];
 const base = `/api/projects/${REPO}/integrations`;
@@ -83,6 +84,71 @@ describe.each(STORES)("failure alerts on $name", { timeout: 120_000 }, (kind) =>
     // The successful environment.branch activity is not a failure: the channel never saw it.
     expect(slackTexts().some((text) => text.includes("Environment created"))).toBe(false);
     expect(slack.received).toHaveLength(1);
+  });
+
+  it("a storm of failed deliveries is one alert per integration and 10 minutes, counted and relayed once", async () => {
+    await start();
+    failing.answer = () => ({ status: 500 });
+    const webhook = await add({ type: "webhook", url: failing.url, retry_schedule: FAST });
+    await addSlack({ results: ["failure"] });
+    type Listed = { id: string; type: string; text: string; alert?: Record<string, unknown> };
+    const list = async (query: string) => {
+      const response = await envhooks.api(`/api/projects/${REPO}/activities?limit=100${query}`);
+      expect(response.status).toBe(200);
+      return ((await response.json()) as { items: Listed[] }).items;
+    };
+    const alertCount = async (count: number) =>
+      eventually(async () => {
+        const alerts = await list("&alerts=only");
+        return alerts[0]?.alert?.count === count && alerts;
+      }, 30_000);
+    const firstAt = clock.toISOString();
+    // Three deliveries fail for good, two minutes apart: one alert counts them.
+    for (const [n, branch] of ["feature/a", "feature/b", "feature/c"].entries()) {
+      if (n > 0) clock = new Date(clock.getTime() + 2 * 60_000);
+      await send("push", pushToBranch(branch));
+      await eventually(async () => failing.received.length === 6 * (n + 1), 60_000);
+      await alertCount(n + 1);
+    }
+    const [alert, ...more] = await alertCount(3);
+    expect(more).toHaveLength(0);
+    expect(alert).toMatchObject({
+      type: "integration.delivery.failed",
+      alert: { integration: webhook.id, count: 3, first_at: firstAt, last_at: clock.toISOString() },
+    });
+    expect(alert?.text).toMatch(/^3 deliveries/);
+    // Relayed once: the channel got the first, and no message per later failure.
+    await eventually(async () => slack.received.length === 1);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(slack.received).toHaveLength(1);
+    // The list without alerts; the project's card follows its environments.
+    expect((await list("&alerts=exclude")).map((a) => a.type)).toEqual(Array(3).fill("environment.branch"));
+    const projects = (await (await envhooks.api("/api/projects")).json()) as Array<Record<string, any>>;
+    expect(projects[0]?.last_activity?.type).toBe("environment.branch");
+    // So does Dockership's status of the environment whose delivery failed first.
+    const status = (await (await envhooks.api(`/rest/status/${REPO}`)).json()) as Record<string, any>;
+    expect(status.environments["feature/a"]?.last_activity?.type).toBe("environment.branch");
+    const operator = new DashboardClient(envhooks.app);
+    await operator.signIn(API_TOKEN);
+    const page = await (await operator.get(`/projects/${REPO}?alerts=only`)).text();
+    const rows = /<tbody id="activity-rows"[^>]*>([\s\S]*?)<\/tbody>/.exec(page)?.[1] ?? "";
+    expect(rows).toContain(`activity-${alert?.id}`);
+    expect(rows).not.toContain(">environment.branch</a>");
+    expect(page).toContain('aria-current="page">Alerts only');
+    const home = await (await operator.get("/")).text();
+    expect(home).not.toContain(">integration.delivery.failed</a>");
+    // A bad filter is refused, naming it.
+    const refused = await envhooks.api(`/api/projects/${REPO}/activities?alerts=some`);
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain("alerts");
+
+    // Ten minutes after the first: a new alert, relayed.
+    clock = new Date(new Date(firstAt).getTime() + 10 * 60_000 + 1000);
+    await send("push", pushToBranch("feature/d"));
+    await eventually(async () => (await list("&alerts=only")).length === 2, 60_000);
+    await eventually(async () => slack.received.length === 2);
+    const [newest] = await list("&alerts=only");
+    expect(newest?.alert).toMatchObject({ count: 1, first_at: clock.toISOString() });
   });
 
   it("a deploy runner's timeout alerts the Slack channel", async () => {

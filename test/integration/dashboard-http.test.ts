@@ -1,13 +1,33 @@
+import examples from "@octokit/webhooks-examples/api.github.com/index.json" with { type: "json" };
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findEvent } from "../../src/store/github-events.ts";
 import { MAX_STREAMS_PER_SESSION, openStreams } from "../../src/web/pages/live-stream.ts";
-import { pushCreatingMaster, pushToBranch, REPO } from "../fixtures/github-events.ts";
+import { pushCreatingMaster, pushTo, pushToBranch, REPO } from "../fixtures/github-events.ts";
 import { DashboardClient } from "../helpers/dashboard-session.ts";
 import { Receiver } from "../helpers/receiver.ts";
 import { STORES } from "../helpers/stores.ts";
 import { API_TOKEN, eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
 
 const PROJECT = `/projects/${REPO}`;
+
+/** GitHub's real `repository.renamed` example, about `repository` now named `fullName`. */
+function renamedEvent(repository: Record<string, any>, fullName: string): Record<string, any> {
+  const group = (examples as Array<{ name: string; examples: Array<Record<string, any>> }>).find(
+    (e) => e.name === "repository",
+  );
+  const example = structuredClone(group?.examples.find((e) => e.action === "renamed")) as Record<string, any>;
+  const [owner = "", name = ""] = fullName.split("/");
+  example.repository = {
+    ...example.repository,
+    id: repository.id,
+    name,
+    full_name: fullName,
+    owner: { ...example.repository.owner, login: owner },
+    default_branch: "master",
+  };
+  example.changes = { repository: { name: { from: repository.name } } };
+  return example;
+}
 
 // The dashboard at HTTP level, on both stores: every page answers through the API as the signed-in
 // person, and forms show the API's refusals next to their fields.
@@ -116,6 +136,46 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
     },
   );
 
+  it.skipIf(kind.skip)(
+    "redirects after adding an integration: its secret shows once, to this session only, and a reload adds nothing",
+    async () => {
+      const before = await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json();
+      const added = await operator.post(`${PROJECT}/integrations`, {
+        type: "webhook",
+        url: receiver.url,
+        states: "complete",
+      });
+      expect(added.status).toBe(303);
+      const location = added.headers.get("location") ?? "";
+      const integrations = await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json();
+      expect(integrations).toHaveLength(before.length + 1);
+      const integration = integrations.at(-1);
+      expect(location).toMatch(new RegExp(`^${PROJECT}/integrations/${integration.id}\\?flash=[\\w-]+$`));
+
+      // Another session opening the link sees no secret, and leaves it for the one that made it.
+      const other = new DashboardClient(envhooks.app);
+      await other.signIn(API_TOKEN);
+      const foreign = await (await other.get(location)).text();
+      expect(foreign).not.toContain('id="integration-secret"');
+
+      const page = await (await operator.get(location)).text();
+      expect(page).toContain("Integration added");
+      const secret = /<p class="secret" id="integration-secret">(whsec_[^<]+)<\/p>/.exec(page)?.[1];
+      expect(secret).toBeTruthy();
+      const { rows } = await envhooks.store.db.query<{ body: string }>("SELECT body FROM web_flashes");
+      expect(rows.map((row) => row.body).join("")).not.toContain(secret);
+
+      // A reload is a GET: the secret is gone and nothing is added.
+      const reloaded = await (await operator.get(location)).text();
+      expect(reloaded).not.toContain("Integration added");
+      expect(reloaded).not.toContain(secret);
+      expect(await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json()).toHaveLength(
+        before.length + 1,
+      );
+      await envhooks.api(`/api/projects/${REPO}/integrations/${integration.id}`, { method: "DELETE" });
+    },
+  );
+
   it.skipIf(kind.skip)("adds, tests, pauses, resumes, edits and deletes an integration", async () => {
     const added = await operator.post(`${PROJECT}/integrations`, {
       type: "webhook",
@@ -123,16 +183,19 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
       states: ["complete", "in_progress"],
       secret: "a-secret-of-sixteen-chars",
     });
-    expect(added.status).toBe(200);
-    const addedPage = await added.text();
-    expect(addedPage).toContain("Integration added");
+    expect(added.status).toBe(303);
+    expect(await (await operator.get(added.headers.get("location") ?? "")).text()).toContain(
+      "Integration added",
+    );
     const [integration] = await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json();
     expect(integration).toMatchObject({ type: "webhook", states: ["complete", "in_progress"] });
     const base = `${PROJECT}/integrations/${integration.id}`;
 
     const tested = await operator.post(`${base}/test`);
-    expect(tested.status).toBe(200);
-    expect(await tested.text()).toContain("succeeded, 200");
+    expect(tested.status).toBe(303);
+    expect(await (await operator.get(tested.headers.get("location") ?? "")).text()).toContain(
+      "succeeded, 200",
+    );
     expect(receiver.received.length).toBeGreaterThan(0);
 
     expect((await operator.post(`${base}/pause`)).headers.get("location")).toBe(`${PROJECT}?done=paused`);
@@ -169,9 +232,51 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
       timeout_ms: 5000,
     });
 
-    expect((await operator.post(`${base}/delete`)).status).toBe(303);
+    expect((await operator.post(`${base}/delete`, { confirm: integration.id })).status).toBe(303);
     expect(await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json()).toEqual([]);
   });
+
+  it.skipIf(kind.skip)(
+    "deletes an integration only once a page naming it and its deliveries is confirmed",
+    async () => {
+      const integration = await (
+        await envhooks.api(`/api/projects/${REPO}/integrations`, {
+          body: { type: "webhook", url: `${receiver.url}/to-delete`, states: ["complete"] },
+        })
+      ).json();
+      const api = `/api/projects/${REPO}/integrations/${integration.id}`;
+      const base = `${PROJECT}/integrations/${integration.id}`;
+      await envhooks.deliver(
+        "push",
+        pushToBranch("feature/x", { before: "3".repeat(40), after: "4".repeat(40) }),
+      );
+      await eventually(
+        async () => (await (await envhooks.api(`${api}/delivery-counts`)).json()).delivered === 1,
+      );
+
+      // The project page's Delete is a link to a page that asks, not a form that deletes.
+      const project = await (await operator.get(PROJECT)).text();
+      expect(project).toContain(`href="${base}/delete"`);
+      expect(project).not.toContain(`action="${base}/delete"`);
+      const asked = await operator.get(`${base}/delete`);
+      expect(asked.status).toBe(200);
+      const page = await asked.text();
+      expect(page).toContain(integration.id);
+      expect(page).toContain(`${receiver.url}/to-delete`);
+      expect(page).toMatch(/<strong>1<\/strong> delivery/);
+      expect(page).toContain(`action="${base}/delete"`);
+
+      // A POST without the confirmation (an old page's one-click form) deletes nothing.
+      const unconfirmed = await operator.post(`${base}/delete`);
+      expect(unconfirmed.status).toBe(303);
+      expect(unconfirmed.headers.get("location")).toBe(`${base}/delete`);
+      expect((await envhooks.api(api)).status).toBe(200);
+
+      const confirmed = await operator.post(`${base}/delete`, { confirm: integration.id });
+      expect(confirmed.headers.get("location")).toBe(`${PROJECT}?done=deleted`);
+      expect((await envhooks.api(api)).status).toBe(404);
+    },
+  );
 
   it.skipIf(kind.skip)(
     "sets delivery settings and headers; an edit that leaves the headers empty keeps them",
@@ -186,7 +291,7 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
         headers: "X-Team: platform\nAuthorization: Bearer sekrit-value",
         insecure_ssl: "on",
       });
-      expect(added.status).toBe(200);
+      expect(added.status).toBe(303);
       const integrations = await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json();
       const integration = integrations.at(-1);
       expect(integration).toMatchObject({
@@ -222,7 +327,7 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
         insecure_ssl: false,
         headers: { "X-Team": "platform" },
       });
-      await operator.post(`${base}/delete`);
+      await operator.post(`${base}/delete`, { confirm: integration.id });
     },
   );
 
@@ -281,6 +386,54 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
     },
   );
 
+  it.skipIf(kind.skip)(
+    "keeps test deliveries apart: shown inline, marked in the log, not counted, never redelivered in bulk",
+    async () => {
+      receiver.answer = () => ({ status: 500, body: "down" });
+      const integration = await (
+        await envhooks.api(`/api/projects/${REPO}/integrations`, {
+          body: { type: "webhook", url: receiver.url, states: ["complete"], retry_schedule: [0, 0, 0, 0, 0] },
+        })
+      ).json();
+      const api = `/api/projects/${REPO}/integrations/${integration.id}`;
+      const base = `${PROJECT}/integrations/${integration.id}`;
+      const since = encodeURIComponent(new Date(Date.now() - 60_000).toISOString());
+
+      // The test's POST redirects to the integration's page, which shows the result inline.
+      const tested = await operator.post(`${base}/test`);
+      expect(tested.status).toBe(303);
+      const location = tested.headers.get("location") ?? "";
+      const id = new RegExp(`^${base}\\?test=([a-z0-9_-]+)#test-result$`, "i").exec(location)?.[1];
+      expect(id, location).toBeTruthy();
+      const page = await (await operator.get(location)).text();
+      expect(page).toContain('id="test-result"');
+      expect(page).toContain("failed, 500");
+      const [logged] = (await (await envhooks.api(`${api}/deliveries`)).json()).items;
+      expect(logged).toMatchObject({ id, test: true, state: "failed" });
+      // The sample activity is not stored: nothing links to it (it would be a 404).
+      expect(page).not.toContain(`/activities/${logged.activity_id}`);
+      const deliveryPage = await (await operator.get(`/deliveries/${id}`)).text();
+      expect(deliveryPage).not.toContain(`/activities/${logged.activity_id}`);
+      expect(deliveryPage).toContain("test delivery");
+
+      // Not counted: neither in the counts (the success rate, the bulk redeliver's) nor sent again in bulk.
+      expect(await (await envhooks.api(`${api}/delivery-counts?since=${since}`)).json()).toEqual({
+        pending: 0,
+        delivered: 0,
+        failed: 0,
+      });
+      const preview = await (await operator.get(`${base}/redeliver?since=${since}`)).text();
+      expect(preview).toContain("No failed delivery");
+      const bulk = await envhooks.api(`${api}/redeliver?status=failed&since=${since}`, { method: "POST" });
+      expect((await bulk.json()).redelivered).toBe(0);
+      expect((await (await envhooks.api(`/api/deliveries/${id}`)).json()).state).toBe("failed");
+      const project = await (await operator.get(PROJECT)).text();
+      expect(project).toMatch(new RegExp(`id="integration-${integration.id}"[\\s\\S]*?no delivery`));
+      receiver.answer = () => ({ status: 200, body: "ok" });
+      await envhooks.api(api, { method: "DELETE" });
+    },
+  );
+
   it.skipIf(kind.skip)("redeploys an environment through the API", async () => {
     const response = await operator.post(`${PROJECT}/environments/master/redeploy`);
     expect(response.headers.get("location")).toBe(`${PROJECT}?done=redeployed`);
@@ -295,9 +448,14 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
     "creates a token shown once, lists it and revokes it; a project token may not",
     async () => {
       const created = await operator.post("/tokens", { project: REPO, name: "ci", access: "write" });
-      const page = await created.text();
+      expect(created.status).toBe(303);
+      const shown = created.headers.get("location") ?? "";
+      expect(shown).toMatch(/^\/tokens\?flash=/);
+      const page = await (await operator.get(shown)).text();
       const token = /<p class="secret" id="new-token">(ehk_[^<]+)<\/p>/.exec(page)?.[1];
       expect(token).toBeTruthy();
+      // Shown once: a reload neither shows it again nor creates another.
+      expect(await (await operator.get(shown)).text()).not.toContain(token);
       const list = await (await operator.get("/tokens")).text();
       expect(list).toContain("ci");
       expect(list).not.toContain(token);
@@ -350,12 +508,46 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
       url: receiver.url,
       states: "complete",
     });
-    expect(await added.text()).toContain("Integration added");
+    expect(await (await operator.get(added.headers.get("location") ?? "")).text()).toContain(
+      "Integration added",
+    );
     const page = await (await operator.get("/projects/acme/future")).text();
     expect(page).toContain(receiver.url);
     const [integration] = await (await envhooks.api("/api/projects/acme/future/integrations")).json();
-    await operator.post(`/projects/acme/future/integrations/${integration.id}/delete`);
+    await operator.post(`/projects/acme/future/integrations/${integration.id}/delete`, {
+      confirm: integration.id,
+    });
   });
+
+  it.skipIf(kind.skip)(
+    "sends a renamed project's old dashboard URLs to the new name, as the API does",
+    async () => {
+      const [before, after] = ["acme/old-shop", "acme/new-shop"];
+      await envhooks.deliver("push", pushTo(before, 1), { deliveryId: "d-old-shop" });
+      await eventually(async () => (await findEvent(envhooks.store.db, "d-old-shop"))?.state === "processed");
+      const renamed = renamedEvent(pushTo(before, 1).repository, after);
+      await envhooks.deliver("repository", renamed, { deliveryId: "d-renamed-shop" });
+      await eventually(
+        async () => (await findEvent(envhooks.store.db, "d-renamed-shop"))?.state === "processed",
+      );
+      expect((await envhooks.api(`/api/projects/${before}`)).status).toBe(307);
+
+      const page = await operator.get(`/projects/${before}?done=saved`);
+      expect(page.status).toBe(307);
+      expect(page.headers.get("location")).toBe(`/projects/${after}?done=saved`);
+      const followed = await operator.get(page.headers.get("location") ?? "");
+      expect(followed.status).toBe(200);
+      expect(await followed.text()).toContain(after);
+      // A form posted to the old name goes on to the new one (307 keeps the method and the body).
+      const added = await operator.post(`/projects/${before}/integrations`, {
+        type: "webhook",
+        url: receiver.url,
+      });
+      expect(added.status).toBe(307);
+      expect(added.headers.get("location")).toBe(`/projects/${after}/integrations`);
+      expect(await (await envhooks.api(`/api/projects/${after}/integrations`)).json()).toEqual([]);
+    },
+  );
 
   it.skipIf(kind.skip)("refuses a form without the session's CSRF token", async () => {
     const response = await operator.post(`${PROJECT}/environments/master/redeploy`, {}, { csrf: false });
@@ -470,8 +662,10 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
     }
     // The page that shows a new token, once.
     const created = await operator.post("/tokens", { project: REPO, name: "cache", access: "read" });
-    expect(created.status).toBe(200);
-    expect(created.headers.get("cache-control")).toBe("no-store");
+    expect(created.status).toBe(303);
+    const shown = await operator.get(created.headers.get("location") ?? "");
+    expect(await shown.text()).toContain('id="new-token"');
+    expect(shown.headers.get("cache-control")).toBe("no-store");
   });
 
   it.skipIf(kind.skip)("serves the API reference from envhooks, with no script", async () => {

@@ -3,6 +3,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handleErrors } from "../../src/http/handle-errors.ts";
 import { REPO } from "../fixtures/github-events.ts";
+import { DashboardClient } from "../helpers/dashboard-session.ts";
 import { STORES, type StoreKind } from "../helpers/stores.ts";
 import { API_TOKEN, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
 
@@ -110,6 +111,57 @@ describe("HTTP input limits", () => {
     expect(envhooks.logs.join("")).not.toContain("URIError");
   });
 
+  it("answers 400 naming the field to NUL in a path or a query filter, on the API and the dashboard", async () => {
+    const api = (path: string, init: { method?: string; token?: string } = {}) =>
+      envhooks.app.request(path, {
+        method: init.method ?? "GET",
+        headers: { authorization: `Bearer ${init.token ?? API_TOKEN}` },
+      });
+    const cases: Array<[string, string, string?]> = [
+      ["/api/projects/acme%00/web/environments", "owner"],
+      ["/api/projects/acme/we%00b/activities", "repo"],
+      [`/api/projects/${REPO}/environments/ma%00ster/redeploy`, "path", "POST"],
+      [`/api/projects/${REPO}/activities?environment=ma%00ster`, "environment"],
+      [`/api/projects/${REPO}/activities?type=environment.push%00`, "type"],
+    ];
+    for (const [path, field, method] of cases) {
+      const response = await api(path, method ? { method } : {});
+      expect(response.status, path).toBe(400);
+      const error = await errorOf(response);
+      expect(error.code, path).toBe("invalid_parameters");
+      expect(
+        error.details.fields.map((f: { field: string }) => f.field),
+        path,
+      ).toEqual([field]);
+      expect(error.message, path).toContain("NUL");
+    }
+    // Refused before authentication and the moved-project lookup, as a malformed path is.
+    expect((await api("/api/projects/acme%00/web/environments", { token: "wrong" })).status).toBe(400);
+
+    const dashboard = new DashboardClient(envhooks.app);
+    await dashboard.signIn(API_TOKEN);
+    for (const [path, field] of [
+      ["/projects/acme%00/web", "owner"],
+      [`/projects/${REPO}?before=1%00`, "before"],
+      ["/activities/a%00b", "path"],
+    ] as const) {
+      const page = await dashboard.get(path);
+      expect(page.status, path).toBe(400);
+      expect(page.headers.get("content-type"), path).toContain("text/html");
+      const text = await page.text();
+      expect(text, path).toContain(`Invalid ${field}`);
+    }
+    // In a body, PostgreSQL's refusal is the client's error too, and nothing is stored.
+    const before = (await (await envhooks.api(integrations)).json()).length;
+    const named = await envhooks.api(integrations, { body: { ...webhook, environments: ["main\u0000"] } });
+    expect(named.status).toBe(400);
+    expect((await errorOf(named)).message).toContain("NUL");
+    expect(await (await envhooks.api(integrations)).json()).toHaveLength(before);
+    const logs = envhooks.logs.join("");
+    expect(logs).not.toContain("request failed");
+    expect(logs).not.toContain("0x00");
+  });
+
   it("accepts only absolute http(s) URLs from a deploy runner, naming the field", async () => {
     const path = "/api/activities/aaaaaaaaaaaaa/progress";
     for (const [field, url] of [
@@ -170,5 +222,52 @@ describe("the error handler", () => {
     const response = await app.request("/", { headers: { "x-name": "%E0%A4%A" } });
     expect(response.status).toBe(400);
     expect((await errorOf(response)).code).toBe("invalid_encoding");
+  });
+
+  it("answers PostgreSQL refusing NUL in a value the client sent with 400, not 500", async () => {
+    const store = await kind.open();
+    try {
+      const app = new Hono();
+      const logged: string[] = [];
+      app.onError(handleErrors(pino({ level: "error" }, { write: (line: string) => logged.push(line) })));
+      app.post("/", async (c) => {
+        await store.db.query("SELECT $1::text AS name", [(await c.req.json()).name]);
+        return c.text("ok");
+      });
+      const response = await app.request("/", { method: "POST", body: JSON.stringify({ name: "a\u0000b" }) });
+      expect(response.status).toBe(400);
+      expect((await errorOf(response)).code).toBe("invalid_characters");
+      expect(logged).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("answers PostgreSQL refusing a value the request did not carry (22021) with a logged 500, not the client's 400", async () => {
+    const store = await kind.open();
+    try {
+      const app = new Hono();
+      const logged: string[] = [];
+      app.onError(handleErrors(pino({ level: "error" }, { write: (line: string) => logged.push(line) })));
+      // A value of the server's own (bytes stored or computed), not the client's: invalid UTF-8 and NUL.
+      app.post("/", async (c) => {
+        await c.req.json();
+        await store.db.query("SELECT convert_from('\\xc328'::bytea, 'UTF8') AS name");
+        return c.text("ok");
+      });
+      app.get("/", async (c) => {
+        await store.db.query("SELECT convert_from('\\x6100'::bytea, 'UTF8') AS name");
+        return c.text("ok");
+      });
+      const post = await app.request("/", { method: "POST", body: JSON.stringify({ name: "fine" }) });
+      expect(post.status).toBe(500);
+      expect((await errorOf(post)).code).toBe("internal_error");
+      const get = await app.request("/");
+      expect(get.status).toBe(500);
+      expect(logged).toHaveLength(2);
+      expect(logged[0]).toContain("22021");
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -149,14 +149,19 @@ describe.each(STORES)("Kudu's hooks API on $name", (kind) => {
       await envhooks.api(`/api/projects/${REPO}/integrations`, {
         body: { type: "webhook", url: `${base}/strict`, format: "kudu" },
       });
-      await kudu("/api/hooks/publish/PostDeployment", { method: "POST" });
+      const { published } = await (
+        await kudu("/api/hooks/publish/PostDeployment", { method: "POST" })
+      ).json();
       expect(got).toEqual(["/insecure"]);
-      expect((await (await kudu(`/api/hooks/${insecure.id}`)).json()).last_status).toBe("OK");
       // The strict one is a Kudu-format webhook too, so publish tried it and its certificate was refused.
-      const strict = (await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json()).find(
-        (i: { url: string }) => i.url.endsWith("/strict"),
-      );
-      expect(strict.last_status).toBe("Failed");
+      expect(
+        published.map((hook: { id: string; last_status: string }) => [hook.id, hook.last_status]),
+      ).toEqual([
+        [insecure.id, "OK"],
+        [expect.any(String), "Failed"],
+      ]);
+      // Publish sends tests: the hooks' own summaries stay their real deliveries' (none yet).
+      expect((await (await kudu(`/api/hooks/${insecure.id}`)).json()).last_status).toBeNull();
     } finally {
       server?.close();
       rmSync(folder, { recursive: true, force: true });

@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { pushTo, pushToBranch, REPO } from "../fixtures/github-events.ts";
+import { DashboardClient } from "../helpers/dashboard-session.ts";
 import { Receiver } from "../helpers/receiver.ts";
 import { STORES } from "../helpers/stores.ts";
-import { eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
+import { API_TOKEN, eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
 
 const OWNER = "Codertocat";
 const OTHER = `${OWNER}/Other-Repo`;
@@ -116,5 +117,64 @@ describe.each(STORES)("owner-wide integrations on $name", { timeout: 120_000 }, 
     });
     expect(refused.status).toBe(400);
     expect(((await refused.json()) as { error: { message: string } }).error.message).toContain("projects");
+  });
+
+  it("its failures are the operator's alerts: never a project's activities nor relayed to its receivers", async () => {
+    everything.answer = () => ({ status: 500 });
+    const integration = await add({ url: everything.url, retry_schedule: [0, 0, 0, 0, 0] });
+    // The project's own failures-only channel.
+    filtered.answer = () => ({ status: 200, headers: { "content-type": "text/plain" }, body: "ok" });
+    const channel = await envhooks.api(`/api/projects/${REPO}/integrations`, {
+      body: { type: "slack", url: filtered.url, results: ["failure"] },
+    });
+    expect(channel.status).toBe(201);
+    await send(pushTo(REPO, 1));
+    await send(pushTo(REPO, 2));
+    type OwnerAlert = { id: string; type: string; owner: string; text: string; alert: Record<string, any> };
+    const alerts = await eventually(async () => {
+      const response = await envhooks.api("/api/alerts");
+      if (response.status !== 200) return false;
+      const { items } = (await response.json()) as { items: OwnerAlert[] };
+      return items[0]?.alert.count === 2 && items;
+    }, 60_000);
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({
+      type: "integration.delivery.failed",
+      owner: "codertocat",
+      alert: { integration: integration.id, count: 2 },
+    });
+    expect(alerts[0]?.text).toContain("HTTP 500");
+    const byOwner = (await (await envhooks.api("/api/alerts?owner=Codertocat")).json()) as {
+      items: unknown[];
+    };
+    expect(byOwner.items).toHaveLength(1);
+    const other = (await (await envhooks.api("/api/alerts?owner=someone-else")).json()) as {
+      items: unknown[];
+    };
+    expect(other.items).toHaveLength(0);
+
+    // Not the project's: none of its activities, nothing to its channel.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const listed = await envhooks.api(`/api/projects/${REPO}/activities?limit=100`);
+    const types = ((await listed.json()) as { items: Array<{ type: string }> }).items.map((a) => a.type);
+    expect(types).toHaveLength(2);
+    expect(types.every((type) => type.startsWith("environment."))).toBe(true);
+    expect(filtered.received).toHaveLength(0);
+
+    // A project's reader gets 403; the operator's dashboard lists it.
+    const tokens = await envhooks.api("/api/tokens", { body: { project: REPO, name: "ci", access: "read" } });
+    const token = ((await tokens.json()) as { token: string }).token;
+    const asReader = await envhooks.app.request("/api/alerts", {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(asReader.status).toBe(403);
+    const operator = new DashboardClient(envhooks.app);
+    await operator.signIn(API_TOKEN);
+    const page = await (await operator.get("/alerts")).text();
+    expect(page).toContain(integration.id);
+    expect(page).toContain("codertocat");
+    const reader = new DashboardClient(envhooks.app);
+    await reader.signIn(token);
+    expect((await reader.get("/alerts")).status).toBe(403);
   });
 });

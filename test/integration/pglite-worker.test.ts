@@ -1,12 +1,20 @@
+import { execFile } from "node:child_process";
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import type { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
 import { isPermanentFailure } from "../../src/intake/drain-project.ts";
 import type { Database } from "../../src/store/database.ts";
 import { type EmbeddedPglite, openPglite } from "../../src/store/open-pglite.ts";
 import { startPgliteWorker } from "../../src/store/pglite-worker-client.ts";
 import { openTestPglite, type TestStore } from "../helpers/stores.ts";
+
+const HUNG_WORKER_PROCESS = fileURLToPath(
+  new URL("../helpers/hung-pglite-worker-process.ts", import.meta.url),
+);
 
 // The embedded database runs PGlite in a worker thread; these are the promises its protocol keeps.
 describe("the embedded database in its worker thread", { timeout: 120_000 }, () => {
@@ -229,9 +237,40 @@ describe("the embedded database in its worker thread", { timeout: 120_000 }, () 
     expect(heard).toEqual(["one", "two"]);
   });
 
+  it("after close(), the thread ends by itself (exit code 0): it is not terminated", async () => {
+    // A thread terminated while V8 tears down its WebAssembly once crashed a whole test process
+    // (`Check failed: jit_page_->allocations_.erase(addr) == 1` in UnregisterWasmAllocation).
+    const direct = exitCodeOfNextThread();
+    const worker = await startPgliteWorker({ postgresqlconf: [] });
+    await worker.call({ op: "query", text: "SELECT 1" });
+    await worker.close();
+    expect(await direct).toBe(0);
+    // The tests' stores close the same way.
+    const helpers = exitCodeOfNextThread();
+    await open();
+    await store?.close();
+    store = undefined;
+    expect(await helpers).toBe(0);
+  });
+
+  it("a thread that does not end after close() is terminated once the close timeout has passed", async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [HUNG_WORKER_PROCESS], {
+      timeout: 100_000,
+    });
+    expect(JSON.parse(stdout)).toEqual({
+      // terminate() ends a thread with exit code 1.
+      exitCode: 1,
+      stuck: "the embedded database is closed",
+      later: "the embedded database is closed",
+    });
+  });
+
   it("a crashed worker fails the pending calls and every later one with a clear error", async () => {
     // A JavaScript heap too small for the rows asked for: the thread dies as it builds them.
-    const worker = await startPgliteWorker({ postgresqlconf: [] }, { maxOldGenerationSizeMb: 32 });
+    const worker = await startPgliteWorker(
+      { postgresqlconf: [] },
+      { resourceLimits: { maxOldGenerationSizeMb: 32 } },
+    );
     const crash = /the embedded database's worker thread stopped \(exit code 1\): .*memory.*restart envhooks/;
     await expect(
       worker.call({
@@ -243,3 +282,10 @@ describe("the embedded database in its worker thread", { timeout: 120_000 }, () 
     await worker.close();
   });
 });
+
+/** The exit code of the next worker thread this process starts. */
+function exitCodeOfNextThread(): Promise<number> {
+  return new Promise((resolve) => {
+    process.once("worker", (thread: Worker) => thread.once("exit", resolve));
+  });
+}

@@ -154,7 +154,8 @@ describe.each(STORES)("relay to webhooks on $name", (kind) => {
       status_code: 200,
       succeeded: true,
       response_body: "ok",
-      url: receiver.url,
+      // The log keeps the origin: a receiver's path may be a capability (issue 22).
+      url: `${new URL(receiver.url).origin}/********`,
     });
     const summary = await (await envhooks.api(`${base}/${integration.id}`)).json();
     expect(summary).toMatchObject({ last_status: "OK", last_reason: "HTTP 200" });

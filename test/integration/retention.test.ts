@@ -114,6 +114,9 @@ describe.each(STORES)("retention on $name", { timeout: 120_000 }, (kind) => {
          UNION ALL SELECT 1 FROM github_tasks WHERE state = 'pending'
          UNION ALL SELECT 1 FROM deliveries WHERE state = 'pending' AND (attempts = 0 OR last_status <> 503)`,
       );
+      const { rows: alerts } = await envhooks.store.db.query<{ count: number }>(
+        "SELECT (body->'alert'->>'count')::int AS count FROM activities WHERE type = 'integration.delivery.failed'",
+      );
       const settled =
         rows.length === 0 &&
         now.events === 3 &&
@@ -121,8 +124,10 @@ describe.each(STORES)("retention on $name", { timeout: 120_000 }, (kind) => {
         now.pending > 0 &&
         now.failed > 0 &&
         now.delivered === now.failed &&
-        // Each failed delivery's alert recorded.
-        now.activities === pushes.length + now.failed &&
+        // Each failed delivery's alert counted, in one alert: one integration, one window of 10 minutes.
+        alerts.length === 1 &&
+        alerts[0]?.count === now.failed &&
+        now.activities === pushes.length + 1 &&
         now.attempts === now.delivered + 6 * now.failed + now.pending;
       return settled ? now : undefined;
     }, 60_000);
@@ -135,6 +140,7 @@ describe.each(STORES)("retention on $name", { timeout: 120_000 }, (kind) => {
       attempt_bodies: 0,
       github_tasks: 0,
       activities: 0,
+      alerts: 0,
     });
     expect(await census()).toEqual(start);
 
@@ -148,6 +154,7 @@ describe.each(STORES)("retention on $name", { timeout: 120_000 }, (kind) => {
       attempt_bodies: start.pending,
       github_tasks: start.tasks,
       activities: 0,
+      alerts: 0,
     });
     const month = await census();
     expect(month).toEqual({
@@ -186,7 +193,10 @@ describe.each(STORES)("retention on $name", { timeout: 120_000 }, (kind) => {
     );
     const keep = new Set([...lasts, ...pendingOf].map((row) => row.id));
     expect(keep.size).toBeLessThan(start.activities);
-    expect(await purgeAt(366)).toMatchObject({ activities: start.activities - keep.size });
+    // The failing integration's alert window goes with the activities' retention too.
+    expect(await purgeAt(366)).toMatchObject({ activities: start.activities - keep.size, alerts: 1 });
+    const { rows: windows } = await envhooks.store.db.query("SELECT 1 FROM integration_alerts");
+    expect(windows).toEqual([]);
     const { rows: left } = await envhooks.store.db.query<{ id: string }>("SELECT id FROM activities");
     expect(new Set(left.map((row) => row.id))).toEqual(keep);
     const { rows: orphans } = await envhooks.store.db.query(

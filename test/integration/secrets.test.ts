@@ -295,7 +295,11 @@ describe.each(STORES)("secrets at rest on $name", (kind) => {
           JSON.stringify({ Authorization: BEARER, "X-Team": CUSTOM_VALUE, "webhook-id": "msg_1" }),
         ],
       );
-      await migrate(db);
+      // Up to the migration that keeps only a webhook URL's origin (019, tested in reader-views).
+      await migrate(
+        db,
+        listMigrations().filter((migration) => migration.version < 19),
+      );
       const { rows } = await db.query<{ url: string; headers: Record<string, string> }>(
         "SELECT url, request_headers AS headers FROM delivery_attempts ORDER BY attempt",
       );

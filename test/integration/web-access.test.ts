@@ -17,6 +17,11 @@ import { updateEnvFile } from "../../src/web/access/env-file.ts";
 import { type EnvhooksHost, hostEnvhooks } from "../../src/web/access/envhooks-host.ts";
 import type { SetupDeps } from "../../src/web/access/setup.ts";
 import { createSmeeChannel, forwardWebhookProxy } from "../../src/web/access/webhook-proxy.ts";
+import {
+  MAX_STREAMS_PER_PRINCIPAL,
+  MAX_STREAMS_PER_SESSION,
+  openStreams,
+} from "../../src/web/pages/live-stream.ts";
 import { pushToBranch } from "../fixtures/github-events.ts";
 import { FakeGithub, repositoryPermissions } from "../helpers/fake-github.ts";
 import { STORES, type TestStore } from "../helpers/stores.ts";
@@ -34,7 +39,8 @@ class CookieJar {
   readonly app: { request: (path: string, init?: RequestInit) => Response | Promise<Response> };
   readonly origin: string;
 
-  constructor(app: CookieJar["app"], origin = "http://envhooks.test") {
+  /** The origin requests go to: a loopback one by default, as in local development (no ENVHOOKS_PUBLIC_URL). */
+  constructor(app: CookieJar["app"], origin = "http://localhost:3000") {
     this.app = app;
     this.origin = origin;
   }
@@ -83,13 +89,17 @@ interface Harness {
 async function start(
   store: TestStore,
   github: FakeGithub | undefined,
-  { secrets = createSecretBox([TEST_SECRET_KEY]) }: { secrets?: SecretBox } = {},
+  {
+    secrets = createSecretBox([TEST_SECRET_KEY]),
+    publicUrl,
+  }: { secrets?: SecretBox; publicUrl?: string } = {},
 ): Promise<Harness> {
   const log = testLog();
   let clock = Date.now();
   const envhooks = await startEnvhooks({
     ...commonOptions(store, log.log, secrets, () => new Date(clock)),
     apiToken: API_TOKEN,
+    publicUrl,
     github: {
       webhookSecret: WEBHOOK_SECRET,
       appId: github ? "1" : undefined,
@@ -150,8 +160,11 @@ async function startUnconfigured(
   setup: SetupDeps;
   envFile: string;
   logs: string[];
+  /** Moves the clock setup (the key's expiry) and sessions read. */
+  advance(ms: number): void;
   close(): Promise<void>;
 }> {
+  let clock = Date.now();
   const folder = mkdtempSync(join(tmpdir(), "envhooks-setup-"));
   const envFile = join(envFileIn ?? folder, ".env");
   const { log, logs } = testLog();
@@ -180,7 +193,7 @@ async function startUnconfigured(
   const host: EnvhooksHost = await hostEnvhooks(
     (githubSettings) =>
       startEnvhooks({
-        ...commonOptions(store, log, createSecretBox([TEST_SECRET_KEY]), () => new Date()),
+        ...commonOptions(store, log, createSecretBox([TEST_SECRET_KEY]), () => new Date(clock)),
         apiToken,
         github: githubSettings,
         publicUrl,
@@ -193,6 +206,9 @@ async function startUnconfigured(
     setup,
     envFile,
     logs,
+    advance(ms) {
+      clock += ms;
+    },
     async close() {
       apiToken = undefined;
       await host.current().stop();
@@ -348,21 +364,172 @@ describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
       expect(jar.cookies.has("envhooks_session")).toBe(false);
     });
 
+    /** One token sign-in as a browser does it (the form, then its POST) from `address` behind a proxy. */
+    async function attemptSignIn(jar: CookieJar, token: string, address: string): Promise<Response> {
+      const headers = { "x-forwarded-for": address };
+      const page = await jar.request("/login", { headers });
+      return jar.request("/login", {
+        method: "POST",
+        headers,
+        form: { _csrf: CookieJar.csrfOf(await page.text()), token },
+      });
+    }
+
+    it("throttles token sign-in per client address: 10 failures, then 429 with Retry-After for any token; each failure logged without the token", async () => {
+      const app = harness.envhooks.app;
+      const address = "203.0.113.7";
+      const jar = new CookieJar(app);
+      const logged = harness.logs.length;
+      for (let n = 0; n < 10; n++) {
+        const wrong = await attemptSignIn(jar, `ehk_guess${n}-${crypto.randomUUID()}`, address);
+        expect(wrong.status, `attempt ${n + 1}`).toBe(401);
+      }
+      // Even the right token waits now: the throttle does not tell a guess that worked.
+      const refused = await attemptSignIn(jar, API_TOKEN, address);
+      expect(refused.status).toBe(429);
+      const retryAfter = Number(refused.headers.get("retry-after"));
+      expect(retryAfter).toBeGreaterThan(0);
+      expect(retryAfter).toBeLessThanOrEqual(300);
+      expect(await refused.text()).toMatch(
+        /Too many failed sign-ins from your address: try again in \d+ minutes?/,
+      );
+      expect(jar.cookies.has("envhooks_session")).toBe(false);
+      // Another address is not held back.
+      expect((await attemptSignIn(new CookieJar(app), API_TOKEN, "198.51.100.9")).status).toBe(303);
+
+      const lines = harness.logs.slice(logged);
+      expect(
+        lines.filter((line) => /token sign-in failed/.test(line) && line.includes(address)),
+      ).toHaveLength(10);
+      expect(lines.filter((line) => /token sign-in throttled/.test(line))).toHaveLength(1);
+      expect(lines.some((line) => line.includes("ehk_guess") || line.includes(API_TOKEN))).toBe(false);
+
+      // Once the window has passed, the address may sign in.
+      harness.advance(5 * MINUTE + 1000);
+      expect((await attemptSignIn(jar, API_TOKEN, address)).status).toBe(303);
+    });
+
+    it("throttles token sign-in per token prefix, from any address: 5 failures, then 429 for that prefix only", async () => {
+      const app = harness.envhooks.app;
+      const known = "ehk_Kn0wnPre"; // the first 12 characters: the prefix counted
+      for (let n = 0; n < 5; n++) {
+        const wrong = await attemptSignIn(
+          new CookieJar(app),
+          `${known}${n}-${crypto.randomUUID()}`,
+          `192.0.2.${n + 1}`,
+        );
+        expect(wrong.status, `attempt ${n + 1}`).toBe(401);
+      }
+      const refused = await attemptSignIn(
+        new CookieJar(app),
+        `${known}x-${crypto.randomUUID()}`,
+        "192.0.2.50",
+      );
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+      expect(await refused.text()).toMatch(/Too many failed sign-ins with this token/);
+      // From that address, another token is checked as usual.
+      expect((await attemptSignIn(new CookieJar(app), "ehk_other-token", "192.0.2.50")).status).toBe(401);
+    });
+
+    it("rotates the sign-in form's CSRF value at each attempt: a used pair is refused", async () => {
+      const jar = new CookieJar(harness.envhooks.app);
+      const page = await jar.request("/login");
+      const csrf = CookieJar.csrfOf(await page.text());
+      const cookie = jar.cookies.get("envhooks_login_csrf") ?? "";
+      const wrong = await jar.request("/login", {
+        method: "POST",
+        form: { _csrf: csrf, token: "ehk_wrong-1" },
+      });
+      expect(wrong.status).toBe(401);
+      const next = CookieJar.csrfOf(await wrong.text());
+      expect(next).not.toBe(csrf);
+      expect(jar.cookies.get("envhooks_login_csrf")).not.toBe(cookie);
+      // The same pair again (a script replaying it) is refused.
+      const replay = new CookieJar(harness.envhooks.app);
+      replay.cookies.set("envhooks_login_csrf", cookie);
+      const replayed = await replay.request("/login", {
+        method: "POST",
+        form: { _csrf: csrf, token: "ehk_wrong-2" },
+      });
+      expect(replayed.status).toBe(403);
+      // The new pair works, once.
+      const again = await jar.request("/login", { method: "POST", form: { _csrf: next, token: API_TOKEN } });
+      expect(again.status).toBe(303);
+    });
+
+    it("caps live streams per principal across its sessions: the next is 429 saying whose, another principal still gets one", async () => {
+      const app = harness.envhooks.app;
+      const open = async (jar: CookieJar) => {
+        const response = await jar.request("/projects/live");
+        return { response, reader: response.status === 200 ? response.body?.getReader() : undefined };
+      };
+      const streams: Array<Awaited<ReturnType<typeof open>>> = [];
+      const before = openStreams();
+      try {
+        // Sessions are free to open: signing in again and again must not add streams.
+        const sessions: CookieJar[] = [];
+        for (let n = 0; n <= MAX_STREAMS_PER_PRINCIPAL / MAX_STREAMS_PER_SESSION; n++) {
+          sessions.push(await signInWithToken(app, API_TOKEN));
+        }
+        for (const jar of sessions.slice(0, -1)) {
+          for (let n = 0; n < MAX_STREAMS_PER_SESSION; n++) streams.push(await open(jar));
+        }
+        expect(streams.map((stream) => stream.response.status)).toEqual(
+          Array(MAX_STREAMS_PER_PRINCIPAL).fill(200),
+        );
+        const last = sessions.at(-1) as CookieJar;
+        const refused = await open(last);
+        expect(refused.response.status).toBe(429);
+        expect(await refused.response.text()).toMatch(
+          new RegExp(
+            `Too many live updates open for the operator across all sessions \\(at most ${MAX_STREAMS_PER_PRINCIPAL}\\)`,
+          ),
+        );
+
+        // Another principal (a project token) is not held back by this one.
+        const operator = sessions[0] as CookieJar;
+        const created = await operator.request("/api/tokens", {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-envhooks-csrf": await sessionCsrf(operator) },
+          body: JSON.stringify({ project: PROJECT, access: "read" }),
+        });
+        const { token } = (await created.json()) as { token: string };
+        const other = await open(await signInWithToken(app, token));
+        streams.push(other);
+        expect(other.response.status).toBe(200);
+
+        // A stream that ends is counted out: the principal may open one more.
+        await streams[0]?.reader?.cancel();
+        await eventually(async () => openStreams() < before + MAX_STREAMS_PER_PRINCIPAL + 1);
+        const again = await open(last);
+        streams.push(again);
+        expect(again.response.status).toBe(200);
+      } finally {
+        for (const stream of streams) await stream.reader?.cancel().catch(() => undefined);
+        await eventually(async () => openStreams() === before);
+      }
+    });
+
     it("signing in again ends the browser's previous session (its row and its cookie)", async () => {
       const jar = new CookieJar(harness.envhooks.app);
       const page = await jar.request("/login");
       const csrf = CookieJar.csrfOf(await page.text());
-      const loginCookie = jar.cookies.get("envhooks_login_csrf") ?? "";
+      // A second sign-in form, opened in another tab before the first was sent (its own CSRF pair:
+      // the cookie is the last one the tabs received).
+      const tab = new CookieJar(harness.envhooks.app);
+      const second = CookieJar.csrfOf(await (await tab.request("/login")).text());
+      const secondCookie = tab.cookies.get("envhooks_login_csrf") ?? "";
       expect(
         (await jar.request("/login", { method: "POST", form: { _csrf: csrf, token: API_TOKEN } })).status,
       ).toBe(303);
       const first = jar.cookies.get("envhooks_session") ?? "";
       const count = async () => (await store.db.query("SELECT 1 FROM web_sessions")).rows.length;
       const before = await count();
-      // The sign-in form, still open in another tab, is sent again.
-      jar.cookies.set("envhooks_login_csrf", loginCookie);
+      // The other tab's form is sent.
+      jar.cookies.set("envhooks_login_csrf", secondCookie);
       expect(
-        (await jar.request("/login", { method: "POST", form: { _csrf: csrf, token: API_TOKEN } })).status,
+        (await jar.request("/login", { method: "POST", form: { _csrf: second, token: API_TOKEN } })).status,
       ).toBe(303);
       expect(jar.cookies.get("envhooks_session")).not.toBe(first);
       expect(await count()).toBeLessThanOrEqual(before);
@@ -742,6 +909,50 @@ describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
       expect(text).toMatch(/the authorization was cancelled/);
       expect(text).not.toContain("evil.example");
     });
+
+    it("without ENVHOOKS_PUBLIC_URL, takes the OAuth redirect_uri from a loopback Host only: another Host is refused, naming the variable", async () => {
+      const app = harness.envhooks.app;
+      for (const origin of ["http://evil.example", "http://10.0.0.5:3000", "http://localhost.evil.example"]) {
+        const jar = new CookieJar(app, origin);
+        const refused = await jar.request("/login/github?next=/");
+        expect(refused.status, origin).toBe(421);
+        expect(refused.headers.get("location")).toBeNull();
+        expect(await refused.text()).toMatch(/Set ENVHOOKS_PUBLIC_URL/);
+        // A callback reached by that name exchanges nothing with GitHub either.
+        const state = jar.cookies.get("envhooks_oauth");
+        expect(state).toBeUndefined();
+        expect((await jar.request("/login/github/callback?code=x&state=y")).status).toBe(421);
+      }
+      expect(github.callsTo(/^\/login\/oauth\/access_token$/)).toHaveLength(0);
+      for (const origin of ["http://localhost:3000", "http://127.0.0.1:8080", "http://[::1]:3000"]) {
+        const jar = new CookieJar(app, origin);
+        const start = await jar.request("/login/github?next=/");
+        expect(start.status, origin).toBe(302);
+        const authorize = new URL(start.headers.get("location") ?? "");
+        expect(authorize.searchParams.get("redirect_uri")).toBe(`${origin}/login/github/callback`);
+      }
+    });
+  });
+
+  describe.skipIf(kind.skip)("with ENVHOOKS_PUBLIC_URL", () => {
+    it("takes the OAuth redirect_uri from ENVHOOKS_PUBLIC_URL, whatever the Host header says", async () => {
+      const store = await kind.open();
+      const github = await new FakeGithub().start();
+      github.oauthClient = CLIENT;
+      const publicUrl = "https://envhooks.example.test";
+      const harness = await start(store, github, { publicUrl });
+      try {
+        const jar = new CookieJar(harness.envhooks.app, "http://evil.example");
+        const started = await jar.request("/login/github?next=/");
+        expect(started.status).toBe(302);
+        const authorize = new URL(started.headers.get("location") ?? "");
+        expect(authorize.searchParams.get("redirect_uri")).toBe(`${publicUrl}/login/github/callback`);
+      } finally {
+        await harness.close();
+        await github.stop();
+        await store.close();
+      }
+    });
   });
 
   describe.skipIf(kind.skip)("setup", () => {
@@ -792,6 +1003,7 @@ describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
             "issue_comment",
             "pull_request",
             "push",
+            "repository",
             "workflow_run",
             "workflow_job",
           ],
@@ -869,6 +1081,94 @@ describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
     });
   });
 
+  describe.skipIf(kind.skip)("the setup key", () => {
+    /** Opens the key's link in `jar` and walks to GitHub's confirmation: the callback's path. */
+    async function confirmOnGithub(jar: CookieJar, github: FakeGithub): Promise<string> {
+      const page = await (await jar.request("/setup")).text();
+      const action =
+        /<form method="post" action="([^"]*settings\/apps\/new[^"]*)">/
+          .exec(page)?.[1]
+          ?.replaceAll("&amp;", "&") ?? "";
+      const manifest = /name="manifest" value="([^"]+)"/.exec(page)?.[1]?.replaceAll("&quot;", '"') ?? "";
+      expect(action.startsWith(github.webUrl)).toBe(true);
+      const confirmed = await fetch(action, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ manifest }).toString(),
+        redirect: "manual",
+      });
+      const back = new URL(confirmed.headers.get("location") ?? "");
+      return back.pathname + back.search;
+    }
+
+    it("is bound to the first browser that opens it, and ends an hour after envhooks logged it", async () => {
+      const store = await kind.open();
+      const github = await new FakeGithub().start();
+      const running = await startUnconfigured(store, github);
+      try {
+        const served = {
+          request: (path: string, init?: RequestInit) => running.host.fetch(new Request(path, init)),
+        };
+        const first = new CookieJar(served);
+        expect((await first.request(`/setup?key=${running.setup.key}`)).status).toBe(303);
+        expect((await first.request("/setup")).status).toBe(200);
+        // Another browser with the same link (read from the log, or over a shoulder) gets nothing.
+        const second = new CookieJar(served);
+        const refused = await second.request(`/setup?key=${running.setup.key}`);
+        expect(refused.status).toBe(403);
+        expect(await refused.text()).toMatch(/already opened in another browser/);
+        expect((await second.request("/setup")).status).toBe(403);
+        // Copying the first browser's cookie is no way round: it is the binding, not the key, that counts.
+        const copied = new CookieJar(served);
+        copied.cookies.set("envhooks_setup", "forged");
+        expect((await copied.request("/setup")).status).toBe(403);
+        // The first browser may open the link again.
+        expect((await first.request(`/setup?key=${running.setup.key}`)).status).toBe(303);
+        expect((await first.request("/setup")).status).toBe(200);
+
+        // An hour after it was logged, the key ends for everyone: a restart logs a new one.
+        running.advance(61 * MINUTE);
+        const expired = await first.request("/setup");
+        expect(expired.status).toBe(403);
+        expect(await expired.text()).toMatch(/expired[\s\S]*Restart\s+envhooks/);
+        const late = new CookieJar(served);
+        const lateAnswer = await late.request(`/setup?key=${running.setup.key}`);
+        expect(lateAnswer.status).toBe(403);
+        expect(await lateAnswer.text()).toMatch(/expired/);
+        expect(github.callsTo(/conversions$/)).toHaveLength(0);
+      } finally {
+        await running.close();
+        await github.stop();
+        await store.close();
+      }
+    });
+
+    it("lets one /setup/callback run at a time: of two at once, one registers the App and shows the operator token", async () => {
+      const store = await kind.open();
+      const github = await new FakeGithub().start();
+      const running = await startUnconfigured(store, github);
+      try {
+        const jar = new CookieJar({
+          request: (path, init) => running.host.fetch(new Request(path, init)),
+        });
+        await jar.request(`/setup?key=${running.setup.key}`);
+        const callback = await confirmOnGithub(jar, github);
+        const answers = await Promise.all([jar.request(callback), jar.request(callback)]);
+        const pages = await Promise.all(answers.map((answer) => answer.text()));
+        expect(answers.map((answer) => answer.status).sort()).toEqual([200, 409]);
+        const shown = pages.filter((page) => page.includes("generated-operator-token-0123456789abcdef"));
+        expect(shown).toHaveLength(1);
+        expect(pages.find((_, n) => answers[n]?.status === 409)).toMatch(/already being finished/);
+        expect(github.callsTo(/^\/api\/v3\/app-manifests\/[^/]+\/conversions$/)).toHaveLength(1);
+        expect(github.registeredApps).toHaveLength(1);
+      } finally {
+        await running.close();
+        await github.stop();
+        await store.close();
+      }
+    });
+  });
+
   describe.skipIf(kind.skip)("setup when .env cannot be written", () => {
     it("connects the App all the same and gives the variables to keep, once", async () => {
       const store = await kind.open();
@@ -927,12 +1227,20 @@ describe.each(STORES)("web access on $name", { timeout: 120_000 }, (kind) => {
         return url;
       };
       try {
-        const jar = new CookieJar({ request: (path, init) => running.host.fetch(new Request(path, init)) });
+        const served = {
+          request: (path: string, init?: RequestInit) => running.host.fetch(new Request(path, init)),
+        };
+        // Reached by another name than localhost, setup would build the manifest from the Host header: refused.
+        const elsewhere = new CookieJar(served, "http://evil.example");
+        const misdirected = await elsewhere.request(`/setup?key=${running.setup.key}`);
+        expect(misdirected.status).toBe(421);
+        expect(await misdirected.text()).toMatch(/Set ENVHOOKS_PUBLIC_URL/);
+        const jar = new CookieJar(served);
         // Until the App is registered, /login says where to go.
         expect(await (await jar.request("/login")).text()).toMatch(/open the <code>\/setup<\/code>\s+link/);
         await jar.request(`/setup?key=${running.setup.key}`);
         const page = await (await jar.request("/setup")).text();
-        expect(page).toMatch(/GitHub cannot reach <code>http:\/\/envhooks.test<\/code>/);
+        expect(page).toMatch(/GitHub cannot reach <code>http:\/\/localhost:3000<\/code>/);
         expect((await jar.request("/setup/webhook-proxy", { method: "POST", form: {} })).status).toBe(403);
         const made = await jar.request("/setup/webhook-proxy", {
           method: "POST",

@@ -215,6 +215,167 @@ describe.each(STORES)("webhook intake refuses bad input and loses nothing on $na
     expect(await storedEvents()).toBe(1);
   });
 
+  it("reads at most 4 bodies over 1 MB at once: another gets 503 with Retry-After, small ones still 202", async () => {
+    const MB = 1024 * 1024;
+    const unsigned = (deliveryId: string, length?: number) => ({
+      "x-github-event": "push",
+      "x-github-delivery": deliveryId,
+      "x-hub-signature-256": "sha256=00",
+      ...(length === undefined ? {} : { "content-length": String(length) }),
+    });
+    /** A request whose body is sent in part (2 MB of the 10 MB it announces) and then stalls. */
+    function stalledPost(deliveryId: string) {
+      let controller!: ReadableStreamDefaultController<Uint8Array>;
+      const body = new ReadableStream<Uint8Array>({ start: (c) => (controller = c) });
+      controller.enqueue(new Uint8Array(2 * MB).fill(0x20));
+      const response = envhooks.app.request("/api/github/webhooks", {
+        method: "POST",
+        body,
+        duplex: "half",
+        headers: unsigned(deliveryId, 10 * MB),
+      } as RequestInit);
+      return { controller, response };
+    }
+    const stalled = [1, 2, 3, 4].map((n) => stalledPost(`stalled-${n}`));
+    // Once the four are being read, a fifth large body is refused before it is read.
+    const large = " ".repeat(2 * MB);
+    const refused = await eventually(async () => {
+      const response = await post(large, unsigned("fifth", Buffer.byteLength(large)));
+      return response.status === 503 && response;
+    }, 20_000);
+    expect(refused.headers.get("retry-after")).toMatch(/^\d+$/);
+    expect((await refused.json()).error.code).toBe("busy");
+    // Without Content-Length too: refused once it passes 1 MB.
+    const chunked = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new Uint8Array(2 * MB).fill(0x20));
+        c.close();
+      },
+    });
+    const unannounced = await envhooks.app.request("/api/github/webhooks", {
+      method: "POST",
+      body: chunked,
+      duplex: "half",
+      headers: unsigned("sixth"),
+    } as RequestInit);
+    expect(unannounced.status).toBe(503);
+    // Deliveries of an ordinary size are accepted meanwhile.
+    const small = await envhooks.deliver("push", pushToBranch("small"), { deliveryId: "small" });
+    expect(small.status).toBe(202);
+
+    // The stalled ones end (refused: wrong signature), and large bodies are read again.
+    for (const { controller } of stalled) controller.close();
+    expect((await Promise.all(stalled.map((s) => s.response))).map((r) => r.status)).toEqual([
+      401, 401, 401, 401,
+    ]);
+    const padded = { ...pushToBranch("large"), padding: " ".repeat(2 * MB) };
+    const accepted = await envhooks.deliver("push", padded, { deliveryId: "large" });
+    expect(accepted.status).toBe(202);
+    expect(await findEvent(envhooks.store.db, "small")).toBeDefined();
+    expect(await findEvent(envhooks.store.db, "large")).toBeDefined();
+    expect(await findEvent(envhooks.store.db, "fifth")).toBeUndefined();
+  });
+
+  /** A request whose body is sent in part (`sent` of the `announced` bytes) and then stalls. */
+  function stalledPost(app: TestEnvhooks["app"], deliveryId: string, sent: number, announced: number) {
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({ start: (c) => (controller = c) });
+    controller.enqueue(new Uint8Array(sent).fill(0x20));
+    const response = app.request("/api/github/webhooks", {
+      method: "POST",
+      body,
+      duplex: "half",
+      headers: {
+        "x-github-event": "push",
+        "x-github-delivery": deliveryId,
+        "x-hub-signature-256": "sha256=00",
+        "content-length": String(announced),
+      },
+    } as RequestInit);
+    return { controller, response };
+  }
+
+  it("bounds the unverified bytes held at once: bodies under 1 MB too get 503 past the budget", async () => {
+    const MB = 1024 * 1024;
+    // A budget of 3.5 MB (100 MB in production), so the test needs few bodies.
+    const limited = await startTestEnvhooks(kind, {
+      store: envhooks.store,
+      role: "web",
+      webhookLimits: { unverifiedBytes: 3.5 * MB },
+    });
+    try {
+      // Three bodies just under 1 MB each, being read (and held) at once.
+      const stalled = [1, 2, 3].map((n) => stalledPost(limited.app, `under-${n}`, MB - 100, MB - 1));
+      const justUnder = " ".repeat(MB - 1);
+      const refused = await eventually(async () => {
+        const response = await limited.app.request("/api/github/webhooks", {
+          method: "POST",
+          body: justUnder,
+          headers: {
+            "x-github-event": "push",
+            "x-github-delivery": "fourth",
+            "x-hub-signature-256": "sha256=00",
+          },
+        });
+        return response.status === 503 && response;
+      }, 20_000);
+      expect(refused.headers.get("retry-after")).toMatch(/^\d+$/);
+      expect((await refused.json()).error.code).toBe("busy");
+      // A delivery of an ordinary size still fits.
+      const small = await limited.deliver("push", pushToBranch("small"), { deliveryId: "small" });
+      expect(small.status).toBe(202);
+      // Once the stalled bodies end (refused: wrong signature), their bytes are given back.
+      for (const { controller } of stalled) controller.close();
+      expect((await Promise.all(stalled.map((s) => s.response))).map((r) => r.status)).toEqual([
+        401, 401, 401,
+      ]);
+      const padded = { ...pushToBranch("padded"), padding: " ".repeat(MB - 10_000) };
+      expect((await limited.deliver("push", padded, { deliveryId: "padded" })).status).toBe(202);
+      expect(await findEvent(envhooks.store.db, "small")).toBeDefined();
+      expect(await findEvent(envhooks.store.db, "padded")).toBeDefined();
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it("cuts off a body that takes longer than the read deadline with 408, and frees its place", async () => {
+    const MB = 1024 * 1024;
+    const limited = await startTestEnvhooks(kind, {
+      store: envhooks.store,
+      role: "web",
+      webhookLimits: { readTimeoutMs: 1000 },
+    });
+    const timers: NodeJS.Timeout[] = [];
+    try {
+      // Four large bodies (all the large places) trickling a byte every 100 ms, never ending.
+      const trickles = [1, 2, 3, 4].map((n) => {
+        const post = stalledPost(limited.app, `trickle-${n}`, 2 * MB, 25 * MB);
+        timers.push(
+          setInterval(() => {
+            try {
+              post.controller.enqueue(new Uint8Array(1).fill(0x20));
+            } catch {
+              // Cancelled: envhooks stopped reading it.
+            }
+          }, 100),
+        );
+        return post.response;
+      });
+      const answers = await Promise.all(trickles);
+      expect(answers.map((r) => r.status)).toEqual([408, 408, 408, 408]);
+      expect(await Promise.all(answers.map(async (r) => (await r.json()).error.code))).toContain(
+        "request_timeout",
+      );
+      // Their places are free again: a real large delivery is read and accepted.
+      const padded = { ...pushToBranch("large"), padding: " ".repeat(2 * MB) };
+      expect((await limited.deliver("push", padded, { deliveryId: "large" })).status).toBe(202);
+      expect(await findEvent(envhooks.store.db, "large")).toBeDefined();
+    } finally {
+      for (const timer of timers) clearInterval(timer);
+      await limited.close();
+    }
+  });
+
   it("an event envhooks does not handle gets 202 and is not stored", async () => {
     const response = await envhooks.deliver("issues", { action: "opened", repository: { full_name: "a/b" } });
     expect(response.status).toBe(202);

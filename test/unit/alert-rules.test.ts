@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { supersede } from "../../src/intake/cancel-superseded.ts";
 import { alertActivity, isAlert } from "../../src/relay/alert-activity.ts";
+import { ALERT_WINDOW_MS, countIntoAlert, isWindowOpen } from "../../src/relay/coalesce-alert.ts";
 import { matchesIntegration, matchesProjects } from "../../src/relay/match-integration.ts";
 import { sampleActivity } from "../../src/relay/sample-activity.ts";
 
@@ -76,5 +77,59 @@ describe("alerts and superseded activities", () => {
     });
     expect(done.text).toContain("superseded by newer");
     expect(done.log).toMatch(/^Superseded by activity newer/);
+  });
+});
+
+describe("coalescing alerts: one per integration and kind per 10 minutes", () => {
+  const first = new Date("2026-01-01T10:00:00Z");
+  const later = (ms: number) => new Date(first.getTime() + ms);
+  it.each([
+    ["no alert yet", undefined, first, false],
+    ["the same instant", first, first, true],
+    ["9 min 59 s after the first", first, later(ALERT_WINDOW_MS - 1000), true],
+    ["10 min after the first", first, later(ALERT_WINDOW_MS), false],
+    ["an hour after the first", first, later(3600_000), false],
+    ["a clock gone back before the first", first, later(-60_000), false],
+  ] as const)("%s: counted into it is %s", (_name, firstAt, at, expected) => {
+    expect(isWindowOpen(firstAt && { firstAt }, at)).toBe(expected);
+  });
+
+  it("a counted alert carries the count, the span and the newest failure, and its log stays short", () => {
+    const alert = alertActivity(
+      {
+        type: "integration.delivery.failed",
+        project: "acme/shop",
+        environment: null,
+        text: "Delivery msg_1 of environment.push to the webhook integration abc failed for good after 6 attempts: HTTP 500.",
+        log: "Delivery msg_1 failed 6 times.",
+        alert: { integration: "abc", count: 1, first_at: first.toISOString(), last_at: first.toISOString() },
+      },
+      first,
+    );
+    let counted = alert;
+    for (let n = 2; n <= 60; n++) {
+      counted = countIntoAlert(counted, {
+        at: later(n * 1000),
+        text: `Delivery msg_${n} of environment.push to the webhook integration abc failed for good after 6 attempts: HTTP 502.`,
+        log: `Delivery msg_${n} failed 6 times.`,
+        noun: "deliveries to the webhook integration abc failed for good",
+      });
+    }
+    expect(counted).toMatchObject({
+      id: alert.id,
+      created_at: alert.created_at,
+      updated_at: later(60_000).toISOString(),
+      alert: {
+        integration: "abc",
+        count: 60,
+        first_at: first.toISOString(),
+        last_at: later(60_000).toISOString(),
+      },
+    });
+    expect(counted.text).toMatch(/^60 deliveries to the webhook integration abc failed for good between /);
+    expect(counted.text).toContain("msg_60");
+    expect(counted.log).toContain("msg_1 ");
+    expect(counted.log.split("\n").length).toBeLessThanOrEqual(25);
+    expect(counted.log).toMatch(/and \d+ more/);
   });
 });

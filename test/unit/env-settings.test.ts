@@ -34,3 +34,15 @@ describe("ENVHOOKS_METRICS_TOKEN", () => {
     expect(readSettings({}).metricsToken).toBeUndefined();
   });
 });
+
+describe("ENVHOOKS_TRUSTED_PROXIES", () => {
+  it("reads addresses and CIDR ranges, none by default, and refuses anything else naming it", () => {
+    expect(readSettings({}).trustedProxies).toEqual([]);
+    expect(
+      readSettings({ ENVHOOKS_TRUSTED_PROXIES: "10.0.0.0/8, 127.0.0.1 fd00::/8" }).trustedProxies,
+    ).toEqual(["10.0.0.0/8", "127.0.0.1", "fd00::/8"]);
+    expect(() => readSettings({ ENVHOOKS_TRUSTED_PROXIES: "10.0.0.0/33" })).toThrow(
+      /ENVHOOKS_TRUSTED_PROXIES: 10\.0\.0\.0\/33 is neither an IP address nor a CIDR range/,
+    );
+  });
+});

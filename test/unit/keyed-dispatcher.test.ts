@@ -73,6 +73,43 @@ describe("keyed dispatcher", () => {
     expect(failures[0]?.[0]).toBe("bad");
   });
 
+  it("lets a key whose drain failed rest before it drains again, whatever wakes it meanwhile", async () => {
+    vi.useFakeTimers();
+    try {
+      const ran: string[] = [];
+      let fail = true;
+      const dispatcher = createKeyedDispatcher({
+        concurrency: 2,
+        restMs: 5_000,
+        drain: async (key) => {
+          // Woken while it runs the first time (new work written), as a drain sending deliveries is.
+          const first = !ran.includes(key);
+          ran.push(key);
+          await Promise.resolve();
+          if (first) dispatcher.wake(key);
+          if (key === "bad" && fail) throw new Error("database refused");
+        },
+        onError: () => {},
+      });
+      dispatcher.wake("bad");
+      dispatcher.wake("good");
+      await vi.advanceTimersByTimeAsync(10);
+      // The good key drains again for its wake-up at once; the failed one does not.
+      expect(ran.filter((key) => key === "good")).toEqual(["good", "good"]);
+      expect(ran.filter((key) => key === "bad")).toEqual(["bad"]);
+      dispatcher.wake("bad");
+      await vi.advanceTimersByTimeAsync(4_000);
+      expect(ran.filter((key) => key === "bad")).toEqual(["bad"]);
+      fail = false;
+      await vi.advanceTimersByTimeAsync(1_100);
+      // Both wake-ups meanwhile collapse into one run once the rest is over.
+      expect(ran.filter((key) => key === "bad")).toEqual(["bad", "bad"]);
+      await dispatcher.stop(10);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("stop takes no new keys and waits for drains in flight, up to its timeout", async () => {
     const drains = controlledDrains();
     const dispatcher = createKeyedDispatcher({ concurrency: 4, drain: drains.drain, onError: () => {} });

@@ -13,7 +13,7 @@ import {
 import type { Database } from "../../store/database.ts";
 import { projectKey } from "../../store/projects.ts";
 import { HttpError } from "../http-error.ts";
-import { authorizeProject, visibleProjectKeys } from "../require-api-token.ts";
+import { authorizeProject, callerAccess, visibleProjectKeys } from "../require-api-token.ts";
 import { jsonContent, rejectInvalid } from "../validation.ts";
 
 const Json = z.record(z.string(), z.unknown());
@@ -58,7 +58,8 @@ export function dashboardApiRoutes(db: Database) {
     createRoute({
       method: "get",
       path: "/api/projects",
-      summary: "Projects the caller may see, with the newest activity and counts that need attention",
+      summary:
+        "Projects the caller may see, with the newest activity that is no alert (`last_activity`) and counts that need attention",
       responses: { 200: jsonContent(z.array(Json), "Every visible project, by name") },
     }),
     async (c) => {
@@ -134,7 +135,9 @@ export function dashboardApiRoutes(db: Database) {
         await integrationIdsOf(db, projectKey(activity.project)),
       );
       return c.json(
-        deliveries.map(({ delivery, attempts }) => presentDelivery(delivery, attempts)),
+        deliveries.map(({ delivery, attempts }) =>
+          presentDelivery(delivery, attempts, callerAccess(c, activity.project)),
+        ),
         200,
       );
     },

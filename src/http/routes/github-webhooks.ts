@@ -1,6 +1,5 @@
-import { verify } from "@octokit/webhooks-methods";
+import { createHmac, timingSafeEqual } from "node:crypto";
 import { type Context, Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { RequestIdVariables } from "hono/request-id";
 import type { Logger } from "pino";
 import type { Delivery } from "../../intake/accept-delivery.ts";
@@ -13,10 +12,35 @@ import {
   REPOSITORY_ACTIONS,
 } from "../../lifecycle/github-event.ts";
 import type { Metrics } from "../../metrics.ts";
-import { errorResponse, HttpError } from "../http-error.ts";
+import { HttpError } from "../http-error.ts";
 
 /** GitHub caps webhook payloads at 25 MB: https://docs.github.com/en/webhooks/webhook-events-and-payloads */
 export const MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
+/** A body over this is large: only a few of them are read at once (most deliveries are far smaller). */
+export const LARGE_WEBHOOK_BYTES = 1024 * 1024;
+/** How many large bodies are read and checked at once, process-wide (4 × 25 MB at most). */
+export const MAX_LARGE_WEBHOOK_BODIES = 4;
+/**
+ * Unverified bytes held at once, process-wide, over every body being read: past it, 503. Bodies over
+ * 1 MB may not take the last fifth of it, kept for ordinary deliveries.
+ */
+export const MAX_UNVERIFIED_BYTES = 100 * 1024 * 1024;
+/**
+ * How long a body may take to arrive. GitHub gives up on a delivery after 10 s
+ * (https://docs.github.com/en/webhooks/testing-and-troubleshooting-webhooks/troubleshooting-webhooks#timed-out),
+ * so a body still arriving after 30 s is no delivery of GitHub's: 408, and its place is freed.
+ */
+export const WEBHOOK_READ_TIMEOUT_MS = 30_000;
+/** The Retry-After of a body refused while others are read (seconds). */
+const BUSY_RETRY_AFTER_SECONDS = 10;
+
+/** What unverified bodies may hold and how long they may take (tests make them small). */
+export interface WebhookLimits {
+  /** Unverified bytes held at once, process-wide (MAX_UNVERIFIED_BYTES). */
+  unverifiedBytes: number;
+  /** How long one body may take to arrive (WEBHOOK_READ_TIMEOUT_MS). */
+  readTimeoutMs: number;
+}
 
 export interface GithubWebhookDeps {
   /** WEBHOOK_SECRET; the route answers 503 while it is unset. */
@@ -32,6 +56,8 @@ export interface GithubWebhookDeps {
    * the store is committed.
    */
   onInstallation?: ((payload: InstallationEvent) => Promise<unknown>) | undefined;
+  /** Production's limits by default. */
+  limits?: Partial<WebhookLimits> | undefined;
 }
 
 /**
@@ -39,28 +65,36 @@ export interface GithubWebhookDeps {
  * answers 202 once it is committed; the lifecycle runs afterwards. Nothing of a refused request is
  * stored, and its payload is never logged.
  */
-export function githubWebhookRoutes({ secret, accept, log, metrics, onInstallation }: GithubWebhookDeps) {
+export function githubWebhookRoutes({
+  secret,
+  accept,
+  log,
+  metrics,
+  onInstallation,
+  limits: { unverifiedBytes = MAX_UNVERIFIED_BYTES, readTimeoutMs = WEBHOOK_READ_TIMEOUT_MS } = {},
+}: GithubWebhookDeps) {
   // The series an unchecked request can add exist from the start, so none ever appears.
   for (const outcome of Object.values(OUTCOMES)) metrics?.githubEvents.inc({ event: OTHER, outcome }, 0);
-  return new Hono<Env>().post(
-    "/api/github/webhooks",
-    bodyLimit({
-      maxSize: MAX_WEBHOOK_BYTES,
-      onError: (c) => errorResponse(c, 413, "payload_too_large", "GitHub sends at most 25 MB per delivery."),
-    }),
-    async function receiveGithubWebhook(c) {
-      try {
-        const { outcome, response } = await receive(c);
-        metrics?.githubEvents.inc({ event: c.get("metricsEvent") ?? OTHER, outcome });
-        return response;
-      } catch (error) {
-        const status = error instanceof HttpError ? error.status : 500;
-        const outcome = OUTCOMES[status] ?? "error";
-        metrics?.githubEvents.inc({ event: c.get("metricsEvent") ?? OTHER, outcome });
-        throw error;
-      }
-    },
-  );
+  // Anyone can post a body: until its signature is checked it is a stranger's, so what a stranger
+  // can make the process hold is bounded (twelve 25 MB bodies at once doubled the RSS): in bytes,
+  // in large bodies at once, and in time.
+  const held: Held = {
+    large: new Slots(MAX_LARGE_WEBHOOK_BODIES),
+    bytes: new ByteBudget(unverifiedBytes),
+    readTimeoutMs,
+  };
+  return new Hono<Env>().post("/api/github/webhooks", async function receiveGithubWebhook(c) {
+    try {
+      const { outcome, response } = await receive(c);
+      metrics?.githubEvents.inc({ event: c.get("metricsEvent") ?? OTHER, outcome });
+      return response;
+    } catch (error) {
+      const status = error instanceof HttpError ? error.status : 500;
+      const outcome = OUTCOMES[status] ?? "error";
+      metrics?.githubEvents.inc({ event: c.get("metricsEvent") ?? OTHER, outcome });
+      throw error;
+    }
+  });
 
   async function receive(c: Context<Env>): Promise<{ outcome: string; response: Response }> {
     if (!secret) {
@@ -86,19 +120,28 @@ export function githubWebhookRoutes({ secret, accept, log, metrics, onInstallati
         "X-Hub-Signature-256 is missing: sign deliveries with WEBHOOK_SECRET.",
       );
     }
-    const body = await c.req.text();
-    if (!(await verify(secret, body, signature).catch(() => false))) {
-      // The delivery id and event name only: a refused payload is never logged.
-      log.warn(
-        { requestId: c.get("requestId"), delivery: deliveryId, event: name },
-        "webhook refused: signature does not match",
-      );
-      throw new HttpError(
-        401,
-        "signature_mismatch",
-        "X-Hub-Signature-256 does not match the body and WEBHOOK_SECRET.",
-      );
-    }
+    const body = await readVerified(c, secret, signature, held).catch((error: unknown) => {
+      if (error instanceof HttpError && error.code === "signature_mismatch") {
+        // The delivery id and event name only: a refused payload is never logged.
+        log.warn(
+          { requestId: c.get("requestId"), delivery: deliveryId, event: name },
+          "webhook refused: signature does not match",
+        );
+      }
+      if (error instanceof HttpError && error.code === "busy") {
+        log.warn(
+          { requestId: c.get("requestId"), delivery: deliveryId, event: name },
+          "webhook refused for now: other bodies are being read",
+        );
+      }
+      if (error instanceof HttpError && error.code === "request_timeout") {
+        log.warn(
+          { requestId: c.get("requestId"), delivery: deliveryId, event: name },
+          "webhook refused: its body took too long to arrive",
+        );
+      }
+      throw error;
+    });
     // Only now is the header known to come from GitHub: a label from it cannot grow /metrics at will.
     c.set("metricsEvent", METRIC_EVENTS.has(name) ? name : OTHER);
     if (onInstallation && INSTALLATION_EVENTS.has(name)) {
@@ -154,6 +197,135 @@ export function githubWebhookRoutes({ secret, accept, log, metrics, onInstallati
 
 type Env = { Variables: RequestIdVariables & { metricsEvent?: string } };
 
+/** A count of places taken without waiting: one is free or the caller is refused. */
+class Slots {
+  #free: number;
+  constructor(size: number) {
+    this.#free = size;
+  }
+  /** A place, with the function that gives it back (once); undefined when none is free. */
+  take(): (() => void) | undefined {
+    if (this.#free === 0) return undefined;
+    this.#free -= 1;
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      this.#free += 1;
+    };
+  }
+}
+
+/** Bytes taken without waiting from a fixed budget: they fit or the caller is refused. */
+class ByteBudget {
+  readonly size: number;
+  #free: number;
+  constructor(size: number) {
+    this.size = size;
+    this.#free = size;
+  }
+  /** Takes `bytes` if at least `keepFree` stays free afterwards; false otherwise. */
+  take(bytes: number, keepFree = 0): boolean {
+    if (this.#free - bytes < keepFree) return false;
+    this.#free -= bytes;
+    return true;
+  }
+  give(bytes: number) {
+    this.#free += bytes;
+  }
+}
+
+/** What unverified bodies hold, process-wide. */
+interface Held {
+  large: Slots;
+  bytes: ByteBudget;
+  readTimeoutMs: number;
+}
+
+/**
+ * Reads the body and checks its signature (an HMAC computed as it arrives). Until the signature is
+ * checked, every chunk read counts against the process-wide budget of unverified bytes; a body
+ * over 1 MB (announced by Content-Length, or found while reading) also needs one of the few large
+ * places, and may not take the budget's last fifth. Refused, it gets 503 with Retry-After, the rest
+ * of it unread; a body still arriving after the read deadline gets 408. GitHub marks the delivery
+ * failed, and envhooks asks GitHub to send failed deliveries again (see github-redeliveries).
+ */
+async function readVerified(c: Context<Env>, secret: string, signature: string, held: Held) {
+  const busy = () => {
+    c.header("Retry-After", String(BUSY_RETRY_AFTER_SECONDS));
+    return new HttpError(
+      503,
+      "busy",
+      `Other deliveries are being read: envhooks holds at most ${Math.floor(held.bytes.size / 1024 / 1024)} MB of bodies not yet checked, at most ${MAX_LARGE_WEBHOOK_BODIES} over 1 MB. Retry later.`,
+    );
+  };
+  const tooLarge = () => new HttpError(413, "payload_too_large", "GitHub sends at most 25 MB per delivery.");
+  const announced = Number(c.req.header("content-length") ?? Number.NaN);
+  if (announced > MAX_WEBHOOK_BYTES) throw tooLarge();
+  let release = announced > LARGE_WEBHOOK_BYTES ? held.large.take() : undefined;
+  if (announced > LARGE_WEBHOOK_BYTES && !release) throw busy();
+  // Large bodies leave a fifth of the budget to ordinary deliveries.
+  const largeKeepsFree = Math.floor(held.bytes.size / 5);
+  let taken = 0;
+  const reader = c.req.raw.body?.getReader();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), held.readTimeoutMs);
+  });
+  try {
+    const chunks: Uint8Array[] = [];
+    const hmac = createHmac("sha256", secret);
+    let length = 0;
+    for (;;) {
+      const next = reader ? await Promise.race([reader.read(), late]) : undefined;
+      let refusal: HttpError | undefined;
+      if (next === "late") {
+        refusal = new HttpError(
+          408,
+          "request_timeout",
+          `The body took over ${Math.round(held.readTimeoutMs / 1000)} s to arrive; GitHub sends a delivery at once.`,
+        );
+      } else if (!next || next.done) {
+        break;
+      } else {
+        length += next.value.byteLength;
+        if (length > MAX_WEBHOOK_BYTES) refusal = tooLarge();
+        else if (length > LARGE_WEBHOOK_BYTES && !release) {
+          release = held.large.take();
+          if (!release) refusal = busy();
+        }
+        if (!refusal) {
+          if (!held.bytes.take(next.value.byteLength, release ? largeKeepsFree : 0)) refusal = busy();
+          else taken += next.value.byteLength;
+        }
+        if (!refusal) {
+          chunks.push(next.value);
+          hmac.update(next.value);
+        }
+      }
+      if (refusal) {
+        await reader?.cancel().catch(() => undefined);
+        throw refusal;
+      }
+    }
+    // As @octokit/webhooks-methods' verify does, over the bytes as they came (GitHub signs those).
+    const expected = Buffer.from(`sha256=${hmac.digest("hex")}`);
+    const given = Buffer.from(signature);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new HttpError(
+        401,
+        "signature_mismatch",
+        "X-Hub-Signature-256 does not match the body and WEBHOOK_SECRET.",
+      );
+    }
+    return Buffer.concat(chunks, length).toString("utf8");
+  } finally {
+    clearTimeout(timer);
+    held.bytes.give(taken);
+    release?.();
+  }
+}
+
 /** The App's own events: envhooks reads their installation (and the repositories added) only. */
 const INSTALLATION_EVENTS: ReadonlySet<string> = new Set(["installation", "installation_repositories"]);
 
@@ -172,6 +344,7 @@ const OTHER = "other";
 const OUTCOMES: Record<number, string> = {
   400: "invalid",
   401: "refused",
+  408: "invalid",
   413: "invalid",
   503: "unavailable",
 };

@@ -24,7 +24,7 @@ import {
 import { projectKey } from "../../store/projects.ts";
 import type { SecretBox } from "../../store/secret-box.ts";
 import { HttpError } from "../http-error.ts";
-import { authorizeProject } from "../require-api-token.ts";
+import { authorizeProject, callerAccess } from "../require-api-token.ts";
 import { jsonContent, rejectInvalid } from "../validation.ts";
 
 export interface IntegrationRouteDeps extends AttemptDeps {
@@ -77,7 +77,7 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
     const integration = delivery && (await getIntegration(db, secrets, delivery.integrationId));
     if (!delivery || !integration) throw new HttpError(404, "delivery_not_found", `No delivery ${id}.`);
     authorizeProject(c, integration.projectKey);
-    return delivery;
+    return { delivery, access: callerAccess(c, integration.projectKey) };
   }
 
   app.openapi(
@@ -90,8 +90,8 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const delivery = await requireDelivery(c, id);
-      return c.json(presentDelivery(delivery, await listAttempts(db, id)), 200);
+      const { delivery, access } = await requireDelivery(c, id);
+      return c.json(presentDelivery(delivery, await listAttempts(db, id), access), 200);
     },
   );
 
@@ -205,8 +205,13 @@ export function addIntegrationRoutes(app: OpenAPIHono, deps: IntegrationRouteDep
       responses: { 200: jsonContent(z.array(Json), "Every integration, oldest first") },
     }),
     async (c) => {
-      const integrations = await scope.list(c.req.valid("param") as Params);
-      return c.json(integrations.map(presentIntegration), 200);
+      const params = c.req.valid("param") as Params;
+      const access = callerAccess(c, scope.key(params));
+      const integrations = await scope.list(params);
+      return c.json(
+        integrations.map((integration) => presentIntegration(integration, access)),
+        200,
+      );
     },
   );
 
@@ -218,7 +223,10 @@ export function addIntegrationRoutes(app: OpenAPIHono, deps: IntegrationRouteDep
       request: { params: itemParams },
       responses: { 200: jsonContent(Json, "The integration") },
     }),
-    async (c) => c.json(presentIntegration(await requireIntegration(c.req.valid("param") as Params)), 200),
+    async (c) => {
+      const integration = await requireIntegration(c.req.valid("param") as Params);
+      return c.json(presentIntegration(integration, callerAccess(c, integration.projectKey)), 200);
+    },
   );
 
   app.openapi(

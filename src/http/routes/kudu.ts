@@ -2,10 +2,12 @@ import { randomBytes } from "node:crypto";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { newActivityId } from "../../activity/activity-id.ts";
+import { maskUrl } from "../../relay/delivery-request.ts";
 import { DEFAULT_RETRY_SCHEDULE } from "../../relay/integration.schema.ts";
 import type { Integration, WebhookIntegration } from "../../relay/integration.ts";
 import { maskUrlCredentials } from "../../relay/mask-secrets.ts";
 import { sendSample } from "../../relay/send-sample.ts";
+import type { Delivery } from "../../store/deliveries.ts";
 import {
   deleteIntegration,
   getIntegration,
@@ -13,7 +15,7 @@ import {
   listIntegrations,
 } from "../../store/integrations.ts";
 import { HttpError } from "../http-error.ts";
-import { authorizeProject } from "../require-api-token.ts";
+import { authorizeProject, callerAccess } from "../require-api-token.ts";
 import { jsonContent, rejectInvalid } from "../validation.ts";
 import { checkIntegrationUrl, type IntegrationRouteDeps } from "./integrations.ts";
 
@@ -40,9 +42,10 @@ const HookParams = z.object({ id: z.string().regex(/^[a-z2-7]{13}$/, "must be a 
 const isKuduHook = (integration: Integration): integration is WebhookIntegration =>
   integration.type === "webhook" && integration.config.format === "kudu";
 
-const present = (hook: WebhookIntegration) => ({
+/** A hook as Kudu shows it; a read-only token sees its URL's origin only (the rest may be a capability). */
+const present = (hook: WebhookIntegration, access: "read" | "write" = "write") => ({
   id: hook.id,
-  url: maskUrlCredentials(hook.config.url),
+  url: access === "write" ? maskUrlCredentials(hook.config.url) : maskUrl(hook.config.url),
   event: "PostDeployment",
   insecure_ssl: hook.config.insecure_ssl === true,
   last_datetime: hook.lastDatetime ? new Date(hook.lastDatetime).toISOString() : null,
@@ -50,6 +53,21 @@ const present = (hook: WebhookIntegration) => ({
   last_reason: hook.lastReason,
   last_context: hook.lastContext,
 });
+
+/**
+ * A hook as publish answers it: Kudu's summary of the attempt publish just made. The sample is a
+ * test, so the hook's stored summary (GET) stays the last real delivery's.
+ */
+const afterPublish = (hook: WebhookIntegration, sample: Delivery) => {
+  const delivered = sample.state === "delivered";
+  return {
+    ...present(hook),
+    last_datetime: new Date(sample.updatedAt).toISOString(),
+    last_status: delivered ? "OK" : sample.lastStatus === 429 ? "RateLimited" : "Failed",
+    last_reason: delivered ? `HTTP ${sample.lastStatus}` : (sample.lastError ?? "failed"),
+    last_context: sample.body.slice(0, 4096),
+  };
+};
 
 /**
  * Kudu's hooks API, for the project of the project token used: each hook is a webhook
@@ -139,7 +157,14 @@ export function kuduRoutes(deps: IntegrationRouteDeps) {
       summary: "Kudu: the project's hooks",
       responses: { 200: jsonContent(z.array(Hook), "Every hook, oldest first") },
     }),
-    async (c) => c.json((await projectHooks(tokenProject(c))).map(present), 200),
+    async (c) => {
+      const project = tokenProject(c);
+      const access = callerAccess(c, project);
+      return c.json(
+        (await projectHooks(project)).map((hook) => present(hook, access)),
+        200,
+      );
+    },
   );
 
   app.openapi(
@@ -150,7 +175,10 @@ export function kuduRoutes(deps: IntegrationRouteDeps) {
       request: { params: HookParams },
       responses: { 200: jsonContent(Hook, "The hook") },
     }),
-    async (c) => c.json(present(await requireHook(c, c.req.valid("param").id)), 200),
+    async (c) => {
+      const hook = await requireHook(c, c.req.valid("param").id);
+      return c.json(present(hook, callerAccess(c, hook.projectKey)), 200);
+    },
   );
 
   app.openapi(
@@ -180,9 +208,8 @@ export function kuduRoutes(deps: IntegrationRouteDeps) {
       const project = tokenProject(c);
       const published = [];
       for (const hook of await projectHooks(project)) {
-        await sendSample(deps, hook);
-        const after = await getIntegration(db, secrets, hook.id);
-        published.push(present((after ?? hook) as WebhookIntegration));
+        const { delivery } = await sendSample(deps, hook);
+        published.push(afterPublish(hook, delivery));
       }
       return c.json({ published }, 200);
     },

@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { Refused, toActivityEnvironment } from "../../intake/apply-event.ts";
+import { ResyncLimited } from "../../intake/limit-resync.ts";
 import type { ResyncResult } from "../../intake/resync.ts";
 import { getActivity, listActivities } from "../../store/activities.ts";
 import type { Database } from "../../store/database.ts";
@@ -22,6 +23,12 @@ const ActivityQuery = z.object({
   type: z.string().min(1).optional().describe("Only this activity type, e.g. environment.push"),
   state: z.enum(["pending", "in_progress", "complete", "cancelled"]).optional().describe("Only this state"),
   environment: z.string().min(1).optional().describe("Only activities of this environment"),
+  alerts: z
+    .enum(["only", "exclude"])
+    .optional()
+    .describe(
+      "`only`: alerts alone (integration.disabled, integration.delivery.failed, environment.runner.timeout, integration.github.config); `exclude`: everything else",
+    ),
 });
 
 const Json = z.record(z.string(), z.unknown());
@@ -158,7 +165,7 @@ const resyncRoute = createRoute({
   summary:
     "Resync a project with GitHub: environments for its branches and open pull requests, as the options say",
   description:
-    "Lists the repository's branches and open pull requests on GitHub and creates, rebuilds or deletes environments to match `.github/envhooks.yml`, through the same path as GitHub's events (activities, deliveries, GitHub updates). With `dry_run=true` it answers the plan and changes nothing. Needs write access and the GitHub App's credentials.",
+    "Lists the repository's branches and open pull requests on GitHub and creates, rebuilds or deletes environments to match `.github/envhooks.yml`, through the same path as GitHub's events (activities, deliveries, GitHub updates). With `dry_run=true` it answers the plan and changes nothing. Needs write access and the GitHub App's credentials. To spare the installation's GitHub rate limit, one resync of a project runs at a time, applied resyncs start a minute apart, a dry run reuses a plan made in the last minute, and a resync that would leave the installation fewer than 500 requests is refused: each refusal answers 429 with Retry-After.",
   request: {
     params: ProjectParams,
     query: z.object({
@@ -166,6 +173,15 @@ const resyncRoute = createRoute({
         .enum(["true", "false"])
         .optional()
         .describe("`true`: answer the plan without changing anything"),
+      expected_repository_id: z.coerce
+        .number()
+        .int()
+        .positive()
+        .max(Number.MAX_SAFE_INTEGER)
+        .optional()
+        .describe(
+          "Applied only if GitHub still reports this repository id for the name (the `repository_id` the plan showed); otherwise 409 `identity_changed`",
+        ),
     }),
   },
   responses: {
@@ -183,6 +199,28 @@ const resyncRoute = createRoute({
             plan: z.array(z.object({ action: z.string(), environment: z.string(), reason: z.string() })),
             notes: z.array(z.string()),
             activities: z.array(Json),
+            repository_id: z.number().describe("The repository id GitHub reports for the name"),
+            identity: z
+              .object({
+                kind: z.enum(["renamed", "identity"]),
+                project: z.string(),
+                from_repository_id: z.number().nullable(),
+                to_repository_id: z.number(),
+                to_name: z.string(),
+                released: z.string().nullable(),
+                displaced: z.string().nullable(),
+                description: z.string(),
+              })
+              .nullable()
+              .describe(
+                "What changes of which project is which repository: GitHub renamed it (`renamed`), or reports another id for this name (`identity`); null when GitHub agrees",
+              ),
+            planned_at: z.string().describe("When the plan was made"),
+            reused: z
+              .boolean()
+              .describe(
+                "`true`: a dry run answered with the plan another made in the last minute, without asking GitHub",
+              ),
           }),
         },
       },
@@ -192,7 +230,12 @@ const resyncRoute = createRoute({
 
 export interface ResyncRouteDeps {
   /** With GitHub App credentials: resyncs a repository (`resyncRepository`); unset, the route answers 503. */
-  resync?: ((fullName: string, options: { dryRun: boolean }) => Promise<ResyncResult>) | undefined;
+  resync?:
+    | ((
+        fullName: string,
+        options: { dryRun: boolean; expectedRepositoryId?: number | undefined },
+      ) => Promise<ResyncResult>)
+    | undefined;
 }
 
 /** `POST /api/projects/{owner}/{repo}/resync` (the project's write access is checked by the server). */
@@ -200,7 +243,8 @@ export function projectResyncRoutes({ resync }: ResyncRouteDeps) {
   const app = new OpenAPIHono({ defaultHook: rejectInvalid });
   app.openapi(resyncRoute, async (c) => {
     const { owner, repo } = c.req.valid("param");
-    const dryRun = c.req.valid("query").dry_run === "true";
+    const query = c.req.valid("query");
+    const dryRun = query.dry_run === "true";
     if (!resync) {
       throw new HttpError(
         503,
@@ -210,9 +254,16 @@ export function projectResyncRoutes({ resync }: ResyncRouteDeps) {
     }
     let result: ResyncResult;
     try {
-      result = await resync(`${owner}/${repo}`, { dryRun });
+      result = await resync(`${owner}/${repo}`, {
+        dryRun,
+        expectedRepositoryId: query.expected_repository_id,
+      });
     } catch (error) {
       if (error instanceof Refused) throw new HttpError(error.status, error.code, error.message);
+      if (error instanceof ResyncLimited) {
+        c.header("Retry-After", String(error.retryAfterSeconds));
+        throw new HttpError(429, error.code, error.message, { retry_after_seconds: error.retryAfterSeconds });
+      }
       const status = (error as { status?: unknown }).status;
       if (typeof status === "number") {
         throw new HttpError(
@@ -233,6 +284,19 @@ export function projectResyncRoutes({ resync }: ResyncRouteDeps) {
         plan: result.plan,
         notes: result.notes,
         activities: result.activities as unknown as Array<Record<string, unknown>>,
+        repository_id: result.repositoryId,
+        identity: result.identity && {
+          kind: result.identity.kind,
+          project: result.identity.project,
+          from_repository_id: result.identity.fromId,
+          to_repository_id: result.identity.toId,
+          to_name: result.identity.toName,
+          released: result.identity.released,
+          displaced: result.identity.displaced,
+          description: result.identity.description,
+        },
+        planned_at: (result.plannedAt ?? new Date()).toISOString(),
+        reused: result.reused ?? false,
       },
       200,
     );

@@ -6,6 +6,8 @@ import { hashToken, PROJECT_TOKEN_PREFIX, sameSecret } from "../../http/require-
 import { findApiToken } from "../../store/api-tokens.ts";
 import type { WebDeps } from "../web-routes.ts";
 import { OAuthError, type UserToken } from "./github-user.ts";
+import { LOGIN_CSRF_MAX_AGE_MS, LoginCsrf } from "./login-csrf.ts";
+import { hostRefused, publicOrigin } from "./public-origin.ts";
 import {
   accessPage,
   csrfRefused,
@@ -17,6 +19,7 @@ import {
   verifyCsrf,
 } from "./session.ts";
 import { setupRoutes } from "./setup.ts";
+import { clientAddress, SignInThrottle, type Throttled, trustedProxies } from "./throttle-sign-in.ts";
 
 /** The login form's CSRF token, in a cookie of its own (there is no session yet). */
 const LOGIN_CSRF_COOKIE = "envhooks_login_csrf";
@@ -31,6 +34,9 @@ export function accessRoutes(deps: WebDeps): Hono {
   const app = new Hono();
   app.use("*", loadSession(deps));
   app.route("/", setupRoutes(deps));
+  const loginCsrf = new LoginCsrf();
+  const throttle = new SignInThrottle();
+  const isTrustedProxy = trustedProxies(deps.trustedProxies ?? []);
 
   const cookieOptions = (c: Context, maxAge: number) => ({
     path: "/",
@@ -40,15 +46,16 @@ export function accessRoutes(deps: WebDeps): Hono {
     maxAge,
   });
 
-  async function loginPage(c: Context, status: 200 | 401 | 403 = 200, problem?: string) {
+  async function loginPage(c: Context, status: 200 | 401 | 403 | 429 = 200, problem?: string) {
     const next = safeNext(c.req.query("next") ?? (await formField(c, "next")));
-    const csrf = randomToken();
+    // A new value for every form rendered, the answer to each attempt included (LoginCsrf).
+    const csrf = loginCsrf.issue(deps.sessions.now().getTime());
     await setSignedCookie(
       c,
       LOGIN_CSRF_COOKIE,
       csrf,
       await deps.sessions.cookieKey(),
-      cookieOptions(c, 3600),
+      cookieOptions(c, LOGIN_CSRF_MAX_AGE_MS / 1000),
     );
     const github = deps.userProjects;
     return accessPage(
@@ -90,12 +97,44 @@ GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET). Sign in with a token:</p>`
     return loginPage(c);
   });
 
+  /** 429 while the address or the token's prefix has failed too often: how long to wait. */
+  function throttled(c: Context, wait: Throttled) {
+    c.header("retry-after", String(wait.seconds));
+    const minutes = Math.ceil(wait.seconds / 60);
+    const from = wait.by === "address" ? "from your address" : "with this token";
+    return loginPage(
+      c,
+      429,
+      `Too many failed sign-ins ${from}: try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`,
+    );
+  }
+
+  /** Counts a failed token sign-in and logs it (the address and why, never the token). */
+  function signInFailed(address: string, token: string, reason: string) {
+    deps.log.warn({ address, reason }, "token sign-in failed");
+    const now = throttle.failed(address, token, deps.sessions.now().getTime());
+    if (now) {
+      deps.log.warn(
+        { address, by: now.by, retryAfterSeconds: now.seconds },
+        `token sign-in throttled: too many failures by ${now.by}`,
+      );
+    }
+  }
+
   app.post("/login", async (c) => {
+    const at = deps.sessions.now().getTime();
     const expected = await getSignedCookie(c, await deps.sessions.cookieKey(), LOGIN_CSRF_COOKIE);
-    if (!expected || !sameSecret(await formField(c, "_csrf"), expected)) return csrfRefused(c);
+    if (!expected || !sameSecret(await formField(c, "_csrf"), expected) || !loginCsrf.spend(expected, at)) {
+      return csrfRefused(c);
+    }
     const token = (await formField(c, "token"))?.trim() ?? "";
     const next = safeNext(await formField(c, "next"));
+    const address = clientAddress(c, isTrustedProxy);
+    // Checked before the token: while waiting, even the right token is not told apart.
+    const wait = throttle.wait(address, token, at);
+    if (wait) return throttled(c, wait);
     if (token.length > MAX_TOKEN_LENGTH) {
+      signInFailed(address, token, "token too long");
       return loginPage(
         c,
         401,
@@ -114,6 +153,7 @@ GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET). Sign in with a token:</p>`
         ? await findApiToken(deps.db, hashToken(token))
         : undefined;
       if (!stored) {
+        signInFailed(address, token, "token not valid");
         return loginPage(
           c,
           401,
@@ -131,12 +171,20 @@ GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET). Sign in with a token:</p>`
     return c.redirect("/login", 303);
   });
 
-  /** The OAuth callback envhooks registers with GitHub (app.yml's callback_url). */
-  const callbackUrl = (c: Context) => `${deps.publicUrl ?? new URL(c.req.url).origin}/login/github/callback`;
+  /**
+   * The OAuth callback envhooks registers with GitHub (app.yml's callback_url): under
+   * ENVHOOKS_PUBLIC_URL, or a loopback origin; undefined for any other Host.
+   */
+  const callbackUrl = (c: Context) => {
+    const origin = publicOrigin(c, deps.publicUrl);
+    return origin && `${origin}/login/github/callback`;
+  };
 
   app.get("/login/github", async (c) => {
     const github = deps.userProjects;
     if (!github) return loginPage(c, 403, "Sign in with GitHub is not set up here: sign in with a token.");
+    const redirectUri = callbackUrl(c);
+    if (!redirectUri) return hostRefused(c);
     const state = randomToken();
     const next = safeNext(c.req.query("next"));
     await setSignedCookie(
@@ -146,12 +194,14 @@ GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET). Sign in with a token:</p>`
       await deps.sessions.cookieKey(),
       cookieOptions(c, OAUTH_MAX_AGE_S),
     );
-    return c.redirect(github.authorizeUrl(callbackUrl(c), state), 302);
+    return c.redirect(github.authorizeUrl(redirectUri, state), 302);
   });
 
   app.get("/login/github/callback", async (c) => {
     const github = deps.userProjects;
     if (!github) return loginPage(c, 403, "Sign in with GitHub is not set up here: sign in with a token.");
+    const redirectUri = callbackUrl(c);
+    if (!redirectUri) return hostRefused(c);
     const cookie = await getSignedCookie(c, await deps.sessions.cookieKey(), OAUTH_COOKIE);
     deleteCookie(c, OAUTH_COOKIE, { path: "/", secure: deps.sessions.secure(c) });
     const saved = cookie ? (JSON.parse(cookie) as { state: string; next: string }) : undefined;
@@ -178,7 +228,7 @@ GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET). Sign in with a token:</p>`
     if (!code) return loginPage(c, 403, "GitHub sent no code back: try again.");
     let granted: UserToken;
     try {
-      granted = await github.exchangeCode(code, callbackUrl(c), deps.sessions.now());
+      granted = await github.exchangeCode(code, redirectUri, deps.sessions.now());
     } catch (problem) {
       if (!(problem instanceof OAuthError)) deps.log.warn({ err: problem }, "OAuth code exchange failed");
       return loginPage(

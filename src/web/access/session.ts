@@ -433,7 +433,7 @@ export async function formField(c: Context, name: string): Promise<string | unde
 export function accessPage(
   c: Context,
   options: LayoutOptions,
-  status: 200 | 401 | 403 | 404 | 413 | 500 | 502 = 200,
+  status: 200 | 401 | 403 | 404 | 409 | 413 | 421 | 429 | 500 | 502 = 200,
   formAction?: string,
 ) {
   const policy = formAction

@@ -7,6 +7,7 @@ import { parse } from "yaml";
 import { sameSecret } from "../../http/require-api-token.ts";
 import type { WebDeps } from "../web-routes.ts";
 import { envValue, updateEnvFile } from "./env-file.ts";
+import { hostRefused, publicOrigin } from "./public-origin.ts";
 import { accessPage, csrfRefused, formField, randomToken } from "./session.ts";
 
 /** What registering the GitHub App gives back, as kept in .env. */
@@ -25,7 +26,10 @@ export interface AppCredentials {
 export interface SetupDeps {
   /** Whether the App is still to be registered (false once it is). */
   needed(): boolean;
-  /** The one-time key in the URL envhooks logs (`/setup?key=…`): only who reads the log can set up. */
+  /**
+   * The key in the URL envhooks logs (`/setup?key=…`): only who reads the log can set up. It is
+   * bound to the first browser that opens the URL and works for SETUP_KEY_LIFETIME_MS after start.
+   */
   key: string;
   /** GitHub's web root (https://github.com, or GitHub Enterprise Server's). */
   webUrl: string;
@@ -49,8 +53,13 @@ export interface SetupDeps {
   Octokit?: typeof ProbotOctokit;
 }
 
-/** Holds the setup key once the logged URL was opened, so the key leaves the address bar. */
+/**
+ * Binds the setup key to the browser that opened the logged URL first (a random value only that
+ * browser's cookie holds), so the key leaves the address bar and is no use elsewhere.
+ */
 const SETUP_COOKIE = "envhooks_setup";
+/** The setup key works this long after envhooks started (and logged it); a restart logs a new one. */
+export const SETUP_KEY_LIFETIME_MS = 3600_000;
 /** The manifest round trip's state. */
 const STATE_COOKIE = "envhooks_setup_state";
 const GITHUB_ORG = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
@@ -88,7 +97,16 @@ export async function buildManifest(
 /** /setup: registers the GitHub App from app.yml through GitHub's manifest flow. */
 export function setupRoutes(deps: WebDeps): Hono {
   const app = new Hono();
-  const base = (c: Context) => deps.publicUrl ?? new URL(c.req.url).origin;
+  // Built once per start, as the key is: the state of this start's setup lives here.
+  const keyEndsAt = deps.sessions.now().getTime() + SETUP_KEY_LIFETIME_MS;
+  const keyExpired = () => deps.sessions.now().getTime() >= keyEndsAt;
+  /** The value the browser that opened the key first holds in its cookie. */
+  let boundTo: string | undefined;
+  /**
+   * Set before GitHub's code is exchanged, and kept once the App is registered: a second callback
+   * (another tab, a reload, a replay) would register a second App and show the operator token again.
+   */
+  let finishing = false;
   const cookieOptions = (c: Context, maxAge: number) => ({
     path: "/setup",
     httpOnly: true,
@@ -97,17 +115,18 @@ export function setupRoutes(deps: WebDeps): Hono {
     maxAge,
   });
 
-  /** Whether the browser opened the logged setup URL (the key is then kept in a cookie). */
-  async function holdsKey(c: Context, setup: SetupDeps): Promise<boolean> {
+  /** Whether this browser is the one that opened the logged setup URL first. */
+  async function holdsKey(c: Context): Promise<boolean> {
+    if (boundTo === undefined || keyExpired()) return false;
     const held = await getSignedCookie(c, await deps.sessions.cookieKey(), SETUP_COOKIE);
-    return sameSecret(held || undefined, setup.key);
+    return sameSecret(held || undefined, boundTo);
   }
 
   const page = (
     c: Context,
     title: string,
     body: ReturnType<typeof html>,
-    status: 200 | 403 | 404 | 502 = 200,
+    status: 200 | 403 | 404 | 409 | 502 = 200,
     formAction?: string,
   ) => accessPage(c, { title, body }, status, formAction);
 
@@ -130,23 +149,54 @@ register the App.</p>`,
       403,
     );
 
+  const expired = (c: Context) =>
+    page(
+      c,
+      "Set up",
+      html`<h1>The setup link expired</h1>
+<p class="notice bad" role="alert">The setup key works for an hour after envhooks logged it. Restart
+envhooks: it logs a new <code>/setup?key=…</code> link.</p>`,
+      403,
+    );
+
+  const boundElsewhere = (c: Context) =>
+    page(
+      c,
+      "Set up",
+      html`<h1>Setup is open in another browser</h1>
+<p class="notice bad" role="alert">This setup link was already opened in another browser, and only that
+browser can go on. To set up from this one, restart envhooks: it logs a new link.</p>`,
+      403,
+    );
+
   app.get("/setup", async (c) => {
     const setup = deps.setup;
     if (!setup?.needed()) return notNeeded(c);
+    // The manifest's URLs (webhook, redirect, OAuth callback) never follow a Host header.
+    const base = publicOrigin(c, deps.publicUrl);
+    if (!base) return hostRefused(c);
+    if (keyExpired()) return expired(c);
     const given = c.req.query("key");
     if (given !== undefined) {
       if (!sameSecret(given, setup.key)) return refused(c);
-      await setSignedCookie(
-        c,
-        SETUP_COOKIE,
-        setup.key,
-        await deps.sessions.cookieKey(),
-        cookieOptions(c, 3600),
-      );
+      if (boundTo === undefined) {
+        // The first browser with the key: set at once (no await before), so two at once bind one.
+        boundTo = randomToken();
+        const left = Math.max(1, Math.floor((keyEndsAt - deps.sessions.now().getTime()) / 1000));
+        await setSignedCookie(
+          c,
+          SETUP_COOKIE,
+          boundTo,
+          await deps.sessions.cookieKey(),
+          cookieOptions(c, left),
+        );
+      } else if (!(await holdsKey(c))) {
+        return boundElsewhere(c);
+      }
       const org = c.req.query("org");
       return c.redirect(org ? `/setup?org=${encodeURIComponent(org)}` : "/setup", 303);
     }
-    if (!(await holdsKey(c, setup))) return refused(c);
+    if (!(await holdsKey(c))) return refused(c);
 
     const org = c.req.query("org")?.trim();
     const orgProblem = org !== undefined && org !== "" && !GITHUB_ORG.test(org);
@@ -156,13 +206,13 @@ register the App.</p>`,
       state = randomToken();
       await setSignedCookie(c, STATE_COOKIE, state, await deps.sessions.cookieKey(), cookieOptions(c, 3600));
     }
-    const built = await buildManifest(setup.manifestFile, base(c), setup.webhookProxyUrl);
+    const built = await buildManifest(setup.manifestFile, base, setup.webhookProxyUrl);
     const manifest = JSON.stringify(built);
     const permissions = Object.entries((built.default_permissions ?? {}) as Record<string, string>);
     const events = (built.default_events ?? []) as string[];
     const target = (owner: string | undefined) =>
       `${setup.webUrl}${owner ? `/organizations/${encodeURIComponent(owner)}` : ""}/settings/apps/new?state=${encodeURIComponent(state)}`;
-    const hookUrl = setup.webhookProxyUrl ?? `${base(c)}/api/github/webhooks`;
+    const hookUrl = setup.webhookProxyUrl ?? `${base}/api/github/webhooks`;
     const local = !deps.publicUrl && !setup.webhookProxyUrl;
     return page(
       c,
@@ -173,7 +223,7 @@ sends you to GitHub to confirm, and connects it when GitHub sends you back: no r
 <dl>
   <dt>GitHub</dt><dd><code>${setup.webUrl}</code></dd>
   <dt>Webhook URL</dt><dd><code id="webhook-url">${hookUrl}</code></dd>
-  <dt>Sign-in callback</dt><dd><code>${base(c)}/login/github/callback</code></dd>
+  <dt>Sign-in callback</dt><dd><code>${base}/login/github/callback</code></dd>
   <dt>Credentials are written to</dt><dd><code>${setup.envFile}</code> (mode 600)</dd>
   <dt>Permissions</dt><dd id="permissions">${permissions.map(
     ([name, access], n) => html`${n > 0 ? ", " : ""}<code>${name}: ${access}</code>`,
@@ -182,7 +232,7 @@ sends you to GitHub to confirm, and connects it when GitHub sends you back: no r
 </dl>
 ${
   local
-    ? html`<div class="notice bad" role="note"><p>GitHub cannot reach <code>${base(c)}</code> unless it is
+    ? html`<div class="notice bad" role="note"><p>GitHub cannot reach <code>${base}</code> unless it is
 public. Set <code>ENVHOOKS_PUBLIC_URL</code> to envhooks' public address (and restart), or, for local
 development, let GitHub send to a <a href="https://smee.io">smee.io</a> channel that envhooks forwards
 here (kept as <code>WEBHOOK_PROXY_URL</code>).</p>
@@ -225,7 +275,8 @@ ${
   app.post("/setup/webhook-proxy", async (c) => {
     const setup = deps.setup;
     if (!setup?.needed()) return notNeeded(c);
-    if (!(await holdsKey(c, setup))) return refused(c);
+    if (keyExpired()) return expired(c);
+    if (!(await holdsKey(c))) return refused(c);
     const state = await getSignedCookie(c, await deps.sessions.cookieKey(), STATE_COOKIE);
     if (!state || !sameSecret(await formField(c, "_csrf"), state)) return csrfRefused(c);
     if (!setup.createWebhookProxy) return c.redirect("/setup", 303);
@@ -249,7 +300,8 @@ ${
   app.get("/setup/callback", async (c) => {
     const setup = deps.setup;
     if (!setup?.needed()) return notNeeded(c);
-    if (!(await holdsKey(c, setup))) return refused(c);
+    if (keyExpired()) return expired(c);
+    if (!(await holdsKey(c))) return refused(c);
     const state = await getSignedCookie(c, await deps.sessions.cookieKey(), STATE_COOKIE);
     const code = c.req.query("code");
     if (!state || !sameSecret(c.req.query("state"), state) || !code) {
@@ -262,6 +314,19 @@ ${
         403,
       );
     }
+    // No await between the check and the mark: of callbacks at once, one goes on.
+    if (finishing) {
+      return page(
+        c,
+        "Set up",
+        html`<h1>Setup is already being finished</h1>
+<p class="notice bad" role="alert">Another request (another tab, or this page sent twice) is already
+being finished with GitHub's answer, and only one may be. <a href="/setup">Open /setup</a> in a moment
+to see where it stands.</p>`,
+        409,
+      );
+    }
+    finishing = true;
     const Octokit = setup.Octokit ?? ProbotOctokit;
     let credentials: AppCredentials;
     try {
@@ -281,6 +346,7 @@ ${
         htmlUrl: data.html_url,
       };
     } catch (error) {
+      finishing = false;
       deps.log.warn({ err: error }, "GitHub did not convert the App manifest's code");
       return page(
         c,

@@ -11,7 +11,7 @@ export interface ApiError {
 
 export type ApiAnswer<T> =
   | { ok: true; status: number; body: T }
-  | { ok: false; status: number; error: ApiError };
+  | { ok: false; status: number; error: ApiError; movedTo?: string };
 
 /**
  * Calls envhooks' own API as the signed-in person: their session cookie, and for changes the
@@ -42,6 +42,12 @@ export async function callApi<T>(
     parsed = null;
   }
   if (response.ok) return { ok: true, status: response.status, body: parsed as T };
+  // A renamed or transferred project's old name: the page follows it as the API does (errorPage).
+  const movedTo = (parsed as { moved_to?: unknown } | null)?.moved_to;
+  if (response.status === 307 && typeof movedTo === "string") {
+    const message = `${(parsed as { message?: string }).message ?? `The project is now ${movedTo}.`}`;
+    return { ok: false, status: 307, error: { code: "moved", message, details: null }, movedTo };
+  }
   const error = (parsed as { error?: ApiError } | null)?.error;
   return {
     ok: false,
@@ -63,4 +69,16 @@ export function fieldErrors(error: ApiError | undefined): Map<string, string> {
 /** `/api/projects/{owner}/{repo}` with each part encoded. */
 export function apiProjectPath(owner: string, repo: string): string {
   return `/api/projects/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}`;
+}
+
+/**
+ * The dashboard's path under a moved project's new name: `/projects/{old}/{rest}?{query}` becomes
+ * `/projects/{new}/{rest}?{query}`; undefined for a path of no project.
+ */
+export function movedProjectPath(url: string, movedTo: string): string | undefined {
+  const { pathname, search } = new URL(url);
+  const match = /^\/projects\/[^/]+\/[^/]+(.*)$/.exec(pathname);
+  if (!match) return undefined;
+  const [owner = "", repo = ""] = movedTo.split("/");
+  return `/projects/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}${match[1] ?? ""}${search}`;
 }

@@ -32,6 +32,8 @@ export interface DeliveryJson {
   last_status: number | null;
   last_error: string | null;
   created_at: string;
+  /** A test delivery: its sample activity is not stored (there is no page to link to). */
+  test?: boolean;
   body?: string;
   attempt_log?: AttemptJson[];
 }
@@ -72,7 +74,11 @@ export function deliveryDetails(delivery: DeliveryJson): Markup {
   return html`<dl class="facts">
 <dt>Delivery</dt><dd><code>${delivery.id}</code> (the <code>webhook-id</code>, the same on every attempt)</dd>
 <dt>State</dt><dd>${deliveryBadge(delivery.state)}${delivery.next_attempt_at ? html` next attempt ${when(delivery.next_attempt_at)}` : ""}</dd>
-<dt>Activity</dt><dd><a href="/activities/${delivery.activity_id}">${delivery.activity_id}</a> (${delivery.event})</dd>
+<dt>Activity</dt><dd>${
+    delivery.test
+      ? html`a sample (${delivery.event}): a test delivery, counted nowhere and never redelivered in bulk`
+      : html`<a href="/activities/${delivery.activity_id}">${delivery.activity_id}</a> (${delivery.event})`
+  }</dd>
 <dt>Created</dt><dd>${when(delivery.created_at)}</dd>
 </dl>
 <h2>Request body</h2>
@@ -92,7 +98,8 @@ export async function deliveryPage(deps: WebDeps, c: Context) {
     title: `Delivery ${delivery.id}`,
     crumbs: [
       { href: "/", label: "Projects" },
-      { href: `/activities/${delivery.activity_id}`, label: "Activity" },
+      // A test's sample activity is not stored.
+      ...(delivery.test ? [] : [{ href: `/activities/${delivery.activity_id}`, label: "Activity" }]),
     ],
     body: html`<h1>Delivery <code>${delivery.id}</code></h1>
 ${queued ? html`<p class="notice ok" role="status">Queued to be sent again, with the same webhook-id.</p>` : ""}

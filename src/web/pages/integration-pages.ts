@@ -4,9 +4,18 @@ import { canWrite } from "../../http/require-api-token.ts";
 import { csrfInput, type Markup, renderPage } from "../layout.ts";
 import type { WebDeps } from "../web-routes.ts";
 import { apiProjectPath, callApi, fieldErrors } from "./call-api.ts";
-import { type DeliveryJson, deliveryDetails } from "./delivery-page.ts";
+import { attemptList, type DeliveryJson } from "./delivery-page.ts";
 import { errorPage } from "./error-page.ts";
-import { cursorParam, deliveryBadge, integrationBadge, integrationUrl, projectPath, when } from "./format.ts";
+import { type Flash, leaveFlash, takeFlash } from "./flash.ts";
+import {
+  badge,
+  cursorParam,
+  deliveryBadge,
+  integrationBadge,
+  integrationUrl,
+  projectPath,
+  when,
+} from "./format.ts";
 import {
   bodyOf,
   type FormValues,
@@ -102,26 +111,32 @@ export async function createIntegration(deps: WebDeps, c: Context) {
     });
   }
   const integration = answer.body;
-  return renderPage(c, {
-    title: `Integration added · ${project.name}`,
-    current: "projects",
-    crumbs: [
-      { href: "/", label: "Projects" },
-      { href: project.path, label: project.name },
-    ],
-    body: html`<h1>Integration added</h1>
-<p class="notice ok" role="status">The ${integration.type} integration <code>${integration.id}</code> is active.</p>
+  // POST/redirect/GET: the integration's page says it was added and shows its secret once (a
+  // one-time message of this session); reloading that page adds nothing.
+  const flash = await leaveFlash(deps, c, {
+    kind: "integration-added",
+    integrationId: integration.id,
+    type: integration.type,
+    ...(integration.secret && integration.secret !== "********" ? { secret: integration.secret } : {}),
+  });
+  return c.redirect(`${project.path}/integrations/${integration.id}?${flash}`, 303);
+}
+
+/** The notice of an integration just added, with its signing secret (shown this once). */
+function addedNotice(flash: Flash | undefined, integration: IntegrationJson): Markup | string {
+  if (flash?.kind !== "integration-added" || flash.integrationId !== integration.id) return "";
+  return html`<section class="notice ok" role="status" aria-labelledby="added-heading">
+<h2 id="added-heading">Integration added</h2>
+<p>The ${integration.type} integration <code>${integration.id}</code> is ${integration.status}.</p>
 ${
-  integration.secret && integration.secret !== "********"
-    ? html`<h2>Its signing secret, shown this once</h2>
+  flash.secret
+    ? html`<h3>Its signing secret, shown this once</h3>
 <p>Receivers verify <code>X-Envhooks-Signature-256</code> and <code>webhook-signature</code> with it. Copy it now:
 envhooks never shows it again.</p>
-<p class="secret" id="integration-secret">${integration.secret}</p>`
+<p class="secret" id="integration-secret">${flash.secret}</p>`
     : ""
 }
-<p><a href="${project.path}/integrations/${integration.id}">See the integration</a> ·
-<a href="${project.path}">Back to ${project.name}</a></p>`,
-  });
+</section>`;
 }
 
 async function loadIntegration(deps: WebDeps, c: Context) {
@@ -161,11 +176,21 @@ export async function saveIntegration(deps: WebDeps, c: Context) {
   return c.redirect(`${project.path}?done=saved`, 303);
 }
 
-/** Pause, resume or delete, then back to the project with what happened. */
+/**
+ * Pause, resume or delete, then back to the project with what happened. A delete needs the
+ * confirmation page's `confirm` field (the integration's id): without it (a form of an older
+ * page, a one-click post), nothing is deleted and the person is sent to that page.
+ */
 export function integrationAction(action: "pause" | "resume" | "delete") {
   return async function runIntegrationAction(deps: WebDeps, c: Context) {
     const project = projectOf(c);
     const id = encodeURIComponent(c.req.param("id") ?? "");
+    if (action === "delete") {
+      const values = await readForm(c);
+      if (values.confirm !== c.req.param("id")) {
+        return c.redirect(`${project.path}/integrations/${id}/delete`, 303);
+      }
+    }
     const answer =
       action === "delete"
         ? await callApi(deps, c, `${project.api}/integrations/${id}`, { method: "DELETE" })
@@ -176,7 +201,51 @@ export function integrationAction(action: "pause" | "resume" | "delete") {
   };
 }
 
-/** Sends a sample now and shows the attempt. */
+/**
+ * Delete, step 1: what goes — the integration named by its type, id and URL, its settings and
+ * secret, and its delivery log with the number of deliveries — and a button that deletes it.
+ */
+export async function deleteIntegrationPage(deps: WebDeps, c: Context) {
+  const { project, id, answer } = await loadIntegration(deps, c);
+  if (!answer.ok) return errorPage(c, answer);
+  const counts = await callApi<Counts>(deps, c, `${project.api}/integrations/${id}/delivery-counts`);
+  if (!counts.ok) return errorPage(c, counts);
+  const integration = answer.body;
+  const { pending, delivered, failed } = counts.body;
+  const total = pending + delivered + failed;
+  const principal = c.get("principal");
+  const writable = principal ? canWrite(principal, project.name) : false;
+  const href = `${project.path}/integrations/${id}`;
+  const deliveries = (n: number) => (n === 1 ? "delivery" : "deliveries");
+  return renderPage(c, {
+    title: `Delete the integration · ${project.name}`,
+    current: "projects",
+    crumbs: [
+      { href: "/", label: "Projects" },
+      { href: project.path, label: project.name },
+      { href, label: "Integration" },
+    ],
+    body: html`<h1>Delete the ${integration.type} integration <code>${integration.id}</code>?</h1>
+<dl class="facts">
+<dt>URL</dt><dd><code>${integrationUrl(integration.url, writable)}</code></dd>
+<dt>Events</dt><dd>${integration.events.join(", ")}</dd>
+<dt>Status</dt><dd>${integrationBadge(integration)}</dd>
+</dl>
+<p id="delete-what" class="notice bad">This deletes the integration, its settings and signing secret, and its
+delivery log: <strong>${total}</strong> ${deliveries(total)} with every attempt (${delivered} delivered,
+${failed} failed${
+      pending > 0 ? html`, <strong>${pending}</strong> pending that will never be sent` : ""
+    }), and its test deliveries. It cannot be undone: pausing keeps everything instead.</p>
+<form method="post" action="${href}/delete" class="actions">
+${csrfInput(c)}
+<input type="hidden" name="confirm" value="${integration.id}" />
+<button type="submit" class="danger" aria-describedby="delete-what">Delete the integration and its ${total} ${deliveries(total)}</button>
+<a class="button" href="${href}">Keep it</a>
+</form>`,
+  });
+}
+
+/** Sends a sample now; the integration's page then shows the attempt (POST/redirect/GET). */
 export async function testIntegration(deps: WebDeps, c: Context) {
   const project = projectOf(c);
   const id = encodeURIComponent(c.req.param("id") ?? "");
@@ -184,21 +253,31 @@ export async function testIntegration(deps: WebDeps, c: Context) {
     method: "POST",
   });
   if (!answer.ok) return errorPage(c, answer);
-  const delivery = answer.body;
-  return renderPage(c, {
-    title: `Test delivery · ${project.name}`,
-    current: "projects",
-    crumbs: [
-      { href: "/", label: "Projects" },
-      { href: project.path, label: project.name },
-      { href: `${project.path}/integrations/${id}`, label: "Integration" },
-    ],
-    body: html`<h1>Test delivery</h1>
-<p class="notice ${delivery.state === "delivered" ? "ok" : "bad"}" role="status">The sample activity was ${
-      delivery.state === "delivered" ? "delivered" : "not delivered"
-    }: ${deliveryBadge(delivery.state)}</p>
-${deliveryDetails(delivery)}`,
-  });
+  const delivery = encodeURIComponent(answer.body.id);
+  return c.redirect(`${project.path}/integrations/${id}?test=${delivery}#test-result`, 303);
+}
+
+/** The test delivery named by `?test=`, if it is one of this integration's tests. */
+async function testResult(deps: WebDeps, c: Context, integrationId: string) {
+  const id = c.req.query("test");
+  if (!id || !/^[\w-]{1,64}$/.test(id)) return undefined;
+  const answer = await callApi<DeliveryJson>(deps, c, `/api/deliveries/${encodeURIComponent(id)}`);
+  if (!answer.ok || !answer.body.test || answer.body.integration_id !== integrationId) return undefined;
+  return answer.body;
+}
+
+/** A test's outcome, inline on the integration's page. */
+function testNotice(delivery: DeliveryJson | undefined): Markup | string {
+  if (!delivery) return "";
+  const delivered = delivery.state === "delivered";
+  return html`<section id="test-result" aria-labelledby="test-heading">
+<h2 id="test-heading">Test delivery</h2>
+<p class="notice ${delivered ? "ok" : "bad"}" role="status">The sample activity was ${
+    delivered ? "delivered" : "not delivered"
+  }: ${deliveryBadge(delivery.state)}. A test stays in the log below, marked as one; it counts in no
+success rate and no bulk redeliver sends it again.</p>
+${attemptList(delivery)}
+</section>`;
 }
 
 /** One integration: its settings, its deliveries (newest first) and bulk redeliver. */
@@ -218,6 +297,8 @@ export async function integrationPage(deps: WebDeps, c: Context) {
   const principal = c.get("principal");
   const writable = principal ? canWrite(principal, project.name) : false;
   const href = `${project.path}/integrations/${id}`;
+  const flash = await takeFlash(deps, c);
+  const tested = await testResult(deps, c, integration.id);
   return renderPage(c, {
     title: `${integration.type} integration · ${project.name}`,
     current: "projects",
@@ -226,6 +307,8 @@ export async function integrationPage(deps: WebDeps, c: Context) {
       { href: project.path, label: project.name },
     ],
     body: html`<h1>${integration.type} integration <code>${integration.id}</code></h1>
+${addedNotice(flash, integration)}
+${testNotice(tested)}
 <dl class="facts">
 <dt>Status</dt><dd>${integrationBadge(integration)} ${integration.disabled_reason ?? ""}</dd>
 <dt>URL</dt><dd><code>${integrationUrl(integration.url, writable)}</code></dd>
@@ -239,7 +322,7 @@ ${integration.format ? html`<dt>Format</dt><dd>${integration.format}</dd>` : ""}
     }</dd>
 <dt>Last attempt</dt><dd>${when(integration.last_datetime)} ${integration.last_status ?? ""} ${integration.last_reason ?? ""}</dd>
 </dl>
-${writable ? html`<p><a class="button" href="${href}/edit">Edit</a></p>` : ""}
+${writable ? html`<p class="actions"><a class="button" href="${href}/edit">Edit</a> <a class="button danger" href="${href}/delete">Delete…</a></p>` : ""}
 
 <h2 id="deliveries-heading">Deliveries</h2>
 <nav aria-label="Filter deliveries" class="actions">
@@ -277,7 +360,11 @@ function deliveryTable(deliveries: DeliveryJson[]): Markup {
 <tbody>${deliveries.map(
     (delivery) => html`<tr>
 <td><a class="mono" href="/deliveries/${delivery.id}">${delivery.id}</a></td>
-<td><a href="/activities/${delivery.activity_id}">${delivery.event}</a></td>
+<td>${
+      delivery.test
+        ? html`${delivery.event} ${badge("info", "test")}`
+        : html`<a href="/activities/${delivery.activity_id}">${delivery.event}</a>`
+    }</td>
 <td>${deliveryBadge(delivery.state)}</td>
 <td>${delivery.attempts}</td>
 <td>${delivery.last_status ?? ""} ${delivery.last_error ?? ""}</td>

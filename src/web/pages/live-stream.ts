@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { type SSEStreamingApi, streamSSE } from "hono/streaming";
+import type { Principal } from "../../http/require-api-token.ts";
 
 /** One change to a page: the element with `id` is replaced, or the markup is put into `into`. */
 export interface Patch {
@@ -16,18 +17,37 @@ const MAX_STREAM_MS = 15 * 60_000;
 
 /** Live streams one session may hold open at once (a few tabs' worth). */
 export const MAX_STREAMS_PER_SESSION = 8;
+/**
+ * Live streams one principal (the operator, a project token, a GitHub login) may hold open at once,
+ * all its sessions together: signing in again opens a session, not more room.
+ */
+export const MAX_STREAMS_PER_PRINCIPAL = 2 * MAX_STREAMS_PER_SESSION;
 /** Live streams this process holds open at once, every session together. */
 export const MAX_STREAMS = 200;
 
-/** Open live streams: in all, and per session id. */
-const open = { total: 0, perSession: new Map<string, number>() };
+/** Open live streams: in all, per session id, and per principal (`principalKey`). */
+const open = { total: 0, perSession: new Map<string, number>(), perPrincipal: new Map<string, number>() };
+
+/** Who holds a stream, whatever session it came through: the operator, a project token, a GitHub login. */
+function principalOf(principal: Principal | undefined): { key: string; name: string } {
+  if (principal?.kind === "project") return { key: `token:${principal.tokenId}`, name: "this project token" };
+  if (principal?.kind === "user")
+    return { key: `user:${principal.login.toLowerCase()}`, name: principal.login };
+  return { key: principal?.kind ?? "anonymous", name: "the operator" };
+}
+
+const countIn = (counts: Map<string, number>, key: string, by: number) => {
+  const value = (counts.get(key) ?? 0) + by;
+  if (value > 0) counts.set(key, value);
+  else counts.delete(key);
+};
 
 /** Open live streams of a session (tests read it to see that ended streams are counted out). */
 export const openStreams = (sessionId?: string) =>
   sessionId === undefined ? open.total : (open.perSession.get(sessionId) ?? 0);
 
 /**
- * 429 when the session or the process holds too many live streams. The browser's EventSource
+ * 429 when the session, its principal or the process holds too many live streams. The browser's EventSource
  * stops on an answer other than 200 (it does not retry): the page works, without live updates.
  */
 function tooManyStreams(c: Context, why: string) {
@@ -47,21 +67,27 @@ export function pollStream(
   intervalMs = POLL_MS,
 ) {
   const sessionId = c.get("session")?.id ?? "";
-  const mine = open.perSession.get(sessionId) ?? 0;
-  if (mine >= MAX_STREAMS_PER_SESSION) {
+  const principal = principalOf(c.get("principal"));
+  if ((open.perSession.get(sessionId) ?? 0) >= MAX_STREAMS_PER_SESSION) {
     return tooManyStreams(c, `for this session (at most ${MAX_STREAMS_PER_SESSION})`);
+  }
+  if ((open.perPrincipal.get(principal.key) ?? 0) >= MAX_STREAMS_PER_PRINCIPAL) {
+    return tooManyStreams(
+      c,
+      `for ${principal.name} across all sessions (at most ${MAX_STREAMS_PER_PRINCIPAL})`,
+    );
   }
   if (open.total >= MAX_STREAMS) return tooManyStreams(c, `on this envhooks (at most ${MAX_STREAMS})`);
   open.total++;
-  open.perSession.set(sessionId, mine + 1);
+  countIn(open.perSession, sessionId, 1);
+  countIn(open.perPrincipal, principal.key, 1);
   let counted = true;
   const release = () => {
     if (!counted) return;
     counted = false;
     open.total--;
-    const left = (open.perSession.get(sessionId) ?? 1) - 1;
-    if (left > 0) open.perSession.set(sessionId, left);
-    else open.perSession.delete(sessionId);
+    countIn(open.perSession, sessionId, -1);
+    countIn(open.perPrincipal, principal.key, -1);
   };
   return streamSSE(c, async (stream) => {
     stream.onAbort(release);

@@ -64,6 +64,8 @@ export async function projectPage(deps: WebDeps, c: Context) {
   // Older pages: `activities_before` and `events_before` are the API's cursors (positive integers).
   const activitiesBefore = cursorParam(c.req.query("activities_before"));
   const eventsBefore = cursorParam(c.req.query("events_before"));
+  // The activity list's filter: alerts alone, or everything else (the API's `alerts`).
+  const alerts = ALERT_FILTERS.find((filter) => filter === c.req.query("alerts"));
   const overview = await callApi<ProjectSummary>(deps, c, base);
   if (!overview.ok && overview.status === 404) return projectBeforeFirstEvent(deps, c, `${owner}/${repo}`);
   if (!overview.ok) return errorPage(c, overview);
@@ -72,7 +74,7 @@ export async function projectPage(deps: WebDeps, c: Context) {
     callApi<{ items: Activity[]; next_cursor: number | null }>(
       deps,
       c,
-      `${base}/activities?limit=20${activitiesBefore ? `&cursor=${activitiesBefore}` : ""}`,
+      `${base}/activities?limit=20${activitiesBefore ? `&cursor=${activitiesBefore}` : ""}${alerts ? `&alerts=${alerts}` : ""}`,
     ),
     callApi<IntegrationJson[]>(deps, c, `${base}/integrations`),
     callApi<{ items: EventJson[]; next_cursor: number | null }>(
@@ -123,8 +125,9 @@ ${writable ? html`<p><a class="button" href="${path}/resync">Resync with GitHubâ
 
 <section aria-labelledby="activity-heading">
 <h2 id="activity-heading">Activity</h2>
-<p class="muted">Newest first; new activities appear here as they happen.</p>
-<div class="table-wrap"${activitiesBefore ? "" : html` data-live="${path}/live${eventsBefore ? "" : "?events=1"}"`}>
+<p class="muted">Newest first; new activities appear here as they happen${alerts ? " (reload to see new ones with a filter)" : ""}.</p>
+${activityFilters(path, alerts)}
+<div class="table-wrap"${activitiesBefore || alerts ? "" : html` data-live="${path}/live${eventsBefore ? "" : "?events=1"}"`}>
 <table>
 <caption class="visually-hidden">Activities</caption>
 <thead><tr><th scope="col">Activity</th><th scope="col">Environment</th><th scope="col">State</th><th scope="col">Progress</th><th scope="col">Created</th></tr></thead>
@@ -134,9 +137,9 @@ ${writable ? html`<p><a class="button" href="${path}/resync">Resync with GitHubâ
 ${recent.length === 0 ? html`<p id="no-activity" class="muted">No activity yet.</p>` : ""}
 ${
   activities.ok && activities.body.next_cursor
-    ? html`<p><a href="${path}?activities_before=${activities.body.next_cursor}#activity-heading">Older activities</a></p>`
+    ? html`<p><a href="${path}?activities_before=${activities.body.next_cursor}${alerts ? `&alerts=${alerts}` : ""}#activity-heading">Older activities</a></p>`
     : ""
-}${activitiesBefore ? html`<p><a href="${path}#activity-heading">Newest activities</a></p>` : ""}
+}${activitiesBefore ? html`<p><a href="${path}${alerts ? `?alerts=${alerts}` : ""}#activity-heading">Newest activities</a></p>` : ""}
 </section>
 
 <section aria-labelledby="integrations-heading">
@@ -204,6 +207,15 @@ function environmentsTable(
   })}</tbody></table></div></div>`;
 }
 
+const ALERT_FILTERS = ["only", "exclude"] as const;
+
+/** Links between the whole activity list, the list without alerts and the alerts alone. */
+function activityFilters(path: string, current: (typeof ALERT_FILTERS)[number] | undefined): Markup {
+  const link = (filter: typeof current, label: string) =>
+    html`<a href="${path}${filter ? `?alerts=${filter}` : ""}#activity-heading"${filter === current ? html` aria-current="page"` : ""}>${label}</a>`;
+  return html`<nav aria-label="Activity filter" class="muted">Show: ${link(undefined, "All")} Â· ${link("exclude", "Without alerts")} Â· ${link("only", "Alerts only")}</nav>`;
+}
+
 /** One row of the activity stream (also what the live stream sends). */
 export function activityRow(activity: Activity): Markup {
   return html`<tr id="activity-${activity.id}">
@@ -257,7 +269,7 @@ function integrationActions(integration: IntegrationJson, c: Context, href: stri
 <a class="button" href="${href}/edit" aria-label="Edit ${integration.type} integration ${integration.id}">Edit</a>
 ${button("test", "Test")}
 ${integration.status === "active" ? button("pause", "Pause") : button("resume", "Resume")}
-${button("delete", "Delete", "danger")}
+<a class="button danger" href="${href}/delete" aria-label="Delete ${integration.type} integration ${integration.id}">Delete</a>
 </div>`;
 }
 

@@ -2,10 +2,12 @@ import { type Context, Hono } from "hono";
 import { requireSignedIn, verifyCsrf } from "../access/session.ts";
 import type { WebDeps } from "../web-routes.ts";
 import { activityPage, activityStream } from "./activity-page.ts";
+import { alertsPage } from "./alerts-page.ts";
 import { deliveryPage, deliveryStream, redeliverOne } from "./delivery-page.ts";
 import { githubEventPage, redeploy } from "./github-event-page.ts";
 import {
   createIntegration,
+  deleteIntegrationPage,
   editIntegrationPage,
   integrationAction,
   integrationPage,
@@ -19,7 +21,7 @@ import {
 } from "./integration-pages.ts";
 import { projectPage, projectStream } from "./project-page.ts";
 import { projectsPage, projectsStream } from "./projects-page.ts";
-import { resyncPreview, resyncRun } from "./resync-page.ts";
+import { resyncPreview, resyncResult, resyncRun } from "./resync-page.ts";
 import { serveApiReference } from "./serve-api-reference.ts";
 import { assetRoutes } from "./serve-assets.ts";
 import { createToken, revokeToken, tokensPage } from "./tokens-page.ts";
@@ -48,6 +50,7 @@ export function pageRoutes(deps: WebDeps): Hono {
   post(`${project}/environments/:name/redeploy`, redeploy);
   get(`${project}/resync`, resyncPreview);
   post(`${project}/resync`, resyncRun);
+  get(`${project}/resync/result`, resyncResult);
   get(`${project}/integrations/new`, newIntegrationPage);
   post(`${project}/integrations`, createIntegration);
   get(integration, integrationPage);
@@ -56,6 +59,7 @@ export function pageRoutes(deps: WebDeps): Hono {
   post(`${integration}/test`, testIntegration);
   post(`${integration}/pause`, integrationAction("pause"));
   post(`${integration}/resume`, integrationAction("resume"));
+  get(`${integration}/delete`, deleteIntegrationPage);
   post(`${integration}/delete`, integrationAction("delete"));
   get(`${integration}/redeliver`, redeliverPreview);
   post(`${integration}/redeliver`, redeliverRun);
@@ -66,6 +70,7 @@ export function pageRoutes(deps: WebDeps): Hono {
   get("/deliveries/:id", deliveryPage);
   get("/deliveries/:id/live", deliveryStream);
   post("/deliveries/:id/redeliver", redeliverOne);
+  get("/alerts", alertsPage);
   get("/tokens", tokensPage);
   post("/tokens", createToken);
   post("/tokens/:id/revoke", revokeToken);

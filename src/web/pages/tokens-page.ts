@@ -4,6 +4,7 @@ import { csrfInput, type Markup, renderPage } from "../layout.ts";
 import type { WebDeps } from "../web-routes.ts";
 import { callApi, fieldErrors } from "./call-api.ts";
 import { errorPage } from "./error-page.ts";
+import { leaveFlash, takeFlash } from "./flash.ts";
 import { badge, when } from "./format.ts";
 import { type FormValues, readForm } from "./integration-form.ts";
 
@@ -18,7 +19,10 @@ interface TokenJson {
 
 /** Tokens (the operator only): create (shown once), list, revoke. */
 export async function tokensPage(deps: WebDeps, c: Context) {
-  return render(deps, c, {}, new Map());
+  // A token just created, shown once: its POST redirected here with a one-time message.
+  const flash = await takeFlash(deps, c);
+  const created = flash?.kind === "token-created" ? (flash.token as unknown as TokenJson) : undefined;
+  return render(deps, c, {}, new Map(), created);
 }
 
 async function render(
@@ -110,7 +114,12 @@ export async function createToken(deps: WebDeps, c: Context) {
     if (answer.status !== 400) return errorPage(c, answer);
     return render(deps, c, values, fieldErrors(answer.error), undefined, 400);
   }
-  return render(deps, c, {}, new Map(), answer.body);
+  // POST/redirect/GET: a reload of the page that shows the token creates no other.
+  const flash = await leaveFlash(deps, c, {
+    kind: "token-created",
+    token: answer.body as unknown as Record<string, unknown>,
+  });
+  return c.redirect(`/tokens?${flash}`, 303);
 }
 
 export async function revokeToken(deps: WebDeps, c: Context) {

@@ -1,0 +1,175 @@
+import { randomBytes } from "node:crypto";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REPO } from "../fixtures/github-events.ts";
+import { Receiver } from "../helpers/receiver.ts";
+import { eventually } from "../helpers/test-envhooks.ts";
+import { activities, buildImage, IMAGE, ROOT, sendPush } from "./envhooks-container.ts";
+import { imageExists, podman, sh } from "./podman.ts";
+import { buildStandInImages } from "./stand-in-images.ts";
+
+const PROJECT = `envhooks-ci-${process.pid}`;
+const WEBHOOK_SECRET = randomBytes(16).toString("hex");
+const TOKEN = randomBytes(32).toString("hex");
+const PASSWORD = randomBytes(16).toString("hex");
+
+let folder: string;
+let port: number;
+const compose = (...args: string[]) =>
+  sh("podman-compose", ["-p", PROJECT, ...args], {
+    cwd: folder,
+    env: { ENVHOOKS_PORT: String(port) },
+    timeoutMs: 600_000,
+  });
+
+/** The project's containers by service, running or not. */
+async function containers(): Promise<
+  Array<{ Names: string[]; State: string; Labels: Record<string, string> }>
+> {
+  return JSON.parse(
+    await podman(["ps", "-a", "--format", "json", "--filter", `label=io.podman.compose.project=${PROJECT}`]),
+  );
+}
+
+/**
+ * podman-compose 1.0.3's `down -v` removes the named volumes but not the anonymous ones the image's
+ * VOLUME gives web and workers (docker compose's does): remove the containers with theirs first.
+ */
+async function down(...files: string[]): Promise<void> {
+  for (const container of await containers()) await podman(["rm", "-f", "-v", String(container.Names[0])]);
+  await compose(...files, "down", "-v");
+}
+
+beforeAll(async () => {
+  // compose.yaml as shipped, beside an envhooks.env filled in from the example next to it.
+  folder = mkdtempSync(join(tmpdir(), "envhooks-compose-"));
+  copyFileSync(join(ROOT, "deploy/compose/compose.yaml"), join(folder, "compose.yaml"));
+  const example = readFileSync(join(ROOT, "deploy/compose/envhooks.env.example"), "utf8");
+  const filled = {
+    POSTGRES_PASSWORD: PASSWORD,
+    DATABASE_URL: `postgres://envhooks:${PASSWORD}@postgres:5432/envhooks`,
+    ENVHOOKS_PUBLIC_URL: "https://envhooks.example.test",
+    ENVHOOKS_API_TOKEN: TOKEN,
+    ENVHOOKS_SECRET_KEY: randomBytes(32).toString("base64"),
+    WEBHOOK_SECRET,
+  };
+  let text = example;
+  for (const [name, value] of Object.entries(filled)) {
+    text = text.replace(new RegExp(`^${name}=.*$`, "m"), `${name}=${value}`);
+  }
+  // The receiver runs on the host, a private address.
+  writeFileSync(join(folder, "envhooks.env"), `${text}\nENVHOOKS_ALLOW_PRIVATE_URLS=true\n`);
+  port = await freePort();
+});
+
+afterAll(async () => {
+  if (!folder) return;
+  await down().catch(() => {});
+  await down("-f", "compose.embedded.yaml").catch(() => {});
+  rmSync(folder, { recursive: true, force: true });
+});
+
+describe("Compose on PostgreSQL", { timeout: 600_000 }, () => {
+  let url: string;
+
+  it("0. the images it uses (built by the image's steps when those ran first)", async () => {
+    await buildStandInImages();
+    if (!(await imageExists(IMAGE))) await buildImage();
+  });
+
+  it("1. podman-compose up: PostgreSQL, web and two workers", async () => {
+    await compose("up", "-d");
+    url = `http://127.0.0.1:${port}`;
+    // web exits while PostgreSQL is still starting (podman-compose does not wait for the
+    // healthcheck), and its restart policy brings it back.
+    await eventually(async () => (await fetch(`${url}/readyz`)).status === 200, 240_000);
+    const workers = await eventually(async () => {
+      const list = (await containers()).filter(
+        (c) => c.Labels["com.docker.compose.service"] === "worker" && c.State === "running",
+      );
+      return list.length === 2 ? list : undefined;
+    }, 120_000);
+    // Both workers are up and serving their probes.
+    for (const worker of workers) {
+      await eventually(
+        async () => /"role":"worker"/.test(await podman(["logs", String(worker.Names[0])])),
+        180_000,
+      );
+    }
+  });
+
+  it("2. an event sent to web is delivered exactly once, through two workers", async () => {
+    const receiver = await new Receiver({ host: "0.0.0.0" }).start();
+    try {
+      const created = await fetch(`${url}/api/projects/${REPO}/integrations`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          type: "webhook",
+          url: `http://host.containers.internal:${receiver.port}/hook`,
+        }),
+      });
+      expect(created.status).toBe(201);
+      expect((await sendPush(url, WEBHOOK_SECRET)).status).toBe(202);
+      await eventually(async () => receiver.received.length > 0, 120_000);
+      // Time for a second worker to send it again, if it were going to.
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+      expect(receiver.bodies().map((body) => body.type)).toEqual(["environment.branch"]);
+      expect((await activities(url, TOKEN)).map((a) => a.type)).toEqual(["environment.branch"]);
+      // The backup docs/deploy.md shows, while envhooks runs.
+      const dump = await podman([
+        "exec",
+        `${PROJECT}_postgres_1`,
+        "pg_dump",
+        "-U",
+        "envhooks",
+        "-Fc",
+        "envhooks",
+      ]);
+      expect(dump.startsWith("PGDMP")).toBe(true);
+    } finally {
+      await receiver.stop();
+    }
+  });
+
+  it("3. podman-compose down stops every container cleanly", async () => {
+    await compose("stop");
+    const states = await containers();
+    expect(states.length).toBe(4);
+    for (const container of states) {
+      const [inspected] = JSON.parse(await podman(["inspect", String(container.Names[0])]));
+      expect([container.Names[0], inspected.State.ExitCode]).toEqual([container.Names[0], 0]);
+    }
+    await down();
+  });
+
+  it("4. compose.embedded.yaml: one container and a volume", async () => {
+    copyFileSync(join(ROOT, "deploy/compose/compose.embedded.yaml"), join(folder, "compose.embedded.yaml"));
+    const embedded = (...args: string[]) => compose("-f", "compose.embedded.yaml", ...args);
+    try {
+      await embedded("up", "-d");
+      await eventually(async () => (await fetch(`${url}/readyz`)).status === 200, 240_000);
+      const [container] = await containers();
+      expect(container?.Labels["com.docker.compose.service"]).toBe("envhooks");
+      expect(await podman(["logs", String(container?.Names[0])])).toContain(
+        `Open http://localhost:3000/setup?key=`,
+      );
+    } finally {
+      await down("-f", "compose.embedded.yaml");
+    }
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
