@@ -59,6 +59,8 @@ export function envhooksApp(deps: ApplyDeps, options: RepoOptions) {
           deliveryId: context.id,
           runName: run.display_title,
           ref: run.head_branch,
+          workflowPath: run.path,
+          workflowId: run.workflow_id,
         },
       );
     });

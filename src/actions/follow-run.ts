@@ -6,6 +6,8 @@ import type { Queryable } from "../store/database.ts";
 import { markEventProcessed } from "../store/github-events.ts";
 import { findProjectByKey } from "../store/projects.ts";
 import {
+  deleteUnidentifiedDispatch,
+  lockUnidentifiedDispatch,
   lockWorkflowRun,
   recordWorkflowRun,
   saveWorkflowRun,
@@ -21,8 +23,11 @@ export interface RunSource {
   deliveryId?: string | undefined;
   /** The run's `run-name` (`display_title`), for a run whose dispatch gave no id (204). */
   runName?: string | undefined;
-  /** The run's branch (`head_branch`), recorded with a run found by its run-name. */
+  /** The run's branch (`head_branch`): a run found by its run-name must be on its dispatch's. */
   ref?: string | null | undefined;
+  /** The run's workflow file (`path`) and id: a run found by its run-name must be of its dispatch's. */
+  workflowPath?: string | undefined;
+  workflowId?: number | undefined;
   /** The ETag of the read that brought the update. */
   etag?: string | undefined;
 }
@@ -96,7 +101,10 @@ export async function followRun(deps: ApplyDeps, update: RunUpdate, source: RunS
 
 /**
  * The run, locked: as recorded when it was dispatched, or found now by the activity id in its
- * `run-name` (an activity of the same repository).
+ * `run-name`. Only an activity whose dispatch GitHub answered without the run's id (204), and that
+ * no run has claimed yet, is found so, by a run of the same repository, of the dispatched workflow
+ * and on the dispatched branch (anyone who can push may name a run of another workflow or branch
+ * `envhooks <id>`); the run is recorded with the dispatch's branch, which its OIDC token must name.
  */
 async function findRun(
   tx: Queryable,
@@ -108,9 +116,22 @@ async function findRun(
   if (recorded) return recorded;
   const activityId = activityIdInRunName(source.runName);
   if (!activityId) return undefined;
-  const activity = await lockActivity(tx, activityId);
-  if (!activity || activity.projectKey !== source.projectKey) return undefined;
-  const run = { runId, activityId, projectKey: source.projectKey, htmlUrl: null, ref: source.ref ?? null };
+  const dispatch = await lockUnidentifiedDispatch(tx, activityId);
+  if (!dispatch || dispatch.projectKey !== source.projectKey) return undefined;
+  if (!sameWorkflow(dispatch.workflow, source) || branch(source.ref) !== branch(dispatch.ref))
+    return undefined;
+  const run = { runId, activityId, projectKey: source.projectKey, htmlUrl: null, ref: dispatch.ref };
   await recordWorkflowRun(tx, run, now);
+  await deleteUnidentifiedDispatch(tx, activityId);
   return lockWorkflowRun(tx, runId);
+}
+
+/** Whether the run is of `workflow` (a file name in `.github/workflows`, or a numeric id). */
+function sameWorkflow(workflow: string, source: RunSource): boolean {
+  if (/^\d+$/.test(workflow)) return source.workflowId === Number(workflow);
+  return source.workflowPath === `.github/workflows/${workflow.replace(/^\.github\/workflows\//, "")}`;
+}
+
+function branch(ref: string | null | undefined): string | undefined {
+  return ref ? ref.replace(/^refs\/heads\//, "") : undefined;
 }

@@ -2,7 +2,13 @@ import type { ProbotOctokit } from "probot";
 import { getActivity } from "../store/activities.ts";
 import type { Database } from "../store/database.ts";
 import { findShownActivity } from "../store/github-tasks.ts";
-import { recordWorkflowRun, runsOfActivity } from "../store/workflow-runs.ts";
+import {
+  awaitsUnidentifiedRun,
+  deleteUnidentifiedDispatch,
+  recordUnidentifiedDispatch,
+  recordWorkflowRun,
+  runsOfActivity,
+} from "../store/workflow-runs.ts";
 import type { CancelRunRequest, DispatchWorkflowRequest } from "./workflow-tasks.ts";
 
 type Octokit = InstanceType<typeof ProbotOctokit>;
@@ -41,6 +47,7 @@ export async function dispatchWorkflow(
   if (activity?.state !== "pending") return "superseded";
   // A dispatch that reached GitHub once is not sent again (its answer was recorded).
   if ((await runsOfActivity(db, task.activityId)).length > 0) return "sent";
+  if (await awaitsUnidentifiedRun(db, task.activityId)) return "sent";
   const deploymentId = (await findShownActivity(db, task.activityId))?.deploymentId;
   const inputs = deploymentId ? { ...task.inputs, deployment_id: String(deploymentId) } : task.inputs;
   const request = { owner, repo, workflow_id: task.workflow, ref: task.ref, inputs };
@@ -50,7 +57,21 @@ export async function dispatchWorkflow(
       answer = await octokit.rest.actions.createWorkflowDispatch({ ...request, return_run_details: true });
     } catch (error) {
       if ((error as { status?: unknown }).status !== 400) throw error;
-      await octokit.rest.actions.createWorkflowDispatch(request);
+      // Recorded before it is sent, so that the run's first event (which may arrive before the
+      // answer) is stored and can claim it; forgotten again if the dispatch fails.
+      const dispatch = {
+        activityId: task.activityId,
+        projectKey,
+        workflow: String(task.workflow),
+        ref: task.ref,
+      };
+      await recordUnidentifiedDispatch(db, dispatch, new Date());
+      try {
+        await octokit.rest.actions.createWorkflowDispatch(request);
+      } catch (error) {
+        await deleteUnidentifiedDispatch(db, task.activityId);
+        throw error;
+      }
       return "sent";
     }
   } catch (error) {

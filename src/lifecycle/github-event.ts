@@ -108,6 +108,9 @@ export interface WorkflowRunPayload {
     html_url: string;
     event: string;
     head_branch?: string | null | undefined;
+    /** The workflow file (`.github/workflows/preview.yml`) and the workflow's id. */
+    path?: string | undefined;
+    workflow_id?: number | undefined;
   };
   repository: GithubRepository;
 }

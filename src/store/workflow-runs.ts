@@ -105,3 +105,73 @@ export async function quietWorkflowRuns(
 export async function markWorkflowRunSeen(db: Queryable, runId: number, at: Date): Promise<void> {
   await db.query("UPDATE workflow_runs SET changed_at = $2 WHERE run_id = $1", [runId, at.toISOString()]);
 }
+
+/** A dispatch GitHub answered without its run's id (204), waiting for a run to claim it. */
+export interface UnidentifiedDispatch {
+  activityId: string;
+  projectKey: string;
+  /** A file name in `.github/workflows`, or the workflow's numeric id (as text). */
+  workflow: string;
+  /** The branch it was dispatched on. */
+  ref: string;
+}
+
+/** Records a dispatch answered without its run's id (once: a second record keeps the first). */
+export async function recordUnidentifiedDispatch(
+  db: Queryable,
+  dispatch: UnidentifiedDispatch,
+  at: Date,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO unidentified_dispatches (activity_id, project_key, workflow, ref, sent_at)
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (activity_id) DO NOTHING`,
+    [dispatch.activityId, dispatch.projectKey, dispatch.workflow, dispatch.ref, at.toISOString()],
+  );
+}
+
+/** The activity's dispatch still waiting for its run, locked until the transaction ends. */
+export async function lockUnidentifiedDispatch(
+  tx: Queryable,
+  activityId: string,
+): Promise<UnidentifiedDispatch | undefined> {
+  const { rows } = await tx.query<UnidentifiedDispatch>(
+    `SELECT activity_id AS "activityId", project_key AS "projectKey", workflow, ref
+     FROM unidentified_dispatches WHERE activity_id = $1 FOR UPDATE`,
+    [activityId],
+  );
+  return rows[0];
+}
+
+/** A run claimed the dispatch: no other may. */
+export async function deleteUnidentifiedDispatch(tx: Queryable, activityId: string): Promise<void> {
+  await tx.query("DELETE FROM unidentified_dispatches WHERE activity_id = $1", [activityId]);
+}
+
+/** Whether the activity's dispatch was answered without its run's id and no run has claimed it yet. */
+export async function awaitsUnidentifiedRun(db: Queryable, activityId: string): Promise<boolean> {
+  const { rows } = await db.query("SELECT 1 FROM unidentified_dispatches WHERE activity_id = $1", [
+    activityId,
+  ]);
+  return rows.length > 0;
+}
+
+/**
+ * Whether a `workflow_run`/`workflow_job` event of run `runId` in the project may concern envhooks:
+ * the run is one it started, or the project has a dispatch sent since `since` still waiting for
+ * its run (whose id it does not know).
+ */
+export async function mayConcernEnvhooks(
+  db: Queryable,
+  projectKey: string,
+  runId: number,
+  since: Date,
+): Promise<boolean> {
+  const { rows } = await db.query(
+    `SELECT 1 FROM workflow_runs WHERE run_id = $1
+     UNION ALL
+     SELECT 1 FROM unidentified_dispatches WHERE project_key = $2 AND sent_at >= $3
+     LIMIT 1`,
+    [runId, projectKey, since.toISOString()],
+  );
+  return rows.length > 0;
+}

@@ -383,6 +383,75 @@ describe.each(STORES)("runner: github-actions on $name", { timeout: 120_000 }, (
     }
   });
 
+  it("lets only a run of the dispatched workflow and branch claim an activity by its run-name, once, and only after a 204 dispatch", async () => {
+    const issuer = await new OidcIssuer().start();
+    try {
+      const publicUrl = "https://envhooks.example.com";
+      github.configFiles.set(REPO, CONFIG);
+      envhooks = await startTestEnvhooks(kind, { github, publicUrl, actionsOidcIssuer: issuer.url });
+      const report = async (activityId: string, runId: number, ref: string) => {
+        const token = await issuer.token(
+          { repository: REPO, run_id: String(runId), ref },
+          { audience: publicUrl },
+        );
+        return envhooks.app.request(`/api/activities/${activityId}/progress`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({
+            state: "complete",
+            result: "success",
+            environment_url: "https://phish.example.net",
+          }),
+        });
+      };
+      const foreign = (id: number, activityId: string, runOptions: { workflow?: string; ref?: string }) =>
+        workflowRun("completed", {
+          id,
+          html_url: `https://github.com/x/y/actions/runs/${id}`,
+          display_title: `whatever envhooks ${activityId}`,
+          ...runOptions,
+        });
+
+      // The dispatch gave the run's id: no run claims the activity by its name.
+      await send("pull_request", pullRequest("opened"));
+      const [first] = await activities(1);
+      await runOf(first?.id);
+      await settled();
+      await send("workflow_run", foreign(987654321, first?.id, {}));
+      await settled();
+      expect((await report(first?.id, 987654321, "refs/heads/master")).status).toBe(403);
+      expect(await activity(first?.id)).toMatchObject({ state: "pending" });
+
+      // A 204 dispatch: another workflow's run, or one on another branch, claims nothing.
+      github.returnRunDetails = false;
+      await send("pull_request", pullRequestSynchronized(HEAD, "4".repeat(40)));
+      const [, second] = await activities(2);
+      const run = await runOf(second?.id);
+      await settled();
+      await send("workflow_run", foreign(987654322, second?.id, { workflow: "other.yml" }));
+      await send("workflow_run", foreign(987654323, second?.id, { ref: "evil" }));
+      await settled();
+      expect((await report(second?.id, 987654322, "refs/heads/master")).status).toBe(403);
+      expect((await report(second?.id, 987654323, "refs/heads/evil")).status).toBe(403);
+      expect(await activity(second?.id)).toMatchObject({ state: "pending" });
+      // Its own run claims it; a later one of the same name and workflow does not.
+      const runName = `create pr-2 (envhooks ${second?.id})`;
+      await send("workflow_run", workflowRun("requested", { ...run, display_title: runName }));
+      await send("workflow_run", foreign(987654324, second?.id, {}));
+      await settled();
+      expect((await report(second?.id, 987654324, "refs/heads/master")).status).toBe(403);
+      const rows = await envhooks.store.db.query<{ run_id: string; ref: string }>(
+        "SELECT run_id, ref FROM workflow_runs WHERE activity_id = $1",
+        [second?.id],
+      );
+      expect(rows.rows.map((row) => [Number(row.run_id), row.ref])).toEqual([[run.id, "master"]]);
+      expect(await activity(second?.id)).toMatchObject({ state: "pending" });
+      expect((await report(second?.id, run.id, "refs/heads/master")).status).toBe(200);
+    } finally {
+      await issuer.stop();
+    }
+  });
+
   it("dispatches a fork's pull request only once a maintainer approved it, with the base branch's workflow", async () => {
     await start(`${CONFIG}build_forks: approve\n`);
     await send("pull_request", pullRequestFromFork("opened"));
