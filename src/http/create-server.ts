@@ -9,6 +9,7 @@ import type { ApplyDeps } from "../intake/apply-event.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Database } from "../store/database.ts";
 import { createSecretBox, type SecretBox } from "../store/secret-box.ts";
+import { AWAITED_RUN_MS, mayConcernEnvhooks } from "../store/workflow-runs.ts";
 import type { UserProjects } from "../web/access/github-user.ts";
 import { createSessions } from "../web/access/session.ts";
 import type { SetupDeps } from "../web/access/setup.ts";
@@ -165,6 +166,8 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
       metrics: deps.metrics,
       onInstallation: deps.onInstallation,
       limits: deps.webhookLimits,
+      runMayConcernEnvhooks: (projectKey, runId) =>
+        mayConcernEnvhooks(deps.db, projectKey, runId, new Date(Date.now() - AWAITED_RUN_MS)),
     }),
   );
   app.route("/", projectRoutes(deps.db));

@@ -156,6 +156,12 @@ export async function awaitsUnidentifiedRun(db: Queryable, activityId: string): 
 }
 
 /**
+ * How long after a dispatch answered without its run's id the repository's run events are stored in
+ * case one is its run's (its first event comes within seconds; a day covers GitHub's outages).
+ */
+export const AWAITED_RUN_MS = 24 * 60 * 60_000;
+
+/**
  * Whether a `workflow_run`/`workflow_job` event of run `runId` in the project may concern envhooks:
  * the run is one it started, or the project has a dispatch sent since `since` still waiting for
  * its run (whose id it does not know).

@@ -452,6 +452,49 @@ describe.each(STORES)("runner: github-actions on $name", { timeout: 120_000 }, (
     }
   });
 
+  it("stores only the workflow_run and workflow_job events of runs envhooks started or may have started, and acknowledges the rest", async () => {
+    await start();
+    const stored = async () =>
+      (
+        await envhooks.store.db.query<{ name: string; run: string }>(
+          "SELECT name, payload::text AS run FROM github_events WHERE name LIKE 'workflow%' ORDER BY id",
+        )
+      ).rows.length;
+    const ignored = async (name: string, payload: unknown) => {
+      const response = await envhooks.deliver(name, payload);
+      expect([response.status, ((await response.json()) as { status: string }).status]).toEqual([
+        202,
+        "ignored",
+      ]);
+    };
+    // Another workflow's runs and jobs (the repository's CI): nothing stored, a push behind them goes on.
+    await ignored("workflow_job", workflowJob("queued", { id: 5, runId: 1111, name: "lint" }));
+    await ignored(
+      "workflow_run",
+      workflowRun("requested", { id: 1111, html_url: "https://example.com/1111" }),
+    );
+    await send("pull_request", pullRequest("opened"));
+    const [created] = await activities(1);
+    const run = await runOf(created?.id);
+    await settled();
+    expect(await stored()).toBe(0);
+    // Its own run's events are stored and applied.
+    await send("workflow_job", workflowJob("in_progress", { id: 6, runId: run.id, name: "deploy" }));
+    await ignored("workflow_job", workflowJob("in_progress", { id: 7, runId: 1111, name: "test" }));
+    await settled();
+    expect(await activity(created?.id)).toMatchObject({ state: "in_progress" });
+    expect(await stored()).toBe(1);
+    // While a dispatch answered without its run's id waits, the repository's runs may be its run.
+    github.returnRunDetails = false;
+    await send("pull_request", pullRequestSynchronized(HEAD, "4".repeat(40)));
+    const [, second] = await activities(2);
+    await runOf(second?.id);
+    await settled();
+    await send("workflow_job", workflowJob("queued", { id: 8, runId: 2222, name: "lint" }));
+    await settled();
+    expect(await stored()).toBe(2);
+  });
+
   it("dispatches a fork's pull request only once a maintainer approved it, with the base branch's workflow", async () => {
     await start(`${CONFIG}build_forks: approve\n`);
     await send("pull_request", pullRequestFromFork("opened"));

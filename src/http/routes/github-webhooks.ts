@@ -58,6 +58,12 @@ export interface GithubWebhookDeps {
   onInstallation?: ((payload: InstallationEvent) => Promise<unknown>) | undefined;
   /** Production's limits by default. */
   limits?: Partial<WebhookLimits> | undefined;
+  /**
+   * Whether a `workflow_run`/`workflow_job` event of run `runId` in the project may concern
+   * envhooks (a run it started, or one it may have started: see `mayConcernEnvhooks`); the others,
+   * every CI run of every repository, are acknowledged without being stored. All are stored without it.
+   */
+  runMayConcernEnvhooks?: ((projectKey: string, runId: number) => Promise<boolean>) | undefined;
 }
 
 /**
@@ -71,6 +77,7 @@ export function githubWebhookRoutes({
   log,
   metrics,
   onInstallation,
+  runMayConcernEnvhooks,
   limits: { unverifiedBytes = MAX_UNVERIFIED_BYTES, readTimeoutMs = WEBHOOK_READ_TIMEOUT_MS } = {},
 }: GithubWebhookDeps) {
   // The series an unchecked request can add exist from the start, so none ever appears.
@@ -171,6 +178,30 @@ export function githubWebhookRoutes({
     if (name === "workflow_run" && run?.event !== "workflow_dispatch") {
       const message = "envhooks follows only the runs it starts (workflow_dispatch).";
       return { outcome: "ignored", response: c.json({ status: "ignored", message }, 202) };
+    }
+    const runId =
+      name === "workflow_job"
+        ? (payload.workflow_job as { run_id?: unknown } | undefined)?.run_id
+        : (payload.workflow_run as { id?: unknown } | undefined)?.id;
+    if ((name === "workflow_run" || name === "workflow_job") && runMayConcernEnvhooks) {
+      const key = (payload.repository as { full_name: string }).full_name.toLowerCase();
+      const concerns =
+        typeof runId === "number" &&
+        (await runMayConcernEnvhooks(key, runId).catch((error: unknown) => {
+          throw new HttpError(
+            503,
+            "store_unavailable",
+            "The event could not be recorded. Retry later.",
+            null,
+            {
+              cause: error,
+            },
+          );
+        }));
+      if (!concerns) {
+        const message = "envhooks follows only the runs it starts; this one is not one of them.";
+        return { outcome: "ignored", response: c.json({ status: "ignored", message }, 202) };
+      }
     }
     if (name === "repository" && !REPOSITORY_ACTIONS.has(String(payload.action))) {
       const message = `envhooks acts on repository ${[...REPOSITORY_ACTIONS].join(", ")}, not ${String(payload.action)}.`;
