@@ -130,12 +130,15 @@ export const repoConfigSchema = z
       .describe(
         "Build pull requests whose head branch lives in a fork (untrusted code): true, false, or `approve` (once a maintainer adds the `envhooks:approve` label).",
       ),
-    /** With `build_forks: approve`, every new push to a fork's pull request needs approving again. */
+    /**
+     * With `build_forks: approve`, every new push to a fork's pull request needs approving again.
+     * Unset: on with `runner: github-actions` (its workflow runs with the repository's secrets), off otherwise.
+     */
     fork_reapprove: z
       .boolean()
-      .default(false)
+      .optional()
       .describe(
-        "With `build_forks: approve`, every new push to a fork's pull request needs approving again (envhooks removes the label).",
+        "With `build_forks: approve`, every new push to a fork's pull request needs approving again (envhooks removes the label): only the commit a maintainer approved is built. Default: true with `runner: github-actions`, false otherwise.",
       ),
     /** Pull requests get an environment only while they carry this label. */
     pull_requests_require_label: labelName

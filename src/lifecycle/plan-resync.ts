@@ -88,7 +88,7 @@ export function planResync(
       );
       continue;
     }
-    const refusal = whyNotBuilt(asPayload(pr, listing), options);
+    const refusal = whyNotBuilt(asPayload(pr, listing), options, existing?.headCommit ?? undefined);
     if (refusal) {
       // A label or option that opts it out takes its environment away, as the label event would;
       // a draft or a fork awaiting approval keeps the one it has.

@@ -246,7 +246,7 @@ function planPullRequest(
   }
 
   const reason = describePullRequestAction(payload, subject);
-  const refusal = whyNotBuilt(payload, options);
+  const refusal = whyNotBuilt(payload, options, existing?.headCommit ?? undefined);
   if (refusal) {
     // A label that opts the pull request out takes its environment away.
     if (existing && refusal.byLabel && payload.label) {
@@ -257,7 +257,7 @@ function planPullRequest(
       plan.github = [
         { kind: "comment", pullRequest: pr.number, body: awaitingApprovalComment(payload, existing) },
       ];
-      if (payload.action === "synchronize" && hasLabel(payload, APPROVE_LABEL)) {
+      if (refusal.reapprove && hasLabel(payload, APPROVE_LABEL)) {
         plan.github.push({ kind: "remove-label", pullRequest: pr.number, label: APPROVE_LABEL });
       }
     }
@@ -313,10 +313,25 @@ export interface Refusal {
   byLabel?: boolean;
   /** A fork's pull request waits for a maintainer's `envhooks:approve` label. */
   awaitingApproval?: boolean;
+  /** Its head is not the commit approved (`fork_reapprove`): the label it carries is taken off. */
+  reapprove?: boolean;
 }
 
-/** Why a pull request gets no environment (now), or undefined when it should have one. */
-export function whyNotBuilt(payload: PullRequestPayload, options: RepoConfig): Refusal | undefined {
+/** `fork_reapprove`, unset: on with `runner: github-actions` (the workflow gets the repository's secrets). */
+export function forkReapprove(options: RepoConfig): boolean {
+  return options.fork_reapprove ?? options.runner === "github-actions";
+}
+
+/**
+ * Why a pull request gets no environment (now), or undefined when it should have one.
+ * `builtCommit`: the commit its environment was last built at (with `fork_reapprove`, the one a
+ * maintainer approved last); a fork's other head is built only at the approval itself.
+ */
+export function whyNotBuilt(
+  payload: PullRequestPayload,
+  options: RepoConfig,
+  builtCommit?: string,
+): Refusal | undefined {
   const pr = payload.pull_request;
   if (!options.build_pull_requests) return { reason: "build_pull_requests is false" };
   if (pr.draft && !options.build_draft_pull_requests)
@@ -340,10 +355,18 @@ export function whyNotBuilt(payload: PullRequestPayload, options: RepoConfig): R
         awaitingApproval: true,
       };
     }
-    if (payload.action === "synchronize" && options.fork_reapprove) {
+    // Until the label is taken off (a task that runs later), reopened, ready_for_review or another
+    // label's event still carries it: only the approval's own event builds a commit not built yet.
+    const approval = payload.action === "labeled" && payload.label?.name === APPROVE_LABEL;
+    if (forkReapprove(options) && !approval && pr.head.sha !== builtCommit) {
+      const reason =
+        payload.action === "synchronize"
+          ? `new commits from the fork ${fork} need approving again (fork_reapprove)`
+          : `its head ${pr.head.sha.slice(0, 7)} is not the commit a maintainer approved (fork_reapprove)`;
       return {
-        reason: `new commits from the fork ${fork} need approving again (fork_reapprove): a maintainer must add the label ${APPROVE_LABEL}`,
+        reason: `${reason}: a maintainer must add the label ${APPROVE_LABEL}`,
         awaitingApproval: true,
+        reapprove: true,
       };
     }
   }

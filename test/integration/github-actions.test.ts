@@ -512,4 +512,32 @@ describe.each(STORES)("runner: github-actions on $name", { timeout: 120_000 }, (
     const run = await runOf(created?.id);
     expect(run).toMatchObject({ ref: "master", inputs: { sha: HEAD, pr: "2" } });
   });
+  it("with runner: github-actions, dispatches only the fork commit a maintainer approved, whatever event carries the label afterwards (fork_reapprove by default)", async () => {
+    await start(`${CONFIG}build_forks: approve\n`);
+    const approved = pullRequestFromFork("labeled");
+    approved.label = { ...approved.label, name: "envhooks:approve" };
+    approved.pull_request.labels = [approved.label];
+    await send("pull_request", approved);
+    const [created] = await activities(1);
+    await runOf(created?.id);
+    await settled();
+    github.labels.set(2, ["envhooks:approve"]);
+    // Pushed to, then reopened (or marked ready) before the label is taken off: still not approved.
+    const unapproved = "b".repeat(40);
+    const sync = pullRequestSynchronized(HEAD, unapproved);
+    sync.pull_request.head.repo = { ...sync.pull_request.head.repo, full_name: "forker/Hello-World" };
+    sync.pull_request.labels = [approved.label];
+    const reopened = pullRequestFromFork("reopened");
+    reopened.pull_request.head.sha = unapproved;
+    reopened.pull_request.labels = [approved.label];
+    const ready = pullRequestFromFork("ready_for_review");
+    ready.pull_request.head.sha = unapproved;
+    ready.pull_request.labels = [approved.label];
+    await send("pull_request", sync);
+    await send("pull_request", reopened);
+    await send("pull_request", ready);
+    await settled();
+    expect(github.workflowRuns.map((run) => run.inputs.sha)).toEqual([HEAD]);
+    expect(github.labels.get(2)).toEqual([]);
+  });
 });

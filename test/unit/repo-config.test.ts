@@ -14,7 +14,6 @@ describe(".github/envhooks.yml", () => {
       build_pull_requests_post_merge: false,
       pull_requests_clone_parent_data: true,
       build_forks: false,
-      fork_reapprove: false,
       github: { deployments: true, statuses: true, comments: true },
       runner: "none",
       runner_timeout: "1h",
