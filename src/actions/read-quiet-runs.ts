@@ -34,7 +34,17 @@ export async function readQuietRuns(deps: ReadQuietRunsDeps, quietSince: Date): 
     if (!deps.keepGoing()) break;
     const project = await findProjectByKey(apply.db, run.projectKey);
     const installationId = project?.installationId;
-    if (!project || installationId == null || deps.budget?.lowUntil(installationId)) continue;
+    // A run not read now (no installation, a low budget) or whose read fails (404, 403, …) waits
+    // another quiet time like one read: otherwise it would be first again at every pass, and a
+    // hundred such runs would keep every other from being read.
+    const postpone = () =>
+      markWorkflowRunSeen(apply.db, run.runId, now()).catch((error: unknown) => {
+        log.warn({ run: run.runId, err: describeError(error) }, "postponing a workflow run's read failed");
+      });
+    if (!project || installationId == null || deps.budget?.lowUntil(installationId)) {
+      await postpone();
+      continue;
+    }
     const octokit = await deps.octokitFor(installationId);
     deps.budget?.watch(octokit, installationId);
     const [owner = "", repo = ""] = project.fullName.split("/");
@@ -66,6 +76,7 @@ export async function readQuietRuns(deps: ReadQuietRunsDeps, quietSince: Date): 
         { run: run.runId, project: run.projectKey, err: describeError(error) },
         "reading a workflow run failed",
       );
+      await postpone();
     }
   }
   return read;

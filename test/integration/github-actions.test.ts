@@ -328,6 +328,30 @@ describe.each(STORES)("runner: github-actions on $name", { timeout: 120_000 }, (
     }
   });
 
+  it("reads a run whose read failed again only once it has been quiet for 10 minutes more, so that such runs do not starve the others", async () => {
+    let clock = Date.now();
+    const now = () => new Date(clock);
+    github.configFiles.set(REPO, CONFIG);
+    envhooks = await startTestEnvhooks(kind, { github, now });
+    await send("pull_request", pullRequest("opened"));
+    const [created] = await activities(1);
+    const run = await runOf(created?.id);
+    await send("workflow_run", workflowRun("in_progress", run));
+    await settled();
+    const reads = () => github.callsTo(new RegExp(`/actions/runs/${run.id}$`)).map((call) => call.status);
+    // GitHub no longer has the run (404): each read fails.
+    github.workflowRuns.splice(github.workflowRuns.indexOf(run), 1);
+    clock += 11 * 60_000;
+    await envhooks.readQuietRuns();
+    expect(reads()).toEqual([404]);
+    clock += 60_000;
+    await envhooks.readQuietRuns();
+    expect(reads()).toEqual([404]);
+    clock += 10 * 60_000;
+    await envhooks.readQuietRuns();
+    expect(reads()).toEqual([404, 404]);
+  });
+
   it("accepts a workflow's report with its run's OIDC token, and refuses another repository's, run's or branch's, an expired one and a stranger's", async () => {
     const issuer = await new OidcIssuer().start();
     try {
