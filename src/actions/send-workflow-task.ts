@@ -9,6 +9,7 @@ import {
   recordWorkflowRun,
   runsOfActivity,
 } from "../store/workflow-runs.ts";
+import { activityIdInRunName } from "./follow-run.ts";
 import type { CancelRunRequest, DispatchWorkflowRequest } from "./workflow-tasks.ts";
 
 type Octokit = InstanceType<typeof ProbotOctokit>;
@@ -35,12 +36,14 @@ const REFUSED = new Set([404, 422]);
  * pending (a newer one superseded it before its turn: no run is started for it). Asks for the run's
  * id (`return_run_details`) and records it; GitHub Enterprise Server before 3.21 answers 400 to that
  * field, and the dispatch is sent again without it (204): the run is then found from its first
- * event by the activity id in its `run-name`.
+ * event by the activity id in its `run-name`. A dispatch tried before (`attempts`) whose answer was
+ * lost first looks for a run so named among the workflow's dispatched runs on its branch.
  * https://docs.github.com/en/rest/actions/workflows#create-a-workflow-dispatch-event
  */
 export async function dispatchWorkflow(
   context: WorkflowTaskContext,
   task: DispatchWorkflowRequest,
+  attempts = 0,
 ): Promise<"sent" | "superseded"> {
   const { octokit, owner, repo, db, projectKey } = context;
   const activity = await getActivity(db, task.activityId);
@@ -48,6 +51,38 @@ export async function dispatchWorkflow(
   // A dispatch that reached GitHub once is not sent again (its answer was recorded).
   if ((await runsOfActivity(db, task.activityId)).length > 0) return "sent";
   if (await awaitsUnidentifiedRun(db, task.activityId)) return "sent";
+  // Tried before: the answer may have been lost after GitHub started the run. It is found by the
+  // activity id in its run-name among the workflow's recent dispatched runs on that branch.
+  if (attempts > 0) {
+    const listed = await octokit.rest.actions
+      .listWorkflowRuns({
+        owner,
+        repo,
+        workflow_id: task.workflow,
+        branch: task.ref,
+        event: "workflow_dispatch",
+        per_page: 100,
+      })
+      // No such workflow (404): the dispatch below says so on the activity.
+      .catch((error: unknown) => {
+        if ((error as { status?: unknown }).status === 404) return undefined;
+        throw error;
+      });
+    const started = listed?.data.workflow_runs.find(
+      (run) => activityIdInRunName(run.display_title) === task.activityId,
+    );
+    if (started) {
+      const run = {
+        runId: started.id,
+        activityId: task.activityId,
+        projectKey,
+        htmlUrl: started.html_url,
+        ref: task.ref,
+      };
+      await recordWorkflowRun(db, run, new Date());
+      return "sent";
+    }
+  }
   const deploymentId = (await findShownActivity(db, task.activityId))?.deploymentId;
   const inputs = deploymentId ? { ...task.inputs, deployment_id: String(deploymentId) } : task.inputs;
   const request = { owner, repo, workflow_id: task.workflow, ref: task.ref, inputs };

@@ -134,7 +134,8 @@ export async function drainGithub(deps: GithubSyncDeps, projectKey: string): Pro
           continue;
         }
         try {
-          const outcome = await runStep(context, step);
+          const tried = Math.max(...step.covers.map((id) => attemptsOf.get(id) ?? 0));
+          const outcome = await runStep(context, step, tried);
           progressed = true;
           // A newer state came while this one was sent: plan again, with it (nothing is marked done).
           if (outcome === "outdated") break;
@@ -231,7 +232,12 @@ interface TaskContext extends GithubSyncDeps {
  * Sends one step; "outdated" when a newer state of its activity, or a newer activity of its
  * environment, came while it was being sent: it stops there, and its tasks are planned again.
  */
-async function runStep(context: TaskContext, step: UpdateStep): Promise<"sent" | "superseded" | "outdated"> {
+/** `attempts`: how many times the step's tasks were tried before (a dispatch then looks for its run first). */
+async function runStep(
+  context: TaskContext,
+  step: UpdateStep,
+  attempts: number,
+): Promise<"sent" | "superseded" | "outdated"> {
   const { octokit, owner, repo } = context;
   switch (step.kind) {
     case "activity":
@@ -258,7 +264,7 @@ async function runStep(context: TaskContext, step: UpdateStep): Promise<"sent" |
       });
       return "sent";
     case "dispatch-workflow":
-      return dispatchWorkflow(context, step);
+      return dispatchWorkflow(context, step, attempts);
     case "cancel-run":
       return cancelRuns(context, step);
     case "repository-dispatch":

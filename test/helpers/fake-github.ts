@@ -155,6 +155,8 @@ export class FakeGithub {
   readonly configFiles = new Map<string, string>();
   /** Answers 500 to this many contents requests before answering normally. */
   failContents = 0;
+  /** How many workflow dispatches start their run and then lose the answer (502, as a dropped connection). */
+  loseDispatchAnswers = 0;
   /** Holds every contents request until this promise settles. */
   holdContents: Promise<void> | undefined;
   /** `repository_dispatch` events created (`POST /repos/{owner}/{repo}/dispatches`), in order. */
@@ -739,6 +741,10 @@ export class FakeGithub {
         cancelRequested: false,
       };
       this.workflowRuns.push(run);
+      if (this.loseDispatchAnswers > 0) {
+        this.loseDispatchAnswers--;
+        return { status: 502, json: { message: "Server Error" } };
+      }
       if (!body.return_run_details) return { status: 204 };
       return {
         status: 200,
@@ -746,6 +752,31 @@ export class FakeGithub {
           workflow_run_id: id,
           run_url: `${this.baseUrl}/repos/${repository}/actions/runs/${id}`,
           html_url: run.html_url,
+        },
+      };
+    }
+    // A workflow's runs, newest first, named as the example's run-name names them.
+    const listed = /^workflows\/([^/]+)\/runs$/.exec(rest);
+    if (method === "GET" && listed) {
+      const query = new URL(request.url ?? "", "http://fake").searchParams;
+      const runs = this.workflowRuns
+        .filter((r) => r.repository === repository && r.workflow === listed[1])
+        .filter((r) => !query.get("branch") || r.ref === query.get("branch"))
+        .reverse();
+      return {
+        status: 200,
+        json: {
+          total_count: runs.length,
+          workflow_runs: runs.map((r) => ({
+            id: r.id,
+            event: "workflow_dispatch",
+            head_branch: r.ref,
+            path: `.github/workflows/${r.workflow}`,
+            display_title: `${r.inputs.action} ${r.inputs.environment} (envhooks ${r.inputs.envhooks_activity})`,
+            status: r.status,
+            conclusion: r.conclusion,
+            html_url: r.html_url,
+          })),
         },
       };
     }

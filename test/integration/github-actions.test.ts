@@ -352,6 +352,21 @@ describe.each(STORES)("runner: github-actions on $name", { timeout: 120_000 }, (
     expect(reads()).toEqual([404, 404]);
   });
 
+  it("does not start a second run when the dispatch's answer was lost: the retry finds the run by its run-name", async () => {
+    github.loseDispatchAnswers = 1;
+    await start();
+    await send("pull_request", pullRequest("opened"));
+    const [created] = await activities(1);
+    const run = await runOf(created?.id);
+    await settled();
+    expect(dispatches().map((call) => call.status)).toEqual([502]);
+    expect(github.workflowRuns.map((each) => each.id)).toEqual([run.id]);
+    // The run found is followed as if the dispatch had named it.
+    await send("workflow_run", workflowRun("completed", { ...run, conclusion: "success" }));
+    await settled();
+    expect(await activity(created?.id)).toMatchObject({ state: "complete", result: "success" });
+  });
+
   it("accepts a workflow's report with its run's OIDC token, and refuses another repository's, run's or branch's, an expired one and a stranger's", async () => {
     const issuer = await new OidcIssuer().start();
     try {
