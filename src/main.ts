@@ -185,13 +185,17 @@ if (missing.length > 0) {
 /** Each step of a shutdown waits at most this long: requests in flight, then deliveries in flight. */
 const SHUTDOWN_STEP_MS = 10_000;
 let stopping = false;
+/** What the shutdown is waiting for, named in the log if the drain deadline cuts it short. */
+let waitingFor = "";
 
 /**
  * SIGTERM: readiness turns false (and, with ENVHOOKS_SHUTDOWN_DELAY_MS, requests are still served
  * while the load balancer notices); then no new connections, requests in flight finish, the
  * deliveries and GitHub requests in flight finish (a send still waiting for its receiver at the
  * deadline is cut short, and sent again by the next process), and the process exits 0. Work not
- * started stays in the database for the next process.
+ * started stays in the database for the next process. The drain after the delay ends by
+ * ENVHOOKS_DRAIN_TIMEOUT_MS whatever is left (Compose's and the chart's grace periods are above it):
+ * the steps share it, and at the deadline the process exits 1, naming what it was waiting for.
  */
 async function shutdown(signal: string) {
   if (stopping) return;
@@ -200,11 +204,23 @@ async function shutdown(signal: string) {
   proxy?.stop();
   log.info({ signal, delayMs: settings.shutdownDelayMs }, "shutting down: readiness is false");
   await sleep(settings.shutdownDelayMs);
-  await closeServer(server as Server, SHUTDOWN_STEP_MS);
+  const deadline = Date.now() + settings.drainTimeoutMs;
+  const half = () => Math.min(SHUTDOWN_STEP_MS, Math.max(0, deadline - Date.now()) / 2);
+  setTimeout(() => {
+    log.error(
+      { drainTimeoutMs: settings.drainTimeoutMs, waitingFor },
+      `the drain deadline passed: cut short while waiting for ${waitingFor}; work not finished is pending for the next process`,
+    );
+    process.exit(1);
+  }, settings.drainTimeoutMs);
+  waitingFor = "requests in flight";
+  await closeServer(server as Server, half());
+  waitingFor = "deliveries in flight, background jobs and the queue";
   await host
     .current()
-    .stop(SHUTDOWN_STEP_MS)
+    .stop(half())
     .catch((error) => log.error({ err: error }, "queue did not stop cleanly"));
+  waitingFor = "the database to close";
   await db.close();
   log.info("stopped");
   process.exit(0);
@@ -216,6 +232,7 @@ process.on("SIGINT", () => void shutdown("SIGINT"));
 function closeServer(http: Server, timeoutMs: number): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
+      log.warn({ timeoutMs }, "requests still in flight were cut off");
       http.closeAllConnections();
       resolve();
     }, timeoutMs);

@@ -88,6 +88,11 @@ export const envSchema = z.object({
   ENVHOOKS_ROLE: z.enum(["all", "web", "worker"]).default("all"),
   /** Milliseconds to keep serving after SIGTERM with readiness false, so a load balancer stops sending first. */
   ENVHOOKS_SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(120_000).default(0),
+  /**
+   * Milliseconds the drain after the shutdown delay may take in all (requests, then deliveries in
+   * flight); at the deadline the process ends, logging what it cut short. Grace periods are above it.
+   */
+  ENVHOOKS_DRAIN_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(20_000),
   /** `true` lets integrations send to loopback, private and link-local addresses (tests, private networks). */
   /**
    * Keys that encrypt integrations' secrets, URLs and headers at rest: 32 random bytes each, base64
@@ -181,6 +186,7 @@ export interface Settings {
   trustedProxies: string[];
   role: Env["ENVHOOKS_ROLE"];
   shutdownDelayMs: number;
+  drainTimeoutMs: number;
   /** ENVHOOKS_RETENTION and ENVHOOKS_ACTIVITY_RETENTION. */
   retention: { storedMs: number; activitiesMs: number };
 }
@@ -227,6 +233,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     trustedProxies: vars.ENVHOOKS_TRUSTED_PROXIES,
     role: vars.ENVHOOKS_ROLE,
     shutdownDelayMs: vars.ENVHOOKS_SHUTDOWN_DELAY_MS,
+    drainTimeoutMs: vars.ENVHOOKS_DRAIN_TIMEOUT_MS,
     retention: { storedMs: vars.ENVHOOKS_RETENTION, activitiesMs: vars.ENVHOOKS_ACTIVITY_RETENTION },
   };
 }

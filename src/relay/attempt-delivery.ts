@@ -156,7 +156,12 @@ export async function attemptDelivery(
     });
   const log = deps.log.child({ delivery: delivery.id, integration: integration.id });
   if (interrupted)
-    log.warn({ ms: result.durationMs }, "delivery attempt interrupted by the shutdown; sent again later");
+    log.warn(
+      { ms: result.durationMs },
+      retryAt
+        ? "delivery attempt interrupted by the shutdown; sent again later"
+        : "delivery attempt interrupted by the shutdown; not sent again (a test)",
+    );
   else if (result.ok) log.debug({ status: result.statusCode, ms: result.durationMs }, "delivered");
   else log.warn({ status: result.statusCode, err: result.error, retryAt, state }, "delivery attempt failed");
   if (disabled) log.warn({ reason: disabled }, "integration disabled");

@@ -36,7 +36,8 @@ export async function maskAttemptUrlsBatch(
     if (!job[0]) return { masked: 0, done: true };
     const after = job[0].after ?? "0";
     const { rows: range } = await tx.query<{ id: string }>(
-      "SELECT id::text AS id FROM delivery_attempts WHERE id > $1 ORDER BY id LIMIT $2",
+      // By the number, not the text the row brings back ("10" sorts before "9").
+      "SELECT a.id::text AS id FROM delivery_attempts a WHERE a.id > $1 ORDER BY a.id LIMIT $2",
       [after, limit],
     );
     const { rows: held } = await tx.query<{ id: string; url: string; maskable: boolean }>(

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO } from "../fixtures/github-events.ts";
 import { Receiver } from "../helpers/receiver.ts";
 import { eventually } from "../helpers/test-envhooks.ts";
-import { activities, buildImage, IMAGE, ROOT, sendPush } from "./envhooks-container.ts";
-import { imageExists, podman, sh } from "./podman.ts";
+import { activities, buildImage, ROOT, sendPush } from "./envhooks-container.ts";
+import { podman, sh } from "./podman.ts";
 import { buildStandInImages } from "./stand-in-images.ts";
 
 const PROJECT = `envhooks-ci-${process.pid}`;
@@ -43,26 +43,50 @@ async function down(...files: string[]): Promise<void> {
   await compose(...files, "down", "-v");
 }
 
+/** An example file with the given lines set (commented out or not in the example). */
+function fillIn(example: string, values: Record<string, string>): string {
+  let text = readFileSync(join(ROOT, "deploy/compose", example), "utf8");
+  for (const [name, value] of Object.entries(values)) {
+    const line = new RegExp(`^(# ?)?${name}=.*$`, "m");
+    expect(text, `${example} shows ${name}`).toMatch(line);
+    text = text.replace(line, `${name}=${value}`);
+  }
+  return text;
+}
+
 beforeAll(async () => {
-  // compose.yaml as shipped, beside an envhooks.env filled in from the example next to it.
+  // compose.yaml as shipped, beside Compose's .env (PostgreSQL's password only) and envhooks.env
+  // (envhooks' secrets), each filled in from the example next to it.
   folder = mkdtempSync(join(tmpdir(), "envhooks-compose-"));
   copyFileSync(join(ROOT, "deploy/compose/compose.yaml"), join(folder, "compose.yaml"));
-  const example = readFileSync(join(ROOT, "deploy/compose/envhooks.env.example"), "utf8");
-  const filled = {
-    POSTGRES_PASSWORD: PASSWORD,
-    DATABASE_URL: `postgres://envhooks:${PASSWORD}@postgres:5432/envhooks`,
+  writeFileSync(join(folder, ".env"), fillIn("compose.env.example", { POSTGRES_PASSWORD: PASSWORD }));
+  const text = fillIn("envhooks.env.example", {
     ENVHOOKS_PUBLIC_URL: "https://envhooks.example.test",
     ENVHOOKS_API_TOKEN: TOKEN,
     ENVHOOKS_SECRET_KEY: randomBytes(32).toString("base64"),
     WEBHOOK_SECRET,
-  };
-  let text = example;
-  for (const [name, value] of Object.entries(filled)) {
-    text = text.replace(new RegExp(`^${name}=.*$`, "m"), `${name}=${value}`);
-  }
+  });
   // The receiver runs on the host, a private address.
   writeFileSync(join(folder, "envhooks.env"), `${text}\nENVHOOKS_ALLOW_PRIVATE_URLS=true\n`);
   port = await freePort();
+});
+
+describe("Compose's example files", () => {
+  it("set no variable blank: an empty one counts as set and would hide /data/.env's", () => {
+    for (const example of ["envhooks.env.example", "compose.env.example"]) {
+      const text = readFileSync(join(ROOT, "deploy/compose", example), "utf8");
+      const blank = text.split("\n").filter((line) => /^[A-Z_]+=\s*$/.test(line));
+      expect([example, blank]).toEqual([example, []]);
+    }
+  });
+
+  it("keep the database's password out of envhooks.env, which PostgreSQL does not read", () => {
+    const envhooks = readFileSync(join(ROOT, "deploy/compose/envhooks.env.example"), "utf8");
+    expect(envhooks).not.toMatch(/^(POSTGRES_PASSWORD|DATABASE_URL)=/m);
+    const compose = readFileSync(join(ROOT, "deploy/compose/compose.yaml"), "utf8");
+    const postgres = compose.slice(compose.indexOf("  postgres:"), compose.indexOf("  web:"));
+    expect(postgres).not.toContain("env_file");
+  });
 });
 
 afterAll(async () => {
@@ -75,9 +99,11 @@ afterAll(async () => {
 describe("Compose on PostgreSQL", { timeout: 600_000 }, () => {
   let url: string;
 
-  it("0. the images it uses (built by the image's steps when those ran first)", async () => {
+  it("0. the images it uses: the stand-ins, and envhooks built from these sources", async () => {
     await buildStandInImages();
-    if (!(await imageExists(IMAGE))) await buildImage();
+    // Always built: an image left by an earlier run holds older sources (podman's layer cache
+    // makes an unchanged build a matter of seconds).
+    await buildImage();
   });
 
   it("1. podman-compose up: PostgreSQL, web and two workers", async () => {
@@ -130,6 +156,13 @@ describe("Compose on PostgreSQL", { timeout: 600_000 }, () => {
         "envhooks",
       ]);
       expect(dump.startsWith("PGDMP")).toBe(true);
+      // PostgreSQL gets its password and nothing of envhooks' secrets.
+      const [postgres] = JSON.parse(await podman(["inspect", `${PROJECT}_postgres_1`]));
+      const names = (postgres.Config.Env as string[]).map((entry) => entry.slice(0, entry.indexOf("=")));
+      expect(names).toContain("POSTGRES_PASSWORD");
+      expect(
+        names.filter((name) => /^(ENVHOOKS_|WEBHOOK_|APP_ID|PRIVATE_KEY|DATABASE_URL)/.test(name)),
+      ).toEqual([]);
     } finally {
       await receiver.stop();
     }

@@ -78,7 +78,7 @@ describe("the Helm chart", () => {
     expect(
       container.startupProbe.periodSeconds * container.startupProbe.failureThreshold,
     ).toBeGreaterThanOrEqual(300);
-    // envhooks drains for the shutdown delay plus 10 s of requests and 10 s of deliveries (src/main.ts).
+    // envhooks ends itself by the shutdown delay plus its 20 s drain deadline (src/main.ts).
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(
       Number(envOf(web).ENVHOOKS_SHUTDOWN_DELAY_MS) / 1000 + 20,
     );

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sign } from "@octokit/webhooks-methods";
@@ -240,6 +241,41 @@ describe.each(STORES)("the server process on $name", { timeout: 150_000 }, (kind
       await receiver.stop();
     }
   }, 150_000);
+
+  it("on SIGTERM ends at its drain deadline however much is in flight, and says what it cut off", async () => {
+    const receiver = await new Receiver().start();
+    receiver.answer = () => "hang";
+    try {
+      // Each step alone would wait 10 s (requests, then deliveries): 20 s and more in all.
+      env.ENVHOOKS_DRAIN_TIMEOUT_MS = "3000";
+      const server = start();
+      const url = await server.ready();
+      await createIntegration(url, { type: "webhook", url: receiver.url, timeout_ms: 60_000 });
+      expect((await deliver(url, "push", pushCreatingMaster())).status).toBe(202);
+      await eventually(async () => receiver.received.length === 1);
+      // A request in flight too: a webhook whose body never finishes arriving.
+      const socket = connect(Number(new URL(url).port), "127.0.0.1");
+      socket.on("error", () => {});
+      socket.write(
+        "POST /api/github/webhooks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n" +
+          `X-GitHub-Event: push\r\nX-GitHub-Delivery: ${randomUUID()}\r\nX-Hub-Signature-256: sha256=${"0".repeat(64)}\r\n\r\n{`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+
+      const signalledAt = Date.now();
+      server.child.kill("SIGTERM");
+      const exit = await Promise.race([
+        server.exited(),
+        new Promise((resolve) => setTimeout(() => resolve("still running after 15 s"), 15_000)),
+      ]);
+      socket.destroy();
+      expect(exit).not.toBe("still running after 15 s");
+      expect(Date.now() - signalledAt).toBeLessThan(12_000);
+      expect(server.output).toContain("requests still in flight were cut off");
+    } finally {
+      await receiver.stop();
+    }
+  });
 
   it("keeps its state across a graceful restart", async () => {
     const first = start();

@@ -23,8 +23,10 @@ export class ServerProcess {
       };
       this.child.stdout?.on("data", onData);
       this.child.stderr?.on("data", onData);
-      this.child.once("exit", (code) =>
-        reject(new Error(`server exited (${code}) before listening:\n${this.output}`)),
+      // "close", not "exit": it comes once stdout and stderr are read to their end, so what the
+      // process printed last (a V8 abort's message) is in the error, with the signal that ended it.
+      this.child.once("close", (code, signal) =>
+        reject(new Error(`server exited (${code ?? signal}) before listening:\n${this.output}`)),
       );
     });
     this.#port.catch(() => {});

@@ -43,10 +43,13 @@ describe.each(STORES)("attempt URLs logged in full before migration 019, on $nam
         );
         await db.query(
           `INSERT INTO deliveries (id, integration_id, activity_id, event, body)
-           VALUES ('msg_1', 'aaaaaaaaaaaaa', 'x', 'e', '{}'), ('msg_2', 'bbbbbbbbbbbbb', 'x', 'e', '{}')`,
+           VALUES ('msg_1', 'aaaaaaaaaaaaa', 'x', 'e', '{}'), ('msg_2', 'bbbbbbbbbbbbb', 'x', 'e', '{}'),
+             ('msg_3', 'aaaaaaaaaaaaa', 'x', 'e', '{}')`,
         );
         for (const [n, [url]] of LOGGED.entries()) await attempt(db, "msg_1", n + 1, url);
         await attempt(db, "msg_2", 1, HIPCHAT);
+        // Past id 10, so batches must follow ids as numbers ("10" sorts before "9" as text).
+        for (let n = 1; n <= 12; n++) await attempt(db, "msg_3", n, `https://example.com/more/T0SECRET${n}`);
 
         // The migration itself rewrites nothing: it is quick, whatever the size of the log.
         await migrate(db);
@@ -59,8 +62,12 @@ describe.each(STORES)("attempt URLs logged in full before migration 019, on $nam
         expect(shown(await listAttempts(db, "msg_1"))).toEqual(LOGGED.map(([, masked]) => masked));
 
         // The background step, in batches of two: the same masking as maskUrl, chat channels' left alone.
-        expect(await maskAttemptUrls(db, maskUrl, { batchSize: 2, pauseMs: 0 })).toBe(3);
+        expect(await maskAttemptUrls(db, maskUrl, { batchSize: 2, pauseMs: 0 })).toBe(3 + 12);
         expect(await storedUrls(db)).toEqual([...LOGGED.map(([, masked]) => masked), HIPCHAT]);
+        const { rows: more } = await db.query(
+          "SELECT DISTINCT url FROM delivery_attempts WHERE delivery_id = 'msg_3'",
+        );
+        expect(more).toEqual([{ url: "https://example.com/********" }]);
         const { rows } = await db.query("SELECT 1 FROM background_jobs WHERE name = 'mask-attempt-urls'");
         expect(rows).toEqual([]);
         expect((await listAttempts(db, "msg_1")).map((a) => a.mayHoldFullUrl)).toEqual([
@@ -88,6 +95,8 @@ async function attempt(db: Database, deliveryId: string, n: number, url: string)
 }
 
 async function storedUrls(db: Database): Promise<string[]> {
-  const { rows } = await db.query<{ url: string }>("SELECT url FROM delivery_attempts ORDER BY id");
+  const { rows } = await db.query<{ url: string }>(
+    "SELECT url FROM delivery_attempts WHERE delivery_id IN ('msg_1', 'msg_2') ORDER BY id",
+  );
   return rows.map((row) => row.url);
 }

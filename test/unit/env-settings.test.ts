@@ -46,3 +46,11 @@ describe("ENVHOOKS_TRUSTED_PROXIES", () => {
     );
   });
 });
+
+describe("ENVHOOKS_DRAIN_TIMEOUT_MS", () => {
+  it("is 20 s by default, read when set, and refused below a second naming it", () => {
+    expect(readSettings({}).drainTimeoutMs).toBe(20_000);
+    expect(readSettings({ ENVHOOKS_DRAIN_TIMEOUT_MS: "5000" }).drainTimeoutMs).toBe(5_000);
+    expect(() => readSettings({ ENVHOOKS_DRAIN_TIMEOUT_MS: "10" })).toThrow(/ENVHOOKS_DRAIN_TIMEOUT_MS/);
+  });
+});
