@@ -19,13 +19,16 @@ export type Purged =
   | "attempt_bodies"
   | "github_tasks"
   | "activities"
-  | "alerts";
+  | "alerts"
+  | "unidentified_dispatches";
 
 interface PurgeStep {
   what: Purged;
   /** Parameters: $1 the cutoff, $2 the batch size, $3 the cutoff of failed items (twice as old; not for activities). */
   sql: string;
   activities?: true;
+  /** Nothing of this kind fails: one cutoff, no $3. */
+  oneCutoff?: true;
 }
 
 // Each statement takes at most a batch of rows, oldest first, and skips rows someone holds: it
@@ -101,6 +104,16 @@ const STEPS: PurgeStep[] = [
       ORDER BY last_at LIMIT $2 FOR UPDATE SKIP LOCKED)
     RETURNING 1`,
   },
+  {
+    // A workflow dispatched in GitHub's 204 form whose run never showed up: a run claims its row
+    // within minutes, and intake looks at the last 24 hours only; past the retention it is noise.
+    what: "unidentified_dispatches",
+    oneCutoff: true,
+    sql: `DELETE FROM unidentified_dispatches WHERE activity_id IN (
+      SELECT activity_id FROM unidentified_dispatches WHERE sent_at < $1
+      ORDER BY sent_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+    RETURNING 1`,
+  },
 ];
 
 /** One batch of one step: how many rows it purged (fewer than `limit`: the step is done). */
@@ -118,7 +131,7 @@ export async function purgeBatch(
   const failedCutoff = new Date(now.getTime() - 2 * keptMs);
   const { rows } = await db.query(
     step.sql,
-    step.activities ? [cutoff, limit] : [cutoff, limit, failedCutoff],
+    step.activities || step.oneCutoff ? [cutoff, limit] : [cutoff, limit, failedCutoff],
   );
   return rows.length;
 }

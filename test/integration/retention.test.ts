@@ -84,6 +84,21 @@ describe.each(STORES)("retention on $name", { timeout: 120_000 }, (kind) => {
     return Number(new RegExp(`envhooks_purged_total\\{what="${what}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
   }
 
+  it("lets go of a 204 dispatch whose workflow run never came, once past the retention", async () => {
+    await envhooks.store.db.query(
+      `INSERT INTO unidentified_dispatches (activity_id, project_key, workflow, ref, sent_at)
+       VALUES ('never-claimed', lower($1), 'preview.yml', 'main', $2)`,
+      [REPO, clock],
+    );
+    const left = async () =>
+      (await envhooks.store.db.query("SELECT activity_id FROM unidentified_dispatches")).rows.length;
+    expect(await purgeAt(29)).toMatchObject({ unidentified_dispatches: 0 });
+    expect(await left()).toBe(1);
+    expect(await purgeAt(31)).toMatchObject({ unidentified_dispatches: 1 });
+    expect(await left()).toBe(0);
+    expect(await purgedMetric("unidentified_dispatches")).toBe(1);
+  });
+
   it("purges only what it should, with the clock moved", async () => {
     const FAST = [0, 0, 0, 0, 0];
     await addWebhook(() => ({ status: 200, body: "ok" }), { retry_schedule: FAST });
@@ -141,6 +156,7 @@ describe.each(STORES)("retention on $name", { timeout: 120_000 }, (kind) => {
       github_tasks: 0,
       activities: 0,
       alerts: 0,
+      unidentified_dispatches: 0,
     });
     expect(await census()).toEqual(start);
 
@@ -155,6 +171,7 @@ describe.each(STORES)("retention on $name", { timeout: 120_000 }, (kind) => {
       github_tasks: start.tasks,
       activities: 0,
       alerts: 0,
+      unidentified_dispatches: 0,
     });
     const month = await census();
     expect(month).toEqual({
