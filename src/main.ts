@@ -175,7 +175,7 @@ const missing = setup
     ].filter(Boolean);
 if (secretKeys.length === 0) {
   log.warn(
-    'ENVHOOKS_SECRET_KEY is not set: integrations\' secrets, URLs and headers are stored in plain text in PostgreSQL. Set it to `openssl rand -base64 32` on every instance (README, "Secrets").',
+    'ENVHOOKS_SECRET_KEY is not set: integrations\' secrets, URLs and headers are stored in plain text in PostgreSQL. Set it to `openssl rand -base64 32` on every instance (docs/security.md, "Secrets").',
   );
 }
 if (missing.length > 0) {
