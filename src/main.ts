@@ -67,7 +67,7 @@ let generatedApiToken: string | undefined;
 /** Where the operator token generated at an earlier start is kept: the setup page says so. */
 let apiTokenFile: string | undefined;
 if (
-  setupNeeded &&
+  settings.role !== "worker" &&
   settings.apiToken &&
   (await envFileHolds(envFile, "ENVHOOKS_API_TOKEN", settings.apiToken))
 )
@@ -138,8 +138,27 @@ const start = (github: Settings["github"]) =>
     role: settings.role,
     retention: settings.retention,
     secrets: createSecretBox(secretKeys),
-    ...(setup ? { setup } : {}),
+    ...(setup ? { setup } : apiTokenFile ? { setup: setUp(apiTokenFile) } : {}),
   });
+
+/**
+ * /setup once the App is configured (a restart after setup): nothing to set up, but the page says
+ * where the operator token an earlier start generated is kept.
+ */
+function setUp(tokenFile: string): SetupDeps {
+  return {
+    needed: () => false,
+    key: randomBytes(18).toString("base64url"),
+    webUrl: githubWebUrl(settings.github),
+    apiUrl: settings.github.baseUrl ?? "https://api.github.com",
+    envFile,
+    manifestFile: fileURLToPath(new URL("../app.yml", import.meta.url)),
+    apiTokenFile: tokenFile,
+    async connect() {
+      throw new Error("the GitHub App is configured already");
+    },
+  };
+}
 const host = await hostEnvhooks(start, settings.github).catch((error) => {
   if (!(error instanceof SecretKeyError)) throw error;
   log.fatal(error.message);

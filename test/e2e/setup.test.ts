@@ -221,5 +221,18 @@ describe("a new user's first start", { timeout: 300_000 }, () => {
     expect(told, donePage).toContain(`<code>${envFile}</code>`);
     expect(told).toMatch(/not shown\s+again/);
     expect(donePage).toMatch(/sign in<\/a> with GitHub or with the operator token/);
+
+    // Restarted once more, the App configured: /setup has nothing to do, and still says where the
+    // token is (the file's name only: anyone may open this page).
+    await again.kill("SIGTERM");
+    const configured = new ServerProcess({ ...env, ...parseEnv(readFileSync(envFile, "utf8")) });
+    servers.push(configured);
+    const third = await configured.ready();
+    const setUp = await (await fetch(`${third}/setup`)).text();
+    expect(setUp).toMatch(/envhooks is set up/);
+    const stated = /<p id="operator-token-where">([\s\S]*?)<\/p>/.exec(setUp)?.[1] ?? "";
+    expect(stated, setUp).toMatch(/ENVHOOKS_API_TOKEN<\/code> in its env file, <code>\.env<\/code>/);
+    expect(setUp).not.toContain(folder);
+    expect(setUp).not.toContain(token);
   });
 });

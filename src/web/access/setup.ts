@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
 import { type Context, Hono } from "hono";
 import { deleteCookie, getSignedCookie, setSignedCookie } from "hono/cookie";
 import { html } from "hono/html";
@@ -146,13 +147,24 @@ export function setupRoutes(deps: WebDeps): Hono {
     formAction?: string,
   ) => accessPage(c, { title, body }, status, formAction);
 
-  const notNeeded = (c: Context) =>
-    page(
+  const notNeeded = (c: Context) => {
+    // Anyone may open this page: it names the file, not where it is.
+    const setup = deps.setup;
+    const tokenFile = setup?.apiTokenFile ?? (setup?.generatedApiToken ? setup.envFile : undefined);
+    return page(
       c,
       "Set up",
       html`<h1>envhooks is set up</h1>
-<p>The GitHub App is configured. <a href="/login">Sign in</a>.</p>`,
+<p>The GitHub App is configured. <a href="/login">Sign in</a>.</p>
+${
+  tokenFile
+    ? html`<p id="operator-token-where">The operator token envhooks generated is
+<code>ENVHOOKS_API_TOKEN</code> in its env file, <code>${basename(tokenFile)}</code> (in envhooks' working
+folder, or where <code>ENVHOOKS_ENV_FILE</code> says).</p>`
+    : ""
+}`,
     );
+  };
 
   const refused = (c: Context) =>
     page(
