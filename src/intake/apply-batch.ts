@@ -1,12 +1,13 @@
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
-import { DEFAULT_REPO_CONFIG } from "../config/repo-config.schema.ts";
+import { DEFAULT_REPO_CONFIG, type RepoConfig } from "../config/repo-config.schema.ts";
 import type { ConfigResult } from "../config/validate-repo-config.ts";
 import { parseGithubPayload } from "../lifecycle/github-event.schema.ts";
 import type { GithubEvent, PushPayload } from "../lifecycle/github-event.ts";
 import type { StoredEvent } from "../store/github-events.ts";
 import type { ApplyDeps } from "./apply-event.ts";
 import { applyEvents, type ReadyEvent } from "./apply-events.ts";
+import { filtersPaths } from "./changed-files.ts";
 import { synchronizeCommits } from "./pull-request-commits.ts";
 import type { RepoOptions } from "./repo-options.ts";
 
@@ -60,6 +61,9 @@ export function createBatchApplier(deps: BatchDeps): ApplyBatch {
         if (!options || options.installationId !== installationId || mayChangeOptions(event)) {
           options = { installationId, config: await configFor(event, installationId) };
         }
+        // Build gates (paths, max_environments) are applied one at a time (`applyEvent`): the
+        // changed files, the count of environments and the gates' notes are not batched.
+        if (options.config.ok && hasBuildGates(options.config.config)) break;
         if (
           deps.github &&
           options.config.ok &&
@@ -95,6 +99,11 @@ export function createBatchApplier(deps: BatchDeps): ApplyBatch {
       return deps.github.options.forEvent(event, installationId, await octokitFor(installationId));
     }
   };
+}
+
+/** Whether the repository's options gate builds by changed paths or by a cap on environments. */
+function hasBuildGates(config: RepoConfig): boolean {
+  return filtersPaths(config) || config.max_environments !== undefined;
 }
 
 /** A pull request's `synchronize` to a head that a push earlier in the batch brought. */
