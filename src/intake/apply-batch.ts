@@ -1,13 +1,13 @@
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
-import { DEFAULT_REPO_CONFIG, type RepoConfig } from "../config/repo-config.schema.ts";
+import { DEFAULT_REPO_CONFIG } from "../config/repo-config.schema.ts";
 import type { ConfigResult } from "../config/validate-repo-config.ts";
 import { parseGithubPayload } from "../lifecycle/github-event.schema.ts";
 import type { GithubEvent, PushPayload } from "../lifecycle/github-event.ts";
 import type { StoredEvent } from "../store/github-events.ts";
 import type { ApplyDeps } from "./apply-event.ts";
 import { applyEvents, type ReadyEvent } from "./apply-events.ts";
-import { filtersPaths } from "./changed-files.ts";
+import { hasBuildGates } from "./changed-files.ts";
 import { synchronizeCommits } from "./pull-request-commits.ts";
 import type { RepoOptions } from "./repo-options.ts";
 
@@ -99,11 +99,6 @@ export function createBatchApplier(deps: BatchDeps): ApplyBatch {
       return deps.github.options.forEvent(event, installationId, await octokitFor(installationId));
     }
   };
-}
-
-/** Whether the repository's options gate builds by changed paths or by a cap on environments. */
-function hasBuildGates(config: RepoConfig): boolean {
-  return filtersPaths(config) || config.max_environments !== undefined;
 }
 
 /** A pull request's `synchronize` to a head that a push earlier in the batch brought. */

@@ -41,7 +41,7 @@ import { lockProject, lockProjectByKey, type Project, projectsWithTtl } from "..
 import { insertPushCommits } from "../store/push-commits.ts";
 import { capPlan, refusedActivity, skippedStatus } from "./apply-gates.ts";
 import { cancelSuperseded } from "./cancel-superseded.ts";
-import { filtersPaths, pushedFiles } from "./changed-files.ts";
+import { filtersPaths, hasBuildGates, pushedFiles } from "./changed-files.ts";
 
 export interface ApplyDeps {
   db: Database;
@@ -394,6 +394,11 @@ export async function applyPlan(
       wakes.github.add(project.key);
     }
     activities.push(applied);
+  }
+  // A change to an environment makes what a gate last said of it old news.
+  if (hasBuildGates(context.config) && activities.length > 0) {
+    const changed = activities.flatMap((activity) => activity.environments);
+    await forgetEnvironmentGates(tx, project.id, changed);
   }
   for (const skip of plan.skipped ?? []) {
     // The environment stays as built: its head moves (no file it builds from changed), nothing is relayed.

@@ -18,6 +18,13 @@ export function filtersPaths(options: Pick<RepoConfig, "paths" | "paths_ignore">
   return options.paths !== undefined || options.paths_ignore !== undefined;
 }
 
+/** Whether the repository's options gate builds by changed paths or by a cap on environments. */
+export function hasBuildGates(
+  options: Pick<RepoConfig, "paths" | "paths_ignore" | "max_environments">,
+): boolean {
+  return filtersPaths(options) || options.max_environments !== undefined;
+}
+
 /**
  * The files a push changed, from its payload alone: every commit's `added`, `modified` and
  * `removed`. Not known for a new branch or a force push (its commits are not the change to the

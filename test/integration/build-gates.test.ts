@@ -9,10 +9,11 @@ import {
   pushToBranch,
   REPO,
 } from "../fixtures/github-events.ts";
+import { DashboardClient } from "../helpers/dashboard-session.ts";
 import { FakeGithub } from "../helpers/fake-github.ts";
 import { Receiver } from "../helpers/receiver.ts";
 import { STORES } from "../helpers/stores.ts";
-import { eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
+import { API_TOKEN, eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
 
 const sha = (n: number) => n.toString(16).padStart(40, "e");
 const SKIPPED = "skipped: no changed file under paths";
@@ -91,6 +92,17 @@ describe.each(STORES)(
       );
       return rows[0]?.n ?? 0;
     }
+    /** The project page's row of an environment, as the dashboard shows it. */
+    async function environmentRow(name: string): Promise<string> {
+      const operator = new DashboardClient(envhooks.app);
+      await operator.signIn(API_TOKEN);
+      const page = await (await operator.get(`/projects/${REPO}`)).text();
+      return (
+        /<tr id="environment-([^"]+)">[\s\S]*?<\/tr>/g.exec(
+          page.slice(page.indexOf(`<tr id="environment-${name}">`)),
+        )?.[0] ?? ""
+      );
+    }
     const statusesOf = (commit: string) =>
       (github.commitStatuses.get(commit) ?? []) as Array<Record<string, string>>;
     const compares = () =>
@@ -114,7 +126,10 @@ describe.each(STORES)(
         expect.objectContaining({ context: "envhooks/feature", state: "success", description: SKIPPED }),
       ]);
 
+      expect(await environmentRow("feature")).toContain("skipped (paths)");
+
       await send("push", pushFiles("feature", sha(3), sha(4), ["packages/ui/button.tsx"]));
+      expect(await environmentRow("feature")).not.toContain("skipped (paths)");
       expect((await activities()).map((a) => a.type)).toEqual(["environment.branch", "environment.push"]);
       await eventually(async () => receiver.received.length === 2);
       expect(compares()).toEqual([]);
@@ -214,6 +229,7 @@ describe.each(STORES)(
         /^Environment pr-2 not created: environment limit \(1\) reached\. Free one \(close a pull request, delete a branch\)/,
       );
       expect(Object.keys(await environments()).sort()).toEqual(["feature-a"]);
+      expect(await environmentRow("pr-2")).toContain("not created: limit");
       await eventually(async () => receiver.received.length === 2);
       await githubSettled();
       expect(github.comments.get(2)?.[0]?.body).toContain("environment limit (1) reached");
