@@ -396,6 +396,12 @@ program
   .option("--branch <branch>", "the branch", "feature-x")
   .option("--pr <number>", "the pull request number (pull_request)", (value) => Number.parseInt(value, 10), 1)
   .option("--action <action>", "the pull_request action", "opened")
+  .option(
+    "--changed <path>",
+    "a file the push changed (repeat for more): what `paths` / `paths_ignore` filter on; implies --wait",
+    (value: string, previous: string[] = []) => [...previous, value],
+  )
+  .option("--wait", "wait until the event is applied and print its outcome (needs ENVHOOKS_TOKEN)")
   .addOption(new Option("--secret <secret>", "the webhook secret").env("WEBHOOK_SECRET"))
   .action(
     async (
@@ -407,6 +413,8 @@ program
         action: string;
         repositoryId?: number;
         secret?: string;
+        changed?: string[];
+        wait?: boolean;
       },
     ) => {
       if (!(SIMULATED_EVENTS as readonly string[]).includes(event)) {
@@ -415,7 +423,11 @@ program
       if (!options.secret)
         throw new CliError("Set WEBHOOK_SECRET (or pass --secret) to the server's webhook secret.", 2);
       if (!/^[^/\s]+\/[^/\s]+$/.test(options.repo)) throw new CliError("--repo must be owner/repo.", 2);
+      if (options.changed && event !== "push") {
+        throw new CliError("--changed sets a push's changed files: use it with simulate push.", 2);
+      }
       const payload = JSON.stringify(simulatedPayload(event as SimulatedEvent, options));
+      const deliveryId = randomUUID();
       const signature = `sha256=${createHmac("sha256", options.secret).update(payload).digest("hex")}`;
       const { url } = connection();
       const response = await fetch(new URL("/api/github/webhooks", url), {
@@ -424,7 +436,7 @@ program
         headers: {
           "content-type": "application/json",
           "x-github-event": event,
-          "x-github-delivery": randomUUID(),
+          "x-github-delivery": deliveryId,
           "x-hub-signature-256": signature,
         },
       }).catch((error: Error) => {
@@ -434,8 +446,32 @@ program
       console.log(
         `Sent ${event} for ${options.repo} (${event === "pull_request" ? `#${options.pr}` : options.branch}): accepted.`,
       );
+      if (options.wait || options.changed) {
+        const outcome = await outcomeOf(options.repo, deliveryId);
+        console.log(`Outcome: ${outcome}`);
+      }
     },
   );
+
+/**
+ * What became of a delivery once applied (its outcome, as the project's GitHub events list it):
+ * asked every half second for 30 s at most. A simulated event under a name a GitHub repository's
+ * project holds goes to `owner/repo~simulated`, so both are looked at.
+ */
+async function outcomeOf(repo: string, deliveryId: string): Promise<string> {
+  const client = api();
+  for (let tries = 0; tries < 60; tries++) {
+    for (const name of [repo, `${repo}~simulated`]) {
+      const page = await client<{
+        items: Array<{ delivery_id: string; state: string; outcome: string | null }>;
+      }>(`/api/projects/${name}/github-events?limit=50`).catch(() => undefined);
+      const found = page?.items.find((item) => item.delivery_id === deliveryId);
+      if (found && found.state !== "pending") return `${found.state}: ${found.outcome ?? "no change"}`;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new CliError(`Delivery ${deliveryId} was not applied within 30 s: see the project's GitHub events on its dashboard page.`);
+}
 
 try {
   await program.parseAsync();
