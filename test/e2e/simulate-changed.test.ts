@@ -52,18 +52,18 @@ describe.each(STORES)("envhooks simulate --changed against paths on $name", { ti
     await github?.stop();
   });
 
-  it("sets a push's changed files and prints whether it was built or skipped", async () => {
+  it("sets a push's changed files, and simulate says whether it was built or skipped", async () => {
     const push = (file: string) =>
       cli(["simulate", "push", "--repo", PROJECT, "--branch", "feature-x", "--changed", file], env);
     const created = await push("docs/a.md");
-    expect(created.stdout).toMatch(/Outcome: processed: .*environment feature-x created/);
+    expect(created.stdout).toMatch(/Activity \S+ \(environment\.branch of feature-x, acme\/mono\)/);
     const skipped = await push("docs/b.md");
     expect(skipped.code).toBe(0);
     expect(skipped.stdout).toContain(
-      "Outcome: processed: environment feature-x: skipped: no changed file under paths",
+      "No activity: environment feature-x: skipped: no changed file under paths.",
     );
     const built = await push("apps/web/a.ts");
-    expect(built.stdout).toMatch(/Outcome: processed: .*environment feature-x rebuilt/);
+    expect(built.stdout).toMatch(/Activity \S+ \(environment\.push of feature-x, acme\/mono\)/);
     expect(github.callsTo(/\/contents\//).length).toBeGreaterThan(0);
   });
 
