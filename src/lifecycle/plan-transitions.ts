@@ -133,7 +133,12 @@ function planPush(payload: PushPayload, options: RepoConfig, environments: Envir
     plan.transitions.push({ action: "track-head", environment: name, newCommit: payload.after });
   } else if (existing?.status === "inactive") {
     // Deactivated (stale_after, the cap, or by hand): a push brings it back.
-    plan.transitions.push({ action: "activate", environment: name, newCommit: payload.after, reason: pushed });
+    plan.transitions.push({
+      action: "activate",
+      environment: name,
+      newCommit: payload.after,
+      reason: pushed,
+    });
   } else if (existing) {
     plan.transitions.push({
       action: "rebuild",
