@@ -107,7 +107,7 @@ export function refusedActivity(
       `${user?.login ?? "envhooks"} ${transition.reason}.`,
       "",
       text,
-      `The project has ${refused.limit} active environments besides the default branch's (max_environments: ${refused.limit}, on_environment_limit: refuse).`,
+      `The project has ${refused.limit} active environments besides the default branch's (max_environments: ${refused.limit}).`,
       "To free one: close or merge a pull request, delete a branch, or let stale_after deactivate environments nobody uses; then push again or reopen.",
       "Or raise max_environments, or set on_environment_limit: deactivate_oldest, in .github/envhooks.yml.",
     ].join("\n"),
