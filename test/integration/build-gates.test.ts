@@ -212,6 +212,19 @@ describe.each(STORES)(
       expect(envhooks.logs.join("")).toContain("GitHub did not compare two commits");
     });
 
+    it("names the bad build gate option and changes no environment", async () => {
+      await start('paths: "apps/web/**"\nmax_environments: 0\non_environment_limit: delete_oldest\n');
+      expect(await send("push", pushFiles("feature", sha(1), sha(2), ["apps/web/a.ts"]))).toMatch(
+        /^invalid \.github\/envhooks\.yml: /,
+      );
+      const [failed] = await activities();
+      expect(failed).toMatchObject({ type: "integration.github.config", result: "failure" });
+      expect(failed?.log).toMatch(/- paths: .*expected array/);
+      expect(failed?.log).toContain("- max_environments: must be at least 1 (leave it out for no limit)");
+      expect(failed?.log).toMatch(/- on_environment_limit: .*"refuse"\|"deactivate_oldest"/);
+      expect(await environments()).toEqual({});
+    });
+
     it("refuses an environment over max_environments and says so on the pull request", async () => {
       await start("max_environments: 1\n");
       await send("push", pushFiles("feature-a", sha(1), sha(2), ["a.ts"]));
