@@ -255,7 +255,7 @@ describe.each(STORES)(
       );
     });
 
-    it("deactivates the oldest environment to make room, and reactivates a pushed one the same way", async () => {
+    it("deactivates the oldest environment to make room, and reactivates a pushed or reopened one the same way", async () => {
       await start("max_environments: 1\non_environment_limit: deactivate_oldest\n");
       await send("push", pushFiles("feature-a", sha(1), sha(2), ["a.ts"]));
       await send("pull_request", pullRequest("opened"));
@@ -272,6 +272,13 @@ describe.each(STORES)(
       ]);
       const now = await environments();
       expect([now["feature-a"]?.status, now["pr-2"]?.status]).toEqual(["active", "inactive"]);
+
+      // Reopening the pull request brings its environment back the same way.
+      await send("pull_request", pullRequest("reopened"));
+      expect((await activities()).slice(5).map((a) => [a.type, a.environments[0]])).toEqual([
+        ["environment.deactivate", "feature-a"],
+        ["environment.activate", "pr-2"],
+      ]);
     });
 
     it("deactivates environments idle for stale_after, and brings one back on a push when there is room", async () => {
