@@ -37,6 +37,18 @@ interface EnvironmentJson {
   last_activity_id: string | null;
 }
 
+/** What a build gate last did to an environment (`/environment-gates`). */
+interface GateJson {
+  name: string;
+  gate: string;
+  head_commit: string | null;
+}
+
+/** "skipped (paths)" or "not created: limit" beside an environment's status. */
+function gateBadge(gate: string | undefined): Markup | string {
+  return gate ? html` ${badge(gate.startsWith("skipped") ? "info" : "warn", gate)}` : "";
+}
+
 interface EventJson {
   delivery_id: string;
   event: string;
@@ -69,7 +81,7 @@ export async function projectPage(deps: WebDeps, c: Context) {
   const overview = await callApi<ProjectSummary>(deps, c, base);
   if (!overview.ok && overview.status === 404) return projectBeforeFirstEvent(deps, c, `${owner}/${repo}`);
   if (!overview.ok) return errorPage(c, overview);
-  const [environments, activities, integrations, events] = await Promise.all([
+  const [environments, activities, integrations, events, gates] = await Promise.all([
     callApi<EnvironmentJson[]>(deps, c, `${base}/environments`),
     callApi<{ items: Activity[]; next_cursor: number | null }>(
       deps,
@@ -82,6 +94,7 @@ export async function projectPage(deps: WebDeps, c: Context) {
       c,
       `${base}/github-events?limit=20${eventsBefore ? `&cursor=${eventsBefore}` : ""}`,
     ),
+    callApi<GateJson[]>(deps, c, `${base}/environment-gates`),
   ]);
   for (const answer of [environments, activities, integrations, events]) {
     if (!answer.ok) return errorPage(c, answer);
@@ -119,7 +132,7 @@ ${flash ? html`<p class="notice ok" role="status">${flash}</p>` : ""}
 
 <section aria-labelledby="environments-heading">
 <h2 id="environments-heading">Environments</h2>
-${environmentsTable(environments.ok ? environments.body : [], recent, project, writable, c, path, githubWeb(deps))}
+${environmentsTable(environments.ok ? environments.body : [], recent, project, writable, c, path, githubWeb(deps), gates.ok ? gates.body : [])}
 ${writable ? html`<p><a class="button" href="${path}/resync">Resync with GitHub…</a></p>` : ""}
 </section>
 
@@ -169,8 +182,11 @@ function environmentsTable(
   c: Context,
   path: string,
   web: string,
+  gates: GateJson[] = [],
 ): Markup {
-  if (environments.length === 0) {
+  const gateOf = new Map(gates.map((gate) => [gate.name, gate.gate]));
+  const refused = gates.filter((gate) => !environments.some((environment) => environment.name === gate.name));
+  if (environments.length === 0 && refused.length === 0) {
     return html`<div id="environments"><p class="muted">No environment yet.</p></div>`;
   }
   const byId = new Map(recent.map((activity) => [activity.id, activity]));
@@ -185,7 +201,7 @@ function environmentsTable(
         : undefined;
     return html`<tr id="environment-${environment.name}">
 <th scope="row">${environment.title}${environment.is_main ? html` ${badge("info", "default branch")}` : ""}</th>
-<td>${environment.status === "active" ? badge("ok", "active") : badge("none", environment.status)}</td>
+<td>${environment.status === "active" ? badge("ok", "active") : badge("none", environment.status)}${gateBadge(gateOf.get(environment.name))}</td>
 <td>${environment.url ? html`<a href="${environment.url}">${environment.url}</a>` : html`<span class="muted">—</span>`}</td>
 <td>${pullRequestLink(web, project.project, environment.pull_request)}</td>
 <td>${commitLink(web, project.project, environment.head_commit)}</td>
@@ -204,7 +220,15 @@ function environmentsTable(
         : ""
     }</td>
 </tr>`;
-  })}</tbody></table></div></div>`;
+  })}${refused.map(
+    (gate) => html`<tr id="environment-${gate.name}">
+<th scope="row">${gate.name}</th>
+<td>${badge("none", "none")}${gateBadge(gate.gate)}</td>
+<td><span class="muted">—</span></td><td><span class="muted">—</span></td>
+<td>${commitLink(web, project.project, gate.head_commit)}</td>
+<td><span class="muted">—</span></td><td><span class="muted">—</span></td><td></td>
+</tr>`,
+  )}</tbody></table></div></div>`;
 }
 
 const ALERT_FILTERS = ["only", "exclude"] as const;
@@ -302,10 +326,11 @@ export function projectStream(deps: WebDeps, c: Context) {
   return pollStream(c, async () => {
     overview ??= await callApi<ProjectSummary>(deps, c, base);
     const withEvents = c.req.query("events") === "1";
-    const [environments, activities, events] = await Promise.all([
+    const [environments, activities, events, gates] = await Promise.all([
       callApi<EnvironmentJson[]>(deps, c, `${base}/environments`),
       callApi<{ items: Activity[] }>(deps, c, `${base}/activities?limit=20`),
       withEvents ? callApi<{ items: EventJson[] }>(deps, c, `${base}/github-events?limit=20`) : undefined,
+      callApi<GateJson[]>(deps, c, `${base}/environment-gates`),
     ]);
     if (!overview.ok || !environments.ok || !activities.ok || events?.ok === false) {
       return { patches: [], done: true };
@@ -330,7 +355,16 @@ export function projectStream(deps: WebDeps, c: Context) {
     add({
       id: "environments",
       html: String(
-        await environmentsTable(environments.body, recent, overview.body, writable, c, path, githubWeb(deps)),
+        await environmentsTable(
+          environments.body,
+          recent,
+          overview.body,
+          writable,
+          c,
+          path,
+          githubWeb(deps),
+          gates.ok ? gates.body : [],
+        ),
       ),
     });
     if (events?.ok) {
