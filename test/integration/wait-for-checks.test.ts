@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { checkRun, checkSuite, commitStatus } from "../fixtures/check-events.ts";
 import { pushToBranch, REPO } from "../fixtures/github-events.ts";
+import { DashboardClient } from "../helpers/dashboard-session.ts";
 import { FakeGithub } from "../helpers/fake-github.ts";
 import { Receiver } from "../helpers/receiver.ts";
 import { STORES, type TestStore } from "../helpers/stores.ts";
-import { eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
+import { API_TOKEN, eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
 
 type Activity = Record<string, any>;
 
@@ -111,6 +112,15 @@ describe.each(STORES)("wait_for_checks on $name", { timeout: 120_000 }, (kind) =
       context: "envhooks/feature",
     });
 
+    // The project page shows the environment waiting.
+    const operator = new DashboardClient(instance().app);
+    await operator.signIn(API_TOKEN);
+    const environmentRow = async () => {
+      const page = await (await operator.get(`/projects/${REPO}`)).text();
+      return /<tr id="environment-feature">[\s\S]*?<\/tr>/.exec(page)?.[0] ?? "";
+    };
+    expect(await environmentRow()).toContain("waiting for checks");
+
     await send("check_run", checkRun("created", { id: 11, sha: SHA, name: "lint", suiteId: 1 }));
     await send("status", commitStatus(SHA, "ci/circleci", "pending"));
     await send("check_run", checkRun("completed", { id: 11, sha: SHA, name: "lint", suiteId: 1 }));
@@ -127,6 +137,7 @@ describe.each(STORES)("wait_for_checks on $name", { timeout: 120_000 }, (kind) =
     await eventually(async () => relayed(waiting?.id).length === 2);
     expect(relayed(waiting?.id)).toEqual(["pending", "complete"]);
     await settled();
+    expect(await environmentRow()).not.toContain("waiting for checks");
     expect(github.commitStatuses.get(SHA)?.at(-1)).toMatchObject({
       state: "success",
       context: "envhooks/feature",
