@@ -32,6 +32,7 @@ import { completeOverdueActivities, reportProgress } from "./intake/report-progr
 import { applyRepositoryEvent, handleInstallation } from "./intake/repository-events.ts";
 import { createResyncQueue, type ResyncDeps, resyncRepository } from "./intake/resync.ts";
 import {
+  applyCheckEvents,
   applyChecksRead,
   readWaitedCommitsAgain,
   requiredChecksKnown,
@@ -196,7 +197,17 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     enqueueKey(boss, queue, key, { startAfter });
   const applying = dispatcher(GITHUB_EVENTS_QUEUE, (projectKey) =>
     drainProject(
-      { db, receive, applyBatch, log, retry, signal, settled, wakeAt: wakeAt(GITHUB_EVENTS_QUEUE) },
+      {
+        db,
+        receive,
+        applyBatch,
+        applyChecks: (events) => applyCheckEvents(apply, events),
+        log,
+        retry,
+        signal,
+        settled,
+        wakeAt: wakeAt(GITHUB_EVENTS_QUEUE),
+      },
       projectKey,
     ),
   );

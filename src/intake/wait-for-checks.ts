@@ -2,8 +2,9 @@ import { dispatchTask } from "../actions/workflow-tasks.ts";
 import type { Activity } from "../activity/activity.ts";
 import { writeActivityTask, writeTask } from "../github/github-outbox.ts";
 import type { ChecksRead } from "../github/read-checks.ts";
-import type { ChecksUpdate } from "../lifecycle/check-events.ts";
+import { type ChecksUpdate, checksUpdateOf } from "../lifecycle/check-events.ts";
 import { type CommitCheck, decideChecks, isIgnored } from "../lifecycle/decide-checks.ts";
+import { parseGithubPayload } from "../lifecycle/github-event.schema.ts";
 import { type LockedActivity, lockActivity, updateActivity } from "../store/activities.ts";
 import {
   commitChecks,
@@ -18,9 +19,10 @@ import {
   waitedCommits,
 } from "../store/check-waits.ts";
 import type { Queryable } from "../store/database.ts";
-import { markEventProcessed } from "../store/github-events.ts";
+import { markEventProcessed, markEventsProcessed } from "../store/github-events.ts";
 import { findProjectByKey, projectKey } from "../store/projects.ts";
 import { type ApplyDeps, inTransaction, runnerDeadlineOf, storedConfig, type Wakes } from "./apply-event.ts";
+import { BatchAppliedAlready } from "./apply-events.ts";
 import { readChecksTask } from "./begin-check-wait.ts";
 import { applyProgress } from "./report-progress.ts";
 
@@ -271,3 +273,56 @@ function failedWait(activity: Activity, sha: string): Activity {
 
 /** Thrown to roll the transaction back: the delivery was applied already. */
 class AppliedAlready extends Error {}
+
+/** The events `applyCheckEvents` applies together. */
+export const CHECK_EVENTS: ReadonlySet<string> = new Set(["check_suite", "check_run", "status"]);
+
+/**
+ * Applies a run of one project's stored check and status events in one transaction, as
+ * `followChecks` would one at a time: each is recorded against the waits on its commit, and each
+ * commit they touched is settled once, at the end, from all they said. CI sends several events per
+ * commit: one at a time through Probot, a busy repository's would pile up behind its pushes.
+ * Throws (having applied none) when one cannot be read or the transaction fails: the caller applies
+ * them one at a time then. Returns how many it applied.
+ */
+export async function applyCheckEvents(
+  deps: ApplyDeps,
+  events: ReadonlyArray<{ id: number; name: string; payload: string }>,
+): Promise<number> {
+  const now = (deps.now ?? (() => new Date()))();
+  await inTransaction(deps, async (tx, wakes) => {
+    const outcomes: Array<{ id: number; outcome: string }> = [];
+    const commits = new Map<string, { key: string; sha: string; waits: StoredCheckWait[]; last: number }>();
+    for (const event of events) {
+      const update = checksUpdateOf(event.name, parseGithubPayload(event.name, JSON.parse(event.payload)));
+      if (!update) {
+        outcomes.push({ id: event.id, outcome: "no check of a commit" });
+        continue;
+      }
+      const key = projectKey(update.repository);
+      const at = `${key} ${update.sha}`;
+      let commit = commits.get(at);
+      if (!commit) {
+        commit = { key, sha: update.sha, waits: await lockCheckWaits(tx, key, update.sha), last: 0 };
+        commits.set(at, commit);
+      }
+      commit.last = outcomes.length;
+      if (commit.waits.length === 0) {
+        outcomes.push({ id: event.id, outcome: `no activity waits for checks on ${update.sha}` });
+        continue;
+      }
+      await recordUpdate(tx, key, update, commit.waits, now);
+      outcomes.push({ id: event.id, outcome: `${update.check.key} of ${update.sha} recorded` });
+    }
+    for (const commit of commits.values()) {
+      if (commit.waits.length === 0) continue;
+      const settled = await settleWaits(tx, deps, wakes, commit.key, commit.sha, commit.waits, now);
+      const last = outcomes[commit.last];
+      if (last) last.outcome = `${last.outcome}: ${settled}`;
+    }
+    if ((await markEventsProcessed(tx, outcomes)) !== outcomes.length) {
+      throw new BatchAppliedAlready(`some of ${outcomes.length} check events were applied already`);
+    }
+  });
+  return events.length;
+}
