@@ -303,6 +303,27 @@ describe.each(STORES)("wait_for_checks on $name", { timeout: 120_000 }, (kind) =
     expect(reads(SHA)).toHaveLength(2);
   });
 
+  it("stores check events only for a repository that waits, and refuses a malformed one naming the field", async () => {
+    await start("runner: none\n");
+    await push("feature", SHA);
+    await activities(1);
+    await settled();
+    const ignored = await instance().deliver(
+      "check_run",
+      checkRun("completed", { id: 11, sha: SHA, name: "lint", suiteId: 1 }),
+    );
+    expect(await ignored.json()).toMatchObject({ status: "ignored" });
+    const bad = commitStatus(SHA, "ci/test", "success");
+    bad.sha = "not-a-commit";
+    const refused = await instance().deliver("status", bad);
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ error: { details: { field: "sha" } } });
+    const { rows } = await instance().store.db.query(
+      "SELECT 1 FROM github_events WHERE name IN ('check_run', 'status')",
+    );
+    expect(rows).toEqual([]);
+  });
+
   it("lets a newer push supersede a waiting activity; the older commit's checks change nothing", async () => {
     await start("wait_for_checks: all\n");
     await push("feature", SHA);
