@@ -344,7 +344,7 @@ export async function applyPlan(
     const transitioned = await applyTransition(tx, project, transition, context);
     if (!transitioned) continue;
     // wait_for_checks (issue 25): a push's build waits, pending, for its commit's checks.
-    const wait = checkWaitOf(transitioned.activity, context.event, context.config, context.at);
+    const wait = checkWaitOf(transitioned.activity, context.event, context.config, context.at, project.key);
     const applied = wait ? waitingActivity(transitioned.activity, wait) : transitioned.activity;
     await cancelSuperseded(tx, deps, project, applied, context.config, wakes);
     await recordActivity(tx, deps, project, applied, {

@@ -180,7 +180,7 @@ function applyInMemory(
     const transitioned = transitionActivity(project, transition, change.environment, change.status, context);
     const { latestOf } = transitioned;
     // wait_for_checks (issue 25): a push's build waits, pending, for its commit's checks.
-    const wait = checkWaitOf(transitioned.activity, event, config.config, at);
+    const wait = checkWaitOf(transitioned.activity, event, config.config, at, locked.key);
     const activity = wait ? waitingActivity(transitioned.activity, wait) : transitioned.activity;
     if (wait) waits.push(wait);
     if (latestOf) environments.setLatest(latestOf.environment, activity.id, latestOf.url);

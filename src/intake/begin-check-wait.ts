@@ -4,7 +4,6 @@ import type { ReadChecksRequest } from "../github/read-checks.ts";
 import { OWN_CHECKS } from "../lifecycle/decide-checks.ts";
 import type { GithubEvent } from "../lifecycle/github-event.ts";
 import type { StoredCheckWait } from "../store/check-waits.ts";
-import { projectKey } from "../store/projects.ts";
 
 /**
  * The wait an activity begins (`wait_for_checks`), or none: only a push's or a pull request
@@ -16,6 +15,8 @@ export function checkWaitOf(
   event: GithubEvent | undefined,
   config: RepoConfig,
   at: Date,
+  /** The project's key (a simulated event's project has one of its own). */
+  key: string,
 ): StoredCheckWait | undefined {
   if (config.wait_for_checks === "none" || !event) return undefined;
   if (activity.type !== "environment.branch" && activity.type !== "environment.push") return undefined;
@@ -28,7 +29,7 @@ export function checkWaitOf(
   } else return undefined;
   return {
     activityId: activity.id,
-    projectKey: projectKey(event.payload.repository.full_name),
+    projectKey: key,
     sha,
     branch,
     mode: config.wait_for_checks,
