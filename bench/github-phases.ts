@@ -41,7 +41,7 @@ import { type Target, target } from "./targets.ts";
 /** The longest wait for GitHub to show a phase's final state. */
 const FINAL_WAIT_MS = Number(process.env.BENCH_GITHUB_WAIT_SECONDS ?? 120) * 1000;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const CONFIG = [
+export const CONFIG = [
   'environment_url: "https://{machine_name}.preview.example.com"',
   "github:",
   "  deployments: true",
@@ -121,7 +121,7 @@ export interface GithubResult {
 
 // --- the fake GitHub's process --------------------------------------------------------------------
 
-class FakeGithubProcess {
+export class FakeGithubProcess {
   private readonly child: ChildProcess;
   readonly port: number;
   readonly privateKey: string;
@@ -272,13 +272,13 @@ async function waitUntilShown(github: FakeGithubProcess, expected: Expected[], l
 
 // --- phases ---------------------------------------------------------------------------------------
 
-interface Phase {
+export interface Phase {
   server: Running;
   github: FakeGithubProcess;
 }
 
 /** A new store, fake GitHub and envhooks with App credentials; `run` measures; everything is removed after. */
-async function withEnvhooks<T>(
+export async function withEnvhooks<T>(
   store: BenchStore,
   envhooks: { script: string; env: Record<string, string> },
   logFile: string,
@@ -317,7 +317,7 @@ async function withEnvhooks<T>(
 }
 
 /** `payload` as sent for installation `id`. */
-function forInstallation<T extends object>(payload: T, id: number): T {
+export function forInstallation<T extends object>(payload: T, id: number): T {
   return { ...payload, installation: { id, node_id: `MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u${id}` } };
 }
 

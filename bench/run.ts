@@ -45,6 +45,12 @@ import { evaluateGithub, type GithubResult, githubTable, measureGithub } from ".
 import type { Arrival } from "./receivers.ts";
 import { evaluateSlow, measureSlowReceivers, type SlowResult, slowTable } from "./slow-receiver-phases.ts";
 import { type Target, target, targetTable } from "./targets.ts";
+import {
+  evaluateWaitForChecks,
+  measureWaitForChecks,
+  type WaitForChecksResult,
+  waitForChecksTable,
+} from "./wait-for-checks-phase.ts";
 
 const RATE = 200;
 const FIXED_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -268,9 +274,15 @@ const receivers = await Receivers.start();
 const results: Array<Record<string, unknown>> = [];
 const slowResults: SlowResult[] = [];
 const githubResults: GithubResult[] = [];
+const checksResults: WaitForChecksResult[] = [];
 const began = nowMs();
-/** BENCH_PHASES=loopback,slow-receivers,github (all when unset). */
-const phases = process.env.BENCH_PHASES?.split(",") ?? ["loopback", "slow-receivers", "github"];
+/** BENCH_PHASES=loopback,slow-receivers,github,wait-for-checks (all when unset). */
+const phases = process.env.BENCH_PHASES?.split(",") ?? [
+  "loopback",
+  "slow-receivers",
+  "github",
+  "wait-for-checks",
+];
 const only = process.env.BENCH_PEERS?.split(",");
 const wanted = (name: string) => !only || only.some((part) => name.includes(part));
 const admin =
@@ -372,6 +384,16 @@ try {
       }
     }
   }
+  // wait_for_checks (issue 25): bench/wait-for-checks-phase.ts.
+  if (phases.includes("wait-for-checks")) {
+    for (const store of stores.filter((store) => wanted(store.name))) {
+      try {
+        checksResults.push(await measureWaitForChecks(store, { script: main, env: envhooksEnv }, folder));
+      } catch (error) {
+        console.error(`${store.name} wait_for_checks not measured: ${(error as Error).message}`);
+      }
+    }
+  }
 } finally {
   receivers.stop();
   if (process.env.BENCH_KEEP) console.error(`kept ${folder}`);
@@ -382,6 +404,7 @@ const targets = [
   ...evaluate(results as unknown as PeerResult[]),
   ...evaluateSlow(slowResults),
   ...evaluateGithub(githubResults),
+  ...evaluateWaitForChecks(checksResults),
 ];
 // A run of some peers or phases only (BENCH_PEERS, BENCH_PHASES) leaves the full run's results as they are.
 const partial = process.env.BENCH_PEERS || process.env.BENCH_PHASES;
@@ -396,6 +419,7 @@ writeFileSync(
       results,
       slow_receivers: slowResults,
       github_in_the_loop: githubResults,
+      wait_for_checks: checksResults,
       targets,
     },
     null,
@@ -405,6 +429,7 @@ writeFileSync(
 if (results.length) console.log(`${table(results as unknown as PeerResult[])}\n`);
 if (slowResults.length) console.log(`${slowTable(slowResults)}\n`);
 if (githubResults.length) console.log(`${githubTable(githubResults)}\n`);
+if (checksResults.length) console.log(`${waitForChecksTable(checksResults)}\n`);
 console.log(targetTable(targets));
 console.log(
   `\n${availableParallelism()} CPUs, Node ${process.version}; bench took ${Math.round((nowMs() - began) / 1000)} s.`,

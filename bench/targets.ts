@@ -38,6 +38,11 @@ export const FIGURES = {
       "runner: github-actions, a pull request pushed to 10 times: final state on GitHub after the run's completed event; one dispatch per activity dispatched",
     target: "≤ 2 s; dispatches = activities",
   },
+  checksCalls: {
+    figure: "wait_for_checks: all, 100 pushes over 20 branches: GitHub calls per push beyond the first read",
+    target: "0",
+  },
+  checksP95: { figure: "… deciding check event → activity proceeds, p95", target: "≤ 200 ms" },
 } as const;
 
 export type Figure = keyof typeof FIGURES;

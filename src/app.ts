@@ -5,6 +5,8 @@ import { type ApplyDeps, applyEvent } from "./intake/apply-event.ts";
 import { gatherFacts } from "./intake/gather-facts.ts";
 import type { RepoOptions } from "./intake/repo-options.ts";
 import { applyRepositoryEvent } from "./intake/repository-events.ts";
+import { followChecks } from "./intake/wait-for-checks.ts";
+import { checksUpdateOf } from "./lifecycle/check-events.ts";
 import {
   type GithubEvent,
   type IssueCommentPayload,
@@ -75,6 +77,11 @@ export function envhooksApp(deps: ApplyDeps, options: RepoOptions) {
         },
         { projectKey: projectKey(repository.full_name), deliveryId: context.id },
       );
+    });
+    // wait_for_checks (issue 25): a waited-for commit's checks settle its activities' waits.
+    app.on(["check_suite", "check_run", "status"], async (context) => {
+      const update = checksUpdateOf(context.name, context.payload as unknown as Record<string, unknown>);
+      if (update) await followChecks(deps, update, context.id);
     });
     app.on("issue_comment.created", async (context) => {
       const payload = context.payload as unknown as IssueCommentPayload;

@@ -31,6 +31,13 @@ import { createRepoOptions, type RepoOptions } from "./intake/repo-options.ts";
 import { completeOverdueActivities, reportProgress } from "./intake/report-progress.ts";
 import { applyRepositoryEvent, handleInstallation } from "./intake/repository-events.ts";
 import { createResyncQueue, type ResyncDeps, resyncRepository } from "./intake/resync.ts";
+import {
+  applyCheckEvents,
+  applyChecksRead,
+  readWaitedCommitsAgain,
+  requiredChecksKnown,
+  settleDueCheckWaits,
+} from "./intake/wait-for-checks.ts";
 import type { GithubEvent, RepositoryPayload } from "./lifecycle/github-event.ts";
 import { createMetrics } from "./metrics.ts";
 import { startBackgroundJob } from "./queue/background-job.ts";
@@ -190,7 +197,17 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     enqueueKey(boss, queue, key, { startAfter });
   const applying = dispatcher(GITHUB_EVENTS_QUEUE, (projectKey) =>
     drainProject(
-      { db, receive, applyBatch, log, retry, signal, settled, wakeAt: wakeAt(GITHUB_EVENTS_QUEUE) },
+      {
+        db,
+        receive,
+        applyBatch,
+        applyChecks: (events) => applyCheckEvents(apply, events),
+        log,
+        retry,
+        signal,
+        settled,
+        wakeAt: wakeAt(GITHUB_EVENTS_QUEUE),
+      },
       projectKey,
     ),
   );
@@ -230,6 +247,12 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
         retry,
         budget,
         resting,
+        checksRead: {
+          requiredKnown: (projectKey, branch) => requiredChecksKnown(apply, projectKey, branch),
+          apply: async (projectKey, sha, read) => {
+            await applyChecksRead(apply, projectKey, sha, read);
+          },
+        },
         failActivity: async (activityId, reason) => {
           const report = { state: "complete" as const, result: "failure" as const, log: reason };
           // Finished meanwhile (superseded, or a report came): nothing to fail.
@@ -283,10 +306,14 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     // Work that falls due with time.
     await completeOverdueActivities(apply, now());
     await expireEnvironments(apply, now());
+    // wait_for_checks: timeouts, graces with no checks, and waits whose activity was superseded.
+    await settleDueCheckWaits(apply, now());
   }
   let sweeper: NodeJS.Timeout | undefined;
   if (role !== "web") {
     for (const [queue, keys] of dispatchers) await dispatchKeys(boss, queue, keys);
+    // Check events may have been missed while no process listened: waited-for commits are read again.
+    if (octokitFor) await readWaitedCommitsAgain(apply);
     await sweep();
     sweeper = setInterval(() => {
       sweep().catch((error) => log.warn({ err: error }, "sweep for left-behind work failed"));
@@ -505,6 +532,8 @@ async function createReceiver(
       }
       // Without the App no workflow run was started by envhooks: nothing to follow.
       if (name === "workflow_run" || name === "workflow_job") return;
+      // Nor does anything wait for checks (wait_for_checks needs the App).
+      if (name === "check_suite" || name === "check_run" || name === "status") return;
       // Without GitHub, nobody can be asked whether a commenter may write: commands are refused.
       const event = { name, payload, canWrite: false } as GithubEvent;
       await applyEvent(deps, id, event, null, {

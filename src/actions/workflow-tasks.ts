@@ -46,6 +46,8 @@ export function dispatchTask(
   const environment = activity.payload.environment;
   const action = ACTIONS[activity.type];
   if (config.runner !== "github-actions" || !options || activity.state !== "pending") return undefined;
+  // Dispatched once its commit's checks let it go ahead (wait_for_checks).
+  if (activity.waiting_for_checks) return undefined;
   if (!environment || !action) return undefined;
   const own = environment.pull_request === null ? environment.name : environment.parent;
   const ref = options.ref === "head" && own ? branchOf(own) : defaultBranch;

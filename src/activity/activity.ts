@@ -93,6 +93,11 @@ export interface Activity {
   log: string;
   /** envhooks: where the deploy runner's own log is, once it reported one. */
   log_url?: string;
+  /**
+   * envhooks: while the activity waits for its head commit's checks (`wait_for_checks`): a deploy
+   * runner must not start it yet; it is relayed again, without this, when it proceeds.
+   */
+  waiting_for_checks?: { sha: string; mode: "all" | "required"; timeout_at: string };
   /** envhooks: the newer activity of the same environment that cancelled this pending one. */
   superseded_by?: string;
   /** envhooks: an integration's alert, with the count and span of the alerts it stands for. */

@@ -1,5 +1,6 @@
 import ms from "ms";
 import { z } from "zod";
+import { waitForChecksFields } from "./wait-for-checks.schema.ts";
 
 /**
  * `.github/envhooks.yml`: per-repository options, named and defaulted like Platform.sh's GitHub
@@ -267,6 +268,8 @@ export const repoConfigSchema = z
         "Branch and pull request environments with no activity for this long (e.g. `7d`) are deleted; the default branch's never.",
       ),
     ...buildGateOptions,
+    // wait_for_checks, its timeout, ignore list and grace (issue 25).
+    ...waitForChecksFields,
   })
   .strict()
   .refine((config) => config.runner !== "github-actions" || config.github_actions !== undefined, {

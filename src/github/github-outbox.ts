@@ -6,6 +6,7 @@ import type { GithubEvent } from "../lifecycle/github-event.ts";
 import type { GithubRequest } from "../lifecycle/transition.ts";
 import type { Queryable } from "../store/database.ts";
 import { insertGithubTask, insertGithubTasks } from "../store/github-tasks.ts";
+import type { ReadChecksRequest } from "./read-checks.ts";
 
 /** What the repository lets envhooks show on GitHub (`github:` in `.github/envhooks.yml`). */
 export type GithubOptions = RepoConfig["github"];
@@ -26,7 +27,8 @@ export type GithubTaskBody =
   | CommitStatusRequest
   | DispatchWorkflowRequest
   | CancelRunRequest
-  | RepositoryDispatchRequest;
+  | RepositoryDispatchRequest
+  | ReadChecksRequest;
 
 /**
  * The failing `envhooks/config` status an invalid `.github/envhooks.yml` sets on the default

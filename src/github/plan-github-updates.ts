@@ -2,6 +2,7 @@ import type { RepositoryDispatchRequest } from "../actions/repository-dispatch.t
 import type { CancelRunRequest, DispatchWorkflowRequest } from "../actions/workflow-tasks.ts";
 import type { Activity } from "../activity/activity.ts";
 import type { CommitStatusRequest, GithubOptions, GithubTaskBody } from "./github-outbox.ts";
+import type { ReadChecksRequest } from "./read-checks.ts";
 
 /** A task waiting to be sent to GitHub, as the planner sees it. */
 export interface PendingUpdate {
@@ -36,7 +37,8 @@ export type UpdateStep =
   | (CommitStatusRequest & { covers: number[] })
   | (DispatchWorkflowRequest & { covers: number[] })
   | (CancelRunRequest & { covers: number[] })
-  | (RepositoryDispatchRequest & { covers: number[] });
+  | (RepositoryDispatchRequest & { covers: number[] })
+  | (ReadChecksRequest & { covers: number[] });
 
 export interface UpdatePlan {
   steps: UpdateStep[];

@@ -25,6 +25,7 @@ import { findProjectByKey } from "../store/projects.ts";
 import { activityPageUrl, COMMENT_MARKER, renderActivityComment } from "./comment.ts";
 import { type PendingUpdate, planGithubUpdates, type UpdateStep } from "./plan-github-updates.ts";
 import { type RateBudget, rateLimitWaitMs } from "./rate-budget.ts";
+import { type ChecksRead, readCommitChecks, readRequiredChecks } from "./read-checks.ts";
 
 type Octokit = InstanceType<typeof ProbotOctokit>;
 
@@ -46,6 +47,16 @@ export interface GithubSyncDeps {
   budget?: RateBudget | undefined;
   /** `runner: github-actions`: fails an activity whose workflow GitHub refuses to start. */
   failActivity?: ((activityId: string, reason: string) => Promise<void>) | undefined;
+  /**
+   * `wait_for_checks`: what a read of a waited-for commit's checks found, applied to its waits.
+   * `requiredKnown` says whether a branch's required checks are on record (then not read again).
+   */
+  checksRead?:
+    | {
+        requiredKnown(projectKey: string, branch: string): Promise<boolean>;
+        apply(projectKey: string, sha: string, read: ChecksRead): Promise<void>;
+      }
+    | undefined;
   /**
    * Per project, until when a drain that found nothing to send now need not look again: during a
    * burst every new update wakes the drain, and reading and planning them all each time would load
@@ -275,6 +286,17 @@ async function runStep(
         client_payload: step.clientPayload,
       });
       return "sent";
+    case "read-checks": {
+      if (!context.checksRead) return "sent";
+      const checks = await readCommitChecks(octokit, { owner, repo, sha: step.sha });
+      const branch = step.requiredOf;
+      const required =
+        branch !== null && !(await context.checksRead.requiredKnown(context.projectKey, branch))
+          ? { branch, names: await readRequiredChecks(octokit, { owner, repo, branch }) }
+          : undefined;
+      await context.checksRead.apply(context.projectKey, step.sha, { checks, required });
+      return "sent";
+    }
     case "remove-label":
       try {
         await octokit.rest.issues.removeLabel({

@@ -7,6 +7,7 @@ import { acceptActionsToken } from "../actions/verify-actions-token.ts";
 import type { Delivery } from "../intake/accept-delivery.ts";
 import type { ApplyDeps } from "../intake/apply-event.ts";
 import type { Metrics } from "../metrics.ts";
+import { waitsForChecks } from "../store/check-waits.ts";
 import type { Database } from "../store/database.ts";
 import { createSecretBox, type SecretBox } from "../store/secret-box.ts";
 import { AWAITED_RUN_MS, mayConcernEnvhooks } from "../store/workflow-runs.ts";
@@ -168,6 +169,7 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
       limits: deps.webhookLimits,
       runMayConcernEnvhooks: (projectKey, runId) =>
         mayConcernEnvhooks(deps.db, projectKey, runId, new Date(Date.now() - AWAITED_RUN_MS)),
+      projectWaitsForChecks: (projectKey) => waitsForChecks(deps.db, projectKey),
     }),
   );
   app.route("/", projectRoutes(deps.db));

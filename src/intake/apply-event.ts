@@ -25,6 +25,7 @@ import { ACTIVITY_TYPES, type Plan, type Transition } from "../lifecycle/transit
 import type { Metrics } from "../metrics.ts";
 import type { WriteDeliveries } from "../relay/write-deliveries.ts";
 import { insertActivity } from "../store/activities.ts";
+import { insertCheckWaits } from "../store/check-waits.ts";
 import type { Database, Queryable } from "../store/database.ts";
 import { forgetEnvironmentGates, saveEnvironmentGate } from "../store/environment-gates.ts";
 import {
@@ -40,6 +41,7 @@ import { markEventProcessed } from "../store/github-events.ts";
 import { lockProject, lockProjectByKey, type Project, projectsWithTtl } from "../store/projects.ts";
 import { insertPushCommits } from "../store/push-commits.ts";
 import { capPlan, refusedActivity, skippedStatus } from "./apply-gates.ts";
+import { checkWaitOf, readChecksTask, waitingActivity } from "./begin-check-wait.ts";
 import { cancelSuperseded } from "./cancel-superseded.ts";
 import { filtersPaths, hasBuildGates, pushedFiles } from "./changed-files.ts";
 
@@ -151,7 +153,7 @@ export async function applyEvent(
     );
     // A branch or pull request that is gone takes what a gate said about its environment with it.
     if (isGone(event)) await forgetEnvironmentGates(tx, project.id, concernedEnvironments(event).names);
-    const context = { user: event.payload.sender, at, source, config: config.config, deliveryId };
+    const context = { user: event.payload.sender, at, source, config: config.config, deliveryId, event };
     const activities = await applyPlan(tx, deps, project, plan, context, wakes);
     const outcome = outcomeOf(activities, plan);
     await finish(tx, deliveryId, project.conflict ? `${outcome} (${project.conflict})` : outcome);
@@ -360,6 +362,8 @@ export interface TransitionContext {
   config: RepoConfig;
   /** The GitHub delivery that caused the change, if one did. */
   deliveryId: string | null;
+  /** The GitHub event that caused it (`wait_for_checks` applies to pushes only). */
+  event?: GithubEvent | undefined;
 }
 
 /** Applies a plan's transitions and GitHub requests in the caller's transaction. */
@@ -375,14 +379,20 @@ export async function applyPlan(
   for (const transition of plan.transitions) {
     const transitioned = await applyTransition(tx, project, transition, context);
     if (!transitioned) continue;
-    const applied = transitioned.activity;
+    // wait_for_checks (issue 25): a push's build waits, pending, for its commit's checks.
+    const wait = checkWaitOf(transitioned.activity, context.event, context.config, context.at, project.key);
+    const applied = wait ? waitingActivity(transitioned.activity, wait) : transitioned.activity;
     await cancelSuperseded(tx, deps, project, applied, context.config, wakes);
     await recordActivity(tx, deps, project, applied, {
       deliveryId: context.deliveryId,
-      runnerDeadline: runnerDeadlineOf(context.config, context.at),
+      runnerDeadline: wait ? null : runnerDeadlineOf(context.config, context.at),
       wakes,
       latestOf: transitioned.latestOf,
     });
+    if (wait) {
+      await insertCheckWaits(tx, [wait]);
+      if (deps.github) await writeTask(tx, project.key, readChecksTask(wait));
+    }
     if (deps.github && (await writeActivityTask(tx, project.key, applied, context.config.github))) {
       wakes.github.add(project.key);
     }

@@ -15,6 +15,7 @@ import { machineNameCandidates } from "../lifecycle/machine-name.ts";
 import { concernedEnvironments, planTransitions } from "../lifecycle/plan-transitions.ts";
 import type { StoredActivity } from "../relay/write-deliveries.ts";
 import { insertActivities, type NewActivity } from "../store/activities.ts";
+import { insertCheckWaits, type StoredCheckWait } from "../store/check-waits.ts";
 import type { Queryable } from "../store/database.ts";
 import {
   deleteEnvironments,
@@ -38,6 +39,7 @@ import {
   transitionActivity,
   type Wakes,
 } from "./apply-event.ts";
+import { checkWaitOf, readChecksTask, waitingActivity } from "./begin-check-wait.ts";
 import { cancelSupersededInBatch } from "./cancel-superseded.ts";
 import { EnvironmentChanges } from "./environment-changes.ts";
 
@@ -99,8 +101,9 @@ export async function applyEvents(deps: ApplyDeps, events: readonly ReadyEvent[]
     const shown: Shown[] = [];
     const tasks: GithubTaskBody[] = [];
     const outcomes: Array<{ id: number; outcome: string }> = [];
+    const waits: StoredCheckWait[] = [];
     for (const item of events) {
-      const applied = applyInMemory(environments, locked, item, now(), Boolean(deps.github));
+      const applied = applyInMemory(environments, locked, item, now(), Boolean(deps.github), waits);
       recorded.push(...applied.recorded);
       shown.push(...applied.shown.map((show) => ({ ...show, taskAt: tasks.length + show.taskAt })));
       tasks.push(...applied.tasks);
@@ -119,6 +122,7 @@ export async function applyEvents(deps: ApplyDeps, events: readonly ReadyEvent[]
       taskAt: shown[n]?.taskAt ?? tasks.length,
     }));
     const writes = await cancelSupersededInBatch(tx, locked.id, added, tasks);
+    await insertCheckWaits(tx, waits);
     await recordWrites(tx, deps, locked, writes.stored, writes.tasks, wakes);
     if ((await markEventsProcessed(tx, outcomes)) !== outcomes.length) {
       throw new BatchAppliedAlready(`some of ${outcomes.length} events were applied already`);
@@ -139,6 +143,8 @@ function applyInMemory(
   { deliveryId, event, config }: ReadyEvent,
   at: Date,
   github: boolean,
+  /** Where the waits for checks its activities begin are collected. */
+  waits: StoredCheckWait[],
 ): {
   recorded: NewActivity[];
   shown: Shown[];
@@ -171,18 +177,17 @@ function applyInMemory(
       continue;
     }
     const change = changeEnvironment(environments, transition, at);
-    const { activity, latestOf } = transitionActivity(
-      project,
-      transition,
-      change.environment,
-      change.status,
-      context,
-    );
+    const transitioned = transitionActivity(project, transition, change.environment, change.status, context);
+    const { latestOf } = transitioned;
+    // wait_for_checks (issue 25): a push's build waits, pending, for its commit's checks.
+    const wait = checkWaitOf(transitioned.activity, event, config.config, at, locked.key);
+    const activity = wait ? waitingActivity(transitioned.activity, wait) : transitioned.activity;
+    if (wait) waits.push(wait);
     if (latestOf) environments.setLatest(latestOf.environment, activity.id, latestOf.url);
     recorded.push({
       activity,
       githubDeliveryId: deliveryId,
-      runnerDeadline: runnerDeadlineOf(config.config, at),
+      runnerDeadline: wait ? null : runnerDeadlineOf(config.config, at),
     });
     shown.push({
       github: github ? config.config.github : undefined,
@@ -195,6 +200,7 @@ function applyInMemory(
     if (dispatch) tasks.push(dispatch);
     const notify = github && repositoryDispatchTask(activity, config.config);
     if (notify) tasks.push(notify);
+    if (github && wait) tasks.push(readChecksTask(wait));
   }
   if (github) tasks.push(...(plan.github ?? []));
   const activities = recorded.map((item) => item.activity);

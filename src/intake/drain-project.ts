@@ -11,6 +11,7 @@ import {
 } from "../store/github-events.ts";
 import { type ApplyBatch, BATCHED_EVENTS } from "./apply-batch.ts";
 import { BatchAppliedAlready } from "./apply-events.ts";
+import { CHECK_EVENTS } from "./wait-for-checks.ts";
 
 /** Hands one stored delivery to the app (Probot's `receive`, or the local handler). */
 export type ReceiveEvent = (event: { id: string; name: string; payload: unknown }) => Promise<void>;
@@ -29,6 +30,8 @@ export interface DrainDeps {
   signal?: AbortSignal;
   /** Shared with the handlers (ApplyDeps.settled): deliveries they marked processed already. */
   settled?: Set<string>;
+  /** Applies runs of check and status events together (wait_for_checks); returns how many. */
+  applyChecks?: ((events: StoredEvent[]) => Promise<number>) | undefined;
 }
 
 /** Pending deliveries read at once: at most this many are applied in one transaction. */
@@ -47,6 +50,26 @@ export async function drainProject(deps: DrainDeps, projectKey: string): Promise
   while (!deps.signal?.aborted) {
     const pending = await nextPendingEvents(deps.db, projectKey, BATCH);
     if (pending.length === 0) return done;
+    // A run of check and status events (wait_for_checks) is applied together too.
+    const checks = deps.applyChecks ? leadingRun(pending, (e) => due(e) && CHECK_EVENTS.has(e.name)) : [];
+    if (checks.length > 0 && deps.applyChecks) {
+      try {
+        done += await deps.applyChecks(checks);
+        if (checks.length === pending.length && pending.length < BATCH) return done;
+        continue;
+      } catch (error) {
+        if (!(error instanceof BatchAppliedAlready)) {
+          log.warn(
+            { err: error, events: checks.length },
+            "applying check events together failed; one at a time",
+          );
+          const { applied, finished } = await drainOneByOne(deps, log, projectKey, checks);
+          done += applied;
+          if (!finished) return done;
+        }
+        continue;
+      }
+    }
     const run = deps.applyBatch ? leadingRun(pending, batchable) : [];
     // Without batches every delivery goes one at a time; with them, those up to the next run do.
     let alone = pending;
@@ -79,11 +102,12 @@ export async function drainProject(deps: DrainDeps, projectKey: string): Promise
 
 /** Never tried, due, and of a kind applied in batches. */
 function batchable(event: StoredEvent): boolean {
-  return (
-    event.attempts === 0 &&
-    new Date(event.nextAttemptAt).getTime() <= Date.now() &&
-    BATCHED_EVENTS.has(event.name)
-  );
+  return due(event) && BATCHED_EVENTS.has(event.name);
+}
+
+/** Never tried, and due. */
+function due(event: StoredEvent): boolean {
+  return event.attempts === 0 && new Date(event.nextAttemptAt).getTime() <= Date.now();
 }
 
 function leadingRun(events: StoredEvent[], matches: (event: StoredEvent) => boolean): StoredEvent[] {

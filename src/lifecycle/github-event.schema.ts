@@ -188,6 +188,44 @@ const workflowJob = z.looseObject({
   }),
 });
 
+/** A check suite or run's status and conclusion, as GitHub names them. */
+const checkState = { status: z.string().nullish(), conclusion: z.string().nullish() };
+
+/** `check_suite` (wait_for_checks): a suite of an app's check runs on a commit. */
+const checkSuite = z.looseObject({
+  ...common,
+  action: z.string(),
+  check_suite: z.looseObject({
+    id: runId,
+    head_sha: sha,
+    ...checkState,
+    app: z.looseObject({ slug: text.nullish(), name: text.nullish() }).nullish(),
+  }),
+});
+
+/** `check_run` (wait_for_checks): one check of a commit; its name and page go into the activity's log. */
+const checkRun = z.looseObject({
+  ...common,
+  action: z.string(),
+  check_run: z.looseObject({
+    id: runId,
+    head_sha: sha,
+    name: text,
+    ...checkState,
+    html_url: z.string().nullish(),
+    check_suite: z.looseObject({ id: runId, status: z.string().nullish() }).nullish(),
+  }),
+});
+
+/** `status` (wait_for_checks): a commit status; its context and address go into the activity's log. */
+const commitStatus = z.looseObject({
+  ...common,
+  sha,
+  context: text,
+  state: z.enum(["pending", "success", "failure", "error"]),
+  target_url: z.string().nullish(),
+});
+
 /**
  * One schema per event envhooks reads: each handled event (HANDLED_EVENTS; one without a schema
  * is refused) and the App's installation events.
@@ -203,6 +241,9 @@ export const GITHUB_EVENT_SCHEMAS: Readonly<Record<string, z.ZodType<Record<stri
   repository: repositoryEvent,
   workflow_run: workflowRun,
   workflow_job: workflowJob,
+  check_suite: checkSuite,
+  check_run: checkRun,
+  status: commitStatus,
 };
 
 /** Why a payload was refused: each problem as `path: message`, and the first path. */

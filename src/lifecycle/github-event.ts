@@ -104,6 +104,10 @@ export const HANDLED_EVENTS: ReadonlySet<string> = new Set([
   // The runs of `runner: github-actions` (only those started by workflow_dispatch are kept).
   "workflow_run",
   "workflow_job",
+  // wait_for_checks (issue 25): a waited-for commit's checks (kept only for projects that wait).
+  "check_suite",
+  "check_run",
+  "status",
 ]);
 
 /** A `workflow_run` event, as envhooks reads it. */

@@ -172,6 +172,27 @@ export class FakeGithub {
   readonly deployments: FakeDeployment[] = [];
   /** Commit statuses by sha. */
   readonly commitStatuses = new Map<string, Array<{ state: string; context: string; target_url?: string }>>();
+  /** Check suites by head sha (`GET /commits/{sha}/check-suites`), as a test sets them. */
+  readonly checkSuites = new Map<
+    string,
+    Array<{ id: number; status: string; conclusion: string | null; app: { slug: string; name: string } }>
+  >();
+  /** Check runs by head sha (`GET /commits/{sha}/check-runs`), as a test sets them. */
+  readonly checkRuns = new Map<
+    string,
+    Array<{
+      id: number;
+      name: string;
+      status: string;
+      conclusion: string | null;
+      html_url: string;
+      check_suite: { id: number };
+    }>
+  >();
+  /** Required status checks of a branch's protection (`GET /branches/{branch}`), by branch. */
+  readonly protectedBranches = new Map<string, string[]>();
+  /** Required status checks of the rulesets applying to a branch (`GET /rules/branches/{branch}`). */
+  readonly rulesetChecks = new Map<string, string[]>();
   /** Issue and pull request comments by number. */
   readonly comments = new Map<number, Array<{ id: number; body: string }>>();
   /** Labels on each pull request. */
@@ -845,6 +866,63 @@ export class FakeGithub {
       const sha = match[1] ?? "";
       this.commitStatuses.set(sha, [...(this.commitStatuses.get(sha) ?? []), body]);
       return [201, { id: this.#nextId++, ...body }];
+    }
+    const checks = route("GET", /^\/commits\/([0-9a-f]+)\/(check-suites|check-runs|status)$/);
+    if (checks) {
+      const sha = checks[1] ?? "";
+      if (checks[2] === "check-suites") {
+        const suites = this.checkSuites.get(sha) ?? [];
+        return [
+          200,
+          { total_count: suites.length, check_suites: suites.map((s) => ({ ...s, head_sha: sha })) },
+        ];
+      }
+      if (checks[2] === "check-runs") {
+        const runs = this.checkRuns.get(sha) ?? [];
+        return [200, { total_count: runs.length, check_runs: runs.map((r) => ({ ...r, head_sha: sha })) }];
+      }
+      // The combined status: the newest status of each context.
+      const newest = new Map<string, { state: string; context: string; target_url?: string }>();
+      for (const status of this.commitStatuses.get(sha) ?? []) newest.set(status.context, status);
+      const statuses = [...newest.values()];
+      return [
+        200,
+        { sha, state: statuses.length === 0 ? "pending" : "success", total_count: statuses.length, statuses },
+      ];
+    }
+    const rules = route("GET", /^\/rules\/branches\/(.+)$/);
+    if (rules) {
+      const contexts = this.rulesetChecks.get(rules[1] ?? "");
+      const rule = {
+        type: "required_status_checks",
+        parameters: { required_status_checks: (contexts ?? []).map((context) => ({ context })) },
+      };
+      return [200, contexts ? [{ type: "deletion" }, rule] : [{ type: "deletion" }]];
+    }
+    const branch = route("GET", /^\/branches\/([^/]+)$/);
+    if (branch) {
+      const contexts = this.protectedBranches.get(branch[1] ?? "");
+      return [
+        200,
+        {
+          name: branch[1],
+          commit: { sha: "0".repeat(40) },
+          protected: contexts !== undefined,
+          protection: contexts
+            ? {
+                enabled: true,
+                required_status_checks: {
+                  enforcement_level: "non_admins",
+                  contexts,
+                  checks: contexts.map((context) => ({ context, app_id: null })),
+                },
+              }
+            : {
+                enabled: false,
+                required_status_checks: { enforcement_level: "off", contexts: [], checks: [] },
+              },
+        },
+      ];
     }
     const compare = route("GET", /^\/compare\/(.+)$/);
     if (compare) {

@@ -17,6 +17,10 @@ describe(".github/envhooks.yml", () => {
       github: { deployments: true, statuses: true, comments: true },
       runner: "none",
       runner_timeout: "1h",
+      wait_for_checks: "none",
+      wait_for_checks_timeout: "30m",
+      wait_for_checks_ignore: [],
+      wait_for_checks_grace: "2m",
     });
   });
 

@@ -64,6 +64,11 @@ export interface GithubWebhookDeps {
    * every CI run of every repository, are acknowledged without being stored. All are stored without it.
    */
   runMayConcernEnvhooks?: ((projectKey: string, runId: number) => Promise<boolean>) | undefined;
+  /**
+   * Whether the project waits for checks (`wait_for_checks`): its `check_suite`, `check_run` and
+   * `status` events are stored then; every other repository's are acknowledged without being stored.
+   */
+  projectWaitsForChecks?: ((projectKey: string) => Promise<boolean>) | undefined;
 }
 
 /**
@@ -78,6 +83,7 @@ export function githubWebhookRoutes({
   metrics,
   onInstallation,
   runMayConcernEnvhooks,
+  projectWaitsForChecks,
   limits: { unverifiedBytes = MAX_UNVERIFIED_BYTES, readTimeoutMs = WEBHOOK_READ_TIMEOUT_MS } = {},
 }: GithubWebhookDeps) {
   // The series an unchecked request can add exist from the start, so none ever appears.
@@ -200,6 +206,18 @@ export function githubWebhookRoutes({
         }));
       if (!concerns) {
         const message = "envhooks follows only the runs it starts; this one is not one of them.";
+        return { outcome: "ignored", response: c.json({ status: "ignored", message }, 202) };
+      }
+    }
+    if (CHECK_EVENTS.has(name) && projectWaitsForChecks) {
+      const key = (payload.repository as { full_name: string }).full_name.toLowerCase();
+      const waits = await projectWaitsForChecks(key).catch((error: unknown) => {
+        throw new HttpError(503, "store_unavailable", "The event could not be recorded. Retry later.", null, {
+          cause: error,
+        });
+      });
+      if (!waits) {
+        const message = "The repository does not wait for checks (wait_for_checks).";
         return { outcome: "ignored", response: c.json({ status: "ignored", message }, 202) };
       }
     }
@@ -370,6 +388,7 @@ const METRIC_EVENTS: ReadonlySet<string> = new Set([
   "installation_repositories",
 ]);
 const OTHER = "other";
+const CHECK_EVENTS: ReadonlySet<string> = new Set(["check_suite", "check_run", "status"]);
 
 /** What the metrics call a refused delivery, by the status it was answered with. */
 const OUTCOMES: Record<number, string> = {

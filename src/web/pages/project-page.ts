@@ -201,7 +201,10 @@ function environmentsTable(
         : undefined;
     return html`<tr id="environment-${environment.name}">
 <th scope="row">${environment.title}${environment.is_main ? html` ${badge("info", "default branch")}` : ""}</th>
-<td>${environment.status === "active" ? badge("ok", "active") : badge("none", environment.status)}${gateBadge(gateOf.get(environment.name))}</td>
+<td>${environment.status === "active" ? badge("ok", "active") : badge("none", environment.status)}${
+      // wait_for_checks (issue 25): its build waits for the head commit's checks.
+      last?.waiting_for_checks ? html` ${badge("info", "waiting for checks")}` : ""
+    }${gateBadge(gateOf.get(environment.name))}</td>
 <td>${environment.url ? html`<a href="${environment.url}">${environment.url}</a>` : html`<span class="muted">—</span>`}</td>
 <td>${pullRequestLink(web, project.project, environment.pull_request)}</td>
 <td>${commitLink(web, project.project, environment.head_commit)}</td>
