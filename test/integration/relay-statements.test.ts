@@ -1,9 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { newDeliveryId } from "../../src/relay/delivery-id.ts";
+import { takeLeasesTogether } from "../../src/relay/lease-taker.ts";
 import { insertDeliveries } from "../../src/store/deliveries.ts";
+import { insertIntegration } from "../../src/store/integrations.ts";
+import { createSecretBox, type SecretBox } from "../../src/store/secret-box.ts";
 import { REPO } from "../fixtures/github-events.ts";
 import { Receiver } from "../helpers/receiver.ts";
-import { STORES } from "../helpers/stores.ts";
+import { STORES, type TestStore } from "../helpers/stores.ts";
 import { eventually, startTestEnvhooks, type TestEnvhooks } from "../helpers/test-envhooks.ts";
 
 const INTEGRATIONS = 4;
@@ -147,5 +150,73 @@ describe.each(STORES)("statements per delivery on $name", { timeout: 120_000 }, 
     // (one statement per attempt would be above 1). A guard with room for a fast machine's
     // smaller batches, not a goal.
     expect(perDelivery).toBeLessThan(1);
+  });
+});
+
+describe.each(STORES)("taking leases together on $name", { timeout: 120_000 }, (kind) => {
+  let store: TestStore | undefined;
+  afterEach(async () => {
+    await store?.close();
+    store = undefined;
+  });
+
+  it("takes the leases asked for in one turn in one statement; one that cannot be opened fails alone", async ({
+    skip,
+  }) => {
+    if (kind.skip) skip(kind.skip);
+    store = await kind.open();
+    const db = store.db;
+    const secrets = createSecretBox([Buffer.alloc(32, 3)]);
+    // Sealed with a key this process does not have: its secrets cannot be opened.
+    const foreign = createSecretBox([Buffer.alloc(32, 4)]);
+    const add = async (id: string, box: SecretBox) => {
+      await insertIntegration(db, box, {
+        id,
+        projectKey: "acme/shop",
+        type: "webhook",
+        config: {
+          url: "http://127.0.0.1:1/hook",
+          events: ["*"],
+          states: ["complete"],
+          environments: ["*"],
+          excluded_environments: [],
+          format: "platformsh",
+          headers: {},
+          insecure_ssl: false,
+          timeout_ms: 1000,
+          retry_schedule: [5],
+        },
+        secret: "s".repeat(16),
+      });
+      await insertDeliveries(db, [
+        {
+          id: newDeliveryId(),
+          integrationId: id,
+          activityId: id,
+          orderKey: "main",
+          event: "e",
+          body: `"${id}"`,
+        },
+      ]);
+    };
+    await add("leasea", secrets);
+    await add("leaseb", secrets);
+    await add("leasec", foreign);
+    await add("leased", secrets);
+    // Another live instance holds d's lease.
+    await db.query(
+      "UPDATE integrations SET lease_owner = 'other', lease_until = now() + interval '1 minute' WHERE id = 'leased'",
+    );
+
+    const take = takeLeasesTogether(db, secrets, { owner: "me", seconds: 30, perLane: 16 });
+    const before = db.statements?.() ?? 0;
+    const [a, b, c, d] = await Promise.allSettled(["leasea", "leaseb", "leasec", "leased"].map(take));
+    expect((db.statements?.() ?? 0) - before).toBe(1);
+    const taken = (result: PromiseSettledResult<Awaited<ReturnType<typeof take>>> | undefined) =>
+      result?.status === "fulfilled" ? result.value?.deliveries.map((delivery) => delivery.body) : "refused";
+    expect(taken(a)).toEqual(['"leasea"']);
+    expect(taken(b)).toEqual(['"leaseb"']);
+    expect(taken(c)).toBe("refused");
+    expect(taken(d)).toBeUndefined();
   });
 });
