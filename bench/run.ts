@@ -237,8 +237,10 @@ async function measure(peer: Peer, receivers: Receivers, folder: string) {
 
     // A burst with fan-out 5: how many deliveries/s reach the receivers.
     pushes = signedPushes(fanned, SUSTAINED_EVENTS, `${prefix}-burst`, commits);
+    const statementsBefore = await storeStatements(server.url);
     const burst = await atSaturation(server.url, pushes, { amount: SUSTAINED_EVENTS });
     await receivers.waitFor(`${prefix}-burst-`, burst.accepted * FAN_OUT);
+    const statementsAfter = await storeStatements(server.url);
     const first = new Map<string, number>();
     for (const [id, path, at] of await receivers.take()) {
       if (id.startsWith(`${prefix}-burst-`) && !first.has(`${id} ${path}`)) first.set(`${id} ${path}`, at);
@@ -249,12 +251,29 @@ async function measure(peer: Peer, receivers: Receivers, folder: string) {
       events: burst.accepted,
       deliveries: times.length,
       deliveries_per_s: Math.round(times.length / span),
+      // Every statement envhooks ran meanwhile (intake, apply and relay), per delivery sent.
+      ...(statementsBefore !== undefined && statementsAfter !== undefined
+        ? {
+            statements_per_delivery:
+              Math.round(((statementsAfter - statementsBefore) / times.length) * 100) / 100,
+          }
+        : {}),
     };
   }
   result.rss_load_mb = rss.max();
   rss.stop();
   await server.stop();
   return result;
+}
+
+/** envhooks_store_statements_total on the peer's /metrics; undefined when it has none. */
+async function storeStatements(url: string): Promise<number | undefined> {
+  const text = await fetch(`${url}/metrics`).then(
+    (response) => response.text(),
+    () => "",
+  );
+  const match = /^envhooks_store_statements_total (\d+)/m.exec(text);
+  return match ? Number(match[1]) : undefined;
 }
 
 function integration(receivers: Receivers, n: number) {
@@ -459,7 +478,12 @@ interface PeerResult {
   };
   delivery_fan_out_1?: Quantiles;
   delivery_fan_out_5?: Quantiles;
-  sustained_fan_out_5?: { events: number; deliveries: number; deliveries_per_s: number };
+  sustained_fan_out_5?: {
+    events: number;
+    deliveries: number;
+    deliveries_per_s: number;
+    statements_per_delivery?: number;
+  };
 }
 
 /** Events/s at saturation as a percentage of the Probot app's. */
@@ -504,6 +528,10 @@ function table(results: PeerResult[]): string {
     [
       `signed, logged deliveries/s sustained: ${SUSTAINED_EVENTS} events at once × fan-out ${FAN_OUT}`,
       (r) => String(r.sustained_fan_out_5?.deliveries_per_s ?? "–"),
+    ],
+    [
+      "the same burst: store statements per delivery (intake, apply and relay)",
+      (r) => String(r.sustained_fan_out_5?.statements_per_delivery ?? "–"),
     ],
     [
       "refused or failed requests",

@@ -52,9 +52,11 @@ import {
   INTERNAL_RETRY_MS,
   type RetryPolicy,
 } from "./queue/queues.ts";
+import { LEASE_SECONDS } from "./queue/with-lease.ts";
 import { recordAttemptsTogether } from "./relay/attempt-recorder.ts";
 import { maskUrl } from "./relay/delivery-request.ts";
-import { createDrainNudges, drainIntegration } from "./relay/drain-integration.ts";
+import { createDrainNudges, drainIntegration, PER_LANE } from "./relay/drain-integration.ts";
+import { takeLeasesTogether } from "./relay/lease-taker.ts";
 import { deliveryAlerts } from "./relay/raise-alert.ts";
 import { createSender } from "./relay/send-delivery.ts";
 import { writeDeliveries } from "./relay/write-deliveries.ts";
@@ -224,6 +226,7 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     signal,
     metrics,
     recordAttempt: recordAttemptsTogether(db),
+    takeLease: takeLeasesTogether(db, secrets, { owner, seconds: LEASE_SECONDS, perLane: PER_LANE }),
     // Failure alerts on envhooks' clock: one per integration and type in 10 minutes.
     alerts: deliveryAlerts(db, boss, metrics, now),
     secrets,

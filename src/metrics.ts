@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { Queryable } from "./store/database.ts";
+import type { Database, Queryable } from "./store/database.ts";
 
 /**
  * What an operator scrapes at `/metrics` (Prometheus text format). One registry per envhooks
@@ -27,7 +27,7 @@ export interface Metrics {
   purged: Counter<"what">;
 }
 
-export function createMetrics(db: Queryable): Metrics {
+export function createMetrics(db: Queryable & Pick<Database, "statements">): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "envhooks_" });
   const metrics: Metrics = {
@@ -100,6 +100,19 @@ export function createMetrics(db: Queryable): Metrics {
       registers: [registry],
     }),
   };
+
+  const statements = db.statements;
+  if (statements) {
+    new Counter({
+      name: "envhooks_store_statements_total",
+      help: "Statements this instance ran on its database, a transaction's BEGIN and COMMIT included (pg-boss' own not counted): over a burst, divided by the deliveries sent, the statements per delivery.",
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(statements());
+      },
+    });
+  }
 
   // Read from the database at each scrape, so every instance reports the shared queue. The gauges
   // are collected together: one query serves all three.

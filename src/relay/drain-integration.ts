@@ -8,6 +8,7 @@ import { INTEGRATION_LEASE } from "../store/leases.ts";
 import type { SecretBox } from "../store/secret-box.ts";
 import { type AttemptDeps, attemptDelivery } from "./attempt-delivery.ts";
 import { deliveryOrder, type Integration } from "./integration.ts";
+import type { TakeLease } from "./lease-taker.ts";
 import { deliveryAlerts } from "./raise-alert.ts";
 
 export interface DrainIntegrationDeps extends AttemptDeps {
@@ -22,6 +23,8 @@ export interface DrainIntegrationDeps extends AttemptDeps {
   signal?: AbortSignal;
   /** Tells a drain under way that its integration has new deliveries (else it looks now and then). */
   nudges?: DrainNudges;
+  /** How the lease is taken (the relay takes its drains' leases together); by default alone. */
+  takeLease?: TakeLease;
 }
 
 /** Deliveries written in this process reach the drain under way at once, not at its next look. */
@@ -47,7 +50,7 @@ export function createDrainNudges(): DrainNudges {
  * Deliveries of one lane read ahead. The integration is read afresh with each read (paused, a new
  * URL, a new secret, another ordering): a change reaches at most the deliveries already read.
  */
-const PER_LANE = 16;
+export const PER_LANE = 16;
 
 /**
  * With a send slot free, the holder looks for lanes written meanwhile this often, besides whenever a
@@ -256,14 +259,16 @@ export async function drainIntegration(
     },
     {
       take: async () => {
-        const taken = await takeIntegrationLease(
-          deps.db,
-          deps.secrets,
-          integrationId,
-          deps.owner,
-          LEASE_SECONDS,
-          PER_LANE,
-        );
+        const taken = deps.takeLease
+          ? await deps.takeLease(integrationId)
+          : await takeIntegrationLease(
+              deps.db,
+              deps.secrets,
+              integrationId,
+              deps.owner,
+              LEASE_SECONDS,
+              PER_LANE,
+            );
         integration = taken?.integration;
         fill(taken?.deliveries ?? []);
         return taken !== undefined;

@@ -25,6 +25,12 @@ export interface Database extends Queryable {
    */
   readonly urgent: Queryable;
   close(): Promise<void>;
+  /**
+   * Statements run so far through this database, urgent ones and those of transactions included
+   * (a transaction's BEGIN and its COMMIT or ROLLBACK count one each): what figures such as
+   * statements per delivery divide. Absent on a wrapper that does not count.
+   */
+  readonly statements?: () => number;
 }
 
 /**

@@ -166,11 +166,29 @@ export async function takeIntegrationLease(
   seconds: number,
   perLane: number,
 ): Promise<{ integration: Integration; deliveries: SendableDelivery[] } | undefined> {
+  const taken = (await takeIntegrationLeases(db, secrets, [id], owner, seconds, perLane)).get(id);
+  if (taken instanceof Error) throw taken;
+  return taken;
+}
+
+/**
+ * takeIntegrationLease for several integrations in one statement (their ids sorted, so that two
+ * instances asking for the same ones lock them alike along the primary key): those taken, by id,
+ * each with what it may send now, or the error met opening it (its secrets), its own drain's alone.
+ */
+export async function takeIntegrationLeases(
+  db: Queryable,
+  secrets: SecretBox,
+  ids: readonly string[],
+  owner: string,
+  seconds: number,
+  perLane: number,
+): Promise<Map<string, { integration: Integration; deliveries: SendableDelivery[] } | Error>> {
   const { rows } = await db.query<Integration & { pending: SendableDelivery[] }>(
     `WITH relaxed AS (${RELAXED_COMMIT}),
      taken AS (
        UPDATE integrations SET lease_owner = $2, lease_until = now() + make_interval(secs => $3) FROM relaxed
-       WHERE id = $1 AND status = 'active' AND ${takeable(INTEGRATION_LEASE, "$2")}
+       WHERE id = ANY($1::text[]) AND status = 'active' AND ${takeable(INTEGRATION_LEASE, "$2")}
          AND ${deliveryDueSql("integrations")}
        RETURNING ${COLUMNS})
      SELECT taken.*, ${sendableDeliveriesSql("taken", {
@@ -180,15 +198,19 @@ export async function takeIntegrationLease(
        lock: true,
      })} AS pending
      FROM taken`,
-    [id, owner, seconds, perLane],
+    [[...new Set(ids)].sort(), owner, seconds, perLane],
   );
-  const row = rows[0];
-  if (!row) return undefined;
-  const { pending, ...integration } = row;
-  return {
-    integration: openIntegration(secrets, integration as Integration),
-    deliveries: parseSendable(pending),
-  };
+  type Taken = { integration: Integration; deliveries: SendableDelivery[] } | Error;
+  return new Map(
+    rows.map(({ pending, ...integration }): [string, Taken] => {
+      try {
+        const opened = openIntegration(secrets, integration as Integration);
+        return [integration.id, { integration: opened, deliveries: parseSendable(pending) }];
+      } catch (error) {
+        return [integration.id, error instanceof Error ? error : new Error(String(error))];
+      }
+    }),
+  );
 }
 
 /**

@@ -64,11 +64,14 @@ export async function openPglite(
       ...(options.loadDataDir ? { loadDataDir: await options.loadDataDir.arrayBuffer() } : {}),
       postgresqlconf: LOW_MEMORY_SETTINGS,
     });
+    let statements = 0;
     const lane = (lane: Lane): Queryable => ({
       async query<Row>(text: string, values?: unknown[]) {
+        statements++;
         return worker.call<QueryResult<Row>>({ op: "query", text, ...(values ? { values } : {}) }, lane);
       },
       async exec(text: string) {
+        statements++;
         await worker.call({ op: "exec", text }, lane);
       },
     });
@@ -100,7 +103,9 @@ export async function openPglite(
       pglite,
       ...lane({}),
       urgent: lane({ urgent: true }),
+      statements: () => statements,
       async transaction(work) {
+        statements += 2;
         // The worker holds PGlite's transaction (its one connection) open and runs only this
         // transaction's statements until it ends; a BEGIN sent through query() would not.
         const tx = await worker.call<number>({ op: "begin" });

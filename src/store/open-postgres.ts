@@ -19,20 +19,23 @@ export async function openPostgres(connectionString: string): Promise<Database &
   // Fail at start, with the server's own message, when the URL is wrong.
   const client = await pool.connect();
   client.release();
-  const pooled = wrap(pool);
+  const count = { statements: 0 };
+  const pooled = wrap(pool, count);
   return {
     kind: "postgres",
     pool,
     ...pooled,
     urgent: pooled,
+    statements: () => count.statements,
     async transaction(work) {
+      count.statements += 2;
       const connection = await pool.connect();
       // A connection that dies between two statements (the server restarted) emits an error with
       // nobody listening, which would end the process; the next statement fails instead.
       connection.on("error", ignore);
       try {
         await connection.query("BEGIN");
-        const result = await work(wrap(connection));
+        const result = await work(wrap(connection, count));
         await connection.query("COMMIT");
         return result;
       } catch (error) {
@@ -63,13 +66,15 @@ function statementName(text: string): string {
   return name;
 }
 
-function wrap(target: pg.Pool | pg.PoolClient): Queryable {
+function wrap(target: pg.Pool | pg.PoolClient, count: { statements: number }): Queryable {
   return {
     async query<Row>(text: string, values?: unknown[]) {
+      count.statements++;
       const result = await target.query({ name: statementName(text), text, values: values ?? [] });
       return { rows: result.rows as Row[] };
     },
     async exec(text: string) {
+      count.statements++;
       await target.query(text);
     },
   };

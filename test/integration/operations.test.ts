@@ -73,6 +73,8 @@ describe.each(STORES)("operations on $name", (kind) => {
     expect(sample(text, "envhooks_deliveries_pending")).toBe(1);
     expect(sample(text, "envhooks_oldest_pending_delivery_age_seconds")).toBeGreaterThan(0);
     expect(sample(text, "envhooks_process_resident_memory_bytes")).toBeGreaterThan(0);
+    // The statements envhooks ran on its store: what the bench divides by the deliveries sent.
+    expect(sample(text, "envhooks_store_statements_total")).toBeGreaterThan(10);
     // Nothing secret in a scrape: no integration URL, no signing secret.
     expect(text).not.toContain("127.0.0.1");
     expect(text).not.toContain("whsec_");
