@@ -35,6 +35,7 @@ import {
   redirectMovedProject,
 } from "./routes/projects.ts";
 import { runnerRoutes } from "./routes/runner.ts";
+import { testEventRoutes } from "./routes/test-event.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
 import { refuseNulCharacters } from "./validation.ts";
 
@@ -171,6 +172,7 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
     }),
   );
   app.route("/", projectRoutes(deps.db));
+  app.route("/", testEventRoutes({ db: deps.db, accept: deps.accept }));
   app.route("/", projectResyncRoutes({ resync: deps.resync }));
   app.route("/", dashboardApiRoutes(deps.db));
   app.route("/", runnerRoutes(deps.apply));
