@@ -56,6 +56,7 @@ export function layout(c: Context, options: LayoutOptions): Markup {
 <link rel="stylesheet" href="/assets/app.css" />
 <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml" />
 <script src="/assets/live.js" defer></script>
+<script src="/assets/page.js" defer></script>
 </head>
 <body>
 <a class="skip" href="#main">Skip to content</a>

@@ -4,7 +4,7 @@ import { csrfInput, type Markup, renderPage } from "../layout.ts";
 import type { WebDeps } from "../web-routes.ts";
 import { callApi } from "./call-api.ts";
 import { errorPage } from "./error-page.ts";
-import { badge, deliveryBadge, prettyJson, when } from "./format.ts";
+import { badge, copyButton, deliveryBadge, duration, nextAttempt, prettyJson, when } from "./format.ts";
 import { pollStream, SentMarkup } from "./live-stream.ts";
 
 export interface AttemptJson {
@@ -56,7 +56,7 @@ export function attemptList(delivery: DeliveryJson, headingLevel: 2 | 3 = 2): Ma
 ${heading(html`Attempt ${attempt.attempt}: ${attempt.succeeded ? badge("ok", `succeeded, ${attempt.status_code}`) : badge("bad", attempt.status_code ? `failed, ${attempt.status_code}` : "failed")}`)}
 <dl class="facts">
 <dt>Started</dt><dd>${when(attempt.started_at)}</dd>
-<dt>Duration</dt><dd>${attempt.duration_ms} ms</dd>
+<dt>Duration</dt><dd>${duration(attempt.duration_ms)}</dd>
 <dt>URL</dt><dd><code>${attempt.url}</code></dd>
 ${attempt.error ? html`<dt>Error</dt><dd>${attempt.error}</dd>` : ""}
 </dl>
@@ -72,8 +72,8 @@ ${attempt.error ? html`<dt>Error</dt><dd>${attempt.error}</dd>` : ""}
 /** The delivery's request and every attempt. */
 export function deliveryDetails(delivery: DeliveryJson): Markup {
   return html`<dl class="facts">
-<dt>Delivery</dt><dd><code>${delivery.id}</code> (the <code>webhook-id</code>, the same on every attempt)</dd>
-<dt>State</dt><dd>${deliveryBadge(delivery.state)}${delivery.next_attempt_at ? html` next attempt ${when(delivery.next_attempt_at)}` : ""}</dd>
+<dt>Delivery</dt><dd><code>${delivery.id}</code> ${copyButton("id", { text: delivery.id })} (the <code>webhook-id</code>, the same on every attempt)</dd>
+<dt>State</dt><dd>${deliveryBadge(delivery.state)} ${nextAttempt(delivery)}</dd>
 <dt>Activity</dt><dd>${
     delivery.test
       ? html`a sample (${delivery.event}): a test delivery, counted nowhere and never redelivered in bulk`
@@ -82,7 +82,11 @@ export function deliveryDetails(delivery: DeliveryJson): Markup {
 <dt>Created</dt><dd>${when(delivery.created_at)}</dd>
 </dl>
 <h2>Request body</h2>
-${delivery.body !== undefined ? html`<pre>${prettyJson(delivery.body)}</pre>` : html`<p class="muted">not shown</p>`}
+${
+  delivery.body !== undefined
+    ? html`<p>${copyButton("body", { from: `body-${delivery.id}` })}</p><pre id="body-${delivery.id}">${prettyJson(delivery.body)}</pre>`
+    : html`<p class="muted">not shown</p>`
+}
 <h2>Attempts</h2>
 ${attemptList(delivery)}`;
 }
