@@ -190,6 +190,7 @@ export function addIntegrationRoutes(app: OpenAPIHono, deps: IntegrationRouteDep
         type: settings.type,
         config: settings.config,
         secret: settings.secret,
+        name: settings.name,
       });
       const presented = presentIntegration(integration);
       return c.json(settings.reveal ? { ...presented, secret: settings.reveal } : presented, 201);

@@ -6,6 +6,9 @@ import { csrfInput, type Markup } from "../layout.ts";
 export interface IntegrationJson {
   id: string;
   type: string;
+  /** As set; null shows `display_name` (`type → host`). */
+  name?: string | null;
+  display_name?: string;
   project: string;
   url: string;
   format?: string;
@@ -43,6 +46,7 @@ const STATES = ["pending", "in_progress", "complete", "cancelled"];
 /** The form's fields, top to bottom. */
 const FIELD_ORDER = [
   "type",
+  "name",
   "url",
   "format",
   "secret",
@@ -68,6 +72,7 @@ export type FormValues = Record<string, string | string[]>;
 export function valuesOf(integration: IntegrationJson): FormValues {
   return {
     type: integration.type,
+    name: integration.name ?? "",
     url: "",
     format: integration.format ?? "platformsh",
     room: integration.room ?? "",
@@ -118,6 +123,10 @@ const numberOr = (value: string) => (/^\d+$/.test(value) ? Number(value) : value
  */
 export function bodyOf(values: FormValues, mode: "create" | "edit", type: string): Record<string, unknown> {
   const body: Record<string, unknown> = mode === "create" ? { type } : {};
+  // An empty name is the default (`type → host`): left out on create, cleared (null) on edit.
+  const name = text(values, "name");
+  if (name) body.name = name;
+  else if (mode === "edit") body.name = null;
   const url = text(values, "url");
   if (mode === "create" || url) body.url = url;
   for (const key of ["events", "environments"]) {
@@ -221,6 +230,12 @@ ${
       )
     : html`<p>Type: <strong>${type}</strong></p>`
 }
+${field(
+  "name",
+  "Name (optional)",
+  textInput("name", html`maxlength="100" autocomplete="off"`),
+  "What people call it, shown wherever it appears; empty shows the type and the receiver's host.",
+)}
 ${field(
   "url",
   mode === "create" ? "URL" : "New URL",

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { html } from "hono/html";
 import { canWrite } from "../../http/require-api-token.ts";
+import { integrationName } from "../../relay/present-integration.ts";
 import { csrfInput, type Markup, renderPage } from "../layout.ts";
 import type { WebDeps } from "../web-routes.ts";
 import { apiProjectPath, callApi, fieldErrors } from "./call-api.ts";
@@ -127,7 +128,7 @@ function addedNotice(flash: Flash | undefined, integration: IntegrationJson): Ma
   if (flash?.kind !== "integration-added" || flash.integrationId !== integration.id) return "";
   return html`<section class="notice ok" role="status" aria-labelledby="added-heading">
 <h2 id="added-heading">Integration added</h2>
-<p>The ${integration.type} integration <code>${integration.id}</code> is ${integration.status}.</p>
+<p>The integration <strong>${integrationName(integration)}</strong> (<code>${integration.id}</code>) is ${integration.status}.</p>
 ${
   flash.secret
     ? html`<h3>Its signing secret, shown this once</h3>
@@ -223,9 +224,10 @@ export async function deleteIntegrationPage(deps: WebDeps, c: Context) {
     crumbs: [
       { href: "/", label: "Projects" },
       { href: project.path, label: project.name },
-      { href, label: "Integration" },
+      { href, label: integrationName(integration) },
     ],
-    body: html`<h1>Delete the ${integration.type} integration <code>${integration.id}</code>?</h1>
+    body: html`<h1>Delete the integration ${integrationName(integration)}?</h1>
+<p class="muted">${integration.type} integration <code>${integration.id}</code></p>
 <dl class="facts">
 <dt>URL</dt><dd><code>${integrationUrl(integration.url, writable)}</code></dd>
 <dt>Events</dt><dd>${integration.events.join(", ")}</dd>
@@ -300,13 +302,14 @@ export async function integrationPage(deps: WebDeps, c: Context) {
   const flash = await takeFlash(deps, c);
   const tested = await testResult(deps, c, integration.id);
   return renderPage(c, {
-    title: `${integration.type} integration · ${project.name}`,
+    title: `${integrationName(integration)} · ${project.name}`,
     current: "projects",
     crumbs: [
       { href: "/", label: "Projects" },
       { href: project.path, label: project.name },
     ],
-    body: html`<h1>${integration.type} integration <code>${integration.id}</code></h1>
+    body: html`<h1>${integrationName(integration)}</h1>
+<p class="muted">${integration.type} integration <code>${integration.id}</code></p>
 ${addedNotice(flash, integration)}
 ${testNotice(tested)}
 <dl class="facts">

@@ -3,6 +3,7 @@ import { html } from "hono/html";
 import type { Activity } from "../../activity/activity.ts";
 import { durationMs } from "../../config/repo-config.schema.ts";
 import { canWrite } from "../../http/require-api-token.ts";
+import { integrationName } from "../../relay/present-integration.ts";
 import { csrfInput, type Markup, renderPage } from "../layout.ts";
 import type { WebDeps } from "../web-routes.ts";
 import { apiProjectPath, callApi } from "./call-api.ts";
@@ -242,7 +243,7 @@ function integrationsTable(
     const done = counts ? counts.delivered + counts.failed : 0;
     const href = `${path}/integrations/${integration.id}`;
     return html`<tr id="integration-${integration.id}">
-<th scope="row"><a href="${href}">${integration.type}</a>${integration.format ? html` <span class="muted">(${integration.format})</span>` : ""}<br /><code>${integrationUrl(integration.url, writable)}</code></th>
+<th scope="row"><a href="${href}">${integrationName(integration)}</a><br /><span class="muted">${integration.type}${integration.format ? ` (${integration.format})` : ""}</span><br /><code>${integrationUrl(integration.url, writable)}</code></th>
 <td><span class="muted">events</span> ${integration.events.join(", ")}<br />
 <span class="muted">states</span> ${integration.states.join(", ")}<br />
 <span class="muted">environments</span> ${integration.environments.join(", ")}${
@@ -264,12 +265,12 @@ function integrationsTable(
 
 function integrationActions(integration: IntegrationJson, c: Context, href: string): Markup {
   const button = (action: string, label: string, className = "") =>
-    html`<form method="post" action="${href}/${action}" class="inline">${csrfInput(c)}<button type="submit" class="${className}" aria-label="${label} ${integration.type} integration ${integration.id}">${label}</button></form>`;
+    html`<form method="post" action="${href}/${action}" class="inline">${csrfInput(c)}<button type="submit" class="${className}" aria-label="${label} ${integration.type} integration ${integration.id} (${integrationName(integration)})">${label}</button></form>`;
   return html`<div class="actions">
-<a class="button" href="${href}/edit" aria-label="Edit ${integration.type} integration ${integration.id}">Edit</a>
+<a class="button" href="${href}/edit" aria-label="Edit ${integration.type} integration ${integration.id} (${integrationName(integration)})">Edit</a>
 ${button("test", "Test")}
 ${integration.status === "active" ? button("pause", "Pause") : button("resume", "Resume")}
-<a class="button danger" href="${href}/delete" aria-label="Delete ${integration.type} integration ${integration.id}">Delete</a>
+<a class="button danger" href="${href}/delete" aria-label="Delete ${integration.type} integration ${integration.id} (${integrationName(integration)})">Delete</a>
 </div>`;
 }
 
