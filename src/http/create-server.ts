@@ -23,6 +23,7 @@ import { requireMetricsToken } from "./require-metrics-token.ts";
 import { alertRoutes } from "./routes/alerts.ts";
 import { dashboardApiRoutes } from "./routes/dashboard-api.ts";
 import { dockershipRoutes } from "./routes/dockership.ts";
+import { githubEventRedeliverRoutes } from "./routes/github-event-redeliver.ts";
 import { type GithubWebhookDeps, githubWebhookRoutes } from "./routes/github-webhooks.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { type IntegrationRouteDeps, integrationRoutes } from "./routes/integrations.ts";
@@ -173,6 +174,7 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
   app.route("/", projectRoutes(deps.db));
   app.route("/", projectResyncRoutes({ resync: deps.resync }));
   app.route("/", dashboardApiRoutes(deps.db));
+  app.route("/", githubEventRedeliverRoutes({ db: deps.db, accept: deps.accept }));
   app.route("/", runnerRoutes(deps.apply));
   app.route("/", integrationRoutes({ ...deps.relay, db: deps.db }));
   app.route("/", ownerIntegrationRoutes({ ...deps.relay, db: deps.db }));

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { pushCreatingMaster, REPO } from "../fixtures/github-events.ts";
+import { pushCreatingMaster, pushTo, REPO } from "../fixtures/github-events.ts";
 import {
   browserSkipReason,
   freePort,
@@ -122,6 +122,92 @@ describe.skipIf(browserSkipReason())(
       await page.getByRole("button", { name: "Copy body" }).click();
       const body = await page.evaluate<string>("navigator.clipboard.readText()");
       expect(JSON.parse(body).id).toBe(pending.activity_id);
+      signedIn.expectClean();
+    });
+
+    it("shows a delivery under Project / Integration, linked to its integration and its activity", async () => {
+      const { page } = signedIn;
+      await page.goto(`${origin}/deliveries/${pending.id}`);
+      const crumbs = page.getByRole("navigation", { name: "Breadcrumb" }).getByRole("link");
+      const host = new URL(failing.url).host;
+      expect(await crumbs.allTextContents()).toEqual(["Projects", REPO, `webhook → ${host}`]);
+      await page
+        .locator("#delivery-details")
+        .getByRole("link", { name: /environment\.branch/ })
+        .click();
+      await page.waitForURL(`${origin}/activities/${pending.activity_id}`);
+      await page.goBack();
+      await crumbs.nth(2).click();
+      await page.waitForURL(new RegExp(`/projects/${REPO}/integrations/[a-z2-7]{13}$`));
+      expect(await page.getByRole("heading", { level: 1 }).textContent()).toContain(`webhook → ${host}`);
+      signedIn.expectClean();
+    });
+
+    it("leads an activity with each integration's outcome, named and linked, attempts collapsed below", async () => {
+      const { page } = signedIn;
+      await page.goto(`${origin}/activities/${pending.activity_id}`);
+      const host = new URL(failing.url).host;
+      const row = page.locator("#activity-deliveries tbody tr").first();
+      expect(await row.getByRole("link", { name: `webhook → ${host}` }).getAttribute("href")).toMatch(
+        new RegExp(`^/projects/${REPO}/integrations/[a-z2-7]{13}$`),
+      );
+      expect(await row.textContent()).toContain("pending");
+      expect(await row.textContent()).toContain("503");
+      expect(await row.textContent()).not.toContain("503 HTTP 503");
+      // The attempts are there, folded.
+      const attempts = page.locator(`#attempts-${pending.id}`);
+      expect(await attempts.getAttribute("open")).toBeNull();
+      expect(await attempts.locator(".attempts").isVisible()).toBe(false);
+      await attempts.locator("summary").first().click();
+      expect(await attempts.locator(".attempts").isVisible()).toBe(true);
+      signedIn.expectClean();
+    });
+
+    it("shows a failed activity in red, with no progress bar", async () => {
+      const { page } = signedIn;
+      const repo = "runners/failing";
+      github.configFiles.set(repo, "runner: external\n");
+      await envhooks.deliver("push", pushTo(repo, 1));
+      const activity = await eventually(async () => {
+        const listed = await (await envhooks.api(`/api/projects/${repo}/activities?limit=1`)).json();
+        return listed.items?.[0]?.state === "pending" && listed.items[0];
+      }, 30_000);
+      const reported = await envhooks.api(`/api/activities/${activity.id}/progress`, {
+        body: { state: "complete", result: "failure", log: "build failed" },
+      });
+      expect(reported.status).toBe(200);
+      await page.goto(`${origin}/activities/${activity.id}`);
+      const summary = page.locator("#activity-summary");
+      expect(await summary.locator(".badge.bad").textContent()).toBe("failed");
+      expect(await summary.locator("progress").count()).toBe(0);
+      signedIn.expectClean();
+    });
+
+    it("shows a GitHub delivery like Recent Deliveries, and redelivers it for the operator", async () => {
+      const { page } = signedIn;
+      const path = `/projects/${REPO}/github-events/gh-detail-1`;
+      await page.goto(`${origin}${path}`);
+      const facts = page.locator("dl.facts");
+      expect(await facts.textContent()).toContain("applied at the first try");
+      expect(await page.locator("#event-headers").textContent()).toContain("X-GitHub-Delivery: gh-detail-1");
+      await page.locator("#event-activities").getByRole("link", { name: "environment.branch" }).click();
+      await page.waitForURL(`${origin}/activities/${pending.activity_id}`);
+      await page.goto(`${origin}${path}`);
+      await page.getByRole("button", { name: "Redeliver" }).click();
+      await page.waitForURL(/\?redelivered=gh-detail-1\.redelivery-[0-9a-f]{8}$/);
+      await page.getByRole("status").getByRole("link").click();
+      await page.waitForURL(/github-events\/gh-detail-1\.redelivery-[0-9a-f]{8}$/);
+      expect(await page.locator("dl.facts").textContent()).toContain("Redelivery of");
+      // It is applied like any delivery from GitHub.
+      await expect
+        .poll(
+          async () => {
+            await page.reload();
+            return page.locator("dl.facts").textContent();
+          },
+          { timeout: 20_000 },
+        )
+        .toContain("applied at the first try");
       signedIn.expectClean();
     });
   },

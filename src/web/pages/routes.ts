@@ -4,7 +4,7 @@ import type { WebDeps } from "../web-routes.ts";
 import { activityPage, activityStream } from "./activity-page.ts";
 import { alertsPage } from "./alerts-page.ts";
 import { deliveryPage, deliveryStream, redeliverOne } from "./delivery-page.ts";
-import { githubEventPage, redeploy } from "./github-event-page.ts";
+import { githubEventPage, redeliverGithubEvent, redeploy } from "./github-event-page.ts";
 import {
   createIntegration,
   deleteIntegrationPage,
@@ -47,6 +47,7 @@ export function pageRoutes(deps: WebDeps): Hono {
   get(project, projectPage);
   get(`${project}/live`, projectStream);
   get(`${project}/github-events/:delivery`, githubEventPage);
+  post(`${project}/github-events/:delivery/redeliver`, redeliverGithubEvent);
   post(`${project}/environments/:name/redeploy`, redeploy);
   get(`${project}/resync`, resyncPreview);
   post(`${project}/resync`, resyncRun);
