@@ -210,5 +210,24 @@ describe.skipIf(browserSkipReason())(
         .toContain("applied at the first try");
       signedIn.expectClean();
     });
+
+    it("goes from the header's search box straight to a delivery, a branch's activity, or says nothing matches", async () => {
+      const { page } = signedIn;
+      await page.goto(`${origin}/`);
+      const search = page.getByRole("search").getByLabel("Search");
+      await search.fill(pending.id);
+      await search.press("Enter");
+      await page.waitForURL(`${origin}/deliveries/${pending.id}`);
+      expect(await page.getByRole("heading", { level: 1 }).textContent()).toContain(pending.id);
+      await page.getByRole("search").getByLabel("Search").fill("gh-detail-1");
+      await page.getByRole("search").getByRole("button", { name: "Search" }).click();
+      await page.waitForURL(`${origin}/projects/${REPO}/github-events/gh-detail-1`);
+      await page.getByRole("search").getByLabel("Search").fill("no-such-thing");
+      await page.getByRole("search").getByLabel("Search").press("Enter");
+      await page.waitForURL(/\/search\?q=no-such-thing$/);
+      expect(await page.getByRole("status").textContent()).toContain("Nothing matches");
+      await signedIn.screenshot("search-none");
+      signedIn.expectClean();
+    });
   },
 );

@@ -22,6 +22,7 @@ import {
 import { projectPage, projectStream } from "./project-page.ts";
 import { projectsPage, projectsStream } from "./projects-page.ts";
 import { resyncPreview, resyncResult, resyncRun } from "./resync-page.ts";
+import { searchPage } from "./search-page.ts";
 import { serveApiReference } from "./serve-api-reference.ts";
 import { assetRoutes } from "./serve-assets.ts";
 import { createToken, revokeToken, tokensPage } from "./tokens-page.ts";
@@ -71,6 +72,7 @@ export function pageRoutes(deps: WebDeps): Hono {
   get("/deliveries/:id", deliveryPage);
   get("/deliveries/:id/live", deliveryStream);
   post("/deliveries/:id/redeliver", redeliverOne);
+  get("/search", searchPage);
   get("/alerts", alertsPage);
   get("/tokens", tokensPage);
   post("/tokens", createToken);
