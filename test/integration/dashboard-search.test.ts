@@ -121,4 +121,27 @@ describe.each(STORES)("search and GitHub event redelivery on $name", { timeout: 
     expect(missing.status).toBe(404);
     expect((await missing.json()).error.message).toContain("No GitHub delivery nope");
   });
+
+  it("names who asked for a redeploy: a project token by its name, the operator", async () => {
+    await envhooks.deliver("push", pushCreatingMaster());
+    await applied(REPO, 1);
+    const token = (
+      await (
+        await envhooks.api("/api/tokens", { body: { project: REPO, access: "write", name: "deploy-bot" } })
+      ).json()
+    ).token;
+    const path = `/api/projects/${REPO}/environments/master/redeploy`;
+    const byToken = await envhooks.app.request(path, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(byToken.status).toBe(202);
+    expect((await byToken.json()).text).toBe(
+      "envhooks was asked by token deploy-bot to redeploy: environment master redeployed.",
+    );
+    const byOperator = await envhooks.api(path, { method: "POST" });
+    expect((await byOperator.json()).text).toBe(
+      "envhooks was asked by the operator to redeploy: environment master redeployed.",
+    );
+  });
 });
