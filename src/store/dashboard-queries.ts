@@ -148,13 +148,47 @@ export async function findEventPayload(
   db: Queryable,
   projectKey: string,
   deliveryId: string,
-): Promise<{ name: string; action: string | null; payload: string; receivedAt: Date } | undefined> {
-  const { rows } = await db.query<{ name: string; action: string | null; payload: string; receivedAt: Date }>(
-    `SELECT name, action, payload, received_at AS "receivedAt" FROM github_events
-     WHERE delivery_id = $1 AND project_key = $2`,
+): Promise<StoredEvent | undefined> {
+  const { rows } = await db.query<StoredEvent>(
+    `SELECT name, action, payload, received_at AS "receivedAt", state, attempts, last_error AS "lastError",
+       outcome, processed_at AS "processedAt"
+     FROM github_events WHERE delivery_id = $1 AND project_key = $2`,
     [deliveryId, projectKey],
   );
   return rows[0];
+}
+
+/** A GitHub delivery as kept: its payload (null once retention let it go) and what became of it. */
+export interface StoredEvent {
+  name: string;
+  action: string | null;
+  payload: string | null;
+  receivedAt: Date;
+  state: string;
+  attempts: number;
+  lastError: string | null;
+  outcome: string | null;
+  processedAt: Date | null;
+}
+
+/** The activities a GitHub delivery produced, oldest first. */
+export async function activitiesOfGithubDelivery(
+  db: Queryable,
+  deliveryId: string,
+): Promise<
+  Array<{ id: string; type: string; state: string; result: string | null; environment: string | null }>
+> {
+  const { rows } = await db.query<{
+    id: string;
+    type: string;
+    state: string;
+    result: string | null;
+    environment: string | null;
+  }>(
+    `SELECT id, type, state, result, environment FROM activities WHERE github_delivery_id = $1 ORDER BY seq`,
+    [deliveryId],
+  );
+  return rows;
 }
 
 /** The ids of a project's integrations. */

@@ -56,6 +56,7 @@ export function layout(c: Context, options: LayoutOptions): Markup {
 <link rel="stylesheet" href="/assets/app.css" />
 <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml" />
 <script src="/assets/live.js" defer></script>
+<script src="/assets/page.js" defer></script>
 </head>
 <body>
 <a class="skip" href="#main">Skip to content</a>
@@ -69,6 +70,11 @@ export function layout(c: Context, options: LayoutOptions): Markup {
       ${isOperator ? navItem("alerts", "/alerts", "Owner alerts") : ""}
       ${navItem("docs", "/docs", "API reference")}
     </ul></nav>
+    <form class="search" method="get" action="/search" role="search">
+      <label for="search-q" class="visually-hidden">Search</label>
+      <input type="search" id="search-q" name="q" placeholder="sha, id or branch" maxlength="200" />
+      <button type="submit">Search</button>
+    </form>
     <div class="who">
       <span>Signed in as <strong>${describePrincipal(principal)}</strong></span>
       <form method="post" action="/logout">

@@ -11,6 +11,7 @@ import { changedSettings, foreignFields, newSettings } from "../../relay/integra
 import { presentDelivery, presentIntegration } from "../../relay/present-integration.ts";
 import { sendSample } from "../../relay/send-sample.ts";
 import { assertPublicUrl, BlockedAddressError } from "../../relay/ssrf-guard.ts";
+import { getActivity } from "../../store/activities.ts";
 import type { Database } from "../../store/database.ts";
 import { getDelivery, listAttempts, listDeliveries, redeliver } from "../../store/deliveries.ts";
 import { integrationHealth } from "../../store/integration-health.ts";
@@ -93,7 +94,7 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
     const integration = delivery && (await getIntegration(db, secrets, delivery.integrationId));
     if (!delivery || !integration) throw new HttpError(404, "delivery_not_found", `No delivery ${id}.`);
     authorizeProject(c, integration.projectKey);
-    return { delivery, access: callerAccess(c, integration.projectKey) };
+    return { delivery, integration, access: callerAccess(c, integration.projectKey) };
   }
 
   app.openapi(
@@ -106,8 +107,24 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const { delivery, access } = await requireDelivery(c, id);
-      return c.json(presentDelivery(delivery, await listAttempts(db, id), access), 200);
+      const { delivery, integration, access } = await requireDelivery(c, id);
+      // Where the delivery belongs, for links back: its activity's project (an owner-wide
+      // integration's deliveries come from many), else the integration's.
+      const activity = delivery.test ? undefined : await getActivity(db, delivery.activityId);
+      const presented = presentIntegration(integration, access);
+      return c.json(
+        {
+          ...presentDelivery(delivery, await listAttempts(db, id), access),
+          project: activity?.project ?? (integration.owner ? null : integration.projectKey),
+          integration: {
+            id: integration.id,
+            type: integration.type,
+            display_name: presented.display_name,
+            owner: integration.owner,
+          },
+        },
+        200,
+      );
     },
   );
 

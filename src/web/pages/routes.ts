@@ -4,7 +4,7 @@ import type { WebDeps } from "../web-routes.ts";
 import { activityPage, activityStream } from "./activity-page.ts";
 import { alertsPage } from "./alerts-page.ts";
 import { deliveryPage, deliveryStream, redeliverOne } from "./delivery-page.ts";
-import { githubEventPage, redeploy } from "./github-event-page.ts";
+import { githubEventPage, redeliverGithubEvent, redeploy } from "./github-event-page.ts";
 import {
   createIntegration,
   deleteIntegrationPage,
@@ -25,6 +25,7 @@ import { ownerIntegrationsPage, ownerIntegrationsStream } from "./owner-integrat
 import { projectPage, projectStream, sendTestEvent } from "./project-page.ts";
 import { projectsPage, projectsStream } from "./projects-page.ts";
 import { resyncPreview, resyncResult, resyncRun } from "./resync-page.ts";
+import { searchPage } from "./search-page.ts";
 import { serveApiReference } from "./serve-api-reference.ts";
 import { assetRoutes } from "./serve-assets.ts";
 import { createToken, revokeToken, tokensPage } from "./tokens-page.ts";
@@ -50,6 +51,7 @@ export function pageRoutes(deps: WebDeps): Hono {
   get(`${project}/live`, projectStream);
   post(`${project}/test-event`, sendTestEvent);
   get(`${project}/github-events/:delivery`, githubEventPage);
+  post(`${project}/github-events/:delivery/redeliver`, redeliverGithubEvent);
   post(`${project}/environments/:name/redeploy`, redeploy);
   get(`${project}/resync`, resyncPreview);
   post(`${project}/resync`, resyncRun);
@@ -81,6 +83,7 @@ export function pageRoutes(deps: WebDeps): Hono {
   get("/deliveries/:id", deliveryPage);
   get("/deliveries/:id/live", deliveryStream);
   post("/deliveries/:id/redeliver", redeliverOne);
+  get("/search", searchPage);
   get("/alerts", alertsPage);
   get("/tokens", tokensPage);
   post("/tokens", createToken);
