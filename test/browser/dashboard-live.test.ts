@@ -118,7 +118,7 @@ describe.skipIf(browserSkipReason())("the dashboard, live and at a glance", { ti
     await expect
       .poll(() => row.locator(".status-cell").textContent(), { timeout: 30_000 })
       .toContain("failed");
-    const answer = (await row.textContent()) ?? "";
+    const answer = (await row.locator("td[data-label='Last answer']").textContent()) ?? "";
     expect(answer.match(/500/g), answer).toHaveLength(1);
     expect(answer).toContain("HTTP 500");
     // The chart and the facts followed.
@@ -184,7 +184,9 @@ describe.skipIf(browserSkipReason())("the dashboard, live and at a glance", { ti
     expect(await page.getByLabel("State").inputValue()).toBe("failed");
     expect(await page.locator("#delivery-rows tr").count()).toBe(0);
     await page.goto(`${origin}${href}?code=200`);
-    await expect.poll(() => page.locator("#delivery-rows tr").count()).toBeGreaterThan(0);
+    await expect
+      .poll(() => page.locator("#delivery-rows tr").count(), { timeout: 10_000 })
+      .toBeGreaterThan(0);
     expect(await page.getByLabel("Status code").inputValue()).toBe("200");
     signedIn.expectClean();
   });
@@ -223,12 +225,17 @@ describe.skipIf(browserSkipReason())("the dashboard, live and at a glance", { ti
     await page.getByRole("link", { name: "octo-org", exact: true }).click();
     await page.waitForURL(`${origin}/owners/octo-org/integrations`);
     await page.getByRole("link", { name: "Add an owner-wide integration" }).click();
+    await page.waitForURL(`${origin}/owners/octo-org/integrations/new`);
     // Only the chosen type's fields: a webhook has a format, no HipChat room.
-    await expect.poll(() => page.getByLabel("Payload format").isVisible()).toBe(true);
-    await expect.poll(() => page.getByLabel("Room", { exact: true }).isVisible()).toBe(false);
+    await expect.poll(() => page.getByLabel("Payload format").isVisible(), { timeout: 10_000 }).toBe(true);
+    await expect
+      .poll(() => page.getByLabel("Room", { exact: true }).isVisible(), { timeout: 10_000 })
+      .toBe(false);
     await page.getByLabel("Type", { exact: true }).selectOption("hipchat");
-    await expect.poll(() => page.getByLabel("Room", { exact: true }).isVisible()).toBe(true);
-    await expect.poll(() => page.getByLabel("Payload format").isVisible()).toBe(false);
+    await expect
+      .poll(() => page.getByLabel("Room", { exact: true }).isVisible(), { timeout: 10_000 })
+      .toBe(true);
+    await expect.poll(() => page.getByLabel("Payload format").isVisible(), { timeout: 10_000 }).toBe(false);
     await page.getByLabel("Type", { exact: true }).selectOption("webhook");
     await page.getByLabel("Name (optional)").fill("All repositories");
     await page.getByLabel("URL", { exact: true }).fill(receiver.url);

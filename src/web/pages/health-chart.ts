@@ -118,10 +118,3 @@ export function sparkline(hours: HourJson[]): Markup {
       : "",
   )}</svg>`;
 }
-
-/** A latency in ms or s, as people read it. */
-export function duration(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined) return "—";
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
-}

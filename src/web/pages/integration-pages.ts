@@ -10,14 +10,18 @@ import { errorPage } from "./error-page.ts";
 import { type Flash, leaveFlash, takeFlash } from "./flash.ts";
 import {
   badge,
+  copyButton,
   cursorParam,
   deliveryBadge,
+  duration,
   integrationBadge,
   integrationUrl,
+  nextAttempt,
   projectPath,
+  utcText,
   when,
 } from "./format.ts";
-import { answerText, duration, type HealthJson, healthChart } from "./health-chart.ts";
+import { answerText, type HealthJson, healthChart } from "./health-chart.ts";
 import {
   bodyOf,
   type FormValues,
@@ -174,7 +178,8 @@ ${
     ? html`<h3>Its signing secret, shown this once</h3>
 <p>Receivers verify <code>X-Envhooks-Signature-256</code> and <code>webhook-signature</code> with it. Copy it now:
 envhooks never shows it again.</p>
-<p class="secret" id="integration-secret">${flash.secret}</p>`
+<p class="secret" id="integration-secret">${flash.secret}</p>
+<p>${copyButton("the signing secret", { from: "integration-secret" })}</p>`
     : ""
 }
 </section>`;
@@ -460,7 +465,7 @@ export async function integrationPage(deps: WebDeps, c: Context) {
     current: "projects",
     crumbs: project.crumbs,
     body: html`<h1>${integrationName(integration)}</h1>
-<p class="muted">${integration.type} integration <code>${integration.id}</code>${project.ownerWide ? html` · for every repository of ${project.owner}` : ""}</p>
+<p class="muted">${integration.type} integration <code>${integration.id}</code> ${copyButton("id", { text: integration.id })}${project.ownerWide ? html` · for every repository of ${project.owner}` : ""}</p>
 ${done ? html`<p class="notice ok" role="status">${done}</p>` : ""}
 ${addedNotice(flash, integration)}
 ${testNotice(tested)}
@@ -483,8 +488,9 @@ ${
     ? html`<h2 id="redeliver-heading">Redeliver failed deliveries</h2>
 <form method="get" action="${href}/redeliver" class="stack">
 <div class="field">
-<label for="since">Failed deliveries created since (UTC)</label>
-<input type="datetime-local" id="since" name="since" required step="1" />
+<label for="since">Failed deliveries created since (UTC, not your local time)</label>
+<p class="hint" id="since-hint">As UTC, e.g. ${utcText(new Date(Date.now() - 86_400_000).toISOString()).slice(0, 16)}; now it is ${utcText(new Date().toISOString())}.</p>
+<input type="datetime-local" id="since" name="since" required step="1" aria-describedby="since-hint" value="${new Date(Date.now() - 86_400_000).toISOString().slice(0, 16)}" />
 </div>
 <button type="submit">Count them</button>
 </form>`
@@ -557,7 +563,7 @@ interface RowOptions {
 function deliveryRow(delivery: DeliveryJson, { c, href, writable }: RowOptions): Markup {
   return html`<tr id="delivery-${delivery.id}">
 <td data-label="State" class="status-cell">${deliveryBadge(delivery.state)}</td>
-<td><a class="mono break" href="/deliveries/${delivery.id}">${delivery.id}</a></td>
+<td><a class="mono break" href="/deliveries/${delivery.id}">${delivery.id}</a> ${copyButton("webhook-id", { text: delivery.id })}</td>
 <td data-label="Activity">${
     delivery.test
       ? html`${delivery.event} ${badge("info", "test")}`
@@ -565,9 +571,7 @@ function deliveryRow(delivery: DeliveryJson, { c, href, writable }: RowOptions):
   }</td>
 <td data-label="Attempts">${delivery.attempts}</td>
 <td data-label="Last answer">${answerText(delivery.last_status, delivery.last_error) || html`<span class="muted">—</span>`}${
-    delivery.state === "pending" && delivery.next_attempt_at
-      ? html`<br /><span class="muted">next attempt</span> ${when(delivery.next_attempt_at)}`
-      : ""
+    delivery.state === "pending" && delivery.next_attempt_at ? html`<br />${nextAttempt(delivery)}` : ""
   }</td>
 <td data-label="Created">${when(delivery.created_at)}</td>
 <td>${

@@ -13,6 +13,7 @@ import {
   badge,
   commitLink,
   cursorParam,
+  duration,
   eventBadge,
   githubWeb,
   integrationBadge,
@@ -21,7 +22,8 @@ import {
   pullRequestLink,
   when,
 } from "./format.ts";
-import { answerText, duration, type HealthJson, lastDay, sparkline } from "./health-chart.ts";
+import { eventAttempts } from "./github-event-page.ts";
+import { answerText, type HealthJson, lastDay, sparkline } from "./health-chart.ts";
 import type { IntegrationJson } from "./integration-form.ts";
 import { DONE_MESSAGES } from "./integration-pages.ts";
 import { type Patch, pollStream, SentMarkup } from "./live-stream.ts";
@@ -467,14 +469,14 @@ function eventsTable(events: EventJson[], path: string): Markup {
   if (events.length === 0) return html`<p class="muted">No GitHub delivery received yet.</p>`;
   return html`<div class="table-wrap"><table class="stack-narrow">
 <caption class="visually-hidden">GitHub events</caption>
-<thead><tr><th scope="col">State</th><th scope="col">Delivery</th><th scope="col">Event</th><th scope="col">Received</th><th scope="col">Attempts</th><th scope="col">Outcome</th></tr></thead>
+<thead><tr><th scope="col">State</th><th scope="col">Delivery</th><th scope="col">Event</th><th scope="col">Received</th><th scope="col">Applying</th><th scope="col">Outcome</th></tr></thead>
 <tbody>${events.map(
     (event) => html`<tr>
 <td data-label="State" class="status-cell">${eventBadge(event.state)}</td>
 <td><a class="mono break" href="${path}/github-events/${encodeURIComponent(event.delivery_id)}">${event.delivery_id}</a></td>
 <td data-label="Event">${event.event}${event.action ? `.${event.action}` : ""}</td>
 <td data-label="Received">${when(event.received_at)}</td>
-<td data-label="Attempts">${event.attempts}</td>
+<td data-label="Applying">${eventAttempts(event)}</td>
 <td data-label="Outcome">${event.last_error ? html`<span>${event.last_error}</span>` : (event.outcome ?? "")}</td>
 </tr>`,
   )}</tbody></table></div>`;
