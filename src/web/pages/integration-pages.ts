@@ -383,7 +383,7 @@ ${integration.project.endsWith("/*") ? html`<dt>Repositories</dt><dd>${integrati
   }</dd>
 <dt>Last attempt</dt><dd>${
     integration.last_datetime
-      ? html`${when(integration.last_datetime)} ${answerText(integration.last_status, integration.last_reason)}`
+      ? html`${when(integration.last_datetime)} ${integration.last_reason ?? integration.last_status ?? ""}`
       : html`<span class="muted">never</span>`
   }</dd>
 <dt>Success, 24 h</dt><dd>${

@@ -23,7 +23,7 @@ import {
   when,
 } from "./format.ts";
 import { eventAttempts } from "./github-event-page.ts";
-import { answerText, type HealthJson, lastDay, sparkline } from "./health-chart.ts";
+import { type HealthJson, lastDay, sparkline } from "./health-chart.ts";
 import type { IntegrationJson } from "./integration-form.ts";
 import { DONE_MESSAGES } from "./integration-pages.ts";
 import { type Patch, pollStream, SentMarkup } from "./live-stream.ts";
@@ -429,7 +429,7 @@ export function integrationsTable(
 <td data-label="Status" class="status-cell">${integrationBadge(integration)}${integration.disabled_reason ? html`<br /><span>${integration.disabled_reason}</span>` : ""}</td>
 <td data-label="Last attempt">${
       integration.last_datetime
-        ? html`${when(integration.last_datetime)}<br /><span class="last-answer">${answerText(integration.last_status, integration.last_reason)}</span>`
+        ? html`${when(integration.last_datetime)}<br /><span class="last-answer">${integration.last_reason ?? integration.last_status ?? ""}</span>`
         : html`<span class="muted">never</span>`
     }</td>
 <td data-label="Success, 24 h" class="success-cell">${
