@@ -37,6 +37,7 @@ import {
 } from "./routes/projects.ts";
 import { runnerRoutes } from "./routes/runner.ts";
 import { searchRoutes } from "./routes/search.ts";
+import { testEventRoutes } from "./routes/test-event.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
 import { refuseNulCharacters } from "./validation.ts";
 
@@ -174,6 +175,7 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
     }),
   );
   app.route("/", projectRoutes(deps.db));
+  app.route("/", testEventRoutes({ db: deps.db, accept: deps.accept }));
   app.route("/", projectResyncRoutes({ resync: deps.resync }));
   app.route("/", dashboardApiRoutes(deps.db));
   app.route("/", githubEventRedeliverRoutes({ db: deps.db, accept: deps.accept }));

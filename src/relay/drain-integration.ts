@@ -205,8 +205,10 @@ export async function drainIntegration(
           // failed, or now and then for lanes written meanwhile.
           const free = going() && sending < limit() && ![...lanes.keys()].some((lane) => !inFlight.has(lane));
           if (free && (dirty || Date.now() - readAt >= rereadMs())) {
+            // The lanes in flight as the read is sent: a send may end while it is under way.
+            const busy = [...inFlight.keys()];
             const read = await readSendable(deps.db, deps.secrets, integrationId, {
-              busy: [...inFlight.keys()],
+              busy,
               lanes: limit(),
               perLane: PER_LANE,
             });
@@ -215,10 +217,12 @@ export async function drainIntegration(
             integration = read?.integration;
             const ordering = integration && deliveryOrder(integration).ordering;
             if (ordering && ordering !== laneOrdering) {
-              // The read's lanes exclude the old lanes in flight, not the deliveries they hold.
+              // The read's lanes exclude the old lanes that were in flight when it was sent, not
+              // the deliveries they hold; those whose send has ended since may be recorded after
+              // the read's snapshot, so they count too (their delivery would go twice).
               laneOrdering = ordering;
               lanes.clear();
-              if (inFlight.size > 0) {
+              if (busy.length > 0) {
                 regrouping = true;
                 continue;
               }

@@ -85,7 +85,13 @@ export function changedSettings(
   url: string | undefined;
   name: string | null | undefined;
 } {
-  const { secret, token, url, name, ...rest } = change;
+  const { secret, token, url, name, results, projects, ...given } = change;
+  // null clears a filter: the setting is left out (every result, every repository).
+  const rest = {
+    ...given,
+    ...(results === undefined ? {} : { results: results ?? undefined }),
+    ...(projects === undefined ? {} : { projects: projects ?? undefined }),
+  };
   switch (integration.type) {
     case "webhook":
       return {

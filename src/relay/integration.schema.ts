@@ -246,8 +246,10 @@ export const updateIntegrationSchema = z
     url: webhookFields.url,
     events: webhookFields.events,
     states: webhookFields.states,
-    results: webhookFields.results,
-    projects: webhookFields.projects,
+    /** null: every result again. */
+    results: webhookFields.results.nullable(),
+    /** null: every repository again. */
+    projects: webhookFields.projects.nullable(),
     environments: webhookFields.environments,
     excluded_environments: webhookFields.excluded_environments,
     format: webhookFields.format,

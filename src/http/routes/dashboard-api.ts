@@ -37,7 +37,17 @@ function presentOverview(project: ProjectOverview) {
       result: project.lastActivity.result,
       created_at: iso(project.lastActivity.createdAt),
     },
-    environments: { total: project.environments, active: project.activeEnvironments },
+    environments: {
+      total: project.environments,
+      active: project.activeEnvironments,
+      by_status: project.environmentStates,
+    },
+    /** The last 24 hours' deliveries per hour (oldest first; hours with none left out). */
+    delivery_hours: project.deliveryHours.map((hour) => ({
+      start: new Date(hour.hour * 3_600_000).toISOString(),
+      delivered: hour.delivered,
+      failed: hour.failed,
+    })),
     integrations: {
       total: project.integrations,
       failing: project.failingIntegrations,
