@@ -1,3 +1,5 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { pushCreatingMaster, pushTo, REPO } from "../fixtures/github-events.ts";
 import {
@@ -229,5 +231,68 @@ describe.skipIf(browserSkipReason())(
       await signedIn.screenshot("search-none");
       signedIn.expectClean();
     });
+
+    it("leaves no dead link after a Test: every activity link on the integration and the test delivery opens", async () => {
+      const { page } = signedIn;
+      const [integration] = await (await envhooks.api(`/api/projects/${REPO}/integrations`)).json();
+      await page.goto(`${origin}/projects/${REPO}`);
+      await page
+        .getByRole("button", { name: new RegExp(`^Test webhook integration ${integration.id}`) })
+        .click();
+      await page.waitForURL(/\?test=/);
+      const testId = new URL(page.url()).searchParams.get("test") ?? "";
+      const links = async () =>
+        page
+          .locator('a[href^="/activities/"], a[href^="/deliveries/"]')
+          .evaluateAll((anchors) => anchors.map((anchor) => anchor.getAttribute("href") ?? ""));
+      const seen = [...(await links())];
+      await page.goto(`${origin}/deliveries/${testId}`);
+      expect(await page.locator("#delivery-details").textContent()).toContain("a sample");
+      seen.push(...(await links()));
+      expect(seen.length).toBeGreaterThan(0);
+      for (const href of new Set(seen)) {
+        const response = await page.request.get(`${origin}${href}`);
+        expect(response.status(), href).toBe(200);
+      }
+      signedIn.expectClean({ statuses: [503] });
+    });
+
+    // ENVHOOKS_DOCS_SCREENSHOTS=1: the pages of this file for docs/screenshots, at a phone's and a
+    // desktop's width, light and dark (each still watched for errors and other origins).
+    it.runIf(process.env.ENVHOOKS_DOCS_SCREENSHOTS === "1")(
+      "saves docs/screenshots of the detail pages",
+      async () => {
+        const folder = join(import.meta.dirname, "..", "..", "docs", "screenshots");
+        mkdirSync(folder, { recursive: true });
+        const pages: Array<[string, string, boolean]> = [
+          ["delivery", `/deliveries/${pending.id}`, true],
+          ["activity", `/activities/${pending.activity_id}`, true],
+          ["github-event", `/projects/${REPO}/github-events/gh-detail-1`, false],
+          ["tokens", "/tokens", true],
+          ["alerts", "/alerts", true],
+          ["search", "/search?q=master", true],
+          ["api-docs", "/docs", false],
+        ];
+        for (const width of [390, 1366]) {
+          for (const colorScheme of ["light", "dark"] as const) {
+            const watched = await browser.newPage(origin, { viewport: { width, height: 900 }, colorScheme });
+            await watched.page.goto(`${origin}/login`);
+            await watched.page.getByLabel(/Operator token/).fill(API_TOKEN);
+            await watched.page.getByRole("button", { name: "Sign in" }).click();
+            await watched.page.waitForURL(`${origin}/`);
+            for (const [name, path, fullPage] of pages) {
+              await watched.page.goto(`${origin}${path}`);
+              await watched.page.waitForLoadState("load");
+              await watched.page.screenshot({
+                path: join(folder, `${name}-${width}-${colorScheme}.png`),
+                fullPage,
+              });
+            }
+            watched.expectClean();
+            await watched.context.close();
+          }
+        }
+      },
+    );
   },
 );

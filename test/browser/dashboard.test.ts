@@ -344,7 +344,7 @@ describe.skipIf(browserSkipReason())("the dashboard in a browser", { timeout: 18
     await page.goto(`${origin}${PROJECT}`);
     await page.locator('a[href*="/github-events/"]').first().click();
     await page.waitForURL(/\/github-events\//);
-    expect(await page.locator("pre").textContent()).toContain('"repository"');
+    expect(await page.locator("#event-payload").textContent()).toContain('"repository"');
     await signedIn.screenshot("github-event");
     signedIn.expectClean();
   });
