@@ -2,7 +2,7 @@ import type { Probot } from "probot";
 import { followRun } from "./actions/follow-run.ts";
 import { runStatus } from "./actions/run-report.ts";
 import { type ApplyDeps, applyEvent } from "./intake/apply-event.ts";
-import { synchronizeCommits } from "./intake/pull-request-commits.ts";
+import { gatherFacts } from "./intake/gather-facts.ts";
 import type { RepoOptions } from "./intake/repo-options.ts";
 import { applyRepositoryEvent } from "./intake/repository-events.ts";
 import {
@@ -21,7 +21,8 @@ const WRITE_PERMISSIONS = new Set(["admin", "write"]);
 /**
  * The Probot app: wiring only. Every handled event goes through the lifecycle with the repository's
  * stored options; GitHub is asked only for options that may have changed, a `synchronize`'s commits
- * that no push brought, and a commenter's permission.
+ * that no push brought, the changed files `paths` needs that no payload lists, and a commenter's
+ * permission.
  *
  * Stored push, create, delete and pull_request deliveries are mostly applied in batches without
  * Probot (`createBatchApplier`, the same steps for many events at once); this handler applies those
@@ -33,9 +34,9 @@ export function envhooksApp(deps: ApplyDeps, options: RepoOptions) {
       let event = { name: context.name, payload: context.payload } as GithubEvent;
       const installationId = (context.payload as { installation?: { id: number } }).installation?.id ?? null;
       const config = await options.forEvent(event, installationId, context.octokit);
-      if (event.name === "pull_request" && event.payload.action === "synchronize" && config.ok) {
+      if (config.ok) {
         const lookup = { db: deps.db, log: context.log, metrics: deps.metrics };
-        event = { ...event, commits: await synchronizeCommits(lookup, context.octokit, event.payload) };
+        event = await gatherFacts(lookup, context.octokit, event, config.config);
       }
       await applyEvent(deps, context.id, event, installationId, config);
     });

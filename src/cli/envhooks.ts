@@ -459,6 +459,11 @@ program
   .option("--branch <branch>", "the branch", "feature-x")
   .option("--pr <number>", "the pull request number (pull_request)", (value) => Number.parseInt(value, 10), 1)
   .option("--action <action>", "the pull_request action", "opened")
+  .option(
+    "--changed <path>",
+    "a file the push changed (repeat for more): what `paths` / `paths_ignore` filter on",
+    (value: string, previous: string[] = []) => [...previous, value],
+  )
   .addOption(new Option("--secret <secret>", "the webhook secret").env("WEBHOOK_SECRET"))
   .action(
     async (
@@ -470,6 +475,7 @@ program
         action: string;
         repositoryId?: number;
         secret?: string;
+        changed?: string[];
       },
     ) => {
       if (!(SIMULATED_EVENTS as readonly string[]).includes(event)) {
@@ -478,6 +484,9 @@ program
       if (!options.secret)
         throw new CliError("Set WEBHOOK_SECRET (or pass --secret) to the server's webhook secret.", 2);
       if (!/^[^/\s]+\/[^/\s]+$/.test(options.repo)) throw new CliError("--repo must be owner/repo.", 2);
+      if (options.changed && event !== "push") {
+        throw new CliError("--changed sets a push's changed files: use it with simulate push.", 2);
+      }
       const payload = JSON.stringify(simulatedPayload(event as SimulatedEvent, options));
       const signature = `sha256=${createHmac("sha256", options.secret).update(payload).digest("hex")}`;
       const { url, token } = connection();

@@ -33,9 +33,25 @@ export function simulatedPayload(
     pr,
     action,
     repositoryId = simulatedRepositoryId(repo),
-  }: { repo: string; branch: string; pr: number; action: string; repositoryId?: number | undefined },
+    changed,
+  }: {
+    repo: string;
+    branch: string;
+    pr: number;
+    action: string;
+    repositoryId?: number | undefined;
+    /** A push's changed files (`--changed`), as its one commit's `modified`: what `paths` filters on. */
+    changed?: string[] | undefined;
+  },
 ): Json {
-  return { ...payloadOf(event, { repo, branch, pr, action, repositoryId }), envhooks_simulated: true };
+  const payload = payloadOf(event, { repo, branch, pr, action, repositoryId });
+  if (changed && event === "push") {
+    const [commit] = payload.commits as Json[];
+    const changing = { ...commit, id: payload.after, added: [], modified: changed, removed: [] };
+    payload.commits = [changing];
+    payload.head_commit = changing;
+  }
+  return { ...payload, envhooks_simulated: true };
 }
 
 function payloadOf(

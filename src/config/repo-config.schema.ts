@@ -85,6 +85,58 @@ const githubActions = z
   })
   .strict();
 
+// ── Build gates: changed-path filters and the environment cap (issue 25, sections 2 and 3) ──
+
+/** A gitignore-style glob over the repository's file paths (see `src/lifecycle/match-paths.ts`). */
+const pathGlob = z
+  .string()
+  .trim()
+  .min(1, "must not be empty")
+  .max(200)
+  .refine((glob) => !glob.startsWith("!"), "negation (!) is not supported: list the pattern in paths_ignore")
+  .refine((glob) => !/[[\]\\]/.test(glob), "character classes ([...]) and escapes (\\) are not supported");
+
+const pathGlobs = z.array(pathGlob).min(1, "must list at least one pattern").max(100);
+
+/** The options that decide whether a push builds at all, kept together (spread into the schema below). */
+const buildGateOptions = {
+  /** A push rebuilds an environment only when a changed file matches one of these. */
+  paths: pathGlobs
+    .optional()
+    .describe(
+      'Rebuild an environment only when a changed file matches one of these gitignore-style globs (e.g. `["apps/web/**", "packages/ui/**"]`). Creating and deleting environments are never skipped; when the changed files are not known for sure (more than 300, a compare that failed, more than 2048 commits), the environment is rebuilt.',
+    ),
+  /** Changed files matching these never cause a rebuild by themselves. */
+  paths_ignore: pathGlobs
+    .optional()
+    .describe(
+      'Changed files matching these gitignore-style globs (e.g. `["**/*.md", "docs/**"]`) never cause a rebuild by themselves.',
+    ),
+  /** At most this many active environments besides the default branch's. */
+  max_environments: z
+    .number()
+    .int("must be a whole number")
+    .min(1, "must be at least 1 (leave it out for no limit)")
+    .max(10_000)
+    .optional()
+    .describe(
+      "At most this many active environments besides the default branch's; no limit when left out. What happens at the limit: `on_environment_limit`.",
+    ),
+  /** `refuse`: a new environment over the cap is not created; `deactivate_oldest`: the oldest makes room. */
+  on_environment_limit: z
+    .enum(["refuse", "deactivate_oldest"])
+    .optional()
+    .describe(
+      "With `max_environments`: `refuse` (the default: a new environment over the limit is not created; its activity, commit status and pull request comment say why) or `deactivate_oldest` (the least recently deployed environment without a pull request, then the oldest pull request's, is deactivated to make room).",
+    ),
+  /** Active environments with no activity for this long are deactivated (kept, not deleted). */
+  stale_after: duration
+    .optional()
+    .describe(
+      "Deactivate branch and pull request environments with no activity for this long (e.g. `14d`): they are kept and come back with the next push. `environment_ttl` deletes them instead; with both, deactivation comes first and deletion `environment_ttl` after it.",
+    ),
+};
+
 export const repoConfigSchema = z
   .object({
     /** Create an environment for every branch pushed or created on GitHub (not only pull requests). */
@@ -214,6 +266,7 @@ export const repoConfigSchema = z
       .describe(
         "Branch and pull request environments with no activity for this long (e.g. `7d`) are deleted; the default branch's never.",
       ),
+    ...buildGateOptions,
   })
   .strict()
   .refine((config) => config.runner !== "github-actions" || config.github_actions !== undefined, {

@@ -7,6 +7,7 @@ import type { GithubEvent, PushPayload } from "../lifecycle/github-event.ts";
 import type { StoredEvent } from "../store/github-events.ts";
 import type { ApplyDeps } from "./apply-event.ts";
 import { applyEvents, type ReadyEvent } from "./apply-events.ts";
+import { hasBuildGates } from "./changed-files.ts";
 import { synchronizeCommits } from "./pull-request-commits.ts";
 import type { RepoOptions } from "./repo-options.ts";
 
@@ -60,6 +61,9 @@ export function createBatchApplier(deps: BatchDeps): ApplyBatch {
         if (!options || options.installationId !== installationId || mayChangeOptions(event)) {
           options = { installationId, config: await configFor(event, installationId) };
         }
+        // Build gates (paths, max_environments) are applied one at a time (`applyEvent`): the
+        // changed files, the count of environments and the gates' notes are not batched.
+        if (options.config.ok && hasBuildGates(options.config.config)) break;
         if (
           deps.github &&
           options.config.ok &&

@@ -26,6 +26,7 @@ import type { Metrics } from "../metrics.ts";
 import type { WriteDeliveries } from "../relay/write-deliveries.ts";
 import { insertActivity } from "../store/activities.ts";
 import type { Database, Queryable } from "../store/database.ts";
+import { forgetEnvironmentGates, saveEnvironmentGate } from "../store/environment-gates.ts";
 import {
   deleteEnvironment,
   findEnvironments,
@@ -38,7 +39,9 @@ import {
 import { markEventProcessed } from "../store/github-events.ts";
 import { lockProject, lockProjectByKey, type Project, projectsWithTtl } from "../store/projects.ts";
 import { insertPushCommits } from "../store/push-commits.ts";
+import { capPlan, refusedActivity, skippedStatus } from "./apply-gates.ts";
 import { cancelSuperseded } from "./cancel-superseded.ts";
+import { filtersPaths, hasBuildGates, pushedFiles } from "./changed-files.ts";
 
 export interface ApplyDeps {
   db: Database;
@@ -121,7 +124,8 @@ export async function applyEvent(
       deps.log?.warn({ project: project.fullName, delivery: deliveryId }, project.conflict);
     // A pull request's `synchronize` to the same head takes its commits from here.
     if (deps.github && event.name === "push" && !event.payload.deleted && event.payload.commits.length > 0) {
-      await insertPushCommits(tx, project.key, event.payload.after, event.payload.commits);
+      const files = config.ok && filtersPaths(config.config) ? pushedFiles(event.payload) : undefined;
+      await insertPushCommits(tx, project.key, event.payload.after, event.payload.commits, files);
     }
 
     const at = now();
@@ -139,7 +143,14 @@ export async function applyEvent(
     }
 
     const environments = await findEnvironments(tx, project.id, concernedEnvironments(event));
-    const plan = planTransitions(event, config.config, environments);
+    const plan = await capPlan(
+      tx,
+      project,
+      planTransitions(event, config.config, environments),
+      config.config,
+    );
+    // A branch or pull request that is gone takes what a gate said about its environment with it.
+    if (isGone(event)) await forgetEnvironmentGates(tx, project.id, concernedEnvironments(event).names);
     const context = { user: event.payload.sender, at, source, config: config.config, deliveryId };
     const activities = await applyPlan(tx, deps, project, plan, context, wakes);
     const outcome = outcomeOf(activities, plan);
@@ -151,6 +162,13 @@ export async function applyEvent(
   });
   deps.settled?.add(deliveryId);
   return applied;
+}
+
+/** Whether the event deletes a branch or closes a pull request. */
+function isGone(event: GithubEvent): boolean {
+  if (event.name === "delete") return true;
+  if (event.name === "push") return event.payload.deleted;
+  return event.name === "pull_request" && event.payload.action === "closed";
 }
 
 /** Where an event's activities came from, as they say it. */
@@ -280,7 +298,9 @@ export async function redeployEnvironment(
 
 /**
  * Deletes the branch and pull request environments that had no activity for their project's
- * `environment_ttl`, as of `now`. The default branch's environment never expires.
+ * `environment_ttl`, and deactivates the active ones idle for `stale_after`, as of `now`. The
+ * default branch's environment never expires. A deactivation is activity: with both options,
+ * `environment_ttl` counts from it.
  */
 export async function expireEnvironments(deps: ApplyDeps, now: Date): Promise<Activity[]> {
   const expired: Activity[] = [];
@@ -288,17 +308,33 @@ export async function expireEnvironments(deps: ApplyDeps, now: Date): Promise<Ac
     const activities = await inTransaction(deps, async (tx, wakes) => {
       const project = await lockProjectByKey(tx, key);
       const config = storedConfig(project?.config);
-      if (!project || !config.environment_ttl) return [];
+      if (!project || (!config.environment_ttl && !config.stale_after)) return [];
+      const transitions: Transition[] = [];
       const ttl = config.environment_ttl;
-      const stale = await staleEnvironments(tx, project.id, new Date(now.getTime() - durationMs(ttl)));
-      const plan: Plan = {
-        transitions: stale.map((environment) => ({
-          action: "delete",
-          environment: environment.name,
-          reason: `found no activity for ${ttl} (environment_ttl, last on ${new Date(environment.updatedAt).toISOString()})`,
-        })),
-        notes: [],
-      };
+      if (ttl) {
+        const stale = await staleEnvironments(tx, project.id, new Date(now.getTime() - durationMs(ttl)));
+        for (const environment of stale) {
+          transitions.push({
+            action: "delete",
+            environment: environment.name,
+            reason: `found no activity for ${ttl} (environment_ttl, last on ${new Date(environment.updatedAt).toISOString()})`,
+          });
+        }
+      }
+      const idleFor = config.stale_after;
+      if (idleFor) {
+        const idle = await staleEnvironments(tx, project.id, new Date(now.getTime() - durationMs(idleFor)));
+        const deleted = new Set(transitions.map((transition) => transition.environment));
+        for (const environment of idle) {
+          if (environment.status !== "active" || deleted.has(environment.name)) continue;
+          transitions.push({
+            action: "deactivate",
+            environment: environment.name,
+            reason: `found no activity for ${idleFor} (stale_after, last on ${new Date(environment.updatedAt).toISOString()})`,
+          });
+        }
+      }
+      const plan: Plan = { transitions, notes: [] };
       return applyPlan(
         tx,
         deps,
@@ -364,6 +400,48 @@ export async function applyPlan(
       wakes.github.add(project.key);
     }
     activities.push(applied);
+  }
+  // A change to an environment makes what a gate last said of it old news.
+  if (hasBuildGates(context.config) && activities.length > 0) {
+    const changed = activities.flatMap((activity) => activity.environments);
+    await forgetEnvironmentGates(tx, project.id, changed);
+  }
+  for (const skip of plan.skipped ?? []) {
+    // The environment stays as built: its head moves (no file it builds from changed), nothing is relayed.
+    await updateEnvironment(tx, project.id, skip.environment, { headCommit: skip.newCommit }, context.at);
+    await saveEnvironmentGate(
+      tx,
+      project.id,
+      { name: skip.environment, gate: "skipped (paths)", headCommit: skip.newCommit },
+      context.at,
+    );
+    if (deps.github && context.config.github.statuses && skip.newCommit) {
+      await writeTask(tx, project.key, skippedStatus(skip.environment, skip.newCommit, skip.reason));
+      wakes.github.add(project.key);
+    }
+  }
+  for (const refused of plan.refused ?? []) {
+    const name =
+      refused.transition.action === "create"
+        ? refused.transition.environment.name
+        : refused.transition.environment;
+    const [existing] = await findEnvironments(tx, project.id, { names: [name], basedOn: null });
+    const activity = refusedActivity(project, refused, existing, context);
+    await recordActivity(tx, deps, project, activity, {
+      deliveryId: context.deliveryId,
+      runnerDeadline: null,
+      wakes,
+    });
+    await saveEnvironmentGate(
+      tx,
+      project.id,
+      { name, gate: "not created: limit", headCommit: refused.transition.newCommit },
+      context.at,
+    );
+    if (deps.github && (await writeActivityTask(tx, project.key, activity, context.config.github))) {
+      wakes.github.add(project.key);
+    }
+    activities.push(activity);
   }
   if (deps.github) {
     for (const request of plan.github ?? []) {

@@ -1,53 +1,46 @@
 import type { Logger } from "pino";
 import type { ProbotOctokit } from "probot";
+import type { RepoConfig } from "../config/repo-config.schema.ts";
 import type { PullRequestPayload, PushCommit } from "../lifecycle/github-event.ts";
+import type { ChangedFiles } from "../lifecycle/match-paths.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Queryable } from "../store/database.ts";
 import { projectKey } from "../store/projects.ts";
-import { findPushCommits } from "../store/push-commits.ts";
-
-/** A comparison is worth this long a wait at most: the activity is relayed without commits after it. */
-const COMPARE_TIMEOUT_MS = 5_000;
+import { findPush } from "../store/push-commits.ts";
+import { compareCommits, filtersPaths } from "./changed-files.ts";
 
 /**
- * The commits a pull request's `synchronize` brought: those of the `push` GitHub sent for the same
- * head commit (same-repository pull requests, when it was applied first), else one comparison of
- * `before...after` asked of GitHub. Without an answer, the activity goes without its commits.
+ * What a pull request's `synchronize` brought: its commits and, with `paths` set, the files it
+ * changed. Both come from the `push` GitHub sent for the same head commit (same-repository pull
+ * requests, when it was applied first), else from one compare of `before...after` asked of GitHub.
+ * Without an answer, the activity goes without its commits and the environment is built.
  */
+export async function synchronizeFacts(
+  deps: { db: Queryable; log: Logger; metrics?: Metrics | undefined },
+  octokit: InstanceType<typeof ProbotOctokit>,
+  payload: PullRequestPayload,
+  options?: RepoConfig,
+): Promise<{ commits: PushCommit[]; changed?: ChangedFiles }> {
+  const { before, after } = payload;
+  if (!before || !after) return { commits: [] };
+  const wantsFiles = options !== undefined && filtersPaths(options);
+  const pushed = await findPush(deps.db, projectKey(payload.repository.full_name), after);
+  if (pushed && (!wantsFiles || pushed.files !== null)) {
+    return wantsFiles && pushed.files
+      ? { commits: pushed.commits, changed: { files: pushed.files } }
+      : { commits: pushed.commits };
+  }
+  const compared = await compareCommits(deps, octokit, payload.repository.full_name, before, after);
+  const commits = pushed?.commits ?? compared?.commits ?? [];
+  if (!wantsFiles) return { commits };
+  return { commits, changed: compared?.changed ?? { unknown: "GitHub did not compare" } };
+}
+
+/** The commits a pull request's `synchronize` brought (see `synchronizeFacts`). */
 export async function synchronizeCommits(
   deps: { db: Queryable; log: Logger; metrics?: Metrics | undefined },
   octokit: InstanceType<typeof ProbotOctokit>,
   payload: PullRequestPayload,
 ): Promise<PushCommit[]> {
-  const { before, after } = payload;
-  if (!before || !after) return [];
-  const key = projectKey(payload.repository.full_name);
-  const pushed = await findPushCommits(deps.db, key, after);
-  if (pushed) return pushed;
-  const [owner = "", repo = ""] = payload.repository.full_name.split("/");
-  try {
-    const { data } = await octokit.rest.repos.compareCommitsWithBasehead({
-      owner,
-      repo,
-      basehead: `${before}...${after}`,
-      per_page: 100,
-      request: { signal: AbortSignal.timeout(COMPARE_TIMEOUT_MS) },
-    });
-    deps.metrics?.githubReads.inc({ kind: "compare", outcome: "read" });
-    return data.commits.map((commit) => ({
-      id: commit.sha,
-      message: commit.commit.message,
-      author: {
-        name: commit.commit.author?.name ?? commit.author?.login ?? "",
-        email: commit.commit.author?.email ?? null,
-      },
-    }));
-  } catch (error) {
-    deps.metrics?.githubReads.inc({ kind: "compare", outcome: "error" });
-    deps.log.warn(
-      { err: error, project: key, before, after },
-      "GitHub did not compare the pull request's commits; its activity lists none",
-    );
-    return [];
-  }
+  return (await synchronizeFacts(deps, octokit, payload)).commits;
 }

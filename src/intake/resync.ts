@@ -164,7 +164,9 @@ export async function resyncRepository(
     const context = { user: null, at: now(), source: null, config: config.config, deliveryId: null };
     return {
       plan: planned,
-      activities: await applyPlan(tx, deps.apply, project, planned, context, wakes),
+      // What max_environments kept out is in the plan's notes; a resync records no failed activity
+      // (and no commit status or comment) for each of them, as an event would.
+      activities: await applyPlan(tx, deps.apply, project, { ...planned, refused: [] }, context, wakes),
       identity: change,
     };
   });

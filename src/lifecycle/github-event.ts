@@ -1,3 +1,5 @@
+import type { ChangedFiles } from "./match-paths.ts";
+
 /**
  * The parts of GitHub's webhook payloads the lifecycle rules read. Narrow on purpose: the rules
  * depend on these fields only, and tests can build events without GitHub's full shapes.
@@ -20,6 +22,10 @@ export interface PushCommit {
   id: string;
   message: string;
   author: { name: string; email?: string | null };
+  /** The files the commit added, modified and removed (a push's commits list them; GitHub's API does not). */
+  added?: string[];
+  modified?: string[];
+  removed?: string[];
 }
 
 export interface PushPayload {
@@ -28,6 +34,8 @@ export interface PushPayload {
   after: string;
   created: boolean;
   deleted: boolean;
+  /** A force push: `before` may not be an ancestor of `after`. */
+  forced?: boolean;
   commits: PushCommit[];
   compare?: string;
   repository: GithubRepository;
@@ -73,11 +81,12 @@ export interface IssueCommentPayload {
 
 /** The GitHub events the lifecycle reacts to. */
 export type GithubEvent =
-  | { name: "push"; payload: PushPayload }
+  /** `changed`: the files the push changed, gathered before the rules run with `paths` set. */
+  | { name: "push"; payload: PushPayload; changed?: ChangedFiles }
   | { name: "create"; payload: RefPayload }
   | { name: "delete"; payload: RefPayload }
   /** `commits`: what a `synchronize` brought, looked up before the rules run (they do no I/O). */
-  | { name: "pull_request"; payload: PullRequestPayload; commits?: PushCommit[] }
+  | { name: "pull_request"; payload: PullRequestPayload; commits?: PushCommit[]; changed?: ChangedFiles }
   /**
    * A comment on an issue or pull request; `canWrite` says whether its author may push to the
    * repository (asked of GitHub before the rules run, since they do no I/O).

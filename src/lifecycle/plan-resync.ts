@@ -1,4 +1,5 @@
 import type { RepoConfig } from "../config/repo-config.schema.ts";
+import { capEnvironments } from "./cap-environments.ts";
 import type { PullRequestPayload } from "./github-event.ts";
 import {
   branchEnvironmentName,
@@ -35,12 +36,14 @@ export interface RepositoryListing {
  * always; the others with `fetch_branches`), and environments of branches that are gone are deleted
  * with `prune_branches`; open pull requests that the options build get theirs, and the environments
  * of pull requests no longer open (or that the options no longer build) are deleted. An environment
- * whose head is behind GitHub's is rebuilt. Pure: the same answer for the same input.
+ * whose head is behind GitHub's is rebuilt. With `max_environments`, the cap holds as it does for
+ * events (`capEnvironments`). Pure: the same answer for the same input.
  */
 export function planResync(
   listing: RepositoryListing,
   options: RepoConfig,
-  environments: readonly EnvironmentState[],
+  /** With `updatedAt` (as stored), `on_environment_limit: deactivate_oldest` knows which is oldest. */
+  environments: readonly (EnvironmentState & { updatedAt?: Date | string })[],
 ): Plan {
   const plan: Plan = { transitions: [], notes: [] };
   const byName = new Map(environments.map((environment) => [environment.name, environment]));
@@ -141,7 +144,30 @@ export function planResync(
     }
   }
   if (plan.transitions.length === 0) plan.notes.push("every environment matches GitHub");
-  return plan;
+  return capResync(plan, options, environments);
+}
+
+/**
+ * `max_environments`: environments GitHub no longer has go first and make room; then the new ones
+ * are created while there is room, and refused (or make room by deactivating the oldest) after.
+ */
+function capResync(
+  plan: Plan,
+  options: RepoConfig,
+  environments: readonly (EnvironmentState & { updatedAt?: Date | string })[],
+): Plan {
+  if (options.max_environments === undefined) return plan;
+  const gone = plan.transitions.filter((t) => t.action === "delete");
+  const rest = plan.transitions.filter((t) => t.action !== "delete");
+  const active = environments
+    .filter((environment) => environment.status === "active" && !environment.isMain)
+    .map((environment) => ({
+      name: environment.name,
+      kind: environment.kind,
+      pullRequest: environment.pullRequest,
+      updatedAt: new Date(environment.updatedAt ?? 0),
+    }));
+  return capEnvironments({ ...plan, transitions: [...gone, ...rest] }, options, active);
 }
 
 function rebuild(existing: EnvironmentState, sha: string, reason: string): Transition {

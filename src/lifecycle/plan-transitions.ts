@@ -9,7 +9,8 @@ import {
   type PushPayload,
   type RefPayload,
 } from "./github-event.ts";
-import type { Commit, EnvironmentState, Plan, Transition } from "./transition.ts";
+import { type ChangedFiles, whySkipByPaths } from "./match-paths.ts";
+import type { Commit, EnvironmentState, Plan, SkippedRebuild, Transition } from "./transition.ts";
 
 const BRANCH_PREFIX = "refs/heads/";
 
@@ -27,19 +28,41 @@ export function planTransitions(
   const byName = new Map(environments.map((environment) => [environment.name, environment]));
   switch (event.name) {
     case "push":
-      return planPush(event.payload, options, byName);
+      return skipByPaths(planPush(event.payload, options, byName), options, event.changed);
     case "create":
       return planCreate(event.payload, options, byName);
     case "delete":
       return planDelete(event.payload, options, byName);
     case "pull_request":
-      return planPullRequest(event.payload, options, byName, event.commits);
+      return skipByPaths(
+        planPullRequest(event.payload, options, byName, event.commits),
+        options,
+        event.changed,
+      );
     case "issue_comment":
       return planComment(event.payload, event.canWrite, byName);
   }
 }
 
 type Environments = ReadonlyMap<string, EnvironmentState>;
+
+/**
+ * `paths` / `paths_ignore`: the plan's rebuilds, when no changed file is relevant, become skipped
+ * rebuilds. Creating, activating and deleting environments are never skipped, nor is a rebuild
+ * whose changed files are not known for sure (`whySkipByPaths`).
+ */
+function skipByPaths(plan: Plan, options: RepoConfig, changed: ChangedFiles | undefined): Plan {
+  const why = whySkipByPaths(options, changed);
+  if (!why || !plan.transitions.some((transition) => transition.action === "rebuild")) return plan;
+  const skipped: SkippedRebuild[] = [];
+  const transitions: Transition[] = [];
+  for (const transition of plan.transitions) {
+    if (transition.action !== "rebuild") transitions.push(transition);
+    else skipped.push({ environment: transition.environment, newCommit: transition.newCommit, reason: why });
+  }
+  const notes = skipped.map((skip) => `environment ${skip.environment}: ${skip.reason}`);
+  return { ...plan, transitions, skipped, notes: [...plan.notes, ...notes] };
+}
 
 /**
  * Which of a project's environments `planTransitions` looks at for this event: those named, and
@@ -108,6 +131,14 @@ function planPush(payload: PushPayload, options: RepoConfig, environments: Envir
   if (existing && payload.created) {
     // The `create` event for this branch came first and made the environment already.
     plan.transitions.push({ action: "track-head", environment: name, newCommit: payload.after });
+  } else if (existing?.status === "inactive") {
+    // Deactivated (stale_after, the cap, or by hand): a push brings it back.
+    plan.transitions.push({
+      action: "activate",
+      environment: name,
+      newCommit: payload.after,
+      reason: pushed,
+    });
   } else if (existing) {
     plan.transitions.push({
       action: "rebuild",

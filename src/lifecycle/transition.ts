@@ -65,6 +65,26 @@ export interface Plan {
   transitions: Transition[];
   notes: string[];
   github?: GithubRequest[];
+  /** Rebuilds a build gate (`paths`) left out: the head moves, no activity, a commit status says why. */
+  skipped?: SkippedRebuild[];
+  /** Environments the cap (`max_environments: refuse`) kept from being created or activated. */
+  refused?: RefusedEnvironment[];
+}
+
+/** A rebuild skipped because no changed file is under `paths`. */
+export interface SkippedRebuild {
+  environment: string;
+  newCommit: string | null;
+  /** What the event's outcome, the dashboard and the commit status say. */
+  reason: string;
+}
+
+/** An environment not created (or not activated) because the project has `max_environments` active ones. */
+export interface RefusedEnvironment {
+  /** The transition that was refused. */
+  transition: Extract<Transition, { action: "create" | "activate" }>;
+  /** The limit reached (`max_environments`). */
+  limit: number;
 }
 
 /** Platform.sh's environment activity types. */

@@ -1,3 +1,4 @@
+import type { ActiveEnvironment } from "../lifecycle/cap-environments.ts";
 import type { EnvironmentState, NewEnvironment } from "../lifecycle/transition.ts";
 import type { Queryable } from "./database.ts";
 
@@ -123,6 +124,16 @@ export async function staleEnvironments(
     [projectId, before],
   );
   return rows;
+}
+
+/** A project's active environments besides the default branch's, as `max_environments` counts them. */
+export async function activeEnvironments(db: Queryable, projectId: number): Promise<ActiveEnvironment[]> {
+  const { rows } = await db.query<ActiveEnvironment>(
+    `SELECT name, kind, pull_request AS "pullRequest", updated_at AS "updatedAt" FROM environments
+     WHERE project_id = $1 AND status = 'active' AND NOT is_main ORDER BY name`,
+    [projectId],
+  );
+  return rows.map((row) => ({ ...row, updatedAt: new Date(row.updatedAt) }));
 }
 
 export async function deleteEnvironment(

@@ -462,7 +462,7 @@ async function projectWithConfig(
 /** Active projects whose options set an `environment_ttl`. */
 export async function projectsWithTtl(db: Queryable): Promise<string[]> {
   const { rows } = await db.query<{ key: string }>(
-    "SELECT key FROM projects WHERE config ? 'environment_ttl' AND status = 'active' ORDER BY key",
+    "SELECT key FROM projects WHERE (config ? 'environment_ttl' OR config ? 'stale_after') AND status = 'active' ORDER BY key",
   );
   return rows.map((row) => row.key);
 }

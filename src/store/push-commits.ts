@@ -1,4 +1,5 @@
 import type { PushCommit } from "../lifecycle/github-event.ts";
+import type { ChangedFiles } from "../lifecycle/match-paths.ts";
 import type { Queryable } from "./database.ts";
 
 /** A push's commits kept for a pull request's `synchronize` to the same head: at most this many. */
@@ -10,20 +11,23 @@ export async function insertPushCommits(
   projectKey: string,
   headSha: string,
   commits: PushCommit[],
+  changed?: ChangedFiles,
 ): Promise<void> {
-  await insertManyPushCommits(tx, projectKey, [{ headSha, commits }]);
+  await insertManyPushCommits(tx, projectKey, [{ headSha, commits, changed }]);
 }
 
 /** Keeps several pushes' commits in one statement (a batch of events); the first push to a head wins. */
 export async function insertManyPushCommits(
   tx: Queryable,
   projectKey: string,
-  pushes: ReadonlyArray<{ headSha: string; commits: PushCommit[] }>,
+  /** `changed`: the files the push changed (`paths`); unknown or not given: kept as not known. */
+  pushes: ReadonlyArray<{ headSha: string; commits: PushCommit[]; changed?: ChangedFiles | undefined }>,
 ): Promise<void> {
   if (pushes.length === 0) return;
-  const rows = pushes.map(({ headSha, commits }, n) => ({
+  const rows = pushes.map(({ headSha, commits, changed }, n) => ({
     n,
     head_sha: headSha,
+    files: changed && "files" in changed ? changed.files : null,
     commits: commits.slice(-KEPT_COMMITS).map(({ id, message, author }) => ({
       id,
       message,
@@ -31,9 +35,9 @@ export async function insertManyPushCommits(
     })),
   }));
   await tx.query(
-    `INSERT INTO push_commits (project_key, head_sha, commits)
-     SELECT $1, p.head_sha, p.commits
-     FROM jsonb_to_recordset($2::jsonb) AS p(n integer, head_sha text, commits jsonb) ORDER BY p.n
+    `INSERT INTO push_commits (project_key, head_sha, commits, files)
+     SELECT $1, p.head_sha, p.commits, p.files
+     FROM jsonb_to_recordset($2::jsonb) AS p(n integer, head_sha text, commits jsonb, files jsonb) ORDER BY p.n
      ON CONFLICT (project_key, head_sha) DO NOTHING`,
     [projectKey, JSON.stringify(rows)],
   );
@@ -50,6 +54,22 @@ export async function findPushCommits(
     [projectKey, headSha],
   );
   return rows[0]?.commits;
+}
+
+/**
+ * The push that moved a branch of the project to `headSha`, if one was applied: its commits, and
+ * the files it changed (null: not known for sure).
+ */
+export async function findPush(
+  db: Queryable,
+  projectKey: string,
+  headSha: string,
+): Promise<{ commits: PushCommit[]; files: string[] | null } | undefined> {
+  const { rows } = await db.query<{ commits: PushCommit[]; files: string[] | null }>(
+    "SELECT commits, files FROM push_commits WHERE project_key = $1 AND head_sha = $2",
+    [projectKey, headSha],
+  );
+  return rows[0];
 }
 
 /** Forgets the commits of pushes older than `before`: a pull request's push arrives within seconds. */

@@ -180,6 +180,8 @@ export class FakeGithub {
   readonly permissions = new Map<string, string>();
   /** The commits of `GET /compare/{base}...{head}`, by `base...head`; any other compare is a 404. */
   readonly compares = new Map<string, unknown[]>();
+  /** The changed files of `GET /compare/{base}...{head}` (GitHub lists 300 at most), by `base...head`. */
+  readonly compareFiles = new Map<string, string[]>();
   /** People who can sign in with OAuth, by login. */
   readonly users = new Map<string, FakeUser>();
   /** Who is signed in to the fake GitHub in the browser: the next OAuth authorize answers for them. */
@@ -846,7 +848,8 @@ export class FakeGithub {
     }
     const compare = route("GET", /^\/compare\/(.+)$/);
     if (compare) {
-      const commits = this.compares.get(compare[1] ?? "");
+      const files = this.compareFiles.get(compare[1] ?? "");
+      const commits = this.compares.get(compare[1] ?? "") ?? (files ? [] : undefined);
       if (!commits) return [404, { message: "Not Found" }];
       return [
         200,
@@ -856,7 +859,7 @@ export class FakeGithub {
           behind_by: 0,
           total_commits: commits.length,
           commits,
-          files: [],
+          files: (files ?? []).slice(0, 300).map((filename) => ({ filename, status: "modified" })),
         },
       ];
     }

@@ -169,6 +169,34 @@ describe.each(STORES)("resync with GitHub on $name", { timeout: 120_000 }, (kind
     expect(again.notes).toContain("every environment matches GitHub");
   });
 
+  it("creates no more environments than max_environments, once what is gone made room", async () => {
+    const app = envhooks as TestEnvhooks;
+    github.configFiles.set(REPO, "max_environments: 3\n");
+    for (const [event, payload] of [
+      ["push", pushCreatingMaster()],
+      ["create", createBranch("stale")],
+      ["pull_request", pullRequest("opened")],
+    ] as const) {
+      expect((await app.deliver(event, payload)).status).toBe(202);
+    }
+    await eventually(async () => (await environments()).length === 3);
+    githubHas();
+
+    const dry = await (await app.api(`/api/projects/${REPO}/resync?dry_run=true`, { method: "POST" })).json();
+    const created = dry.plan.filter((step: { action: string }) => step.action === "create");
+    expect(created.map((step: { environment: string }) => step.environment)).toEqual(FEATURES.slice(0, 3));
+    expect(dry.plan.filter((step: { action: string }) => step.action === "delete")).toHaveLength(2);
+    expect(dry.notes).toContain("environment pr-7 not created: environment limit (3) reached");
+
+    const applied = await app.api(`/api/projects/${REPO}/resync`, { method: "POST" });
+    expect(applied.status).toBe(200);
+    expect((await environments()).map((e) => e.name).sort()).toEqual(
+      [DEFAULT_BRANCH, ...FEATURES.slice(0, 3)].sort(),
+    );
+    const failed = await (await app.api(`/api/projects/${REPO}/activities?limit=100`)).json();
+    expect(failed.items.filter((a: { result: string }) => a.result === "failure")).toEqual([]);
+  });
+
   it("envhooks resync shows the plan with --dry-run, then applies it", async () => {
     const app = envhooks as TestEnvhooks;
     await app.deliver("push", pushCreatingMaster());

@@ -142,6 +142,32 @@ describe("planResync", () => {
       expected: ["delete pr-5"],
     },
     {
+      case: "max_environments: refuse creates only while there is room, after what is gone makes room",
+      found: listing({
+        branches: [
+          { name: "main", sha: A },
+          { name: "a", sha: B },
+        ],
+        pullRequests: [pull(5), pull(6)],
+      }),
+      config: options({ max_environments: 2 }),
+      environments: [environment("main"), environment("gone")],
+      expected: ["delete gone", "create a", "create pr-5"],
+    },
+    {
+      case: "max_environments: deactivate_oldest deactivates the oldest branch's to make room",
+      found: listing({
+        branches: [
+          { name: "main", sha: A },
+          { name: "old", sha: B },
+        ],
+        pullRequests: [pull(5)],
+      }),
+      config: options({ max_environments: 1, on_environment_limit: "deactivate_oldest" }),
+      environments: [environment("main"), environment("old")],
+      expected: ["deactivate old", "create pr-5"],
+    },
+    {
       case: "a branch named like a pull request's environment has its own",
       found: listing({
         branches: [
@@ -156,6 +182,13 @@ describe("planResync", () => {
     },
   ])("$case", ({ found, config, environments, expected }) => {
     expect(changes(found, config, environments)).toEqual(expected);
+  });
+
+  it("names the environments max_environments kept out", () => {
+    const found = listing({ pullRequests: [pull(5), pull(6)] });
+    const plan = planResync(found, options({ max_environments: 1 }), [environment("main")]);
+    expect(plan.refused?.map((refused) => refused.limit)).toEqual([1]);
+    expect(plan.notes).toContain("environment pr-6 not created: environment limit (1) reached");
   });
 
   it("says so when everything matches", () => {

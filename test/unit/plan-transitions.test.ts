@@ -569,6 +569,76 @@ const rows: Row[] = [
       ["rebuild", "pr-7"],
     ],
   },
+  {
+    rule: "push to an inactive branch environment → environment.activate",
+    event: push("refs/heads/feature"),
+    environments: [branchEnv("feature", { status: "inactive" })],
+    expected: [["activate", "feature"]],
+  },
+  {
+    rule: "paths: push changing a file under paths → environment.push",
+    event: { ...push("refs/heads/feature"), changed: { files: ["docs/a.md", "apps/web/a.ts"] } },
+    environments: [branchEnv("feature")],
+    options: { paths: ["apps/web/**"] },
+    expected: [["rebuild", "feature"]],
+  },
+  {
+    rule: "paths: push changing no file under paths → skipped, no transition",
+    event: { ...push("refs/heads/feature"), changed: { files: ["apps/api/a.ts"] } },
+    environments: [branchEnv("feature")],
+    options: { paths: ["apps/web/**"] },
+    expected: [],
+    note: /environment feature: skipped: no changed file under paths/,
+  },
+  {
+    rule: "paths_ignore: push changing only ignored files → skipped",
+    event: { ...push("refs/heads/feature"), changed: { files: ["README.md", "docs/x.png"] } },
+    environments: [branchEnv("feature")],
+    options: { paths_ignore: ["**/*.md", "docs/**"] },
+    expected: [],
+    note: /skipped: no changed file under paths/,
+  },
+  {
+    rule: "paths: push whose files are unknown → environment.push (never skip on doubt)",
+    event: { ...push("refs/heads/feature"), changed: { unknown: "GitHub did not compare" } },
+    environments: [branchEnv("feature")],
+    options: { paths: ["apps/web/**"] },
+    expected: [["rebuild", "feature"]],
+  },
+  {
+    rule: "paths: a new branch's push changing no file under paths → environment.branch (never skipped)",
+    event: { ...push("refs/heads/feature", { created: true, before: ZERO }), changed: { files: ["x.md"] } },
+    options: { paths: ["apps/web/**"] },
+    expected: [["create", "feature"]],
+  },
+  {
+    rule: "paths: push to an inactive environment changing no file under paths → environment.activate",
+    event: { ...push("refs/heads/feature"), changed: { files: ["x.md"] } },
+    environments: [branchEnv("feature", { status: "inactive" })],
+    options: { paths: ["apps/web/**"] },
+    expected: [["activate", "feature"]],
+  },
+  {
+    rule: "paths: synchronize changing no file under paths → skipped",
+    event: { ...pr("synchronize"), changed: { files: ["apps/api/a.ts"] } },
+    environments: [prEnv(5)],
+    options: { paths: ["apps/web/**"] },
+    expected: [],
+    note: /environment pr-5: skipped/,
+  },
+  {
+    rule: "paths: PR opened changing no file under paths → environment.branch (never skipped)",
+    event: { ...pr("opened"), changed: { files: ["apps/api/a.ts"] } },
+    options: { paths: ["apps/web/**"] },
+    expected: [["create", "pr-5"]],
+  },
+  {
+    rule: "paths: branch deleted → environment.delete (never skipped)",
+    event: { ...push("refs/heads/feature", { deleted: true }), changed: { files: [] } },
+    environments: [branchEnv("feature")],
+    options: { paths: ["apps/web/**"] },
+    expected: [["delete", "feature"]],
+  },
 ];
 
 describe("lifecycle rules", () => {
@@ -581,6 +651,7 @@ describe("lifecycle rules", () => {
       ]),
     ).toEqual(expected);
     if (note) expect(plan.notes.join(" ")).toMatch(note);
+    if (note?.source.includes("skipped")) expect(plan.skipped?.length).toBeGreaterThan(0);
   });
 
   // apply-event loads only the environments an event concerns (one SQL query, the same filter).

@@ -132,6 +132,33 @@ describe(".github/envhooks.yml", () => {
     );
   });
 
+  it("accepts the build gates: paths, paths_ignore, max_environments, on_environment_limit, stale_after", () => {
+    const options = {
+      paths: ["apps/web/**", "packages/ui/**"],
+      paths_ignore: ["**/*.md", "docs/**"],
+      max_environments: 10,
+      on_environment_limit: "deactivate_oldest",
+      stale_after: "14d",
+    };
+    expect(validateRepoConfig(options)).toEqual({ ok: true, config: { ...DEFAULT_REPO_CONFIG, ...options } });
+  });
+
+  it.each([
+    [{ paths: "apps/**" }, /^paths: .*expected array/],
+    [{ paths: [] }, /^paths: must list at least one pattern/],
+    [{ paths: [""] }, /^paths\.0: must not be empty/],
+    [{ paths_ignore: ["!docs/keep.md"] }, /^paths_ignore\.0: negation \(!\) is not supported/],
+    [{ paths: ["apps/[ab]*"] }, /^paths\.0: character classes/],
+    [{ max_environments: 0 }, /^max_environments: must be at least 1/],
+    [{ max_environments: 2.5 }, /^max_environments: must be a whole number/],
+    [{ max_environments: "10" }, /^max_environments: .*expected number/],
+    [{ on_environment_limit: "delete_oldest" }, /^on_environment_limit: .*"refuse"\|"deactivate_oldest"/],
+    [{ stale_after: "a fortnight" }, /^stale_after: must be a duration of at least a minute/],
+  ])("names the field of a bad build gate: %j", (options, problem) => {
+    const result = validateRepoConfig(options);
+    expect(result.ok ? [] : result.problems).toEqual([expect.stringMatching(problem)]);
+  });
+
   it("reports a file that is not a mapping", async () => {
     expect(validateRepoConfig(["a"])).toEqual({
       ok: false,

@@ -5,6 +5,7 @@ import { ResyncLimited } from "../../intake/limit-resync.ts";
 import type { ResyncResult } from "../../intake/resync.ts";
 import { getActivity, listActivities } from "../../store/activities.ts";
 import type { Database } from "../../store/database.ts";
+import { currentEnvironmentGates } from "../../store/environment-gates.ts";
 import { listEnvironments } from "../../store/environments.ts";
 import { listEvents } from "../../store/github-events.ts";
 import { findMovedProject, findProject, projectKey } from "../../store/projects.ts";
@@ -42,6 +43,31 @@ const listEnvironmentsRoute = createRoute({
     200: {
       description: "Every environment, the default branch's first",
       content: { "application/json": { schema: z.array(Json) } },
+    },
+  },
+});
+
+const listEnvironmentGatesRoute = createRoute({
+  method: "get",
+  path: "/api/projects/{owner}/{repo}/environment-gates",
+  summary: "What the build gates last did to a project's environments",
+  request: { params: ProjectParams },
+  responses: {
+    200: {
+      description:
+        "Per environment, while nothing newer happened to it: `skipped (paths)` (a rebuild skipped, no changed file under `paths`) or `not created: limit` (`max_environments` reached; the environment may not exist)",
+      content: {
+        "application/json": {
+          schema: z.array(
+            z.object({
+              name: z.string(),
+              gate: z.enum(["skipped (paths)", "not created: limit"]),
+              head_commit: z.string().nullable(),
+              at: z.string(),
+            }),
+          ),
+        },
+      },
     },
   },
 });
@@ -106,6 +132,21 @@ export function projectRoutes(db: Database) {
         ...toActivityEnvironment(environment, project),
         previous_commit: environment.previousCommit,
         last_activity_id: environment.lastActivityId,
+      })),
+      200,
+    );
+  });
+
+  app.openapi(listEnvironmentGatesRoute, async (c) => {
+    const { owner, repo } = c.req.valid("param");
+    const project = await requireProject(db, `${owner}/${repo}`);
+    const gates = await currentEnvironmentGates(db, project.id);
+    return c.json(
+      gates.map((gate) => ({
+        name: gate.name,
+        gate: gate.gate,
+        head_commit: gate.headCommit,
+        at: new Date(gate.at).toISOString(),
       })),
       200,
     );

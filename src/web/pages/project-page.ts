@@ -41,6 +41,18 @@ interface EnvironmentJson {
   last_activity_id: string | null;
 }
 
+/** What a build gate last did to an environment (`/environment-gates`). */
+interface GateJson {
+  name: string;
+  gate: string;
+  head_commit: string | null;
+}
+
+/** "skipped (paths)" or "not created: limit" beside an environment's status. */
+function gateBadge(gate: string | undefined): Markup | string {
+  return gate ? html` ${badge(gate.startsWith("skipped") ? "info" : "warn", gate)}` : "";
+}
+
 interface EventJson {
   delivery_id: string;
   event: string;
@@ -137,7 +149,7 @@ export async function projectPage(deps: WebDeps, c: Context) {
   const before = overview.ok ? undefined : NO_EVENT_YET;
   const name = overview.ok ? overview.body.project : `${owner}/${repo}`;
   const empty = { ok: true as const, body: { items: [], next_cursor: null } };
-  const [environments, activities, integrations, events] = await Promise.all([
+  const [environments, activities, integrations, events, gates] = await Promise.all([
     before
       ? { ok: true as const, body: [] as EnvironmentJson[] }
       : callApi<EnvironmentJson[]>(deps, c, `${base}/environments`),
@@ -156,6 +168,9 @@ export async function projectPage(deps: WebDeps, c: Context) {
           c,
           `${base}/github-events?limit=20${eventsBefore ? `&cursor=${eventsBefore}` : ""}`,
         ),
+    before
+      ? { ok: true as const, body: [] as GateJson[] }
+      : callApi<GateJson[]>(deps, c, `${base}/environment-gates`),
   ]);
   if (!environments.ok) return errorPage(c, environments);
   if (!activities.ok) return errorPage(c, activities);
@@ -192,7 +207,7 @@ ${recent.length === 0 && !activitiesBefore && !query && writable ? testEventForm
 
 <section aria-labelledby="environments-heading">
 <h2 id="environments-heading">Environments</h2>
-${environmentsTable(environments.body, known, project, writable, c, path, githubWeb(deps))}
+${environmentsTable(environments.body, known, project, writable, c, path, githubWeb(deps), gates.ok ? gates.body : [])}
 ${writable && !before ? html`<p><a class="button" href="${path}/resync">Resync with GitHub…</a></p>` : ""}
 </section>
 
@@ -293,8 +308,11 @@ function environmentsTable(
   c: Context,
   path: string,
   web: string,
+  gates: GateJson[] = [],
 ): Markup {
-  if (environments.length === 0) {
+  const gateOf = new Map(gates.map((gate) => [gate.name, gate.gate]));
+  const refused = gates.filter((gate) => !environments.some((environment) => environment.name === gate.name));
+  if (environments.length === 0 && refused.length === 0) {
     return html`<div id="environments"><p class="muted">No environment yet.</p></div>`;
   }
   const byId = new Map(recent.map((activity) => [activity.id, activity]));
@@ -310,7 +328,7 @@ function environmentsTable(
         : undefined;
     return html`<tr id="environment-${environment.name}">
 <th scope="row">${environment.title}${environment.is_main ? html` ${badge("info", "default branch")}` : ""}</th>
-<td data-label="Status" class="status-cell">${environment.status === "active" ? badge("ok", "active") : badge("none", environment.status)}</td>
+<td data-label="Status" class="status-cell">${environment.status === "active" ? badge("ok", "active") : badge("none", environment.status)}${gateBadge(gateOf.get(environment.name))}</td>
 <td data-label="URL" class="break">${environment.url ? html`<a href="${environment.url}">${environment.url}</a>` : html`<span class="muted">—</span>`}</td>
 <td data-label="Pull request">${pullRequestLink(web, project.project, environment.pull_request)}</td>
 <td data-label="Head">${commitLink(web, project.project, environment.head_commit)}</td>
@@ -329,7 +347,15 @@ function environmentsTable(
         : ""
     }</td>
 </tr>`;
-  })}</tbody></table></div></div>`;
+  })}${refused.map(
+    (gate) => html`<tr id="environment-${gate.name}">
+<th scope="row">${gate.name}</th>
+<td data-label="Status" class="status-cell">${badge("none", "none")}${gateBadge(gate.gate)}</td>
+<td data-label="URL"><span class="muted">—</span></td><td data-label="Pull request"><span class="muted">—</span></td>
+<td data-label="Head">${commitLink(web, project.project, gate.head_commit)}</td>
+<td data-label="Last activity"><span class="muted">—</span></td><td data-label="Expires"><span class="muted">—</span></td><td></td>
+</tr>`,
+  )}</tbody></table></div></div>`;
 }
 
 const ALERT_FILTERS = ["only", "exclude"] as const;
@@ -517,10 +543,11 @@ export function projectStream(deps: WebDeps, c: Context) {
     });
     if (!overview) return { patches };
     const withEvents = c.req.query("events") === "1";
-    const [environments, activities, events] = await Promise.all([
+    const [environments, activities, events, gates] = await Promise.all([
       callApi<EnvironmentJson[]>(deps, c, `${base}/environments`),
       callApi<{ items: Activity[] }>(deps, c, activitiesApi(base, filter)),
       withEvents ? callApi<{ items: EventJson[] }>(deps, c, `${base}/github-events?limit=20`) : undefined,
+      callApi<GateJson[]>(deps, c, `${base}/environment-gates`),
     ]);
     if (!environments.ok || !activities.ok || events?.ok === false) {
       return { patches: [], done: true };
@@ -543,7 +570,16 @@ export function projectStream(deps: WebDeps, c: Context) {
     add({
       id: "environments",
       html: String(
-        await environmentsTable(environments.body, known, overview, writable, c, path, githubWeb(deps)),
+        await environmentsTable(
+          environments.body,
+          known,
+          overview,
+          writable,
+          c,
+          path,
+          githubWeb(deps),
+          gates.ok ? gates.body : [],
+        ),
       ),
     });
     if (events?.ok) {
