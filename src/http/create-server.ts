@@ -24,6 +24,7 @@ import { requireMetricsToken } from "./require-metrics-token.ts";
 import { alertRoutes } from "./routes/alerts.ts";
 import { dashboardApiRoutes } from "./routes/dashboard-api.ts";
 import { dockershipRoutes } from "./routes/dockership.ts";
+import { githubEventRedeliverRoutes } from "./routes/github-event-redeliver.ts";
 import { type GithubWebhookDeps, githubWebhookRoutes } from "./routes/github-webhooks.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { type IntegrationRouteDeps, integrationRoutes } from "./routes/integrations.ts";
@@ -36,6 +37,8 @@ import {
   redirectMovedProject,
 } from "./routes/projects.ts";
 import { runnerRoutes } from "./routes/runner.ts";
+import { searchRoutes } from "./routes/search.ts";
+import { testEventRoutes } from "./routes/test-event.ts";
 import { tokenRoutes } from "./routes/tokens.ts";
 import { refuseNulCharacters } from "./validation.ts";
 
@@ -150,6 +153,7 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
   app.use("/api/deliveries/*", auth);
   app.use("/api/hooks", auth);
   app.use("/api/hooks/*", auth);
+  app.use("/api/search", auth);
   app.use("/api/tokens", auth);
   app.use("/api/tokens/*", auth);
   app.use("/rest/*", auth, async (c, next) => {
@@ -173,8 +177,11 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
     }),
   );
   app.route("/", projectRoutes(deps.db));
+  app.route("/", testEventRoutes({ db: deps.db, accept: deps.accept }));
   app.route("/", projectResyncRoutes({ resync: deps.resync }));
   app.route("/", dashboardApiRoutes(deps.db));
+  app.route("/", githubEventRedeliverRoutes({ db: deps.db, accept: deps.accept }));
+  app.route("/", searchRoutes(deps.db));
   app.route("/", runnerRoutes(deps.apply));
   app.route("/", integrationRoutes({ ...deps.relay, db: deps.db }));
   app.route("/", ownerIntegrationRoutes({ ...deps.relay, db: deps.db }));

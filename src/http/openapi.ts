@@ -87,7 +87,7 @@ export function describeApi(app: OpenAPIHono, version: string): void {
       503: errorResponse("WEBHOOK_SECRET is unset, or the database is unavailable"),
     },
   });
-  app.doc31("/openapi.json", {
+  const config = {
     openapi: "3.1.0",
     info: {
       title: "envhooks",
@@ -97,5 +97,57 @@ export function describeApi(app: OpenAPIHono, version: string): void {
         "`/api/*` and `/rest/*` need `Authorization: Bearer $ENVHOOKS_API_TOKEN`.",
     },
     security: [{ bearer: [] }],
-  });
+  };
+  app.get("/openapi.json", (c) => c.json(describeParameters(app.getOpenAPI31Document(config))));
+}
+
+/** What the parameters every route shares mean; a route's own `.describe()` wins. */
+const PARAMETERS: Record<string, string> = {
+  "path owner": "The owner on GitHub (a user or an organisation), as in `owner/repo`",
+  "path repo": "The repository's name, as on GitHub",
+  "path name": "The environment's name (URL-encoded) or machine name",
+  "path delivery_id": "GitHub's delivery id (`X-GitHub-Delivery`)",
+  "path event": "The event to publish (Kudu's hook event name)",
+  "query limit": "How many items a page holds at most",
+  "query cursor": "Where the next page starts: the `next_cursor` of the previous page",
+  "query status": "Only deliveries in this state: `pending`, `delivered` or `failed`",
+  "query since": "Only deliveries created at or after this time (ISO 8601, with an offset or `Z`)",
+  "header x-github-event": "The GitHub event's name, e.g. `push`",
+  "header x-github-delivery": "GitHub's unique id of this delivery",
+  "header x-hub-signature-256": "`sha256=` and the HMAC of the raw body with WEBHOOK_SECRET",
+};
+
+/** `{id}` means what the path segment before it names. */
+const IDS: Record<string, string> = {
+  activities: "The activity's id (13 characters, `a`-`z` and `2`-`7`)",
+  integrations: "The integration's id (13 characters)",
+  deliveries: "The delivery's id, its `webhook-id` (`msg_…`)",
+  tokens: "The token's id (13 characters)",
+  hooks: "The hook's id",
+};
+
+type Document = ReturnType<OpenAPIHono["getOpenAPI31Document"]>;
+interface Parameter {
+  name: string;
+  in: string;
+  description?: string;
+}
+
+/** Gives each parameter without a description the one its name (and, for `{id}`, its path) implies. */
+export function describeParameters(document: Document): Document {
+  for (const [path, item] of Object.entries(document.paths ?? {})) {
+    for (const operation of Object.values(item as Record<string, { parameters?: Parameter[] }>)) {
+      if (!operation || typeof operation !== "object" || !Array.isArray(operation.parameters)) continue;
+      for (const parameter of operation.parameters) {
+        if (parameter.description?.trim()) continue;
+        const segment = /\/([a-z-]+)\/\{id\}/.exec(path)?.[1] ?? "";
+        const description =
+          parameter.in === "path" && parameter.name === "id"
+            ? IDS[segment]
+            : PARAMETERS[`${parameter.in} ${parameter.name}`];
+        if (description) parameter.description = description;
+      }
+    }
+  }
+  return document;
 }

@@ -13,7 +13,13 @@ import { HttpError } from "./http-error.ts";
 export type Principal =
   | { kind: "operator" }
   | { kind: "project"; tokenId: string; projectKey: string; access: "read" | "write" }
-  | { kind: "user"; login: string; projects: ReadonlyMap<string, "read" | "write"> };
+  | { kind: "user"; login: string; projects: ReadonlyMap<string, RepositoryAccess> };
+
+/**
+ * A GitHub user's access to a repository: `read` (pull, triage), `write` (push, maintain) or
+ * `admin`, which writes and may also create the repository's project tokens.
+ */
+export type RepositoryAccess = "read" | "write" | "admin";
 
 /**
  * A browser session behind a cookie: the API accepts it instead of a bearer token (the dashboard's
@@ -111,7 +117,14 @@ export function accessTo(principal: Principal, project: string): "read" | "write
   const key = projectKey(project);
   if (principal.kind === "operator") return "write";
   if (principal.kind === "project") return principal.projectKey === key ? principal.access : undefined;
-  return principal.projects.get(key);
+  const access = principal.projects.get(key);
+  return access === "admin" ? "write" : access;
+}
+
+/** Whether the principal may create tokens for a project: the operator, or a GitHub admin of the repository. */
+export function mayCreateTokens(principal: Principal, project: string): boolean {
+  if (principal.kind === "operator") return true;
+  return principal.kind === "user" && principal.projects.get(projectKey(project)) === "admin";
 }
 
 /** The caller's access to a project it was let at (authorizeProject): what the answer may show. */

@@ -260,6 +260,8 @@ export async function redeployEnvironment(
   projectKey: string,
   name: string,
   user: GithubUser | null,
+  /** Who asked, as the activity's text names them ("GitHub user monalisa", "token deploy-bot"). */
+  askedBy?: string,
 ): Promise<Activity> {
   const now = deps.now ?? (() => new Date());
   return inTransaction(deps, async (tx, wakes) => {
@@ -281,7 +283,11 @@ export async function redeployEnvironment(
     }
     const plan: Plan = {
       transitions: [
-        { action: "redeploy", environment: name, reason: "was asked through the API to redeploy" },
+        {
+          action: "redeploy",
+          environment: name,
+          reason: askedBy ? `was asked by ${askedBy} to redeploy` : "was asked through the API to redeploy",
+        },
       ],
       notes: [],
     };

@@ -16,22 +16,24 @@ export interface NewSettings {
   reveal: string | null;
   /** The URL envhooks will connect to, for the address check. */
   url: string;
+  /** What people call it; null: `type → host`. */
+  name: string | null;
 }
 
-export function newSettings(body: CreateIntegration): NewSettings {
+export function newSettings({ name, ...body }: CreateIntegration): NewSettings {
   switch (body.type) {
     case "webhook": {
       const { type, secret, ...config } = body;
       const signing = secret ?? `whsec_${randomBytes(24).toString("base64")}`;
-      return { type, config, secret: signing, reveal: signing, url: config.url };
+      return { type, config, secret: signing, reveal: signing, url: config.url, name: name ?? null };
     }
     case "hipchat": {
       const { type, token, ...config } = body;
-      return { type, config, secret: token, reveal: null, url: config.url };
+      return { type, config, secret: token, reveal: null, url: config.url, name: name ?? null };
     }
     default: {
       const { type, url, ...config } = body;
-      return { type, config, secret: url, reveal: null, url };
+      return { type, config, secret: url, reveal: null, url, name: name ?? null };
     }
   }
 }
@@ -39,6 +41,7 @@ export function newSettings(body: CreateIntegration): NewSettings {
 /** The fields each type can change; any other is refused, naming it. */
 const UPDATABLE: Record<Integration["type"], ReadonlySet<keyof UpdateIntegration>> = (() => {
   const common = [
+    "name",
     "events",
     "states",
     "results",
@@ -80,8 +83,15 @@ export function changedSettings(
   secret: string | undefined;
   rotate: boolean;
   url: string | undefined;
+  name: string | null | undefined;
 } {
-  const { secret, token, url, ...rest } = change;
+  const { secret, token, url, name, results, projects, ...given } = change;
+  // null clears a filter: the setting is left out (every result, every repository).
+  const rest = {
+    ...given,
+    ...(results === undefined ? {} : { results: results ?? undefined }),
+    ...(projects === undefined ? {} : { projects: projects ?? undefined }),
+  };
   switch (integration.type) {
     case "webhook":
       return {
@@ -89,6 +99,7 @@ export function changedSettings(
         secret,
         rotate: true,
         url,
+        name,
       };
     case "hipchat":
       return {
@@ -96,8 +107,9 @@ export function changedSettings(
         secret: token,
         rotate: false,
         url,
+        name,
       };
     default:
-      return { config: { ...integration.config, ...rest }, secret: url, rotate: false, url };
+      return { config: { ...integration.config, ...rest }, secret: url, rotate: false, url, name };
   }
 }

@@ -71,6 +71,18 @@ export const DEFAULT_CONCURRENCY: Record<"webhook" | ChatType, number> = {
 export const WEBHOOK_FORMATS = ["platformsh", "dockership", "kudu", "divshot", "shipway"] as const;
 export type WebhookFormat = (typeof WEBHOOK_FORMATS)[number];
 
+/**
+ * What people call an integration ("Staging deploys"): 1 to 100 characters, no control character.
+ * Unset, pages and the API show `type → host` (integrationName in present-integration.ts).
+ */
+export const integrationNameSchema = z
+  .string()
+  .trim()
+  .min(1, "must not be empty (leave it out for the default name)")
+  .max(100, "must be at most 100 characters")
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+  .refine((text) => !/[\u0000-\u001f\u007f]/.test(text), "must not contain control characters");
+
 /** What a webhook integration can be configured with. */
 const webhookFields = {
   /** The receiver: an http or https URL. */
@@ -122,6 +134,7 @@ const webhookFields = {
 
 /** The filters and delivery settings every integration type has. */
 const commonFields = {
+  name: integrationNameSchema.optional(),
   events: webhookFields.events.default(["*"]),
   states: webhookFields.states.default(["complete"]),
   results: webhookFields.results.optional(),
@@ -228,11 +241,15 @@ export interface ChatConfig {
  */
 export const updateIntegrationSchema = z
   .object({
+    /** A new name; null goes back to the default (`type → host`). */
+    name: integrationNameSchema.nullable(),
     url: webhookFields.url,
     events: webhookFields.events,
     states: webhookFields.states,
-    results: webhookFields.results,
-    projects: webhookFields.projects,
+    /** null: every result again. */
+    results: webhookFields.results.nullable(),
+    /** null: every repository again. */
+    projects: webhookFields.projects.nullable(),
     environments: webhookFields.environments,
     excluded_environments: webhookFields.excluded_environments,
     format: webhookFields.format,
@@ -256,6 +273,6 @@ export type UpdateIntegration = z.infer<typeof updateIntegrationSchema>;
  */
 export type WebhookConfig = Omit<
   z.infer<typeof createWebhookSchema>,
-  "type" | "secret" | "ordering" | "concurrency"
+  "type" | "secret" | "ordering" | "concurrency" | "name"
 > &
   Partial<Pick<z.infer<typeof createWebhookSchema>, "ordering" | "concurrency">>;

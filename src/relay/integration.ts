@@ -15,6 +15,8 @@ interface StoredIntegration {
   projectKey: string;
   /** An owner-wide integration's owner (lower case): it receives every repository's activities. */
   owner: string | null;
+  /** What people call it; null shows `type → host` (integrationName in present-integration.ts). */
+  name: string | null;
   /**
    * Webhooks: the signing secret. Chat: what grants posting, so it is never shown again: the
    * channel's webhook URL, or HipChat's room token.

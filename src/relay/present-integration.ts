@@ -6,6 +6,26 @@ import { MASK, maskCredentialHeaders, maskUrlCredentials } from "./mask-secrets.
 const iso = (date: Date | null) => (date ? new Date(date).toISOString() : null);
 
 /**
+ * What an integration is called wherever it appears: its `name`, or `type → host` (`webhook →
+ * deploy.example.com`, `slack → hooks.slack.com`). Takes the API's JSON (`name`, `type`, `url`:
+ * masked or an origin is enough) or anything shaped alike.
+ */
+export function integrationName(integration: {
+  name?: string | null | undefined;
+  type: string;
+  url?: string | null | undefined;
+}): string {
+  if (integration.name) return integration.name;
+  let host = "";
+  try {
+    host = integration.url ? new URL(integration.url).host : "";
+  } catch {
+    host = "";
+  }
+  return host ? `${integration.type} → ${host}` : integration.type;
+}
+
+/**
  * What the caller may do with the project: a reader (a `pull` user, a read token) is shown where
  * deliveries go, not the capability URL itself (a secret path, a token in the query) nor the
  * values of custom headers.
@@ -19,12 +39,17 @@ export type Access = "read" | "write";
  * origin only, and no header value.
  */
 export function presentIntegration(integration: Integration, access: Access = "write") {
+  const settings = presentSettings(integration, access);
   return {
     id: integration.id,
     type: integration.type,
+    /** As set; null: the default, `display_name`. */
+    name: integration.name ?? null,
+    /** What pages show: `name`, or `type → host`. */
+    display_name: integrationName({ name: integration.name, type: integration.type, url: settings.url }),
     project: integration.projectKey,
     ...(integration.owner ? { owner: integration.owner } : {}),
-    ...presentSettings(integration, access),
+    ...settings,
     ...deliveryOrder(integration),
     status: integration.status,
     disabled_reason: integration.disabledReason,

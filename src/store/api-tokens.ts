@@ -31,6 +31,12 @@ export async function findApiToken(db: Queryable, tokenHash: string): Promise<Ap
   return rows[0];
 }
 
+/** A token's name by its id (revoked ones too: an activity may name a token revoked since). */
+export async function apiTokenName(db: Queryable, id: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ name: string }>("SELECT name FROM api_tokens WHERE id = $1", [id]);
+  return rows[0]?.name;
+}
+
 /** Live tokens, oldest first. */
 export async function listApiTokens(db: Queryable): Promise<ApiToken[]> {
   const { rows } = await db.query<ApiToken>(

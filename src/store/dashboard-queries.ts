@@ -23,6 +23,13 @@ export interface ProjectOverview {
   eventsFailed: number;
   /** `environment_ttl` from the stored options, as written (e.g. `7d`). */
   environmentTtl: string | null;
+  /** Environments by status (`active`, `inactive`, …). */
+  environmentStates: Record<string, number>;
+  /**
+   * The project's integrations' deliveries of the last 24 hours (tests left out), per hour they
+   * were created (hours since the epoch), delivered and failed: the card's sparkline.
+   */
+  deliveryHours: Array<{ hour: number; delivered: number; failed: number }>;
 }
 
 interface OverviewRow extends Omit<ProjectOverview, "lastActivity"> {
@@ -55,7 +62,19 @@ export async function listProjectOverviews(
        (SELECT count(*)::int FROM github_events g WHERE g.project_key = p.key AND g.state = 'pending')
          AS "eventsPending",
        (SELECT count(*)::int FROM github_events g WHERE g.project_key = p.key AND g.state = 'failed')
-         AS "eventsFailed"
+         AS "eventsFailed",
+       (SELECT coalesce(jsonb_object_agg(status, n), '{}'::jsonb) FROM (
+          SELECT e.status, count(*)::int AS n FROM environments e WHERE e.project_id = p.id GROUP BY e.status) s)
+         AS "environmentStates",
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('hour', h.hour, 'delivered', h.delivered, 'failed', h.failed)
+          ORDER BY h.hour), '[]'::jsonb) FROM (
+          SELECT floor(extract(epoch FROM d.created_at) / 3600)::int AS hour,
+            count(*) FILTER (WHERE d.state = 'delivered')::int AS delivered,
+            count(*) FILTER (WHERE d.state = 'failed')::int AS failed
+          FROM integrations ig JOIN deliveries d ON d.integration_id = ig.id
+          WHERE ig.project_key = p.key AND NOT d.test AND d.created_at >= now() - interval '24 hours'
+          GROUP BY 1) h)
+         AS "deliveryHours"
      FROM projects p
      LEFT JOIN LATERAL (
        SELECT id, type, state, result, created_at FROM activities
@@ -129,13 +148,47 @@ export async function findEventPayload(
   db: Queryable,
   projectKey: string,
   deliveryId: string,
-): Promise<{ name: string; action: string | null; payload: string; receivedAt: Date } | undefined> {
-  const { rows } = await db.query<{ name: string; action: string | null; payload: string; receivedAt: Date }>(
-    `SELECT name, action, payload, received_at AS "receivedAt" FROM github_events
-     WHERE delivery_id = $1 AND project_key = $2`,
+): Promise<StoredEvent | undefined> {
+  const { rows } = await db.query<StoredEvent>(
+    `SELECT name, action, payload, received_at AS "receivedAt", state, attempts, last_error AS "lastError",
+       outcome, processed_at AS "processedAt"
+     FROM github_events WHERE delivery_id = $1 AND project_key = $2`,
     [deliveryId, projectKey],
   );
   return rows[0];
+}
+
+/** A GitHub delivery as kept: its payload (null once retention let it go) and what became of it. */
+export interface StoredEvent {
+  name: string;
+  action: string | null;
+  payload: string | null;
+  receivedAt: Date;
+  state: string;
+  attempts: number;
+  lastError: string | null;
+  outcome: string | null;
+  processedAt: Date | null;
+}
+
+/** The activities a GitHub delivery produced, oldest first. */
+export async function activitiesOfGithubDelivery(
+  db: Queryable,
+  deliveryId: string,
+): Promise<
+  Array<{ id: string; type: string; state: string; result: string | null; environment: string | null }>
+> {
+  const { rows } = await db.query<{
+    id: string;
+    type: string;
+    state: string;
+    result: string | null;
+    environment: string | null;
+  }>(
+    `SELECT id, type, state, result, environment FROM activities WHERE github_delivery_id = $1 ORDER BY seq`,
+    [deliveryId],
+  );
+  return rows;
 }
 
 /** The ids of a project's integrations. */

@@ -404,6 +404,10 @@ export interface DeliveryFilter {
   limit: number;
   before?: number | undefined;
   state?: DeliveryState | undefined;
+  /** The activity type sent (`environment.push`), exactly. */
+  event?: string | undefined;
+  /** The last answer's HTTP status; 0: no answer (a connection error, a timeout). */
+  statusCode?: number | undefined;
 }
 
 /** An integration's deliveries, newest first; `next` pages on. */
@@ -415,8 +419,17 @@ export async function listDeliveries(
   const { rows } = await db.query<Delivery & { seq: number }>(
     `SELECT seq, ${DELIVERY_COLUMNS} FROM deliveries
      WHERE integration_id = $1 AND ($2::bigint IS NULL OR seq < $2) AND ($3::text IS NULL OR state = $3)
+       AND ($5::text IS NULL OR event = $5)
+       AND ($6::int IS NULL OR ($6 = 0 AND attempts > 0 AND last_status IS NULL) OR last_status = $6)
      ORDER BY seq DESC LIMIT $4`,
-    [integrationId, filter.before ?? null, filter.state ?? null, filter.limit + 1],
+    [
+      integrationId,
+      filter.before ?? null,
+      filter.state ?? null,
+      filter.limit + 1,
+      filter.event ?? null,
+      filter.statusCode ?? null,
+    ],
   );
   const page = rows.slice(0, filter.limit);
   return {

@@ -6,7 +6,7 @@ import { openIntegration, sealConfig, sealSecret } from "./integration-secrets.t
 import { INTEGRATION_LEASE, takeable } from "./leases.ts";
 import type { SecretBox } from "./secret-box.ts";
 
-const COLUMNS = `id, project_key AS "projectKey", owner, type, config, secret, previous_secret AS "previousSecret",
+const COLUMNS = `id, project_key AS "projectKey", owner, name, type, config, secret, previous_secret AS "previousSecret",
   previous_secret_until AS "previousSecretUntil", status, disabled_reason AS "disabledReason",
   failing_since AS "failingSince", last_datetime AS "lastDatetime", last_status AS "lastStatus",
   last_reason AS "lastReason", last_context AS "lastContext", created_at AS "createdAt", updated_at AS "updatedAt"`;
@@ -22,10 +22,12 @@ export async function insertIntegration(
     type: Integration["type"];
     config: WebhookConfig | ChatConfig;
     secret: string;
+    /** What people call it; unset, `type → host`. */
+    name?: string | null | undefined;
   },
 ): Promise<Integration> {
   const { rows } = await db.query<Integration>(
-    `INSERT INTO integrations (id, project_key, type, config, secret, owner) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
+    `INSERT INTO integrations (id, project_key, type, config, secret, owner, name) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${COLUMNS}`,
     [
       integration.id,
       integration.projectKey,
@@ -33,6 +35,7 @@ export async function insertIntegration(
       JSON.stringify(sealConfig(secrets, integration.config)),
       sealSecret(secrets, integration.secret),
       integration.owner ?? null,
+      integration.name ?? null,
     ],
   );
   return openIntegration(secrets, rows[0] as Integration);
@@ -97,7 +100,13 @@ export async function updateIntegration(
   db: Queryable,
   secrets: SecretBox,
   current: Integration,
-  change: { config: WebhookConfig | ChatConfig; secret?: string | undefined; rotate: boolean },
+  change: {
+    config: WebhookConfig | ChatConfig;
+    secret?: string | undefined;
+    rotate: boolean;
+    /** A new name; null goes back to `type → host`; undefined keeps it. */
+    name?: string | null | undefined;
+  },
 ): Promise<Integration | undefined> {
   // Encrypted secrets cannot be compared in SQL (each encryption differs): `current` says whether
   // the secret changes, and the statement moves the stored one aside as it is.
@@ -107,6 +116,7 @@ export async function updateIntegration(
        previous_secret = CASE WHEN $4 THEN secret ELSE previous_secret END,
        previous_secret_until = CASE WHEN $4 THEN now() + interval '24 hours' ELSE previous_secret_until END,
        secret = COALESCE($3, secret),
+       name = CASE WHEN $5 THEN $6 ELSE name END,
        updated_at = now()
      WHERE id = $1 RETURNING ${COLUMNS}`,
     [
@@ -114,6 +124,8 @@ export async function updateIntegration(
       JSON.stringify(sealConfig(secrets, change.config)),
       sealSecret(secrets, change.secret),
       rotating,
+      change.name !== undefined,
+      change.name ?? null,
     ],
   );
   return rows[0] && openIntegration(secrets, rows[0]);

@@ -20,7 +20,8 @@ export interface WebSession {
   /** When the user's token expires (null: it does not). */
   tokenExpiresAt: Date | null;
   /** Project key → access, for a GitHub user. */
-  projects: Record<string, "read" | "write">;
+  /** Per repository key: `read`, `write` or `admin` (GitHub's permission, as envhooks uses it). */
+  projects: Record<string, "read" | "write" | "admin">;
   /** When GitHub was last asked what the user may access. */
   checkedAt: Date | null;
   createdAt: Date;
@@ -97,7 +98,7 @@ export async function touchWebSession(
 export async function recheckedWebSession(
   db: Queryable,
   id: string,
-  projects: Record<string, "read" | "write">,
+  projects: Record<string, "read" | "write" | "admin">,
   checkedAt: Date,
 ): Promise<void> {
   await db.query("UPDATE web_sessions SET projects = $2, checked_at = $3 WHERE id = $1", [

@@ -23,7 +23,7 @@ interface SessionView {
 type PrincipalView =
   | { kind: "operator" }
   | { kind: "project"; projectKey: string }
-  | { kind: "user"; login: string };
+  | { kind: "user"; login: string; projects?: ReadonlyMap<string, string> };
 
 /** The hidden CSRF field every form of a signed-in page carries. */
 export function csrfInput(c: Context): Markup {
@@ -44,6 +44,8 @@ export function layout(c: Context, options: LayoutOptions): Markup {
   const session = readVar<SessionView>(c, "session");
   const principal = readVar<PrincipalView>(c, "principal");
   const isOperator = principal?.kind === "operator";
+  // Repository admins manage their repositories' tokens.
+  const managesTokens = isOperator || adminRepositories(principal).length > 0;
   const navItem = (key: LayoutOptions["current"], href: string, label: string) =>
     html`<li><a href="${href}"${options.current === key ? html` aria-current="page"` : ""}>${label}</a></li>`;
   return html`<!doctype html>
@@ -56,6 +58,7 @@ export function layout(c: Context, options: LayoutOptions): Markup {
 <link rel="stylesheet" href="/assets/app.css" />
 <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml" />
 <script src="/assets/live.js" defer></script>
+<script src="/assets/page.js" defer></script>
 </head>
 <body>
 <a class="skip" href="#main">Skip to content</a>
@@ -65,10 +68,15 @@ export function layout(c: Context, options: LayoutOptions): Markup {
     session
       ? html`<nav aria-label="Main"><ul>
       ${navItem("projects", "/", "Projects")}
-      ${isOperator ? navItem("tokens", "/tokens", "Tokens") : ""}
+      ${managesTokens ? navItem("tokens", "/tokens", "Tokens") : ""}
       ${isOperator ? navItem("alerts", "/alerts", "Owner alerts") : ""}
       ${navItem("docs", "/docs", "API reference")}
     </ul></nav>
+    <form class="search" method="get" action="/search" role="search">
+      <label for="search-q" class="visually-hidden">Search</label>
+      <input type="search" id="search-q" name="q" placeholder="sha, id or branch" maxlength="200" />
+      <button type="submit">Search</button>
+    </form>
     <div class="who">
       <span>Signed in as <strong>${describePrincipal(principal)}</strong></span>
       <form method="post" action="/logout">
@@ -91,6 +99,12 @@ export function layout(c: Context, options: LayoutOptions): Markup {
 </main>
 </body>
 </html>`;
+}
+
+/** The repositories (keys) a GitHub user signed in is admin of; none for anyone else. */
+export function adminRepositories(principal: PrincipalView | undefined): string[] {
+  if (principal?.kind !== "user" || !principal.projects) return [];
+  return [...principal.projects].filter(([, access]) => access === "admin").map(([key]) => key);
 }
 
 function describePrincipal(principal: PrincipalView | undefined): string {

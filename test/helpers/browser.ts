@@ -46,6 +46,8 @@ export interface TestBrowser {
     options?: {
       viewport?: { width: number; height: number };
       colorScheme?: "light" | "dark";
+      /** The viewer's time zone (the machine's by default). */
+      timezoneId?: string;
       /** Other origins the test sends the browser to on purpose (the fake GitHub of setup and sign-in). */
       alsoAllow?: string[];
     },
@@ -79,6 +81,7 @@ export async function launchBrowser(): Promise<TestBrowser> {
       const context = await browser.newContext({
         viewport: options.viewport ?? { width: 1280, height: 800 },
         colorScheme: options.colorScheme ?? "light",
+        ...(options.timezoneId ? { timezoneId: options.timezoneId } : {}),
       });
       const errors: string[] = [];
       const offOrigin: string[] = [];

@@ -402,7 +402,7 @@ describe.each(STORES)("GitHub deployments, statuses and comments on $name", { ti
     expect(await response.json()).toMatchObject({
       type: "environment.redeploy",
       environments: ["feature/login"],
-      text: "envhooks was asked through the API to redeploy: environment feature/login redeployed.",
+      text: "envhooks was asked by the operator to redeploy: environment feature/login redeployed.",
     });
     response = await envhooks.api(`${base}/nope/redeploy`, { method: "POST" });
     expect(response.status).toBe(404);

@@ -56,4 +56,29 @@ describe("the OpenAPI description", () => {
     expect(response.headers.get("content-type")).toContain("text/html");
     expect(await response.text()).toContain("/openapi.json");
   });
+
+  it("describes every parameter", () => {
+    const missing = Object.entries(
+      document.paths as Record<
+        string,
+        Record<string, { parameters?: Array<{ name: string; in: string; description?: string }> }>
+      >,
+    ).flatMap(([path, operations]) =>
+      Object.entries(operations).flatMap(([method, operation]) =>
+        (operation.parameters ?? [])
+          .filter((parameter) => !parameter.description?.trim())
+          .map((parameter) => `${method} ${path}: ${parameter.in} ${parameter.name}`),
+      ),
+    );
+    expect(missing).toEqual([]);
+  });
+
+  it("renders Markdown in descriptions at /docs: code, bold and links, with nothing unescaped", async () => {
+    const page = await (await envhooks.app.request("/docs")).text();
+    // POST /api/projects/{owner}/{repo}/github-events/{delivery_id}/redeliver says **409** and `<delivery_id>`.
+    expect(page).toContain("<strong>409</strong>");
+    expect(page).toContain("<code>&lt;delivery_id&gt;.redelivery-&lt;8 hex&gt;</code>");
+    expect(page).not.toContain("**409**");
+    expect(page).not.toMatch(/<p class="muted">[^<]*`[^`<]+`/);
+  });
 });

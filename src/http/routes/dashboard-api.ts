@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { presentDelivery } from "../../relay/present-integration.ts";
 import { getActivity } from "../../store/activities.ts";
 import {
+  activitiesOfGithubDelivery,
   countDeliveries,
   findEventPayload,
   integrationIdsOf,
@@ -15,6 +16,7 @@ import { projectKey } from "../../store/projects.ts";
 import { HttpError } from "../http-error.ts";
 import { authorizeProject, callerAccess, visibleProjectKeys } from "../require-api-token.ts";
 import { jsonContent, rejectInvalid } from "../validation.ts";
+import { redeliveryOf } from "./github-event-redeliver.ts";
 
 const Json = z.record(z.string(), z.unknown());
 const ProjectParams = z.object({ owner: z.string().min(1).max(100), repo: z.string().min(1).max(100) });
@@ -35,7 +37,17 @@ function presentOverview(project: ProjectOverview) {
       result: project.lastActivity.result,
       created_at: iso(project.lastActivity.createdAt),
     },
-    environments: { total: project.environments, active: project.activeEnvironments },
+    environments: {
+      total: project.environments,
+      active: project.activeEnvironments,
+      by_status: project.environmentStates,
+    },
+    /** The last 24 hours' deliveries per hour (oldest first; hours with none left out). */
+    delivery_hours: project.deliveryHours.map((hour) => ({
+      start: new Date(hour.hour * 3_600_000).toISOString(),
+      delivered: hour.delivered,
+      failed: hour.failed,
+    })),
     integrations: {
       total: project.integrations,
       failing: project.failingIntegrations,
@@ -94,7 +106,7 @@ export function dashboardApiRoutes(db: Database) {
     createRoute({
       method: "get",
       path: "/api/projects/{owner}/{repo}/github-events/{delivery_id}",
-      summary: "One GitHub delivery with its payload as received",
+      summary: "One GitHub delivery: its payload as received, what became of it, the activities it produced",
       request: { params: ProjectParams.extend({ delivery_id: z.string().min(1).max(100) }) },
       responses: { 200: jsonContent(Json, "The delivery and its payload") },
     }),
@@ -105,12 +117,25 @@ export function dashboardApiRoutes(db: Database) {
         throw new HttpError(404, "event_not_found", `No GitHub delivery ${delivery_id} in ${owner}/${repo}.`);
       let payload: unknown = event.payload;
       try {
-        payload = JSON.parse(event.payload);
+        payload = event.payload === null ? null : JSON.parse(event.payload);
       } catch {
         // Kept as received.
       }
       return c.json(
-        { delivery_id, event: event.name, action: event.action, received_at: iso(event.receivedAt), payload },
+        {
+          delivery_id,
+          event: event.name,
+          action: event.action,
+          received_at: iso(event.receivedAt),
+          state: event.state,
+          attempts: event.attempts,
+          last_error: event.lastError,
+          outcome: event.outcome,
+          processed_at: iso(event.processedAt),
+          redelivery_of: redeliveryOf(delivery_id) ?? null,
+          activities: await activitiesOfGithubDelivery(db, delivery_id),
+          payload,
+        },
         200,
       );
     },

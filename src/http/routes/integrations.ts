@@ -11,8 +11,10 @@ import { changedSettings, foreignFields, newSettings } from "../../relay/integra
 import { presentDelivery, presentIntegration } from "../../relay/present-integration.ts";
 import { sendSample } from "../../relay/send-sample.ts";
 import { assertPublicUrl, BlockedAddressError } from "../../relay/ssrf-guard.ts";
+import { getActivity } from "../../store/activities.ts";
 import type { Database } from "../../store/database.ts";
 import { getDelivery, listAttempts, listDeliveries, redeliver } from "../../store/deliveries.ts";
+import { integrationHealth } from "../../store/integration-health.ts";
 import {
   deleteIntegration,
   getIntegration,
@@ -46,6 +48,21 @@ const Page = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.coerce.number().int().positive().optional(),
   status: DeliveryState.optional(),
+  event: z
+    .string()
+    .regex(/^[a-z_]+(\.[a-z_]+)*$/, "must be an activity type, e.g. environment.push")
+    .max(100)
+    .optional()
+    .openapi({ description: "Only deliveries of this activity type" }),
+  status_code: z.coerce
+    .number()
+    .int()
+    .refine(
+      (code) => code === 0 || (code >= 100 && code <= 599),
+      "must be an HTTP status (100-599), or 0 for no answer",
+    )
+    .optional()
+    .openapi({ description: "Only deliveries whose last answer had this HTTP status; 0: no answer" }),
 });
 
 /** Integrations (Platform.sh's model) and their delivery log. */
@@ -77,7 +94,7 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
     const integration = delivery && (await getIntegration(db, secrets, delivery.integrationId));
     if (!delivery || !integration) throw new HttpError(404, "delivery_not_found", `No delivery ${id}.`);
     authorizeProject(c, integration.projectKey);
-    return { delivery, access: callerAccess(c, integration.projectKey) };
+    return { delivery, integration, access: callerAccess(c, integration.projectKey) };
   }
 
   app.openapi(
@@ -90,8 +107,24 @@ export function integrationRoutes(deps: IntegrationRouteDeps) {
     }),
     async (c) => {
       const { id } = c.req.valid("param");
-      const { delivery, access } = await requireDelivery(c, id);
-      return c.json(presentDelivery(delivery, await listAttempts(db, id), access), 200);
+      const { delivery, integration, access } = await requireDelivery(c, id);
+      // Where the delivery belongs, for links back: its activity's project (an owner-wide
+      // integration's deliveries come from many), else the integration's.
+      const activity = delivery.test ? undefined : await getActivity(db, delivery.activityId);
+      const presented = presentIntegration(integration, access);
+      return c.json(
+        {
+          ...presentDelivery(delivery, await listAttempts(db, id), access),
+          project: activity?.project ?? (integration.owner ? null : integration.projectKey),
+          integration: {
+            id: integration.id,
+            type: integration.type,
+            display_name: presented.display_name,
+            owner: integration.owner,
+          },
+        },
+        200,
+      );
     },
   );
 
@@ -190,6 +223,7 @@ export function addIntegrationRoutes(app: OpenAPIHono, deps: IntegrationRouteDep
         type: settings.type,
         config: settings.config,
         secret: settings.secret,
+        name: settings.name,
       });
       const presented = presentIntegration(integration);
       return c.json(settings.reveal ? { ...presented, secret: settings.reveal } : presented, 201);
@@ -326,10 +360,40 @@ export function addIntegrationRoutes(app: OpenAPIHono, deps: IntegrationRouteDep
     }),
     async (c) => {
       const integration = await requireIntegration(c.req.valid("param") as Params);
-      const { limit, cursor, status } = c.req.valid("query");
-      const page = await listDeliveries(db, integration.id, { limit, before: cursor, state: status });
+      const { limit, cursor, status, event, status_code } = c.req.valid("query");
+      const page = await listDeliveries(db, integration.id, {
+        limit,
+        before: cursor,
+        state: status,
+        event,
+        statusCode: status_code,
+      });
       return c.json(
         { items: page.deliveries.map((d) => presentDelivery(d)), next_cursor: page.next ?? null },
+        200,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: `${itemPath}/health`,
+      summary:
+        "An integration's last 24 hours: deliveries per hour by state (tests left out) and attempts' latency p50/p95",
+      request: { params: itemParams },
+      responses: { 200: jsonContent(Json, "Counts, 24 hourly buckets oldest first, latency in ms") },
+    }),
+    async (c) => {
+      const integration = await requireIntegration(c.req.valid("param") as Params);
+      const health = await integrationHealth(db, integration.id);
+      return c.json(
+        {
+          since: health.since.toISOString(),
+          counts: health.counts,
+          hours: health.hours.map((hour) => ({ ...hour, start: hour.start.toISOString() })),
+          latency_ms: health.latency,
+        },
         200,
       );
     },

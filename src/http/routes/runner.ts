@@ -1,7 +1,9 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import type { ActionsRunClaims } from "../../actions/verify-actions-token.ts";
 import { type ApplyDeps, Refused, redeployEnvironment } from "../../intake/apply-event.ts";
 import { reportProgress } from "../../intake/report-progress.ts";
+import { apiTokenName } from "../../store/api-tokens.ts";
 import type { Queryable } from "../../store/database.ts";
 import { projectKey } from "../../store/projects.ts";
 import { runsOfActivity } from "../../store/workflow-runs.ts";
@@ -100,14 +102,16 @@ export function runnerRoutes(apply: ApplyDeps) {
       method: "post",
       path: "/api/projects/{owner}/{repo}/environments/{name}/redeploy",
       summary: "Redeploy an environment",
-      description: "Builds the environment again at the same commit: an `environment.redeploy` activity.",
+      description:
+        "Builds the environment again at the same commit: an `environment.redeploy` activity whose text names who asked " +
+        "(the operator, a GitHub user signed in to the dashboard, or a project token by its name).",
       request: { params: EnvironmentParams },
       responses: { 202: jsonContent(Json, "The redeploy activity") },
     }),
     async (c) => {
       const { owner, repo, name } = c.req.valid("param");
       const activity = await answerRefusals(
-        redeployEnvironment(apply, projectKey(`${owner}/${repo}`), name, null),
+        redeployEnvironment(apply, projectKey(`${owner}/${repo}`), name, null, await askedBy(apply.db, c)),
       );
       return c.json(activity, 202);
     },
@@ -145,4 +149,15 @@ async function answerRefusals<T>(work: Promise<T>): Promise<T> {
     if (error instanceof Refused) throw new HttpError(error.status, error.code, error.message);
     throw error;
   }
+}
+
+/** Who is calling, as an activity's text names them. */
+async function askedBy(db: ApplyDeps["db"], c: Context): Promise<string> {
+  const principal = c.get("principal");
+  if (principal.kind === "user") return `GitHub user ${principal.login}`;
+  if (principal.kind === "project") {
+    const name = await apiTokenName(db, principal.tokenId);
+    return name ? `token ${name}` : "a project token";
+  }
+  return "the operator";
 }

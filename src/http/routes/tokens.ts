@@ -5,7 +5,7 @@ import { type ApiToken, insertApiToken, listApiTokens, revokeApiToken } from "..
 import type { Database } from "../../store/database.ts";
 import { projectKey } from "../../store/projects.ts";
 import { HttpError } from "../http-error.ts";
-import { authorizeOperator, hashToken, PROJECT_TOKEN_PREFIX } from "../require-api-token.ts";
+import { hashToken, mayCreateTokens, PROJECT_TOKEN_PREFIX, type Principal } from "../require-api-token.ts";
 import { jsonContent, rejectInvalid } from "../validation.ts";
 
 const CreateToken = z
@@ -35,7 +35,21 @@ const present = (token: ApiToken) => ({
   created_at: new Date(token.createdAt).toISOString(),
 });
 
-/** Project tokens: created, listed and revoked with the operator's token only. */
+/** Who may manage tokens at all: the operator, or a GitHub user who is admin of a repository. */
+function authorizeTokens(principal: Principal, what: string): void {
+  const admin = principal.kind === "user" && [...principal.projects.values()].includes("admin");
+  if (principal.kind !== "operator" && !admin)
+    throw new HttpError(
+      403,
+      "forbidden",
+      `Only ENVHOOKS_API_TOKEN or a repository's admin on GitHub (signed in to the dashboard) can ${what}.`,
+    );
+}
+
+/**
+ * Project tokens: created, listed and revoked by the operator (every project) or by a GitHub user
+ * signed in to the dashboard for the repositories they are admin of.
+ */
 export function tokenRoutes(db: Database) {
   const app = new OpenAPIHono({ defaultHook: rejectInvalid });
 
@@ -44,14 +58,25 @@ export function tokenRoutes(db: Database) {
       method: "post",
       path: "/api/tokens",
       summary: "Create a token scoped to one project; it is shown this once",
+      description:
+        "The operator may create a token for any repository envhooks knows; a GitHub user signed in to the dashboard, " +
+        "for a repository they are **admin** of.",
       request: { body: { content: { "application/json": { schema: CreateToken } }, required: true } },
       responses: {
         201: jsonContent(TokenJson.extend({ token: z.string() }), "The token, in clear this once"),
       },
     }),
     async (c) => {
-      authorizeOperator(c, "create tokens");
+      const principal = c.get("principal");
+      authorizeTokens(principal, "create tokens");
       const body = c.req.valid("json");
+      if (!mayCreateTokens(principal, body.project))
+        throw new HttpError(
+          403,
+          "forbidden",
+          `Only ENVHOOKS_API_TOKEN or an admin of ${body.project} on GitHub can create its tokens.`,
+        );
+
       const token = `${PROJECT_TOKEN_PREFIX}${randomBytes(32).toString("base64url")}`;
       const stored = await insertApiToken(db, {
         id: newActivityId(),
@@ -69,11 +94,16 @@ export function tokenRoutes(db: Database) {
       method: "get",
       path: "/api/tokens",
       summary: "List live project tokens (never the tokens themselves)",
+      description: "The operator sees every token; a repository admin, those of their repositories.",
       responses: { 200: jsonContent(z.array(TokenJson), "Every live token, oldest first") },
     }),
     async (c) => {
-      authorizeOperator(c, "list tokens");
-      return c.json((await listApiTokens(db)).map(present), 200);
+      const principal = c.get("principal");
+      authorizeTokens(principal, "list tokens");
+      const tokens = (await listApiTokens(db)).filter((token) =>
+        mayCreateTokens(principal, token.projectKey),
+      );
+      return c.json(tokens.map(present), 200);
     },
   );
 
@@ -86,8 +116,16 @@ export function tokenRoutes(db: Database) {
       responses: { 200: jsonContent(z.object({ revoked: z.string() }), "The revoked token's id") },
     }),
     async (c) => {
-      authorizeOperator(c, "revoke tokens");
+      const principal = c.get("principal");
+      authorizeTokens(principal, "revoke tokens");
       const { id } = c.req.valid("param");
+      const token = (await listApiTokens(db)).find((live) => live.id === id);
+      if (token && !mayCreateTokens(principal, token.projectKey))
+        throw new HttpError(
+          403,
+          "forbidden",
+          `Only ENVHOOKS_API_TOKEN or an admin of ${token.projectKey} can revoke its tokens.`,
+        );
       if (!(await revokeApiToken(db, id)))
         throw new HttpError(404, "token_not_found", `No live token ${id}.`);
       return c.json({ revoked: id }, 200);

@@ -1,4 +1,5 @@
 import { ProbotOctokit } from "probot";
+import type { RepositoryAccess } from "../../http/require-api-token.ts";
 import { projectKey } from "../../store/projects.ts";
 
 /** The GitHub App's OAuth client and where GitHub is (github.com, or GitHub Enterprise Server). */
@@ -14,7 +15,7 @@ export interface GithubOAuth {
 }
 
 export type ProjectsAnswer =
-  | { kind: "ok"; projects: Record<string, "read" | "write"> }
+  | { kind: "ok"; projects: Record<string, RepositoryAccess> }
   /**
    * GitHub refused the token (401), or would not list the user's installations (403, 404): revoked,
    * expired, blocked (SSO, rate or abuse limits), or the app was uninstalled for this user.
@@ -54,9 +55,10 @@ export const REQUEST_TIMEOUT_MS = 5_000;
 export class OAuthError extends Error {}
 
 /** A user's permission on a repository as envhooks uses it. */
-export function accessOf(permissions: Record<string, boolean> | undefined): "read" | "write" | undefined {
+export function accessOf(permissions: Record<string, boolean> | undefined): RepositoryAccess | undefined {
   if (!permissions) return undefined;
-  if (permissions.admin || permissions.maintain || permissions.push) return "write";
+  if (permissions.admin) return "admin";
+  if (permissions.maintain || permissions.push) return "write";
   if (permissions.pull || permissions.triage) return "read";
   return undefined;
 }
@@ -129,7 +131,7 @@ export function githubUserAccess(oauth: GithubOAuth): UserProjects {
     async projectsOf(token) {
       const octokit = client(token);
       try {
-        const projects: Record<string, "read" | "write"> = {};
+        const projects: Record<string, RepositoryAccess> = {};
         // https://docs.github.com/en/rest/apps/installations#list-app-installations-accessible-to-the-user-access-token
         const installations = await octokit.paginate("GET /user/installations", { per_page: 100 });
         for (const installation of installations) {

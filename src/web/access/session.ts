@@ -9,6 +9,7 @@ import {
   CSRF_HEADER,
   hashToken,
   type Principal,
+  type RepositoryAccess,
   sameSecret,
 } from "../../http/require-api-token.ts";
 import type { Database } from "../../store/database.ts";
@@ -73,7 +74,7 @@ export type SignIn =
       /** With an expiring token: the refresh token (kept like the token) and when the token expires. */
       refreshToken?: string | undefined;
       tokenExpiresAt?: Date | undefined;
-      projects: Record<string, "read" | "write">;
+      projects: Record<string, RepositoryAccess>;
     };
 
 export interface SessionsOptions {

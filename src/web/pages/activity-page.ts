@@ -3,14 +3,15 @@ import { html } from "hono/html";
 import type { Activity } from "../../activity/activity.ts";
 import { type Markup, renderPage } from "../layout.ts";
 import type { WebDeps } from "../web-routes.ts";
-import { callApi } from "./call-api.ts";
-import { attemptList, type DeliveryJson } from "./delivery-page.ts";
+import { apiProjectPath, callApi } from "./call-api.ts";
+import { attemptList, type DeliveryJson, integrationHref } from "./delivery-page.ts";
 import { errorPage } from "./error-page.ts";
 import {
   activityBadge,
   commitLink,
   deliveryBadge,
   githubWeb,
+  nextAttempt,
   projectPath,
   pullRequestLink,
   when,
@@ -27,7 +28,12 @@ function summary(web: string, activity: Activity): Markup {
 <dl class="facts">
 <dt>Type</dt><dd>${activity.type}</dd>
 <dt>State</dt><dd>${activityBadge(activity)} <span class="muted">${activity.state}${activity.result ? `, ${activity.result}` : ""}</span></dd>
-<dt>Progress</dt><dd><progress max="100" value="${activity.completion_percent}" aria-label="Progress">${activity.completion_percent} %</progress> ${activity.completion_percent} %</dd>
+${
+  // A settled activity says how it ended (the badge); a bar at 100 % would read as success.
+  FINAL.has(activity.state)
+    ? ""
+    : html`<dt>Progress</dt><dd><progress max="100" value="${activity.completion_percent}" aria-label="Progress">${activity.completion_percent} %</progress> ${activity.completion_percent} %</dd>`
+}
 <dt>Project</dt><dd><a href="${projectPath(activity.project)}">${activity.project}</a></dd>
 <dt>Environment</dt><dd>${activity.parameters.environment ?? "—"}${
     environment?.url ? html` · <a href="${environment.url}">${environment.url}</a>` : ""
@@ -58,18 +64,61 @@ function log(activity: Activity): Markup {
   return html`<pre id="activity-log" class="log" tabindex="0" aria-label="Log">${activity.log || "(empty)"}</pre>`;
 }
 
-function deliveries(items: DeliveryJson[]): Markup {
-  return html`<div id="activity-deliveries">${
-    items.length === 0
-      ? html`<p class="muted">No integration received this activity.</p>`
-      : items.map(
-          (delivery) => html`<section class="card" aria-label="Delivery ${delivery.id}">
-<h3><a href="/deliveries/${delivery.id}">${delivery.id}</a> ${deliveryBadge(delivery.state)}</h3>
-<p class="muted">Integration <code>${delivery.integration_id}</code> · ${delivery.event} · ${delivery.attempts} ${delivery.attempts === 1 ? "attempt" : "attempts"}</p>
+/** An integration as the activity page names and links it. */
+interface IntegrationRef {
+  id: string;
+  display_name: string;
+  owner?: string | null;
+}
+
+/**
+ * Each integration's outcome first (named, linked, with the delivery's state and last answer);
+ * every attempt below, collapsed.
+ */
+function deliveries(items: DeliveryJson[], project: string, names: Map<string, IntegrationRef>): Markup {
+  if (items.length === 0)
+    return html`<div id="activity-deliveries"><p class="muted">No integration received this activity.</p></div>`;
+  const nameOf = (delivery: DeliveryJson) => {
+    const integration = names.get(delivery.integration_id);
+    const label = integration?.display_name ?? delivery.integration_id;
+    const href = integrationHref({ id: delivery.integration_id, owner: integration?.owner ?? null }, project);
+    return href ? html`<a href="${href}">${label}</a>` : html`${label}`;
+  };
+  return html`<div id="activity-deliveries">
+<div class="table-wrap"><table aria-labelledby="deliveries-heading">
+<thead><tr><th scope="col">Integration</th><th scope="col">Outcome</th><th scope="col">Last answer</th><th scope="col">Delivery</th></tr></thead>
+<tbody>${items.map(
+    (delivery) => html`<tr>
+<td>${nameOf(delivery)}</td>
+<td>${deliveryBadge(delivery.state)} ${nextAttempt(delivery)}</td>
+<td>${answerText(delivery)}</td>
+<td><a class="mono" href="/deliveries/${delivery.id}">${delivery.id}</a></td>
+</tr>`,
+  )}</tbody></table></div>
+<h3>Attempts</h3>
+${items.map(
+  (delivery) => html`<details class="card" id="attempts-${delivery.id}">
+<summary>${nameOf(delivery)}: ${delivery.attempts} ${delivery.attempts === 1 ? "attempt" : "attempts"}</summary>
 ${attemptList(delivery, 3)}
-</section>`,
-        )
-  }</div>`;
+</details>`,
+)}
+</div>`;
+}
+
+/** The last answer once: "503", "timeout", "503: receiver down" — never "500 HTTP 500". */
+function answerText(delivery: DeliveryJson): string {
+  const status = delivery.last_status ? String(delivery.last_status) : "";
+  const error = delivery.last_error ?? "";
+  if (!status) return error || "—";
+  if (!error || error.includes(status)) return error && error !== `HTTP ${status}` ? error : status;
+  return `${status}: ${error}`;
+}
+
+/** The project's integrations by id (names for the deliveries); empty when they cannot be read. */
+async function integrationNames(deps: WebDeps, c: Context, project: string) {
+  const [owner = "", repo = ""] = project.split("/");
+  const listed = await callApi<IntegrationRef[]>(deps, c, `${apiProjectPath(owner, repo)}/integrations`);
+  return new Map((listed.ok ? listed.body : []).map((integration) => [integration.id, integration]));
 }
 
 async function load(deps: WebDeps, c: Context, id: string) {
@@ -101,8 +150,8 @@ ${summary(githubWeb(deps), activity)}
 ${commits(githubWeb(deps), activity)}
 <h2>Log</h2>
 ${log(activity)}
-<h2>Deliveries</h2>
-${deliveries(items)}
+<h2 id="deliveries-heading">Integrations</h2>
+${deliveries(items, activity.project, await integrationNames(deps, c, activity.project))}
 </div>`,
   });
 }
@@ -121,9 +170,11 @@ export function activityStream(deps: WebDeps, c: Context) {
   let listedFor: string | undefined;
   let listedAt = 0;
   let items: DeliveryJson[] = [];
+  let names: Map<string, IntegrationRef> | undefined;
   return pollStream(c, async () => {
     const activity = await callApi<Activity>(deps, c, `/api/activities/${encodeURIComponent(id)}`);
     if (!activity.ok) return { patches: [], done: true };
+    names ??= await integrationNames(deps, c, activity.body.project);
     if (activity.body.updated_at !== listedFor || Date.now() - listedAt >= RELIST_MS) {
       const listed = await callApi<DeliveryJson[]>(
         deps,
@@ -151,7 +202,7 @@ export function activityStream(deps: WebDeps, c: Context) {
     const patches = [
       { id: "activity-summary", html: String(await summary(githubWeb(deps), activity.body)) },
       { id: "activity-log", html: String(await log(activity.body)) },
-      { id: "activity-deliveries", html: String(await deliveries(items)) },
+      { id: "activity-deliveries", html: String(await deliveries(items, activity.body.project, names)) },
     ].flatMap((patch) => sent.changed(patch) ?? []);
     const settled = FINAL.has(activity.body.state) && items.every((delivery) => delivery.state !== "pending");
     return { patches, done: settled };

@@ -4,7 +4,16 @@ import { csrfInput, type Markup, renderPage } from "../layout.ts";
 import type { WebDeps } from "../web-routes.ts";
 import { callApi } from "./call-api.ts";
 import { errorPage } from "./error-page.ts";
-import { badge, deliveryBadge, prettyJson, when } from "./format.ts";
+import {
+  badge,
+  copyButton,
+  deliveryBadge,
+  duration,
+  nextAttempt,
+  prettyJson,
+  projectPath,
+  when,
+} from "./format.ts";
 import { pollStream, SentMarkup } from "./live-stream.ts";
 
 export interface AttemptJson {
@@ -36,6 +45,20 @@ export interface DeliveryJson {
   test?: boolean;
   body?: string;
   attempt_log?: AttemptJson[];
+  /** One delivery (GET /api/deliveries/{id}): its activity's project, null for an owner-wide test. */
+  project?: string | null;
+  /** One delivery: the integration it went to, named. */
+  integration?: { id: string; type: string; display_name: string; owner: string | null };
+}
+
+/** The dashboard page of an integration: a project's, or an owner-wide one's. */
+export function integrationHref(
+  integration: { id: string; owner: string | null },
+  project: string | null | undefined,
+): string | undefined {
+  if (integration.owner)
+    return `/owners/${encodeURIComponent(integration.owner)}/integrations/${integration.id}`;
+  return project ? `${projectPath(project)}/integrations/${integration.id}` : undefined;
 }
 
 const headerList = (headers: Record<string, string> | null): Markup =>
@@ -56,7 +79,7 @@ export function attemptList(delivery: DeliveryJson, headingLevel: 2 | 3 = 2): Ma
 ${heading(html`Attempt ${attempt.attempt}: ${attempt.succeeded ? badge("ok", `succeeded, ${attempt.status_code}`) : badge("bad", attempt.status_code ? `failed, ${attempt.status_code}` : "failed")}`)}
 <dl class="facts">
 <dt>Started</dt><dd>${when(attempt.started_at)}</dd>
-<dt>Duration</dt><dd>${attempt.duration_ms} ms</dd>
+<dt>Duration</dt><dd>${duration(attempt.duration_ms)}</dd>
 <dt>URL</dt><dd><code>${attempt.url}</code></dd>
 ${attempt.error ? html`<dt>Error</dt><dd>${attempt.error}</dd>` : ""}
 </dl>
@@ -71,18 +94,31 @@ ${attempt.error ? html`<dt>Error</dt><dd>${attempt.error}</dd>` : ""}
 
 /** The delivery's request and every attempt. */
 export function deliveryDetails(delivery: DeliveryJson): Markup {
+  const integration = delivery.integration;
+  const href = integration && integrationHref(integration, delivery.project);
   return html`<dl class="facts">
-<dt>Delivery</dt><dd><code>${delivery.id}</code> (the <code>webhook-id</code>, the same on every attempt)</dd>
-<dt>State</dt><dd>${deliveryBadge(delivery.state)}${delivery.next_attempt_at ? html` next attempt ${when(delivery.next_attempt_at)}` : ""}</dd>
+<dt>Delivery</dt><dd><code>${delivery.id}</code> ${copyButton("id", { text: delivery.id })} (the <code>webhook-id</code>, the same on every attempt)</dd>
+<dt>State</dt><dd>${deliveryBadge(delivery.state)} ${nextAttempt(delivery)}</dd>
+${
+  integration
+    ? html`<dt>Integration</dt><dd>${href ? html`<a href="${href}">${integration.display_name}</a>` : integration.display_name}${
+        integration.owner ? html` <span class="muted">(owner-wide, ${integration.owner})</span>` : ""
+      }</dd>`
+    : ""
+}
 <dt>Activity</dt><dd>${
     delivery.test
       ? html`a sample (${delivery.event}): a test delivery, counted nowhere and never redelivered in bulk`
-      : html`<a href="/activities/${delivery.activity_id}">${delivery.activity_id}</a> (${delivery.event})`
+      : html`<a href="/activities/${delivery.activity_id}">${delivery.event} <code>${delivery.activity_id}</code></a>`
   }</dd>
 <dt>Created</dt><dd>${when(delivery.created_at)}</dd>
 </dl>
 <h2>Request body</h2>
-${delivery.body !== undefined ? html`<pre>${prettyJson(delivery.body)}</pre>` : html`<p class="muted">not shown</p>`}
+${
+  delivery.body !== undefined
+    ? html`<p>${copyButton("body", { from: `body-${delivery.id}` })}</p><pre id="body-${delivery.id}">${prettyJson(delivery.body)}</pre>`
+    : html`<p class="muted">not shown</p>`
+}
 <h2>Attempts</h2>
 ${attemptList(delivery)}`;
 }
@@ -96,10 +132,18 @@ export async function deliveryPage(deps: WebDeps, c: Context) {
   const queued = c.req.query("done") === "redelivered";
   return renderPage(c, {
     title: `Delivery ${delivery.id}`,
+    // Project / Integration / Delivery (this page).
     crumbs: [
       { href: "/", label: "Projects" },
-      // A test's sample activity is not stored.
-      ...(delivery.test ? [] : [{ href: `/activities/${delivery.activity_id}`, label: "Activity" }]),
+      ...(delivery.project ? [{ href: projectPath(delivery.project), label: delivery.project }] : []),
+      ...(delivery.integration
+        ? [
+            {
+              href: integrationHref(delivery.integration, delivery.project) ?? "/",
+              label: delivery.integration.display_name,
+            },
+          ]
+        : []),
     ],
     body: html`<h1>Delivery <code>${delivery.id}</code></h1>
 ${queued ? html`<p class="notice ok" role="status">Queued to be sent again, with the same webhook-id.</p>` : ""}

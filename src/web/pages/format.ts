@@ -38,10 +38,51 @@ export function eventBadge(state: string): Markup {
   return badge("warn", "waiting");
 }
 
-/** A time people read (UTC, to the minute), with the exact value for machines. */
-export function when(iso: string | null | undefined): Markup {
+/** An ISO time as the page prints it without script: UTC, to the second. */
+export function utcText(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return `${date.toISOString().slice(0, 19).replace("T", " ")} UTC`;
+}
+
+/**
+ * A time people read. The server prints it in UTC to the second (complete without script); the
+ * page script (/assets/page.js) turns every `<time data-when>` into "12 s ago" or "in 40 s", keeps
+ * it fresh, and puts the exact time in the viewer's zone and in UTC in its `title` (on hover).
+ */
+export function when(iso: string | null | undefined, { due = false } = {}): Markup {
   if (!iso) return html`<span class="muted">—</span>`;
-  return html`<time datetime="${iso}">${iso.slice(0, 16).replace("T", " ")} UTC</time>`;
+  const text = utcText(iso);
+  // `due`: a time something is due at; once past, it reads "due now" (not "3 s ago").
+  return html`<time datetime="${iso}" data-when="${due ? "due" : ""}" title="${text}">${text}</time>`;
+}
+
+/** A duration in ms under a second, in s (one decimal) under a minute, then min and s. */
+export function duration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return "—";
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+  const seconds = Math.round(ms / 1000);
+  return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+}
+
+/**
+ * When a pending delivery is tried next ("next attempt in 40 s"), or nothing for a delivery that
+ * is settled.
+ */
+export function nextAttempt(delivery: { state: string; next_attempt_at: string | null }): Markup {
+  if (delivery.state !== "pending" || !delivery.next_attempt_at) return html``;
+  return html`<span class="next-attempt">next attempt ${when(delivery.next_attempt_at, { due: true })}</span>`;
+}
+
+/**
+ * A button that copies `text` (or, with `from`, the text of the element with that id) to the
+ * clipboard. Hidden until the page script is there to handle it.
+ */
+export function copyButton(label: string, copy: { text: string } | { from: string }): Markup {
+  return "text" in copy
+    ? html`<button type="button" class="copy" data-copy="${copy.text}" hidden>Copy ${label}</button>`
+    : html`<button type="button" class="copy" data-copy-from="${copy.from}" hidden>Copy ${label}</button>`;
 }
 
 /** The dashboard path of a project (`owner/repo`). */

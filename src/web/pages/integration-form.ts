@@ -6,12 +6,18 @@ import { csrfInput, type Markup } from "../layout.ts";
 export interface IntegrationJson {
   id: string;
   type: string;
+  /** As set; null shows `display_name` (`type → host`). */
+  name?: string | null;
+  display_name?: string;
   project: string;
   url: string;
   format?: string;
   room?: string;
   events: string[];
   states: string[];
+  results?: string[];
+  /** Owner-wide integrations: the repositories sent (globs); unset, all. */
+  projects?: string[];
   environments: string[];
   excluded_environments: string[];
   timeout_ms: number;
@@ -43,6 +49,7 @@ const STATES = ["pending", "in_progress", "complete", "cancelled"];
 /** The form's fields, top to bottom. */
 const FIELD_ORDER = [
   "type",
+  "name",
   "url",
   "format",
   "secret",
@@ -50,6 +57,8 @@ const FIELD_ORDER = [
   "token",
   "events",
   "states",
+  "results",
+  "projects",
   "environments",
   "excluded_environments",
   "timeout_ms",
@@ -68,11 +77,14 @@ export type FormValues = Record<string, string | string[]>;
 export function valuesOf(integration: IntegrationJson): FormValues {
   return {
     type: integration.type,
+    name: integration.name ?? "",
     url: "",
     format: integration.format ?? "platformsh",
     room: integration.room ?? "",
     events: integration.events.join(", "),
     states: integration.states,
+    results: integration.results ?? [],
+    projects: (integration.projects ?? []).join(", "),
     environments: integration.environments.join(", "),
     excluded_environments: integration.excluded_environments.join(", "),
     timeout_ms: String(integration.timeout_ms),
@@ -94,7 +106,7 @@ export async function readForm(c: Context): Promise<FormValues> {
     const list = (Array.isArray(value) ? value : [value]).filter(
       (item): item is string => typeof item === "string",
     );
-    values[key] = key === "states" ? list : (list[0] ?? "");
+    values[key] = key === "states" || key === "results" ? list : (list[0] ?? "");
   }
   return values;
 }
@@ -116,8 +128,17 @@ const numberOr = (value: string) => (/^\d+$/.test(value) ? Number(value) : value
  * `create`, empty filters are left to the API's defaults; on edit, an empty URL, secret or token
  * keeps the current one.
  */
-export function bodyOf(values: FormValues, mode: "create" | "edit", type: string): Record<string, unknown> {
+export function bodyOf(
+  values: FormValues,
+  mode: "create" | "edit",
+  type: string,
+  ownerWide = false,
+): Record<string, unknown> {
   const body: Record<string, unknown> = mode === "create" ? { type } : {};
+  // An empty name is the default (`type → host`): left out on create, cleared (null) on edit.
+  const name = text(values, "name");
+  if (name) body.name = name;
+  else if (mode === "edit") body.name = null;
   const url = text(values, "url");
   if (mode === "create" || url) body.url = url;
   for (const key of ["events", "environments"]) {
@@ -127,6 +148,15 @@ export function bodyOf(values: FormValues, mode: "create" | "edit", type: string
   body.excluded_environments = list(text(values, "excluded_environments"));
   const states = values.states;
   body.states = Array.isArray(states) ? states : states ? [states] : [];
+  // Results: both (or neither) checked is every result (on edit, null clears a filter set before).
+  const results = Array.isArray(values.results) ? values.results : values.results ? [values.results] : [];
+  if (results.length === 1) body.results = results;
+  else if (mode === "edit") body.results = null;
+  if (ownerWide) {
+    const projects = list(text(values, "projects"));
+    if (projects.length > 0) body.projects = projects;
+    else if (mode === "edit") body.projects = null;
+  }
   const timeout = text(values, "timeout_ms");
   if (timeout) body.timeout_ms = numberOr(timeout);
   const schedule = text(values, "retry_schedule");
@@ -171,19 +201,28 @@ export function integrationForm(
     /** The refusal as a whole, when it names no field. */
     problem?: string | undefined;
     integration?: IntegrationJson;
+    /** An owner-wide integration's form: it has `projects`. */
+    ownerWide?: boolean;
   },
 ): Markup {
   const { values, errors, mode } = options;
   const type = mode === "edit" ? (options.integration?.type ?? "webhook") : text(values, "type") || "webhook";
   const firstInvalid = FIELD_ORDER.find((name) => errors.has(name));
-  const field = (name: string, label: string, input: (attributes: Markup) => Markup, hint?: string) => {
+  // Fields of one type only (`types`): shown for that type; the page's script hides the others as the type changes.
+  const field = (
+    name: string,
+    label: string,
+    input: (attributes: Markup) => Markup,
+    hint?: string,
+    types?: string[],
+  ) => {
     const error = errors.get(name);
     const described = [hint ? `${name}-hint` : "", error ? `${name}-error` : ""].filter(Boolean).join(" ");
     // The first refused field takes the focus, so a keyboard user lands on what to fix.
     const attributes = html`id="${name}" name="${name}"${described ? html` aria-describedby="${described}"` : ""}${
       error ? html` aria-invalid="true"` : ""
     }${name === firstInvalid ? html` autofocus` : ""}`;
-    return html`<div class="field">
+    return html`<div class="field"${types ? html` data-types="${types.join(" ")}"${types.includes(type) ? "" : html` hidden`}` : ""}>
 <label for="${name}">${label}</label>
 ${hint ? html`<span class="hint" id="${name}-hint">${hint}</span>` : ""}
 ${input(attributes)}
@@ -195,6 +234,9 @@ ${error ? html`<p class="field-error" id="${name}-error">${error}</p>` : ""}
     (attributes: Markup) =>
       html`<input type="text" ${attributes} value="${text(values, name)}" ${extra} />`;
   const checkedStates = new Set(Array.isArray(values.states) ? values.states : ["complete"]);
+  const checkedResults = new Set(
+    Array.isArray(values.results) ? values.results : values.results ? [values.results] : [],
+  );
   const stateError = errors.get("states");
   const otherErrors = [...errors.entries()].filter(([name]) => !FIELD_ORDER.includes(name));
 
@@ -213,7 +255,7 @@ ${
         "type",
         "Type",
         (attributes) =>
-          html`<select ${attributes}>${INTEGRATION_TYPES.map(
+          html`<select ${attributes} data-type-switch>${INTEGRATION_TYPES.map(
             (option) =>
               html`<option value="${option}"${option === type ? html` selected` : ""}>${option}</option>`,
           )}</select>`,
@@ -221,6 +263,12 @@ ${
       )
     : html`<p>Type: <strong>${type}</strong></p>`
 }
+${field(
+  "name",
+  "Name (optional)",
+  textInput("name", html`maxlength="100" autocomplete="off"`),
+  "What people call it, shown wherever it appears; empty shows the type and the receiver's host.",
+)}
 ${field(
   "url",
   mode === "create" ? "URL" : "New URL",
@@ -233,30 +281,35 @@ ${
   type === "webhook" || mode === "create"
     ? html`${field(
         "format",
-        "Payload format (webhook)",
+        "Payload format",
         (attributes) =>
           html`<select ${attributes}>${FORMATS.map(
             (option) =>
               html`<option value="${option}"${option === (text(values, "format") || "platformsh") ? html` selected` : ""}>${option}</option>`,
           )}</select>`,
+        "The payload dialect the receiver expects.",
+        ["webhook"],
       )}
 ${field(
   "secret",
-  mode === "create" ? "Signing secret (webhook, optional)" : "New signing secret",
+  mode === "create" ? "Signing secret (optional)" : "New signing secret",
   (attributes) => html`<input type="password" autocomplete="new-password" ${attributes} value="" />`,
   mode === "create"
     ? "16 characters at least; generated and shown once when left empty."
     : "Leave empty to keep it; the old one keeps signing alongside for 24 h.",
+  ["webhook"],
 )}`
     : ""
 }
 ${
   type === "hipchat" || mode === "create"
-    ? html`${field("room", "Room (HipChat)", textInput("room"))}
+    ? html`${field("room", "Room", textInput("room"), "The HipChat room's id or name.", ["hipchat"])}
 ${field(
   "token",
-  "Room token (HipChat)",
+  "Room token",
   (attributes) => html`<input type="password" autocomplete="off" ${attributes} value="" />`,
+  "A room notification token; kept as a secret.",
+  ["hipchat"],
 )}`
     : ""
 }
@@ -271,6 +324,25 @@ ${STATES.map(
 )}
 ${stateError ? html`<p class="field-error" id="states-error">${stateError}</p>` : ""}
 </fieldset>
+<fieldset${errors.has("results") ? html` aria-describedby="results-error"` : ""}>
+<legend>Results to send</legend>
+<span class="hint">Neither or both: every result. One alone: a failures-only (or successes-only) channel; an activity still running has no result and is not sent.</span>
+${["success", "failure"].map(
+  (result) =>
+    html`<label><input type="checkbox" name="results" value="${result}"${checkedResults.has(result) ? html` checked` : ""} /> ${result}</label> `,
+)}
+${errors.has("results") ? html`<p class="field-error" id="results-error">${errors.get("results")}</p>` : ""}
+</fieldset>
+${
+  options.ownerWide
+    ? field(
+        "projects",
+        "Repositories",
+        textInput("projects"),
+        "Comma-separated, with * wildcards: a repository name (api-*), or owner/name; empty: every repository of the owner.",
+      )
+    : ""
+}
 ${field("environments", "Environments", textInput("environments"), "Comma-separated names with * wildcards: main, pr-*")}
 ${field("excluded_environments", "Except environments", textInput("excluded_environments"), "Never sent, even when listed above.")}
 ${field("timeout_ms", "Timeout (ms)", textInput("timeout_ms", html`inputmode="numeric"`), "How long the receiver has to answer: 100 to 60000.")}
@@ -297,7 +369,7 @@ ${
   type === "webhook" || mode === "create"
     ? html`${field(
         "headers",
-        "Extra headers (webhook)",
+        "Extra headers",
         (attributes) => html`<textarea rows="3" ${attributes}>${text(values, "headers")}</textarea>`,
         mode === "create"
           ? "One per line: Name: value"
@@ -306,10 +378,11 @@ ${
                 ? ` (${Object.keys(options.integration.headers).join(", ")})`
                 : ""
             }.`,
+        ["webhook"],
       )}
-<div class="field"><label><input type="checkbox" id="insecure_ssl" name="insecure_ssl" value="on"${
+<div class="field" data-types="webhook"${type === "webhook" ? "" : html` hidden`}><label><input type="checkbox" id="insecure_ssl" name="insecure_ssl" value="on"${
         text(values, "insecure_ssl") === "on" ? html` checked` : ""
-      }${errors.has("insecure_ssl") ? html` aria-invalid="true" aria-describedby="insecure_ssl-error"` : ""} /> Skip TLS certificate checks for this receiver (webhook)</label>
+      }${errors.has("insecure_ssl") ? html` aria-invalid="true" aria-describedby="insecure_ssl-error"` : ""} /> Skip TLS certificate checks for this receiver</label>
 ${errors.has("insecure_ssl") ? html`<p class="field-error" id="insecure_ssl-error">${errors.get("insecure_ssl")}</p>` : ""}</div>`
     : ""
 }

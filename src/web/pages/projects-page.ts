@@ -5,6 +5,7 @@ import type { WebDeps } from "../web-routes.ts";
 import { callApi } from "./call-api.ts";
 import { errorPage } from "./error-page.ts";
 import { activityBadge, badge, projectPath, when } from "./format.ts";
+import { type HourJson, lastDay, sparkline } from "./health-chart.ts";
 import { type Patch, pollStream, SentMarkup } from "./live-stream.ts";
 
 /** What `GET /api/projects` answers for each project. */
@@ -20,7 +21,8 @@ export interface ProjectSummary {
     result: string | null;
     created_at: string;
   } | null;
-  environments: { total: number; active: number };
+  environments: { total: number; active: number; by_status?: Record<string, number> };
+  delivery_hours?: HourJson[];
   integrations: { total: number; failing: number; disabled: number; paused: number };
   github_events: { pending: number; failed: number };
 }
@@ -30,10 +32,23 @@ export async function projectsPage(deps: WebDeps, c: Context) {
   const answer = await callApi<ProjectSummary[]>(deps, c, "/api/projects");
   if (!answer.ok) return errorPage(c, answer);
   const projects = answer.body;
+  // Owner-wide integrations are the operator's (the API refuses anyone else).
+  const owners =
+    c.get("principal")?.kind === "operator"
+      ? [...new Set(projects.map((project) => project.project.split("/")[0] ?? ""))].filter(Boolean)
+      : [];
   return renderPage(c, {
     title: "Projects",
     current: "projects",
     body: html`<h1>Projects</h1>
+${
+  owners.length > 0
+    ? html`<p class="muted" id="owner-links">Owner-wide integrations: ${owners.map(
+        (owner, index) =>
+          html`${index > 0 ? " · " : ""}<a href="/owners/${encodeURIComponent(owner)}/integrations">${owner}</a>`,
+      )}</p>`
+    : ""
+}
 ${
   projects.length === 0
     ? html`<p id="no-projects">No project yet. A repository appears here with the first event envhooks
@@ -63,9 +78,14 @@ function projectCard(project: ProjectSummary) {
         : html`<span class="muted">none yet</span>`
     }</dd>
     <dt>Environments</dt>
-    <dd>${project.environments.active} active of ${project.environments.total}</dd>
+    <dd class="env-states">${environmentStates(project.environments)}</dd>
     <dt>Integrations</dt>
     <dd>${integrations.total}${integrations.paused ? html`, ${integrations.paused} paused` : ""} · ${health}</dd>
+    ${
+      integrations.total > 0
+        ? html`<dt>Deliveries, 24 h</dt><dd class="spark">${sparkline(lastDay(project.delivery_hours ?? []))}</dd>`
+        : ""
+    }
     <dt>GitHub events</dt>
     <dd>${
       events.pending + events.failed === 0
@@ -75,6 +95,20 @@ function projectCard(project: ProjectSummary) {
     }</dd>
   </dl>
 </li>`;
+}
+
+/** Environments by state, as counts ("2 active · 1 inactive"). */
+function environmentStates(environments: ProjectSummary["environments"]) {
+  const states = Object.entries(environments.by_status ?? { active: environments.active }).filter(
+    ([, count]) => count > 0,
+  );
+  if (states.length === 0) return html`<span class="muted">none yet</span>`;
+  return html`${states
+    .sort(([a], [b]) => (a === "active" ? -1 : b === "active" ? 1 : a.localeCompare(b)))
+    .map(
+      ([state, count], index) =>
+        html`${index > 0 ? " · " : ""}${state === "active" ? badge("ok", `${count} active`) : badge("none", `${count} ${state}`)}`,
+    )}`;
 }
 
 /**

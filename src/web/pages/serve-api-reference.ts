@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { html } from "hono/html";
 import { type Markup, renderPage } from "../layout.ts";
 import type { WebDeps } from "../web-routes.ts";
+import { renderMarkdown } from "./render-markdown.ts";
 
 interface Operation {
   summary?: string;
@@ -36,7 +37,7 @@ function operation(method: string, path: string, op: Operation): Markup {
   return html`<section class="card" id="${anchor(method, path)}" aria-labelledby="${anchor(method, path)}-title">
 <h3 id="${anchor(method, path)}-title"><span class="badge info">${method.toUpperCase()}</span> <code>${path}</code></h3>
 ${op.summary ? html`<p>${op.summary}</p>` : ""}
-${op.description ? html`<p class="muted">${op.description}</p>` : ""}
+${op.description ? html`<div class="muted">${renderMarkdown(op.description)}</div>` : ""}
 ${op.security && op.security.length === 0 ? html`<p>${html`<span class="badge none">no token</span>`}</p>` : ""}
 ${
   op.parameters?.length
@@ -46,7 +47,7 @@ ${
         (
           parameter,
         ) => html`<tr><th scope="row"><code>${parameter.name}</code>${parameter.required ? " (required)" : ""}</th>
-<td>${parameter.in}</td><td><code>${typeOf(parameter.schema)}</code></td><td>${parameter.description ?? ""}</td></tr>`,
+<td>${parameter.in}</td><td><code>${typeOf(parameter.schema)}</code></td><td>${parameter.description ? renderMarkdown(parameter.description) : ""}</td></tr>`,
       )}</tbody></table></div>`
     : ""
 }
@@ -54,7 +55,7 @@ ${body ? html`<details><summary>Request body (JSON)</summary><pre>${schemaText(b
 <h4>Responses</h4>
 <ul>${Object.entries(op.responses ?? {}).map(([status, response]) => {
     const schema = response.content?.["application/json"]?.schema;
-    return html`<li><strong>${status}</strong> ${response.description ?? ""}${
+    return html`<li><strong>${status}</strong> ${response.description ? renderMarkdown(response.description) : ""}${
       schema ? html`<details><summary>Schema</summary><pre>${schemaText(schema)}</pre></details>` : ""
     }</li>`;
   })}</ul>
@@ -91,7 +92,7 @@ export function serveApiReference(deps: Pick<WebDeps, "callApi">): Hono {
       title: "API reference",
       current: "docs",
       body: html`<h1>${doc.info.title} API <span class="muted">${doc.info.version}</span></h1>
-${doc.info.description ? html`<p>${doc.info.description}</p>` : ""}
+${doc.info.description ? renderMarkdown(doc.info.description) : ""}
 <p>The machine-readable description: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1).</p>
 <nav aria-label="Operations"><details><summary>All ${entries.length} operations</summary><ul>${entries.map(
         ({ path, method, op }) =>

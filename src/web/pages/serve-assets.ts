@@ -7,6 +7,7 @@ const ASSETS_DIR = join(import.meta.dirname, "..", "assets");
 const TYPES: Record<string, string> = {
   "app.css": "text/css; charset=utf-8",
   "live.js": "text/javascript; charset=utf-8",
+  "page.js": "text/javascript; charset=utf-8",
   "favicon.svg": "image/svg+xml",
 };
 

@@ -1,11 +1,11 @@
 import type { Context } from "hono";
 import { html } from "hono/html";
-import { csrfInput, type Markup, renderPage } from "../layout.ts";
+import { adminRepositories, csrfInput, type Markup, renderPage } from "../layout.ts";
 import type { WebDeps } from "../web-routes.ts";
 import { callApi, fieldErrors } from "./call-api.ts";
 import { errorPage } from "./error-page.ts";
 import { leaveFlash, takeFlash } from "./flash.ts";
-import { badge, when } from "./format.ts";
+import { badge, copyButton, when } from "./format.ts";
 import { type FormValues, readForm } from "./integration-form.ts";
 
 interface TokenJson {
@@ -17,7 +17,7 @@ interface TokenJson {
   token?: string;
 }
 
-/** Tokens (the operator only): create (shown once), list, revoke. */
+/** Tokens (the operator; a repository admin for their repositories): create (shown once), list, revoke. */
 export async function tokensPage(deps: WebDeps, c: Context) {
   // A token just created, shown once: its POST redirected here with a one-time message.
   const flash = await takeFlash(deps, c);
@@ -38,6 +38,8 @@ async function render(
   // Only a token id: a link cannot put other words on the page.
   const revoked = /^[a-z2-7]{13}$/.exec(c.req.query("revoked") ?? "")?.[0];
   const value = (name: string) => (typeof values[name] === "string" ? (values[name] as string) : "");
+  // A repository admin picks one of their repositories; the operator types any.
+  const repositories = adminRepositories(c.get("principal"));
   const field = (name: string, label: string, input: (attributes: Markup) => Markup, hint?: string) => {
     const error = errors.get(name);
     const described = [hint ? `${name}-hint` : "", error ? `${name}-error` : ""].filter(Boolean).join(" ");
@@ -61,6 +63,7 @@ ${
 <h2 id="created-heading">Token “${created.name}” created</h2>
 <p>Copy it now: envhooks keeps only its hash and never shows it again.</p>
 <p class="secret" id="new-token">${created.token}</p>
+<p>${copyButton("token", { from: "new-token" })}</p>
 </section>`
     : ""
 }
@@ -68,7 +71,26 @@ ${
 <form method="post" action="/tokens">
 ${csrfInput(c)}
 ${errors.size > 0 ? html`<p class="notice bad" role="alert">The token was not created: see the fields marked below.</p>` : ""}
-${field("project", "Project", (attributes) => html`<input type="text" ${attributes} value="${value("project")}" placeholder="owner/repo" />`, "owner/repo")}
+${
+  repositories.length > 0
+    ? field(
+        "project",
+        "Project",
+        (attributes) =>
+          html`<select ${attributes}>${repositories.map(
+            (key) =>
+              html`<option value="${key}"${value("project") === key ? html` selected` : ""}>${key}</option>`,
+          )}</select>`,
+        "A repository you are admin of on GitHub.",
+      )
+    : field(
+        "project",
+        "Project",
+        (attributes) =>
+          html`<input type="text" ${attributes} value="${value("project")}" placeholder="owner/repo" />`,
+        "owner/repo, a repository of the App's installations",
+      )
+}
 ${field("name", "Name", (attributes) => html`<input type="text" ${attributes} value="${value("name")}" />`, "What the token is for, to recognise it in the list.")}
 ${field(
   "access",
@@ -109,6 +131,16 @@ export async function createToken(deps: WebDeps, c: Context) {
     if (typeof value === "string" && value.trim()) body[key] = value.trim();
   }
   if (body.project === undefined) body.project = "";
+  // The form offers only repositories envhooks knows (the App's installations, or that sent an
+  // event): a token for any other would reach nothing.
+  if (body.project && /^[^/]+\/[^/]+$/.test(body.project)) {
+    const known = await callApi<Array<{ project: string }>>(deps, c, "/api/projects");
+    const wanted = body.project.toLowerCase();
+    if (known.ok && !known.body.some((project) => project.project.toLowerCase() === wanted)) {
+      const message = `envhooks knows no repository ${body.project}: install the GitHub App on it (or let it send an event) first.`;
+      return render(deps, c, values, new Map([["project", message]]), undefined, 400);
+    }
+  }
   const answer = await callApi<TokenJson>(deps, c, "/api/tokens", { method: "POST", body });
   if (!answer.ok) {
     if (answer.status !== 400) return errorPage(c, answer);
