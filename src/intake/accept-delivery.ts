@@ -18,6 +18,9 @@ export const MAX_DELIVERIES_PER_COMMIT = 100;
 /** At most this many characters of bodies share one insert (a larger delivery is stored alone). */
 export const MAX_CHARS_PER_COMMIT = 4 * 1024 * 1024;
 
+/** Inserts under way at once on PostgreSQL: more wait behind one another's locks and the disk. */
+const COMMITS_AT_ONCE_ON_POSTGRES = 4;
+
 /**
  * Stores a delivery in the inbox and resolves only once it is committed, so what GitHub was told
  * we accepted survives any crash after that; then wakes its project. A wake-up lost with the
@@ -48,6 +51,8 @@ export function acceptDelivery(db: Database, wake: (projectKey: string) => void)
       return (await insertEvent(db.urgent, delivery)) !== undefined;
     },
     maxItems: MAX_DELIVERIES_PER_COMMIT,
+    // PostgreSQL commits several at once (a pool); the embedded database one at a time.
+    concurrency: db.kind === "postgres" ? COMMITS_AT_ONCE_ON_POSTGRES : 1,
     maxBytes: MAX_CHARS_PER_COMMIT,
     sizeOf: (delivery) => delivery.payload.length,
   });

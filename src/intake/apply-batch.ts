@@ -28,10 +28,20 @@ export type ApplyBatch = (events: readonly StoredEvent[]) => Promise<number>;
  */
 export const BATCHED_EVENTS: ReadonlySet<string> = new Set(["push", "create", "delete", "pull_request"]);
 
-/** At most this many projects' batches are applied in one transaction. */
-const MAX_PROJECTS_PER_TRANSACTION = 16;
+/**
+ * At most this many projects' batches are applied in one transaction. On the embedded database an
+ * open transaction holds its one connection, so deliveries arriving meanwhile wait for all of it:
+ * fewer there.
+ */
+const MAX_PROJECTS_PER_TRANSACTION = { postgres: 8, pglite: 4 };
 /** At most this many events are applied in one transaction (a larger batch goes alone). */
 const MAX_EVENTS_PER_TRANSACTION = 200;
+/**
+ * Apply transactions under way at once on PostgreSQL: half the projects drained at once
+ * (GITHUB_EVENTS_QUEUE), so that projects still apply in parallel and batches ready while those
+ * commit share the next transactions.
+ */
+const TRANSACTIONS_AT_ONCE_ON_POSTGRES = 8;
 
 export interface BatchDeps {
   apply: ApplyDeps;
@@ -57,7 +67,9 @@ export function createBatchApplier(deps: BatchDeps): ApplyBatch {
   const applyTogether = groupCommit<readonly ReadyEvent[], unknown>({
     commitMany: (projects) => applyManyProjectsEvents(apply, projects),
     commitOne: (events) => applyEvents(apply, events),
-    maxItems: MAX_PROJECTS_PER_TRANSACTION,
+    maxItems: MAX_PROJECTS_PER_TRANSACTION[deps.apply.db.kind],
+    // On PostgreSQL (a pool) projects are applied in parallel too; the embedded database runs one transaction at a time.
+    concurrency: deps.apply.db.kind === "postgres" ? TRANSACTIONS_AT_ONCE_ON_POSTGRES : 1,
     maxBytes: MAX_EVENTS_PER_TRANSACTION,
     sizeOf: (events) => events.length,
   });

@@ -2,7 +2,8 @@
  * Group commit: items handed in while a commit is under way are committed together by the next
  * one, so that a burst costs a few commits rather than one each. There is no fixed wait: the first
  * item of a quiet moment is committed alone at once, and a batch is whatever queued meanwhile
- * (at most `maxItems`, and at most `maxBytes` unless a single item is larger).
+ * (at most `maxItems`, and at most `maxBytes` unless a single item is larger). With `concurrency`
+ * above 1 (a store with several connections), that many commits run at once before items queue.
  *
  * No package fitted: dataloader batches per event-loop tick (a fixed window), p-batch-like helpers
  * wait for a timer; neither commits what queued during the previous commit.
@@ -17,6 +18,8 @@ export interface GroupCommitOptions<Item, Result> {
   commitOne(item: Item): Promise<Result>;
   maxItems: number;
   maxBytes?: number | undefined;
+  /** Commits under way at once (1 by default: a batch is what queued during the one commit). */
+  concurrency?: number | undefined;
   /** An item's weight against `maxBytes`. */
   sizeOf?: ((item: Item) => number) | undefined;
 }
@@ -31,9 +34,16 @@ interface Waiting<Item, Result> {
 export function groupCommit<Item, Result>(
   options: GroupCommitOptions<Item, Result>,
 ): (item: Item) => Promise<Result> {
-  const { commitMany, commitOne, maxItems, maxBytes = Number.POSITIVE_INFINITY, sizeOf = () => 0 } = options;
+  const {
+    commitMany,
+    commitOne,
+    maxItems,
+    maxBytes = Number.POSITIVE_INFINITY,
+    sizeOf = () => 0,
+    concurrency = 1,
+  } = options;
   const queue: Array<Waiting<Item, Result>> = [];
-  let committing = false;
+  let committing = 0;
 
   function nextBatch(): Array<Waiting<Item, Result>> {
     let bytes = 0;
@@ -66,17 +76,17 @@ export function groupCommit<Item, Result>(
   }
 
   async function run(): Promise<void> {
-    committing = true;
+    committing += 1;
     try {
       while (queue.length > 0) await commitBatch(nextBatch());
     } finally {
-      committing = false;
+      committing -= 1;
     }
   }
 
   return (item) =>
     new Promise<Result>((resolve, reject) => {
       queue.push({ item, resolve, reject });
-      if (!committing) void run();
+      if (committing < concurrency) void run();
     });
 }

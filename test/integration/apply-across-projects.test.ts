@@ -95,7 +95,8 @@ describe.each(STORES)("applying several projects' events together on $name", { t
     "applies projects drained at once in fewer transactions than projects, each project's events in order",
     async () => {
       const { db } = await open();
-      const repos = Array.from({ length: 8 }, (_, n) => `across/repo-${n}`);
+      // Well over PostgreSQL's applies at once (8), which start alone.
+      const repos = Array.from({ length: 20 }, (_, n) => `across/repo-${n}`);
       for (const repo of repos) await addWebhook(db, repo.replace(/\W/g, ""), repo);
       for (const [r, repo] of repos.entries()) {
         for (let n = 0; n < 4; n++) {

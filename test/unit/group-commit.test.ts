@@ -82,4 +82,18 @@ describe("groupCommit", () => {
       { items: [4], together: false },
     ]);
   });
+
+  it("with concurrency 2, commits two batches at once and queues the rest for the first to finish", async () => {
+    const store = heldStore();
+    const submit = groupCommit({ ...store, maxItems: 100, concurrency: 2 });
+    const answers = [1, 2, 3, 4, 5].map(submit);
+    await settle();
+    expect(store.commits.map((commit) => commit.items)).toEqual([[1], [2]]);
+    store.finishOne();
+    await settle();
+    expect(store.commits.map((commit) => commit.items)).toEqual([[1], [2], [3, 4, 5]]);
+    store.finishOne();
+    store.finishOne();
+    expect(await Promise.all(answers)).toEqual([10, 20, 30, 40, 50]);
+  });
 });
