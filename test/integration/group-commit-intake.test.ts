@@ -1,3 +1,4 @@
+import pg from "pg";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { findEvent } from "../../src/store/github-events.ts";
 import { pushCreatingMaster, pushTo } from "../fixtures/github-events.ts";
@@ -32,6 +33,45 @@ describe.each(STORES)("deliveries arriving together share a commit on $name", (k
     return rows[0]?.n ?? -1;
   }
 
+  /**
+   * Holds the inbox for `keys` until the function returned is called: another session holds their
+   * locks (PostgreSQL), or a transaction holds the one connection (embedded). The first deliveries
+   * wait in the store meanwhile, and the others queue behind them whatever the machine's load.
+   */
+  async function holdInbox(keys: string[]): Promise<() => Promise<void>> {
+    const { queue, db } = envhooks.store;
+    if (queue.kind === "postgres") {
+      const session = new pg.Client({ connectionString: queue.url });
+      await session.connect();
+      await session.query(
+        "SELECT count(pg_advisory_lock(hashtext('envhooks:inbox:' || k))) FROM unnest($1::text[]) AS k",
+        [keys],
+      );
+      return async () => {
+        await session.query("SELECT pg_advisory_unlock_all()");
+        await session.end();
+      };
+    }
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let began = () => {};
+    const open = new Promise<void>((resolve) => {
+      began = resolve;
+    });
+    const transaction = db.transaction(async (tx) => {
+      await tx.query("SELECT 1");
+      began();
+      await released;
+    });
+    await open;
+    return async () => {
+      release();
+      await transaction;
+    };
+  }
+
   /** Posts every delivery at once; each answer with whether its row was readable when it came. */
   function burst(deliveries: Array<{ id: string; name?: string; payload: unknown }>) {
     return Promise.all(
@@ -54,7 +94,12 @@ describe.each(STORES)("deliveries arriving together share a commit on $name", (k
       id: `burst-${n}`,
       payload: pushTo(REPOS[n % REPOS.length] as string, n),
     }));
-    const answers = await burst(deliveries);
+    const release = await holdInbox(REPOS);
+    const sent = burst(deliveries);
+    // Time for the requests to reach the store; any that come later only make more batches.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await release();
+    const answers = await sent;
     for (const answer of answers) {
       expect(answer).toMatchObject({ status: 202, body: { status: "accepted", delivery: answer.id } });
       expect(answer.stored?.deliveryId).toBe(answer.id);
