@@ -1,6 +1,7 @@
 import { HttpError } from "../http/http-error.ts";
+import { groupCommit } from "../queue/group-commit.ts";
 import type { Database } from "../store/database.ts";
-import { insertEvent } from "../store/github-events.ts";
+import { insertEvent, insertEvents } from "../store/github-events.ts";
 
 /** A verified GitHub delivery, as the inbox keeps it. */
 export interface Delivery {
@@ -12,16 +13,53 @@ export interface Delivery {
   payload: string;
 }
 
+/** At most this many deliveries share one insert and commit. */
+export const MAX_DELIVERIES_PER_COMMIT = 100;
+/** At most this many characters of bodies share one insert (a larger delivery is stored alone). */
+export const MAX_CHARS_PER_COMMIT = 4 * 1024 * 1024;
+
+/** Inserts under way at once on PostgreSQL: more wait behind one another's locks and the disk. */
+const COMMITS_AT_ONCE_ON_POSTGRES = 4;
+
 /**
  * Stores a delivery in the inbox and resolves only once it is committed, so what GitHub was told
  * we accepted survives any crash after that; then wakes its project. A wake-up lost with the
  * process is made good by the sweep at the next start.
+ *
+ * Deliveries that arrive while an insert is being committed are stored together by the next one:
+ * one statement and one commit for the lot (`groupCommit`), each answered once it is committed.
+ * A delivery sent twice in one batch is stored once and answered as a duplicate the second time.
  */
 export function acceptDelivery(db: Database, wake: (projectKey: string) => void) {
+  const store = groupCommit<Delivery, boolean>({
+    async commitMany(deliveries) {
+      // The first of each delivery id is stored; the others are its duplicates.
+      const first = new Map<string, number>();
+      const distinct: Delivery[] = [];
+      for (const delivery of deliveries) {
+        if (first.has(delivery.deliveryId)) continue;
+        first.set(delivery.deliveryId, distinct.length);
+        distinct.push(delivery);
+      }
+      const stored = await insertEvents(db.urgent, distinct);
+      return deliveries.map((delivery) => {
+        const at = first.get(delivery.deliveryId) as number;
+        return distinct[at] === delivery && stored[at] !== undefined;
+      });
+    },
+    async commitOne(delivery) {
+      return (await insertEvent(db.urgent, delivery)) !== undefined;
+    },
+    maxItems: MAX_DELIVERIES_PER_COMMIT,
+    // PostgreSQL commits several at once (a pool); the embedded database one at a time.
+    concurrency: db.kind === "postgres" ? COMMITS_AT_ONCE_ON_POSTGRES : 1,
+    maxBytes: MAX_CHARS_PER_COMMIT,
+    sizeOf: (delivery) => delivery.payload.length,
+  });
   return async function accept(delivery: Delivery): Promise<"accepted" | "duplicate"> {
-    let stored: { id: number } | undefined;
+    let stored: boolean;
     try {
-      stored = await insertEvent(db.urgent, delivery);
+      stored = await store(delivery);
     } catch (error) {
       // GitHub redelivers on request; a 503 tells it (and the operator) nothing was kept.
       throw new HttpError(

@@ -4,9 +4,11 @@ import { DEFAULT_REPO_CONFIG } from "../config/repo-config.schema.ts";
 import type { ConfigResult } from "../config/validate-repo-config.ts";
 import { parseGithubPayload } from "../lifecycle/github-event.schema.ts";
 import type { GithubEvent, PushPayload } from "../lifecycle/github-event.ts";
+import { groupCommit } from "../queue/group-commit.ts";
 import type { StoredEvent } from "../store/github-events.ts";
+import { cacheReceivingIntegrations } from "../store/receiving-integrations-cache.ts";
 import type { ApplyDeps } from "./apply-event.ts";
-import { applyEvents, type ReadyEvent } from "./apply-events.ts";
+import { applyEvents, applyManyProjectsEvents, type ReadyEvent } from "./apply-events.ts";
 import { hasBuildGates } from "./changed-files.ts";
 import { synchronizeCommits } from "./pull-request-commits.ts";
 import type { RepoOptions } from "./repo-options.ts";
@@ -27,6 +29,21 @@ export type ApplyBatch = (events: readonly StoredEvent[]) => Promise<number>;
  */
 export const BATCHED_EVENTS: ReadonlySet<string> = new Set(["push", "create", "delete", "pull_request"]);
 
+/**
+ * At most this many projects' batches are applied in one transaction. On the embedded database an
+ * open transaction holds its one connection, so deliveries arriving meanwhile wait for all of it:
+ * fewer there.
+ */
+const MAX_PROJECTS_PER_TRANSACTION = { postgres: 8, pglite: 4 };
+/** At most this many events are applied in one transaction (a larger batch goes alone). */
+const MAX_EVENTS_PER_TRANSACTION = 200;
+/**
+ * Apply transactions under way at once on PostgreSQL: half the projects drained at once
+ * (GITHUB_EVENTS_QUEUE), so that projects still apply in parallel and batches ready while those
+ * commit share the next transactions.
+ */
+const TRANSACTIONS_AT_ONCE_ON_POSTGRES = 8;
+
 export interface BatchDeps {
   apply: ApplyDeps;
   log: Logger;
@@ -42,6 +59,21 @@ export interface BatchDeps {
  * commits of a push only once that push is applied, so it starts the next batch.
  */
 export function createBatchApplier(deps: BatchDeps): ApplyBatch {
+  const apply: ApplyDeps = {
+    ...deps.apply,
+    integrations: deps.apply.integrations ?? cacheReceivingIntegrations(),
+  };
+  // Projects whose batches are ready while another transaction commits are applied together by the
+  // next one, each project under its own lock, taken in the order of their keys.
+  const applyTogether = groupCommit<readonly ReadyEvent[], unknown>({
+    commitMany: (projects) => applyManyProjectsEvents(apply, projects),
+    commitOne: (events) => applyEvents(apply, events),
+    maxItems: MAX_PROJECTS_PER_TRANSACTION[deps.apply.db.kind],
+    // On PostgreSQL (a pool) projects are applied in parallel too; the embedded database runs one transaction at a time.
+    concurrency: deps.apply.db.kind === "postgres" ? TRANSACTIONS_AT_ONCE_ON_POSTGRES : 1,
+    maxBytes: MAX_EVENTS_PER_TRANSACTION,
+    sizeOf: (events) => events.length,
+  });
   return async function applyBatch(stored) {
     const ready: ReadyEvent[] = [];
     const octokits = new Map<number, Octokit>();
@@ -82,7 +114,7 @@ export function createBatchApplier(deps: BatchDeps): ApplyBatch {
       ready.push({ id: item.id, deliveryId: item.deliveryId, event, installationId, config: options.config });
     }
     if (ready.length === 0) return 0;
-    await applyEvents(deps.apply, ready);
+    await applyTogether(ready);
     return ready.length;
 
     async function octokitFor(installationId: number): Promise<Octokit> {

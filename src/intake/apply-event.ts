@@ -40,6 +40,7 @@ import {
 import { markEventProcessed } from "../store/github-events.ts";
 import { lockProject, lockProjectByKey, type Project, projectsWithTtl } from "../store/projects.ts";
 import { insertPushCommits } from "../store/push-commits.ts";
+import type { ReceivingIntegrationsCache } from "../store/receiving-integrations-cache.ts";
 import { capPlan, refusedActivity, skippedStatus } from "./apply-gates.ts";
 import { checkWaitOf, readChecksTask, waitingActivity } from "./begin-check-wait.ts";
 import { cancelSuperseded } from "./cancel-superseded.ts";
@@ -63,6 +64,8 @@ export interface ApplyDeps {
   settled?: Set<string> | undefined;
   /** Where a project kept apart from another's repository id is logged (`Project.conflict`). */
   log?: Logger | undefined;
+  /** Projects' receiving integrations kept between batches (batched apply only); read each time without it. */
+  integrations?: ReceivingIntegrationsCache | undefined;
 }
 
 export interface Outbox {

@@ -74,61 +74,99 @@ export class BatchAppliedAlready extends Error {}
  * Throws (and changes nothing) if any event fails: the caller applies them one at a time then.
  */
 export async function applyEvents(deps: ApplyDeps, events: readonly ReadyEvent[]): Promise<Activity[]> {
+  if (events.length === 0) return [];
+  return inTransaction(deps, (tx, wakes) => applyProjectEvents(deps, tx, wakes, events));
+}
+
+/**
+ * Applies several projects' events in one transaction (one commit for all), each project's as
+ * `applyEvents` would. The projects are locked one after the other in the order of their keys,
+ * whatever order they were given in, so two such transactions never wait for each other in a
+ * circle. Throws (and changes nothing) if any project's events fail: the caller applies each
+ * project's alone then. One result per project, in the order given.
+ */
+export async function applyManyProjectsEvents(
+  deps: ApplyDeps,
+  projects: ReadonlyArray<readonly ReadyEvent[]>,
+): Promise<Activity[][]> {
+  const keyOf = (events: readonly ReadyEvent[]) =>
+    events.at(-1)?.event.payload.repository.full_name.toLowerCase() ?? "";
+  const order = [...projects.keys()].sort((a, b) => {
+    const [keyA, keyB] = [keyOf(projects[a] ?? []), keyOf(projects[b] ?? [])];
+    return keyA < keyB ? -1 : keyA > keyB ? 1 : 0;
+  });
+  return inTransaction(deps, async (tx, wakes) => {
+    const results: Activity[][] = projects.map(() => []);
+    for (const n of order) {
+      const events = projects[n] ?? [];
+      if (events.length > 0) results[n] = await applyProjectEvents(deps, tx, wakes, events);
+    }
+    return results;
+  });
+}
+
+/** One project's events applied in the caller's transaction (see `applyEvents`). */
+async function applyProjectEvents(
+  deps: ApplyDeps,
+  tx: Queryable,
+  wakes: Wakes,
+  events: readonly ReadyEvent[],
+): Promise<Activity[]> {
   const last = events.at(-1);
   if (!last) return [];
   const now = deps.now ?? (() => new Date());
-  return inTransaction(deps, async (tx, wakes) => {
-    const repository = last.event.payload.repository;
-    // As each event's own lockProject would leave the row: the last names, the last installation known.
-    const installationId = events.findLast((item) => item.installationId !== null)?.installationId ?? null;
-    // Simulated events may go to a project of their own (`lockProject`): never batched with real ones.
-    const simulated = isSimulated(last.event);
-    if (events.some((item) => isSimulated(item.event) !== simulated)) {
-      throw new Error("simulated and real events are applied one at a time");
-    }
-    const locked = await lockProject(tx, {
-      fullName: repository.full_name,
-      defaultBranch: repository.default_branch,
-      installationId,
-      repositoryId: repository.id ?? null,
-      simulated,
-    });
-    if (locked.conflict) deps.log?.warn({ project: locked.fullName, events: events.length }, locked.conflict);
-    if (deps.github) await keepPushCommits(tx, locked.key, events);
-
-    const environments = await readEnvironments(tx, locked.id, events);
-    const recorded: NewActivity[] = [];
-    const shown: Shown[] = [];
-    const tasks: GithubTaskBody[] = [];
-    const outcomes: Array<{ id: number; outcome: string }> = [];
-    const waits: StoredCheckWait[] = [];
-    for (const item of events) {
-      const applied = applyInMemory(environments, locked, item, now(), Boolean(deps.github), waits);
-      recorded.push(...applied.recorded);
-      shown.push(...applied.shown.map((show) => ({ ...show, taskAt: tasks.length + show.taskAt })));
-      tasks.push(...applied.tasks);
-      const outcome = locked.conflict ? `${applied.outcome} (${locked.conflict})` : applied.outcome;
-      outcomes.push({ id: item.id, outcome });
-    }
-
-    await deleteEnvironments(tx, locked.id, environments.removed);
-    await writeEnvironments(tx, locked.id, environments.written);
-    const sequences = await insertActivities(tx, locked.id, recorded);
-    const added = recorded.map(({ activity }, n) => ({
-      activity,
-      sequence: sequences[n] ?? 0,
-      github: shown[n]?.github,
-      config: shown[n]?.config,
-      taskAt: shown[n]?.taskAt ?? tasks.length,
-    }));
-    const writes = await cancelSupersededInBatch(tx, locked.id, added, tasks);
-    await insertCheckWaits(tx, waits);
-    await recordWrites(tx, deps, locked, writes.stored, writes.tasks, wakes);
-    if ((await markEventsProcessed(tx, outcomes)) !== outcomes.length) {
-      throw new BatchAppliedAlready(`some of ${outcomes.length} events were applied already`);
-    }
-    return recorded.map(({ activity }) => activity);
+  const repository = last.event.payload.repository;
+  // As each event's own lockProject would leave the row: the last names, the last installation known.
+  const installationId = events.findLast((item) => item.installationId !== null)?.installationId ?? null;
+  // Simulated events may go to a project of their own (`lockProject`): never batched with real ones.
+  const simulated = isSimulated(last.event);
+  if (events.some((item) => isSimulated(item.event) !== simulated)) {
+    throw new Error("simulated and real events are applied one at a time");
+  }
+  const locked = await lockProject(tx, {
+    fullName: repository.full_name,
+    defaultBranch: repository.default_branch,
+    installationId,
+    repositoryId: repository.id ?? null,
+    simulated,
   });
+  if (locked.conflict) deps.log?.warn({ project: locked.fullName, events: events.length }, locked.conflict);
+  // A move took integrations from one project key to another in this transaction.
+  if (locked.moved) deps.integrations?.forget(tx);
+  if (deps.github) await keepPushCommits(tx, locked.key, events);
+
+  const environments = await readEnvironments(tx, locked.id, events);
+  const recorded: NewActivity[] = [];
+  const shown: Shown[] = [];
+  const tasks: GithubTaskBody[] = [];
+  const outcomes: Array<{ id: number; outcome: string }> = [];
+  const waits: StoredCheckWait[] = [];
+  for (const item of events) {
+    const applied = applyInMemory(environments, locked, item, now(), Boolean(deps.github), waits);
+    recorded.push(...applied.recorded);
+    shown.push(...applied.shown.map((show) => ({ ...show, taskAt: tasks.length + show.taskAt })));
+    tasks.push(...applied.tasks);
+    const outcome = locked.conflict ? `${applied.outcome} (${locked.conflict})` : applied.outcome;
+    outcomes.push({ id: item.id, outcome });
+  }
+
+  await deleteEnvironments(tx, locked.id, environments.removed);
+  await writeEnvironments(tx, locked.id, environments.written);
+  const sequences = await insertActivities(tx, locked.id, recorded);
+  const added = recorded.map(({ activity }, n) => ({
+    activity,
+    sequence: sequences[n] ?? 0,
+    github: shown[n]?.github,
+    config: shown[n]?.config,
+    taskAt: shown[n]?.taskAt ?? tasks.length,
+  }));
+  const writes = await cancelSupersededInBatch(tx, locked.id, added, tasks);
+  await insertCheckWaits(tx, waits);
+  await recordWrites(tx, deps, locked, writes.stored, writes.tasks, wakes);
+  if ((await markEventsProcessed(tx, outcomes)) !== outcomes.length) {
+    throw new BatchAppliedAlready(`some of ${outcomes.length} events were applied already`);
+  }
+  return recorded.map(({ activity }) => activity);
 }
 
 /**
@@ -217,7 +255,11 @@ async function recordWrites(
   wakes: Wakes,
 ): Promise<void> {
   for (const { activity } of stored) wakes.activities.push(activity);
-  for (const id of (await deps.outbox?.write(tx, project.key, stored)) ?? []) wakes.integrations.add(id);
+  // The project's integrations as kept between batches, when they are (none to read for no activity).
+  const integrations =
+    deps.integrations && stored.length > 0 ? await deps.integrations.read(tx, project.key) : undefined;
+  const written = await deps.outbox?.write(tx, project.key, stored, integrations ? { integrations } : {});
+  for (const id of written ?? []) wakes.integrations.add(id);
   if (tasks.length > 0) {
     await writeTasks(tx, project.key, tasks);
     wakes.github.add(project.key);

@@ -4,6 +4,7 @@ import { insertDeliveries } from "../store/deliveries.ts";
 import { listReceivingIntegrations } from "../store/integrations.ts";
 import { newDeliveryId } from "./delivery-id.ts";
 import { formatForIntegration } from "./dialects/format-delivery.ts";
+import type { Integration } from "./integration.ts";
 import { matchesIntegration, matchesProjects } from "./match-integration.ts";
 
 /** An activity as stored, with its position in the project's activities (`seq`). */
@@ -20,8 +21,11 @@ export type WriteDeliveries = (
   tx: Queryable,
   projectKey: string,
   activities: readonly StoredActivity[],
-  /** `except`: an integration an alert is about, which never receives it. */
-  options?: { except?: string },
+  /**
+   * `except`: an integration an alert is about, which never receives it. `integrations`: the
+   * project's receiving integrations, when the caller has them (read in the transaction otherwise).
+   */
+  options?: { except?: string; integrations?: readonly Integration[] },
 ) => Promise<string[]>;
 
 /**
@@ -34,7 +38,7 @@ export const writeDeliveries: WriteDeliveries = async (tx, projectKey, activitie
   if (activities.length === 0) return [];
   const toWake = new Set<string>();
   const deliveries = [];
-  const integrations = (await listReceivingIntegrations(tx, projectKey)).filter(
+  const integrations = (options.integrations ?? (await listReceivingIntegrations(tx, projectKey))).filter(
     (integration) => integration.owner === null || matchesProjects(integration.config.projects, projectKey),
   );
   for (const { activity, sequence } of activities) {

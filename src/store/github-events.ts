@@ -48,6 +48,42 @@ export async function insertEvent(db: Queryable, event: NewEvent): Promise<{ id:
   return rows[0];
 }
 
+/**
+ * Stores several accepted deliveries in one statement (one transaction, one commit), in the order
+ * given; one result per delivery, undefined for a delivery id known already. Each project's inbox
+ * lock is taken first, in the order of the locks' keys (so two of these never wait for each other
+ * in a circle), and the ids are drawn in the order given: a project's deliveries keep the order
+ * they were received in, as with `insertEvent`. The delivery ids must be distinct.
+ */
+export async function insertEvents(
+  db: Queryable,
+  events: readonly NewEvent[],
+): Promise<Array<{ id: number } | undefined>> {
+  const { rows } = await db.query<{ id: number; deliveryId: string }>(
+    `WITH locked AS (
+       SELECT count(pg_advisory_xact_lock(h)) AS n
+       FROM (SELECT DISTINCT hashtext('envhooks:inbox:' || k) AS h FROM unnest($4::text[]) AS k ORDER BY 1) AS keys
+     )
+     INSERT INTO github_events (delivery_id, name, action, project_key, payload)
+     SELECT d.delivery_id, d.name, NULLIF(d.action, ''), d.project_key, d.payload
+     FROM locked, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY
+       AS d(delivery_id, name, action, project_key, payload, n)
+     ORDER BY d.n
+     ON CONFLICT (delivery_id) DO NOTHING
+     RETURNING id, delivery_id AS "deliveryId"`,
+    [
+      events.map((event) => event.deliveryId),
+      events.map((event) => event.name),
+      // '' for none: GitHub's actions are never empty.
+      events.map((event) => event.action ?? ""),
+      events.map((event) => event.projectKey),
+      events.map((event) => event.payload),
+    ],
+  );
+  const stored = new Map(rows.map((row) => [row.deliveryId, { id: Number(row.id) }]));
+  return events.map((event) => stored.get(event.deliveryId));
+}
+
 /** A project's oldest events still waiting to be applied, at most `limit`, oldest first. */
 export async function nextPendingEvents(
   db: Queryable,

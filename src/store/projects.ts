@@ -12,6 +12,8 @@ export interface Project {
   conflict?: string;
   /** Set by `lockProject` when a move merged a project kept apart under the new name (`moveProject`). */
   merged?: string;
+  /** Set by `lockProject` when it moved a project (this one or another): rows that name projects by key changed. */
+  moved?: boolean;
 }
 
 /**
@@ -73,8 +75,23 @@ function hasGithubId(row: { repositoryId: string | null }): boolean {
 export async function lockProject(
   tx: Queryable,
   project: ProjectRef,
-  { renamed = false }: { renamed?: boolean } = {},
+  options: { renamed?: boolean } = {},
 ): Promise<Project> {
+  const moves = { made: false };
+  const row = await lockProjectRow(tx, project, options, moves);
+  return moves.made ? { ...row, moved: true } : row;
+}
+
+async function lockProjectRow(
+  tx: Queryable,
+  project: ProjectRef,
+  { renamed = false }: { renamed?: boolean },
+  moves: { made: boolean },
+): Promise<Project> {
+  const move: typeof moveProject = (...args) => {
+    moves.made = true;
+    return moveProject(...args);
+  };
   const key = projectKey(project.fullName);
   const repositoryId = project.repositoryId ?? null;
   // The repository's project and the one holding the name: the same row, but for a move.
@@ -82,10 +99,14 @@ export async function lockProject(
     id: number;
     key: string;
     fullName: string;
+    defaultBranch: string;
+    installationId: string | null;
     repositoryId: string | null;
+    status: string;
   }>(
-    `SELECT id, key, full_name AS "fullName", repository_id AS "repositoryId" FROM projects
-     WHERE key = $1 OR repository_id = $2 ORDER BY id FOR UPDATE`,
+    `SELECT id, key, full_name AS "fullName", default_branch AS "defaultBranch",
+       installation_id AS "installationId", repository_id AS "repositoryId", status
+     FROM projects WHERE key = $1 OR repository_id = $2 ORDER BY id FOR UPDATE`,
     [key, repositoryId],
   );
   const byName = held.find((row) => row.key === key);
@@ -97,7 +118,7 @@ export async function lockProject(
     // (`--repository-id`) under another name, it is no rename of it.
     if (byName && hasGithubId(byName) && Number(byName.repositoryId) !== repositoryId) {
       const marked = `${project.fullName}${SIMULATED_SUFFIX}`;
-      const row = await lockProject(tx, { ...project, fullName: marked, simulated: true });
+      const row = await lockProjectRow(tx, { ...project, fullName: marked, simulated: true }, {}, moves);
       const conflict = `name held by a GitHub repository: ${project.fullName} is repository ${byName.repositoryId}'s project, so this simulated event was applied to ${marked}`;
       return { ...row, conflict: row.conflict ? `${conflict}; ${row.conflict}` : conflict };
     }
@@ -113,8 +134,8 @@ export async function lockProject(
   ) {
     // A simulated project took this GitHub repository's name (as envhooks did before simulated
     // events were kept apart) and the repository's project was set aside: it takes its name back.
-    await moveProject(tx, byName.id, `${byName.fullName}${SIMULATED_SUFFIX}`, { keepName: false });
-    await moveProject(tx, byRepository.id, project.fullName, { keepName: false });
+    await move(tx, byName.id, `${byName.fullName}${SIMULATED_SUFFIX}`, { keepName: false });
+    await move(tx, byRepository.id, project.fullName, { keepName: false });
     return upsertProject(tx, key, project);
   }
   if (byRepository && byRepository.key !== key) {
@@ -128,7 +149,7 @@ export async function lockProject(
       const row = await upsertProject(tx, key, { ...project, repositoryId: null });
       return { ...row, conflict };
     }
-    const moved = await moveProject(tx, byRepository.id, project.fullName);
+    const moved = await move(tx, byRepository.id, project.fullName);
     if (moved?.merged) return { ...(await upsertProject(tx, key, project)), merged: moved.merged };
   } else if (
     byName &&
@@ -139,12 +160,41 @@ export async function lockProject(
     // Another repository held this name before (deleted, or renamed while envhooks missed it): its
     // project steps aside, under a name of its own, until its own events say where it went.
     const aside = isSimulatedId(byName.repositoryId) ? SIMULATED_SUFFIX : `~${byName.repositoryId}`;
-    await moveProject(tx, byName.id, `${byName.fullName}${aside}`, { keepName: false });
+    await move(tx, byName.id, `${byName.fullName}${aside}`, { keepName: false });
+  }
+  // Most events find their project as they name it: locked above, nothing to write.
+  if (byName && !moves.made && isUpToDate(byName, project)) {
+    return {
+      id: byName.id,
+      key: byName.key,
+      fullName: byName.fullName,
+      defaultBranch: byName.defaultBranch,
+    };
   }
   const row = await upsertProject(tx, key, project);
   // A new project under a name another one had: the name no longer points to that one.
   if (!byName && !byRepository) await tx.query("DELETE FROM project_former_names WHERE key = $1", [key]);
   return row;
+}
+
+/** Whether `upsertProject` would leave the row as it is (but for its `updated_at`). */
+function isUpToDate(
+  row: {
+    fullName: string;
+    defaultBranch: string;
+    installationId: string | null;
+    repositoryId: string | null;
+    status: string;
+  },
+  project: ProjectRef,
+): boolean {
+  return (
+    row.status === "active" &&
+    row.fullName === project.fullName &&
+    row.defaultBranch === project.defaultBranch &&
+    (project.installationId === null || Number(row.installationId) === project.installationId) &&
+    (project.repositoryId == null || Number(row.repositoryId) === project.repositoryId)
+  );
 }
 
 async function upsertProject(tx: Queryable, key: string, project: ProjectRef): Promise<Project> {
