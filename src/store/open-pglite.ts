@@ -39,6 +39,8 @@ export interface EmbeddedPglite {
   listen(channel: string, callback: (payload: string) => void): Promise<() => Promise<void>>;
   /** The whole database folder as a tarball (`loadDataDir` starts from it). */
   dumpDataDir(compression?: "none" | "gzip" | "auto"): Promise<Blob>;
+  /** Messages posted to the worker thread and received from it so far (each may carry several requests). */
+  messages(): { sent: number; received: number };
 }
 
 /**
@@ -94,6 +96,7 @@ export async function openPglite(
       async dumpDataDir(compression = "auto") {
         return new Blob([await worker.call<ArrayBuffer>({ op: "dump", compression })]);
       },
+      messages: () => worker.messages(),
     };
     return {
       kind: "pglite",
@@ -102,15 +105,19 @@ export async function openPglite(
       urgent: lane({ urgent: true }),
       async transaction(work) {
         // The worker holds PGlite's transaction (its one connection) open and runs only this
-        // transaction's statements until it ends; a BEGIN sent through query() would not.
-        const tx = await worker.call<number>({ op: "begin" });
+        // transaction's statements until it ends; a BEGIN sent through query() would not. The
+        // begin is not waited for: it goes to the worker with the first statement.
+        const { tx, opened } = worker.begin();
         let result: Awaited<ReturnType<typeof work>>;
         try {
           result = await work(lane({ tx }));
         } catch (error) {
           await worker.call({ op: "rollback" }, { tx }).catch(() => {});
+          // A transaction that could not begin fails with why, not with its statements' echo of it.
+          await opened;
           throw error;
         }
+        await opened;
         await worker.call({ op: "commit" }, { tx });
         return result;
       },
