@@ -15,6 +15,22 @@ import { secureDataDir, tightenDataDir } from "./secure-data-dir.ts";
  */
 const LOW_MEMORY_SETTINGS = ["shared_buffers = 16MB", "work_mem = 1MB", "maintenance_work_mem = 8MB"];
 
+/**
+ * PGlite's WebAssembly memory to begin with: 128 MB, the least this PGlite build accepts (its module
+ * declares 2,048 pages; less fails to start), which is also its default. It grows when PostgreSQL
+ * needs more, up to 2 GB, and never shrinks. Only pages touched are resident: ~35 MB for an idle
+ * envhooks (shared_buffers, catalog caches), a few MB more after a burst (README, Performance).
+ */
+const INITIAL_MEMORY = 128 * 1024 * 1024;
+
+/**
+ * The PGlite thread's young generation: V8's default lets it grow to ~48 MB per thread, and the
+ * thread's garbage (each statement's parsed rows, cloned on to the main thread) filled it under
+ * load: an idle store at ~30 MB of JavaScript heap held ~150 MB after a burst, kept after the
+ * burst ended. 8 MB costs more, shorter scavenges; a burst measured no slower (README, Performance).
+ */
+const WORKER_YOUNG_GENERATION_MB = 8;
+
 export interface OpenPgliteOptions {
   /**
    * envhooks' data folder (created 0700 when missing, refused when other users can open it): the
@@ -61,11 +77,15 @@ export async function openPglite(
     const pgdata = dataDir ? join(dataDir, "pgdata") : undefined;
     if (pgdata && !existsSync(join(pgdata, "PG_VERSION"))) await createDataDir(pgdata);
     if (dataDir) tightenDataDir(dataDir);
-    const worker = await startPgliteWorker({
-      ...(pgdata ? { dataDir: pgdata } : {}),
-      ...(options.loadDataDir ? { loadDataDir: await options.loadDataDir.arrayBuffer() } : {}),
-      postgresqlconf: LOW_MEMORY_SETTINGS,
-    });
+    const worker = await startPgliteWorker(
+      {
+        ...(pgdata ? { dataDir: pgdata } : {}),
+        ...(options.loadDataDir ? { loadDataDir: await options.loadDataDir.arrayBuffer() } : {}),
+        postgresqlconf: LOW_MEMORY_SETTINGS,
+        initialMemory: INITIAL_MEMORY,
+      },
+      { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } },
+    );
     const lane = (lane: Lane): Queryable => ({
       async query<Row>(text: string, values?: unknown[]) {
         return worker.call<QueryResult<Row>>({ op: "query", text, ...(values ? { values } : {}) }, lane);

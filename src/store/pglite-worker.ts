@@ -85,6 +85,7 @@ try {
     ...(init.dataDir ? { dataDir: init.dataDir } : {}),
     ...(init.loadDataDir ? { loadDataDir: new Blob([init.loadDataDir]) } : {}),
     postgresqlconf: init.postgresqlconf,
+    ...(init.initialMemory ? { initialMemory: init.initialMemory } : {}),
   });
   await pglite.waitReady;
 } catch (error) {
