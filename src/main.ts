@@ -15,7 +15,7 @@ import { openPostgres } from "./store/open-postgres.ts";
 import { createSecretBox, SecretKeyError } from "./store/secret-box.ts";
 import { embeddedStoreKeys } from "./store/secret-key-file.ts";
 import { DataDirAccessError } from "./store/secure-data-dir.ts";
-import { updateEnvFile } from "./web/access/env-file.ts";
+import { envFileHolds, updateEnvFile } from "./web/access/env-file.ts";
 import { hostEnvhooks } from "./web/access/envhooks-host.ts";
 import { type SetupDeps, setupUrl } from "./web/access/setup.ts";
 import { createSmeeChannel, forwardWebhookProxy, type WebhookProxy } from "./web/access/webhook-proxy.ts";
@@ -64,13 +64,25 @@ try {
 const envFile = resolve(settings.envFile);
 let setupNeeded = settings.role !== "worker" && !(settings.github.appId && settings.github.privateKey);
 let generatedApiToken: string | undefined;
+/** Where the operator token generated at an earlier start is kept: the setup page says so. */
+let apiTokenFile: string | undefined;
+if (
+  setupNeeded &&
+  settings.apiToken &&
+  (await envFileHolds(envFile, "ENVHOOKS_API_TOKEN", settings.apiToken))
+)
+  apiTokenFile = envFile;
 if (setupNeeded && !settings.apiToken) {
   // First start: an operator token is generated, kept with the App's credentials, shown once by /setup.
   generatedApiToken = randomBytes(32).toString("hex");
   settings.apiToken = generatedApiToken;
   await updateEnvFile(envFile, { ENVHOOKS_API_TOKEN: generatedApiToken }).then(
     // Where to find it: the sign-in page asks for it, and only /setup shows it otherwise.
-    () => log.info({ envFile }, `generated an operator token (ENVHOOKS_API_TOKEN), kept in ${envFile}`),
+    () =>
+      log.info(
+        { envFile },
+        `Generated the operator token (ENVHOOKS_API_TOKEN) and saved it in ${envFile}: the setup page shows it once, when the GitHub App is registered; after that, it is in that file.`,
+      ),
     (error) =>
       log.warn(
         { err: error, envFile },
@@ -95,6 +107,7 @@ const setup: SetupDeps | undefined = setupNeeded
         return url;
       },
       generatedApiToken,
+      apiTokenFile,
       async connect(credentials) {
         setupNeeded = false;
         settings.github = {
@@ -175,7 +188,7 @@ const missing = setup
     ].filter(Boolean);
 if (secretKeys.length === 0) {
   log.warn(
-    'ENVHOOKS_SECRET_KEY is not set: integrations\' secrets, URLs and headers are stored in plain text in PostgreSQL. Set it to `openssl rand -base64 32` on every instance (README, "Secrets").',
+    'ENVHOOKS_SECRET_KEY is not set: integrations\' secrets, URLs and headers are stored in plain text in PostgreSQL. Set it to `openssl rand -base64 32` on every instance (docs/security.md, "Secrets").',
   );
 }
 if (missing.length > 0) {

@@ -1,7 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { parseEnv } from "node:util";
 
 /** A failure the user can act on: printed on stderr, exit code 1 (2 for usage errors). */
 export class CliError extends Error {
@@ -25,7 +26,8 @@ export function apiClient({ url, token }: Connection) {
   ): Promise<T> {
     if (!token) {
       throw new CliError(
-        "No API token: set ENVHOOKS_TOKEN (or pass --token) to the server's ENVHOOKS_API_TOKEN.",
+        "No API token: set ENVHOOKS_TOKEN or ENVHOOKS_API_TOKEN (or pass --token) to the server's " +
+          "ENVHOOKS_API_TOKEN, run envhooks in the folder whose .env the server reads, or `envhooks login`.",
         2,
       );
     }
@@ -74,6 +76,57 @@ export function resolveProject(option: string | undefined): string {
   if (!match)
     throw new CliError("Which project? Pass --project owner/repo (no GitHub origin found here).", 2);
   return `${match[1]}/${match[2]}`;
+}
+
+/** Where a connection's URL and token may come from, strongest first (see resolveConnection). */
+export interface ConnectionSource {
+  url?: string | undefined;
+  token?: string | undefined;
+}
+
+export const DEFAULT_URL = "http://localhost:3000";
+
+/**
+ * The `.env` file the server reads, as `npm start` does: `.env` in the working folder, or the file
+ * ENVHOOKS_ENV_FILE names (where /setup writes). Missing or unreadable: no variables.
+ */
+export function readServerEnvFile(
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): { path: string; vars: Record<string, string> } {
+  const path = resolve(cwd, env.ENVHOOKS_ENV_FILE || ".env");
+  try {
+    return { path, vars: parseEnv(readFileSync(path, "utf8")) as Record<string, string> };
+  } catch {
+    return { path, vars: {} };
+  }
+}
+
+/** What the server's `.env` says about reaching it: its token, and ENVHOOKS_URL or its PORT. */
+export function envFileSource(vars: Record<string, string>): ConnectionSource {
+  return {
+    token: vars.ENVHOOKS_TOKEN || vars.ENVHOOKS_API_TOKEN || undefined,
+    url: vars.ENVHOOKS_URL || (vars.PORT ? `http://localhost:${vars.PORT}` : undefined),
+  };
+}
+
+/**
+ * The server and token, from (strongest first) flags and environment variables, the server's `.env`
+ * in the working folder, then what `envhooks login` saved. The URL goes with the token: a token read
+ * from the `.env` is that server's, so it is not sent to a server `envhooks login` saved.
+ */
+export function resolveConnection(
+  explicit: ConnectionSource,
+  file: ConnectionSource,
+  saved: ConnectionSource,
+): Connection {
+  const token = explicit.token ?? file.token ?? saved.token;
+  let url: string | undefined;
+  if (explicit.url) url = explicit.url;
+  else if (!explicit.token && file.token) url = file.url;
+  else if (!explicit.token && saved.token) url = saved.url;
+  else url = file.url ?? saved.url;
+  return { url: url ?? DEFAULT_URL, token };
 }
 
 /** Where `envhooks login` keeps the server and token: `$XDG_CONFIG_HOME/envhooks/config.json`. */

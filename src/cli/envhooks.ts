@@ -4,10 +4,27 @@ import { createHmac, randomUUID } from "node:crypto";
 import Table from "cli-table3";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import packageJson from "../../package.json" with { type: "json" };
-import { type Api, apiClient, CliError, readConfig, resolveProject, writeConfig } from "./client.ts";
+import {
+  type Api,
+  apiClient,
+  CliError,
+  type Connection,
+  envFileSource,
+  readConfig,
+  readServerEnvFile,
+  resolveConnection,
+  resolveProject,
+  writeConfig,
+} from "./client.ts";
 import { SIMULATED_EVENTS, type SimulatedEvent, simulatedPayload } from "./simulated-events.ts";
 
 type Row = Record<string, unknown>;
+
+// The .env the server reads (npm start: the working folder's; ENVHOOKS_ENV_FILE): its token, URL and
+// webhook secret count below flags and variables set in the environment.
+const serverEnv = readServerEnvFile();
+if (!process.env.WEBHOOK_SECRET && serverEnv.vars.WEBHOOK_SECRET)
+  process.env.WEBHOOK_SECRET = serverEnv.vars.WEBHOOK_SECRET;
 
 const program = new Command("envhooks")
   .description("Manage envhooks integrations, environments and activities on a running server.")
@@ -16,9 +33,10 @@ const program = new Command("envhooks")
     new Option("--url <url>", "the envhooks server (default: http://localhost:3000)").env("ENVHOOKS_URL"),
   )
   .addOption(
-    new Option("--token <token>", "an API token (ENVHOOKS_API_TOKEN or a project token)").env(
-      "ENVHOOKS_TOKEN",
-    ),
+    new Option(
+      "--token <token>",
+      "an API token: the operator's (ENVHOOKS_API_TOKEN, also read from the environment and the server's .env) or a project token",
+    ).env("ENVHOOKS_TOKEN"),
   )
   .addOption(
     new Option("-p, --project <owner/repo>", "the project (default: this checkout's GitHub origin)").env(
@@ -34,11 +52,14 @@ const program = new Command("envhooks")
   .showHelpAfterError()
   .exitOverride();
 
-/** Flags and environment first, then what `envhooks login` saved, then the local default. */
-function connection() {
+/** Flags and environment first, then the server's .env, then what `envhooks login` saved. */
+function connection(): Connection {
   const options = program.opts<{ url?: string; token?: string }>();
-  const saved = readConfig();
-  return { url: options.url ?? saved.url ?? "http://localhost:3000", token: options.token ?? saved.token };
+  return resolveConnection(
+    { url: options.url, token: options.token ?? (process.env.ENVHOOKS_API_TOKEN || undefined) },
+    envFileSource(serverEnv.vars),
+    readConfig(),
+  );
 }
 const api = (): Api => apiClient(connection());
 const project = () => resolveProject(program.opts<{ project?: string }>().project);
@@ -48,6 +69,38 @@ const integrations = () => {
     ? `/api/owners/${encodeURIComponent(owner)}/integrations`
     : `/api/projects/${project()}/integrations`;
 };
+
+/**
+ * A project's listing, or "no such project" when it is empty because envhooks knows no project of
+ * that name (no event from it, and no integration): the API answers an empty list for any name, as
+ * integrations may be added before a repository's first event. Owner-wide listings are left alone.
+ */
+async function projectListing<T>(path: string, items: (answer: T) => unknown[], empty: T): Promise<T> {
+  const client = api();
+  const name = /^\/api\/projects\/([^/]+\/[^/?]+)\//.exec(path)?.[1];
+  const notFound = (error: unknown) => error instanceof CliError && error.message.startsWith("404");
+  let answer: T;
+  try {
+    answer = await client<T>(path);
+  } catch (error) {
+    // Environments and activities answer 404 before a project's first event.
+    if (!name || !notFound(error)) throw error;
+    answer = empty;
+  }
+  if (!name || items(answer).length > 0) return answer;
+  try {
+    await client(`/api/projects/${name}`);
+    return answer;
+  } catch (error) {
+    if (!notFound(error)) throw error;
+  }
+  const ownIntegrations = `/api/projects/${name}/integrations`;
+  if (path !== ownIntegrations && (await client<Row[]>(ownIntegrations)).length > 0) return answer;
+  throw new CliError(
+    `no such project: ${name} (envhooks has received no event from it and it has no integration). ` +
+      "Check --project: the repository's owner/name on GitHub.",
+  );
+}
 
 /** Prints rows as a table, or as JSON with --json. */
 function print(rows: Row[], columns: string[], json: boolean | undefined) {
@@ -139,7 +192,7 @@ program
   .description("List the project's integrations")
   .option("--json", "print JSON")
   .action(async (options: { json?: boolean }) => {
-    print(await api()<Row[]>(integrations()), INTEGRATION_COLUMNS, options.json);
+    print(await projectListing<Row[]>(integrations(), (rows) => rows, []), INTEGRATION_COLUMNS, options.json);
   });
 
 program
@@ -209,7 +262,9 @@ program
   .description("List webhooks (Divshot style)")
   .option("--json", "print JSON")
   .action(async (options: { json?: boolean }) => {
-    const hooks = (await api()<Row[]>(integrations())).filter((i) => i.type === "webhook");
+    const hooks = (await projectListing<Row[]>(integrations(), (rows) => rows, [])).filter(
+      (i) => i.type === "webhook",
+    );
     print(hooks, ["id", "url", "status", "last_status", "last_datetime"], options.json);
   });
 
@@ -267,7 +322,11 @@ program
   .description("List the project's environments")
   .option("--json", "print JSON")
   .action(async (options: { json?: boolean }) => {
-    const environments = await api()<Row[]>(`/api/projects/${project()}/environments`);
+    const environments = await projectListing<Row[]>(
+      `/api/projects/${project()}/environments`,
+      (rows) => rows,
+      [],
+    );
     print(environments, ["name", "machine_name", "status", "parent", "head_commit"], options.json);
   });
 
@@ -282,7 +341,11 @@ program
     const query = new URLSearchParams({ limit: "50" });
     if (options.type) query.set("type", options.type);
     if (options.state) query.set("state", options.state);
-    const { items } = await api()<{ items: Row[] }>(`/api/projects/${project()}/activities?${query}`);
+    const { items } = await projectListing<{ items: Row[] }>(
+      `/api/projects/${project()}/activities?${query}`,
+      (page) => page.items,
+      { items: [] },
+    );
     print(
       items.map((a) => ({ ...a, environment: (a.parameters as Row | undefined)?.environment })),
       ["id", "type", "environment", "state", "result", "created_at"],
@@ -417,14 +480,15 @@ program
       if (!/^[^/\s]+\/[^/\s]+$/.test(options.repo)) throw new CliError("--repo must be owner/repo.", 2);
       const payload = JSON.stringify(simulatedPayload(event as SimulatedEvent, options));
       const signature = `sha256=${createHmac("sha256", options.secret).update(payload).digest("hex")}`;
-      const { url } = connection();
+      const { url, token } = connection();
+      const deliveryId = randomUUID();
       const response = await fetch(new URL("/api/github/webhooks", url), {
         method: "POST",
         body: payload,
         headers: {
           "content-type": "application/json",
           "x-github-event": event,
-          "x-github-delivery": randomUUID(),
+          "x-github-delivery": deliveryId,
           "x-hub-signature-256": signature,
         },
       }).catch((error: Error) => {
@@ -434,8 +498,59 @@ program
       console.log(
         `Sent ${event} for ${options.repo} (${event === "pull_request" ? `#${options.pr}` : options.branch}): accepted.`,
       );
+      if (!token) {
+        console.log("Pass --token (or set ENVHOOKS_TOKEN) to see the activity it makes.");
+        return;
+      }
+      await followSimulated(apiClient({ url, token }), url, options.repo, deliveryId);
     },
   );
+
+/** How long `simulate` waits for envhooks to apply the event it sent. */
+const SIMULATE_WAIT_MS = 20_000;
+
+/**
+ * Waits for the simulated delivery to be applied and prints what it made: each activity's id and its
+ * page on the dashboard, or why it made none. A simulated event goes to the repository's project, or,
+ * when a GitHub repository holds that name, to `owner/repo~simulated`.
+ */
+async function followSimulated(client: Api, url: string, repo: string, deliveryId: string) {
+  const deadline = Date.now() + SIMULATE_WAIT_MS;
+  for (;;) {
+    for (const name of [repo, `${repo}~simulated`]) {
+      const events = await client<{ items: Row[] }>(`/api/projects/${name}/github-events?limit=100`).catch(
+        (error: unknown) => {
+          // No project of that name (yet): the delivery is not there.
+          if (error instanceof CliError && /^40[34]/.test(error.message)) return { items: [] as Row[] };
+          throw error;
+        },
+      );
+      const received = events.items.find((item) => item.delivery_id === deliveryId);
+      if (!received || received.state === "pending") continue;
+      if (received.state === "failed")
+        throw new CliError(`envhooks could not apply it: ${received.last_error ?? "no reason given"}.`);
+      const { items } = await client<{ items: Row[] }>(`/api/projects/${name}/activities?limit=100`);
+      const made = items
+        .filter((a) => (a.github as { delivery_id?: string } | null)?.delivery_id === deliveryId)
+        .reverse();
+      if (made.length === 0) console.log(`No activity: ${received.outcome ?? "nothing to do"}.`);
+      for (const activity of made) {
+        const environment = (activity.parameters as Row | undefined)?.environment;
+        console.log(
+          `Activity ${activity.id} (${activity.type}${environment ? ` of ${environment}` : ""}, ${name}): ${new URL(`/activities/${activity.id}`, url)}`,
+        );
+      }
+      return;
+    }
+    if (Date.now() > deadline) {
+      console.log(
+        `Not applied yet after ${SIMULATE_WAIT_MS / 1000} s: see ${new URL(`/projects/${repo}`, url)} for its activity.`,
+      );
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
 
 try {
   await program.parseAsync();

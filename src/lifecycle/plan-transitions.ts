@@ -198,7 +198,7 @@ function planPullRequest(
   const existing = pullRequestEnvironmentOf(environments, pr.number);
   const subject = `pull request #${pr.number}`;
   if (!existing && environments.has(name)) {
-    // Only an environment named before branches like `pr-6` got `branch:pr-6` (see README).
+    // Only an environment named before branches like `pr-6` got `branch:pr-6` (see docs/github.md, "Deploy runners").
     return ignore(`environment ${name} belongs to a branch: ${subject} gets none while it exists`);
   }
 

@@ -70,7 +70,7 @@ export function createSecretBox(keys: Buffer[]): SecretBox {
       const key = byId.get(id);
       if (!key) {
         throw new SecretKeyError(
-          `A stored secret is encrypted with key ${id || "(unreadable)"}, which ENVHOOKS_SECRET_KEY does not hold (${held()}): set ENVHOOKS_SECRET_KEY to list that key (see README, "Secrets").`,
+          `A stored secret is encrypted with key ${id || "(unreadable)"}, which ENVHOOKS_SECRET_KEY does not hold (${held()}): set ENVHOOKS_SECRET_KEY to list that key (see docs/security.md, "Secrets").`,
         );
       }
       try {

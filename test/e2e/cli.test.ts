@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,13 +19,19 @@ import {
 const CLI = new URL("../../src/cli/envhooks.ts", import.meta.url).pathname;
 const PROJECT = "acme/web";
 
+/**
+ * An empty folder to run the CLI in, and an empty config folder: neither a .env nor an
+ * `envhooks login` of the machine running the tests counts.
+ */
+const NOWHERE = mkdtempSync(join(tmpdir(), "envhooks-cli-cwd-"));
+
 /** Runs the CLI as a user would, in its own process; never throws. */
-function cli(args: string[], env: Record<string, string> = {}) {
+function cli(args: string[], env: Record<string, string> = {}, cwd = NOWHERE) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     execFile(
       process.execPath,
       [CLI, ...args],
-      { env: { PATH: process.env.PATH, ...env } },
+      { env: { PATH: process.env.PATH, XDG_CONFIG_HOME: NOWHERE, ...env }, cwd },
       (error, stdout, stderr) => {
         resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr });
       },
@@ -56,6 +62,7 @@ describe("the envhooks CLI against a running server", () => {
     };
   });
   afterAll(async () => {
+    rmSync(NOWHERE, { recursive: true, force: true });
     await receiver?.stop();
     await new Promise((resolve) => server?.close(resolve));
     await envhooks?.close();
@@ -236,5 +243,96 @@ describe("the envhooks CLI against a running server", () => {
     const down = await cli(["hooks", "-p", PROJECT], { ...env, ENVHOOKS_URL: "http://127.0.0.1:9" });
     expect(down.code).toBe(1);
     expect(down.stderr).toContain("Is it running?");
+  });
+  it("reads the server's .env in the working folder (its token, PORT and webhook secret); a variable set wins", async () => {
+    const folder = mkdtempSync(join(tmpdir(), "envhooks-cli-dotenv-"));
+    try {
+      const port = new URL(env.ENVHOOKS_URL ?? "").port;
+      // What `npm start` reads and /setup writes: the generated operator token, the App's secret.
+      writeFileSync(
+        join(folder, ".env"),
+        `# envhooks\nPORT=${port}\nENVHOOKS_API_TOKEN=${API_TOKEN}\nWEBHOOK_SECRET="${WEBHOOK_SECRET}"\n`,
+      );
+      const listed = await cli(["hooks", "--json", "-p", PROJECT], {}, folder);
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(JSON.parse(listed.stdout)).toHaveLength(1);
+      const pushed = await cli(
+        ["simulate", "push", "--repo", PROJECT, "--branch", "feature-env"],
+        {},
+        folder,
+      );
+      expect(pushed.code, pushed.stderr).toBe(0);
+
+      // A variable set in the environment wins over the file.
+      const wrong = await cli(["hooks", "-p", PROJECT], { ENVHOOKS_TOKEN: "not-the-token" }, folder);
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr).toContain("401");
+      const elsewhere = await cli(["hooks", "-p", PROJECT], { ENVHOOKS_URL: "http://127.0.0.1:9" }, folder);
+      expect(elsewhere.code).toBe(1);
+      expect(elsewhere.stderr).toContain("Cannot reach envhooks at http://127.0.0.1:9");
+
+      // ENVHOOKS_ENV_FILE names another file, as it does for the server.
+      const named = await cli(
+        ["hooks", "--json", "-p", PROJECT],
+        { ENVHOOKS_ENV_FILE: join(folder, ".env") },
+        NOWHERE,
+      );
+      expect(named.code, named.stderr).toBe(0);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it("accepts the operator token as ENVHOOKS_API_TOKEN, the server's own name for it", async () => {
+    const listed = await cli(["hooks", "--json", "-p", PROJECT], {
+      ENVHOOKS_URL: env.ENVHOOKS_URL ?? "",
+      ENVHOOKS_API_TOKEN: API_TOKEN,
+    });
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)).toHaveLength(1);
+    const none = await cli(["hooks", "-p", PROJECT], { ENVHOOKS_URL: env.ENVHOOKS_URL ?? "" });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("ENVHOOKS_API_TOKEN");
+  });
+
+  it("simulate prints the activity's id and its dashboard link", async () => {
+    const pushed = await cli(["simulate", "push", "--repo", PROJECT, "--branch", "feature-link"], env);
+    expect(pushed.code, pushed.stderr).toBe(0);
+    const [, id, link] =
+      /Activity ([a-z2-7]{13}) \(environment\.branch of feature-link, acme\/web\): (\S+)/.exec(
+        pushed.stdout,
+      ) ?? [];
+    expect(id, pushed.stdout).toBeDefined();
+    expect(link).toBe(`${env.ENVHOOKS_URL}/activities/${id}`);
+    const activity = (await (await envhooks.api(`/api/activities/${id}`)).json()) as {
+      type: string;
+      parameters: { environment: string };
+    };
+    expect(activity).toMatchObject({
+      type: "environment.branch",
+      parameters: { environment: "feature-link" },
+    });
+    // The dashboard's page for it is there (the sign-in page first, for a browser without a session).
+    expect((await fetch(link ?? "", { redirect: "manual" })).status).toBeLessThan(400);
+
+    // An event that changes nothing says so.
+    const again = await cli(["simulate", "create", "--repo", PROJECT, "--branch", "feature-link"], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/No activity: /);
+  });
+
+  it("integrations of an unknown project exit 1 with 'no such project'; one with integrations only lists them", async () => {
+    for (const verb of ["integrations", "hooks", "environments", "activities"]) {
+      const unknown = await cli([verb, "-p", "unknown/repo"], env);
+      expect(unknown.code, `${verb}: ${unknown.stdout}`).toBe(1);
+      expect(unknown.stderr).toContain("no such project: unknown/repo");
+    }
+    // Integrations may be added before a repository's first event: that project is known.
+    expect((await cli(["hooks:add", receiver.url, "-p", "acme/not-pushed-yet"], env)).code).toBe(0);
+    const listed = await cli(["integrations", "--json", "-p", "acme/not-pushed-yet"], env);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)).toHaveLength(1);
+    const environments = await cli(["environments", "--json", "-p", "acme/not-pushed-yet"], env);
+    expect(environments.code, environments.stderr).toBe(0);
   });
 });

@@ -159,4 +159,67 @@ describe("a new user's first start", { timeout: 300_000 }, () => {
     expect(again.output).not.toMatch(/to register the GitHub App/);
     expect(await (await fetch(`${secondOrigin}/setup`)).text()).toMatch(/envhooks is set up/);
   });
+  it("logs in one line where the generated operator token went; after a restart the setup page says where it is", async () => {
+    const envFile = join(folder, ".env");
+    const env = {
+      ENVHOOKS_DATA_DIR: join(folder, "data"),
+      ENVHOOKS_ENV_FILE: envFile,
+      GHE_HOST: new URL(github.baseUrl).host,
+      GHE_PROTOCOL: "http",
+    };
+    const first = new ServerProcess(env);
+    servers.push(first);
+    await first.ready();
+    await eventually(async () => /to register the GitHub App/.test(first.output));
+    const token = parseEnv(readFileSync(envFile, "utf8")).ENVHOOKS_API_TOKEN ?? "";
+    expect(token).toMatch(/^[0-9a-f]{64}$/);
+    const said = first.output
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => (JSON.parse(line) as { msg?: string }).msg ?? "")
+      .filter((msg) => msg.includes("operator token"));
+    // One line, for a person: where it went, and that the setup page shows it once.
+    expect(said).toHaveLength(1);
+    expect(said[0]).toContain(`ENVHOOKS_API_TOKEN) and saved it in ${envFile}`);
+    expect(said[0]).toMatch(/the setup page shows it once/);
+    expect(first.output).not.toContain(token);
+    await first.kill("SIGTERM");
+
+    // Restarted before the App was registered, as `npm start` does it (reading .env): the token is
+    // no longer generated nor shown, and the setup page says where it is.
+    const again = new ServerProcess({ ...env, ...parseEnv(readFileSync(envFile, "utf8")) });
+    servers.push(again);
+    const origin = await again.ready();
+    const link = await eventually(
+      async () => /Open (http:\/\/\S+\/setup\?key=\S+) to register the GitHub App/.exec(again.output)?.[1],
+    );
+    const browser = new Browser(origin);
+    expect((await browser.get(new URL(link).pathname + new URL(link).search)).status).toBe(303);
+    const page = await (await browser.get("/setup")).text();
+    const where = /<dd id="operator-token-where">([\s\S]*?)<\/dd>/.exec(page)?.[1] ?? "";
+    expect(where, page).toContain(`<code>${envFile}</code>`);
+    expect(where).toMatch(/ENVHOOKS_API_TOKEN[\s\S]*not shown again/);
+    expect(page).not.toContain(token);
+
+    // Registered: the last page says where the token is, instead of showing it.
+    const action = decodeEntities(
+      /<form method="post" action="([^"]*settings\/apps\/new[^"]*)">/.exec(page)?.[1] ?? "",
+    );
+    const manifest = decodeEntities(/name="manifest" value="([^"]+)"/.exec(page)?.[1] ?? "");
+    const confirmed = await fetch(action, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ manifest }).toString(),
+      redirect: "manual",
+    });
+    const back = new URL(confirmed.headers.get("location") ?? "");
+    const done = await browser.get(back.pathname + back.search);
+    const donePage = await done.text();
+    expect(done.status, donePage).toBe(200);
+    expect(donePage).not.toContain(token);
+    const told = /<p id="operator-token-where">([\s\S]*?)<\/p>/.exec(donePage)?.[1] ?? "";
+    expect(told, donePage).toContain(`<code>${envFile}</code>`);
+    expect(told).toMatch(/not shown\s+again/);
+    expect(donePage).toMatch(/sign in<\/a> with GitHub or with the operator token/);
+  });
 });

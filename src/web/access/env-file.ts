@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { open, readFile, rename, rm } from "node:fs/promises";
+import { parseEnv } from "node:util";
 
 /** A value as a `.env` line holds it: plain when it can be, else double-quoted with `\n` for newlines. */
 export function envValue(value: string): string {
@@ -57,5 +58,14 @@ async function writeEnvFile(path: string, values: Record<string, string>): Promi
     await rename(draft, path);
   } finally {
     await rm(draft, { force: true });
+  }
+}
+
+/** Whether the `.env` file sets the variable to this value (a missing or unreadable file does not). */
+export async function envFileHolds(path: string, name: string, value: string): Promise<boolean> {
+  try {
+    return parseEnv(await readFile(path, "utf8"))[name] === value;
+  } catch {
+    return false;
   }
 }

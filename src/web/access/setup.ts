@@ -48,6 +48,11 @@ export interface SetupDeps {
   createWebhookProxy?: () => Promise<string>;
   /** An operator token generated at this start, shown once on the setup page. */
   generatedApiToken?: string | undefined;
+  /**
+   * The file that keeps the operator token (ENVHOOKS_API_TOKEN) an earlier start generated: after a
+   * restart the token is not shown again, and the setup page says where it is.
+   */
+  apiTokenFile?: string | undefined;
   /** Connects the registered App into the running envhooks (no restart). */
   connect(credentials: AppCredentials): Promise<void>;
   Octokit?: typeof ProbotOctokit;
@@ -92,6 +97,17 @@ export async function buildManifest(
     setup_on_update: false,
     public: app.public ?? false,
   };
+}
+
+/** Where the setup page says the operator token is: shown once at the end, or in the env file since a restart. */
+function operatorTokenTerm(setup: SetupDeps) {
+  if (setup.generatedApiToken)
+    return html`<dt>Operator token</dt><dd id="operator-token-where">generated at this start and kept in
+<code>${setup.envFile}</code> as <code>ENVHOOKS_API_TOKEN</code>: shown once, when the App is registered</dd>`;
+  if (setup.apiTokenFile)
+    return html`<dt>Operator token</dt><dd id="operator-token-where"><code>ENVHOOKS_API_TOKEN</code> in
+<code>${setup.apiTokenFile}</code> (generated at an earlier start, not shown again)</dd>`;
+  return "";
 }
 
 /** /setup: registers the GitHub App from app.yml through GitHub's manifest flow. */
@@ -225,6 +241,7 @@ sends you to GitHub to confirm, and connects it when GitHub sends you back: no r
   <dt>Webhook URL</dt><dd><code id="webhook-url">${hookUrl}</code></dd>
   <dt>Sign-in callback</dt><dd><code>${base}/login/github/callback</code></dd>
   <dt>Credentials are written to</dt><dd><code>${setup.envFile}</code> (mode 600)</dd>
+  ${operatorTokenTerm(setup)}
   <dt>Permissions</dt><dd id="permissions">${permissions.map(
     ([name, access], n) => html`${n > 0 ? ", " : ""}<code>${name}: ${access}</code>`,
   )}</dd>
@@ -419,9 +436,13 @@ ${
 <p>envhooks generated the operator token (<code>ENVHOOKS_API_TOKEN</code>, kept in
 <code>${setup.envFile}</code>). It opens every project: copy it now, it is not shown again.</p>
 <p class="secret" id="operator-token">${generated}</p>`
-    : ""
+    : setup.apiTokenFile
+      ? html`<h2>Your operator token</h2>
+<p id="operator-token-where">envhooks generated the operator token at an earlier start; it is not shown
+again. It is <code>ENVHOOKS_API_TOKEN</code> in <code>${setup.apiTokenFile}</code>.</p>`
+      : ""
 }
-<p>Then <a href="/login">sign in</a> with GitHub${generated ? " or with the operator token" : ""}.</p>`,
+<p>Then <a href="/login">sign in</a> with GitHub${generated || setup.apiTokenFile ? " or with the operator token" : ""}.</p>`,
     );
   });
 
