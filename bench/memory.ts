@@ -1,5 +1,5 @@
 // npm run bench:memory: envhooks' resident memory on each store, idle, under load and once the load
-// has ended, with where it is (README, Performance). Not part of `npm run bench`, whose RSS figures
+// has ended, with where it is (docs/performance.md, Memory). Not part of `npm run bench`, whose RSS figures
 // are the idle and most-under-load ones beside the other peers; this one also watches memory come
 // back down, and splits it by mapping (/proc/<pid>/smaps): PGlite's WebAssembly memory is one
 // mapping of several GB reserved, of which only what it touched is resident.
@@ -117,7 +117,14 @@ async function measure(name: string, env: Record<string, string>, receivers: Rec
     {
       name,
       script: new URL("../src/main.ts", import.meta.url).pathname,
-      env: { WEBHOOK_SECRET: SECRET, ENVHOOKS_API_TOKEN: TOKEN, ENVHOOKS_ALLOW_PRIVATE_URLS: "true", ...env },
+      env: {
+        WEBHOOK_SECRET: SECRET,
+        ENVHOOKS_API_TOKEN: TOKEN,
+        ENVHOOKS_ALLOW_PRIVATE_URLS: "true",
+        // glibc's malloc arenas, as the container image sets them (MALLOC_ARENA_MAX=2 npm run bench:memory).
+        ...(process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {}),
+        ...env,
+      },
       envhooks: true,
     },
     join(folder, `${name.replace(/\W+/g, "-")}.log`),
