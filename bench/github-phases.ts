@@ -13,7 +13,9 @@
 //    installation;
 // 4. `runner: github-actions`: a pull request opened, then pushed to 10 times 1 s apart: workflow
 //    dispatches, cancels and GitHub writes, and the time from the last run's `completed` event until
-//    GitHub shows its final state.
+//    GitHub shows its final state;
+// 5. 10 repositories × 10 branches in 10 installations, 200 pushes/s with 5 webhook integrations
+//    each on receivers at 50 ms: push → receiver p50 / p95 / p99 (production's shape of issue 26).
 // What GitHub shows is read off the fake's calls, each stamped (Date.now()) when it was answered.
 import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -116,6 +118,22 @@ export interface GithubResult {
     budget_limit: number;
     rate_limited_answers: number;
     final_state: Shown;
+  };
+  ten_by_ten: {
+    pushes: number;
+    per_s: number;
+    environments: number;
+    fan_out: number;
+    hold_ms: number;
+    expected: number;
+    delivered: number;
+    refused: number;
+    /** Push → the receiver reading the first attempt, ms; null: a delivery missing after 30 s. */
+    p50: number | null;
+    p95: number | null;
+    p99: number | null;
+    /** Calls the fake GitHub answered meanwhile. */
+    github_calls: number;
   };
 }
 
@@ -292,15 +310,7 @@ export async function withEnvhooks<T>(
         name: store.name,
         script: envhooks.script,
         envhooks: true,
-        env: {
-          ...envhooks.env,
-          ...opened.env,
-          APP_ID: "1",
-          PRIVATE_KEY: github.privateKey,
-          GHE_HOST: `127.0.0.1:${github.port}`,
-          GHE_PROTOCOL: "http",
-          ENVHOOKS_PUBLIC_URL: "https://envhooks.bench.example.com",
-        },
+        env: { ...envhooks.env, ...opened.env, ...appEnv(github) },
       },
       logFile,
     );
@@ -314,6 +324,17 @@ export async function withEnvhooks<T>(
     github.stop();
     await opened.drop();
   }
+}
+
+/** What gives envhooks GitHub App credentials, with the fake GitHub `github` as its GitHub. */
+export function appEnv(github: FakeGithubProcess): Record<string, string> {
+  return {
+    APP_ID: "1",
+    PRIVATE_KEY: github.privateKey,
+    GHE_HOST: `127.0.0.1:${github.port}`,
+    GHE_PROTOCOL: "http",
+    ENVHOOKS_PUBLIC_URL: "https://envhooks.bench.example.com",
+  };
 }
 
 /** `payload` as sent for installation `id`. */
@@ -591,6 +612,76 @@ async function manyInstallations({ server, github }: Phase, prefix: string) {
 
 const round = (value: number) => Math.round(value * 100) / 100;
 
+/**
+ * Phase 5: 10 repositories × 10 branches (100 environments) in 10 installations, 200 pushes/s for
+ * BENCH_SECONDS after 2 s not measured, each repository with 5 webhook integrations on receivers
+ * that answer in 50 ms: push → receiver (the first attempt read) p50 / p95 / p99, GitHub's work
+ * (config reads, deployments and statuses) going on beside it. Deliveries still missing 30 s after
+ * the last push count as the slowest.
+ */
+async function tenByTen({ server, github }: Phase, receivers: Receivers, prefix: string) {
+  const rate = 200;
+  const fanOut = 5;
+  const repos = Array.from({ length: 10 }, (_, n) => `bench-gh-ten/repo-${n}`);
+  const branches = Array.from({ length: 10 }, (_, n) => `feature-${n}`);
+  for (const repo of repos) {
+    for (let i = 0; i < fanOut; i++) {
+      await api(server.url, `/api/projects/${repo}/integrations`, {
+        type: "webhook",
+        url: `${receivers.urls[i] ?? receivers.url}/hold/50/ten-${i}`,
+      });
+    }
+  }
+  const warmup = rate * 2;
+  const heads = new Map<string, string>();
+  const pushes = Array.from({ length: warmup + rate * SECONDS }, (_, n) => {
+    const r = n % repos.length;
+    const b = Math.floor(n / repos.length) % branches.length;
+    const key = `${r} ${b}`;
+    const fill = (r * 10 + b).toString(16).padStart(2, "0");
+    const after = `${fill}${(n + 1).toString(16).padStart(38, "0")}`;
+    const before = heads.get(key) ?? `${fill}${"0".repeat(38)}`;
+    heads.set(key, after);
+    const payload = forInstallation(pushToBranch(branches[b] ?? "", { before, after }), 30 + r);
+    payload.repository = pushTo(repos[r] ?? "", 0).repository;
+    return signed(`${prefix}-ten-${n}`, payload);
+  });
+  const sent = await atFixedRate(server.url, pushes, warmup, rate);
+  await receivers.waitFor(`${prefix}-ten-`, (pushes.length - sent.refused) * fanOut, 30_000);
+  const first = new Map<string, { delivery: string; at: number }>();
+  for (const [delivery, , at, , webhookId] of await receivers.take()) {
+    if (!sent.sentAt.has(delivery)) continue;
+    const seen = first.get(webhookId);
+    if (!seen || at < seen.at) first.set(webhookId, { delivery, at });
+  }
+  const latencies = [...first.values()].map(({ delivery, at }) => at - (sent.sentAt.get(delivery) ?? 0));
+  const expected =
+    (sent.sentAt.size - [...sent.refusedIds].filter((id) => sent.sentAt.has(id)).length) * fanOut;
+  const all = [
+    ...latencies,
+    ...Array.from({ length: Math.max(0, expected - latencies.length) }, () => Infinity),
+  ];
+  const quantile = (p: number) => {
+    const value = percentile(all, p);
+    return Number.isFinite(value) ? value : null;
+  };
+  await github.update();
+  return {
+    pushes: sent.sentAt.size,
+    per_s: rate,
+    environments: repos.length * branches.length,
+    fan_out: fanOut,
+    hold_ms: 50,
+    expected,
+    delivered: latencies.length,
+    refused: sent.refused,
+    p50: quantile(50),
+    p95: quantile(95),
+    p99: quantile(99),
+    github_calls: github.calls.length,
+  } satisfies GithubResult["ten_by_ten"];
+}
+
 /** The three GitHub phases on one store. */
 export async function measureGithub(
   store: BenchStore,
@@ -617,7 +708,28 @@ export async function measureGithub(
     actions_runner: await phase("runner: github-actions, a pull request pushed to 10 times", (p) =>
       actionsRunner(p, prefix),
     ),
+    ten_by_ten: await measureTenByTen(store, envhooks, receivers, folder),
   };
+}
+
+/** Phase 5 alone (`npm run bench` runs it with the others; a quick check can run just it). */
+export async function measureTenByTen(
+  store: BenchStore,
+  envhooks: { script: string; env: Record<string, string> },
+  receivers: Receivers,
+  folder: string,
+): Promise<GithubResult["ten_by_ten"]> {
+  const logFile = join(folder, `${store.name.replace(/\W+/g, "-")}-github.log`);
+  const prefix = `${store.name.replace(/\W+/g, "-")}-gh-${randomBytes(3).toString("hex")}`;
+  console.error(
+    "  GitHub in the loop: 10 repositories × 10 branches, 200 pushes/s × fan-out 5, receivers at 50 ms…",
+  );
+  const began = nowMs();
+  try {
+    return await withEnvhooks(store, envhooks, logFile, (p) => tenByTen(p, receivers, prefix));
+  } finally {
+    console.error(`  (${Math.round((nowMs() - began) / 1000)} s)`);
+  }
 }
 
 // --- report ---------------------------------------------------------------------------------------
@@ -675,6 +787,14 @@ export function githubTable(results: GithubResult[]): string {
       "… rate-limit budget used by the busiest installation; 403/429 answers",
       (r) =>
         `${r.many_installations.budget_used_max} of ${r.many_installations.budget_limit}; ${r.many_installations.rate_limited_answers}`,
+    ],
+    [
+      "10 repositories × 10 branches, 200 pushes/s × fan-out 5, receivers at 50 ms: push → receiver p50 / p95 / p99, ms",
+      (r) => {
+        const t = r.ten_by_ten;
+        const q = (value: number | null) => (value === null ? "> 30 s" : String(value));
+        return `${q(t.p50)} / ${q(t.p95)} / ${q(t.p99)} (${t.delivered}/${t.expected}${t.refused ? `; ${t.refused} pushes refused` : ""})`;
+      },
     ],
   ];
   return markdown(

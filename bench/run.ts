@@ -10,7 +10,10 @@
 // Figures: time to ready; RSS idle and the most seen under load; ack latency of signed pushes sent
 // at a fixed 200/s; events/s and ack latency at saturation; for envhooks also the first-attempt
 // delivery latency from the GitHub request leaving here to a receiver reading it, with fan-out 1
-// and 5 at 200/s, and the signed, logged deliveries/s sustained through a burst with fan-out 5. These
+// and 5 at 200/s, and the signed, logged deliveries/s sustained through a burst with fan-out 5. As in
+// production, envhooks runs with GitHub App credentials against a fake GitHub at ~100 ms
+// (bench/fake-github-process.ts), and the fan-out phases' pushes come for an installation, so its
+// GitHub work (config reads, deployments, statuses) goes on beside their deliveries. These
 // loopback phases' receivers answer at once; bench/slow-receiver-phases.ts runs envhooks on both
 // stores with receivers that take 50–150 ms, and bench/github-phases.ts with GitHub in the loop (a
 // fake GitHub API at ~100 ms), neither with the other peers. BENCH_PHASES=loopback, =slow-receivers
@@ -39,9 +42,18 @@ import {
   signed,
   sleep,
   start,
+  stopWithin,
   TOKEN,
 } from "./bench-helpers.ts";
-import { evaluateGithub, type GithubResult, githubTable, measureGithub } from "./github-phases.ts";
+import {
+  appEnv,
+  evaluateGithub,
+  FakeGithubProcess,
+  forInstallation,
+  type GithubResult,
+  githubTable,
+  measureGithub,
+} from "./github-phases.ts";
 import type { Arrival } from "./receivers.ts";
 import { evaluateSlow, measureSlowReceivers, type SlowResult, slowTable } from "./slow-receiver-phases.ts";
 import { type Target, target, targetTable } from "./targets.ts";
@@ -63,11 +75,26 @@ const FAN_OUT = 5;
 /** Pushes go round-robin to this many repositories of each fan-out. */
 const REPOSITORIES = 50;
 
-/** Signed pushes to `repos`, round-robin, each a new commit: `start` is the first commit number. */
-function signedPushes(repos: string[], count: number, prefix: string, start = 0): Signed[] {
-  return Array.from({ length: count }, (_, n) =>
-    signed(`${prefix}-${n}`, pushTo(repos[n % repos.length] ?? "", start + Math.floor(n / repos.length))),
-  );
+/** Installations the fan-out phases' repositories belong to, in turn (GitHub sends each event with its own). */
+const INSTALLATIONS = 10;
+
+/**
+ * Signed pushes to `repos`, round-robin, each a new commit: `start` is the first commit number.
+ * `installed`: each sent for its repository's installation of the GitHub App, as GitHub sends
+ * them to an App (envhooks then reads its config and writes deployments and statuses).
+ */
+function signedPushes(
+  repos: string[],
+  count: number,
+  prefix: string,
+  start = 0,
+  installed = false,
+): Signed[] {
+  return Array.from({ length: count }, (_, n) => {
+    const r = n % repos.length;
+    const push = pushTo(repos[r] ?? "", start + Math.floor(n / repos.length));
+    return signed(`${prefix}-${n}`, installed ? forInstallation(push, 100 + (r % INSTALLATIONS)) : push);
+  });
 }
 
 // --- processes -----------------------------------------------------------------------------------
@@ -165,7 +192,26 @@ function deliveryLatency(arrivals: Arrival[], sentAt: Map<string, number>, fanOu
 
 const ack = (acks: number[]) => ({ ack_p50_ms: percentile(acks, 50), ack_p99_ms: percentile(acks, 99) });
 
+/**
+ * The loopback phases on one peer. envhooks runs with GitHub App credentials against a fake GitHub
+ * at ~100 ms (a real installation always has them), and the fan-out phases' pushes come for an
+ * installation, so GitHub's work goes on beside their deliveries; the saturation phase's do not
+ * (ingest, as the other peers are measured).
+ */
 async function measure(peer: Peer, receivers: Receivers, folder: string) {
+  const github = peer.envhooks ? await FakeGithubProcess.start() : undefined;
+  try {
+    return await measureWith(
+      github ? { ...peer, env: { ...peer.env, ...appEnv(github) } } : peer,
+      receivers,
+      folder,
+    );
+  } finally {
+    github?.stop();
+  }
+}
+
+async function measureWith(peer: Peer, receivers: Receivers, folder: string) {
   const logFile = join(folder, `${peer.name.replace(/\W+/g, "-")}.log`);
   const result: Record<string, unknown> = { peer: peer.name };
   let server = await start(peer, logFile);
@@ -196,7 +242,7 @@ async function measure(peer: Peer, receivers: Receivers, folder: string) {
   const events = RATE * FIXED_SECONDS;
 
   // Fixed rate, fan-out 1 (for the peers: just the pushes).
-  let pushes = signedPushes(single, warmup + events, `${prefix}-f1`);
+  let pushes = signedPushes(single, warmup + events, `${prefix}-f1`, 0, relays);
   let commits = Math.ceil(pushes.length / REPOSITORIES);
   const one = await atFixedRate(server.url, pushes, warmup, RATE);
   result.fixed_rate = { events_per_s: RATE, events, refused: one.refused, ...ack(one.acks) };
@@ -204,7 +250,7 @@ async function measure(peer: Peer, receivers: Receivers, folder: string) {
     await receivers.waitFor(`${prefix}-f1-`, pushes.length);
     result.delivery_fan_out_1 = deliveryLatency(await receivers.take(), one.sentAt, 1);
 
-    pushes = signedPushes(fanned, warmup + events, `${prefix}-f5`);
+    pushes = signedPushes(fanned, warmup + events, `${prefix}-f5`, 0, true);
     const five = await atFixedRate(server.url, pushes, warmup, RATE);
     await receivers.waitFor(`${prefix}-f5-`, pushes.length * FAN_OUT);
     result.delivery_fan_out_5 = {
@@ -236,7 +282,7 @@ async function measure(peer: Peer, receivers: Receivers, folder: string) {
     await receivers.take();
 
     // A burst with fan-out 5: how many deliveries/s reach the receivers.
-    pushes = signedPushes(fanned, SUSTAINED_EVENTS, `${prefix}-burst`, commits);
+    pushes = signedPushes(fanned, SUSTAINED_EVENTS, `${prefix}-burst`, commits, true);
     const statementsBefore = await storeStatements(server.url);
     const burst = await atSaturation(server.url, pushes, { amount: SUSTAINED_EVENTS });
     await receivers.waitFor(`${prefix}-burst-`, burst.accepted * FAN_OUT);
@@ -262,7 +308,8 @@ async function measure(peer: Peer, receivers: Receivers, folder: string) {
   }
   result.rss_load_mb = rss.max();
   rss.stop();
-  await server.stop();
+  // GitHub writes still queued may hold a graceful stop: 10 s, then the process is killed.
+  await stopWithin(server, 10_000);
   return result;
 }
 

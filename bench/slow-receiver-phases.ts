@@ -1,6 +1,6 @@
 // The phases of `npm run bench` whose receivers take time to answer, as Slack's, Teams' or a CI's
 // webhooks do (100–300 ms): the loopback phases' receivers answer at once, which hides every wait
-// on a receiver. Each store gets a new store and envhooks, without GitHub credentials:
+// on a receiver. Each phase gets a new store and envhooks:
 // 1. 50 repositories with 5 webhooks each, the five on receivers of their own (a port each: envhooks
 //    keeps a connection pool per origin, and five services are five origins) that answer in
 //    50–150 ms, drawn evenly; signed pushes round-robin at 200/s on PostgreSQL, 100/s on the
@@ -8,6 +8,8 @@
 //    measured, from the GitHub request leaving here until the receiver answered, and over the
 //    receiver's own time: minus the time the receiver held that attempt, which it records for each
 //    (bench/receivers.ts). What remains is envhooks' own: storing, applying, waiting for a turn.
+//    envhooks runs with GitHub App credentials against a fake GitHub at ~100 ms, and each push
+//    comes for an installation (10 in all), as in production: GitHub's work goes on beside.
 //    Deliveries still missing 30 s after the last push count as the slowest ("> 30 s").
 // 2. One integration whose receiver answers in 100 ms, and 800 pushes over 20 branches of one
 //    repository (20 environments) sent at 400/s: the deliveries/s it sustains, from its first
@@ -30,6 +32,7 @@ import {
   start,
   stopWithin,
 } from "./bench-helpers.ts";
+import { appEnv, FakeGithubProcess, forInstallation } from "./github-phases.ts";
 import { type Target, target } from "./targets.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -142,8 +145,12 @@ async function fanOut(url: string, receivers: Receivers, rate: number, prefix: s
     }
   }
   const warmup = rate * WARMUP_SECONDS;
+  // Each for its repository's installation of the GitHub App (10 in all), as GitHub sends them.
   const pushes = Array.from({ length: warmup + rate * SECONDS }, (_, n) =>
-    signed(`${prefix}-${n}`, pushTo(repos[n % repos.length] ?? "", Math.floor(n / repos.length))),
+    signed(
+      `${prefix}-${n}`,
+      forInstallation(pushTo(repos[n % repos.length] ?? "", Math.floor(n / repos.length)), 200 + (n % 10)),
+    ),
   );
   const sent = await atFixedRate(url, pushes, warmup, rate);
   const lastPushAt = nowMs();
@@ -240,9 +247,10 @@ export async function measureSlowReceivers(
 ): Promise<SlowResult> {
   const logFile = join(folder, `${store.name.replace(/\W+/g, "-")}-slow.log`);
   const prefix = `${store.name.replace(/\W+/g, "-")}-slow-${Math.random().toString(16).slice(2, 8)}`;
-  const phase = async <T>(name: string, run: (url: string) => Promise<T>): Promise<T> => {
+  const phase = async <T>(name: string, run: (url: string) => Promise<T>, app = false): Promise<T> => {
     console.error(`  ${name}…`);
     const began = nowMs();
+    const github = app ? await FakeGithubProcess.start() : undefined;
     const opened = await store.open();
     try {
       const server = await start(
@@ -250,7 +258,7 @@ export async function measureSlowReceivers(
           name: store.name,
           script: envhooks.script,
           envhooks: true,
-          env: { ...envhooks.env, ...opened.env },
+          env: { ...envhooks.env, ...opened.env, ...(github ? appEnv(github) : {}) },
         },
         logFile,
       );
@@ -261,14 +269,17 @@ export async function measureSlowReceivers(
         await stopWithin(server, 10_000);
       }
     } finally {
+      github?.stop();
       await opened.drop();
       console.error(`  (${Math.round((nowMs() - began) / 1000)} s)`);
     }
   };
   return {
     peer: store.name,
-    fan_out_5: await phase(`receivers at 50–150 ms, fan-out ${FAN_OUT}, ${rate} events/s`, (url) =>
-      fanOut(url, receivers, rate, `${prefix}-f5`),
+    fan_out_5: await phase(
+      `receivers at 50–150 ms, fan-out ${FAN_OUT}, ${rate} events/s, GitHub App at ~100 ms`,
+      (url) => fanOut(url, receivers, rate, `${prefix}-f5`),
+      true,
     ),
     twenty_environments: await phase(
       `one integration, ${BRANCHES} environments, receiver at ${HOLD_MS} ms`,

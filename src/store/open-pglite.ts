@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { setFlagsFromString } from "node:v8";
 import type { Database, Queryable, QueryResult } from "./database.ts";
 import { type LockOptions, lockDataDir } from "./lock-data-dir.ts";
 import { startPgliteWorker } from "./pglite-worker-client.ts";
@@ -14,6 +15,32 @@ import { secureDataDir, tightenDataDir } from "./secure-data-dir.ts";
  * a loaded server falls behind at 30 events/s; 16MB keeps the working set cached for about 30 MB more.
  */
 const LOW_MEMORY_SETTINGS = ["shared_buffers = 16MB", "work_mem = 1MB", "maintenance_work_mem = 8MB"];
+
+/**
+ * PGlite's WebAssembly memory to begin with: 128 MB, the least this PGlite build accepts (its module
+ * declares 2,048 pages; less fails to start), which is also its default. It grows when PostgreSQL
+ * needs more, up to 2 GB, and never shrinks. Only pages touched are resident: ~35 MB for an idle
+ * envhooks (shared_buffers, catalog caches), a few MB more after a burst (README, Performance).
+ */
+const INITIAL_MEMORY = 128 * 1024 * 1024;
+
+/**
+ * V8 compiles PGlite's 9 MB WebAssembly module (and tiers its hot functions up) on as many
+ * background threads as there are cores; each thread's compile memory lands in a glibc malloc arena
+ * of its own, which glibc keeps once freed: ~125 MB of arenas after a burst. One compile task keeps
+ * them at ~75 MB, and a burst measured no slower. Process-wide (V8 flags are): set once, before the
+ * first PGlite thread compiles; the flag is read when a module is compiled.
+ */
+const WASM_COMPILE_FLAGS = "--wasm-num-compilation-tasks=1";
+let wasmFlagsSet = false;
+
+/**
+ * The PGlite thread's young generation: V8's default lets it grow to ~48 MB per thread, and the
+ * thread's garbage (each statement's parsed rows, cloned on to the main thread) filled it under
+ * load: an idle store at ~30 MB of JavaScript heap held ~150 MB after a burst, kept after the
+ * burst ended. 8 MB costs more, shorter scavenges; a burst measured no slower (README, Performance).
+ */
+const WORKER_YOUNG_GENERATION_MB = 8;
 
 export interface OpenPgliteOptions {
   /**
@@ -39,6 +66,8 @@ export interface EmbeddedPglite {
   listen(channel: string, callback: (payload: string) => void): Promise<() => Promise<void>>;
   /** The whole database folder as a tarball (`loadDataDir` starts from it). */
   dumpDataDir(compression?: "none" | "gzip" | "auto"): Promise<Blob>;
+  /** Messages posted to the worker thread and received from it so far (each may carry several requests). */
+  messages(): { sent: number; received: number };
 }
 
 /**
@@ -59,11 +88,19 @@ export async function openPglite(
     const pgdata = dataDir ? join(dataDir, "pgdata") : undefined;
     if (pgdata && !existsSync(join(pgdata, "PG_VERSION"))) await createDataDir(pgdata);
     if (dataDir) tightenDataDir(dataDir);
-    const worker = await startPgliteWorker({
-      ...(pgdata ? { dataDir: pgdata } : {}),
-      ...(options.loadDataDir ? { loadDataDir: await options.loadDataDir.arrayBuffer() } : {}),
-      postgresqlconf: LOW_MEMORY_SETTINGS,
-    });
+    if (!wasmFlagsSet) {
+      setFlagsFromString(WASM_COMPILE_FLAGS);
+      wasmFlagsSet = true;
+    }
+    const worker = await startPgliteWorker(
+      {
+        ...(pgdata ? { dataDir: pgdata } : {}),
+        ...(options.loadDataDir ? { loadDataDir: await options.loadDataDir.arrayBuffer() } : {}),
+        postgresqlconf: LOW_MEMORY_SETTINGS,
+        initialMemory: INITIAL_MEMORY,
+      },
+      { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } },
+    );
     let statements = 0;
     const lane = (lane: Lane): Queryable => ({
       async query<Row>(text: string, values?: unknown[]) {
@@ -97,6 +134,7 @@ export async function openPglite(
       async dumpDataDir(compression = "auto") {
         return new Blob([await worker.call<ArrayBuffer>({ op: "dump", compression })]);
       },
+      messages: () => worker.messages(),
     };
     return {
       kind: "pglite",
@@ -107,15 +145,19 @@ export async function openPglite(
       async transaction(work) {
         statements += 2;
         // The worker holds PGlite's transaction (its one connection) open and runs only this
-        // transaction's statements until it ends; a BEGIN sent through query() would not.
-        const tx = await worker.call<number>({ op: "begin" });
+        // transaction's statements until it ends; a BEGIN sent through query() would not. The
+        // begin is not waited for: it goes to the worker with the first statement.
+        const { tx, opened } = worker.begin();
         let result: Awaited<ReturnType<typeof work>>;
         try {
           result = await work(lane({ tx }));
         } catch (error) {
           await worker.call({ op: "rollback" }, { tx }).catch(() => {});
+          // A transaction that could not begin fails with why, not with its statements' echo of it.
+          await opened;
           throw error;
         }
+        await opened;
         await worker.call({ op: "commit" }, { tx });
         return result;
       },

@@ -3,6 +3,7 @@ import {
   fromWireError,
   type Lane,
   type Operation,
+  type Request,
   type WireError,
   type WorkerInit,
   type WorkerMessage,
@@ -10,8 +11,19 @@ import {
 
 /** The main thread's end of pglite-worker.ts. */
 export interface PgliteWorkerClient {
-  /** Sends one request; resolves with the worker's answer, rejects with the error it met. */
+  /**
+   * Sends one request; resolves with the worker's answer, rejects with the error it met. Requests
+   * made in the same turn (before this thread's microtasks run out) travel in one message.
+   */
   call<T>(operation: Operation, lane?: Lane): Promise<T>;
+  /**
+   * Opens a transaction without waiting for it: its statements can be sent at once with its id
+   * (`tx` in their lane), in the same message as the `begin`, and the worker runs them once the
+   * transaction is open. `opened` settles when it is (or could not be) opened.
+   */
+  begin(): { tx: number; opened: Promise<unknown> };
+  /** Messages posted to the worker and received from it so far (each may carry several requests or answers). */
+  messages(): { sent: number; received: number };
   /** Called with each NOTIFY on a channel the worker listens to. */
   onNotification(callback: (channel: string, payload: string) => void): void;
   /**
@@ -81,17 +93,29 @@ export async function startPgliteWorker(
     return waiter;
   };
 
-  const answer = (message: WorkerMessage) => {
+  let sent = 0;
+  let received = 0;
+  /** Begins sent whose answer has not come: their statements are not waited for in turn. */
+  const beginning = new Set<number>();
+  const answerOne = (message: WorkerMessage) => {
     if (!("id" in message)) return;
+    beginning.delete(message.id);
     const waiter = settle(message.id);
     if (message.error) waiter?.reject(fromWireError(message.error as WireError));
     else waiter?.resolve(message.value);
   };
+  /** One message from the worker: an answer, or several answers to requests that came together. */
+  const answer = (message: WorkerMessage | WorkerMessage[]) => {
+    received++;
+    if (Array.isArray(message)) for (const one of message) answerOne(one);
+    else answerOne(message);
+  };
   answers.port1.on("message", answer);
   answers.port1.unref();
   const opened = new Promise<void>((resolve, reject) => {
-    worker.on("message", (message: WorkerMessage) => {
-      if ("ready" in message) resolve();
+    worker.on("message", (message: WorkerMessage | WorkerMessage[]) => {
+      if (Array.isArray(message)) answer(message);
+      else if ("ready" in message) resolve();
       else if ("failed" in message) reject(fromWireError(message.failed));
       else if ("notification" in message) notify(message.notification.channel, message.notification.payload);
       else answer(message);
@@ -114,23 +138,52 @@ export async function startPgliteWorker(
   await opened;
   worker.unref();
 
+  /** Requests made in this turn, posted together once its microtasks have run (see flush). */
+  let outbox: Request[] = [];
+
   function call<T>(operation: Operation, lane: Lane = {}): Promise<T> {
     if (stopped) return Promise.reject(stopped);
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
       pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
       if (pending.size === 1) worker.ref();
-      try {
-        worker.postMessage({ ...operation, ...lane, id });
-        if (lane.tx !== undefined) waitInTurn(id);
-      } catch (error) {
-        // A value structured clone cannot copy (a function, a class instance with private state).
-        settle(id);
-        reject(
-          new TypeError(`a statement's values cannot be sent to the database: ${(error as Error).message}`),
-        );
-      }
+      if (outbox.length === 0) queueMicrotask(flush);
+      outbox.push({ ...operation, ...lane, id });
     });
+  }
+
+  /**
+   * Posts the turn's requests in one message (one structured clone, one wake of the worker), then
+   * waits in turn for the answers to an open transaction's statements among them.
+   */
+  function flush() {
+    const batch = outbox;
+    outbox = [];
+    if (batch.length === 0 || stopped) return;
+    try {
+      worker.postMessage(batch.length === 1 ? batch[0] : batch);
+      sent++;
+    } catch {
+      // A value structured clone cannot copy (a function, a class instance with private state):
+      // each request alone, so that only the one that holds it fails.
+      for (const request of batch) {
+        try {
+          worker.postMessage(request);
+          sent++;
+        } catch (error) {
+          settle(request.id)?.reject(
+            new TypeError(`a statement's values cannot be sent to the database: ${(error as Error).message}`),
+          );
+        }
+      }
+    }
+    for (const request of batch) if (request.op === "begin") beginning.add(request.id);
+    // The last statement of an open transaction: the answers come in order. A transaction still
+    // being opened may wait behind other work, which is not waited for in turn.
+    const last = batch.findLast(
+      (request) => request.tx !== undefined && !beginning.has(request.tx) && pending.has(request.id),
+    );
+    if (last) waitInTurn(last.id);
   }
 
   // When this turn of the event loop began waiting for answers; reset once the loop has turned.
@@ -151,7 +204,7 @@ export async function startPgliteWorker(
         message;
         message = receiveMessageOnPort(answers.port1)
       ) {
-        answer(message.message as WorkerMessage);
+        answer(message.message as WorkerMessage | WorkerMessage[]);
       }
       const left = until - performance.now();
       if (!pending.has(id) || left <= 0) return;
@@ -161,6 +214,12 @@ export async function startPgliteWorker(
 
   return {
     call,
+    begin() {
+      const opened = call({ op: "begin" });
+      opened.catch(() => {});
+      return { tx: nextId - 1, opened };
+    },
+    messages: () => ({ sent, received }),
     onNotification(callback) {
       notify = callback;
     },

@@ -10,6 +10,8 @@ export interface WorkerInit {
   /** A dump from `dumpDataDir()` to start from. */
   loadDataDir?: ArrayBuffer;
   postgresqlconf: string[];
+  /** PGlite's WebAssembly memory to begin with, in bytes (PGlite's default when unset). */
+  initialMemory?: number;
   /** Where the answers to a transaction's own requests go (see startPgliteWorker). */
   answers: MessagePort;
   /** Counted up after each answer on `answers` (a SharedArrayBuffer). */

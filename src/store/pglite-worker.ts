@@ -20,19 +20,42 @@ function post(message: WorkerMessage) {
  * giving up its turn of the event loop (see startPgliteWorker).
  */
 function reply(id: number, outcome: { value?: unknown; error?: unknown }, inTransaction = false) {
-  const target = inTransaction ? init.answers : port;
   const message: WorkerMessage =
     "error" in outcome ? { id, error: toWireError(outcome.error) } : { id, value: outcome.value };
+  if (inTransaction) {
+    held.push(message);
+    return;
+  }
   try {
-    target.postMessage(message, outcome.value instanceof ArrayBuffer ? [outcome.value] : []);
+    port.postMessage(message, outcome.value instanceof ArrayBuffer ? [outcome.value] : []);
   } catch (error) {
     // A value structured clone cannot copy: the request fails, the worker goes on.
-    target.postMessage({ id, error: toWireError(error) } satisfies WorkerMessage);
+    port.postMessage({ id, error: toWireError(error) } satisfies WorkerMessage);
   }
-  if (inTransaction) {
-    Atomics.add(init.signal, 0, 1);
-    Atomics.notify(init.signal, 0);
+}
+
+/** A transaction's answers not yet posted: those to statements that came together go together. */
+let held: WorkerMessage[] = [];
+
+/** Posts the held answers to a transaction's statements in one message, and wakes openPglite. */
+function answerHeld() {
+  if (held.length === 0) return;
+  const messages = held;
+  held = [];
+  try {
+    init.answers.postMessage(messages.length === 1 ? messages[0] : messages);
+  } catch {
+    // A value structured clone cannot copy: that request fails, the others are answered.
+    for (const message of messages) {
+      try {
+        init.answers.postMessage(message);
+      } catch (error) {
+        init.answers.postMessage({ id: (message as { id: number }).id, error: toWireError(error) });
+      }
+    }
   }
+  Atomics.add(init.signal, 0, 1);
+  Atomics.notify(init.signal, 0);
 }
 
 /** The transaction whose statements are served now, and theirs that wait. */
@@ -46,6 +69,11 @@ interface OpenTransaction {
 const urgent: Request[] = [];
 const waiting: Request[] = [];
 let open: OpenTransaction | undefined;
+/**
+ * Transactions begun but not open yet (their `begin` waits its turn), by id: statements sent with
+ * the `begin`, or before it was answered, wait here until it opens.
+ */
+const announced = new Map<number, Request[]>();
 let serving = false;
 const listeners = new Map<string, () => Promise<void>>();
 /** Thrown inside PGlite's transaction() to roll it back. */
@@ -57,6 +85,7 @@ try {
     ...(init.dataDir ? { dataDir: init.dataDir } : {}),
     ...(init.loadDataDir ? { loadDataDir: new Blob([init.loadDataDir]) } : {}),
     postgresqlconf: init.postgresqlconf,
+    ...(init.initialMemory ? { initialMemory: init.initialMemory } : {}),
   });
   await pglite.waitReady;
 } catch (error) {
@@ -67,16 +96,23 @@ try {
 port.on("message", receive);
 post({ ready: true });
 
-function receive(request: Request) {
-  if (request.tx === undefined) {
-    (request.urgent ? urgent : waiting).push(request);
-    if (!serving) void serve();
-  } else if (open?.id === request.tx) {
-    open.waiting.push(request);
-    open.wake?.();
-  } else {
-    reply(request.id, { error: new Error(`transaction ${request.tx} is not open`) }, true);
+/** One message from openPglite: a request, or the requests made together in one turn there. */
+function receive(message: Request | Request[]) {
+  for (const request of Array.isArray(message) ? message : [message]) {
+    if (request.tx === undefined) {
+      if (request.op === "begin") announced.set(request.id, []);
+      (request.urgent ? urgent : waiting).push(request);
+    } else if (open?.id === request.tx) {
+      open.waiting.push(request);
+    } else if (announced.has(request.tx)) {
+      announced.get(request.tx)?.push(request);
+    } else {
+      reply(request.id, { error: new Error(`transaction ${request.tx} is not open`) }, true);
+    }
   }
+  answerHeld();
+  if (open?.waiting.length) open.wake?.();
+  if (!serving) void serve();
 }
 
 /**
@@ -173,14 +209,18 @@ function endThread(id: number, outcome: { error?: unknown }) {
  * PGlite has committed or rolled back.
  */
 async function runTransaction(id: number) {
-  const transaction: OpenTransaction = { id, waiting: [] };
+  // Statements that came before it opened wait on, where receive() puts them until `open` is set.
+  const transaction: OpenTransaction = { id, waiting: announced.get(id) ?? [] };
   let end: Request | undefined;
   let began = false;
+  let failure: unknown;
   try {
     await pglite.transaction(async (tx) => {
       open = transaction;
+      announced.delete(id);
       began = true;
-      reply(id, { value: id });
+      // Answered with the statements that came with it, in one message.
+      reply(id, { value: id }, true);
       for (;;) {
         const next = await nextOf(transaction);
         if (next.op === "commit" || next.op === "rollback") {
@@ -198,18 +238,23 @@ async function runTransaction(id: number) {
     if (end) reply(end.id, {}, true);
   } catch (error) {
     if (end) reply(end.id, error === ROLLBACK ? {} : { error }, true);
-    else if (!began) reply(id, { error });
+    else if (!began) reply(id, { error }, true);
+    failure = error;
   } finally {
     open = undefined;
-    for (const request of transaction.waiting) {
-      reply(request.id, { error: new Error(`transaction ${id} has ended`) }, true);
-    }
+    announced.delete(id);
+    // What came after its end, or for a transaction that could not begin: the reason it failed.
+    const error = began ? new Error(`transaction ${id} has ended`) : failure;
+    for (const request of transaction.waiting) reply(request.id, { error }, true);
+    answerHeld();
   }
 }
 
 function nextOf(transaction: OpenTransaction): Promise<Request> {
   const next = transaction.waiting.shift();
   if (next) return Promise.resolve(next);
+  // Nothing more came with the statements just run: their answers go now, together.
+  answerHeld();
   return new Promise((resolve) => {
     transaction.wake = () => {
       transaction.wake = undefined;

@@ -69,6 +69,82 @@ describe("the embedded database in its worker thread", { timeout: 120_000 }, () 
     expect(rows.map((row) => row.text)).toEqual(["tx 1", "tx 2", "urgent", "queued"]);
   });
 
+  it("statements made together travel in one message, and a transaction's begin goes with its first statement", async () => {
+    const db = await open();
+    const count = () => embedded().messages();
+    const since = (before: { sent: number; received: number }) => {
+      const now = count();
+      return { sent: now.sent - before.sent, received: now.received - before.received };
+    };
+    const N = 10;
+    const texts = (prefix: string) => Array.from({ length: N }, (_, n) => `${prefix} ${n}`);
+
+    // Ten statements of a transaction sent together: the begin and them in one message, the commit
+    // in another; their answers likewise (one request each way used to be 12 messages).
+    let before = count();
+    await db.transaction((tx) =>
+      Promise.all(texts("together").map((text) => tx.query("INSERT INTO notes (text) VALUES ($1)", [text]))),
+    );
+    const together = since(before);
+    expect(together.sent).toBeLessThan(N);
+    expect(together.sent).toBeLessThanOrEqual(2);
+    expect(together.received).toBeLessThanOrEqual(2);
+
+    // One after another, each waiting for the last: the begin still rides with the first.
+    before = count();
+    await db.transaction(async (tx) => {
+      for (const text of texts("in turn")) await tx.query("INSERT INTO notes (text) VALUES ($1)", [text]);
+    });
+    expect(since(before).sent).toBeLessThanOrEqual(N + 1);
+
+    // Outside a transaction, queries made in one turn share a message too.
+    before = count();
+    await Promise.all(texts("apart").map((text) => db.query("INSERT INTO notes (text) VALUES ($1)", [text])));
+    expect(since(before).sent).toBe(1);
+
+    // A transaction begun while another holds the database: its statements, sent with its begin,
+    // wait and run inside it once it opens, after the first one's.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const first = db.transaction(async (tx) => {
+      await tx.query("INSERT INTO notes (text) VALUES ('held 1')");
+      await released;
+      await tx.query("INSERT INTO notes (text) VALUES ('held 2')");
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const second = db.transaction((tx) =>
+      Promise.all(
+        texts("after").map((text) => tx.query("INSERT INTO notes (text) VALUES ($1) RETURNING n", [text])),
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    release();
+    await Promise.all([first, second]);
+    const { rows } = await db.query<{ text: string }>("SELECT text FROM notes ORDER BY n");
+    expect(rows.map((row) => row.text)).toEqual([
+      ...texts("together"),
+      ...texts("in turn"),
+      ...texts("apart"),
+      "held 1",
+      "held 2",
+      ...texts("after"),
+    ]);
+    // A failing statement among those sent together fails the transaction, and nothing is kept.
+    await expect(
+      db.transaction((tx) =>
+        Promise.all([
+          tx.query("INSERT INTO notes (text) VALUES ('x')"),
+          tx.query("INSERT INTO notes (text) VALUES ('x')"),
+        ]),
+      ),
+    ).rejects.toMatchObject({ code: "23505" });
+    expect((await db.query("SELECT count(*)::int AS n FROM notes WHERE text = 'x'")).rows).toEqual([
+      { n: 0 },
+    ]);
+  });
+
   it("a long transaction leaves the event loop turns to read requests and fire timers", async () => {
     const db = await open();
     let turns = 0;
