@@ -172,8 +172,8 @@ export function createServer(deps: ServerDeps): OpenAPIHono {
       onInstallation: deps.onInstallation,
       limits: deps.webhookLimits,
       runMayConcernEnvhooks: (projectKey, runId) =>
-        mayConcernEnvhooks(deps.db, projectKey, runId, new Date(Date.now() - AWAITED_RUN_MS)),
-      projectWaitsForChecks: (projectKey) => waitsForChecks(deps.db, projectKey),
+        mayConcernEnvhooks(deps.db.urgent, projectKey, runId, new Date(Date.now() - AWAITED_RUN_MS)),
+      projectWaitsForChecks: (projectKey) => waitsForChecks(deps.db.urgent, projectKey),
     }),
   );
   app.route("/", projectRoutes(deps.db));

@@ -203,6 +203,29 @@ describe.each(STORES)("applying several projects' events together on $name", { t
   );
 
   it.skipIf(kind.skip)(
+    "never gives a change the settings version of a change rolled back (a list cached under it would pass for current)",
+    async () => {
+      const { db } = await open();
+      const version = async (q: Queryable) =>
+        (await q.query<{ version: string }>("SELECT version FROM integration_settings_version")).rows[0]
+          ?.version;
+      await addWebhook(db, "rolled", "across/rolled");
+      let seenInside: string | undefined;
+      await expect(
+        db.transaction(async (tx) => {
+          await setIntegrationStatus(tx, "rolled".padEnd(13, "x"), "paused", "by hand");
+          seenInside = await version(tx);
+          throw new Error("rolled back");
+        }),
+      ).rejects.toThrow("rolled back");
+      await setIntegrationStatus(db, "rolled".padEnd(13, "x"), "disabled", "by hand");
+      const after = await version(db);
+      expect(seenInside).toBeDefined();
+      expect(after).not.toBe(seenInside);
+    },
+  );
+
+  it.skipIf(kind.skip)(
     "writes a project's row only when an event changes it: its default branch, or it was deactivated",
     async () => {
       const store = await open();

@@ -7,10 +7,13 @@ CREATE TABLE integration_settings_version (
   version bigint NOT NULL
 );
 INSERT INTO integration_settings_version (version) VALUES (0);
+-- Versions come from a sequence, never `version + 1`: a bump rolled back must not be issued again
+-- to a later change, or a list cached under the rolled-back number would pass for current.
+CREATE SEQUENCE integration_settings_version_seq;
 
 CREATE FUNCTION bump_integration_settings_version() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  UPDATE integration_settings_version SET version = version + 1;
+  UPDATE integration_settings_version SET version = nextval('integration_settings_version_seq');
   RETURN NULL;
 END
 $$;
