@@ -55,6 +55,7 @@ export function acceptDelivery(db: Database, wake: (projectKey: string) => void)
     concurrency: db.kind === "postgres" ? COMMITS_AT_ONCE_ON_POSTGRES : 1,
     maxBytes: MAX_CHARS_PER_COMMIT,
     sizeOf: (delivery) => delivery.payload.length,
+    splitAfter: (error) => !storeUnreachable(error),
   });
   return async function accept(delivery: Delivery): Promise<"accepted" | "duplicate"> {
     let stored: boolean;
@@ -76,4 +77,22 @@ export function acceptDelivery(db: Database, wake: (projectKey: string) => void)
     wake(delivery.projectKey);
     return "accepted";
   };
+}
+
+/**
+ * Whether an error says the store could not be reached at all (PostgreSQL down, restarting, or
+ * its pool out of connections), rather than refusing a row: SQLSTATE classes 08 (connection) and
+ * 57P (operator intervention: shutdown), or the driver's own connection errors.
+ */
+export function storeUnreachable(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === "string" && (/^08/.test(code) || /^57P/.test(code))) return true;
+  if (typeof code === "string" && ["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT"].includes(code))
+    return true;
+  return (
+    typeof message === "string" &&
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(
+      message,
+    )
+  );
 }

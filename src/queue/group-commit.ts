@@ -22,6 +22,12 @@ export interface GroupCommitOptions<Item, Result> {
   concurrency?: number | undefined;
   /** An item's weight against `maxBytes`. */
   sizeOf?: ((item: Item) => number) | undefined;
+  /**
+   * Whether a failed batch is worth committing again one item at a time (by default, always). A
+   * store that is down fails every item alike: retrying them one by one only makes each caller
+   * wait for every connection timeout of the items before it.
+   */
+  splitAfter?: ((error: unknown) => boolean) | undefined;
 }
 
 interface Waiting<Item, Result> {
@@ -41,6 +47,7 @@ export function groupCommit<Item, Result>(
     maxBytes = Number.POSITIVE_INFINITY,
     sizeOf = () => 0,
     concurrency = 1,
+    splitAfter = () => true,
   } = options;
   const queue: Array<Waiting<Item, Result>> = [];
   let committing = 0;
@@ -62,8 +69,13 @@ export function groupCommit<Item, Result>(
       let results: Result[] | undefined;
       try {
         results = await commitMany(batch.map((waiting) => waiting.item));
-      } catch {
-        // Which item the store refused is for the one-at-a-time commits to find.
+      } catch (error) {
+        // Which item the store refused is for the one-at-a-time commits to find; a store that is
+        // down fails the whole batch at once.
+        if (!splitAfter(error)) {
+          for (const waiting of batch) waiting.reject(error);
+          return;
+        }
       }
       if (results) {
         for (const [n, waiting] of batch.entries()) waiting.resolve(results[n] as Result);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { storeUnreachable } from "../../src/intake/accept-delivery.ts";
 import { groupCommit } from "../../src/queue/group-commit.ts";
 
 /** A store whose commits finish when the test says, recording what each one held. */
@@ -83,6 +84,30 @@ describe("groupCommit", () => {
     ]);
   });
 
+  it("fails a whole batch at once when the store is down, without committing its items one by one", async () => {
+    const store = heldStore({ refuse: new Set([1, 2, 3, 4]) });
+    const submit = groupCommit({
+      ...store,
+      maxItems: 100,
+      splitAfter: (error) => !(error as Error).message.includes("refused"),
+    });
+    const answers = [1, 2, 3, 4].map((item) => submit(item).catch((error: Error) => error.message));
+    for (let n = 0; n < 3; n += 1) {
+      await settle();
+      store.finishOne();
+    }
+    expect(await Promise.all(answers)).toEqual([
+      "item 1 refused",
+      "item 2 refused",
+      "item 2 refused",
+      "item 2 refused",
+    ]);
+    expect(store.commits).toEqual([
+      { items: [1], together: false },
+      { items: [2, 3, 4], together: true },
+    ]);
+  });
+
   it("with concurrency 2, commits two batches at once and queues the rest for the first to finish", async () => {
     const store = heldStore();
     const submit = groupCommit({ ...store, maxItems: 100, concurrency: 2 });
@@ -95,5 +120,22 @@ describe("groupCommit", () => {
     store.finishOne();
     store.finishOne();
     expect(await Promise.all(answers)).toEqual([10, 20, 30, 40, 50]);
+  });
+});
+
+describe("storeUnreachable", () => {
+  it("tells a store that cannot be reached from one that refuses a row", () => {
+    expect(storeUnreachable(Object.assign(new Error("terminating connection"), { code: "57P01" }))).toBe(
+      true,
+    );
+    expect(storeUnreachable(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }))).toBe(
+      true,
+    );
+    expect(storeUnreachable(new Error("Connection terminated unexpectedly"))).toBe(true);
+    expect(storeUnreachable(Object.assign(new Error("violates check constraint"), { code: "23514" }))).toBe(
+      false,
+    );
+    expect(storeUnreachable(Object.assign(new Error("invalid input"), { code: "22P02" }))).toBe(false);
+    expect(storeUnreachable(undefined)).toBe(false);
   });
 });
