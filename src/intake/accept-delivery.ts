@@ -11,6 +11,34 @@ export interface Delivery {
   projectKey: string;
   /** The raw body, exactly as GitHub signed it. */
   payload: string;
+  /** GitHub's request headers, for the delivery's page (`keptHeaders`). */
+  headers?: Record<string, string> | undefined;
+}
+
+/**
+ * The request headers a GitHub delivery's page shows, as GitHub's Recent Deliveries does: GitHub's
+ * own, in its spelling. Anything else (a proxy's, a cookie) is not kept.
+ */
+const KEPT_HEADERS = [
+  "Content-Type",
+  "User-Agent",
+  "X-GitHub-Delivery",
+  "X-GitHub-Event",
+  "X-GitHub-Hook-ID",
+  "X-GitHub-Hook-Installation-Target-ID",
+  "X-GitHub-Hook-Installation-Target-Type",
+  "X-Hub-Signature",
+  "X-Hub-Signature-256",
+] as const;
+
+/** The kept headers a request carries (`header` reads one by name, in any case). */
+export function keptHeaders(header: (name: string) => string | undefined): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const name of KEPT_HEADERS) {
+    const value = header(name);
+    if (value !== undefined) kept[name] = value.slice(0, 500);
+  }
+  return kept;
 }
 
 /** At most this many deliveries share one insert and commit. */

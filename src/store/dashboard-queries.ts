@@ -151,7 +151,7 @@ export async function findEventPayload(
 ): Promise<StoredEvent | undefined> {
   const { rows } = await db.query<StoredEvent>(
     `SELECT name, action, payload, received_at AS "receivedAt", state, attempts, last_error AS "lastError",
-       outcome, processed_at AS "processedAt"
+       outcome, processed_at AS "processedAt", request_headers AS "requestHeaders"
      FROM github_events WHERE delivery_id = $1 AND project_key = $2`,
     [deliveryId, projectKey],
   );
@@ -169,6 +169,8 @@ export interface StoredEvent {
   lastError: string | null;
   outcome: string | null;
   processedAt: Date | null;
+  /** GitHub's request headers as kept (none for deliveries stored before they were). */
+  requestHeaders: Record<string, string> | null;
 }
 
 /** The activities a GitHub delivery produced, oldest first. */

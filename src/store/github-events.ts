@@ -19,6 +19,8 @@ export interface NewEvent {
   action: string | null;
   projectKey: string;
   payload: string;
+  /** GitHub's request headers, as kept for the delivery's page (`keptHeaders`). */
+  headers?: Record<string, string> | undefined;
 }
 
 /**
@@ -32,8 +34,8 @@ export async function insertEvent(db: Queryable, event: NewEvent): Promise<{ id:
   // One statement (its own transaction): the lock is taken before the id is drawn, held until commit.
   const { rows } = await db.query<{ id: number }>(
     `WITH locked AS (SELECT pg_advisory_xact_lock(hashtext($6)))
-     INSERT INTO github_events (delivery_id, name, action, project_key, payload)
-     SELECT $1, $2, $3, $4, $5 FROM locked
+     INSERT INTO github_events (delivery_id, name, action, project_key, payload, request_headers)
+     SELECT $1, $2, $3, $4, $5, $7::jsonb FROM locked
      ON CONFLICT (delivery_id) DO NOTHING
      RETURNING id`,
     [
@@ -43,6 +45,7 @@ export async function insertEvent(db: Queryable, event: NewEvent): Promise<{ id:
       event.projectKey,
       event.payload,
       `envhooks:inbox:${event.projectKey}`,
+      event.headers ? JSON.stringify(event.headers) : null,
     ],
   );
   return rows[0];
@@ -64,10 +67,10 @@ export async function insertEvents(
        SELECT count(pg_advisory_xact_lock(h)) AS n
        FROM (SELECT DISTINCT hashtext('envhooks:inbox:' || k) AS h FROM unnest($4::text[]) AS k ORDER BY 1) AS keys
      )
-     INSERT INTO github_events (delivery_id, name, action, project_key, payload)
-     SELECT d.delivery_id, d.name, NULLIF(d.action, ''), d.project_key, d.payload
-     FROM locked, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY
-       AS d(delivery_id, name, action, project_key, payload, n)
+     INSERT INTO github_events (delivery_id, name, action, project_key, payload, request_headers)
+     SELECT d.delivery_id, d.name, NULLIF(d.action, ''), d.project_key, d.payload, NULLIF(d.headers, '')::jsonb
+     FROM locked, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
+       AS d(delivery_id, name, action, project_key, payload, headers, n)
      ORDER BY d.n
      ON CONFLICT (delivery_id) DO NOTHING
      RETURNING id, delivery_id AS "deliveryId"`,
@@ -78,6 +81,7 @@ export async function insertEvents(
       events.map((event) => event.action ?? ""),
       events.map((event) => event.projectKey),
       events.map((event) => event.payload),
+      events.map((event) => (event.headers ? JSON.stringify(event.headers) : "")),
     ],
   );
   const stored = new Map(rows.map((row) => [row.deliveryId, { id: Number(row.id) }]));

@@ -111,7 +111,18 @@ describe.each(STORES)("dashboard pages over HTTP on $name", { timeout: 120_000 }
     expect(activity).toContain(`href="https://github.com/${REPO}/commit/`);
     const event = await operator.get(`${PROJECT}/github-events/d-feature`);
     expect(event.status).toBe(200);
-    expect(await event.text()).toContain("refs/heads/feature/x");
+    const eventPage = await event.text();
+    expect(eventPage).toContain("refs/heads/feature/x");
+    // GitHub's request headers, as its Recent Deliveries shows them, and only GitHub's own.
+    expect(eventPage).toMatch(/<pre id="event-headers">[^<]*X-Hub-Signature-256: sha256=[0-9a-f]{64}/);
+    const kept = (await (await envhooks.api(`/api/projects/${REPO}/github-events/d-feature`)).json()).headers;
+    expect(Object.keys(kept).sort()).toEqual([
+      "Content-Type",
+      "X-GitHub-Delivery",
+      "X-GitHub-Event",
+      "X-Hub-Signature-256",
+    ]);
+    expect(kept["X-GitHub-Delivery"]).toBe("d-feature");
     expect((await operator.get(`${PROJECT}/github-events/nope`)).status).toBe(404);
   });
 

@@ -133,6 +133,7 @@ export function dashboardApiRoutes(db: Database) {
           outcome: event.outcome,
           processed_at: iso(event.processedAt),
           redelivery_of: redeliveryOf(delivery_id) ?? null,
+          headers: event.requestHeaders,
           activities: await activitiesOfGithubDelivery(db, delivery_id),
           payload,
         },

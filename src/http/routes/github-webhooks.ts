@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { type Context, Hono } from "hono";
 import type { RequestIdVariables } from "hono/request-id";
 import type { Logger } from "pino";
-import type { Delivery } from "../../intake/accept-delivery.ts";
+import { type Delivery, keptHeaders } from "../../intake/accept-delivery.ts";
 import type { InstallationEvent } from "../../intake/repository-events.ts";
 import { InvalidPayload, parseGithubPayload } from "../../lifecycle/github-event.schema.ts";
 import {
@@ -231,6 +231,7 @@ export function githubWebhookRoutes({
       action: typeof payload.action === "string" ? payload.action : null,
       projectKey: (payload.repository as { full_name: string }).full_name.toLowerCase(),
       payload: body,
+      headers: keptHeaders((header) => c.req.header(header)),
     });
     log.info(
       { requestId: c.get("requestId"), delivery: deliveryId, event: name, outcome },

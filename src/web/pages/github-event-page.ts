@@ -17,6 +17,7 @@ interface GithubEventJson {
   outcome: string | null;
   processed_at: string | null;
   redelivery_of: string | null;
+  headers: Record<string, string> | null;
   activities: Array<{
     id: string;
     type: string;
@@ -102,9 +103,15 @@ ${
 </dl>
 <h2>Request</h2>
 <h3>Headers</h3>
-<pre id="event-headers">X-GitHub-Event: ${event.event}
+${
+  event.headers
+    ? html`<pre id="event-headers">${Object.entries(event.headers)
+        .map(([name, value]) => `${name}: ${value}`)
+        .join("\n")}</pre>`
+    : html`<pre id="event-headers">X-GitHub-Event: ${event.event}
 X-GitHub-Delivery: ${event.delivery_id}</pre>
-<p class="muted">envhooks keeps these two; the signature and GitHub's other headers are checked on arrival and not kept.</p>
+<p class="muted">Received before envhooks kept GitHub's request headers: only these two are known.</p>`
+}
 <h3>Payload</h3>
 ${
   event.payload === null
