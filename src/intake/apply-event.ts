@@ -24,7 +24,7 @@ import { concernedEnvironments, planTransitions } from "../lifecycle/plan-transi
 import { ACTIVITY_TYPES, type Plan, type Transition } from "../lifecycle/transition.ts";
 import type { Metrics } from "../metrics.ts";
 import type { WriteDeliveries } from "../relay/write-deliveries.ts";
-import { insertActivity } from "../store/activities.ts";
+import { environmentsLastBuiltOk, insertActivity } from "../store/activities.ts";
 import { insertCheckWaits } from "../store/check-waits.ts";
 import type { Database, Queryable } from "../store/database.ts";
 import { forgetEnvironmentGates, saveEnvironmentGate } from "../store/environment-gates.ts";
@@ -147,7 +147,13 @@ export async function applyEvent(
       return { applied: true, activities: [activity], notes: config.problems };
     }
 
-    const environments = await findEnvironments(tx, project.id, concernedEnvironments(event));
+    const environments = await withLastBuilds(
+      tx,
+      project.id,
+      await findEnvironments(tx, project.id, concernedEnvironments(event)),
+      event,
+      config.config,
+    );
     const plan = await capPlan(
       tx,
       project,
@@ -167,6 +173,29 @@ export async function applyEvent(
   });
   deps.settled?.add(deliveryId);
   return applied;
+}
+
+/**
+ * With `paths` and known changed files: whether each environment's newest activity succeeded (a
+ * paths skip needs it; see `skipByPaths`). Otherwise the environments as they are.
+ */
+async function withLastBuilds(
+  tx: Queryable,
+  projectId: number,
+  environments: StoredEnvironment[],
+  event: GithubEvent,
+  options: RepoConfig,
+): Promise<StoredEnvironment[]> {
+  const changed = event.name === "push" || event.name === "pull_request" ? event.changed : undefined;
+  if (!filtersPaths(options) || !changed || !("files" in changed) || environments.length === 0) {
+    return environments;
+  }
+  const names = environments.map((environment) => environment.name);
+  const ok = await environmentsLastBuiltOk(tx, projectId, names);
+  return environments.map((environment) => ({
+    ...environment,
+    lastBuildSucceeded: ok.has(environment.name),
+  }));
 }
 
 /** Whether the event deletes a branch or closes a pull request. */

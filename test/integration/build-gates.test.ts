@@ -135,6 +135,40 @@ describe.each(STORES)(
       expect(compares()).toEqual([]);
     });
 
+    it("builds instead of skipping when the environment's last build is pending or failed, or its head is elsewhere", async () => {
+      await start('paths: ["apps/web/**"]\nrunner: external\n');
+      await send("push", pushFiles("feature", sha(1), sha(2), ["apps/web/a.ts"]));
+      // The apps/web change is still pending (a runner's, or waiting for checks): a docs-only push builds.
+      let outcome = await send("push", pushFiles("feature", sha(2), sha(3), [".github/workflows/ci.yml"]));
+      expect(outcome).not.toContain(SKIPPED);
+      expect(outcome).toContain("its last build did not succeed");
+      const pushed = (await activities()).filter((a) => a.type === "environment.push");
+      expect(pushed.map((a) => a.parameters.new_commit)).toEqual([sha(3)]);
+
+      // Its build fails: the next docs-only push builds again.
+      const failed = await envhooks.api(`/api/activities/${pushed[0]?.id}/progress`, {
+        body: { state: "complete", result: "failure", log: "Build failed" },
+      });
+      expect(failed.status).toBe(200);
+      outcome = await send("push", pushFiles("feature", sha(3), sha(4), ["docs/a.md"]));
+      expect(outcome).not.toContain(SKIPPED);
+      let last = (await activities()).at(-1);
+      expect(last?.parameters.new_commit).toBe(sha(4));
+
+      // It succeeds: a docs-only push is skipped...
+      const ok = await envhooks.api(`/api/activities/${last?.id}/progress`, {
+        body: { state: "complete", result: "success", log: "Deployed" },
+      });
+      expect(ok.status).toBe(200);
+      expect(await send("push", pushFiles("feature", sha(4), sha(5), ["docs/b.md"]))).toContain(SKIPPED);
+      // ...but not one that starts where the environment's head is not (a push envhooks never saw).
+      outcome = await send("push", pushFiles("feature", sha(6), sha(7), ["docs/c.md"]));
+      expect(outcome).not.toContain(SKIPPED);
+      expect(outcome).toContain("is not where the change started");
+      last = (await activities()).at(-1);
+      expect([last?.type, last?.parameters.new_commit]).toEqual(["environment.push", sha(7)]);
+    });
+
     it("takes a synchronize's files from the push to the same head, without a compare", async () => {
       await start('paths: ["apps/web/**"]\n');
       const opened = pullRequest("opened");
