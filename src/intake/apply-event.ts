@@ -130,7 +130,12 @@ export async function applyEvent(
     // A pull request's `synchronize` to the same head takes its commits from here.
     if (deps.github && event.name === "push" && !event.payload.deleted && event.payload.commits.length > 0) {
       const files = config.ok && filtersPaths(config.config) ? pushedFiles(event.payload) : undefined;
-      await insertPushCommits(tx, project.key, event.payload.after, event.payload.commits, files);
+      await insertPushCommits(tx, project.key, {
+        before: event.payload.before,
+        headSha: event.payload.after,
+        commits: event.payload.commits,
+        changed: files,
+      });
     }
 
     const at = now();

@@ -187,6 +187,30 @@ describe.each(STORES)(
       expect(compares()).toEqual([]);
     });
 
+    it("takes no files from another branch's push to the same head: a synchronize from elsewhere is compared", async () => {
+      await start('paths: ["apps/web/**"]\n');
+      const opened = pullRequest("opened");
+      await send("pull_request", opened);
+      const head = opened.pull_request.head;
+      // A feature branch moves to C with docs only; then the pull request's branch fast-forwards
+      // from its head to the same C, bringing the feature's apps/web change with it.
+      await send("push", pushFiles("feature", sha(11), sha(12), ["apps/web/a.ts"]));
+      await send("push", pushFiles("feature", sha(12), sha(13), ["docs/a.md"]));
+      await send("push", pushFiles(head.ref, head.sha, sha(13), ["apps/web/a.ts", "docs/a.md"]));
+      github.compareFiles.set(`${head.sha}...${sha(13)}`, ["apps/web/a.ts", "docs/a.md"]);
+      const outcome = await send("pull_request", pullRequestSynchronized(head.sha, sha(13)));
+      expect(outcome).not.toContain(SKIPPED);
+      expect(
+        (await activities())
+          .filter((a) => a.environments[0] === "pr-2")
+          .map((a) => [a.type, a.parameters.new_commit]),
+      ).toEqual([
+        ["environment.branch", head.sha],
+        ["environment.push", sha(13)],
+      ]);
+      expect(compares()).toEqual([`${head.sha}...${sha(13)}`]);
+    });
+
     it("compares a synchronize with no push once, and builds or skips by the files GitHub lists", async () => {
       await start('paths: ["apps/web/**"]\n');
       const opened = pullRequest("opened");
