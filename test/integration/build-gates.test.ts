@@ -235,19 +235,42 @@ describe.each(STORES)(
       expect(compares()).toEqual([]);
     });
 
-    it("compares a force push with the default branch, not the files its payload lists", async () => {
+    it("builds a force push without a compare: what it dropped is listed nowhere", async () => {
       await start('paths: ["apps/web/**"]\n');
       await send("push", pushFiles("feature", sha(1), sha(2), ["apps/web/a.ts"]));
+      // sha(9) drops the apps/web commit sha(2) and adds docs only: three-dot compares list only the docs.
       github.compareFiles.set(`${DEFAULT_BRANCH}...${sha(9)}`, ["docs/only.md"]);
-      const forced = pushFiles("feature", sha(2), sha(9), ["apps/web/a.ts"], { forced: true });
-      expect(await send("push", forced)).toContain(SKIPPED);
-      expect(compares()).toEqual([`${DEFAULT_BRANCH}...${sha(9)}`]);
+      github.compareFiles.set(`${sha(2)}...${sha(9)}`, ["docs/only.md"]);
+      const forced = pushFiles("feature", sha(2), sha(9), ["docs/only.md"], { forced: true });
+      const outcome = await send("push", forced);
+      expect(outcome).not.toContain(SKIPPED);
+      expect((await activities()).map((a) => [a.type, a.parameters.new_commit])).toEqual([
+        ["environment.branch", sha(2)],
+        ["environment.push", sha(9)],
+      ]);
+      expect(compares()).toEqual([]);
+    });
+
+    it("builds a synchronize whose new head dropped commits of the old one (a force push)", async () => {
+      await start('paths: ["apps/web/**"]\n');
+      const opened = pullRequest("opened");
+      await send("pull_request", opened);
+      const head = opened.pull_request.head.sha;
+      // GitHub's three-dot compare lists only what the new head added (docs); it dropped 2 commits.
+      github.compareFiles.set(`${head}...${sha(14)}`, ["docs/only.md"]);
+      github.compareBehindBy.set(`${head}...${sha(14)}`, 2);
+      expect(await send("pull_request", pullRequestSynchronized(head, sha(14)))).not.toContain(SKIPPED);
+      expect((await activities()).map((a) => [a.type, a.parameters.new_commit])).toEqual([
+        ["environment.branch", head],
+        ["environment.push", sha(14)],
+      ]);
+      expect(compares()).toEqual([`${head}...${sha(14)}`]);
 
       // GitHub lists 300 files at most: a compare listing 300 is not known to be complete.
       const many = Array.from({ length: 300 }, (_, n) => `docs/${n}.md`);
-      github.compareFiles.set(`${DEFAULT_BRANCH}...${sha(10)}`, many);
-      await send("push", pushFiles("feature", sha(9), sha(10), [], { forced: true }));
-      expect((await activities()).map((a) => a.type)).toEqual(["environment.branch", "environment.push"]);
+      github.compareFiles.set(`${sha(14)}...${sha(15)}`, many);
+      expect(await send("pull_request", pullRequestSynchronized(sha(14), sha(15)))).not.toContain(SKIPPED);
+      expect((await activities()).length).toBe(3);
     });
 
     it("builds when a push changed more than 300 files, none under paths", async () => {
@@ -261,10 +284,12 @@ describe.each(STORES)(
 
     it("builds when GitHub fails to compare", async () => {
       await start('paths: ["apps/web/**"]\n');
-      await send("push", pushFiles("feature", sha(1), sha(2), ["apps/web/a.ts"]));
+      const opened = pullRequest("opened");
+      await send("pull_request", opened);
+      const head = opened.pull_request.head.sha;
       github.fail("GET", /\/compare\//, 500, 10);
-      github.compareFiles.set(`${DEFAULT_BRANCH}...${sha(3)}`, ["docs/a.md"]);
-      await send("push", pushFiles("feature", sha(2), sha(3), ["docs/a.md"], { forced: true }));
+      github.compareFiles.set(`${head}...${sha(3)}`, ["docs/a.md"]);
+      expect(await send("pull_request", pullRequestSynchronized(head, sha(3)))).not.toContain(SKIPPED);
       expect((await activities()).map((a) => a.type)).toEqual(["environment.branch", "environment.push"]);
       expect(compares().length).toBeGreaterThanOrEqual(1);
       expect(envhooks.logs.join("")).toContain("GitHub did not compare two commits");
