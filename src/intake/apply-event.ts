@@ -454,8 +454,9 @@ export async function applyPlan(
     await forgetEnvironmentGates(tx, project.id, changed);
   }
   for (const skip of plan.skipped ?? []) {
-    // The environment stays as built: its head moves (no file it builds from changed), nothing is relayed.
-    await updateEnvironment(tx, project.id, skip.environment, { headCommit: skip.newCommit }, context.at);
+    // The environment stays as built: its head moves (no file it builds from changed), nothing is
+    // relayed, and its time stays: no activity, so no fresher for stale_after or the cap's oldest.
+    await updateEnvironment(tx, project.id, skip.environment, { headCommit: skip.newCommit }, null);
     await saveEnvironmentGate(
       tx,
       project.id,

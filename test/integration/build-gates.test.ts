@@ -364,6 +364,18 @@ describe.each(STORES)(
       ]);
     });
 
+    it("counts a paths skip as no activity for stale_after: the environment still goes stale", async () => {
+      await start('paths: ["apps/web/**"]\nstale_after: 14d\n');
+      await send("push", pushFiles("feature", sha(1), sha(2), ["apps/web/a.ts"]));
+      clock = new Date(clock.getTime() + 10 * DAY);
+      expect(await send("push", pushFiles("feature", sha(2), sha(3), ["docs/a.md"]))).toContain(SKIPPED);
+      expect((await environments()).feature?.head_commit).toBe(sha(3));
+      clock = new Date(clock.getTime() + 5 * DAY);
+      await envhooks.sweep();
+      const stale = (await activities()).filter((a) => a.type === "environment.deactivate");
+      expect(stale.map((a) => a.environments[0])).toEqual(["feature"]);
+    });
+
     it("deactivates environments idle for stale_after, and brings one back on a push when there is room", async () => {
       await start("max_environments: 1\nstale_after: 14d\n");
       await send("push", pushFiles(DEFAULT_BRANCH, sha(1), sha(2), ["a.ts"]));
