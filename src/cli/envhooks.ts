@@ -4,6 +4,7 @@ import { createHmac, randomUUID } from "node:crypto";
 import Table from "cli-table3";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import packageJson from "../../package.json" with { type: "json" };
+import { branchEnvironmentName } from "../lifecycle/plan-transitions.ts";
 import {
   type Api,
   apiClient,
@@ -487,7 +488,13 @@ program
       if (options.changed && event !== "push") {
         throw new CliError("--changed sets a push's changed files: use it with simulate push.", 2);
       }
-      const payload = JSON.stringify(simulatedPayload(event as SimulatedEvent, options));
+      // A push starts where the branch's environment is (`paths` skips only a push from its head).
+      const { url: base, token: apiToken } = connection();
+      const before =
+        event === "push" && options.changed && apiToken
+          ? await simulatedHead(apiClient({ url: base, token: apiToken }), options.repo, options.branch)
+          : undefined;
+      const payload = JSON.stringify(simulatedPayload(event as SimulatedEvent, { ...options, before }));
       const signature = `sha256=${createHmac("sha256", options.secret).update(payload).digest("hex")}`;
       const { url, token } = connection();
       const deliveryId = randomUUID();
@@ -514,6 +521,16 @@ program
       await followSimulated(apiClient({ url, token }), url, options.repo, deliveryId);
     },
   );
+
+/** The head commit of a simulated branch's environment, in the repository's project or its `~simulated` one. */
+async function simulatedHead(client: Api, repo: string, branch: string): Promise<string | undefined> {
+  for (const name of [repo, `${repo}~simulated`]) {
+    const listed = await client<Row[]>(`/api/projects/${name}/environments`).catch(() => [] as Row[]);
+    const found = listed.find((environment) => environment.name === branchEnvironmentName(branch));
+    if (typeof found?.head_commit === "string") return found.head_commit;
+  }
+  return undefined;
+}
 
 /** How long `simulate` waits for envhooks to apply the event it sent. */
 const SIMULATE_WAIT_MS = 20_000;

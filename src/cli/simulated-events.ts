@@ -34,6 +34,7 @@ export function simulatedPayload(
     action,
     repositoryId = simulatedRepositoryId(repo),
     changed,
+    before,
   }: {
     repo: string;
     branch: string;
@@ -42,9 +43,12 @@ export function simulatedPayload(
     repositoryId?: number | undefined;
     /** A push's changed files (`--changed`), as its one commit's `modified`: what `paths` filters on. */
     changed?: string[] | undefined;
+    /** A push's `before`: where the branch was (by default a random commit). */
+    before?: string | undefined;
   },
 ): Json {
   const payload = payloadOf(event, { repo, branch, pr, action, repositoryId });
+  if (before && event === "push") payload.before = before;
   if (changed && event === "push") {
     const [commit] = payload.commits as Json[];
     const changing = { ...commit, id: payload.after, added: [], modified: changed, removed: [] };

@@ -24,7 +24,7 @@ import { concernedEnvironments, planTransitions } from "../lifecycle/plan-transi
 import { ACTIVITY_TYPES, type Plan, type Transition } from "../lifecycle/transition.ts";
 import type { Metrics } from "../metrics.ts";
 import type { WriteDeliveries } from "../relay/write-deliveries.ts";
-import { insertActivity } from "../store/activities.ts";
+import { environmentsLastBuiltOk, insertActivity } from "../store/activities.ts";
 import { insertCheckWaits } from "../store/check-waits.ts";
 import type { Database, Queryable } from "../store/database.ts";
 import { forgetEnvironmentGates, saveEnvironmentGate } from "../store/environment-gates.ts";
@@ -130,7 +130,12 @@ export async function applyEvent(
     // A pull request's `synchronize` to the same head takes its commits from here.
     if (deps.github && event.name === "push" && !event.payload.deleted && event.payload.commits.length > 0) {
       const files = config.ok && filtersPaths(config.config) ? pushedFiles(event.payload) : undefined;
-      await insertPushCommits(tx, project.key, event.payload.after, event.payload.commits, files);
+      await insertPushCommits(tx, project.key, {
+        before: event.payload.before,
+        headSha: event.payload.after,
+        commits: event.payload.commits,
+        changed: files,
+      });
     }
 
     const at = now();
@@ -147,7 +152,13 @@ export async function applyEvent(
       return { applied: true, activities: [activity], notes: config.problems };
     }
 
-    const environments = await findEnvironments(tx, project.id, concernedEnvironments(event));
+    const environments = await withLastBuilds(
+      tx,
+      project.id,
+      await findEnvironments(tx, project.id, concernedEnvironments(event)),
+      event,
+      config.config,
+    );
     const plan = await capPlan(
       tx,
       project,
@@ -167,6 +178,29 @@ export async function applyEvent(
   });
   deps.settled?.add(deliveryId);
   return applied;
+}
+
+/**
+ * With `paths` and known changed files: whether each environment's newest activity succeeded (a
+ * paths skip needs it; see `skipByPaths`). Otherwise the environments as they are.
+ */
+async function withLastBuilds(
+  tx: Queryable,
+  projectId: number,
+  environments: StoredEnvironment[],
+  event: GithubEvent,
+  options: RepoConfig,
+): Promise<StoredEnvironment[]> {
+  const changed = event.name === "push" || event.name === "pull_request" ? event.changed : undefined;
+  if (!filtersPaths(options) || !changed || !("files" in changed) || environments.length === 0) {
+    return environments;
+  }
+  const names = environments.map((environment) => environment.name);
+  const ok = await environmentsLastBuiltOk(tx, projectId, names);
+  return environments.map((environment) => ({
+    ...environment,
+    lastBuildSucceeded: ok.has(environment.name),
+  }));
 }
 
 /** Whether the event deletes a branch or closes a pull request. */
@@ -420,8 +454,9 @@ export async function applyPlan(
     await forgetEnvironmentGates(tx, project.id, changed);
   }
   for (const skip of plan.skipped ?? []) {
-    // The environment stays as built: its head moves (no file it builds from changed), nothing is relayed.
-    await updateEnvironment(tx, project.id, skip.environment, { headCommit: skip.newCommit }, context.at);
+    // The environment stays as built: its head moves (no file it builds from changed), nothing is
+    // relayed, and its time stays: no activity, so no fresher for stale_after or the cap's oldest.
+    await updateEnvironment(tx, project.id, skip.environment, { headCommit: skip.newCommit }, null);
     await saveEnvironmentGate(
       tx,
       project.id,

@@ -271,7 +271,11 @@ async function keepPushCommits(tx: Queryable, projectKey: string, events: readon
   const pushes = [];
   for (const { event } of events) {
     if (event.name === "push" && !event.payload.deleted && event.payload.commits.length > 0) {
-      pushes.push({ headSha: event.payload.after, commits: event.payload.commits });
+      pushes.push({
+        before: event.payload.before,
+        headSha: event.payload.after,
+        commits: event.payload.commits,
+      });
     }
   }
   await insertManyPushCommits(tx, projectKey, pushes);

@@ -33,7 +33,7 @@ export function hasBuildGates(
  */
 export function pushedFiles(push: PushPayload): ChangedFiles {
   if (push.created) return { unknown: "a new branch" };
-  if (push.forced) return { unknown: "a force push" };
+  if (push.forced) return { unknown: "a force push (what it dropped is listed nowhere)" };
   if (push.commits.length === 0) return { unknown: "the push lists no commit" };
   if (push.commits.length >= MAX_PUSH_COMMITS) return { unknown: `${MAX_PUSH_COMMITS} commits or more` };
   return capped(push.commits.flatMap(filesOf));
@@ -58,7 +58,9 @@ export interface CompareDeps {
 /**
  * One compare of `base...head` (GitHub's three-dot compare: what `head` changed since it left
  * `base`): its commits and changed files. GitHub lists 300 files at most, so 300 listed means
- * maybe more (not known). A failure or a timeout is logged and answers nothing known.
+ * maybe more (not known). When `head` lacks commits of `base` (a force push dropped them), what
+ * they changed is listed nowhere: not known either. A failure or a timeout is logged and answers
+ * nothing known.
  */
 export async function compareCommits(
   deps: CompareDeps,
@@ -79,9 +81,13 @@ export async function compareCommits(
     deps.metrics?.githubReads.inc({ kind: "compare", outcome: "read" });
     const files = (data.files ?? []).map((file) => file.filename);
     const changed: ChangedFiles =
-      files.length >= MAX_CHANGED_FILES
-        ? { unknown: `GitHub listed ${files.length} files (its most)` }
-        : { files };
+      data.behind_by > 0
+        ? {
+            unknown: `${head.slice(0, 7)} dropped ${data.behind_by} commit(s) of ${base.slice(0, 7)} (a force push)`,
+          }
+        : files.length >= MAX_CHANGED_FILES
+          ? { unknown: `GitHub listed ${files.length} files (its most)` }
+          : { files };
     const commits = data.commits.map((commit) => ({
       id: commit.sha,
       message: commit.commit.message,
@@ -99,11 +105,13 @@ export async function compareCommits(
 }
 
 /**
- * The files a push changed, for `paths`: from the payload when it lists them; after a force push,
- * one compare of the default branch with the new head. Nothing for a new branch (its first push
- * creates the environment, or only moves its head when `create` came first: never a rebuild) or a
- * deleted one. Asked before the rules run (they do no I/O), in the apply step, never while the
- * webhook waits for its answer.
+ * The files a push changed, for `paths`: from the payload when it lists them; for a push listing no
+ * commit (a branch moved to commits GitHub had already), one compare with where it was. Not known
+ * after a force push: a three-dot compare lists only what the new head added, not what it dropped
+ * (a dropped apps/web commit must be built away), so the environment is built, with no compare.
+ * Nothing for a new branch (its first push creates the environment, or only moves its head when
+ * `create` came first: never a rebuild) or a deleted one. Asked before the rules run (they do no
+ * I/O), in the apply step, never while the webhook waits for its answer.
  */
 export async function changedFilesOfPush(
   deps: CompareDeps,
@@ -113,11 +121,8 @@ export async function changedFilesOfPush(
 ): Promise<ChangedFiles | undefined> {
   const push = event.payload;
   if (!filtersPaths(options) || push.deleted || push.created) return undefined;
-  if (!push.forced && push.commits.length > 0) return pushedFiles(push);
+  if (push.forced || push.commits.length > 0) return pushedFiles(push);
   if (!octokit) return { unknown: "no GitHub App credentials to compare with" };
-  // A force push is compared with the default branch (`before` may be gone); a push listing no
-  // commit (a branch moved to commits GitHub had already) with where it was.
-  const base = push.forced ? push.repository.default_branch : push.before;
-  const compared = await compareCommits(deps, octokit, push.repository.full_name, base, push.after);
+  const compared = await compareCommits(deps, octokit, push.repository.full_name, push.before, push.after);
   return compared?.changed ?? { unknown: "GitHub did not compare" };
 }

@@ -11,9 +11,11 @@ import { compareCommits, filtersPaths } from "./changed-files.ts";
 
 /**
  * What a pull request's `synchronize` brought: its commits and, with `paths` set, the files it
- * changed. Both come from the `push` GitHub sent for the same head commit (same-repository pull
- * requests, when it was applied first), else from one compare of `before...after` asked of GitHub.
- * Without an answer, the activity goes without its commits and the environment is built.
+ * changed. Both come from the `push` GitHub sent for the same move, `before` to `after`
+ * (same-repository pull requests, when it was applied first), else from one compare of
+ * `before...after` asked of GitHub. A push to the same head from elsewhere (another branch
+ * fast-forwarded to it) brought other changes: it is not used. Without an answer, the activity goes
+ * without its commits and the environment is built.
  */
 export async function synchronizeFacts(
   deps: { db: Queryable; log: Logger; metrics?: Metrics | undefined },
@@ -24,7 +26,8 @@ export async function synchronizeFacts(
   const { before, after } = payload;
   if (!before || !after) return { commits: [] };
   const wantsFiles = options !== undefined && filtersPaths(options);
-  const pushed = await findPush(deps.db, projectKey(payload.repository.full_name), after);
+  const found = await findPush(deps.db, projectKey(payload.repository.full_name), after);
+  const pushed = found?.before === before ? found : undefined;
   if (pushed && (!wantsFiles || pushed.files !== null)) {
     return wantsFiles && pushed.files
       ? { commits: pushed.commits, changed: { files: pushed.files } }

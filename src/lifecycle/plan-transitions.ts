@@ -28,7 +28,7 @@ export function planTransitions(
   const byName = new Map(environments.map((environment) => [environment.name, environment]));
   switch (event.name) {
     case "push":
-      return skipByPaths(planPush(event.payload, options, byName), options, event.changed);
+      return skipByPaths(planPush(event.payload, options, byName), options, event.changed, byName);
     case "create":
       return planCreate(event.payload, options, byName);
     case "delete":
@@ -38,6 +38,7 @@ export function planTransitions(
         planPullRequest(event.payload, options, byName, event.commits),
         options,
         event.changed,
+        byName,
       );
     case "issue_comment":
       return planComment(event.payload, event.canWrite, byName);
@@ -49,19 +50,54 @@ type Environments = ReadonlyMap<string, EnvironmentState>;
 /**
  * `paths` / `paths_ignore`: the plan's rebuilds, when no changed file is relevant, become skipped
  * rebuilds. Creating, activating and deleting environments are never skipped, nor is a rebuild
- * whose changed files are not known for sure (`whySkipByPaths`).
+ * whose changed files are not known for sure (`whySkipByPaths`), nor one of an environment that is
+ * not as built from where the change started: its head is not the rebuild's old commit (an earlier
+ * change never reached it), or its newest activity did not succeed (failed, cancelled, or still
+ * pending or waiting for checks), so an earlier relevant change may never have been built.
  */
-function skipByPaths(plan: Plan, options: RepoConfig, changed: ChangedFiles | undefined): Plan {
+function skipByPaths(
+  plan: Plan,
+  options: RepoConfig,
+  changed: ChangedFiles | undefined,
+  environments: Environments,
+): Plan {
   const why = whySkipByPaths(options, changed);
   if (!why || !plan.transitions.some((transition) => transition.action === "rebuild")) return plan;
   const skipped: SkippedRebuild[] = [];
   const transitions: Transition[] = [];
+  const notes: string[] = [];
   for (const transition of plan.transitions) {
-    if (transition.action !== "rebuild") transitions.push(transition);
-    else skipped.push({ environment: transition.environment, newCommit: transition.newCommit, reason: why });
+    if (transition.action !== "rebuild") {
+      transitions.push(transition);
+      continue;
+    }
+    const doubt = whyNotAsBuilt(environments.get(transition.environment), transition.oldCommit);
+    if (doubt) {
+      transitions.push(transition);
+      notes.push(
+        `environment ${transition.environment}: built although no changed file is under paths: ${doubt}`,
+      );
+    } else {
+      skipped.push({ environment: transition.environment, newCommit: transition.newCommit, reason: why });
+      notes.push(`environment ${transition.environment}: ${why}`);
+    }
   }
-  const notes = skipped.map((skip) => `environment ${skip.environment}: ${skip.reason}`);
-  return { ...plan, transitions, skipped, notes: [...plan.notes, ...notes] };
+  return skipped.length > 0
+    ? { ...plan, transitions, skipped, notes: [...plan.notes, ...notes] }
+    : { ...plan, notes: [...plan.notes, ...notes] };
+}
+
+/** Why an environment may not be as built from `oldCommit` (a paths skip would then lose a build). */
+function whyNotAsBuilt(
+  environment: EnvironmentState | undefined,
+  oldCommit: string | null,
+): string | undefined {
+  if (!environment) return "the environment is not known";
+  if (environment.headCommit === null || environment.headCommit !== oldCommit) {
+    return `its head ${environment.headCommit?.slice(0, 7) ?? "(none)"} is not where the change started`;
+  }
+  if (environment.lastBuildSucceeded !== true) return "its last build did not succeed";
+  return undefined;
 }
 
 /**

@@ -7,6 +7,12 @@ export interface EnvironmentState {
   headCommit: string | null;
   status: "active" | "inactive";
   isMain: boolean;
+  /**
+   * Whether the environment's newest activity (no alert) completed with success: read only when
+   * `paths` could skip a rebuild, which it does only when this is true (a failed, cancelled or
+   * still pending build would otherwise never be built again).
+   */
+  lastBuildSucceeded?: boolean;
 }
 
 export interface Commit {

@@ -153,6 +153,27 @@ export async function latestActivityByEnvironment(
   return new Map(rows.map((row) => [row.environment, row.body]));
 }
 
+/**
+ * Which of the named environments' newest activity that is no alert completed with success (a
+ * `paths` skip needs it: the environment is as built from its head).
+ */
+export async function environmentsLastBuiltOk(
+  db: Queryable,
+  projectId: number,
+  names: readonly string[],
+): Promise<Set<string>> {
+  if (names.length === 0) return new Set();
+  const { rows } = await db.query<{ environment: string; state: string; result: string | null }>(
+    `SELECT DISTINCT ON (environment) environment, state, result FROM activities
+     WHERE project_id = $1 AND environment = ANY($2::text[]) AND type <> ALL($3::text[])
+     ORDER BY environment, seq DESC`,
+    [projectId, names, ALERT_TYPES],
+  );
+  return new Set(
+    rows.filter((row) => row.state === "complete" && row.result === "success").map((row) => row.environment),
+  );
+}
+
 /** An activity locked for a change, with where it belongs. */
 export interface LockedActivity {
   sequence: number;

@@ -88,7 +88,8 @@ export async function updateEnvironment(
   projectId: number,
   name: string,
   change: { headCommit?: string | null; status?: "active" | "inactive" },
-  at: Date,
+  /** When it changed; null keeps its time (a `paths` skip is no activity: stale_after, the cap). */
+  at: Date | null,
 ): Promise<StoredEnvironment> {
   const { rows } = await tx.query<StoredEnvironment>(
     `UPDATE environments SET
@@ -96,7 +97,7 @@ export async function updateEnvironment(
                               ELSE previous_commit END,
        head_commit = CASE WHEN $3::boolean THEN $4 ELSE head_commit END,
        status = COALESCE($5, status),
-       updated_at = $6
+       updated_at = COALESCE($6::timestamptz, updated_at)
      WHERE project_id = $1 AND name = $2
      RETURNING ${COLUMNS}`,
     [projectId, name, change.headCommit !== undefined, change.headCommit ?? null, change.status ?? null, at],

@@ -9,11 +9,9 @@ const KEPT_COMMITS = 100;
 export async function insertPushCommits(
   tx: Queryable,
   projectKey: string,
-  headSha: string,
-  commits: PushCommit[],
-  changed?: ChangedFiles,
+  push: { before: string; headSha: string; commits: PushCommit[]; changed?: ChangedFiles | undefined },
 ): Promise<void> {
-  await insertManyPushCommits(tx, projectKey, [{ headSha, commits, changed }]);
+  await insertManyPushCommits(tx, projectKey, [push]);
 }
 
 /** Keeps several pushes' commits in one statement (a batch of events); the first push to a head wins. */
@@ -21,11 +19,18 @@ export async function insertManyPushCommits(
   tx: Queryable,
   projectKey: string,
   /** `changed`: the files the push changed (`paths`); unknown or not given: kept as not known. */
-  pushes: ReadonlyArray<{ headSha: string; commits: PushCommit[]; changed?: ChangedFiles | undefined }>,
+  pushes: ReadonlyArray<{
+    /** Where the push started (its `before`). */
+    before: string;
+    headSha: string;
+    commits: PushCommit[];
+    changed?: ChangedFiles | undefined;
+  }>,
 ): Promise<void> {
   if (pushes.length === 0) return;
-  const rows = pushes.map(({ headSha, commits, changed }, n) => ({
+  const rows = pushes.map(({ before, headSha, commits, changed }, n) => ({
     n,
+    before_sha: before,
     head_sha: headSha,
     files: changed && "files" in changed ? changed.files : null,
     commits: commits.slice(-KEPT_COMMITS).map(({ id, message, author }) => ({
@@ -35,9 +40,10 @@ export async function insertManyPushCommits(
     })),
   }));
   await tx.query(
-    `INSERT INTO push_commits (project_key, head_sha, commits, files)
-     SELECT $1, p.head_sha, p.commits, p.files
-     FROM jsonb_to_recordset($2::jsonb) AS p(n integer, head_sha text, commits jsonb, files jsonb) ORDER BY p.n
+    `INSERT INTO push_commits (project_key, head_sha, before_sha, commits, files)
+     SELECT $1, p.head_sha, p.before_sha, p.commits, p.files
+     FROM jsonb_to_recordset($2::jsonb) AS p(n integer, head_sha text, before_sha text, commits jsonb, files jsonb)
+     ORDER BY p.n
      ON CONFLICT (project_key, head_sha) DO NOTHING`,
     [projectKey, JSON.stringify(rows)],
   );
@@ -57,16 +63,17 @@ export async function findPushCommits(
 }
 
 /**
- * The push that moved a branch of the project to `headSha`, if one was applied: its commits, and
- * the files it changed (null: not known for sure).
+ * The push that moved a branch of the project to `headSha`, if one was applied: where it started
+ * (null: not known), its commits, and the files it changed (null: not known for sure). The first
+ * push to a head is kept: another branch's push to the same head may have started elsewhere.
  */
 export async function findPush(
   db: Queryable,
   projectKey: string,
   headSha: string,
-): Promise<{ commits: PushCommit[]; files: string[] | null } | undefined> {
-  const { rows } = await db.query<{ commits: PushCommit[]; files: string[] | null }>(
-    "SELECT commits, files FROM push_commits WHERE project_key = $1 AND head_sha = $2",
+): Promise<{ before: string | null; commits: PushCommit[]; files: string[] | null } | undefined> {
+  const { rows } = await db.query<{ before: string | null; commits: PushCommit[]; files: string[] | null }>(
+    "SELECT before_sha AS before, commits, files FROM push_commits WHERE project_key = $1 AND head_sha = $2",
     [projectKey, headSha],
   );
   return rows[0];

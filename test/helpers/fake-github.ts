@@ -203,6 +203,8 @@ export class FakeGithub {
   readonly compares = new Map<string, unknown[]>();
   /** The changed files of `GET /compare/{base}...{head}` (GitHub lists 300 at most), by `base...head`. */
   readonly compareFiles = new Map<string, string[]>();
+  /** How many commits of `base` `head` lacks (GitHub's `behind_by`: a force push dropped them), by `base...head`. */
+  readonly compareBehindBy = new Map<string, number>();
   /** People who can sign in with OAuth, by login. */
   readonly users = new Map<string, FakeUser>();
   /** Who is signed in to the fake GitHub in the browser: the next OAuth authorize answers for them. */
@@ -929,12 +931,13 @@ export class FakeGithub {
       const files = this.compareFiles.get(compare[1] ?? "");
       const commits = this.compares.get(compare[1] ?? "") ?? (files ? [] : undefined);
       if (!commits) return [404, { message: "Not Found" }];
+      const behind = this.compareBehindBy.get(compare[1] ?? "") ?? 0;
       return [
         200,
         {
-          status: "ahead",
+          status: behind > 0 ? "diverged" : "ahead",
           ahead_by: commits.length,
-          behind_by: 0,
+          behind_by: behind,
           total_commits: commits.length,
           commits,
           files: (files ?? []).slice(0, 300).map((filename) => ({ filename, status: "modified" })),

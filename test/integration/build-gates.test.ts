@@ -135,6 +135,40 @@ describe.each(STORES)(
       expect(compares()).toEqual([]);
     });
 
+    it("builds instead of skipping when the environment's last build is pending or failed, or its head is elsewhere", async () => {
+      await start('paths: ["apps/web/**"]\nrunner: external\n');
+      await send("push", pushFiles("feature", sha(1), sha(2), ["apps/web/a.ts"]));
+      // The apps/web change is still pending (a runner's, or waiting for checks): a docs-only push builds.
+      let outcome = await send("push", pushFiles("feature", sha(2), sha(3), [".github/workflows/ci.yml"]));
+      expect(outcome).not.toContain(SKIPPED);
+      expect(outcome).toContain("its last build did not succeed");
+      const pushed = (await activities()).filter((a) => a.type === "environment.push");
+      expect(pushed.map((a) => a.parameters.new_commit)).toEqual([sha(3)]);
+
+      // Its build fails: the next docs-only push builds again.
+      const failed = await envhooks.api(`/api/activities/${pushed[0]?.id}/progress`, {
+        body: { state: "complete", result: "failure", log: "Build failed" },
+      });
+      expect(failed.status).toBe(200);
+      outcome = await send("push", pushFiles("feature", sha(3), sha(4), ["docs/a.md"]));
+      expect(outcome).not.toContain(SKIPPED);
+      let last = (await activities()).at(-1);
+      expect(last?.parameters.new_commit).toBe(sha(4));
+
+      // It succeeds: a docs-only push is skipped...
+      const ok = await envhooks.api(`/api/activities/${last?.id}/progress`, {
+        body: { state: "complete", result: "success", log: "Deployed" },
+      });
+      expect(ok.status).toBe(200);
+      expect(await send("push", pushFiles("feature", sha(4), sha(5), ["docs/b.md"]))).toContain(SKIPPED);
+      // ...but not one that starts where the environment's head is not (a push envhooks never saw).
+      outcome = await send("push", pushFiles("feature", sha(6), sha(7), ["docs/c.md"]));
+      expect(outcome).not.toContain(SKIPPED);
+      expect(outcome).toContain("is not where the change started");
+      last = (await activities()).at(-1);
+      expect([last?.type, last?.parameters.new_commit]).toEqual(["environment.push", sha(7)]);
+    });
+
     it("takes a synchronize's files from the push to the same head, without a compare", async () => {
       await start('paths: ["apps/web/**"]\n');
       const opened = pullRequest("opened");
@@ -151,6 +185,30 @@ describe.each(STORES)(
         expect.objectContaining({ context: "envhooks/pr-2", state: "success", description: SKIPPED }),
       );
       expect(compares()).toEqual([]);
+    });
+
+    it("takes no files from another branch's push to the same head: a synchronize from elsewhere is compared", async () => {
+      await start('paths: ["apps/web/**"]\n');
+      const opened = pullRequest("opened");
+      await send("pull_request", opened);
+      const head = opened.pull_request.head;
+      // A feature branch moves to C with docs only; then the pull request's branch fast-forwards
+      // from its head to the same C, bringing the feature's apps/web change with it.
+      await send("push", pushFiles("feature", sha(11), sha(12), ["apps/web/a.ts"]));
+      await send("push", pushFiles("feature", sha(12), sha(13), ["docs/a.md"]));
+      await send("push", pushFiles(head.ref, head.sha, sha(13), ["apps/web/a.ts", "docs/a.md"]));
+      github.compareFiles.set(`${head.sha}...${sha(13)}`, ["apps/web/a.ts", "docs/a.md"]);
+      const outcome = await send("pull_request", pullRequestSynchronized(head.sha, sha(13)));
+      expect(outcome).not.toContain(SKIPPED);
+      expect(
+        (await activities())
+          .filter((a) => a.environments[0] === "pr-2")
+          .map((a) => [a.type, a.parameters.new_commit]),
+      ).toEqual([
+        ["environment.branch", head.sha],
+        ["environment.push", sha(13)],
+      ]);
+      expect(compares()).toEqual([`${head.sha}...${sha(13)}`]);
     });
 
     it("compares a synchronize with no push once, and builds or skips by the files GitHub lists", async () => {
@@ -177,19 +235,42 @@ describe.each(STORES)(
       expect(compares()).toEqual([]);
     });
 
-    it("compares a force push with the default branch, not the files its payload lists", async () => {
+    it("builds a force push without a compare: what it dropped is listed nowhere", async () => {
       await start('paths: ["apps/web/**"]\n');
       await send("push", pushFiles("feature", sha(1), sha(2), ["apps/web/a.ts"]));
+      // sha(9) drops the apps/web commit sha(2) and adds docs only: three-dot compares list only the docs.
       github.compareFiles.set(`${DEFAULT_BRANCH}...${sha(9)}`, ["docs/only.md"]);
-      const forced = pushFiles("feature", sha(2), sha(9), ["apps/web/a.ts"], { forced: true });
-      expect(await send("push", forced)).toContain(SKIPPED);
-      expect(compares()).toEqual([`${DEFAULT_BRANCH}...${sha(9)}`]);
+      github.compareFiles.set(`${sha(2)}...${sha(9)}`, ["docs/only.md"]);
+      const forced = pushFiles("feature", sha(2), sha(9), ["docs/only.md"], { forced: true });
+      const outcome = await send("push", forced);
+      expect(outcome).not.toContain(SKIPPED);
+      expect((await activities()).map((a) => [a.type, a.parameters.new_commit])).toEqual([
+        ["environment.branch", sha(2)],
+        ["environment.push", sha(9)],
+      ]);
+      expect(compares()).toEqual([]);
+    });
+
+    it("builds a synchronize whose new head dropped commits of the old one (a force push)", async () => {
+      await start('paths: ["apps/web/**"]\n');
+      const opened = pullRequest("opened");
+      await send("pull_request", opened);
+      const head = opened.pull_request.head.sha;
+      // GitHub's three-dot compare lists only what the new head added (docs); it dropped 2 commits.
+      github.compareFiles.set(`${head}...${sha(14)}`, ["docs/only.md"]);
+      github.compareBehindBy.set(`${head}...${sha(14)}`, 2);
+      expect(await send("pull_request", pullRequestSynchronized(head, sha(14)))).not.toContain(SKIPPED);
+      expect((await activities()).map((a) => [a.type, a.parameters.new_commit])).toEqual([
+        ["environment.branch", head],
+        ["environment.push", sha(14)],
+      ]);
+      expect(compares()).toEqual([`${head}...${sha(14)}`]);
 
       // GitHub lists 300 files at most: a compare listing 300 is not known to be complete.
       const many = Array.from({ length: 300 }, (_, n) => `docs/${n}.md`);
-      github.compareFiles.set(`${DEFAULT_BRANCH}...${sha(10)}`, many);
-      await send("push", pushFiles("feature", sha(9), sha(10), [], { forced: true }));
-      expect((await activities()).map((a) => a.type)).toEqual(["environment.branch", "environment.push"]);
+      github.compareFiles.set(`${sha(14)}...${sha(15)}`, many);
+      expect(await send("pull_request", pullRequestSynchronized(sha(14), sha(15)))).not.toContain(SKIPPED);
+      expect((await activities()).length).toBe(3);
     });
 
     it("builds when a push changed more than 300 files, none under paths", async () => {
@@ -203,10 +284,12 @@ describe.each(STORES)(
 
     it("builds when GitHub fails to compare", async () => {
       await start('paths: ["apps/web/**"]\n');
-      await send("push", pushFiles("feature", sha(1), sha(2), ["apps/web/a.ts"]));
+      const opened = pullRequest("opened");
+      await send("pull_request", opened);
+      const head = opened.pull_request.head.sha;
       github.fail("GET", /\/compare\//, 500, 10);
-      github.compareFiles.set(`${DEFAULT_BRANCH}...${sha(3)}`, ["docs/a.md"]);
-      await send("push", pushFiles("feature", sha(2), sha(3), ["docs/a.md"], { forced: true }));
+      github.compareFiles.set(`${head}...${sha(3)}`, ["docs/a.md"]);
+      expect(await send("pull_request", pullRequestSynchronized(head, sha(3)))).not.toContain(SKIPPED);
       expect((await activities()).map((a) => a.type)).toEqual(["environment.branch", "environment.push"]);
       expect(compares().length).toBeGreaterThanOrEqual(1);
       expect(envhooks.logs.join("")).toContain("GitHub did not compare two commits");
@@ -279,6 +362,18 @@ describe.each(STORES)(
         ["environment.deactivate", "feature-a"],
         ["environment.activate", "pr-2"],
       ]);
+    });
+
+    it("counts a paths skip as no activity for stale_after: the environment still goes stale", async () => {
+      await start('paths: ["apps/web/**"]\nstale_after: 14d\n');
+      await send("push", pushFiles("feature", sha(1), sha(2), ["apps/web/a.ts"]));
+      clock = new Date(clock.getTime() + 10 * DAY);
+      expect(await send("push", pushFiles("feature", sha(2), sha(3), ["docs/a.md"]))).toContain(SKIPPED);
+      expect((await environments()).feature?.head_commit).toBe(sha(3));
+      clock = new Date(clock.getTime() + 5 * DAY);
+      await envhooks.sweep();
+      const stale = (await activities()).filter((a) => a.type === "environment.deactivate");
+      expect(stale.map((a) => a.environments[0])).toEqual(["feature"]);
     });
 
     it("deactivates environments idle for stale_after, and brings one back on a push when there is room", async () => {
