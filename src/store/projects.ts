@@ -478,6 +478,53 @@ export async function deactivateProjects(
   return rows.map((row) => row.key);
 }
 
+/**
+ * Records repositories an installation event lists (`installation.created`, `installation_repositories.added`)
+ * as projects of `installationId`, before their first event, so they can be given integrations and
+ * tokens: nothing is asked of GitHub (the default branch stays unknown, empty, until the first
+ * event). A repository whose project is known by its id keeps it, under the name it has (renames
+ * are the repository events' to follow), and is reactivated; a project under its name without an id
+ * gets this one; a name another repository's project holds is left to that repository's next event.
+ * Returns the keys of the projects recorded or refreshed.
+ */
+export async function recordListedRepositories(
+  db: Queryable,
+  installationId: number,
+  repositories: Array<{ id?: number | undefined; full_name: string }>,
+): Promise<string[]> {
+  const keys: string[] = [];
+  for (const repository of repositories) {
+    const key = projectKey(repository.full_name);
+    const id = repository.id ?? null;
+    if (id !== null) {
+      const { rows } = await db.query<{ key: string }>(
+        `UPDATE projects SET installation_id = $2, ${REACTIVATE}, updated_at = now()
+         WHERE repository_id = $1 RETURNING key`,
+        [id, installationId],
+      );
+      if (rows[0]) {
+        keys.push(rows[0].key);
+        continue;
+      }
+    }
+    const { rows } = await db.query<{ key: string; inserted: boolean }>(
+      `INSERT INTO projects (key, full_name, default_branch, installation_id, repository_id)
+       VALUES ($1, $2, '', $3, $4)
+       ON CONFLICT (key) DO UPDATE SET installation_id = excluded.installation_id,
+         repository_id = COALESCE(projects.repository_id, excluded.repository_id), ${REACTIVATE}, updated_at = now()
+       WHERE projects.repository_id IS NULL OR $4::bigint IS NULL OR projects.repository_id = $4::bigint
+       RETURNING key, (xmax = 0) AS inserted`,
+      [key, repository.full_name, installationId, id],
+    );
+    const row = rows[0];
+    if (!row) continue;
+    // A new project under a name another one had: the name no longer points to that one.
+    if (row.inserted) await db.query("DELETE FROM project_former_names WHERE key = $1", [key]);
+    keys.push(row.key);
+  }
+  return keys;
+}
+
 /** A project as work not started by a GitHub event sees it: with its options and installation. */
 export interface ProjectWithConfig extends Project {
   /** The last valid `.github/envhooks.yml` options, or null before the first one was read. */
