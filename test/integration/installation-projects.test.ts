@@ -172,7 +172,7 @@ describe.each(STORES)(
       });
       const operator = new DashboardClient(app.app);
       await operator.signIn(API_TOKEN);
-      expect(await (await operator.get("/")).text()).toContain("gone from the installation");
+      expect(await (await operator.get("/")).text()).toContain("repository gone");
 
       // Renamed before its first event: the project moves, with its integration.
       const NEW_NAME = "acme/shop";

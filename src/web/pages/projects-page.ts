@@ -74,7 +74,7 @@ function projectCard(project: ProjectSummary) {
         : badge("none", "none");
   return html`<li class="card" id="project-${project.key}">
   <h2><a href="${projectPath(project.project)}">${project.project}</a>${
-    project.status === "inactive" ? html` ${badge("none", "gone from the installation")}` : ""
+    project.status === "inactive" ? html` ${badge("none", "repository gone")}` : ""
   }</h2>
   <dl class="facts">
     <dt>Last activity</dt>
