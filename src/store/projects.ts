@@ -492,37 +492,43 @@ export async function recordListedRepositories(
   installationId: number,
   repositories: Array<{ id?: number | undefined; full_name: string }>,
 ): Promise<string[]> {
-  const keys: string[] = [];
+  // Three statements for the whole list (an organisation's installation may list hundreds), each
+  // repository once: by id, then by name.
+  const byId = new Map<number | string, { key: string; fullName: string; id: number | null }>();
   for (const repository of repositories) {
     const key = projectKey(repository.full_name);
-    const id = repository.id ?? null;
-    if (id !== null) {
-      const { rows } = await db.query<{ key: string }>(
-        `UPDATE projects SET installation_id = $2, ${REACTIVATE}, updated_at = now()
-         WHERE repository_id = $1 RETURNING key`,
-        [id, installationId],
-      );
-      if (rows[0]) {
-        keys.push(rows[0].key);
-        continue;
-      }
-    }
-    const { rows } = await db.query<{ key: string; inserted: boolean }>(
-      `INSERT INTO projects (key, full_name, default_branch, installation_id, repository_id)
-       VALUES ($1, $2, '', $3, $4)
-       ON CONFLICT (key) DO UPDATE SET installation_id = excluded.installation_id,
-         repository_id = COALESCE(projects.repository_id, excluded.repository_id), ${REACTIVATE}, updated_at = now()
-       WHERE projects.repository_id IS NULL OR $4::bigint IS NULL OR projects.repository_id = $4::bigint
-       RETURNING key, (xmax = 0) AS inserted`,
-      [key, repository.full_name, installationId, id],
-    );
-    const row = rows[0];
-    if (!row) continue;
-    // A new project under a name another one had: the name no longer points to that one.
-    if (row.inserted) await db.query("DELETE FROM project_former_names WHERE key = $1", [key]);
-    keys.push(row.key);
+    byId.set(repository.id ?? key, { key, fullName: repository.full_name, id: repository.id ?? null });
   }
-  return keys;
+  const byKey = new Map([...byId.values()].map((repository) => [repository.key, repository]));
+  if (byKey.size === 0) return [];
+  const ids = [...byKey.values()].flatMap((repository) => (repository.id === null ? [] : [repository.id]));
+  const { rows: known } = await db.query<{ key: string; repositoryId: string }>(
+    `UPDATE projects SET installation_id = $2, ${REACTIVATE}, updated_at = now()
+     WHERE repository_id = ANY($1::bigint[]) RETURNING key, repository_id::text AS "repositoryId"`,
+    [ids, installationId],
+  );
+  const knownIds = new Set(known.map((row) => Number(row.repositoryId)));
+  const rest = [...byKey.values()].filter(
+    (repository) => repository.id === null || !knownIds.has(repository.id),
+  );
+  if (rest.length === 0) return known.map((row) => row.key);
+  const { rows } = await db.query<{ key: string; inserted: boolean }>(
+    `INSERT INTO projects (key, full_name, default_branch, installation_id, repository_id)
+     SELECT l.key, l.full_name, '', $4::bigint, l.id
+     FROM unnest($1::text[], $2::text[], $3::bigint[]) AS l(key, full_name, id)
+     ON CONFLICT (key) DO UPDATE SET installation_id = excluded.installation_id,
+       repository_id = COALESCE(projects.repository_id, excluded.repository_id), ${REACTIVATE}, updated_at = now()
+     WHERE projects.repository_id IS NULL OR excluded.repository_id IS NULL
+       OR projects.repository_id = excluded.repository_id
+     RETURNING key, (xmax = 0) AS inserted`,
+    [rest.map((r) => r.key), rest.map((r) => r.fullName), rest.map((r) => r.id), installationId],
+  );
+  // A new project under a name another one had: the name no longer points to that one.
+  const inserted = rows.filter((row) => row.inserted).map((row) => row.key);
+  if (inserted.length > 0) {
+    await db.query("DELETE FROM project_former_names WHERE key = ANY($1::text[])", [inserted]);
+  }
+  return [...known.map((row) => row.key), ...rows.map((row) => row.key)];
 }
 
 /** A project as work not started by a GitHub event sees it: with its options and installation. */

@@ -1,6 +1,6 @@
 import examples from "@octokit/webhooks-examples/api.github.com/index.json" with { type: "json" };
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { pushCreatingMaster, pushTo, REPO } from "../fixtures/github-events.ts";
+import { pushCreatingMaster, pushTo, REPO, repositoryIdOf } from "../fixtures/github-events.ts";
 import { DashboardClient } from "../helpers/dashboard-session.ts";
 import { Receiver } from "../helpers/receiver.ts";
 import { STORES, type TestStore } from "../helpers/stores.ts";
@@ -204,6 +204,44 @@ describe.each(STORES)(
       expect((await app.deliver("installation", deleted)).status).toBe(202);
       expect((await projects()).every((p) => p.status === "inactive")).toBe(true);
       expect(await rows()).toHaveLength(3);
+    });
+
+    it("gives a project without an id the listed one, leaves a name another repository holds, and refuses a bad listing", async () => {
+      const app = envhooks as TestEnvhooks;
+      const eventually_ = async (key: string) =>
+        eventually(async () => ((await rows()).some((row) => row.key === key) ? true : undefined));
+      // acme/legacy: a project from before ids were kept; acme/taken: another repository's.
+      const legacy = pushTo("acme/legacy", 1);
+      delete legacy.repository.id;
+      expect((await app.deliver("push", legacy)).status).toBe(202);
+      expect((await app.deliver("push", pushTo("acme/taken", 1))).status).toBe(202);
+      await eventually_("acme/legacy");
+      await eventually_("acme/taken");
+      const before = await rows();
+
+      const bad = example("installation_repositories", "added", (payload) => {
+        payload.repositories_added = [{ id: 5, full_name: "not-a-full-name" }];
+      });
+      const refused = await app.deliver("installation_repositories", bad);
+      expect(refused.status).toBe(400);
+      expect((await refused.json()).error.message).toContain("repositories_added[0].full_name");
+      expect(await rows()).toEqual(before);
+
+      const added = example("installation_repositories", "added", (payload) => {
+        payload.installation.id = INSTALLATION;
+        payload.repositories_added = [
+          listed({ id: 700001, full_name: "acme/legacy" }),
+          listed({ id: 700002, full_name: "acme/taken" }),
+          listed({ id: 700003, full_name: "acme/new" }),
+          listed({ id: 700003, full_name: "acme/new" }),
+        ];
+      });
+      expect((await app.deliver("installation_repositories", added)).status).toBe(202);
+      expect(await rows()).toEqual([
+        { key: "acme/legacy", repository_id: "700001", status: "active" },
+        { key: "acme/new", repository_id: "700003", status: "active" },
+        { key: "acme/taken", repository_id: String(repositoryIdOf("acme/taken")), status: "active" },
+      ]);
     });
   },
 );
