@@ -8,6 +8,7 @@ import {
   findProjectOfRepository,
   lockProject,
   projectKey,
+  recordListedRepositories,
 } from "../store/projects.ts";
 import { type ApplyDeps, inTransaction } from "./apply-event.ts";
 import type { InstallationPayload } from "./repo-options.ts";
@@ -100,7 +101,7 @@ export interface InstallationDeps {
  * An `installation` or `installation_repositories` delivery, handled as it arrives (nothing is
  * stored for it): options marked to be read again; the projects of repositories removed from the
  * installation (all of them, when the App is uninstalled) deactivated; and repositories added (or
- * the installation created) resynced in the background, so they get environments for the branches
+ * the installation created) recorded as projects before their first event, and resynced in the background, so they get environments for the branches
  * and pull requests they already have.
  */
 export function handleInstallation(deps: InstallationDeps) {
@@ -131,6 +132,14 @@ export function handleInstallation(deps: InstallationDeps) {
     const added =
       payload.action === "created" ? (payload.repositories ?? []) : (payload.repositories_added ?? []);
     if (added.length > 0 && (payload.action === "created" || payload.action === "added")) {
+      // Listed as projects at once (from the payload: no GitHub call), so integrations can be added before any push.
+      const recorded = await recordListedRepositories(deps.db, installationId, added);
+      if (recorded.length > 0) {
+        deps.log.info(
+          { installation: installationId, projects: recorded },
+          "repositories of the installation recorded",
+        );
+      }
       deps.resyncLater?.(installationId, added);
     }
   };

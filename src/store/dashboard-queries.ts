@@ -11,7 +11,12 @@ import { DELIVERY_COLUMNS, listAttempts } from "./deliveries.ts";
 export interface ProjectOverview {
   key: string;
   fullName: string;
+  /** Empty while unknown: a repository listed by its installation before its first event. */
   defaultBranch: string;
+  /** `inactive` once its repository was deleted or left the installation (until its next event). */
+  status: string;
+  /** No activity yet: a repository listed by its installation (or a resync) before its first event. */
+  noEventYet: boolean;
   lastActivity: { id: string; type: string; state: string; result: string | null; createdAt: Date } | null;
   environments: number;
   activeEnvironments: number;
@@ -50,7 +55,8 @@ export async function listProjectOverviews(
   keys: "all" | string[],
 ): Promise<ProjectOverview[]> {
   const { rows } = await db.query<OverviewRow>(
-    `SELECT p.key, p.full_name AS "fullName", p.default_branch AS "defaultBranch",
+    `SELECT p.key, p.full_name AS "fullName", p.default_branch AS "defaultBranch", p.status,
+       NOT EXISTS (SELECT 1 FROM activities n WHERE n.project_id = p.id) AS "noEventYet",
        p.config->>'environment_ttl' AS "environmentTtl",
        a.id AS "activityId", a.type AS "activityType", a.state AS "activityState",
        a.result AS "activityResult", a.created_at AS "activityCreatedAt",

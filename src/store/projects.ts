@@ -478,6 +478,59 @@ export async function deactivateProjects(
   return rows.map((row) => row.key);
 }
 
+/**
+ * Records repositories an installation event lists (`installation.created`, `installation_repositories.added`)
+ * as projects of `installationId`, before their first event, so they can be given integrations and
+ * tokens: nothing is asked of GitHub (the default branch stays unknown, empty, until the first
+ * event). A repository whose project is known by its id keeps it, under the name it has (renames
+ * are the repository events' to follow), and is reactivated; a project under its name without an id
+ * gets this one; a name another repository's project holds is left to that repository's next event.
+ * Returns the keys of the projects recorded or refreshed.
+ */
+export async function recordListedRepositories(
+  db: Queryable,
+  installationId: number,
+  repositories: Array<{ id?: number | undefined; full_name: string }>,
+): Promise<string[]> {
+  // Three statements for the whole list (an organisation's installation may list hundreds), each
+  // repository once: by id, then by name.
+  const byId = new Map<number | string, { key: string; fullName: string; id: number | null }>();
+  for (const repository of repositories) {
+    const key = projectKey(repository.full_name);
+    byId.set(repository.id ?? key, { key, fullName: repository.full_name, id: repository.id ?? null });
+  }
+  const byKey = new Map([...byId.values()].map((repository) => [repository.key, repository]));
+  if (byKey.size === 0) return [];
+  const ids = [...byKey.values()].flatMap((repository) => (repository.id === null ? [] : [repository.id]));
+  const { rows: known } = await db.query<{ key: string; repositoryId: string }>(
+    `UPDATE projects SET installation_id = $2, ${REACTIVATE}, updated_at = now()
+     WHERE repository_id = ANY($1::bigint[]) RETURNING key, repository_id::text AS "repositoryId"`,
+    [ids, installationId],
+  );
+  const knownIds = new Set(known.map((row) => Number(row.repositoryId)));
+  const rest = [...byKey.values()].filter(
+    (repository) => repository.id === null || !knownIds.has(repository.id),
+  );
+  if (rest.length === 0) return known.map((row) => row.key);
+  const { rows } = await db.query<{ key: string; inserted: boolean }>(
+    `INSERT INTO projects (key, full_name, default_branch, installation_id, repository_id)
+     SELECT l.key, l.full_name, '', $4::bigint, l.id
+     FROM unnest($1::text[], $2::text[], $3::bigint[]) AS l(key, full_name, id)
+     ON CONFLICT (key) DO UPDATE SET installation_id = excluded.installation_id,
+       repository_id = COALESCE(projects.repository_id, excluded.repository_id), ${REACTIVATE}, updated_at = now()
+     WHERE projects.repository_id IS NULL OR excluded.repository_id IS NULL
+       OR projects.repository_id = excluded.repository_id
+     RETURNING key, (xmax = 0) AS inserted`,
+    [rest.map((r) => r.key), rest.map((r) => r.fullName), rest.map((r) => r.id), installationId],
+  );
+  // A new project under a name another one had: the name no longer points to that one.
+  const inserted = rows.filter((row) => row.inserted).map((row) => row.key);
+  if (inserted.length > 0) {
+    await db.query("DELETE FROM project_former_names WHERE key = ANY($1::text[])", [inserted]);
+  }
+  return [...known.map((row) => row.key), ...rows.map((row) => row.key)];
+}
+
 /** A project as work not started by a GitHub event sees it: with its options and installation. */
 export interface ProjectWithConfig extends Project {
   /** The last valid `.github/envhooks.yml` options, or null before the first one was read. */

@@ -28,7 +28,12 @@ function presentOverview(project: ProjectOverview) {
   return {
     project: project.fullName,
     key: project.key,
-    default_branch: project.defaultBranch,
+    /** Null until the first event names it (a repository listed by its installation). */
+    default_branch: project.defaultBranch || null,
+    /** `inactive`: the repository was deleted or left the installation; its history is kept. */
+    status: project.status,
+    /** True before the project's first activity (listed by its installation, no push yet). */
+    no_event_yet: project.noEventYet,
     environment_ttl: project.environmentTtl,
     last_activity: project.lastActivity && {
       id: project.lastActivity.id,

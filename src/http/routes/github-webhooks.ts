@@ -165,7 +165,7 @@ export function githubWebhookRoutes({
         });
       });
       const message =
-        "The repositories it names are followed: options read again, those removed deactivated, those added resynced.";
+        "The repositories it names are followed: options read again, those removed deactivated, those added listed as projects and resynced.";
       return {
         outcome: "accepted",
         response: c.json({ status: "accepted", delivery: deliveryId, message }, 202),

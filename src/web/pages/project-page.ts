@@ -193,7 +193,7 @@ export async function projectPage(deps: WebDeps, c: Context) {
     body: html`<h1>${name}</h1>
 ${flash ? html`<p class="notice ok" role="status">${flash}</p>` : ""}
 ${
-  before
+  before || project.no_event_yet
     ? html`<div id="first-event"><p class="notice">envhooks has received no event from ${name} yet: its environments and
 activities appear here with the first one, without a reload (install the GitHub App on the repository, then push).
 Integrations set up now receive its first activities.</p></div>`
@@ -203,7 +203,7 @@ Integrations set up now receive its first activities.</p></div>`
           : ""
       } · <a href="${githubWeb(deps)}/${project.project}">on GitHub</a></p>`
 }
-${recent.length === 0 && !activitiesBefore && !query && writable ? testEventForm(c, path, project.default_branch) : ""}
+${recent.length === 0 && !activitiesBefore && !query && writable ? testEventForm(c, path, project.default_branch || "main") : ""}
 
 <section aria-labelledby="environments-heading">
 <h2 id="environments-heading">Environments</h2>

@@ -12,7 +12,12 @@ import { type Patch, pollStream, SentMarkup } from "./live-stream.ts";
 export interface ProjectSummary {
   project: string;
   key: string;
-  default_branch: string;
+  /** Null until the first event names it (a repository listed by its installation). */
+  default_branch: string | null;
+  /** `inactive`: the repository was deleted or left the installation. */
+  status?: string;
+  /** Listed by its installation, no event from it yet. */
+  no_event_yet?: boolean;
   environment_ttl: string | null;
   last_activity: {
     id: string;
@@ -51,8 +56,8 @@ ${
 }
 ${
   projects.length === 0
-    ? html`<p id="no-projects">No project yet. A repository appears here with the first event envhooks
-receives from it (install the GitHub App on it, then push).</p>`
+    ? html`<p id="no-projects">No project yet. A repository appears here when the GitHub App is installed on it
+(or with the first event envhooks receives from it).</p>`
     : ""
 }
 <ul class="cards" id="project-cards" aria-label="Projects" aria-live="polite" data-live="/projects/live">${projects.map(projectCard)}</ul>`,
@@ -68,14 +73,18 @@ function projectCard(project: ProjectSummary) {
         ? badge("ok", "all healthy")
         : badge("none", "none");
   return html`<li class="card" id="project-${project.key}">
-  <h2><a href="${projectPath(project.project)}">${project.project}</a></h2>
+  <h2><a href="${projectPath(project.project)}">${project.project}</a>${
+    project.status === "inactive" ? html` ${badge("none", "repository gone")}` : ""
+  }</h2>
   <dl class="facts">
     <dt>Last activity</dt>
     <dd>${
       project.last_activity
         ? html`<a href="/activities/${project.last_activity.id}">${project.last_activity.type}</a>
           ${activityBadge(project.last_activity)} ${when(project.last_activity.created_at)}`
-        : html`<span class="muted">none yet</span>`
+        : project.no_event_yet
+          ? html`<span class="muted no-event-yet">no event yet: integrations added now get its first push</span>`
+          : html`<span class="muted">none yet</span>`
     }</dd>
     <dt>Environments</dt>
     <dd class="env-states">${environmentStates(project.environments)}</dd>
