@@ -271,6 +271,26 @@ describe.each(STORES)("wait_for_checks on $name", { timeout: 120_000 }, (kind) =
     expect(built.log).toContain("The branch requires no checks");
   });
 
+  it("with `required`, fails at the timeout when the branch's required checks could not be read", async () => {
+    // GitHub refuses the read for good (a 4xx is not retried): the required checks stay unknown.
+    github.fail("GET", /\/Hello-World\/branches\/feature$/, 422, 5);
+    await start("wait_for_checks: required\nwait_for_checks_timeout: 30m\n");
+    await push("feature", SHA);
+    const [waiting] = await activities(1);
+    await settled();
+    expect(github.callsTo(/\/Hello-World\/branches\/feature$/).length).toBeGreaterThan(0);
+    clock += 29 * 60_000;
+    await instance().sweep();
+    expect(await activity(waiting?.id)).toMatchObject({ state: "pending" });
+    clock += 2 * 60_000;
+    await instance().sweep();
+    const failed = await activity(waiting?.id);
+    expect(failed).toMatchObject({ state: "complete", result: "failure" });
+    expect(failed.log).toContain("The branch's required checks could not be read within 30m");
+    const { rows } = await instance().store.db.query("SELECT 1 FROM check_waits");
+    expect(rows).toEqual([]);
+  });
+
   it("survives a restart during a wait: the commit's checks are read again and settle it", async () => {
     await start("wait_for_checks: all\n");
     await push("feature", SHA);
