@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { dueCheckWaits } from "../../src/store/check-waits.ts";
 import { checkRun, checkSuite, commitStatus } from "../fixtures/check-events.ts";
 import { pushToBranch, REPO } from "../fixtures/github-events.ts";
 import { DashboardClient } from "../helpers/dashboard-session.ts";
@@ -229,6 +230,40 @@ describe.each(STORES)("wait_for_checks on $name", { timeout: 120_000 }, (kind) =
     expect(done.log).toContain(
       "No check suite or commit status appeared within 3m of the push (wait_for_checks_grace): the build goes ahead without checks.",
     );
+  });
+
+  it("drops a check suite that never started at the grace, even when other checks passed before it", async () => {
+    await start("wait_for_checks: all\nwait_for_checks_grace: 3m\nwait_for_checks_timeout: 30m\n");
+    await push("feature", SHA);
+    const [waiting] = await activities(1);
+    await settled();
+    // An app that makes a suite on every push and runs nothing; real CI passes within 40 s.
+    await send("check_suite", checkSuite("requested", { id: 2, sha: SHA, app: "idle-app" }));
+    await send("check_run", checkRun("completed", { id: 11, sha: SHA, name: "lint", suiteId: 1 }));
+    await send("check_suite", checkSuite("completed", { id: 1, sha: SHA }));
+    await settled();
+    expect(await activity(waiting?.id)).toMatchObject({ state: "pending" });
+    clock += 2 * 60_000;
+    await instance().sweep();
+    expect(await activity(waiting?.id)).toMatchObject({ state: "pending" });
+    // At the grace, not at the timeout.
+    clock += 2 * 60_000;
+    await instance().sweep();
+    const done = await activity(waiting?.id);
+    expect(done).toMatchObject({ state: "complete", result: "success" });
+    expect(done.log).toContain("Checks passed: lint (success).");
+    // A wait still pending past its grace is decided once there, not on every sweep.
+    await push("other", NEXT);
+    const [, other] = await activities(2);
+    await settled();
+    await send("check_run", checkRun("created", { id: 21, sha: NEXT, name: "e2e", suiteId: 3 }));
+    await settled();
+    clock += 4 * 60_000;
+    await instance().sweep();
+    const { rows } = await instance().store.db.query("SELECT graced FROM check_waits");
+    expect(rows).toEqual([{ graced: true }]);
+    expect(await dueCheckWaits(instance().store.db, new Date(clock))).toEqual([]);
+    expect(await activity(other?.id)).toMatchObject({ state: "pending" });
   });
 
   it("never waits on its own envhooks/* statuses", async () => {
