@@ -1,3 +1,4 @@
+import examples from "@octokit/webhooks-examples/api.github.com/index.json" with { type: "json" };
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { dueCheckWaits } from "../../src/store/check-waits.ts";
 import { checkRun, checkSuite, commitStatus } from "../fixtures/check-events.ts";
@@ -264,6 +265,39 @@ describe.each(STORES)("wait_for_checks on $name", { timeout: 120_000 }, (kind) =
     expect(rows).toEqual([{ graced: true }]);
     expect(await dueCheckWaits(instance().store.db, new Date(clock))).toEqual([]);
     expect(await activity(other?.id)).toMatchObject({ state: "pending" });
+  });
+
+  it("follows a rename during a wait: the checks under the new name settle it", async () => {
+    const renamed = "Codertocat/Renamed-World";
+    github.configFiles.set(renamed, "wait_for_checks: all\n");
+    await start("wait_for_checks: all\n");
+    await push("feature", SHA);
+    const [waiting] = await activities(1);
+    await settled();
+    await send("check_run", checkRun("completed", { id: 11, sha: SHA, name: "lint", suiteId: 1 }));
+    await settled();
+    const asRenamed = (payload: Record<string, any>) => {
+      payload.repository = { ...payload.repository, name: "Renamed-World", full_name: renamed };
+      return payload;
+    };
+    const group = (examples as Array<{ name: string; examples: Array<Record<string, any>> }>).find(
+      (e) => e.name === "repository",
+    );
+    const rename = structuredClone(group?.examples.find((e) => e.action === "renamed")) as Record<
+      string,
+      any
+    >;
+    rename.repository = { ...checkSuite("completed", { id: 1, sha: SHA }).repository };
+    await send("repository", asRenamed(rename));
+    await settled();
+    await send("check_suite", asRenamed(checkSuite("completed", { id: 1, sha: SHA })));
+    const done = await decided(waiting?.id);
+    expect(done).toMatchObject({ state: "complete", result: "success" });
+    expect(done.log).toContain("Checks passed: lint (success).");
+    const { rows } = await instance().store.db.query(
+      "SELECT 1 FROM check_waits UNION ALL SELECT 1 FROM commit_checks",
+    );
+    expect(rows).toEqual([]);
   });
 
   it("never waits on its own envhooks/* statuses", async () => {
