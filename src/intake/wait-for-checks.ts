@@ -253,6 +253,7 @@ async function proceed(
 const OUTCOME: Partial<Record<Activity["type"], string>> = {
   "environment.branch": "created",
   "environment.push": "rebuilt",
+  "environment.activate": "activated",
 };
 
 /** The activity no longer waiting: its text says what it does again. */

@@ -300,6 +300,37 @@ describe.each(STORES)("wait_for_checks on $name", { timeout: 120_000 }, (kind) =
     expect(rows).toEqual([]);
   });
 
+  it("waits too when a push brings a deactivated environment back", async () => {
+    await start("wait_for_checks: all\nwait_for_checks_grace: 1m\nstale_after: 1d\n");
+    await push("feature", SHA);
+    const [first] = await activities(1);
+    await settled();
+    clock += 2 * 60_000;
+    await instance().sweep();
+    expect(await activity(first?.id)).toMatchObject({ state: "complete", result: "success" });
+    clock += 2 * 24 * 3_600_000;
+    await instance().sweep();
+    const [, deactivated] = await activities(2);
+    expect(deactivated).toMatchObject({ type: "environment.deactivate" });
+    await settled();
+
+    await push("feature", NEXT, SHA);
+    const [, , activated] = await activities(3);
+    expect(activated).toMatchObject({
+      type: "environment.activate",
+      state: "pending",
+      waiting_for_checks: { sha: NEXT, mode: "all" },
+    });
+    expect(activated?.text).toContain(`waiting for checks on ${NEXT.slice(0, 7)}`);
+    await settled();
+    await send("check_run", checkRun("completed", { id: 21, sha: NEXT, name: "lint", suiteId: 2 }));
+    await send("check_suite", checkSuite("completed", { id: 2, sha: NEXT }));
+    const done = await decided(activated?.id);
+    expect(done).toMatchObject({ state: "complete", result: "success" });
+    expect(done.text).toContain("environment feature activated.");
+    expect(done.log).toContain("Checks passed: lint (success).");
+  });
+
   it("never waits on its own envhooks/* statuses", async () => {
     await start("wait_for_checks: all\n");
     await push("feature", SHA);
