@@ -2,7 +2,7 @@ import examples from "@octokit/webhooks-examples/api.github.com/index.json" with
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { dueCheckWaits } from "../../src/store/check-waits.ts";
 import { checkRun, checkSuite, commitStatus } from "../fixtures/check-events.ts";
-import { pushToBranch, REPO } from "../fixtures/github-events.ts";
+import { pushDeletingBranch, pushToBranch, REPO } from "../fixtures/github-events.ts";
 import { DashboardClient } from "../helpers/dashboard-session.ts";
 import { FakeGithub } from "../helpers/fake-github.ts";
 import { Receiver } from "../helpers/receiver.ts";
@@ -329,6 +329,27 @@ describe.each(STORES)("wait_for_checks on $name", { timeout: 120_000 }, (kind) =
     expect(done).toMatchObject({ state: "complete", result: "success" });
     expect(done.text).toContain("environment feature activated.");
     expect(done.log).toContain("Checks passed: lint (success).");
+  });
+
+  it("cancels a waiting activity when its environment is deleted, with no deploy runner", async () => {
+    await start("wait_for_checks: all\nrunner: none\n");
+    await push("feature", SHA);
+    const [waiting] = await activities(1);
+    await settled();
+    await send("push", pushDeletingBranch("feature", SHA));
+    const [, deleted] = await activities(2);
+    expect(deleted).toMatchObject({ type: "environment.delete", state: "complete" });
+    expect(await activity(waiting?.id)).toMatchObject({ state: "cancelled", superseded_by: deleted?.id });
+    await settled();
+    // Its commit's checks passing later build nothing for the deleted environment.
+    await send("check_run", checkRun("completed", { id: 11, sha: SHA, name: "lint", suiteId: 1 }));
+    await send("check_suite", checkSuite("completed", { id: 1, sha: SHA }));
+    await settled();
+    expect(await activity(waiting?.id)).toMatchObject({ state: "cancelled" });
+    const { rows } = await instance().store.db.query("SELECT 1 FROM check_waits");
+    expect(rows).toEqual([]);
+    await eventually(async () => relayed(waiting?.id).length === 2);
+    expect(relayed(waiting?.id)).toEqual(["pending", "cancelled"]);
   });
 
   it("never waits on its own envhooks/* statuses", async () => {
