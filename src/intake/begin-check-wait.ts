@@ -5,9 +5,17 @@ import { OWN_CHECKS } from "../lifecycle/decide-checks.ts";
 import type { GithubEvent } from "../lifecycle/github-event.ts";
 import type { StoredCheckWait } from "../store/check-waits.ts";
 
+/** The activities that build a commit: a new environment, a rebuild, a deactivated one brought back. */
+const WAITING_TYPES: ReadonlySet<Activity["type"]> = new Set([
+  "environment.branch",
+  "environment.push",
+  "environment.activate",
+]);
+
 /**
  * The wait an activity begins (`wait_for_checks`), or none: only a push's or a pull request
- * `synchronize`'s activity that creates or rebuilds an environment waits, for its new head commit.
+ * `synchronize`'s activity that creates, rebuilds or activates (brings back) an environment waits,
+ * for its new head commit.
  * Required checks are those of the pushed branch, or of the pull request's base.
  */
 export function checkWaitOf(
@@ -19,7 +27,7 @@ export function checkWaitOf(
   key: string,
 ): StoredCheckWait | undefined {
   if (config.wait_for_checks === "none" || !event) return undefined;
-  if (activity.type !== "environment.branch" && activity.type !== "environment.push") return undefined;
+  if (!WAITING_TYPES.has(activity.type)) return undefined;
   const sha = activity.parameters.new_commit;
   if (!sha || activity.parameters.environment === null) return undefined;
   let branch: string;
@@ -53,7 +61,7 @@ export function waitingActivity(activity: Activity, wait: StoredCheckWait): Acti
     completion_percent: 0,
     started_at: null,
     completed_at: null,
-    text: activity.text.replace(/ (created|rebuilt)\.$/, ` waiting for checks on ${short}.`),
+    text: activity.text.replace(/ (created|rebuilt|activated)\.$/, ` waiting for checks on ${short}.`),
     log: [activity.log, `Waiting for checks on ${wait.sha} (wait_for_checks: ${wait.mode}).`].join("\n"),
     waiting_for_checks: { sha: wait.sha, mode: wait.mode, timeout_at: wait.timeoutAt.toISOString() },
   };

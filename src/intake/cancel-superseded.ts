@@ -38,9 +38,29 @@ export function supersede(activity: Activity, by: Activity): Activity {
 }
 
 /**
+ * Which of its environment's pending activities a new one cancels: with a deploy runner, a new
+ * pending one cancels them all; a delete or deactivate, whatever the runner (without one it is
+ * complete at once), cancels those waiting for checks, which would otherwise build later for an
+ * environment that is gone. Null: none.
+ */
+function supersedes(activity: Activity): "pending" | "waiting" | null {
+  if (activity.parameters.environment === null) return null;
+  if (activity.state === "pending") return "pending";
+  return activity.type === "environment.delete" || activity.type === "environment.deactivate"
+    ? "waiting"
+    : null;
+}
+
+/** Whether `older` is one `activity` cancels (see `supersedes`). */
+function cancels(mode: "pending" | "waiting", older: Activity): boolean {
+  return mode === "pending" || older.waiting_for_checks !== undefined;
+}
+
+/**
  * With a deploy runner, a new activity cancels its environment's older `pending` ones (one a
  * runner has started, `in_progress`, runs to its end). Called in the transaction that records
- * `activity`, before it is stored: they are cancelled, relayed and shown on GitHub as superseded,
+ * `activity`, before it is stored (and, whatever the runner, a delete or deactivate cancels those
+ * waiting for checks): they are cancelled, relayed and shown on GitHub as superseded,
  * in the environment's order before the new one. With `runner: github-actions` and
  * `cancel_superseded`, their workflow runs are cancelled too.
  */
@@ -53,11 +73,11 @@ export async function cancelSuperseded(
   wakes: Wakes,
 ): Promise<void> {
   const environment = activity.parameters.environment;
-  if (activity.state !== "pending" || environment === null) return;
-  const cancelled = (await lockPendingActivities(tx, project.id, [environment])).map((older) => ({
-    sequence: older.sequence,
-    activity: supersede(older.activity, activity),
-  }));
+  const mode = supersedes(activity);
+  if (mode === null || environment === null) return;
+  const cancelled = (await lockPendingActivities(tx, project.id, [environment]))
+    .filter((older) => cancels(mode, older.activity))
+    .map((older) => ({ sequence: older.sequence, activity: supersede(older.activity, activity) }));
   if (cancelled.length === 0) return;
   await updateActivitiesAwaitingNothing(
     tx,
@@ -90,7 +110,7 @@ export interface BatchActivity extends StoredActivity {
  * `cancelSuperseded` for a batch of activities just stored (`added`, in order, with their GitHub
  * `tasks`): the same rows, deliveries and tasks, in the same order, as applying them one at a
  * time. Each pending activity cancels the pending ones before it of its environment, stored
- * earlier or earlier in the batch; their cancelled states are relayed, and their tasks written
+ * earlier or earlier in the batch (a delete or deactivate, those waiting for checks); their cancelled states are relayed, and their tasks written
  * (with its event's options), just before it. The cancelled rows are written in one statement.
  * Returns the activities to relay and the tasks to write, in order.
  */
@@ -103,7 +123,7 @@ export async function cancelSupersededInBatch(
   const storedOf = ({ sequence, activity }: StoredActivity): StoredActivity => ({ sequence, activity });
   const environments = new Set<string>();
   for (const { activity } of added) {
-    if (activity.state === "pending" && activity.parameters.environment !== null) {
+    if (supersedes(activity) !== null && activity.parameters.environment !== null) {
       environments.add(activity.parameters.environment);
     }
   }
@@ -122,9 +142,11 @@ export async function cancelSupersededInBatch(
   for (const entry of added) {
     const { activity, github, config } = entry;
     const environment = activity.parameters.environment;
-    if (activity.state === "pending" && environment !== null) {
+    const mode = supersedes(activity);
+    if (mode !== null && environment !== null) {
       const before: GithubTaskBody[] = [];
-      for (const older of pending.get(environment) ?? []) {
+      const earlier = pending.get(environment) ?? [];
+      for (const older of earlier.filter((o) => cancels(mode, o.activity))) {
         const done = supersede(older.activity, activity);
         cancelled.set(done.id, done);
         stored.push({ sequence: older.sequence, activity: done });
@@ -135,7 +157,8 @@ export async function cancelSupersededInBatch(
       }
       written.splice(entry.taskAt + shift, 0, ...before);
       shift += before.length;
-      pending.set(environment, [storedOf(entry)]);
+      const kept = earlier.filter((o) => !cancels(mode, o.activity));
+      pending.set(environment, activity.state === "pending" ? [...kept, storedOf(entry)] : kept);
     }
     stored.push(storedOf(entry));
   }

@@ -12,6 +12,7 @@ import {
   dueCheckWaits,
   findRequiredChecks,
   lockCheckWaits,
+  markCheckWaitsGraced,
   requeueSuite,
   type StoredCheckWait,
   saveCommitChecks,
@@ -92,7 +93,8 @@ export async function requiredChecksKnown(deps: ApplyDeps, key: string, branch: 
 }
 
 /**
- * Ends the waits time decides (a timeout, a grace with no checks) and forgets those whose activity
+ * Ends the waits time decides (a timeout; at the grace, no checks or only suites that never
+ * started) and forgets those whose activity
  * waits no more (superseded): the sweep's part, so that both survive a restart.
  */
 export async function settleDueCheckWaits(deps: ApplyDeps, now: Date): Promise<number> {
@@ -101,6 +103,7 @@ export async function settleDueCheckWaits(deps: ApplyDeps, now: Date): Promise<n
     await inTransaction(deps, async (tx, wakes) => {
       const waits = await lockCheckWaits(tx, key, sha);
       await settleWaits(tx, deps, wakes, key, sha, waits, now);
+      await markCheckWaitsGraced(tx, key, sha, now);
     });
     settled++;
   }
@@ -250,6 +253,7 @@ async function proceed(
 const OUTCOME: Partial<Record<Activity["type"], string>> = {
   "environment.branch": "created",
   "environment.push": "rebuilt",
+  "environment.activate": "activated",
 };
 
 /** The activity no longer waiting: its text says what it does again. */

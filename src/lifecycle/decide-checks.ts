@@ -49,7 +49,8 @@ const PASSING = new Set(["success", "neutral", "skipped"]);
  * of each name: a re-run replaces the failed one); a run of a suite not seen, and every commit
  * status, count on their own. A suite still queued with no run by the grace never started (an
  * app that runs nothing for this push) and does not count. `required`: only runs and statuses
- * with a required name count, each pending until it completed; none required: proceed at once.
+ * with a required name count, each pending until it completed; none required: proceed at once;
+ * the required checks never read by the timeout: fail.
  */
 export function decideChecks(
   wait: CheckWait,
@@ -77,7 +78,15 @@ export function decideChecks(
     else failing.push(check);
   };
   if (wait.mode === "required") {
-    if (required === undefined) return { outcome: "wait", pending: ["the branch's required checks"] };
+    if (required === undefined) {
+      // Never read (GitHub refused the read): the wait ends at its timeout all the same.
+      if (now < wait.timeoutAt) return { outcome: "wait", pending: ["the branch's required checks"] };
+      const minutes = Math.round((wait.timeoutAt.getTime() - wait.startedAt.getTime()) / 60_000);
+      return {
+        outcome: "fail",
+        log: `The branch's required checks could not be read within ${minutes}m (wait_for_checks_timeout): the build does not go ahead.`,
+      };
+    }
     if (required.length === 0) {
       return { outcome: "proceed", log: "The branch requires no checks: the build goes ahead." };
     }

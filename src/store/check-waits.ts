@@ -72,23 +72,34 @@ export async function waitsForChecks(db: Queryable, projectKey: string): Promise
 }
 
 /**
- * The commits with a wait that time decides: past its timeout, or past its grace with no check
- * seen but suites that never started; and those whose activity waits no more (superseded).
+ * The commits with a wait that time decides: past its timeout, or past its grace and not decided
+ * since (no check seen, or a suite that never started stops counting); and those whose activity
+ * waits no more (superseded). Oldest
+ * first, 100 at a time: a wait that stays due cannot keep older ones out.
  */
 export async function dueCheckWaits(
   db: Queryable,
   now: Date,
 ): Promise<Array<{ projectKey: string; sha: string }>> {
   const { rows } = await db.query<{ projectKey: string; sha: string }>(
-    `SELECT DISTINCT w.project_key AS "projectKey", w.sha FROM check_waits w
+    `SELECT w.project_key AS "projectKey", w.sha FROM check_waits w
      LEFT JOIN activities a ON a.id = w.activity_id
      WHERE w.timeout_at <= $1 OR a.id IS NULL OR a.state <> 'pending'
-       OR (w.grace_until <= $1 AND NOT EXISTS (SELECT 1 FROM commit_checks c
-         WHERE c.project_key = w.project_key AND c.sha = w.sha AND (c.kind <> 'suite' OR c.status <> 'queued')))
+       OR (w.grace_until <= $1 AND NOT w.graced)
+     GROUP BY w.project_key, w.sha ORDER BY MIN(w.started_at), w.project_key, w.sha
      LIMIT 100`,
     [now],
   );
   return rows;
+}
+
+/** The commit's waits still there past their grace were decided there: the sweep leaves them to events. */
+export async function markCheckWaitsGraced(tx: Queryable, projectKey: string, sha: string, now: Date) {
+  await tx.query(
+    `UPDATE check_waits SET graced = true
+     WHERE project_key = $1 AND sha = $2 AND grace_until <= $3 AND NOT graced`,
+    [projectKey, sha, now.toISOString()],
+  );
 }
 
 /** Every commit an activity waits on (read again from GitHub after a restart). */

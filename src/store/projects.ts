@@ -265,11 +265,14 @@ const KEYED_TABLES = [
   "github_comments",
   "push_commits",
   "workflow_runs",
+  "check_waits",
+  "commit_checks",
+  "required_checks",
 ] as const;
 
 /**
  * Moves a project to a new name, in the caller's transaction: its row, and every row that names it
- * (integrations, tokens, GitHub deliveries and updates, comments). The old name is remembered
+ * (integrations, tokens, GitHub deliveries and updates, comments, check waits). The old name is remembered
  * (`keepName`), so the API can point from it to the new one. A project already under the new name
  * (another repository's) steps aside first.
  */
@@ -377,6 +380,16 @@ async function mergeProject(
   await tx.query(
     `DELETE FROM push_commits c WHERE c.project_key = $1
        AND EXISTS (SELECT 1 FROM push_commits d WHERE d.project_key = $2 AND d.head_sha = c.head_sha)`,
+    [into.key, key],
+  );
+  await tx.query(
+    `DELETE FROM commit_checks c WHERE c.project_key = $1
+       AND EXISTS (SELECT 1 FROM commit_checks d WHERE d.project_key = $2 AND d.sha = c.sha AND d.key = c.key)`,
+    [into.key, key],
+  );
+  await tx.query(
+    `DELETE FROM required_checks c WHERE c.project_key = $1
+       AND EXISTS (SELECT 1 FROM required_checks d WHERE d.project_key = $2 AND d.branch = c.branch)`,
     [into.key, key],
   );
   await tx.query("DELETE FROM projects WHERE id = $1", [fromId]);

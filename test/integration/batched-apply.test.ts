@@ -239,6 +239,42 @@ describe.each(STORES)("applying GitHub events in batches on $name", { timeout: 1
   );
 
   it.skipIf(kind.skip)(
+    "a deleted branch cancels its push waiting for checks with runner: none, one at a time and in a batch",
+    async () => {
+      const waiting: ConfigResult = {
+        ok: true,
+        config: repoConfigSchema.parse({ wait_for_checks: "all", runner: "none" }),
+      };
+      const events = () => [
+        {
+          name: "push",
+          payload: pushToBranch("feature", { before: sha(1), after: sha(2) }),
+          config: waiting,
+        },
+        { name: "push", payload: pushDeletingBranch("feature", sha(2)), config: waiting },
+      ];
+      const states = async (db: Database) =>
+        (
+          await db.query<{ type: string; state: string }>(
+            "SELECT body->>'type' AS type, body->>'state' AS state FROM activities ORDER BY seq",
+          )
+        ).rows;
+      const expected = [
+        { type: "environment.branch", state: "cancelled" },
+        { type: "environment.delete", state: "complete" },
+      ];
+      const single = await open();
+      for (const { deliveryId, event, installationId, config } of await store(single, events())) {
+        await applyEvent(applyDeps(single), deliveryId, event, installationId, config);
+      }
+      expect(await states(single)).toEqual(expected);
+      const batched = await open();
+      await applyEvents(applyDeps(batched), await store(batched, events()));
+      expect(await states(batched)).toEqual(expected);
+    },
+  );
+
+  it.skipIf(kind.skip)(
     "rolls a batch back whole when one of its events was applied already, and changes nothing",
     async () => {
       const db = await open();

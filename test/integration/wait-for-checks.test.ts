@@ -1,6 +1,8 @@
+import examples from "@octokit/webhooks-examples/api.github.com/index.json" with { type: "json" };
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { dueCheckWaits } from "../../src/store/check-waits.ts";
 import { checkRun, checkSuite, commitStatus } from "../fixtures/check-events.ts";
-import { pushToBranch, REPO } from "../fixtures/github-events.ts";
+import { pushDeletingBranch, pushToBranch, REPO } from "../fixtures/github-events.ts";
 import { DashboardClient } from "../helpers/dashboard-session.ts";
 import { FakeGithub } from "../helpers/fake-github.ts";
 import { Receiver } from "../helpers/receiver.ts";
@@ -231,6 +233,125 @@ describe.each(STORES)("wait_for_checks on $name", { timeout: 120_000 }, (kind) =
     );
   });
 
+  it("drops a check suite that never started at the grace, even when other checks passed before it", async () => {
+    await start("wait_for_checks: all\nwait_for_checks_grace: 3m\nwait_for_checks_timeout: 30m\n");
+    await push("feature", SHA);
+    const [waiting] = await activities(1);
+    await settled();
+    // An app that makes a suite on every push and runs nothing; real CI passes within 40 s.
+    await send("check_suite", checkSuite("requested", { id: 2, sha: SHA, app: "idle-app" }));
+    await send("check_run", checkRun("completed", { id: 11, sha: SHA, name: "lint", suiteId: 1 }));
+    await send("check_suite", checkSuite("completed", { id: 1, sha: SHA }));
+    await settled();
+    expect(await activity(waiting?.id)).toMatchObject({ state: "pending" });
+    clock += 2 * 60_000;
+    await instance().sweep();
+    expect(await activity(waiting?.id)).toMatchObject({ state: "pending" });
+    // At the grace, not at the timeout.
+    clock += 2 * 60_000;
+    await instance().sweep();
+    const done = await activity(waiting?.id);
+    expect(done).toMatchObject({ state: "complete", result: "success" });
+    expect(done.log).toContain("Checks passed: lint (success).");
+    // A wait still pending past its grace is decided once there, not on every sweep.
+    await push("other", NEXT);
+    const [, other] = await activities(2);
+    await settled();
+    await send("check_run", checkRun("created", { id: 21, sha: NEXT, name: "e2e", suiteId: 3 }));
+    await settled();
+    clock += 4 * 60_000;
+    await instance().sweep();
+    const { rows } = await instance().store.db.query("SELECT graced FROM check_waits");
+    expect(rows).toEqual([{ graced: true }]);
+    expect(await dueCheckWaits(instance().store.db, new Date(clock))).toEqual([]);
+    expect(await activity(other?.id)).toMatchObject({ state: "pending" });
+  });
+
+  it("follows a rename during a wait: the checks under the new name settle it", async () => {
+    const renamed = "Codertocat/Renamed-World";
+    github.configFiles.set(renamed, "wait_for_checks: all\n");
+    await start("wait_for_checks: all\n");
+    await push("feature", SHA);
+    const [waiting] = await activities(1);
+    await settled();
+    await send("check_run", checkRun("completed", { id: 11, sha: SHA, name: "lint", suiteId: 1 }));
+    await settled();
+    const asRenamed = (payload: Record<string, any>) => {
+      payload.repository = { ...payload.repository, name: "Renamed-World", full_name: renamed };
+      return payload;
+    };
+    const group = (examples as Array<{ name: string; examples: Array<Record<string, any>> }>).find(
+      (e) => e.name === "repository",
+    );
+    const rename = structuredClone(group?.examples.find((e) => e.action === "renamed")) as Record<
+      string,
+      any
+    >;
+    rename.repository = { ...checkSuite("completed", { id: 1, sha: SHA }).repository };
+    await send("repository", asRenamed(rename));
+    await settled();
+    await send("check_suite", asRenamed(checkSuite("completed", { id: 1, sha: SHA })));
+    const done = await decided(waiting?.id);
+    expect(done).toMatchObject({ state: "complete", result: "success" });
+    expect(done.log).toContain("Checks passed: lint (success).");
+    const { rows } = await instance().store.db.query(
+      "SELECT 1 FROM check_waits UNION ALL SELECT 1 FROM commit_checks",
+    );
+    expect(rows).toEqual([]);
+  });
+
+  it("waits too when a push brings a deactivated environment back", async () => {
+    await start("wait_for_checks: all\nwait_for_checks_grace: 1m\nstale_after: 1d\n");
+    await push("feature", SHA);
+    const [first] = await activities(1);
+    await settled();
+    clock += 2 * 60_000;
+    await instance().sweep();
+    expect(await activity(first?.id)).toMatchObject({ state: "complete", result: "success" });
+    clock += 2 * 24 * 3_600_000;
+    await instance().sweep();
+    const [, deactivated] = await activities(2);
+    expect(deactivated).toMatchObject({ type: "environment.deactivate" });
+    await settled();
+
+    await push("feature", NEXT, SHA);
+    const [, , activated] = await activities(3);
+    expect(activated).toMatchObject({
+      type: "environment.activate",
+      state: "pending",
+      waiting_for_checks: { sha: NEXT, mode: "all" },
+    });
+    expect(activated?.text).toContain(`waiting for checks on ${NEXT.slice(0, 7)}`);
+    await settled();
+    await send("check_run", checkRun("completed", { id: 21, sha: NEXT, name: "lint", suiteId: 2 }));
+    await send("check_suite", checkSuite("completed", { id: 2, sha: NEXT }));
+    const done = await decided(activated?.id);
+    expect(done).toMatchObject({ state: "complete", result: "success" });
+    expect(done.text).toContain("environment feature activated.");
+    expect(done.log).toContain("Checks passed: lint (success).");
+  });
+
+  it("cancels a waiting activity when its environment is deleted, with no deploy runner", async () => {
+    await start("wait_for_checks: all\nrunner: none\n");
+    await push("feature", SHA);
+    const [waiting] = await activities(1);
+    await settled();
+    await send("push", pushDeletingBranch("feature", SHA));
+    const [, deleted] = await activities(2);
+    expect(deleted).toMatchObject({ type: "environment.delete", state: "complete" });
+    expect(await activity(waiting?.id)).toMatchObject({ state: "cancelled", superseded_by: deleted?.id });
+    await settled();
+    // Its commit's checks passing later build nothing for the deleted environment.
+    await send("check_run", checkRun("completed", { id: 11, sha: SHA, name: "lint", suiteId: 1 }));
+    await send("check_suite", checkSuite("completed", { id: 1, sha: SHA }));
+    await settled();
+    expect(await activity(waiting?.id)).toMatchObject({ state: "cancelled" });
+    const { rows } = await instance().store.db.query("SELECT 1 FROM check_waits");
+    expect(rows).toEqual([]);
+    await eventually(async () => relayed(waiting?.id).length === 2);
+    expect(relayed(waiting?.id)).toEqual(["pending", "cancelled"]);
+  });
+
   it("never waits on its own envhooks/* statuses", async () => {
     await start("wait_for_checks: all\n");
     await push("feature", SHA);
@@ -269,6 +390,26 @@ describe.each(STORES)("wait_for_checks on $name", { timeout: 120_000 }, (kind) =
     const built = await decided(unprotected?.id);
     expect(built).toMatchObject({ state: "complete", result: "success" });
     expect(built.log).toContain("The branch requires no checks");
+  });
+
+  it("with `required`, fails at the timeout when the branch's required checks could not be read", async () => {
+    // GitHub refuses the read for good (a 4xx is not retried): the required checks stay unknown.
+    github.fail("GET", /\/Hello-World\/branches\/feature$/, 422, 5);
+    await start("wait_for_checks: required\nwait_for_checks_timeout: 30m\n");
+    await push("feature", SHA);
+    const [waiting] = await activities(1);
+    await settled();
+    expect(github.callsTo(/\/Hello-World\/branches\/feature$/).length).toBeGreaterThan(0);
+    clock += 29 * 60_000;
+    await instance().sweep();
+    expect(await activity(waiting?.id)).toMatchObject({ state: "pending" });
+    clock += 2 * 60_000;
+    await instance().sweep();
+    const failed = await activity(waiting?.id);
+    expect(failed).toMatchObject({ state: "complete", result: "failure" });
+    expect(failed.log).toContain("The branch's required checks could not be read within 30m");
+    const { rows } = await instance().store.db.query("SELECT 1 FROM check_waits");
+    expect(rows).toEqual([]);
   });
 
   it("survives a restart during a wait: the commit's checks are read again and settle it", async () => {

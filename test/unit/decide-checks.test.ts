@@ -180,6 +180,14 @@ describe("decideChecks", () => {
     expect(decideChecks(wait, checks, required, now).outcome).toBe(outcome);
   });
 
+  it("fails at the timeout when the branch's required checks were never read", () => {
+    expect(decideChecks(REQUIRED, [], undefined, minutes(29)).outcome).toBe("wait");
+    expect(decideChecks(REQUIRED, [status("ci/test", "pending")], undefined, minutes(30))).toEqual({
+      outcome: "fail",
+      log: "The branch's required checks could not be read within 30m (wait_for_checks_timeout): the build does not go ahead.",
+    });
+  });
+
   it("names failing checks with their pages, and pending ones at the timeout", () => {
     const failed = decideChecks(ALL, [run(11, "lint", "completed", "failure", 0)], undefined, minutes(1));
     expect(failed).toEqual({
