@@ -151,6 +151,23 @@ describe.each(STORES)(
       expect((await rows()).filter((row) => row.repository_id === String(HELLO.id))).toHaveLength(1);
     });
 
+    it("sends a test event of a listed project to the integrations added before its first push", async () => {
+      const app = envhooks as TestEnvhooks;
+      await installed(app);
+      const added = await app.api(`/api/projects/${SPACE.full_name}/integrations`, {
+        body: { type: "webhook", url: receiver.url },
+      });
+      expect(added.status).toBe(201);
+      const sent = await app.api(`/api/projects/${SPACE.full_name}/test-event`, { body: { branch: "main" } });
+      expect(sent.status).toBe(202);
+      const first = await eventually(async () => receiver.bodies()[0]);
+      expect(first.project).toBe(SPACE.full_name);
+      // Applied to the listed project itself, not to a project of its own beside it.
+      expect((await rows()).map((row) => row.key)).not.toContain(
+        `${SPACE.full_name.toLowerCase()}~simulated`,
+      );
+    });
+
     it("marks a removed repository gone and keeps one project through a rename and a listing under the new name", async () => {
       const app = envhooks as TestEnvhooks;
       await installed(app);
