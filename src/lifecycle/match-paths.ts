@@ -1,5 +1,5 @@
 import type { RepoConfig } from "../config/repo-config.schema.ts";
-import { globMatches } from "../relay/match-integration.ts";
+import { globMatches, wildcardsMatch } from "../relay/match-integration.ts";
 
 /**
  * Whether a file path matches a gitignore-style glob (https://git-scm.com/docs/gitignore#_pattern_format):
@@ -27,27 +27,7 @@ export function pathMatches(pattern: string, path: string): boolean {
 }
 
 function segmentsMatch(pattern: readonly string[], value: readonly string[]): boolean {
-  let p = 0;
-  let v = 0;
-  let starAt = -1;
-  let resumeAt = 0;
-  while (v < value.length) {
-    const token = pattern[p];
-    if (token === "**") {
-      starAt = p++;
-      resumeAt = v;
-    } else if (token !== undefined && globMatches(token, value[v] ?? "")) {
-      p++;
-      v++;
-    } else if (starAt !== -1) {
-      p = starAt + 1;
-      v = ++resumeAt;
-    } else {
-      return false;
-    }
-  }
-  while (pattern[p] === "**") p++;
-  return p === pattern.length;
+  return wildcardsMatch(pattern, value, "**", globMatches);
 }
 
 /** The files a change touched, or why they are not known (then the environment is built). */

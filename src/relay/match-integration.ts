@@ -11,16 +11,30 @@ import type { WebhookConfig } from "./integration.schema.ts";
  * regular expression too, and its `*` stops at slashes, so it is not used.
  */
 export function globMatches(pattern: string, value: string): boolean {
+  return wildcardsMatch(pattern, value, "*", (token, item) => token === "?" || token === item);
+}
+
+/**
+ * The walk `globMatches` makes over characters, for any sequence: `star` matches any run of items
+ * (none included), every other token matches one item when `matchOne` says so. One backtrack point,
+ * the last star seen, so at most O(pattern × value) calls of `matchOne`.
+ */
+export function wildcardsMatch<Token, Item>(
+  pattern: ArrayLike<Token>,
+  value: ArrayLike<Item>,
+  star: Token,
+  matchOne: (token: Token, item: Item) => boolean,
+): boolean {
   let p = 0;
   let v = 0;
   let starAt = -1;
   let resumeAt = 0;
   while (v < value.length) {
     const token = pattern[p];
-    if (token === "*") {
+    if (token === star) {
       starAt = p++;
       resumeAt = v;
-    } else if (p < pattern.length && (token === "?" || token === value[v])) {
+    } else if (p < pattern.length && matchOne(token as Token, value[v] as Item)) {
       p++;
       v++;
     } else if (starAt !== -1) {
@@ -30,7 +44,7 @@ export function globMatches(pattern: string, value: string): boolean {
       return false;
     }
   }
-  while (pattern[p] === "*") p++;
+  while (p < pattern.length && pattern[p] === star) p++;
   return p === pattern.length;
 }
 
