@@ -1,4 +1,4 @@
-import { createHmac } from "node:crypto";
+import { createHmac, createSecretKey, type KeyObject } from "node:crypto";
 
 export interface SigningInput {
   deliveryId: string;
@@ -16,6 +16,25 @@ export interface SigningInput {
 /** The key Standard Webhooks signs with: the base64 after `whsec_`, or the secret's own bytes. */
 export function standardWebhooksKey(secret: string): Buffer {
   return secret.startsWith("whsec_") ? Buffer.from(secret.slice(6), "base64") : Buffer.from(secret, "utf8");
+}
+
+/**
+ * Keys as KeyObjects, made once per secret and scheme: given a string or bytes, every HMAC imports
+ * the key again (a measurable share of the relay's time at 1,000 deliveries/s). `standard`: Standard
+ * Webhooks' key; otherwise the secret's own bytes (GitHub's and Shipway's schemes). Bounded: emptied
+ * when it holds more keys than a process plausibly signs with.
+ */
+const keys = new Map<string, KeyObject>();
+const MAX_KEYS = 10_000;
+function signingKey(secret: string, standard: boolean): KeyObject {
+  const name = `${standard ? "s" : "r"}:${secret}`;
+  let key = keys.get(name);
+  if (!key) {
+    if (keys.size >= MAX_KEYS) keys.clear();
+    key = createSecretKey(standard ? standardWebhooksKey(secret) : Buffer.from(secret, "utf8"));
+    keys.set(name, key);
+  }
+  return key;
 }
 
 /**
@@ -40,17 +59,15 @@ export function signDelivery(input: SigningInput): Record<string, string> {
   if (!input.secret) return headers;
 
   headers["x-envhooks-signature-256"] =
-    `sha256=${createHmac("sha256", input.secret).update(input.body).digest("hex")}`;
+    `sha256=${createHmac("sha256", signingKey(input.secret, false)).update(input.body).digest("hex")}`;
   const signed = `${input.deliveryId}.${input.timestamp}.${input.body}`;
   headers["webhook-signature"] = [input.secret, input.previousSecret]
     .filter((secret): secret is string => Boolean(secret))
-    .map(
-      (secret) => `v1,${createHmac("sha256", standardWebhooksKey(secret)).update(signed).digest("base64")}`,
-    )
+    .map((secret) => `v1,${createHmac("sha256", signingKey(secret, true)).update(signed).digest("base64")}`)
     .join(" ");
   if (input.shipway) {
     headers["x-shipway-signature"] =
-      `sha1=${createHmac("sha1", input.secret).update(input.body).digest("hex")}`;
+      `sha1=${createHmac("sha1", signingKey(input.secret, false)).update(input.body).digest("hex")}`;
   }
   return headers;
 }

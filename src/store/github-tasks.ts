@@ -1,4 +1,4 @@
-import type { Queryable } from "./database.ts";
+import { type Queryable, RELAXED_COMMIT } from "./database.ts";
 import { type OrderedTable, recordOrderedFailure } from "./ordered-work.ts";
 
 /** Something to tell GitHub, kept until GitHub has it. */
@@ -128,18 +128,26 @@ export async function environmentPace(
   return rows[0] ?? { recent: 0, newestAgeMs: 1e9, oldestPendingAgeMs: 0 };
 }
 
-/** Marks tasks done: `outcome` says whether they were sent or superseded by a newer state. */
+/**
+ * Marks tasks done: `outcome` says whether they were sent or superseded by a newer state. Its commit
+ * does not wait for the disk (lost in a database crash, a task is sent again: GitHub is told the
+ * same state twice), so GitHub bookkeeping never queues the commits GitHub's deliveries wait for.
+ */
 export async function markGithubTasksDone(db: Queryable, ids: number[], outcome: string): Promise<void> {
   await db.query(
-    "UPDATE github_tasks SET state = 'done', done_at = now(), outcome = $2 WHERE id = ANY($1::bigint[]) AND state = 'pending'",
+    `WITH relaxed AS (${RELAXED_COMMIT})
+     UPDATE github_tasks SET state = 'done', done_at = now(), outcome = $2 FROM relaxed
+     WHERE id = ANY($1::bigint[]) AND state = 'pending'`,
     [ids, outcome],
   );
 }
 
-/** Holds tasks until `at` without counting an attempt: GitHub asked envhooks to wait (rate limits). */
+/** Holds tasks until `at` without counting an attempt (rate limits, a burst settling); relaxed as above. */
 export async function postponeGithubTasks(db: Queryable, ids: number[], at: Date): Promise<void> {
   await db.query(
-    "UPDATE github_tasks SET next_attempt_at = GREATEST(next_attempt_at, $2) WHERE id = ANY($1::bigint[]) AND state = 'pending'",
+    `WITH relaxed AS (${RELAXED_COMMIT})
+     UPDATE github_tasks SET next_attempt_at = GREATEST(next_attempt_at, $2) FROM relaxed
+     WHERE id = ANY($1::bigint[]) AND state = 'pending'`,
     [ids, at],
   );
 }
@@ -172,6 +180,32 @@ export interface ShownActivity {
   deploymentId: number | null;
   deploymentState: string | null;
   commitState: string | null;
+}
+
+/** What GitHub shows of each of `activityIds` (those GitHub shows nothing of are absent): one read for a plan. */
+export async function findShownActivities(
+  db: Queryable,
+  activityIds: readonly string[],
+): Promise<Map<string, ShownActivity>> {
+  const { rows } = await db.query<{
+    activity_id: string;
+    deployment_id: string | null;
+    deployment_state: string | null;
+    commit_state: string | null;
+  }>(
+    "SELECT activity_id, deployment_id, deployment_state, commit_state FROM github_deployments WHERE activity_id = ANY($1::text[])",
+    [activityIds],
+  );
+  return new Map(
+    rows.map((row) => [
+      row.activity_id,
+      {
+        deploymentId: row.deployment_id === null ? null : Number(row.deployment_id),
+        deploymentState: row.deployment_state,
+        commitState: row.commit_state,
+      },
+    ]),
+  );
 }
 
 export async function findShownActivity(

@@ -8,7 +8,7 @@ import { type Queryable, RELAXED_COMMIT } from "./database.ts";
  */
 export type LeaseTable =
   | { table: "integrations"; key: "id"; owner: "lease_owner"; until: "lease_until" }
-  | { table: "projects"; key: "key"; owner: "github_lease_owner"; until: "github_lease_until" }
+  | { table: "github_update_leases"; key: "project_key"; owner: "owner"; until: "until"; rows: "own" }
   | { table: "background_jobs"; key: "name"; owner: "lease_owner"; until: "lease_until" };
 
 export const INTEGRATION_LEASE: LeaseTable = {
@@ -17,11 +17,16 @@ export const INTEGRATION_LEASE: LeaseTable = {
   owner: "lease_owner",
   until: "lease_until",
 };
+/**
+ * A project's GitHub updates: a table of its own (its rows come and go with the lease), not the
+ * projects row, which an apply transaction locks until it commits.
+ */
 export const GITHUB_UPDATES_LEASE: LeaseTable = {
-  table: "projects",
-  key: "key",
-  owner: "github_lease_owner",
-  until: "github_lease_until",
+  table: "github_update_leases",
+  key: "project_key",
+  owner: "owner",
+  until: "until",
+  rows: "own",
 };
 
 /** Work on a timer that one instance at a time runs: recovering GitHub deliveries, retention. */
@@ -45,6 +50,19 @@ export async function takeLease(
   seconds: number,
   { renew = false }: { renew?: boolean } = {},
 ): Promise<boolean> {
+  if ("rows" in lease && !renew) {
+    // The lease's own row: written when free, or when its holder died or is this owner.
+    const { rows } = await db.query(
+      `WITH relaxed AS (${RELAXED_COMMIT})
+       INSERT INTO ${lease.table} AS l (${lease.key}, ${lease.owner}, ${lease.until})
+       SELECT $1, $2, now() + make_interval(secs => $3) FROM relaxed
+       ON CONFLICT (${lease.key}) DO UPDATE SET ${lease.owner} = EXCLUDED.${lease.owner}, ${lease.until} = EXCLUDED.${lease.until}
+       WHERE ${takeable(lease, "$2", "l.")}
+       RETURNING 1`,
+      [key, owner, seconds],
+    );
+    return rows.length === 1;
+  }
   const { rows } = await db.query(
     `WITH relaxed AS (${RELAXED_COMMIT})
      UPDATE ${lease.table} SET ${lease.owner} = $2, ${lease.until} = now() + make_interval(secs => $3) FROM relaxed
@@ -56,11 +74,20 @@ export async function takeLease(
 }
 
 /** SQL: nobody holds the lease, its holder died (it ran out), or `owner` (a parameter) holds it. */
-export function takeable(lease: LeaseTable, owner: string): string {
-  return `(${lease.until} IS NULL OR ${lease.until} < now() OR ${lease.owner} = ${owner})`;
+export function takeable(lease: LeaseTable, owner: string, alias = ""): string {
+  const until = `${alias}${lease.until}`;
+  return `(${until} IS NULL OR ${until} < now() OR ${alias}${lease.owner} = ${owner})`;
 }
 
 export async function releaseLease(db: Queryable, lease: LeaseTable, key: string, owner: string) {
+  if ("rows" in lease) {
+    await db.query(
+      `WITH relaxed AS (${RELAXED_COMMIT})
+       DELETE FROM ${lease.table} USING relaxed WHERE ${lease.key} = $1 AND ${lease.owner} = $2`,
+      [key, owner],
+    );
+    return;
+  }
   await db.query(
     `WITH relaxed AS (${RELAXED_COMMIT})
      UPDATE ${lease.table} SET ${lease.owner} = NULL, ${lease.until} = NULL FROM relaxed
@@ -71,7 +98,8 @@ export async function releaseLease(db: Queryable, lease: LeaseTable, key: string
 
 /** Drops every lease: only for the embedded database, which no other process can be using. */
 export async function releaseAllLeases(db: Queryable): Promise<void> {
-  for (const lease of [INTEGRATION_LEASE, GITHUB_UPDATES_LEASE, BACKGROUND_JOB_LEASE]) {
+  await db.query(`DELETE FROM ${GITHUB_UPDATES_LEASE.table}`);
+  for (const lease of [INTEGRATION_LEASE, BACKGROUND_JOB_LEASE]) {
     await db.query(
       `UPDATE ${lease.table} SET ${lease.owner} = NULL, ${lease.until} = NULL WHERE ${lease.owner} IS NOT NULL`,
     );

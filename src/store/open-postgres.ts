@@ -16,6 +16,12 @@ export async function openPostgres(connectionString: string): Promise<Database &
   });
   // A pool error (server restart, network) surfaces on the next query; don't crash the process.
   pool.on("error", ignore);
+  // No JIT: envhooks' statements are short, and a plan the planner overestimates (a sweep's
+  // correlated subqueries) took half a second to compile for a few milliseconds of work. Set on
+  // each new connection rather than as a startup option, which poolers such as PgBouncer refuse.
+  pool.on("connect", (client) => {
+    client.query("SET jit = off").catch(ignore);
+  });
   // Fail at start, with the server's own message, when the URL is wrong.
   const client = await pool.connect();
   client.release();
