@@ -112,7 +112,8 @@ export function stopChild(child: ChildProcess): Promise<void> {
 
 /** Stops a server gracefully, or kills it after `ms` (a backlog may hold a graceful stop). */
 export async function stopWithin(server: Running, ms: number): Promise<void> {
-  await Promise.race([server.stop(), sleep(ms)]);
+  // BENCH_STOP_MS: longer, so that a profiled peer (BENCH_NODE_ARGS=--cpu-prof) exits by itself.
+  await Promise.race([server.stop(), sleep(Number(process.env.BENCH_STOP_MS ?? ms))]);
   try {
     process.kill(server.pid, "SIGKILL");
   } catch {}

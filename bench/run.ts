@@ -18,7 +18,10 @@
 // stores with receivers that take 50–150 ms, and bench/github-phases.ts with GitHub in the loop (a
 // fake GitHub API at ~100 ms), neither with the other peers. BENCH_PHASES=loopback, =slow-receivers
 // or =github (or a comma-separated list) runs some kinds, BENCH_PEERS=<part of a peer's name> some
-// peers or stores only; either writes bench/results.partial.json. Prints Markdown tables, the last
+// peers or stores only; either writes bench/results.partial.json. For profiling: BENCH_NO_APP runs
+// the loopback phases without GitHub App credentials, BENCH_KEEP keeps the data folder and the
+// PostgreSQL database, BENCH_NODE_ARGS passes flags to the peers (--cpu-prof), BENCH_STOP_MS waits
+// that long for a peer's graceful stop (a profile is written at exit). Prints Markdown tables, the last
 // one issue 16's targets (one row per figure); writes bench/results.json.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -199,7 +202,7 @@ const ack = (acks: number[]) => ({ ack_p50_ms: percentile(acks, 50), ack_p99_ms:
  * (ingest, as the other peers are measured).
  */
 async function measure(peer: Peer, receivers: Receivers, folder: string) {
-  const github = peer.envhooks ? await FakeGithubProcess.start() : undefined;
+  const github = peer.envhooks && !process.env.BENCH_NO_APP ? await FakeGithubProcess.start() : undefined;
   try {
     return await measureWith(
       github ? { ...peer, env: { ...peer.env, ...appEnv(github) } } : peer,
@@ -403,7 +406,7 @@ try {
           ),
         );
       } finally {
-        await database.drop();
+        if (!process.env.BENCH_KEEP) await database.drop();
       }
     }
   }

@@ -177,7 +177,9 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
   // was lost with a process.
   const nudges = createDrainNudges();
   const outbox: Outbox = {
-    write: writeDeliveries,
+    // The drains under way hear which lanes got deliveries (see DrainNudges).
+    write: (tx, projectKey, activities, options) =>
+      writeDeliveries(tx, projectKey, activities, { ...options, lanes: nudges.expect }),
     wake: (integrationId) => {
       nudges.nudge(integrationId);
       wake(DELIVERIES_QUEUE, integrationId);
@@ -314,7 +316,18 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
   }
   let sweeper: NodeJS.Timeout | undefined;
   if (role !== "web") {
-    for (const [queue, keys] of dispatchers) await dispatchKeys(boss, queue, keys);
+    for (const [queue, keys] of dispatchers) {
+      // A wake-up through the queue (another instance wrote deliveries, a retry fell due) reaches
+      // the drain under way at once, as this process's own writes do.
+      const wake =
+        queue === DELIVERIES_QUEUE
+          ? (key: string) => {
+              nudges.nudge(key);
+              keys.wake(key);
+            }
+          : (key: string) => keys.wake(key);
+      await dispatchKeys(boss, queue, { wake });
+    }
     // Check events may have been missed while no process listened: waited-for commits are read again.
     if (octokitFor) await readWaitedCommitsAgain(apply);
     await sweep();

@@ -11,12 +11,14 @@ import {
   environmentDeployments,
   environmentPace,
   findCommentId,
+  findShownActivities,
   findShownActivity,
   hasNewerGithubTask,
   markGithubTasksDone,
   pendingGithubTasks,
   postponeGithubTasks,
   recordGithubTaskFailure,
+  type ShownActivity,
   saveCommentId,
   saveShownActivity,
 } from "../store/github-tasks.ts";
@@ -87,9 +89,33 @@ export async function drainGithub(deps: GithubSyncDeps, projectKey: string): Pro
   if ((deps.resting?.get(projectKey) ?? 0) > Date.now()) return done;
   deps.resting?.delete(projectKey);
   const log = deps.log.child({ project: projectKey });
+  // Tasks done, by outcome: marked in one statement per outcome before the tasks are read again
+  // (and when the drain ends), not one per step.
+  const finished = new Map<string, number[]>();
+  const finish = (ids: readonly number[], outcome: string) => {
+    finished.set(outcome, [...(finished.get(outcome) ?? []), ...ids]);
+    deps.metrics?.githubUpdates.inc({ outcome }, ids.length);
+    done += ids.length;
+  };
+  const markFinished = async () => {
+    for (const [outcome, ids] of finished) {
+      finished.delete(outcome);
+      await markGithubTasksDone(deps.db, ids, outcome);
+    }
+  };
   await withLease(deps.db, GITHUB_UPDATES_LEASE, projectKey, deps.owner, async (lease) => {
+    try {
+      await drainTasks(lease);
+    } finally {
+      await markFinished();
+    }
+  });
+  return done;
+
+  async function drainTasks(lease: { readonly held: boolean }): Promise<void> {
     const stopped = () => !lease.held || Boolean(deps.signal?.aborted);
     while (!stopped()) {
+      await markFinished();
       const updates = await pendingGithubTasks(deps.db, projectKey, BATCH);
       if (updates.length === 0) return;
       const project = await findProjectByKey(deps.db, projectKey);
@@ -108,14 +134,13 @@ export async function drainGithub(deps: GithubSyncDeps, projectKey: string): Pro
       const octokit = await deps.octokitFor(installationId);
       deps.budget?.watch(octokit, installationId);
       const [owner = "", repo = ""] = project.fullName.split("/");
-      const context: TaskContext = { ...deps, octokit, owner, repo, projectKey };
-
       const plan = planGithubUpdates(updates as PendingUpdate[]);
-      if (plan.dropped.length > 0) {
-        await markGithubTasksDone(deps.db, plan.dropped, "superseded");
-        deps.metrics?.githubUpdates.inc({ outcome: "superseded" }, plan.dropped.length);
-        done += plan.dropped.length;
-      }
+      // What GitHub shows of the plan's activities, read once (a step that records one drops it).
+      const activityIds = plan.steps.flatMap((step) => (step.kind === "activity" ? [step.activity.id] : []));
+      const found = await findShownActivities(deps.db, activityIds);
+      const shown = new Map(activityIds.map((id) => [id, found.get(id) ?? null]));
+      const context: TaskContext = { ...deps, octokit, owner, repo, projectKey, shown };
+      if (plan.dropped.length > 0) finish(plan.dropped, "superseded");
       const dueAt = new Map(updates.map((update) => [update.id, update.nextAttemptAt.getTime()]));
       const attemptsOf = new Map(updates.map((update) => [update.id, update.attempts]));
       let progressed = plan.dropped.length > 0;
@@ -150,9 +175,7 @@ export async function drainGithub(deps: GithubSyncDeps, projectKey: string): Pro
           progressed = true;
           // A newer state came while this one was sent: plan again, with it (nothing is marked done).
           if (outcome === "outdated") break;
-          await markGithubTasksDone(deps.db, step.covers, outcome);
-          deps.metrics?.githubUpdates.inc({ outcome }, step.covers.length);
-          done += step.covers.length;
+          finish(step.covers, outcome);
         } catch (error) {
           const status = (error as { status?: unknown }).status;
           deps.metrics?.githubApiErrors.inc({ status: typeof status === "number" ? String(status) : "0" });
@@ -199,8 +222,7 @@ export async function drainGithub(deps: GithubSyncDeps, projectKey: string): Pro
         return;
       }
     }
-  });
-  return done;
+  }
 }
 
 /** Until when an environment in a burst of updates waits for it to quiet down; undefined: send now. */
@@ -233,6 +255,8 @@ function isPermanent(error: unknown): boolean {
 }
 
 interface TaskContext extends GithubSyncDeps {
+  /** What GitHub shows of the plan's activities, as read before its steps (see syncActivity). */
+  shown?: Map<string, ShownActivity | null>;
   octokit: Octokit;
   owner: string;
   repo: string;
@@ -358,7 +382,11 @@ async function syncActivity(
   if (!environment) return "sent";
   const newest = Math.max(...step.covers);
   const outdated = () => hasNewerGithubTask(db, projectKey, environment.name, activity.id, newest);
-  const shown = await findShownActivity(db, activity.id);
+  // Read with the plan, unless a step recorded something of it since (then read again).
+  const shown = context.shown?.has(activity.id)
+    ? (context.shown.get(activity.id) ?? undefined)
+    : await findShownActivity(db, activity.id);
+  context.shown?.delete(activity.id);
   const record = (fields: { deploymentId?: number; deploymentState?: string; commitState?: string }) =>
     saveShownActivity(db, { activityId: activity.id, projectKey, environment: environment.name, ...fields });
   // The dashboard's activity page (a person not signed in goes through sign-in and back to it).
@@ -460,6 +488,7 @@ async function deactivateDeployments(context: TaskContext, environment: string) 
   for (const deployment of made) {
     if (deployment.state === "inactive") continue;
     await octokit.rest.repos.createDeploymentStatus({ ...inactive, deployment_id: deployment.deploymentId });
+    context.shown?.delete(deployment.activityId);
     await saveShownActivity(db, {
       activityId: deployment.activityId,
       projectKey,

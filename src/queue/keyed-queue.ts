@@ -46,7 +46,7 @@ export async function enqueueKey(
 export async function dispatchKeys(
   boss: PgBoss,
   queue: KeyedQueue,
-  dispatcher: KeyedDispatcher,
+  dispatcher: Pick<KeyedDispatcher, "wake">,
 ): Promise<string> {
   return boss.work<{ key: string }>(
     queue.name,

@@ -27,20 +27,43 @@ export interface DrainIntegrationDeps extends AttemptDeps {
   takeLease?: TakeLease;
 }
 
-/** Deliveries written in this process reach the drain under way at once, not at its next look. */
+/**
+ * Deliveries written in this process reach the drain under way at once, not at its next look.
+ * `expect` names a lane a transaction is writing deliveries to (before it commits); the `nudge`
+ * after its commit then tells the drain which lanes got new deliveries: one whose lanes are all in
+ * flight or read ahead need not read now, only once those lanes run dry.
+ */
 export interface DrainNudges {
+  expect(integrationId: string, lane: string): void;
   nudge(integrationId: string): void;
-  listen(integrationId: string, listener: () => void): () => void;
+  listen(integrationId: string, listener: (lanes: ReadonlySet<string> | undefined) => void): () => void;
 }
 
 export function createDrainNudges(): DrainNudges {
-  const listeners = new Map<string, () => void>();
+  const listeners = new Map<string, (lanes: ReadonlySet<string> | undefined) => void>();
+  // Lanes written since the integration's last nudge; only for integrations being drained.
+  const expected = new Map<string, Set<string>>();
   return {
-    nudge: (integrationId) => listeners.get(integrationId)?.(),
+    expect(integrationId, lane) {
+      if (!listeners.has(integrationId)) return;
+      const lanes = expected.get(integrationId) ?? new Set();
+      lanes.add(lane);
+      expected.set(integrationId, lanes);
+    },
+    nudge(integrationId) {
+      const lanes = expected.get(integrationId);
+      expected.delete(integrationId);
+      listeners.get(integrationId)?.(lanes);
+    },
     listen(integrationId, listener) {
       listeners.set(integrationId, listener);
+      // What was expected before this drain listened is not known to be all: it reads anyway.
+      expected.delete(integrationId);
       return () => {
-        if (listeners.get(integrationId) === listener) listeners.delete(integrationId);
+        if (listeners.get(integrationId) === listener) {
+          listeners.delete(integrationId);
+          expected.delete(integrationId);
+        }
       };
     },
   };
@@ -55,8 +78,10 @@ export const PER_LANE = 16;
 /**
  * With a send slot free, the holder looks for lanes written meanwhile this often, besides whenever a
  * lane runs dry or fails: a long lane never keeps a new environment waiting for the drain's end.
+ * A backstop: deliveries written in this process nudge the drain with their lanes, and wake-ups
+ * that come through the queue (another instance's writes, retries) nudge it too.
  */
-const REREAD_MS = 250;
+const REREAD_MS = 1_000;
 /** Reads that find nothing new space the next ones out, up to this: a hanging receiver costs little. */
 const MAX_REREAD_MS = 5_000;
 
@@ -88,7 +113,19 @@ export async function drainIntegration(
   let released = false;
   let dueAfterRelease = false;
 
-  const fill = (deliveries: SendableDelivery[]) => {
+  // Requests in flight at once, at most: one with `integration` ordering. Also the lanes a read asks for.
+  const limit = () => {
+    const order = integration && deliveryOrder(integration);
+    return order?.ordering === "integration" ? 1 : (order?.concurrency ?? 1);
+  };
+  // Whether the last read may have left due deliveries behind: lanes read to PER_LANE (more may
+  // follow in them), and whether it found as many lanes as it asked for (more lanes may wait).
+  // Otherwise it saw all that was due, and a lane running dry is no reason to read again: what is
+  // written afterwards nudges the drain (this process), wakes it after its release or comes with
+  // the periodic look (another instance). At one delivery per lane, that read found nothing.
+  const full = new Set<string>();
+  let moreLanes = true;
+  const fill = (deliveries: SendableDelivery[], lanesAsked: number) => {
     const fresh = new Map<string, SendableDelivery[]>();
     for (const delivery of deliveries) {
       const lane = fresh.get(delivery.lane) ?? [];
@@ -96,7 +133,15 @@ export async function drainIntegration(
       fresh.set(delivery.lane, lane);
     }
     // A lane read again replaces what was read ahead of it (lanes in flight are never read).
-    for (const [lane, queue] of fresh) lanes.set(lane, queue);
+    for (const [lane, queue] of fresh) {
+      lanes.set(lane, queue);
+      if (queue.length >= PER_LANE) full.add(lane);
+      else full.delete(lane);
+    }
+    // `integration` ordering reads its one lane only.
+    moreLanes =
+      integration === undefined ||
+      (deliveryOrder(integration).ordering !== "integration" && fresh.size >= lanesAsked);
   };
 
   await withLease(
@@ -106,11 +151,6 @@ export async function drainIntegration(
     deps.owner,
     async (lease) => {
       const stopped = () => !lease.held || Boolean(deps.signal?.aborted);
-      // Requests in flight at once, at most: one with `integration` ordering.
-      const limit = () => {
-        const order = integration && deliveryOrder(integration);
-        return order?.ordering === "integration" ? 1 : (order?.concurrency ?? 1);
-      };
       // Reasons to read again before REREAD_MS: a lane ran dry, or its head failed.
       let dirty = false;
       let readAt = Date.now();
@@ -131,7 +171,18 @@ export async function drainIntegration(
       // Wakes the loop: a receiver answered (its slot is free while the attempt is recorded), or
       // new deliveries were written.
       let answered = () => {};
-      const unlisten = deps.nudges?.listen(integrationId, () => {
+      const unlisten = deps.nudges?.listen(integrationId, (written) => {
+        // New deliveries only behind lanes in flight or read ahead: those lanes are read again
+        // once they run dry, and the periodic look keeps its pace. Otherwise (a new lane, or
+        // lanes not named) read now.
+        if (
+          written &&
+          written.size > 0 &&
+          [...written].every((lane) => inFlight.has(lane) || lanes.has(lane))
+        ) {
+          for (const lane of written) full.add(lane);
+          return;
+        }
         dirty = true;
         idleReads = 0;
         answered();
@@ -150,7 +201,9 @@ export async function drainIntegration(
             // The last delivery known gives the lease up with its record, which says whether
             // something was written meanwhile (the drain then runs again).
             releaseLeaseOf: () => {
-              if (inFlight.size !== 1 || lanes.size > 0 || halted || regrouping) return undefined;
+              if (inFlight.size !== 1 || lanes.size > 0 || full.has(lane) || halted || regrouping) {
+                return undefined;
+              }
               releasing = true;
               return deps.owner;
             },
@@ -165,8 +218,15 @@ export async function drainIntegration(
           if (outcome.retryAt) await retryLater(deps, integrationId, outcome.retryAt);
           if (outcome.disabled) halted = true;
           // A delivery to retry holds back the rest of its lane, read again once it is due.
-          if (!outcome.ok) lanes.delete(lane);
-          if (!lanes.has(lane)) dirty = true;
+          if (!outcome.ok) {
+            lanes.delete(lane);
+            dirty = true;
+          }
+          // A lane that ran dry: read again only if the last read may have left some behind.
+          if (!lanes.has(lane)) {
+            if (full.has(lane) || moreLanes) dirty = true;
+            full.delete(lane);
+          }
         })()
           .catch((error: unknown) => {
             failure ??= { error };
@@ -210,9 +270,10 @@ export async function drainIntegration(
           if (free && (dirty || Date.now() - readAt >= rereadMs())) {
             // The lanes in flight as the read is sent: a send may end while it is under way.
             const busy = [...inFlight.keys()];
+            const lanesAsked = limit();
             const read = await readSendable(deps.db, deps.secrets, integrationId, {
               busy,
-              lanes: limit(),
+              lanes: lanesAsked,
               perLane: PER_LANE,
             });
             readAt = Date.now();
@@ -230,7 +291,7 @@ export async function drainIntegration(
                 continue;
               }
             }
-            fill(read?.deliveries ?? []);
+            fill(read?.deliveries ?? [], lanesAsked);
             idleReads = read?.deliveries.length ? 0 : idleReads + 1;
             if (lanes.size > 0) continue;
           }
@@ -270,7 +331,7 @@ export async function drainIntegration(
               PER_LANE,
             );
         integration = taken?.integration;
-        fill(taken?.deliveries ?? []);
+        fill(taken?.deliveries ?? [], limit());
         return taken !== undefined;
       },
       release: async () => {

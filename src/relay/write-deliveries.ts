@@ -4,7 +4,7 @@ import { insertDeliveries } from "../store/deliveries.ts";
 import { listReceivingIntegrations } from "../store/integrations.ts";
 import { newDeliveryId } from "./delivery-id.ts";
 import { formatForIntegration } from "./dialects/format-delivery.ts";
-import type { Integration } from "./integration.ts";
+import { deliveryOrder, type Integration } from "./integration.ts";
 import { matchesIntegration, matchesProjects } from "./match-integration.ts";
 
 /** An activity as stored, with its position in the project's activities (`seq`). */
@@ -17,6 +17,9 @@ export interface StoredActivity {
  * Writes activities' deliveries into the outbox, inside the transaction that stores the activities.
  * Returns the active integrations that have something new to send, to be woken once it commits.
  */
+/** Told of each integration and lane a delivery is written to (before the transaction commits). */
+export type LaneWritten = (integrationId: string, lane: string) => void;
+
 export type WriteDeliveries = (
   tx: Queryable,
   projectKey: string,
@@ -25,7 +28,7 @@ export type WriteDeliveries = (
    * `except`: an integration an alert is about, which never receives it. `integrations`: the
    * project's receiving integrations, when the caller has them (read in the transaction otherwise).
    */
-  options?: { except?: string; integrations?: readonly Integration[] },
+  options?: { except?: string; integrations?: readonly Integration[]; lanes?: LaneWritten },
 ) => Promise<string[]>;
 
 /**
@@ -47,8 +50,9 @@ export const writeDeliveries: WriteDeliveries = async (tx, projectKey, activitie
       if (!matchesIntegration(integration.config, activity)) continue;
       const formatted = formatForIntegration(integration, activity, { sequence });
       if (!formatted) continue;
+      const id = newDeliveryId();
       deliveries.push({
-        id: newDeliveryId(),
+        id,
         integrationId: integration.id,
         activityId: activity.id,
         // An owner-wide integration keeps each project's environments apart.
@@ -60,8 +64,22 @@ export const writeDeliveries: WriteDeliveries = async (tx, projectKey, activitie
         body: JSON.stringify(formatted.body),
       });
       if (integration.status === "active") toWake.add(integration.id);
+      if (options.lanes) options.lanes(integration.id, laneOf(integration, id, deliveries.at(-1)?.orderKey));
     }
   }
   await insertDeliveries(tx, deliveries);
   return [...toWake];
 };
+
+/** The lane a delivery leaves in, as the drain names it (see sendableDeliveriesSql). */
+function laneOf(integration: Integration, deliveryId: string, orderKey: string | null | undefined): string {
+  switch (deliveryOrder(integration).ordering) {
+    case "integration":
+      return "";
+    case "none":
+      return deliveryId;
+    default:
+      // No environment: a lane the drain never holds, so the nudge reads at once.
+      return orderKey ?? `\u0000${deliveryId}`;
+  }
+}
