@@ -97,10 +97,10 @@ export async function drainGithub(deps: GithubSyncDeps, projectKey: string): Pro
     deps.metrics?.githubUpdates.inc({ outcome }, ids.length);
     done += ids.length;
   };
-  const markFinished = async () => {
+  const markFinished = async ({ durable = false } = {}) => {
     for (const [outcome, ids] of finished) {
+      await markGithubTasksDone(deps.db, ids, outcome, { durable });
       finished.delete(outcome);
-      await markGithubTasksDone(deps.db, ids, outcome);
     }
   };
   await withLease(deps.db, GITHUB_UPDATES_LEASE, projectKey, deps.owner, async (lease) => {
@@ -140,7 +140,11 @@ export async function drainGithub(deps: GithubSyncDeps, projectKey: string): Pro
       const found = await findShownActivities(deps.db, activityIds);
       const shown = new Map(activityIds.map((id) => [id, found.get(id) ?? null]));
       const context: TaskContext = { ...deps, octokit, owner, repo, projectKey, shown };
-      if (plan.dropped.length > 0) finish(plan.dropped, "superseded");
+      if (plan.dropped.length > 0) {
+        finish(plan.dropped, "superseded");
+        // Before the steps: a burst's pace counts pending tasks, and these are not any more.
+        await markFinished();
+      }
       const dueAt = new Map(updates.map((update) => [update.id, update.nextAttemptAt.getTime()]));
       const attemptsOf = new Map(updates.map((update) => [update.id, update.attempts]));
       let progressed = plan.dropped.length > 0;
@@ -176,6 +180,9 @@ export async function drainGithub(deps: GithubSyncDeps, projectKey: string): Pro
           // A newer state came while this one was sent: plan again, with it (nothing is marked done).
           if (outcome === "outdated") break;
           finish(step.covers, outcome);
+          // What GitHub would do twice if sent again (a reply, a repository_dispatch) is marked at
+          // once, and durably; the rest (states, which GitHub shows once) with the next read.
+          if (!idempotent(step)) await markFinished({ durable: true });
         } catch (error) {
           const status = (error as { status?: unknown }).status;
           deps.metrics?.githubApiErrors.inc({ status: typeof status === "number" ? String(status) : "0" });
@@ -236,6 +243,20 @@ async function settlingUntil(db: Database, projectKey: string, step: UpdateStep)
   const wait = Math.min(BURST.quietMs - pace.newestAgeMs, BURST.maxHoldMs - pace.oldestPendingAgeMs);
   return new Date(Date.now() + Math.max(50, wait));
 }
+
+/**
+ * Sending it again only shows GitHub the same state (deployments are recorded as they are made, the
+ * comment is edited in place). A reply, a dispatch or a repository_dispatch would happen twice.
+ */
+const IDEMPOTENT: ReadonlySet<UpdateStep["kind"]> = new Set([
+  "activity",
+  "comment",
+  "commit-status",
+  "remove-label",
+  "cancel-run",
+  "read-checks",
+]);
+const idempotent = (step: UpdateStep) => IDEMPOTENT.has(step.kind);
 
 function isFinal(step: UpdateStep): boolean {
   return (

@@ -133,9 +133,12 @@ async function applyProjectEvents(
   if (locked.conflict) deps.log?.warn({ project: locked.fullName, events: events.length }, locked.conflict);
   // A move took integrations from one project key to another in this transaction.
   if (locked.moved) deps.integrations?.forget(tx);
-  if (deps.github) await keepPushCommits(tx, locked.key, events);
-
-  const environments = await readEnvironments(tx, locked.id, events);
+  // Statements that do not depend on each other's results are sent together: on the embedded
+  // database a transaction holds its one connection, which waits idle for each next statement.
+  const [, environments] = await Promise.all([
+    deps.github ? keepPushCommits(tx, locked.key, events) : undefined,
+    readEnvironments(tx, locked.id, events),
+  ]);
   const recorded: NewActivity[] = [];
   const shown: Shown[] = [];
   const tasks: GithubTaskBody[] = [];
@@ -150,9 +153,12 @@ async function applyProjectEvents(
     outcomes.push({ id: item.id, outcome });
   }
 
-  await deleteEnvironments(tx, locked.id, environments.removed);
-  await writeEnvironments(tx, locked.id, environments.written);
-  const sequences = await insertActivities(tx, locked.id, recorded);
+  // In this order on the connection (each sends its one statement at once, or none).
+  const [, , sequences] = await Promise.all([
+    deleteEnvironments(tx, locked.id, environments.removed),
+    writeEnvironments(tx, locked.id, environments.written),
+    insertActivities(tx, locked.id, recorded),
+  ]);
   const added = recorded.map(({ activity }, n) => ({
     activity,
     sequence: sequences[n] ?? 0,
@@ -161,9 +167,12 @@ async function applyProjectEvents(
     taskAt: shown[n]?.taskAt ?? tasks.length,
   }));
   const writes = await cancelSupersededInBatch(tx, locked.id, added, tasks);
-  await insertCheckWaits(tx, waits);
-  await recordWrites(tx, deps, locked, writes.stored, writes.tasks, wakes);
-  if ((await markEventsProcessed(tx, outcomes)) !== outcomes.length) {
+  const [, , processed] = await Promise.all([
+    insertCheckWaits(tx, waits),
+    recordWrites(tx, deps, locked, writes.stored, writes.tasks, wakes),
+    markEventsProcessed(tx, outcomes),
+  ]);
+  if (processed !== outcomes.length) {
     throw new BatchAppliedAlready(`some of ${outcomes.length} events were applied already`);
   }
   return recorded.map(({ activity }) => activity);
@@ -258,12 +267,12 @@ async function recordWrites(
   // The project's integrations as kept between batches, when they are (none to read for no activity).
   const integrations =
     deps.integrations && stored.length > 0 ? await deps.integrations.read(tx, project.key) : undefined;
-  const written = await deps.outbox?.write(tx, project.key, stored, integrations ? { integrations } : {});
+  const [written] = await Promise.all([
+    deps.outbox?.write(tx, project.key, stored, integrations ? { integrations } : {}),
+    tasks.length > 0 ? writeTasks(tx, project.key, tasks) : undefined,
+  ]);
   for (const id of written ?? []) wakes.integrations.add(id);
-  if (tasks.length > 0) {
-    await writeTasks(tx, project.key, tasks);
-    wakes.github.add(project.key);
-  }
+  if (tasks.length > 0) wakes.github.add(project.key);
 }
 
 /** A pull request's `synchronize` to the same head takes its commits from here. */

@@ -41,11 +41,11 @@ export interface DrainNudges {
 
 export function createDrainNudges(): DrainNudges {
   const listeners = new Map<string, (lanes: ReadonlySet<string> | undefined) => void>();
-  // Lanes written since the integration's last nudge; only for integrations being drained.
+  // Lanes written since the integration's last nudge (one follows every commit that wrote some; a
+  // rolled-back transaction's lanes wait for the next, which then reads once more than needed).
   const expected = new Map<string, Set<string>>();
   return {
     expect(integrationId, lane) {
-      if (!listeners.has(integrationId)) return;
       const lanes = expected.get(integrationId) ?? new Set();
       lanes.add(lane);
       expected.set(integrationId, lanes);
@@ -57,13 +57,8 @@ export function createDrainNudges(): DrainNudges {
     },
     listen(integrationId, listener) {
       listeners.set(integrationId, listener);
-      // What was expected before this drain listened is not known to be all: it reads anyway.
-      expected.delete(integrationId);
       return () => {
-        if (listeners.get(integrationId) === listener) {
-          listeners.delete(integrationId);
-          expected.delete(integrationId);
-        }
+        if (listeners.get(integrationId) === listener) listeners.delete(integrationId);
       };
     },
   };
@@ -183,6 +178,9 @@ export async function drainIntegration(
           for (const lane of written) full.add(lane);
           return;
         }
+        // The read leaves out lanes in flight: those written to (all, when unnamed) are read again
+        // once they run dry.
+        for (const lane of inFlight.keys()) if (!written || written.has(lane)) full.add(lane);
         dirty = true;
         idleReads = 0;
         answered();

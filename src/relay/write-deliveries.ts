@@ -63,8 +63,10 @@ export const writeDeliveries: WriteDeliveries = async (tx, projectKey, activitie
         event: formatted.event,
         body: JSON.stringify(formatted.body),
       });
-      if (integration.status === "active") toWake.add(integration.id);
-      if (options.lanes) options.lanes(integration.id, laneOf(integration, id, deliveries.at(-1)?.orderKey));
+      if (integration.status === "active") {
+        toWake.add(integration.id);
+        options.lanes?.(integration.id, laneOf(integration, id, deliveries.at(-1)?.orderKey));
+      }
     }
   }
   await insertDeliveries(tx, deliveries);

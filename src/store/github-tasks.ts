@@ -129,15 +129,24 @@ export async function environmentPace(
 }
 
 /**
- * Marks tasks done: `outcome` says whether they were sent or superseded by a newer state. Its commit
- * does not wait for the disk (lost in a database crash, a task is sent again: GitHub is told the
- * same state twice), so GitHub bookkeeping never queues the commits GitHub's deliveries wait for.
+ * Marks tasks done: `outcome` says whether they were sent or superseded by a newer state. Unless
+ * `durable`, its commit does not wait for the disk: lost in a database crash, such a task is sent
+ * again and GitHub is shown the same state twice, and GitHub bookkeeping never queues the commits
+ * GitHub's deliveries wait for. What GitHub would do twice (a reply, a dispatch) is marked durably.
  */
-export async function markGithubTasksDone(db: Queryable, ids: number[], outcome: string): Promise<void> {
+export async function markGithubTasksDone(
+  db: Queryable,
+  ids: number[],
+  outcome: string,
+  { durable = false }: { durable?: boolean } = {},
+): Promise<void> {
   await db.query(
-    `WITH relaxed AS (${RELAXED_COMMIT})
-     UPDATE github_tasks SET state = 'done', done_at = now(), outcome = $2 FROM relaxed
-     WHERE id = ANY($1::bigint[]) AND state = 'pending'`,
+    durable
+      ? `UPDATE github_tasks SET state = 'done', done_at = now(), outcome = $2
+         WHERE id = ANY($1::bigint[]) AND state = 'pending'`
+      : `WITH relaxed AS (${RELAXED_COMMIT})
+         UPDATE github_tasks SET state = 'done', done_at = now(), outcome = $2 FROM relaxed
+         WHERE id = ANY($1::bigint[]) AND state = 'pending'`,
     [ids, outcome],
   );
 }

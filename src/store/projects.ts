@@ -319,6 +319,14 @@ export async function moveProject(
   for (const table of KEYED_TABLES) {
     await tx.query(`UPDATE ${table} SET project_key = $2 WHERE project_key = $1`, [current.key, to]);
   }
+  // The GitHub-updates lease follows too, as it did on the projects row: nobody else takes the new
+  // key's updates while the holder still sends what it read under the old one (its renewal by the
+  // old key fails, so it stops after the update in flight).
+  await tx.query(
+    `UPDATE github_update_leases SET project_key = $2 WHERE project_key = $1
+       AND NOT EXISTS (SELECT 1 FROM github_update_leases WHERE project_key = $2)`,
+    [current.key, to],
+  );
   await tx.query("DELETE FROM project_former_names WHERE key = $1", [to]);
   if (keepName) {
     await tx.query(

@@ -9,7 +9,14 @@ import {
   releaseIntegrationLease,
   takeIntegrationLease,
 } from "../../src/store/integrations.ts";
-import { INTEGRATION_LEASE, releaseLease, takeLease } from "../../src/store/leases.ts";
+import {
+  GITHUB_UPDATES_LEASE,
+  INTEGRATION_LEASE,
+  releaseAllLeases,
+  releaseLease,
+  takeLease,
+} from "../../src/store/leases.ts";
+import { lockProject, moveProject } from "../../src/store/projects.ts";
 import { createSecretBox } from "../../src/store/secret-box.ts";
 import { STORES, type TestStore } from "../helpers/stores.ts";
 
@@ -108,6 +115,50 @@ describe.each(STORES)("store transactions on $name", (kind) => {
         "UPDATE github_events SET next_attempt_at = now() + interval '1 hour' WHERE delivery_id = 'd1'",
       );
       expect(await projectsWithPendingEvents(db)).toEqual([]);
+    },
+  );
+
+  it.skipIf(kind.skip)(
+    "a project's GitHub-updates lease: rows of its own, one holder at a time, and it follows a rename",
+    async () => {
+      store = await kind.open();
+      const { db } = store;
+      const lease = GITHUB_UPDATES_LEASE;
+      const project = await db.transaction((tx) =>
+        lockProject(tx, { fullName: "acme/shop", defaultBranch: "main", installationId: 1, repositoryId: 7 }),
+      );
+      // Taken without a row, and not by another while held.
+      expect(await takeLease(db, lease, "acme/shop", "one", 30)).toBe(true);
+      expect(await takeLease(db, lease, "acme/shop", "two", 30)).toBe(false);
+      expect(await takeLease(db, lease, "acme/shop", "one", 30, { renew: true })).toBe(true);
+      // Renewed (on another connection) while an apply transaction holds the project's row: no
+      // wait for it. On the projects row this waited until the transaction's end.
+      if (kind.name === "postgres") {
+        await db.transaction(async (tx) => {
+          await lockProject(tx, {
+            fullName: "acme/shop",
+            defaultBranch: "main",
+            installationId: 1,
+            repositoryId: 7,
+          });
+          const renewal = takeLease(db, lease, "acme/shop", "one", 30, { renew: true });
+          const late = new Promise((resolve) => setTimeout(() => resolve("waited"), 3000));
+          expect(await Promise.race([renewal, late])).toBe(true);
+        });
+      }
+      // A rename takes the lease along: nobody else takes the new name's updates meanwhile, and the
+      // holder's renewal under the old name fails (it stops after what it is sending).
+      await db.transaction((tx) => moveProject(tx, project.id, "acme/store"));
+      expect(await takeLease(db, lease, "acme/store", "two", 30)).toBe(false);
+      expect(await takeLease(db, lease, "acme/shop", "one", 30, { renew: true })).toBe(false);
+      expect(await takeLease(db, lease, "acme/store", "one", 30, { renew: true })).toBe(true);
+      await releaseLease(db, lease, "acme/store", "one");
+      // A renewal racing the release must not take the lease back; anyone may take it now.
+      expect(await takeLease(db, lease, "acme/store", "one", 30, { renew: true })).toBe(false);
+      expect(await takeLease(db, lease, "acme/store", "two", 30)).toBe(true);
+      // The embedded store's start drops every lease (no other process can hold one).
+      await releaseAllLeases(db);
+      expect(await takeLease(db, lease, "acme/store", "three", 30)).toBe(true);
     },
   );
 
