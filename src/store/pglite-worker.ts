@@ -3,7 +3,7 @@
 // at a time: urgent ones mostly before the others (see take); an open transaction's own statements
 // only, until it ends.
 import { parentPort, workerData } from "node:worker_threads";
-import { PGlite, protocol, parse as results, type Transaction } from "@electric-sql/pglite";
+import { PGlite, type Transaction } from "@electric-sql/pglite";
 import { type Request, toWireError, type WorkerInit, type WorkerMessage } from "./pglite-worker-protocol.ts";
 
 if (!parentPort) throw new Error("pglite-worker.ts runs in a worker thread that openPglite starts");
@@ -165,68 +165,10 @@ async function run(request: Request) {
   }
 }
 
-/**
- * Statements prepared once under a name of their own, with their parameters' types: PGlite's
- * `query()` parses and plans each statement anew, in six calls into the WebAssembly (an unnamed
- * Parse, Describe, Bind, Describe, Execute, Sync); a prepared one costs one call (Bind, Describe,
- * Execute, Sync), and PostgreSQL keeps its plan. The relay's read of what to send, for one, spent
- * more time being planned than run. envhooks' statements are a bounded set of texts; past
- * MAX_PREPARED, new texts go through `query()`.
- */
-const prepared = new Map<string, { name: string; types: number[] }>();
-const MAX_PREPARED = 400;
-
-function joined(parts: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(parts.reduce((length, part) => length + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    all.set(part, at);
-    at += part.length;
-  }
-  return all;
-}
-
-async function preparedQuery(
-  target: PGlite | Transaction,
-  text: string,
-  values: unknown[] = [],
-): Promise<unknown[]> {
-  const { serialize } = protocol;
-  // Outside a transaction PGlite syncs its files after each statement, as query() does.
-  const syncToFs = target === pglite;
-  let statement = prepared.get(text);
-  if (!statement) {
-    if (prepared.size >= MAX_PREPARED) return (await target.query(text, values)).rows;
-    const name = `envhooks_${prepared.size}`;
-    const described = await pglite.execProtocol(
-      joined([serialize.parse({ name, text }), serialize.describe({ type: "S", name }), serialize.sync()]),
-      { syncToFs: false },
-    );
-    statement = { name, types: results.parseDescribeStatementResults(described.messages) };
-    prepared.set(text, statement);
-  }
-  const types = statement.types;
-  const bound = values.map((value, n) => {
-    if (value === null || value === undefined) return null;
-    const serializer = pglite.serializers[types[n] ?? 0];
-    return serializer ? serializer(value) : String(value);
-  });
-  const { messages } = await pglite.execProtocol(
-    joined([
-      serialize.bind({ statement: statement.name, values: bound }),
-      serialize.describe({ type: "P" }),
-      serialize.execute({}),
-      serialize.sync(),
-    ]),
-    { syncToFs },
-  );
-  return results.parseResults(messages, pglite.parsers)[0]?.rows ?? [];
-}
-
 async function runOne(target: PGlite | Transaction, request: Request): Promise<unknown> {
   switch (request.op) {
     case "query":
-      return { rows: await preparedQuery(target, request.text, request.values) };
+      return { rows: (await target.query(request.text, request.values)).rows };
     case "exec":
       return (await target.exec(request.text)).map((result) => ({ rows: result.rows }));
     case "listen": {
