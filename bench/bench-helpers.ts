@@ -261,7 +261,9 @@ export async function api(url: string, path: string, body: unknown): Promise<voi
 }
 
 /** A database of its own on the server at `admin`, dropped by the returned function. */
-export async function newDatabase(admin: string): Promise<{ url: string; drop(): Promise<void> }> {
+export async function newDatabase(
+  admin: string,
+): Promise<{ url: string; drop(): Promise<void>; keep(): Promise<void> }> {
   const name = `envhooks_bench_${randomBytes(4).toString("hex")}`;
   const client = new pg.Client({ connectionString: admin, connectionTimeoutMillis: 3000 });
   await client.connect();
@@ -272,6 +274,11 @@ export async function newDatabase(admin: string): Promise<{ url: string; drop():
     url: url.toString(),
     async drop() {
       await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+    /** Leaves the database for a look afterwards (BENCH_KEEP), and lets the bench exit. */
+    async keep() {
+      console.error(`kept database ${name}`);
       await client.end();
     },
   };

@@ -406,7 +406,7 @@ try {
           ),
         );
       } finally {
-        if (!process.env.BENCH_KEEP) await database.drop();
+        await (process.env.BENCH_KEEP ? database.keep() : database.drop());
       }
     }
   }
