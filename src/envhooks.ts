@@ -319,14 +319,16 @@ export async function startEnvhooks(options: EnvhooksOptions): Promise<Envhooks>
     for (const [queue, keys] of dispatchers) {
       // A wake-up through the queue (another instance wrote deliveries, a retry fell due) reaches
       // the drain under way at once, as this process's own writes do.
-      const wake =
+      const target =
         queue === DELIVERIES_QUEUE
-          ? (key: string) => {
-              nudges.nudge(key);
-              keys.wake(key);
+          ? {
+              wake(key: string) {
+                nudges.nudge(key);
+                keys.wake(key);
+              },
             }
-          : (key: string) => keys.wake(key);
-      await dispatchKeys(boss, queue, { wake });
+          : keys;
+      await dispatchKeys(boss, queue, target);
     }
     // Check events may have been missed while no process listened: waited-for commits are read again.
     if (octokitFor) await readWaitedCommitsAgain(apply);
