@@ -5,6 +5,7 @@ import { createHmac, randomBytes } from "node:crypto";
 import { openSync } from "node:fs";
 import { createServer } from "node:net";
 import pg from "pg";
+import { build, RUNTIME_FLAGS } from "../scripts/build.ts";
 import type { Arrival, BenchMessage, ReceiverMessage } from "./receivers.ts";
 
 export const SECRET = "bench-secret";
@@ -71,11 +72,22 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** envhooks as `npm start` runs it: src/ built into dist/ (scripts/build.ts); the script to start. */
+export function buildEnvhooks(): string {
+  build();
+  return new URL("../dist/main.js", import.meta.url).pathname;
+}
+
 export async function start(peer: Peer, logFile: string): Promise<Running> {
   const port = await freePort();
   const log = openSync(logFile, "a");
   const begun = nowMs();
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(" ") ?? []), peer.script], {
+  // envhooks with Node's flags as `npm start` and the image pass them.
+  const nodeArgs = [
+    ...(process.env.BENCH_NODE_ARGS?.split(" ") ?? []),
+    ...(peer.envhooks ? RUNTIME_FLAGS : []),
+  ];
+  const child = spawn(process.execPath, [...nodeArgs, peer.script], {
     env: { PATH: process.env.PATH, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "info", ...peer.env },
     stdio: ["ignore", log, log],
   });

@@ -13,6 +13,7 @@ import { pushTo } from "../test/fixtures/github-events.ts";
 import {
   api,
   atFixedRate,
+  buildEnvhooks,
   newDatabase,
   nowMs,
   Receivers,
@@ -25,6 +26,7 @@ import {
 } from "./bench-helpers.ts";
 
 const RATE = 200;
+const main = buildEnvhooks();
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const BURST = 1000;
 const FAN_OUT = 5;
@@ -116,7 +118,7 @@ async function measure(name: string, env: Record<string, string>, receivers: Rec
   const server = await start(
     {
       name,
-      script: new URL("../src/main.ts", import.meta.url).pathname,
+      script: main,
       env: {
         WEBHOOK_SECRET: SECRET,
         ENVHOOKS_API_TOKEN: TOKEN,

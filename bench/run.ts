@@ -33,6 +33,7 @@ import {
   api,
   atFixedRate,
   type BenchStore,
+  buildEnvhooks,
   githubHeaders,
   markdown,
   newDatabase,
@@ -332,7 +333,7 @@ function integration(receivers: Receivers, n: number) {
 
 // --- run -----------------------------------------------------------------------------------------
 
-const main = new URL("../src/main.ts", import.meta.url).pathname;
+const main = buildEnvhooks();
 const envhooksEnv = {
   WEBHOOK_SECRET: SECRET,
   ENVHOOKS_API_TOKEN: TOKEN,

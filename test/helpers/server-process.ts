@@ -4,14 +4,20 @@ import { fileURLToPath } from "node:url";
 
 const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
 
-/** `node src/main.ts` as a child process, the way `npm start` runs it. */
+/**
+ * `node src/main.ts` as a child process: envhooks from its sources, as `npm start` runs it once built
+ * (`script` and `nodeArgs` start the build instead: test/e2e/build.test.ts).
+ */
 export class ServerProcess {
   readonly child: ChildProcess;
   output = "";
   #port: Promise<number>;
 
-  constructor(env: Record<string, string | undefined>) {
-    this.child = spawn(process.execPath, [MAIN], {
+  constructor(
+    env: Record<string, string | undefined>,
+    { script = MAIN, nodeArgs = [] }: { script?: string; nodeArgs?: string[] } = {},
+  ) {
+    this.child = spawn(process.execPath, [...nodeArgs, script], {
       env: { PATH: process.env.PATH, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -1,0 +1,80 @@
+// `npm run build` (and `npm start`, before it starts): src/ as JavaScript in dist/, which is what
+// `npm start` and the image run. Node runs the TypeScript sources too, but to strip their types it
+// loads its TypeScript stripper (amaro: swc as WebAssembly) into every thread that imports a .ts
+// file: ~30 MB resident in the main thread of an idle envhooks, and as much again in the embedded
+// store's thread (docs/performance.md, Memory). The transform here is that same one, Node's own
+// module.stripTypeScriptTypes(), done once: types become blanks, so every line and column stays
+// where it is in src/ and stack traces point at the source's lines. Relative specifiers that name
+// a .ts file (imports, and the `new URL("./x.ts", import.meta.url)` of workers and child scripts)
+// are made to name the .js one; other files (migrations, web assets) are copied as they are.
+//
+// tsc could emit the JavaScript (rewriteRelativeImportExtensions), but it is a devDependency the
+// image's production install leaves out, it neither copies the other files nor rewrites a worker's
+// URL, and its output is not the code Node runs from src/ in tests: this one is.
+//
+//   node scripts/build.ts [<out folder>]   (default: dist/ beside src/)
+import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { stripTypeScriptTypes } from "node:module";
+import { dirname, join, relative, resolve } from "node:path";
+
+const root = resolve(import.meta.dirname, "..");
+
+/**
+ * Node's flags for envhooks, as `npm start` and the image's CMD pass them (a test checks that they
+ * agree): a young generation of at most 3 × 4 MB for the main thread, where V8 lets it grow to 3 ×
+ * 16 MB by default and then keeps the pages (docs/performance.md, Memory). Only the command line sets
+ * it for the main thread; the embedded store's thread has a cap of its own (its resourceLimits).
+ */
+export const RUNTIME_FLAGS = ["--max-semi-space-size=4"];
+const SRC = join(root, "src");
+
+/** A relative specifier, quoted, naming a .ts file: `"./a/b.ts"`, `'../c.ts'`. */
+const TS_SPECIFIER = /(["'])(\.{1,2}\/[^"'\n]*?)\.ts\1/g;
+
+/** A module's TypeScript source as the JavaScript Node would run: types blanked, .ts specifiers as .js. */
+export function toJavaScript(source: string): string {
+  return stripTypeScriptTypes(source, { mode: "strip" }).replace(TS_SPECIFIER, "$1$2.js$1");
+}
+
+function* files(folder: string): Generator<string> {
+  for (const entry of readdirSync(folder, { withFileTypes: true })) {
+    const path = join(folder, entry.name);
+    if (entry.isDirectory()) yield* files(path);
+    else if (entry.isFile()) yield path;
+  }
+}
+
+/** Writes src/ as JavaScript into `out`, whole or not at all (a new folder renamed into place). */
+export function build(out = join(root, "dist")): { modules: number; copied: number } {
+  const staging = `${out}.building-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  let modules = 0;
+  let copied = 0;
+  try {
+    for (const file of files(SRC)) {
+      const target = join(staging, relative(SRC, file));
+      mkdirSync(dirname(target), { recursive: true });
+      if (file.endsWith(".ts") && !file.endsWith(".d.ts")) {
+        writeFileSync(target.replace(/\.ts$/, ".js"), toJavaScript(readFileSync(file, "utf8")));
+        modules++;
+      } else {
+        cpSync(file, target);
+        copied++;
+      }
+    }
+    rmSync(out, { recursive: true, force: true });
+    renameSync(staging, out);
+  } catch (error) {
+    rmSync(staging, { recursive: true, force: true });
+    throw error;
+  }
+  return { modules, copied };
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === import.meta.filename) {
+  const out = process.argv[2] ? resolve(process.argv[2]) : undefined;
+  const { modules, copied } = build(out);
+  console.log(
+    `built ${modules} modules and copied ${copied} files into ${relative(process.cwd(), out ?? join(root, "dist")) || "."}`,
+  );
+}
