@@ -63,5 +63,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
 
 # Exec form: Node is PID 1 and gets SIGTERM itself (envhooks handles it and drains; no --init needed).
 # /setup writes the App's credentials to /data/.env, read back here at the next start; variables
-# set on the container win over the file. --max-semi-space-size as `npm start` passes it (scripts/build.ts).
-CMD ["node", "--env-file-if-exists=/data/.env", "--max-semi-space-size=4", "dist/main.js"]
+# set on the container win over the file. V8's heap flags as `npm start` passes them (scripts/build.ts).
+CMD ["node", "--env-file-if-exists=/data/.env", "--max-semi-space-size=4", "--heap-growing-percent=50", "dist/main.js"]
