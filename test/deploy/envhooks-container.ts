@@ -1,9 +1,10 @@
-import { randomUUID } from "node:crypto";
-import { sign } from "@octokit/webhooks-methods";
-import { pushCreatingMaster, REPO } from "../fixtures/github-events.ts";
+import { REPO } from "../fixtures/github-events.ts";
+import { sendPush } from "../helpers/send-push.ts";
 import { eventually } from "../helpers/test-envhooks.ts";
 import { podman } from "./podman.ts";
 import { NODE_IMAGE } from "./stand-in-images.ts";
+
+export { sendPush };
 
 export const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 /** The name deploy/compose uses (`image: envhooks`). */
@@ -18,21 +19,6 @@ export async function buildImage(): Promise<void> {
   await podman([...build, "-t", IMAGE, ROOT], { timeoutMs: 1_200_000 });
   // The image this build replaced, untagged now: removed by its id, never a prune of everyone's.
   if (before && before !== (await idOf())) await podman(["rmi", before]).catch(() => {});
-}
-
-/** Sends a real example payload, signed as GitHub signs it, to envhooks' webhook endpoint. */
-export async function sendPush(url: string, secret: string): Promise<Response> {
-  const body = JSON.stringify(pushCreatingMaster());
-  return fetch(`${url}/api/github/webhooks`, {
-    method: "POST",
-    body,
-    headers: {
-      "content-type": "application/json",
-      "x-github-event": "push",
-      "x-github-delivery": randomUUID(),
-      "x-hub-signature-256": await sign(secret, body),
-    },
-  });
 }
 
 /** The project's activities, through the API. */

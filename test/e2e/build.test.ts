@@ -1,12 +1,11 @@
-import { randomUUID } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sign } from "@octokit/webhooks-methods";
 import { afterEach, describe, expect, it } from "vitest";
 import { build, RUNTIME_FLAGS, toJavaScript } from "../../scripts/build.ts";
-import { pushCreatingMaster, REPO } from "../fixtures/github-events.ts";
+import { REPO } from "../fixtures/github-events.ts";
 import { Receiver } from "../helpers/receiver.ts";
+import { sendPush } from "../helpers/send-push.ts";
 import { ServerProcess } from "../helpers/server-process.ts";
 import { eventually } from "../helpers/test-envhooks.ts";
 
@@ -94,17 +93,7 @@ describe("the build, started as npm start starts it", { timeout: 120_000 }, () =
       body: JSON.stringify({ type: "webhook", url: receiver.url }),
     });
     expect(created.status).toBe(201);
-    const body = JSON.stringify(pushCreatingMaster());
-    const response = await fetch(`${url}/api/github/webhooks`, {
-      method: "POST",
-      body,
-      headers: {
-        "content-type": "application/json",
-        "x-github-event": "push",
-        "x-github-delivery": randomUUID(),
-        "x-hub-signature-256": await sign(SECRET, body),
-      },
-    });
+    const response = await sendPush(url, SECRET);
     expect(response.status).toBe(202);
     const [delivery] = await eventually(async () =>
       receiver?.received.length ? receiver.received : undefined,
