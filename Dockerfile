@@ -11,7 +11,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 # 2. src/ as JavaScript (scripts/build.ts, Node's own type stripping done once): Node would strip the
-#    types at each start, but holds its stripper in memory for it (~30 MB per thread).
+#    types at each start, and hold its stripper in memory for it (20-26 MB per thread).
 FROM ${BASE_IMAGE} AS build
 WORKDIR /app
 COPY package.json ./
