@@ -82,10 +82,11 @@ export async function start(peer: Peer, logFile: string): Promise<Running> {
   const port = await freePort();
   const log = openSync(logFile, "a");
   const begun = nowMs();
-  // envhooks with Node's flags as `npm start` and the image pass them.
+  // envhooks with Node's flags as `npm start` and the image pass them; BENCH_NODE_ARGS after them
+  // (the last of a flag wins: --heap-growing-percent=0 measures without it).
   const nodeArgs = [
-    ...(process.env.BENCH_NODE_ARGS?.split(" ") ?? []),
     ...(peer.envhooks ? RUNTIME_FLAGS : []),
+    ...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
   ];
   const child = spawn(process.execPath, [...nodeArgs, peer.script], {
     env: { PATH: process.env.PATH, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "info", ...peer.env },
