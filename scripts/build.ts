@@ -2,7 +2,7 @@
 // `npm start` and the image run. Node runs the TypeScript sources too, but to strip their types it
 // loads its TypeScript stripper (amaro: swc as WebAssembly) into every thread that imports a .ts
 // file, and keeps it: an idle envhooks held 26 MB more on PostgreSQL (one thread) and 45 MB more
-// on the embedded store (two) (docs/performance.md, Memory). The transform here is that same one, Node's own
+// on the embedded store (two; docs/performance.md, Memory). The transform here is Node's own,
 // module.stripTypeScriptTypes(), done once: types become blanks, so every line and column stays
 // where it is in src/ and stack traces point at the source's lines. Relative specifiers that name
 // a .ts file (imports, and the `new URL("./x.ts", import.meta.url)` of workers and child scripts)
@@ -27,6 +27,8 @@ import { stripTypeScriptTypes } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 
 const root = resolve(import.meta.dirname, "..");
+const SRC = join(root, "src");
+const DIST = join(root, "dist");
 
 /**
  * Node's flags for envhooks, as `npm start` and the image's CMD pass them (a test checks that they
@@ -37,7 +39,6 @@ const root = resolve(import.meta.dirname, "..");
  * thread; they hold for the embedded store's thread too.
  */
 export const RUNTIME_FLAGS = ["--max-semi-space-size=4", "--heap-growing-percent=50"];
-const SRC = join(root, "src");
 
 /** A relative specifier, quoted, naming a .ts file: `"./a/b.ts"`, `'../c.ts'`. */
 const TS_SPECIFIER = /(["'])(\.{1,2}\/[^"'\n]*?)\.ts\1/g;
@@ -54,8 +55,6 @@ function* files(folder: string): Generator<string> {
     else if (entry.isFile()) yield path;
   }
 }
-
-const DIST = join(root, "dist");
 
 /** Whether a process of that id runs (a build at the same time keeps its folders). */
 function alive(pid: number): boolean {
