@@ -13,15 +13,16 @@ export async function openPostgres(connectionString: string): Promise<Database &
     application_name: "envhooks",
     // While the server is down, a request waits this long for a connection, then fails (503).
     connectionTimeoutMillis: 5_000,
+    // No JIT: envhooks' statements are short, and a plan the planner overestimates (a sweep's
+    // correlated subqueries) took half a second to compile for a few milliseconds of work. Set on
+    // each new connection, before its first use, rather than as a startup option, which poolers
+    // such as PgBouncer refuse.
+    onConnect: async (client: pg.ClientBase) => {
+      await client.query("SET jit = off");
+    },
   });
   // A pool error (server restart, network) surfaces on the next query; don't crash the process.
   pool.on("error", ignore);
-  // No JIT: envhooks' statements are short, and a plan the planner overestimates (a sweep's
-  // correlated subqueries) took half a second to compile for a few milliseconds of work. Set on
-  // each new connection rather than as a startup option, which poolers such as PgBouncer refuse.
-  pool.on("connect", (client) => {
-    client.query("SET jit = off").catch(ignore);
-  });
   // Fail at start, with the server's own message, when the URL is wrong.
   const client = await pool.connect();
   client.release();
@@ -39,12 +40,16 @@ export async function openPostgres(connectionString: string): Promise<Database &
       // A connection that dies between two statements (the server restarted) emits an error with
       // nobody listening, which would end the process; the next statement fails instead.
       connection.on("error", ignore);
+      const tx = wrap(connection, count, { oneAtATime: true });
       try {
         await connection.query("BEGIN");
-        const result = await work(wrap(connection, count));
+        const result = await work(tx);
         await connection.query("COMMIT");
         return result;
       } catch (error) {
+        // After the statements given before the failure was known (they fail too, the
+        // transaction being aborted).
+        await tx.idle();
         await connection.query("ROLLBACK").catch(() => {});
         throw error;
       } finally {
@@ -72,16 +77,34 @@ function statementName(text: string): string {
   return name;
 }
 
-function wrap(target: pg.Pool | pg.PoolClient, count: { statements: number }): Queryable {
+/**
+ * With `oneAtATime` (a transaction's connection), statements given together run in the order
+ * given, each sent once the one before it has been answered: as `pg` would queue them itself, which
+ * it deprecates (pg 9 drops it). The embedded store's worker takes such statements in one message.
+ */
+function wrap(
+  target: pg.Pool | pg.PoolClient,
+  count: { statements: number },
+  { oneAtATime = false } = {},
+): Queryable & { idle(): Promise<unknown> } {
+  let previous: Promise<unknown> = Promise.resolve();
+  const run = <T>(statement: () => Promise<T>): Promise<T> => {
+    if (!oneAtATime) return statement();
+    const result = previous.then(statement, statement);
+    previous = result.catch(ignore);
+    return result;
+  };
   return {
     async query<Row>(text: string, values?: unknown[]) {
       count.statements++;
-      const result = await target.query({ name: statementName(text), text, values: values ?? [] });
+      const result = await run(() => target.query({ name: statementName(text), text, values: values ?? [] }));
       return { rows: result.rows as Row[] };
     },
     async exec(text: string) {
       count.statements++;
-      await target.query(text);
+      await run(() => target.query(text));
     },
+    /** Resolves once every statement given so far has been answered. */
+    idle: () => previous,
   };
 }
