@@ -89,7 +89,15 @@ export async function start(peer: Peer, logFile: string): Promise<Running> {
     ...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
   ];
   const child = spawn(process.execPath, [...nodeArgs, peer.script], {
-    env: { PATH: process.env.PATH, PORT: String(port), HOST: "127.0.0.1", LOG_LEVEL: "info", ...peer.env },
+    env: {
+      PATH: process.env.PATH,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "info",
+      // glibc's malloc arenas as the image sets them: MALLOC_ARENA_MAX=2 npm run bench.
+      ...(process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {}),
+      ...peer.env,
+    },
     stdio: ["ignore", log, log],
   });
   let exited: number | null = null;

@@ -21,7 +21,8 @@
 // peers or stores only; either writes bench/results.partial.json. For profiling: BENCH_NO_APP runs
 // the loopback phases without GitHub App credentials, BENCH_KEEP keeps the data folder and the
 // PostgreSQL database, BENCH_NODE_ARGS passes flags to the peers (--cpu-prof), BENCH_STOP_MS waits
-// that long for a peer's graceful stop (a profile is written at exit). Prints Markdown tables, the last
+// that long for a peer's graceful stop (a profile is written at exit), MALLOC_ARENA_MAX=2 runs the
+// peers with glibc's arenas as the container image sets them. Prints Markdown tables, the last
 // one issue 16's targets (one row per figure); writes bench/results.json.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
