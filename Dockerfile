@@ -47,7 +47,8 @@ COPY --from=build /app/dist ./dist
 # The embedded database, the secret key file and what /setup writes live on the volume;
 # DATABASE_URL=postgres://… switches to PostgreSQL instead.
 # MALLOC_ARENA_MAX=2: glibc gives each thread that allocates a malloc arena of its own and keeps
-# what was freed in it; two arenas hold ~30 MB less for an idle envhooks (docs/performance.md, Memory).
+# what was freed in it; two arenas hold less (~45 MB under load on the embedded store), and cost the
+# embedded store about a fifth of its speed (docs/performance.md, Memory). Set it to 0 to trade back.
 ENV NODE_ENV=production \
     MALLOC_ARENA_MAX=2 \
     PORT=3000 \
