@@ -16,9 +16,9 @@ export async function openPostgres(connectionString: string): Promise<Database &
     // No JIT: envhooks' statements are short, and a plan the planner overestimates (a sweep's
     // correlated subqueries) took half a second to compile for a few milliseconds of work. Set on
     // each new connection, before its first use, rather than as a startup option, which poolers
-    // such as PgBouncer refuse.
+    // such as PgBouncer refuse. A server that does not know the setting is used as it is.
     onConnect: async (client: pg.ClientBase) => {
-      await client.query("SET jit = off");
+      await client.query("SET jit = off").catch(ignore);
     },
   });
   // A pool error (server restart, network) surfaces on the next query; don't crash the process.
