@@ -94,7 +94,7 @@ export async function start(peer: Peer, logFile: string): Promise<Running> {
       PORT: String(port),
       HOST: "127.0.0.1",
       LOG_LEVEL: "info",
-      // glibc's malloc arenas as the image sets them: MALLOC_ARENA_MAX=2 npm run bench.
+      // glibc's malloc arenas as the image sets them: MALLOC_ARENA_MAX=2 npm run bench (or bench:memory).
       ...(process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {}),
       ...peer.env,
     },

@@ -123,8 +123,6 @@ async function measure(name: string, env: Record<string, string>, receivers: Rec
         WEBHOOK_SECRET: SECRET,
         ENVHOOKS_API_TOKEN: TOKEN,
         ENVHOOKS_ALLOW_PRIVATE_URLS: "true",
-        // glibc's malloc arenas, as the container image sets them (MALLOC_ARENA_MAX=2 npm run bench:memory).
-        ...(process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {}),
         ...env,
       },
       envhooks: true,
